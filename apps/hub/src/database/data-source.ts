@@ -1,0 +1,36 @@
+import { DataSource } from 'typeorm';
+import { JobEntity } from '../jobs/job.entity';
+import { JobEventEntity } from '../jobs/job-event.entity';
+import { ClusterEntity } from '../inventory/cluster.entity';
+import { QueueEntity } from '../inventory/queue.entity';
+import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+import { MIGRATIONS_LOCK } from './advisory-locks';
+
+export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
+export const MIGRATIONS = [InitialSchema1764000000000];
+
+export function createDataSource(url: string): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'muster_migrations',
+    synchronize: false,
+    extra: { max: 10, application_name: 'muster-hub' },
+  });
+}
+
+/** Applies pending migrations once even when several replicas start together. */
+export async function migrate(dataSource: DataSource): Promise<string[]> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK]);
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK]).catch(() => undefined);
+    await runner.release();
+  }
+}

@@ -1,0 +1,45 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The hub's Prometheus metrics, on one registry served at /metrics. */
+export class HubMetrics {
+  readonly registry = new Registry();
+  private readonly calls = new Counter({
+    name: 'muster_grpc_requests_total',
+    help: 'gRPC calls handled, by method and status code.',
+    labelNames: ['method', 'code'] as const,
+    registers: [this.registry],
+  });
+  private readonly latency = new Histogram({
+    name: 'muster_grpc_request_duration_seconds',
+    help: 'gRPC call duration (for streams: until the stream ends).',
+    labelNames: ['method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
+  readonly jobsSubmitted = new Counter({
+    name: 'muster_jobs_submitted_total',
+    help: 'Jobs stored by SubmitJob (retries of one client request id count once).',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+  });
+  readonly jobsByState = new Gauge({
+    name: 'muster_jobs',
+    help: 'Jobs in Postgres by state, read at scrape time.',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  readonly watchers = new Gauge({
+    name: 'muster_job_watchers',
+    help: 'Open WatchJob and WatchJobs streams on this replica.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'muster_hub_' });
+  }
+
+  observeCall(method: string, code: string, startedNs: bigint): void {
+    this.calls.inc({ method, code });
+    this.latency.observe({ method }, Number(process.hrtime.bigint() - startedNs) / 1e9);
+  }
+}

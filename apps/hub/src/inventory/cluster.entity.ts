@@ -1,0 +1,66 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type {
+  AccessProviderValue,
+  AgentStateName,
+  CapacitySummaryValue,
+  ConditionValue,
+  PropertyValue,
+} from './cluster.domain';
+
+/** A cluster of the inventory: the ClusterProfile fields plus Muster's own. */
+@Entity({ name: 'clusters' })
+export class ClusterEntity {
+  @PrimaryColumn({ type: 'text' })
+  name!: string;
+
+  @Column({ name: 'display_name', type: 'text' })
+  displayName!: string;
+
+  @Column({ name: 'cluster_manager', type: 'text' })
+  clusterManager!: string;
+
+  @Column({ name: 'cluster_set', type: 'text' })
+  clusterSet!: string;
+
+  @Column({ type: 'jsonb' })
+  labels!: Record<string, string>;
+
+  @Column({ name: 'topology_levels', type: 'text', array: true })
+  topologyLevels!: string[];
+
+  @Column({ name: 'access_providers', type: 'jsonb' })
+  accessProviders!: AccessProviderValue[];
+
+  @Column({ type: 'jsonb' })
+  conditions!: ConditionValue[];
+
+  @Column({ type: 'jsonb' })
+  properties!: PropertyValue[];
+
+  @Column({ name: 'kubernetes_version', type: 'text' })
+  kubernetesVersion!: string;
+
+  @Column({ type: 'jsonb', nullable: true })
+  capacity!: CapacitySummaryValue | null;
+
+  @Column({ name: 'agent_state', type: 'text' })
+  agentState!: AgentStateName;
+
+  @Column({ name: 'agent_version', type: 'text' })
+  agentVersion!: string;
+
+  @Column({ name: 'last_heartbeat_at', type: 'timestamptz', nullable: true })
+  lastHeartbeatAt!: Date | null;
+
+  @Column({ type: 'boolean' })
+  cordoned!: boolean;
+
+  @Column({ name: 'read_only', type: 'boolean' })
+  readOnly!: boolean;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,189 @@
+import {
+  AccessProvider,
+  AgentState,
+  Cluster,
+  Queue,
+} from '@muster/api';
+import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
+import { assertNever, invalidArgument } from '../common/errors';
+import type { ClusterEntity } from './cluster.entity';
+import type { QueueEntity } from './queue.entity';
+import type { AccessProviderValue, AgentStateName } from './cluster.domain';
+
+const MAX_TOPOLOGY_LEVELS = 8;
+const MAX_DISPLAY_NAME = 256;
+
+export function checkName(field: string, value: string): string {
+  const error = dns1123LabelError(value);
+  if (error) throw invalidArgument(field, error);
+  return value;
+}
+
+export function displayNameToDomain(field: string, value: string): string {
+  if (value.length > MAX_DISPLAY_NAME) throw invalidArgument(field, `must be at most ${MAX_DISPLAY_NAME} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(value)) throw invalidArgument(field, 'must not contain control characters');
+  return value;
+}
+
+export function clusterSetToDomain(field: string, value: string): string {
+  if (value === '') return value;
+  return checkName(field, value);
+}
+
+export function topologyLevelsToDomain(field: string, levels: string[]): string[] {
+  if (levels.length > MAX_TOPOLOGY_LEVELS) throw invalidArgument(field, `at most ${MAX_TOPOLOGY_LEVELS} levels`);
+  const seen = new Set<string>();
+  levels.forEach((level, i) => {
+    const error = qualifiedNameError(level);
+    if (error) throw invalidArgument(`${field}[${i}]`, `${error} (a node label key)`);
+    if (seen.has(level)) throw invalidArgument(`${field}[${i}]`, `duplicate level "${level}"`);
+    seen.add(level);
+  });
+  return [...levels];
+}
+
+export function accessProvidersToDomain(field: string, providers: AccessProvider[]): AccessProviderValue[] {
+  const names = new Set<string>();
+  return providers.map((p, i) => {
+    const f = `${field}[${i}]`;
+    if (p.name === '' || p.name.length > 253) throw invalidArgument(`${f}.name`, 'must be 1 to 253 characters');
+    if (names.has(p.name)) throw invalidArgument(`${f}.name`, `duplicate access provider "${p.name}"`);
+    names.add(p.name);
+    const c = p.cluster;
+    if (!c) throw invalidArgument(`${f}.cluster`, 'is required');
+    let url: URL;
+    try {
+      url = new URL(c.server);
+    } catch {
+      throw invalidArgument(`${f}.cluster.server`, `must be a URL such as https://10.0.0.1:6443 (got "${c.server.slice(0, 100)}")`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw invalidArgument(`${f}.cluster.server`, 'must be an https:// (or http://) URL');
+    }
+    if (c.proxyUrl !== '') {
+      try {
+        new URL(c.proxyUrl);
+      } catch {
+        throw invalidArgument(`${f}.cluster.proxy_url`, 'must be a URL');
+      }
+    }
+    return {
+      name: p.name,
+      cluster: {
+        server: c.server,
+        certificateAuthorityData: Buffer.from(c.certificateAuthorityData).toString('base64'),
+        tlsServerName: c.tlsServerName,
+        proxyUrl: c.proxyUrl,
+        insecureSkipTlsVerify: c.insecureSkipTlsVerify,
+        extensions: c.extensions.map((e, j) => {
+          let extension: unknown;
+          try {
+            extension = JSON.parse(e.extensionJson === '' ? 'null' : e.extensionJson);
+          } catch {
+            throw invalidArgument(`${f}.cluster.extensions[${j}].extension_json`, 'is not valid JSON');
+          }
+          return { name: e.name, extension };
+        }),
+      },
+    };
+  });
+}
+
+export function agentStateToProto(state: AgentStateName): AgentState {
+  switch (state) {
+    case 'NeverConnected':
+      return AgentState.AGENT_STATE_NEVER_CONNECTED;
+    case 'Connected':
+      return AgentState.AGENT_STATE_CONNECTED;
+    case 'Lost':
+      return AgentState.AGENT_STATE_LOST;
+    default:
+      return assertNever(state);
+  }
+}
+
+export function clusterToProto(c: ClusterEntity): Cluster {
+  return {
+    name: c.name,
+    displayName: c.displayName,
+    clusterManager: c.clusterManager,
+    clusterSet: c.clusterSet,
+    conditions: c.conditions.map((x) => ({
+      type: x.type,
+      status: x.status,
+      reason: x.reason,
+      message: x.message,
+      lastTransitionTime: new Date(x.lastTransitionTime),
+      observedGeneration: x.observedGeneration,
+    })),
+    kubernetesVersion: c.kubernetesVersion,
+    properties: c.properties.map((p) => ({
+      name: p.name,
+      value: p.value,
+      lastObservedTime: p.lastObservedTime ? new Date(p.lastObservedTime) : undefined,
+    })),
+    accessProviders: c.accessProviders.map((p) => ({
+      name: p.name,
+      cluster: {
+        server: p.cluster.server,
+        certificateAuthorityData: Buffer.from(p.cluster.certificateAuthorityData, 'base64'),
+        tlsServerName: p.cluster.tlsServerName,
+        proxyUrl: p.cluster.proxyUrl,
+        insecureSkipTlsVerify: p.cluster.insecureSkipTlsVerify,
+        extensions: p.cluster.extensions.map((e) => ({ name: e.name, extensionJson: JSON.stringify(e.extension) })),
+      },
+    })),
+    topologyLevels: c.topologyLevels,
+    capacity: c.capacity
+      ? {
+          nodeCount: c.capacity.nodeCount,
+          readyNodeCount: c.capacity.readyNodeCount,
+          allocatable: { quantities: c.capacity.allocatable },
+          free: { quantities: c.capacity.free },
+          observedAt: new Date(c.capacity.observedAt),
+        }
+      : undefined,
+    agentState: agentStateToProto(c.agentState),
+    agentVersion: c.agentVersion,
+    lastHeartbeatTime: c.lastHeartbeatAt ?? undefined,
+    cordoned: c.cordoned,
+    readOnly: c.readOnly,
+    labels: c.labels,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+  };
+}
+
+export function queueToProto(q: QueueEntity): Queue {
+  return {
+    name: q.name,
+    description: q.description,
+    weight: q.weight,
+    allowedNamespaces: q.allowedNamespaces,
+    createdAt: q.createdAt,
+    updatedAt: q.updatedAt,
+  };
+}
+
+export interface QueueFields {
+  name: string;
+  description: string;
+  weight: number;
+  allowedNamespaces: string[];
+}
+
+export function queueToDomain(field: string, q: Queue | undefined): QueueFields {
+  if (!q) throw invalidArgument(field, 'is required');
+  checkName(`${field}.name`, q.name);
+  if (q.description.length > 1024) throw invalidArgument(`${field}.description`, 'must be at most 1024 characters');
+  const weight = q.weight === 0 ? 1 : q.weight;
+  if (!Number.isInteger(weight) || weight < 1 || weight > 1000) {
+    throw invalidArgument(`${field}.weight`, `must be between 1 and 1000 (got ${q.weight})`);
+  }
+  const namespaces = new Set<string>();
+  q.allowedNamespaces.forEach((ns, i) => {
+    checkName(`${field}.allowed_namespaces[${i}]`, ns);
+    namespaces.add(ns);
+  });
+  return { name: q.name, description: q.description, weight, allowedNamespaces: [...namespaces].sort() };
+}

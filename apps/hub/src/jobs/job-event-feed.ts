@@ -1,0 +1,84 @@
+import type Redis from 'ioredis';
+import type { ContextLogger } from '../logging/json-logger';
+import type { JobEventValue } from './job.domain';
+import type { JobsRepository } from './jobs.repository';
+
+export type JobEventListener = (event: JobEventValue) => void;
+
+/**
+ * Tails the job_events table and fans events out to this replica's watchers. A Redis
+ * notification after each commit wakes it at once (on any replica); a slow poll covers a lost
+ * notification, so Redis is never needed for correctness.
+ */
+export class JobEventFeed {
+  private lastSequence = 0;
+  private readonly listeners = new Set<JobEventListener>();
+  private pumping = false;
+  private pumpAgain = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly repo: JobsRepository,
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly channel: string,
+    private readonly pollMs: number,
+    private readonly log: ContextLogger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.lastSequence = await this.repo.lastEventSequence();
+    this.subscriber.on('message', (channel: string) => {
+      if (channel === this.channel) void this.pump();
+    });
+    await this.subscriber.subscribe(this.channel);
+    this.timer = setInterval(() => void this.pump(), this.pollMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.listeners.clear();
+    await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+  }
+
+  /** Tells every replica that new events are committed. */
+  notify(): void {
+    this.publisher.publish(this.channel, '1').catch((err: Error) => {
+      this.log.warn('event notification failed; watchers fall back to polling', { error: err.message });
+    });
+  }
+
+  subscribe(listener: JobEventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get watcherCount(): number {
+    return this.listeners.size;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        for (;;) {
+          const events = await this.repo.eventsAfter(this.lastSequence, 1000);
+          for (const e of events) {
+            this.lastSequence = e.sequence;
+            for (const l of this.listeners) l(e);
+          }
+          if (events.length < 1000) break;
+        }
+      } while (this.pumpAgain);
+    } catch (err) {
+      this.log.warn('reading job events failed; will retry', { error: (err as Error).message });
+    } finally {
+      this.pumping = false;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import { JobSpec, OnClusterLost, TopologyMode } from '@muster/api';
+import {
+  checkPodTemplate,
+  dns1123LabelError,
+  dns1123SubdomainError,
+  labelValueError,
+  qualifiedNameError,
+} from '@muster/k8s';
+import { invalidArgument } from '../common/errors';
+import type {
+  GangSpec,
+  JobSpecValue,
+  OnClusterLostPolicy,
+  PodSetGroupSpec,
+  PodSetSpec,
+  TopologyConstraintValue,
+} from './job.domain';
+
+export interface SpecLimits {
+  maxPodSetsPerGang: number;
+  maxMembersPerGang: number;
+}
+
+/** Longest client request id accepted. */
+export const MAX_CLIENT_REQUEST_ID = 128;
+const MAX_LABELS = 64;
+const MAX_POD_TEMPLATE_BYTES = 256 * 1024;
+
+/** Validates a wire JobSpec into the domain; throws INVALID_ARGUMENT naming the field. */
+export function jobSpecToDomain(spec: JobSpec | undefined, limits: SpecLimits): JobSpecValue {
+  if (!spec) throw invalidArgument('spec', 'is required');
+  nameCheck('spec.name', spec.name, dns1123SubdomainError);
+  nameCheck('spec.queue', spec.queue, dns1123LabelError);
+  const namespace = spec.namespace === '' ? 'default' : spec.namespace;
+  nameCheck('spec.namespace', namespace, dns1123LabelError);
+  return {
+    name: spec.name,
+    queue: spec.queue,
+    priority: spec.priority,
+    onClusterLost: onClusterLostToDomain(spec.onClusterLost),
+    labels: labelsToDomain('spec.labels', spec.labels),
+    namespace,
+    gang: gangToDomain(spec, limits),
+  };
+}
+
+export function clientRequestIdToDomain(id: string): string | null {
+  if (id === '') return null;
+  if (id.length > MAX_CLIENT_REQUEST_ID) {
+    throw invalidArgument('client_request_id', `must be at most ${MAX_CLIENT_REQUEST_ID} characters (got ${id.length})`);
+  }
+  if (!/^[\x21-\x7e]+$/.test(id)) {
+    throw invalidArgument('client_request_id', 'must be printable ASCII without spaces');
+  }
+  return id;
+}
+
+function nameCheck(field: string, value: string, rule: (v: string) => string | undefined): void {
+  const error = rule(value);
+  if (error) throw invalidArgument(field, error);
+}
+
+function onClusterLostToDomain(value: OnClusterLost): OnClusterLostPolicy {
+  switch (value) {
+    case OnClusterLost.ON_CLUSTER_LOST_UNSPECIFIED:
+    case OnClusterLost.ON_CLUSTER_LOST_WAIT:
+      return 'wait';
+    case OnClusterLost.ON_CLUSTER_LOST_REQUEUE:
+      return 'requeue';
+    default:
+      throw invalidArgument('spec.on_cluster_lost', `unknown value ${String(value)}; use WAIT or REQUEUE`);
+  }
+}
+
+export function labelsToDomain(field: string, labels: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_LABELS) throw invalidArgument(field, `at most ${MAX_LABELS} labels (got ${entries.length})`);
+  for (const [key, value] of entries) {
+    const keyError = qualifiedNameError(key);
+    if (keyError) throw invalidArgument(`${field}["${key.slice(0, 80)}"]`, `key ${keyError}`);
+    const valueError = labelValueError(value);
+    if (valueError) throw invalidArgument(`${field}["${key}"]`, `value ${valueError}`);
+  }
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function gangToDomain(spec: JobSpec, limits: SpecLimits): GangSpec {
+  if (spec.podSets.length === 0) throw invalidArgument('spec.pod_sets', 'must have at least one pod set');
+  if (spec.podSets.length > limits.maxPodSetsPerGang) {
+    throw invalidArgument('spec.pod_sets', `at most ${limits.maxPodSetsPerGang} pod sets per gang (got ${spec.podSets.length})`);
+  }
+  const seen = new Set<string>();
+  let members = 0;
+  const podSets: PodSetSpec[] = spec.podSets.map((ps, i) => {
+    const field = `spec.pod_sets[${i}]`;
+    nameCheck(`${field}.name`, ps.name, dns1123LabelError);
+    if (seen.has(ps.name)) throw invalidArgument(`${field}.name`, `duplicate pod set name "${ps.name}"`);
+    seen.add(ps.name);
+    if (!Number.isInteger(ps.count) || ps.count < 1) {
+      throw invalidArgument(`${field}.count`, `must be at least 1 (got ${ps.count})`);
+    }
+    members += ps.count;
+    if (members > limits.maxMembersPerGang) {
+      throw invalidArgument(`${field}.count`, `the gang has more than ${limits.maxMembersPerGang} members, the configured maximum`);
+    }
+    if (ps.podTemplateJson.length > MAX_POD_TEMPLATE_BYTES) {
+      throw invalidArgument(`${field}.pod_template_json`, `must be at most ${MAX_POD_TEMPLATE_BYTES} bytes`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(ps.podTemplateJson);
+    } catch (err) {
+      throw invalidArgument(`${field}.pod_template_json`, `is not valid JSON (${(err as Error).message})`);
+    }
+    const checked = checkPodTemplate(parsed);
+    if (!checked.ok) throw invalidArgument(`${field}.pod_template_json.${checked.violation.field}`.replace(/\.$/, ''), checked.violation.message);
+    const topology = topologyToDomain(`${field}.topology`, ps.topology);
+    return {
+      name: ps.name,
+      count: ps.count,
+      template: checked.value.template,
+      requests: checked.value.requests,
+      ...(topology ? { topology } : {}),
+    };
+  });
+  const groups: PodSetGroupSpec[] = spec.podSetGroups.map((g, i) => {
+    const field = `spec.pod_set_groups[${i}]`;
+    if (g.podSets.length < 2) throw invalidArgument(`${field}.pod_sets`, 'must name at least two pod sets');
+    g.podSets.forEach((name, j) => {
+      if (!seen.has(name)) throw invalidArgument(`${field}.pod_sets[${j}]`, `no pod set named "${name}"`);
+    });
+    const levelError = qualifiedNameError(g.level);
+    if (levelError) throw invalidArgument(`${field}.level`, levelError);
+    return { podSets: [...g.podSets], level: g.level };
+  });
+  return { podSets, groups };
+}
+
+function topologyToDomain(
+  field: string,
+  t: { mode: TopologyMode; level: string } | undefined,
+): TopologyConstraintValue | undefined {
+  if (!t || (t.mode === TopologyMode.TOPOLOGY_MODE_UNSPECIFIED && t.level === '')) return undefined;
+  let mode: TopologyConstraintValue['mode'];
+  switch (t.mode) {
+    case TopologyMode.TOPOLOGY_MODE_REQUIRED:
+      mode = 'required';
+      break;
+    case TopologyMode.TOPOLOGY_MODE_PREFERRED:
+      mode = 'preferred';
+      break;
+    default:
+      throw invalidArgument(`${field}.mode`, 'must be REQUIRED or PREFERRED when a level is given');
+  }
+  const levelError = qualifiedNameError(t.level);
+  if (levelError) throw invalidArgument(`${field}.level`, `${levelError} (a node label key such as cloud.provider.com/topology-rack)`);
+  return { mode, level: t.level };
+}

@@ -1,0 +1,80 @@
+// Jobs as the hub reasons about them: validated, free of wire types.
+
+export type JobStateName =
+  | 'Queued'
+  | 'Reserved'
+  | 'Dispatched'
+  | 'Running'
+  | 'Succeeded'
+  | 'Failed'
+  | 'Cancelled';
+
+export const FINAL_STATES: readonly JobStateName[] = ['Succeeded', 'Failed', 'Cancelled'];
+
+export function isFinal(state: JobStateName): boolean {
+  return FINAL_STATES.includes(state);
+}
+
+export type OnClusterLostPolicy = 'wait' | 'requeue';
+
+export type TopologyModeName = 'required' | 'preferred';
+
+export interface TopologyConstraintValue {
+  mode: TopologyModeName;
+  level: string;
+}
+
+export interface PodSetSpec {
+  name: string;
+  count: number;
+  /** The core/v1 PodTemplateSpec, parsed and checked. */
+  template: Record<string, unknown>;
+  /** Effective requests of one member, as Kubernetes counts them (containers, init containers, overhead). */
+  requests: Record<string, string>;
+  topology?: TopologyConstraintValue;
+}
+
+export interface PodSetGroupSpec {
+  podSets: string[];
+  level: string;
+}
+
+export interface GangSpec {
+  podSets: PodSetSpec[];
+  groups: PodSetGroupSpec[];
+}
+
+export interface JobSpecValue {
+  name: string;
+  queue: string;
+  priority: number;
+  onClusterLost: OnClusterLostPolicy;
+  labels: Record<string, string>;
+  namespace: string;
+  gang: GangSpec;
+}
+
+export interface MemberCountsValue {
+  total: number;
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface JobEventValue {
+  sequence: number;
+  jobId: string;
+  queue: string;
+  fromState: JobStateName | null;
+  state: JobStateName;
+  reason: string;
+  message: string;
+  cluster: string | null;
+  members: MemberCountsValue;
+  time: Date;
+}
+
+export function emptyMembers(total: number): MemberCountsValue {
+  return { total, pending: 0, running: 0, succeeded: 0, failed: 0 };
+}

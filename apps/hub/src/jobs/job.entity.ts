@@ -1,0 +1,61 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { GangSpec, JobStateName, MemberCountsValue, OnClusterLostPolicy } from './job.domain';
+
+@Entity({ name: 'jobs' })
+@Index('jobs_queue_state_created', ['queue', 'state', 'createdAt'])
+export class JobEntity {
+  @PrimaryColumn({ type: 'uuid' })
+  id!: string;
+
+  @Column({ name: 'client_request_id', type: 'text', nullable: true, unique: true })
+  clientRequestId!: string | null;
+
+  /** SHA-256 of the submitted spec, so a reused client_request_id with another spec is refused. */
+  @Column({ name: 'spec_hash', type: 'text' })
+  specHash!: string;
+
+  @Column({ type: 'text' })
+  name!: string;
+
+  @Column({ type: 'text' })
+  queue!: string;
+
+  @Column({ type: 'int' })
+  priority!: number;
+
+  @Column({ name: 'on_cluster_lost', type: 'text' })
+  onClusterLost!: OnClusterLostPolicy;
+
+  @Column({ type: 'text' })
+  namespace!: string;
+
+  @Column({ type: 'jsonb' })
+  labels!: Record<string, string>;
+
+  @Column({ type: 'jsonb' })
+  gang!: GangSpec;
+
+  @Column({ type: 'text' })
+  state!: JobStateName;
+
+  @Column({ type: 'text' })
+  reason!: string;
+
+  @Column({ type: 'text' })
+  message!: string;
+
+  @Column({ type: 'text', nullable: true })
+  cluster!: string | null;
+
+  @Column({ name: 'dispatch_generation', type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  dispatchGeneration!: number;
+
+  @Column({ type: 'jsonb' })
+  members!: MemberCountsValue;
+
+  @Column({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

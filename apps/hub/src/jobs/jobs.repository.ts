@@ -1,0 +1,178 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
+import { JOB_EVENTS_APPEND_LOCK } from '../database/advisory-locks';
+import { JobEntity } from './job.entity';
+import { JobEventEntity } from './job-event.entity';
+import type { JobEventValue, JobStateName, MemberCountsValue } from './job.domain';
+
+export interface ListJobsQuery {
+  queue?: string;
+  states?: JobStateName[];
+  limit: number;
+  /** Keyset cursor: jobs strictly older than this (created_at, id). */
+  before?: { createdAt: Date; id: string };
+}
+
+export interface NewEvent {
+  jobId: string;
+  queue: string;
+  fromState: JobStateName | null;
+  state: JobStateName;
+  reason: string;
+  message: string;
+  cluster: string | null;
+  members: MemberCountsValue;
+}
+
+export interface TransitionResult {
+  job: JobEntity;
+  changed: boolean;
+}
+
+/** All SQL about jobs and their events. */
+export class JobsRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Stores a new job and its first event in one transaction. When the client request id was
+   * used before, stores nothing and returns the job created then.
+   */
+  async insertOrGetExisting(job: JobEntity, event: NewEvent): Promise<{ job: JobEntity; created: boolean }> {
+    return this.db.transaction(async (tx) => {
+      if (job.clientRequestId !== null) {
+        const inserted: unknown[] = await tx.query(
+          `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
+             labels, gang, state, reason, message, cluster, dispatch_generation, members, created_at, updated_at)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+           ON CONFLICT (client_request_id) DO NOTHING RETURNING id`,
+          [
+            job.id, job.clientRequestId, job.specHash, job.name, job.queue, job.priority, job.onClusterLost,
+            job.namespace, JSON.stringify(job.labels), JSON.stringify(job.gang), job.state, job.reason,
+            job.message, job.cluster, job.dispatchGeneration, JSON.stringify(job.members), job.createdAt,
+            job.updatedAt,
+          ],
+        );
+        if (inserted.length === 0) {
+          const existing = await tx.findOneByOrFail(JobEntity, { clientRequestId: job.clientRequestId });
+          return { job: existing, created: false };
+        }
+      } else {
+        await tx.insert(JobEntity, job as QueryDeepPartialEntity<JobEntity>);
+      }
+      await this.appendEvents(tx, [event]);
+      return { job, created: true };
+    });
+  }
+
+  /** Appends events in commit order (see JOB_EVENTS_APPEND_LOCK). */
+  async appendEvents(tx: EntityManager, events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [JOB_EVENTS_APPEND_LOCK]);
+    await tx.insert(
+      JobEventEntity,
+      events.map((e) => ({ ...e, createdAt: new Date() })),
+    );
+  }
+
+  findById(id: string): Promise<JobEntity | null> {
+    return this.db.getRepository(JobEntity).findOneBy({ id });
+  }
+
+  async list(query: ListJobsQuery): Promise<JobEntity[]> {
+    const qb = this.db.getRepository(JobEntity).createQueryBuilder('j');
+    if (query.queue) qb.andWhere('j.queue = :queue', { queue: query.queue });
+    if (query.states && query.states.length > 0) qb.andWhere('j.state IN (:...states)', { states: query.states });
+    if (query.before) {
+      qb.andWhere('(j.created_at, j.id) < (:createdAt, :id)', query.before);
+    }
+    return qb.orderBy('j.created_at', 'DESC').addOrderBy('j.id', 'DESC').limit(query.limit).getMany();
+  }
+
+  /**
+   * Moves a job to `to` when its current state is one of `from`, with its event, atomically.
+   * Returns the job unchanged (changed=false) when it is in another state.
+   */
+  async transition(
+    id: string,
+    from: readonly JobStateName[],
+    to: JobStateName,
+    reason: string,
+    message: string,
+  ): Promise<TransitionResult | null> {
+    return this.db.transaction(async (tx) => {
+      const job = await tx.getRepository(JobEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!job) return null;
+      if (!from.includes(job.state)) return { job, changed: false };
+      const fromState = job.state;
+      job.state = to;
+      job.reason = reason;
+      job.message = message;
+      job.updatedAt = new Date();
+      await tx.update(JobEntity, { id }, { state: to, reason, message, updatedAt: job.updatedAt });
+      await this.appendEvents(tx, [
+        { jobId: id, queue: job.queue, fromState, state: to, reason, message, cluster: job.cluster, members: job.members },
+      ]);
+      return { job, changed: true };
+    });
+  }
+
+  async eventsOfJob(jobId: string, afterSequence: number): Promise<JobEventValue[]> {
+    const rows = await this.db
+      .getRepository(JobEventEntity)
+      .createQueryBuilder('e')
+      .where('e.job_id = :jobId AND e.seq > :after', { jobId, after: afterSequence })
+      .orderBy('e.seq', 'ASC')
+      .getMany();
+    return rows.map(toEventValue);
+  }
+
+  async eventsAfter(afterSequence: number, limit: number): Promise<JobEventValue[]> {
+    const rows = await this.db
+      .getRepository(JobEventEntity)
+      .createQueryBuilder('e')
+      .where('e.seq > :after', { after: afterSequence })
+      .orderBy('e.seq', 'ASC')
+      .limit(limit)
+      .getMany();
+    return rows.map(toEventValue);
+  }
+
+  async lastEventSequence(): Promise<number> {
+    const [row] = (await this.db.query('SELECT COALESCE(MAX(seq), 0) AS seq FROM job_events')) as { seq: string }[];
+    return Number(row?.seq ?? 0);
+  }
+
+  /** Deletes events of jobs that ended before `endedBefore`, keeping each job's last event. */
+  async pruneEvents(endedBefore: Date): Promise<number> {
+    const result = (await this.db.query(
+      `DELETE FROM job_events e USING jobs j
+        WHERE e.job_id = j.id AND j.state IN ('Succeeded','Failed','Cancelled') AND j.updated_at < $1
+          AND e.seq < (SELECT MAX(seq) FROM job_events x WHERE x.job_id = j.id)`,
+      [endedBefore],
+    )) as [unknown, number];
+    return result[1] ?? 0;
+  }
+
+  async countByState(): Promise<Record<string, number>> {
+    const rows = (await this.db.query('SELECT state, COUNT(*)::int AS n FROM jobs GROUP BY state')) as {
+      state: string;
+      n: number;
+    }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+}
+
+function toEventValue(e: JobEventEntity): JobEventValue {
+  return {
+    sequence: Number(e.sequence),
+    jobId: e.jobId,
+    queue: e.queue,
+    fromState: e.fromState,
+    state: e.state,
+    reason: e.reason,
+    message: e.message,
+    cluster: e.cluster,
+    members: e.members,
+    time: e.createdAt,
+  };
+}

@@ -1,0 +1,269 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { ExplainJobResponse, ListJobsRequest, SubmitJobRequest } from '@muster/api';
+import { AsyncQueue } from '../common/async-queue';
+import { ErrorCode, MusterError, invalidArgument, notFound } from '../common/errors';
+import type { ContextLogger } from '../logging/json-logger';
+import type { HubMetrics } from '../http/metrics';
+import type { InventoryRepository } from '../inventory/inventory.repository';
+import { JobEntity } from './job.entity';
+import { emptyMembers, isFinal, type JobEventValue, type JobStateName } from './job.domain';
+import type { JobEventFeed } from './job-event-feed';
+import type { JobsRepository } from './jobs.repository';
+import { clientRequestIdToDomain, jobSpecToDomain, type SpecLimits } from './job-spec.mapper';
+import { jobStateToDomain } from './job.proto-mapper';
+
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+/** States in which nothing of the gang exists in a worker cluster yet, so cancel is immediate. */
+const CANCEL_NOW_STATES: readonly JobStateName[] = ['Queued', 'Reserved'];
+
+export class JobsService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly inventory: InventoryRepository,
+    private readonly feed: JobEventFeed,
+    private readonly limits: SpecLimits,
+    private readonly metrics: HubMetrics,
+    private readonly log: ContextLogger,
+  ) {}
+
+  /** Validates, then commits the job as Queued before answering. */
+  async submit(req: SubmitJobRequest): Promise<{ job: JobEntity; created: boolean }> {
+    const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
+    const spec = jobSpecToDomain(req.spec, this.limits);
+    const queue = await this.inventory.findQueue(spec.queue);
+    if (!queue) throw new MusterError(ErrorCode.NotFound, `queue "${spec.queue}" not found`, 'spec.queue');
+    const allowed = queue.allowedNamespaces.length > 0 ? queue.allowedNamespaces : ['default'];
+    if (!allowed.includes(spec.namespace)) {
+      throw invalidArgument('spec.namespace', `queue "${queue.name}" may only target namespaces ${allowed.join(', ')}`);
+    }
+    const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
+    const now = new Date();
+    const total = spec.gang.podSets.reduce((n, ps) => n + ps.count, 0);
+    const job = Object.assign(new JobEntity(), {
+      id: randomUUID(),
+      clientRequestId,
+      specHash,
+      name: spec.name,
+      queue: spec.queue,
+      priority: spec.priority,
+      onClusterLost: spec.onClusterLost,
+      namespace: spec.namespace,
+      labels: spec.labels,
+      gang: spec.gang,
+      state: 'Queued' as const,
+      reason: 'Submitted',
+      message: 'waiting for a cluster with room for the whole gang',
+      cluster: null,
+      dispatchGeneration: 0,
+      members: emptyMembers(total),
+      createdAt: now,
+      updatedAt: now,
+    });
+    const result = await this.jobs.insertOrGetExisting(job, {
+      jobId: job.id,
+      queue: job.queue,
+      fromState: null,
+      state: 'Queued',
+      reason: job.reason,
+      message: job.message,
+      cluster: null,
+      members: job.members,
+    });
+    if (!result.created && result.job.specHash !== specHash) {
+      throw new MusterError(
+        ErrorCode.AlreadyExists,
+        `client_request_id "${clientRequestId}" was used for job ${result.job.id} with a different spec`,
+        'client_request_id',
+      );
+    }
+    if (result.created) {
+      this.metrics.jobsSubmitted.inc({ queue: job.queue });
+      this.feed.notify();
+      this.log.info('job submitted', { job: job.id, queue: job.queue, members: total });
+    }
+    return result;
+  }
+
+  async get(id: string): Promise<JobEntity> {
+    const job = await this.jobs.findById(jobIdToDomain(id));
+    if (!job) throw notFound('job', id);
+    return job;
+  }
+
+  async list(req: ListJobsRequest): Promise<{ jobs: JobEntity[]; nextPageToken: string }> {
+    if (req.queue !== '' && !/^[a-z0-9-]{1,63}$/.test(req.queue)) throw invalidArgument('queue', 'is not a valid queue name');
+    const states = req.states.map((s, i) => jobStateToDomain(`states[${i}]`, s));
+    if (req.pageSize < 0 || req.pageSize > MAX_PAGE_SIZE) {
+      throw invalidArgument('page_size', `must be between 0 and ${MAX_PAGE_SIZE} (got ${req.pageSize})`);
+    }
+    const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
+    const before = req.pageToken === '' ? undefined : decodePageToken(req.pageToken);
+    const jobs = await this.jobs.list({ queue: req.queue || undefined, states, limit: limit + 1, before });
+    const page = jobs.slice(0, limit);
+    const last = page[page.length - 1];
+    const nextPageToken = jobs.length > limit && last ? encodePageToken(last) : '';
+    return { jobs: page, nextPageToken };
+  }
+
+  /** The job's events after `afterSequence`, then live ones, ending after a final state. */
+  watchJob(id: string, afterSequence: number, signal: AbortSignal): AsyncIterable<JobEventValue> {
+    const jobId = jobIdToDomain(id);
+    if (!Number.isInteger(afterSequence) || afterSequence < 0) throw invalidArgument('after_sequence', 'must be 0 or more');
+    return this.follow((e) => e.jobId === jobId, afterSequence, signal, async (after) => {
+      const job = await this.jobs.findById(jobId);
+      if (!job) throw notFound('job', id);
+      return { history: await this.jobs.eventsOfJob(jobId, after), endsWithJob: true };
+    });
+  }
+
+  /** Events of every job (or one queue's) until the caller leaves. */
+  watchJobs(queue: string, afterSequence: number, signal: AbortSignal): AsyncIterable<JobEventValue> {
+    if (queue !== '' && !/^[a-z0-9-]{1,63}$/.test(queue)) throw invalidArgument('queue', 'is not a valid queue name');
+    if (!Number.isInteger(afterSequence) || afterSequence < 0) throw invalidArgument('after_sequence', 'must be 0 or more');
+    const match = (e: JobEventValue) => queue === '' || e.queue === queue;
+    return this.follow(match, afterSequence, signal, async (after) => {
+      if (after === 0) return { history: [], endsWithJob: false };
+      const history: JobEventValue[] = [];
+      let cursor = after;
+      for (;;) {
+        const batch = await this.jobs.eventsAfter(cursor, 1000);
+        history.push(...batch.filter(match));
+        if (batch.length < 1000) break;
+        cursor = batch[batch.length - 1]!.sequence;
+      }
+      return { history, endsWithJob: false };
+    });
+  }
+
+  /**
+   * Subscribes first and buffers, then replays history, then goes live skipping what the
+   * history already held: no event is lost or repeated between the two.
+   */
+  private follow(
+    match: (e: JobEventValue) => boolean,
+    afterSequence: number,
+    signal: AbortSignal,
+    loadHistory: (after: number) => Promise<{ history: JobEventValue[]; endsWithJob: boolean }>,
+  ): AsyncIterable<JobEventValue> {
+    const out = new AsyncQueue<JobEventValue>();
+    let live = false;
+    let last = afterSequence;
+    let endsWithJob = false;
+    const buffered: JobEventValue[] = [];
+    const emit = (e: JobEventValue) => {
+      if (e.sequence <= last) return;
+      last = e.sequence;
+      out.push(e);
+      if (endsWithJob && isFinal(e.state)) stop();
+    };
+    const unsubscribe = this.feed.subscribe((e) => {
+      if (!match(e)) return;
+      if (live) emit(e);
+      else buffered.push(e);
+    });
+    this.metrics.watchers.inc();
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      unsubscribe();
+      this.metrics.watchers.dec();
+      out.close();
+    };
+    signal.addEventListener('abort', stop);
+    return {
+      async *[Symbol.asyncIterator]() {
+        try {
+          const loaded = await loadHistory(afterSequence);
+          endsWithJob = loaded.endsWithJob;
+          for (const e of loaded.history) emit(e);
+          for (const e of buffered) emit(e);
+          buffered.length = 0;
+          live = true;
+          yield* out;
+        } finally {
+          stop();
+        }
+      },
+    };
+  }
+
+  async cancel(id: string, reason: string): Promise<JobEntity> {
+    const jobId = jobIdToDomain(id);
+    if (reason.length > 1024) throw invalidArgument('reason', 'must be at most 1024 characters');
+    const result = await this.jobs.transition(jobId, CANCEL_NOW_STATES, 'Cancelled', 'Cancelled', reason || 'cancelled by request');
+    if (!result) throw notFound('job', id);
+    if (result.changed) {
+      this.feed.notify();
+      this.log.info('job cancelled', { job: jobId, queue: result.job.queue });
+      return result.job;
+    }
+    const state = result.job.state;
+    if (state === 'Cancelled') return result.job;
+    if (isFinal(state)) {
+      throw new MusterError(ErrorCode.FailedPrecondition, `job ${id} already ended as ${state}`);
+    }
+    throw new MusterError(
+      ErrorCode.FailedPrecondition,
+      `job ${id} is ${state}; cancelling a dispatched gang needs its cluster's agent`,
+    );
+  }
+
+  async explain(id: string): Promise<Omit<ExplainJobResponse, 'job'> & { job: JobEntity }> {
+    const job = await this.get(id);
+    const clusters = await this.inventory.listClusters();
+    const evaluatedAt = new Date();
+    if (job.state !== 'Queued') {
+      return {
+        job,
+        summary: `job is ${job.state}${job.cluster ? ` on cluster ${job.cluster}` : ''}; nothing to explain`,
+        clusters: [],
+        evaluatedAt,
+      };
+    }
+    const fits = clusters.map((c) => {
+      if (c.cordoned) return { cluster: c.name, fits: false, reasonCode: 'ClusterCordoned', message: 'cluster is cordoned' };
+      if (c.agentState !== 'Connected') {
+        return {
+          cluster: c.name,
+          fits: false,
+          reasonCode: 'ClusterNotReady',
+          message: c.agentState === 'NeverConnected' ? 'no agent has connected yet' : 'agent lost; cluster is NotReady',
+        };
+      }
+      return { cluster: c.name, fits: true, reasonCode: 'AwaitingCycle', message: 'ready; waiting for the next scheduling cycle' };
+    });
+    const summary =
+      clusters.length === 0
+        ? 'no cluster is registered'
+        : fits.some((f) => f.fits)
+          ? 'waiting for the next scheduling cycle'
+          : 'no registered cluster can take the gang now';
+    return { job, summary, clusters: fits, evaluatedAt };
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function jobIdToDomain(id: string): string {
+  if (id === '') throw invalidArgument('job_id', 'is required');
+  const lower = id.toLowerCase();
+  if (!UUID.test(lower)) throw invalidArgument('job_id', 'must be a job id (a UUID such as 0b0c4a8e-...)');
+  return lower;
+}
+
+function encodePageToken(job: JobEntity): string {
+  return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.id])).toString('base64url');
+}
+
+function decodePageToken(token: string): { createdAt: Date; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [string, string];
+    const date = new Date(createdAt);
+    if (Number.isNaN(date.getTime()) || !UUID.test(id)) throw new Error('bad token');
+    return { createdAt: date, id };
+  } catch {
+    throw invalidArgument('page_token', 'is not a token from a previous ListJobs response');
+  }
+}

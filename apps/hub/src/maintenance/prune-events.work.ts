@@ -1,0 +1,24 @@
+import type { ContextLogger } from '../logging/json-logger';
+import type { JobsRepository } from '../jobs/jobs.repository';
+import type { WorkDefinition } from '../queue/queue-driver';
+
+export interface PruneEventsPayload {
+  retentionHours: number;
+}
+
+/** Deletes old events of finished jobs (keeping each job's last one), so the event table stays small. */
+export class PruneEventsWork implements WorkDefinition<PruneEventsPayload> {
+  readonly queue = 'maintenance';
+  readonly name = 'prune-events';
+
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly log: ContextLogger,
+  ) {}
+
+  async run(payload: PruneEventsPayload): Promise<void> {
+    const cutoff = new Date(Date.now() - payload.retentionHours * 3_600_000);
+    const deleted = await this.jobs.pruneEvents(cutoff);
+    if (deleted > 0) this.log.info('pruned job events', { deleted, cutoff: cutoff.toISOString() });
+  }
+}

@@ -1,0 +1,43 @@
+// One lint setup for the whole tree. Module boundaries: pure libs import only pure libs;
+// apps import libs, never the reverse.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import nx from '@nx/eslint-plugin';
+
+export default tseslint.config(
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'libs/api/src/gen/**', '.nx/**', 'infra/testbed/bin/**', 'bench/**/dist/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'scope:pure', onlyDependOnLibsWithTags: ['scope:pure'] },
+            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared'] },
+            { sourceTag: 'scope:infra', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'] },
+            { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared'] },
+            { sourceTag: 'scope:tests', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-control-regex': 'off',
+    },
+  },
+  {
+    files: ['**/*.spec.ts', 'tests/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    languageOptions: { globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+);

@@ -1,0 +1,13 @@
+// Every test project of the workspace, run by one Jest (see tools/test-all.sh).
+module.exports = {
+  projects: [
+    '<rootDir>/libs/placement/jest.config.js',
+    '<rootDir>/libs/k8s/jest.config.js',
+    '<rootDir>/libs/api/jest.config.js',
+    '<rootDir>/apps/hub/jest.config.js',
+    '<rootDir>/apps/agent/jest.config.js',
+    '<rootDir>/apps/cli/jest.config.js',
+    '<rootDir>/infra/testbed/jest.config.js',
+    '<rootDir>/tests/jest.config.js',
+  ],
+};

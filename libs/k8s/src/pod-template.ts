@@ -1,0 +1,143 @@
+// Checks a pod template before Muster stores it, and computes what one member requests the way
+// the Kubernetes scheduler counts it, so placement and the API server agree.
+import { formatQuantity, parseQuantity } from '@muster/placement';
+import { dns1123LabelError } from './names';
+
+export interface FieldViolation {
+  /** Path inside the template, e.g. "spec.containers[0].resources.requests.cpu". */
+  field: string;
+  message: string;
+}
+
+export interface CheckedPodTemplate {
+  template: Record<string, unknown>;
+  /** Effective requests of one pod: max(sum of containers, largest init container) + overhead. */
+  requests: Record<string, string>;
+}
+
+export type PodTemplateResult = { ok: true; value: CheckedPodTemplate } | { ok: false; violation: FieldViolation };
+
+/** Deepest nesting accepted in a template; deeper JSON is refused rather than walked. */
+export const MAX_TEMPLATE_DEPTH = 32;
+const MAX_CONTAINERS = 64;
+
+class Violation extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function depthOf(v: unknown, limit: number): number {
+  const stack: [unknown, number][] = [[v, 1]];
+  let max = 0;
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) max = depth;
+    if (max > limit) return max;
+    if (typeof node === 'object' && node !== null) {
+      for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    }
+  }
+  return max;
+}
+
+function resourceMap(field: string, value: unknown): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  if (value === undefined || value === null) return out;
+  if (!isObject(value)) throw new Violation(field, 'must be a map of resource name to quantity');
+  for (const [name, raw] of Object.entries(value)) {
+    const f = `${field}.${name}`;
+    if (typeof raw !== 'string' && typeof raw !== 'number') throw new Violation(f, 'must be a quantity such as "500m" or "2Gi"');
+    const parsed = parseQuantity(raw, f);
+    if (!parsed.ok) throw new Violation(f, parsed.error.message.startsWith(`${f}: `) ? parsed.error.message.slice(f.length + 2) : parsed.error.message);
+    if (parsed.value < 0n) throw new Violation(f, 'must not be negative');
+    out.set(name, parsed.value);
+  }
+  return out;
+}
+
+/** Requests of one container; Kubernetes defaults a missing request to the limit. */
+function containerRequests(field: string, c: Record<string, unknown>): Map<string, bigint> {
+  const resources = c.resources;
+  if (resources === undefined || resources === null) return new Map();
+  if (!isObject(resources)) throw new Violation(`${field}.resources`, 'must be an object');
+  const requests = resourceMap(`${field}.resources.requests`, resources.requests);
+  const limits = resourceMap(`${field}.resources.limits`, resources.limits);
+  for (const [name, limit] of limits) {
+    const request = requests.get(name);
+    if (request === undefined) requests.set(name, limit);
+    else if (request > limit) throw new Violation(`${field}.resources.requests.${name}`, 'must not exceed the limit');
+  }
+  return requests;
+}
+
+function containers(field: string, value: unknown, required: boolean, names: Set<string>): Map<string, bigint>[] {
+  if (value === undefined || value === null) {
+    if (required) throw new Violation(field, 'must list at least one container');
+    return [];
+  }
+  if (!Array.isArray(value)) throw new Violation(field, 'must be a list');
+  if (required && value.length === 0) throw new Violation(field, 'must list at least one container');
+  if (value.length > MAX_CONTAINERS) throw new Violation(field, `at most ${MAX_CONTAINERS} containers`);
+  return value.map((c, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObject(c)) throw new Violation(f, 'must be an object');
+    if (typeof c.name !== 'string') throw new Violation(`${f}.name`, 'is required');
+    const nameError = dns1123LabelError(c.name);
+    if (nameError) throw new Violation(`${f}.name`, nameError);
+    if (names.has(c.name)) throw new Violation(`${f}.name`, `duplicate container name "${c.name}"`);
+    names.add(c.name);
+    if (typeof c.image !== 'string' || c.image.trim() === '') throw new Violation(`${f}.image`, 'is required');
+    return containerRequests(f, c);
+  });
+}
+
+function addInto(total: Map<string, bigint>, add: Map<string, bigint>): void {
+  for (const [k, v] of add) total.set(k, (total.get(k) ?? 0n) + v);
+}
+
+/** Validates a PodTemplateSpec ({metadata, spec}) and computes a member's effective requests. */
+export function checkPodTemplate(template: unknown): PodTemplateResult {
+  try {
+    if (!isObject(template)) throw new Violation('', 'must be a JSON object with "spec" (a core/v1 PodTemplateSpec)');
+    if (depthOf(template, MAX_TEMPLATE_DEPTH) > MAX_TEMPLATE_DEPTH) {
+      throw new Violation('', `is nested deeper than ${MAX_TEMPLATE_DEPTH} levels`);
+    }
+    if (template.metadata !== undefined && !isObject(template.metadata)) throw new Violation('metadata', 'must be an object');
+    const spec = template.spec;
+    if (!isObject(spec)) throw new Violation('spec', 'is required (a core/v1 PodSpec)');
+    if (spec.nodeName !== undefined && spec.nodeName !== '') {
+      throw new Violation('spec.nodeName', 'must not be set; Muster chooses the node');
+    }
+    if (spec.nodeSelector !== undefined) {
+      if (!isObject(spec.nodeSelector) || Object.values(spec.nodeSelector).some((v) => typeof v !== 'string')) {
+        throw new Violation('spec.nodeSelector', 'must be a map of label key to string value');
+      }
+    }
+    if (spec.tolerations !== undefined && !Array.isArray(spec.tolerations)) {
+      throw new Violation('spec.tolerations', 'must be a list');
+    }
+    const names = new Set<string>();
+    const main = containers('spec.containers', spec.containers, true, names);
+    const init = containers('spec.initContainers', spec.initContainers, false, names);
+    const overhead = resourceMap('spec.overhead', spec.overhead);
+    const sum = new Map<string, bigint>();
+    for (const c of main) addInto(sum, c);
+    // Init containers run one at a time before the others: the pod needs the larger of the two.
+    for (const c of init) for (const [k, v] of c) if (v > (sum.get(k) ?? 0n)) sum.set(k, v);
+    addInto(sum, overhead);
+    const requests: Record<string, string> = {};
+    for (const name of [...sum.keys()].sort()) requests[name] = formatQuantity(sum.get(name)!, name);
+    return { ok: true, value: { template, requests } };
+  } catch (e) {
+    if (e instanceof Violation) return { ok: false, violation: { field: e.field, message: e.message } };
+    throw e;
+  }
+}

@@ -1,0 +1,41 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import type { JobSpec, PodSet } from '@muster/api';
+
+export function podTemplate(requests: Record<string, string>, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    spec: {
+      containers: [{ name: 'main', image: 'registry.example/train:1', resources: { requests } }],
+      ...extra,
+    },
+  });
+}
+
+export function podSet(name: string, count: number, requests: Record<string, string> = { cpu: '1' }): PodSet {
+  return { name, count, podTemplateJson: podTemplate(requests), topology: undefined };
+}
+
+export function jobSpec(queue: string, overrides: Partial<JobSpec> = {}): JobSpec {
+  return {
+    name: 'train',
+    queue,
+    priority: 0,
+    onClusterLost: 0,
+    labels: {},
+    podSets: [podSet('workers', 4, { cpu: '2', memory: '4Gi', 'nvidia.com/gpu': '1' })],
+    podSetGroups: [],
+    namespace: '',
+    ...overrides,
+  };
+}
+
+/** Runs a call expected to fail and returns its gRPC error. */
+export async function grpcError(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+export { status };

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs npm packages when node_modules is missing or older than the lock file, then checks
+# the generated API code is current and builds every project (incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stamp=node_modules/.muster-install-stamp
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
+  echo "installing npm packages..."
+  npm ci --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+node tools/proto-gen.mjs --check
+npx --no-install tsc -b tsconfig.build.json

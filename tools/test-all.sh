@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of Muster: unit and property tests of the libraries, the testbed's real
+# Kubernetes tests and the end-to-end tests across processes, on real Postgres and Redis.
+# Ends with one line "N passed, N failed" summed over all suites.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash tools/ensure-services.sh || exit 1
+bash tools/ensure-install.sh || exit 1
+
+echo "== lint"
+npx --no-install buf lint proto || exit 1
+npx --no-install eslint --max-warnings 0 . || exit 1
+npx --no-install prettier --check . >/dev/null || { npx --no-install prettier --check . ; exit 1; }
+
+mkdir -p .muster
+results=.muster/test-results.json
+rm -f "$results"
+echo "== tests"
+npx --no-install jest -c jest.config.js --json --outputFile="$results" "$@"
+status=$?
+node tools/summarize-tests.mjs "$results"
+summary=$?
+[ $status -eq 0 ] && [ $summary -eq 0 ]
