@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { JobState, type HubClients, type JobEvent, type WatchJobResponse } from '@muster/api';
 import { HubProcess } from '../support/hub-process';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '../support/services';
+import {
+  createTestDatabase,
+  createTestRedis,
+  type TestDatabase,
+  type TestRedis,
+} from '../support/services';
 import { grpcError, jobSpec, podSet, podTemplate, status } from '../support/fixtures';
 
 let db: TestDatabase;
@@ -30,7 +35,12 @@ beforeAll(async () => {
   redis = await createTestRedis();
   await startHub();
   await api.inventory.createQueue({
-    queue: { name: 'research', description: 'team research', weight: 2, allowedNamespaces: ['default', 'ml'] },
+    queue: {
+      name: 'research',
+      description: 'team research',
+      weight: 2,
+      allowedNamespaces: ['default', 'ml'],
+    },
   });
 });
 
@@ -79,7 +89,14 @@ describe('inventory', () => {
       labels: {},
     });
     const again = await grpcError(
-      api.inventory.registerCluster({ name: 'gpu-east', displayName: '', clusterSet: '', topologyLevels: [], accessProviders: [], labels: {} }),
+      api.inventory.registerCluster({
+        name: 'gpu-east',
+        displayName: '',
+        clusterSet: '',
+        topologyLevels: [],
+        accessProviders: [],
+        labels: {},
+      }),
     );
     expect(again.code).toBe(status.ALREADY_EXISTS);
 
@@ -87,13 +104,22 @@ describe('inventory', () => {
     expect(list.clusters.map((c) => c.name)).toEqual(['cpu-west', 'gpu-east']);
     const got = await api.inventory.getCluster({ name: 'gpu-east' });
     expect(got.cluster!.accessProviders[0]!.cluster!.server).toBe('https://10.0.0.1:6443');
-    expect(Buffer.from(got.cluster!.accessProviders[0]!.cluster!.certificateAuthorityData).toString()).toBe('ca');
+    expect(
+      Buffer.from(got.cluster!.accessProviders[0]!.cluster!.certificateAuthorityData).toString(),
+    ).toBe('ca');
     expect(got.cluster!.labels).toEqual({ region: 'east' });
 
-    expect((await api.inventory.cordonCluster({ name: 'cpu-west', reason: 'maintenance' })).cluster!.cordoned).toBe(true);
-    expect((await api.inventory.uncordonCluster({ name: 'cpu-west' })).cluster!.cordoned).toBe(false);
+    expect(
+      (await api.inventory.cordonCluster({ name: 'cpu-west', reason: 'maintenance' })).cluster!
+        .cordoned,
+    ).toBe(true);
+    expect((await api.inventory.uncordonCluster({ name: 'cpu-west' })).cluster!.cordoned).toBe(
+      false,
+    );
     await api.inventory.deregisterCluster({ name: 'cpu-west' });
-    expect((await grpcError(api.inventory.getCluster({ name: 'cpu-west' }))).code).toBe(status.NOT_FOUND);
+    expect((await grpcError(api.inventory.getCluster({ name: 'cpu-west' }))).code).toBe(
+      status.NOT_FOUND,
+    );
   });
 
   it('refuses bad cluster input naming the field, storing nothing', async () => {
@@ -106,7 +132,14 @@ describe('inventory', () => {
     ];
     for (const { req, field } of bad) {
       const err = await grpcError(
-        api.inventory.registerCluster({ displayName: '', clusterSet: '', topologyLevels: [], accessProviders: [], labels: {}, ...req }),
+        api.inventory.registerCluster({
+          displayName: '',
+          clusterSet: '',
+          topologyLevels: [],
+          accessProviders: [],
+          labels: {},
+          ...req,
+        }),
       );
       expect(err.code).toBe(status.INVALID_ARGUMENT);
       expect(err.details.startsWith(field)).toBe(true);
@@ -121,7 +154,14 @@ describe('inventory', () => {
         accessProviders: [
           {
             name: 'p',
-            cluster: { server: 'not a url', certificateAuthorityData: Buffer.alloc(0), tlsServerName: '', proxyUrl: '', insecureSkipTlsVerify: false, extensions: [] },
+            cluster: {
+              server: 'not a url',
+              certificateAuthorityData: Buffer.alloc(0),
+              tlsServerName: '',
+              proxyUrl: '',
+              insecureSkipTlsVerify: false,
+              extensions: [],
+            },
           },
         ],
       }),
@@ -132,24 +172,53 @@ describe('inventory', () => {
   });
 
   it('creates, updates, lists and deletes queues', async () => {
-    await api.inventory.createQueue({ queue: { name: 'scratch', description: '', weight: 0, allowedNamespaces: [] } });
-    const updated = await api.inventory.updateQueue({ queue: { name: 'scratch', description: 'temp', weight: 3, allowedNamespaces: ['b', 'a'] } });
-    expect(updated.queue).toMatchObject({ name: 'scratch', description: 'temp', weight: 3, allowedNamespaces: ['a', 'b'] });
-    expect((await api.inventory.listQueues({})).queues.map((q) => q.name)).toEqual(['research', 'scratch']);
-    expect((await grpcError(api.inventory.createQueue({ queue: { name: 'scratch', description: '', weight: 1, allowedNamespaces: [] } }))).code).toBe(
-      status.ALREADY_EXISTS,
-    );
-    expect((await grpcError(api.inventory.createQueue({ queue: { name: 'q', description: '', weight: -1, allowedNamespaces: [] } }))).details).toMatch(
-      /^queue\.weight/,
-    );
+    await api.inventory.createQueue({
+      queue: { name: 'scratch', description: '', weight: 0, allowedNamespaces: [] },
+    });
+    const updated = await api.inventory.updateQueue({
+      queue: { name: 'scratch', description: 'temp', weight: 3, allowedNamespaces: ['b', 'a'] },
+    });
+    expect(updated.queue).toMatchObject({
+      name: 'scratch',
+      description: 'temp',
+      weight: 3,
+      allowedNamespaces: ['a', 'b'],
+    });
+    expect((await api.inventory.listQueues({})).queues.map((q) => q.name)).toEqual([
+      'research',
+      'scratch',
+    ]);
+    expect(
+      (
+        await grpcError(
+          api.inventory.createQueue({
+            queue: { name: 'scratch', description: '', weight: 1, allowedNamespaces: [] },
+          }),
+        )
+      ).code,
+    ).toBe(status.ALREADY_EXISTS);
+    expect(
+      (
+        await grpcError(
+          api.inventory.createQueue({
+            queue: { name: 'q', description: '', weight: -1, allowedNamespaces: [] },
+          }),
+        )
+      ).details,
+    ).toMatch(/^queue\.weight/);
     await api.inventory.deleteQueue({ name: 'scratch' });
-    expect((await grpcError(api.inventory.getQueue({ name: 'scratch' }))).code).toBe(status.NOT_FOUND);
+    expect((await grpcError(api.inventory.getQueue({ name: 'scratch' }))).code).toBe(
+      status.NOT_FOUND,
+    );
   });
 });
 
 describe('jobs', () => {
   it('submit → get → list → watch → cancel', async () => {
-    const { job, created } = await api.jobs.submitJob({ clientRequestId: randomUUID(), spec: jobSpec('research', { name: 'llama-ft', labels: { team: 'nlp' } }) });
+    const { job, created } = await api.jobs.submitJob({
+      clientRequestId: randomUUID(),
+      spec: jobSpec('research', { name: 'llama-ft', labels: { team: 'nlp' } }),
+    });
     expect(created).toBe(true);
     expect(job!.state).toBe(JobState.JOB_STATE_QUEUED);
     expect(job!.members!.total).toBe(4);
@@ -158,9 +227,18 @@ describe('jobs', () => {
     expect(got.job!.spec!.name).toBe('llama-ft');
     expect(got.job!.spec!.labels).toEqual({ team: 'nlp' });
     expect(got.job!.spec!.namespace).toBe('default');
-    expect(JSON.parse(got.job!.spec!.podSets[0]!.podTemplateJson).spec.containers[0].resources.requests['nvidia.com/gpu']).toBe('1');
+    expect(
+      JSON.parse(got.job!.spec!.podSets[0]!.podTemplateJson).spec.containers[0].resources.requests[
+        'nvidia.com/gpu'
+      ],
+    ).toBe('1');
 
-    const listed = await api.jobs.listJobs({ queue: 'research', states: [JobState.JOB_STATE_QUEUED], pageSize: 0, pageToken: '' });
+    const listed = await api.jobs.listJobs({
+      queue: 'research',
+      states: [JobState.JOB_STATE_QUEUED],
+      pageSize: 0,
+      pageToken: '',
+    });
     expect(listed.jobs.map((j) => j.id)).toContain(job!.id);
 
     const events: JobEvent[] = [];
@@ -168,7 +246,8 @@ describe('jobs', () => {
     const ended = new Promise<void>((resolve, reject) => {
       stream.on('data', (m: WatchJobResponse) => {
         events.push(m.event!);
-        if (events.length === 1) void api.jobs.cancelJob({ jobId: job!.id, reason: 'changed my mind' }).catch(reject);
+        if (events.length === 1)
+          void api.jobs.cancelJob({ jobId: job!.id, reason: 'changed my mind' }).catch(reject);
       });
       stream.on('end', resolve);
       stream.on('error', reject);
@@ -200,32 +279,43 @@ describe('jobs', () => {
     const { job } = await api.jobs.submitJob({ clientRequestId: '', spec: jobSpec('research') });
     await api.jobs.cancelJob({ jobId: job!.id, reason: '' });
     const deadline = Date.now() + 10_000;
-    while (seen.filter((e) => e.jobId === job!.id).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (seen.filter((e) => e.jobId === job!.id).length < 2 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     stream.cancel();
     await new Promise((r) => setTimeout(r, 100));
     expect(streamErrors).toEqual([status.CANCELLED]);
-    expect(seen.filter((e) => e.jobId === job!.id).map((e) => e.state)).toEqual([JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_CANCELLED]);
+    expect(seen.filter((e) => e.jobId === job!.id).map((e) => e.state)).toEqual([
+      JobState.JOB_STATE_QUEUED,
+      JobState.JOB_STATE_CANCELLED,
+    ]);
   });
 
   it('a retried submit with the same client request id returns the same job', async () => {
     const id = randomUUID();
     const before = await jobCount();
     const first = await api.jobs.submitJob({ clientRequestId: id, spec: jobSpec('research') });
-    const results = await Promise.all([1, 2, 3].map(() => api.jobs.submitJob({ clientRequestId: id, spec: jobSpec('research') })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => api.jobs.submitJob({ clientRequestId: id, spec: jobSpec('research') })),
+    );
     for (const r of results) {
       expect(r.created).toBe(false);
       expect(r.job!.id).toBe(first.job!.id);
     }
     expect(await jobCount()).toBe(before + 1);
-    const other = await grpcError(api.jobs.submitJob({ clientRequestId: id, spec: jobSpec('research', { priority: 5 }) }));
+    const other = await grpcError(
+      api.jobs.submitJob({ clientRequestId: id, spec: jobSpec('research', { priority: 5 }) }),
+    );
     expect(other.code).toBe(status.ALREADY_EXISTS);
     expect(other.details).toMatch(/^client_request_id/);
   });
 
   it('pages through ListJobs', async () => {
-    await api.inventory.createQueue({ queue: { name: 'paging', description: '', weight: 1, allowedNamespaces: [] } });
+    await api.inventory.createQueue({
+      queue: { name: 'paging', description: '', weight: 1, allowedNamespaces: [] },
+    });
     const ids = new Set<string>();
-    for (let i = 0; i < 7; i++) ids.add((await api.jobs.submitJob({ clientRequestId: '', spec: jobSpec('paging') })).job!.id);
+    for (let i = 0; i < 7; i++)
+      ids.add((await api.jobs.submitJob({ clientRequestId: '', spec: jobSpec('paging') })).job!.id);
     const seen: string[] = [];
     let pageToken = '';
     let pages = 0;
@@ -238,7 +328,13 @@ describe('jobs', () => {
     expect(pages).toBe(3);
     expect(new Set(seen)).toEqual(ids);
     expect(seen).toHaveLength(7);
-    expect((await grpcError(api.jobs.listJobs({ queue: '', states: [], pageSize: 0, pageToken: 'garbage' }))).details).toMatch(/^page_token/);
+    expect(
+      (
+        await grpcError(
+          api.jobs.listJobs({ queue: '', states: [], pageSize: 0, pageToken: 'garbage' }),
+        )
+      ).details,
+    ).toMatch(/^page_token/);
   });
 
   it('explains why a queued job is not placed, per cluster', async () => {
@@ -251,25 +347,164 @@ describe('jobs', () => {
 
 describe('bad input is refused naming the field, stores nothing, and the hub keeps serving', () => {
   const cases: [string, () => Parameters<HubClients['jobs']['submitJob']>[0], number, RegExp][] = [
-    ['missing spec', () => ({ clientRequestId: '', spec: undefined }), status.INVALID_ARGUMENT, /^spec: is required/],
-    ['empty name', () => ({ clientRequestId: '', spec: jobSpec('research', { name: '' }) }), status.INVALID_ARGUMENT, /^spec\.name: must not be empty/],
-    ['oversized name', () => ({ clientRequestId: '', spec: jobSpec('research', { name: 'a'.repeat(300) }) }), status.INVALID_ARGUMENT, /^spec\.name: must be at most 253/],
-    ['non-DNS-1123 name', () => ({ clientRequestId: '', spec: jobSpec('research', { name: 'Train_Job' }) }), status.INVALID_ARGUMENT, /^spec\.name: must be a DNS-1123/],
-    ['non-DNS pod set name', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('Workers', 1)] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.name/],
-    ['negative quantity', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('w', 1, { cpu: '-1' })] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers\[0\]\.resources\.requests\.cpu/],
-    ['unparsable quantity', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('w', 1, { memory: '12 GB' })] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers\[0\]\.resources\.requests\.memory/],
-    ['zero members', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('w', 0)] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.count: must be at least 1/],
-    ['too many members', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('a', MAX_MEMBERS), podSet('b', 1)] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[1\]\.count: .*more than 64 members/],
-    ['no pod sets', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets: must have at least one/],
-    ['duplicate pod set names', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('w', 1), podSet('w', 1)] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[1\]\.name: duplicate/],
-    ['template is not JSON', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [{ name: 'w', count: 1, podTemplateJson: '{nope', topology: undefined }] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.pod_template_json: is not valid JSON/],
-    ['template without containers', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [{ name: 'w', count: 1, podTemplateJson: '{"spec":{}}', topology: undefined }] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers/],
-    ['template pins a node', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [{ name: 'w', count: 1, podTemplateJson: podTemplate({ cpu: '1' }, { nodeName: 'n1' }), topology: undefined }] }) }), status.INVALID_ARGUMENT, /nodeName: must not be set/],
-    ['topology without mode', () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [{ ...podSet('w', 2), topology: { mode: 0, level: 'cloud.provider.com/topology-rack' } }] }) }), status.INVALID_ARGUMENT, /^spec\.pod_sets\[0\]\.topology\.mode/],
-    ['bad label', () => ({ clientRequestId: '', spec: jobSpec('research', { labels: { team: 'not ok!' } }) }), status.INVALID_ARGUMENT, /^spec\.labels\["team"\]: value/],
-    ['namespace outside the queue', () => ({ clientRequestId: '', spec: jobSpec('research', { namespace: 'kube-system' }) }), status.INVALID_ARGUMENT, /^spec\.namespace: queue "research" may only target/],
-    ['oversized client request id', () => ({ clientRequestId: 'x'.repeat(200), spec: jobSpec('research') }), status.INVALID_ARGUMENT, /^client_request_id/],
-    ['unknown queue', () => ({ clientRequestId: '', spec: jobSpec('no-such-queue') }), status.NOT_FOUND, /^spec\.queue: queue "no-such-queue" not found/],
+    [
+      'missing spec',
+      () => ({ clientRequestId: '', spec: undefined }),
+      status.INVALID_ARGUMENT,
+      /^spec: is required/,
+    ],
+    [
+      'empty name',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { name: '' }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.name: must not be empty/,
+    ],
+    [
+      'oversized name',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { name: 'a'.repeat(300) }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.name: must be at most 253/,
+    ],
+    [
+      'non-DNS-1123 name',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { name: 'Train_Job' }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.name: must be a DNS-1123/,
+    ],
+    [
+      'non-DNS pod set name',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', { podSets: [podSet('Workers', 1)] }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.name/,
+    ],
+    [
+      'negative quantity',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', { podSets: [podSet('w', 1, { cpu: '-1' })] }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers\[0\]\.resources\.requests\.cpu/,
+    ],
+    [
+      'unparsable quantity',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', { podSets: [podSet('w', 1, { memory: '12 GB' })] }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers\[0\]\.resources\.requests\.memory/,
+    ],
+    [
+      'zero members',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [podSet('w', 0)] }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.count: must be at least 1/,
+    ],
+    [
+      'too many members',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', { podSets: [podSet('a', MAX_MEMBERS), podSet('b', 1)] }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[1\]\.count: .*more than 64 members/,
+    ],
+    [
+      'no pod sets',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { podSets: [] }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets: must have at least one/,
+    ],
+    [
+      'duplicate pod set names',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', { podSets: [podSet('w', 1), podSet('w', 1)] }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[1\]\.name: duplicate/,
+    ],
+    [
+      'template is not JSON',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [{ name: 'w', count: 1, podTemplateJson: '{nope', topology: undefined }],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.pod_template_json: is not valid JSON/,
+    ],
+    [
+      'template without containers',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [{ name: 'w', count: 1, podTemplateJson: '{"spec":{}}', topology: undefined }],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers/,
+    ],
+    [
+      'template pins a node',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [
+            {
+              name: 'w',
+              count: 1,
+              podTemplateJson: podTemplate({ cpu: '1' }, { nodeName: 'n1' }),
+              topology: undefined,
+            },
+          ],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /nodeName: must not be set/,
+    ],
+    [
+      'topology without mode',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [
+            { ...podSet('w', 2), topology: { mode: 0, level: 'cloud.provider.com/topology-rack' } },
+          ],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.topology\.mode/,
+    ],
+    [
+      'bad label',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { labels: { team: 'not ok!' } }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.labels\["team"\]: value/,
+    ],
+    [
+      'namespace outside the queue',
+      () => ({ clientRequestId: '', spec: jobSpec('research', { namespace: 'kube-system' }) }),
+      status.INVALID_ARGUMENT,
+      /^spec\.namespace: queue "research" may only target/,
+    ],
+    [
+      'oversized client request id',
+      () => ({ clientRequestId: 'x'.repeat(200), spec: jobSpec('research') }),
+      status.INVALID_ARGUMENT,
+      /^client_request_id/,
+    ],
+    [
+      'unknown queue',
+      () => ({ clientRequestId: '', spec: jobSpec('no-such-queue') }),
+      status.NOT_FOUND,
+      /^spec\.queue: queue "no-such-queue" not found/,
+    ],
   ];
 
   it.each(cases)('%s', async (_name, request, code, message) => {
@@ -284,10 +519,24 @@ describe('bad input is refused naming the field, stores nothing, and the hub kee
   it('refuses malformed ids and filters on other RPCs', async () => {
     expect((await grpcError(api.jobs.getJob({ jobId: 'nope' }))).details).toMatch(/^job_id/);
     expect((await grpcError(api.jobs.getJob({ jobId: randomUUID() }))).code).toBe(status.NOT_FOUND);
-    expect((await grpcError(api.jobs.cancelJob({ jobId: '', reason: '' }))).details).toMatch(/^job_id: is required/);
-    expect((await grpcError(api.jobs.listJobs({ queue: 'BAD', states: [], pageSize: 0, pageToken: '' }))).details).toMatch(/^queue/);
-    expect((await grpcError(api.jobs.listJobs({ queue: '', states: [99 as JobState], pageSize: 0, pageToken: '' }))).details).toMatch(/^states\[0\]/);
-    expect((await grpcError(api.jobs.listJobs({ queue: '', states: [], pageSize: 5000, pageToken: '' }))).details).toMatch(/^page_size/);
+    expect((await grpcError(api.jobs.cancelJob({ jobId: '', reason: '' }))).details).toMatch(
+      /^job_id: is required/,
+    );
+    expect(
+      (await grpcError(api.jobs.listJobs({ queue: 'BAD', states: [], pageSize: 0, pageToken: '' })))
+        .details,
+    ).toMatch(/^queue/);
+    expect(
+      (
+        await grpcError(
+          api.jobs.listJobs({ queue: '', states: [99 as JobState], pageSize: 0, pageToken: '' }),
+        )
+      ).details,
+    ).toMatch(/^states\[0\]/);
+    expect(
+      (await grpcError(api.jobs.listJobs({ queue: '', states: [], pageSize: 5000, pageToken: '' })))
+        .details,
+    ).toMatch(/^page_size/);
   });
 
   it('is still serving afterwards', async () => {
@@ -303,12 +552,17 @@ describe('operations', () => {
     expect((await fetch(`${hub.httpUrl}/healthz`)).status).toBe(200);
     const metrics = await (await fetch(`${hub.httpUrl}/metrics`)).text();
     expect(metrics).toMatch(/muster_grpc_requests_total\{method="SubmitJob",code="OK"\} \d+/);
-    expect(metrics).toMatch(/muster_grpc_requests_total\{method="SubmitJob",code="INVALID_ARGUMENT"\} \d+/);
+    expect(metrics).toMatch(
+      /muster_grpc_requests_total\{method="SubmitJob",code="INVALID_ARGUMENT"\} \d+/,
+    );
     expect(metrics).toMatch(/muster_jobs\{state="Queued"\} \d+/);
   });
 
   it('keeps an acknowledged submit across a SIGKILL of the hub', async () => {
-    const { job } = await api.jobs.submitJob({ clientRequestId: randomUUID(), spec: jobSpec('research', { name: 'survivor' }) });
+    const { job } = await api.jobs.submitJob({
+      clientRequestId: randomUUID(),
+      spec: jobSpec('research', { name: 'survivor' }),
+    });
     api.close();
     await hub.kill();
     await startHub();

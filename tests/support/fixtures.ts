@@ -1,7 +1,10 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { JobSpec, PodSet } from '@muster/api';
 
-export function podTemplate(requests: Record<string, string>, extra: Record<string, unknown> = {}): string {
+export function podTemplate(
+  requests: Record<string, string>,
+  extra: Record<string, unknown> = {},
+): string {
   return JSON.stringify({
     spec: {
       containers: [{ name: 'main', image: 'registry.example/train:1', resources: { requests } }],
@@ -10,7 +13,11 @@ export function podTemplate(requests: Record<string, string>, extra: Record<stri
   });
 }
 
-export function podSet(name: string, count: number, requests: Record<string, string> = { cpu: '1' }): PodSet {
+export function podSet(
+  name: string,
+  count: number,
+  requests: Record<string, string> = { cpu: '1' },
+): PodSet {
   return { name, count, podTemplateJson: podTemplate(requests), topology: undefined };
 }
 

@@ -61,8 +61,13 @@ export class HubProcess {
         }
       });
       child.stderr!.on('data', (chunk: Buffer) => hub.logs.push(chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`hub exited with ${code} before starting:\n${hub.logs.join('\n')}`)));
-      setTimeout(() => reject(new Error(`hub did not start in 60 s:\n${hub.logs.join('\n')}`)), 60_000).unref();
+      child.once('exit', (code) =>
+        reject(new Error(`hub exited with ${code} before starting:\n${hub.logs.join('\n')}`)),
+      );
+      setTimeout(
+        () => reject(new Error(`hub did not start in 60 s:\n${hub.logs.join('\n')}`)),
+        60_000,
+      ).unref();
     });
     return hub;
   }

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 
-export const POSTGRES_ADMIN_URL = process.env.MUSTER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const POSTGRES_ADMIN_URL =
+  process.env.MUSTER_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.MUSTER_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface TestDatabase {
@@ -42,22 +43,28 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 export interface TestRedis {
   prefix: string;
   client: Redis;
+  /** Deletes this test's keys only (other suites share the server). */
+  flush(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
 export async function createTestRedis(): Promise<TestRedis> {
   const prefix = `muster-test-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const flush = async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  };
   return {
     prefix,
     client,
+    flush,
     async cleanup() {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await client.del(...keys);
-      } while (cursor !== '0');
+      await flush();
       client.disconnect();
     },
   };

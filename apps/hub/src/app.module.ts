@@ -1,5 +1,11 @@
-import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { CoreModule } from './core.module';
+import { DispatchModule, DispatchRuntime } from './dispatch/dispatch.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
@@ -14,17 +20,25 @@ import { JsonLogger, LOGGER } from './logging/json-logger';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
 
 @Module({
-  imports: [CoreModule, InventoryModule, JobsModule],
+  imports: [CoreModule, InventoryModule, JobsModule, DispatchModule],
   controllers: [HealthController],
   providers: [
     {
       provide: HubGrpcServer,
-      inject: [JobsService, InventoryService, HubMetrics, HUB_CONFIG, LOGGER],
-      useFactory: (jobs: JobsService, inventory: InventoryService, metrics: HubMetrics, c: HubConfig, logger: JsonLogger) => {
+      inject: [JobsService, InventoryService, DispatchRuntime, HubMetrics, HUB_CONFIG, LOGGER],
+      useFactory: (
+        jobs: JobsService,
+        inventory: InventoryService,
+        dispatch: DispatchRuntime,
+        metrics: HubMetrics,
+        c: HubConfig,
+        logger: JsonLogger,
+      ) => {
         const log = logger.child('grpc');
         return new HubGrpcServer(
           jobServiceHandlers(jobs, metrics, log),
           inventoryServiceHandlers(inventory, metrics, log),
+          { connect: dispatch.gateway.connect },
           c.maxRequestBytes,
           log,
         );

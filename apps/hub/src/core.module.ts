@@ -17,7 +17,11 @@ export const REDIS = Symbol('REDIS');
 @Module({
   providers: [
     { provide: HUB_CONFIG, useFactory: () => loadHubConfig() },
-    { provide: LOGGER, inject: [HUB_CONFIG], useFactory: (c: HubConfig) => new JsonLogger(c.logLevel) },
+    {
+      provide: LOGGER,
+      inject: [HUB_CONFIG],
+      useFactory: (c: HubConfig) => new JsonLogger(c.logLevel),
+    },
     { provide: HubMetrics, useFactory: () => new HubMetrics() },
     {
       provide: DATA_SOURCE,
@@ -27,7 +31,8 @@ export const REDIS = Symbol('REDIS');
         await ds.initialize();
         if (c.migrate) {
           const applied = await migrate(ds);
-          if (applied.length > 0) logger.child('database').info('migrations applied', { migrations: applied.join(',') });
+          if (applied.length > 0)
+            logger.child('database').info('migrations applied', { migrations: applied.join(',') });
         }
         return ds;
       },
@@ -35,7 +40,8 @@ export const REDIS = Symbol('REDIS');
     {
       provide: REDIS,
       inject: [HUB_CONFIG],
-      useFactory: (c: HubConfig) => new Redis(c.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false }),
+      useFactory: (c: HubConfig) =>
+        new Redis(c.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false }),
     },
     {
       provide: QUEUE_DRIVER,

@@ -30,6 +30,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'hub failed to start', error: err.stack ?? String(err) }) + '\n');
+  process.stderr.write(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      level: 'error',
+      msg: 'hub failed to start',
+      error: err.stack ?? String(err),
+    }) + '\n',
+  );
   process.exit(1);
 });

@@ -5,3 +5,6 @@ export const JOB_EVENTS_APPEND_LOCK = 7_100_001;
 
 /** Held (session-scoped) while migrations run, so replicas starting together migrate once. */
 export const MIGRATIONS_LOCK = 7_100_002;
+
+/** Held (session-scoped, on a dedicated connection) by the one replica that runs scheduling cycles. */
+export const SCHEDULER_LEADER_LOCK = 7_100_003;

@@ -4,10 +4,11 @@ import { JobEventEntity } from '../jobs/job-event.entity';
 import { ClusterEntity } from '../inventory/cluster.entity';
 import { QueueEntity } from '../inventory/queue.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
+import { Dispatch1764000001000 } from './migrations/1764000001000-dispatch';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
-export const MIGRATIONS = [InitialSchema1764000000000];
+export const MIGRATIONS = [InitialSchema1764000000000, Dispatch1764000001000];
 
 export function createDataSource(url: string): DataSource {
   return new DataSource({

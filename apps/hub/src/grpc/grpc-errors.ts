@@ -27,7 +27,9 @@ export function grpcStatusOf(code: ErrorCode): status {
 }
 
 /** Turns any error into a gRPC status; unknown errors become INTERNAL without their details. */
-export function toServiceError(err: unknown): Partial<ServiceError> & { code: status; details: string } {
+export function toServiceError(
+  err: unknown,
+): Partial<ServiceError> & { code: status; details: string } {
   if (err instanceof MusterError) {
     const metadata = new Metadata();
     if (err.field) metadata.set('muster-field', err.field);

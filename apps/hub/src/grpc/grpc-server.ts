@@ -3,7 +3,14 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
-import { InventoryServiceService, JobServiceService, type InventoryServiceServer, type JobServiceServer } from '@muster/api';
+import {
+  AgentServiceService,
+  InventoryServiceService,
+  JobServiceService,
+  type AgentServiceServer,
+  type InventoryServiceServer,
+  type JobServiceServer,
+} from '@muster/api';
 import type { ContextLogger } from '../logging/json-logger';
 
 /** Where proto/ is, relative to this file in both src/ and dist/ layouts. */
@@ -11,12 +18,17 @@ const PROTO_ROOT = join(__dirname, '../../../../proto');
 
 export class HubGrpcServer {
   private readonly server: Server;
-  readonly health = new HealthImplementation({ '': 'NOT_SERVING', 'muster.v1.JobService': 'NOT_SERVING', 'muster.v1.InventoryService': 'NOT_SERVING' });
+  readonly health = new HealthImplementation({
+    '': 'NOT_SERVING',
+    'muster.v1.JobService': 'NOT_SERVING',
+    'muster.v1.InventoryService': 'NOT_SERVING',
+  });
   boundPort = 0;
 
   constructor(
     jobs: JobServiceServer,
     inventory: InventoryServiceServer,
+    agents: AgentServiceServer,
     maxRequestBytes: number,
     private readonly log: ContextLogger,
   ) {
@@ -26,28 +38,39 @@ export class HubGrpcServer {
     });
     this.server.addService(JobServiceService, jobs);
     this.server.addService(InventoryServiceService, inventory);
+    this.server.addService(AgentServiceService, agents);
     this.health.addToServer(this.server);
     try {
-      const definition = loadSync(['muster/v1/jobs.proto', 'muster/v1/inventory.proto', 'muster/v1/agent.proto'], {
-        includeDirs: [PROTO_ROOT],
-      });
+      const definition = loadSync(
+        ['muster/v1/jobs.proto', 'muster/v1/inventory.proto', 'muster/v1/agent.proto'],
+        {
+          includeDirs: [PROTO_ROOT],
+        },
+      );
       new ReflectionService(definition).addToServer(this.server);
     } catch (err) {
-      this.log.warn('server reflection disabled: proto files not found', { protoRoot: PROTO_ROOT, error: (err as Error).message });
+      this.log.warn('server reflection disabled: proto files not found', {
+        protoRoot: PROTO_ROOT,
+        error: (err as Error).message,
+      });
     }
   }
 
   async listen(address: string): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+        err ? reject(err) : resolve(port),
+      ),
     );
-    for (const service of ['', 'muster.v1.JobService', 'muster.v1.InventoryService']) this.health.setStatus(service, 'SERVING');
+    for (const service of ['', 'muster.v1.JobService', 'muster.v1.InventoryService'])
+      this.health.setStatus(service, 'SERVING');
     this.log.info('gRPC listening', { address, port: this.boundPort });
     return this.boundPort;
   }
 
   async close(): Promise<void> {
-    for (const service of ['', 'muster.v1.JobService', 'muster.v1.InventoryService']) this.health.setStatus(service, 'NOT_SERVING');
+    for (const service of ['', 'muster.v1.JobService', 'muster.v1.InventoryService'])
+      this.health.setStatus(service, 'NOT_SERVING');
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();

@@ -1,4 +1,9 @@
-import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import {
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+} from '@grpc/grpc-js';
 import { MusterError } from '../common/errors';
 import type { ContextLogger } from '../logging/json-logger';
 import type { HubMetrics } from '../http/metrics';
@@ -21,7 +26,8 @@ export function unary<Req, Res>(
       (err: unknown) => {
         const e = toServiceError(err);
         metrics.observeCall(method, status[e.code], started);
-        if (err instanceof MusterError) log.info('request refused', { method, code: err.code, error: err.message });
+        if (err instanceof MusterError)
+          log.info('request refused', { method, code: err.code, error: err.message });
         else log.error('request failed', { method, error: (err as Error)?.stack ?? String(err) });
         callback(e, null);
       },
@@ -52,7 +58,8 @@ export function serverStream<Req, Res>(
       } catch (err) {
         const e = toServiceError(err);
         metrics.observeCall(method, status[e.code], started);
-        if (!(err instanceof MusterError)) log.error('stream failed', { method, error: (err as Error)?.stack ?? String(err) });
+        if (!(err instanceof MusterError))
+          log.error('stream failed', { method, error: (err as Error)?.stack ?? String(err) });
         if (!abort.signal.aborted) call.emit('error', e);
       }
     })();

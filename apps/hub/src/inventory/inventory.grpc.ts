@@ -11,22 +11,43 @@ export function inventoryServiceHandlers(
   metrics: HubMetrics,
   log: ContextLogger,
 ): InventoryServiceServer {
-  const call = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) => unary<Req, Res>(method, log, metrics, fn);
+  const call = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) =>
+    unary<Req, Res>(method, log, metrics, fn);
   return {
-    registerCluster: call('RegisterCluster', async (req) => ({ cluster: clusterToProto(await inventory.registerCluster(req)) })),
-    updateCluster: call('UpdateCluster', async (req) => ({ cluster: clusterToProto(await inventory.updateCluster(req)) })),
-    getCluster: call('GetCluster', async (req) => ({ cluster: clusterToProto(await inventory.getCluster(req.name)) })),
-    listClusters: call('ListClusters', async () => ({ clusters: (await inventory.listClusters()).map(clusterToProto) })),
-    cordonCluster: call('CordonCluster', async (req) => ({ cluster: clusterToProto(await inventory.setCordoned(req, true)) })),
-    uncordonCluster: call('UncordonCluster', async (req) => ({ cluster: clusterToProto(await inventory.setCordoned(req, false)) })),
+    registerCluster: call('RegisterCluster', async (req) => ({
+      cluster: clusterToProto(await inventory.registerCluster(req)),
+    })),
+    updateCluster: call('UpdateCluster', async (req) => ({
+      cluster: clusterToProto(await inventory.updateCluster(req)),
+    })),
+    getCluster: call('GetCluster', async (req) => ({
+      cluster: clusterToProto(await inventory.getCluster(req.name)),
+    })),
+    listClusters: call('ListClusters', async () => ({
+      clusters: (await inventory.listClusters()).map(clusterToProto),
+    })),
+    cordonCluster: call('CordonCluster', async (req) => ({
+      cluster: clusterToProto(await inventory.setCordoned(req, true)),
+    })),
+    uncordonCluster: call('UncordonCluster', async (req) => ({
+      cluster: clusterToProto(await inventory.setCordoned(req, false)),
+    })),
     deregisterCluster: call('DeregisterCluster', async (req) => {
       await inventory.deregisterCluster(req.name);
       return {};
     }),
-    createQueue: call('CreateQueue', async (req) => ({ queue: queueToProto(await inventory.createQueue(req.queue)) })),
-    updateQueue: call('UpdateQueue', async (req) => ({ queue: queueToProto(await inventory.updateQueue(req.queue)) })),
-    getQueue: call('GetQueue', async (req) => ({ queue: queueToProto(await inventory.getQueue(req.name)) })),
-    listQueues: call('ListQueues', async () => ({ queues: (await inventory.listQueues()).map(queueToProto) })),
+    createQueue: call('CreateQueue', async (req) => ({
+      queue: queueToProto(await inventory.createQueue(req.queue)),
+    })),
+    updateQueue: call('UpdateQueue', async (req) => ({
+      queue: queueToProto(await inventory.updateQueue(req.queue)),
+    })),
+    getQueue: call('GetQueue', async (req) => ({
+      queue: queueToProto(await inventory.getQueue(req.name)),
+    })),
+    listQueues: call('ListQueues', async () => ({
+      queues: (await inventory.listQueues()).map(queueToProto),
+    })),
     deleteQueue: call('DeleteQueue', async (req) => {
       await inventory.deleteQueue(req.name);
       return {};

@@ -1,9 +1,4 @@
-import {
-  AccessProvider,
-  AgentState,
-  Cluster,
-  Queue,
-} from '@muster/api';
+import { AccessProvider, AgentState, Cluster, Queue } from '@muster/api';
 import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
 import { assertNever, invalidArgument } from '../common/errors';
 import type { ClusterEntity } from './cluster.entity';
@@ -20,8 +15,10 @@ export function checkName(field: string, value: string): string {
 }
 
 export function displayNameToDomain(field: string, value: string): string {
-  if (value.length > MAX_DISPLAY_NAME) throw invalidArgument(field, `must be at most ${MAX_DISPLAY_NAME} characters`);
-  if (/[\u0000-\u001f\u007f]/.test(value)) throw invalidArgument(field, 'must not contain control characters');
+  if (value.length > MAX_DISPLAY_NAME)
+    throw invalidArgument(field, `must be at most ${MAX_DISPLAY_NAME} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    throw invalidArgument(field, 'must not contain control characters');
   return value;
 }
 
@@ -31,7 +28,8 @@ export function clusterSetToDomain(field: string, value: string): string {
 }
 
 export function topologyLevelsToDomain(field: string, levels: string[]): string[] {
-  if (levels.length > MAX_TOPOLOGY_LEVELS) throw invalidArgument(field, `at most ${MAX_TOPOLOGY_LEVELS} levels`);
+  if (levels.length > MAX_TOPOLOGY_LEVELS)
+    throw invalidArgument(field, `at most ${MAX_TOPOLOGY_LEVELS} levels`);
   const seen = new Set<string>();
   levels.forEach((level, i) => {
     const error = qualifiedNameError(level);
@@ -42,12 +40,17 @@ export function topologyLevelsToDomain(field: string, levels: string[]): string[
   return [...levels];
 }
 
-export function accessProvidersToDomain(field: string, providers: AccessProvider[]): AccessProviderValue[] {
+export function accessProvidersToDomain(
+  field: string,
+  providers: AccessProvider[],
+): AccessProviderValue[] {
   const names = new Set<string>();
   return providers.map((p, i) => {
     const f = `${field}[${i}]`;
-    if (p.name === '' || p.name.length > 253) throw invalidArgument(`${f}.name`, 'must be 1 to 253 characters');
-    if (names.has(p.name)) throw invalidArgument(`${f}.name`, `duplicate access provider "${p.name}"`);
+    if (p.name === '' || p.name.length > 253)
+      throw invalidArgument(`${f}.name`, 'must be 1 to 253 characters');
+    if (names.has(p.name))
+      throw invalidArgument(`${f}.name`, `duplicate access provider "${p.name}"`);
     names.add(p.name);
     const c = p.cluster;
     if (!c) throw invalidArgument(`${f}.cluster`, 'is required');
@@ -55,7 +58,10 @@ export function accessProvidersToDomain(field: string, providers: AccessProvider
     try {
       url = new URL(c.server);
     } catch {
-      throw invalidArgument(`${f}.cluster.server`, `must be a URL such as https://10.0.0.1:6443 (got "${c.server.slice(0, 100)}")`);
+      throw invalidArgument(
+        `${f}.cluster.server`,
+        `must be a URL such as https://10.0.0.1:6443 (got "${c.server.slice(0, 100)}")`,
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw invalidArgument(`${f}.cluster.server`, 'must be an https:// (or http://) URL');
@@ -80,7 +86,10 @@ export function accessProvidersToDomain(field: string, providers: AccessProvider
           try {
             extension = JSON.parse(e.extensionJson === '' ? 'null' : e.extensionJson);
           } catch {
-            throw invalidArgument(`${f}.cluster.extensions[${j}].extension_json`, 'is not valid JSON');
+            throw invalidArgument(
+              `${f}.cluster.extensions[${j}].extension_json`,
+              'is not valid JSON',
+            );
           }
           return { name: e.name, extension };
         }),
@@ -130,7 +139,10 @@ export function clusterToProto(c: ClusterEntity): Cluster {
         tlsServerName: p.cluster.tlsServerName,
         proxyUrl: p.cluster.proxyUrl,
         insecureSkipTlsVerify: p.cluster.insecureSkipTlsVerify,
-        extensions: p.cluster.extensions.map((e) => ({ name: e.name, extensionJson: JSON.stringify(e.extension) })),
+        extensions: p.cluster.extensions.map((e) => ({
+          name: e.name,
+          extensionJson: JSON.stringify(e.extension),
+        })),
       },
     })),
     topologyLevels: c.topologyLevels,
@@ -175,7 +187,8 @@ export interface QueueFields {
 export function queueToDomain(field: string, q: Queue | undefined): QueueFields {
   if (!q) throw invalidArgument(field, 'is required');
   checkName(`${field}.name`, q.name);
-  if (q.description.length > 1024) throw invalidArgument(`${field}.description`, 'must be at most 1024 characters');
+  if (q.description.length > 1024)
+    throw invalidArgument(`${field}.description`, 'must be at most 1024 characters');
   const weight = q.weight === 0 ? 1 : q.weight;
   if (!Number.isInteger(weight) || weight < 1 || weight > 1000) {
     throw invalidArgument(`${field}.weight`, `must be between 1 and 1000 (got ${q.weight})`);
@@ -185,5 +198,10 @@ export function queueToDomain(field: string, q: Queue | undefined): QueueFields 
     checkName(`${field}.allowed_namespaces[${i}]`, ns);
     namespaces.add(ns);
   });
-  return { name: q.name, description: q.description, weight, allowedNamespaces: [...namespaces].sort() };
+  return {
+    name: q.name,
+    description: q.description,
+    weight,
+    allowedNamespaces: [...namespaces].sort(),
+  };
 }

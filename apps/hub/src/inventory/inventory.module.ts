@@ -7,11 +7,16 @@ import { InventoryService } from './inventory.service';
 
 @Module({
   providers: [
-    { provide: InventoryRepository, inject: [DATA_SOURCE], useFactory: (db: DataSource) => new InventoryRepository(db) },
+    {
+      provide: InventoryRepository,
+      inject: [DATA_SOURCE],
+      useFactory: (db: DataSource) => new InventoryRepository(db),
+    },
     {
       provide: InventoryService,
       inject: [InventoryRepository, LOGGER],
-      useFactory: (repo: InventoryRepository, logger: JsonLogger) => new InventoryService(repo, logger.child('inventory')),
+      useFactory: (repo: InventoryRepository, logger: JsonLogger) =>
+        new InventoryService(repo, logger.child('inventory')),
     },
   ],
   exports: [InventoryService, InventoryRepository],

@@ -21,7 +21,14 @@ export class InventoryRepository {
     const rows: unknown[] = await this.db.query(
       `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at)
        VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (name) DO NOTHING RETURNING name`,
-      [queue.name, queue.description, queue.weight, queue.allowedNamespaces, queue.createdAt, queue.updatedAt],
+      [
+        queue.name,
+        queue.description,
+        queue.weight,
+        queue.allowedNamespaces,
+        queue.createdAt,
+        queue.updatedAt,
+      ],
     );
     return rows.length > 0;
   }
@@ -33,7 +40,9 @@ export class InventoryRepository {
   /** Deletes the queue unless it has unfinished jobs; finished jobs go with it. */
   async deleteQueue(name: string): Promise<'deleted' | 'missing' | 'busy'> {
     return this.db.transaction(async (tx) => {
-      const queue = await tx.getRepository(QueueEntity).findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
+      const queue = await tx
+        .getRepository(QueueEntity)
+        .findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
       if (!queue) return 'missing';
       const active = await tx
         .getRepository(JobEntity)
@@ -75,7 +84,9 @@ export class InventoryRepository {
   /** Deregisters a cluster unless gangs still hold a placement there. */
   async deleteCluster(name: string): Promise<'deleted' | 'missing' | 'busy'> {
     return this.db.transaction(async (tx) => {
-      const cluster = await tx.getRepository(ClusterEntity).findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
+      const cluster = await tx
+        .getRepository(ClusterEntity)
+        .findOne({ where: { name }, lock: { mode: 'pessimistic_write' } });
       if (!cluster) return 'missing';
       const held = await tx
         .getRepository(JobEntity)
@@ -87,5 +98,58 @@ export class InventoryRepository {
       await tx.delete(ClusterEntity, { name });
       return 'deleted';
     });
+  }
+}
+
+/** What an agent's connection changes on its cluster row. */
+export interface AgentStatePatch {
+  agentState?: 'Connected' | 'Lost';
+  agentVersion?: string;
+  kubernetesVersion?: string;
+  lastHeartbeatAt?: Date;
+  capacity?: unknown;
+  conditions?: unknown;
+}
+
+export class ClusterStatusRepository {
+  constructor(private readonly db: DataSource) {}
+
+  async patch(name: string, patch: AgentStatePatch): Promise<void> {
+    const sets: string[] = [];
+    const params: unknown[] = [name];
+    const add = (column: string, value: unknown) => {
+      params.push(value);
+      sets.push(`${column} = $${params.length}`);
+    };
+    if (patch.agentState !== undefined) add('agent_state', patch.agentState);
+    if (patch.agentVersion !== undefined) add('agent_version', patch.agentVersion);
+    if (patch.kubernetesVersion !== undefined) add('kubernetes_version', patch.kubernetesVersion);
+    if (patch.lastHeartbeatAt !== undefined) add('last_heartbeat_at', patch.lastHeartbeatAt);
+    if (patch.capacity !== undefined) add('capacity', JSON.stringify(patch.capacity));
+    if (patch.conditions !== undefined) add('conditions', JSON.stringify(patch.conditions));
+    if (sets.length === 0) return;
+    await this.db.query(
+      `UPDATE clusters SET ${sets.join(', ')}, updated_at = now() WHERE name = $1`,
+      params,
+    );
+  }
+
+  /** Connected clusters whose last heartbeat is older than the timeout become Lost; returns them. */
+  async markLost(timeoutMs: number): Promise<string[]> {
+    const rows = (await this.db.query(
+      `UPDATE clusters SET agent_state = 'Lost', updated_at = now()
+        WHERE agent_state = 'Connected' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1::float8 / 1000))
+      RETURNING name`,
+      [timeoutMs],
+    )) as [{ name: string }[], number];
+    return rows[0].map((r) => r.name);
+  }
+
+  /** Lost clusters whose requeue gangs may still wait for a requeue (run after a hub restart too). */
+  async lostClusters(): Promise<string[]> {
+    const rows = (await this.db.query(`SELECT name FROM clusters WHERE agent_state = 'Lost'`)) as {
+      name: string;
+    }[];
+    return rows.map((r) => r.name);
   }
 }

@@ -36,7 +36,9 @@ export class InventoryService {
       clusterSet: clusterSetToDomain('cluster_set', req.clusterSet),
       labels: labelsToDomain('labels', req.labels),
       topologyLevels:
-        req.topologyLevels.length > 0 ? topologyLevelsToDomain('topology_levels', req.topologyLevels) : DEFAULT_TOPOLOGY_LEVELS,
+        req.topologyLevels.length > 0
+          ? topologyLevelsToDomain('topology_levels', req.topologyLevels)
+          : DEFAULT_TOPOLOGY_LEVELS,
       accessProviders: accessProvidersToDomain('access_providers', req.accessProviders),
       conditions: [],
       properties: [],
@@ -51,7 +53,11 @@ export class InventoryService {
       updatedAt: now,
     });
     if (!(await this.repo.insertCluster(cluster))) {
-      throw new MusterError(ErrorCode.AlreadyExists, `cluster "${cluster.name}" is already registered`, 'name');
+      throw new MusterError(
+        ErrorCode.AlreadyExists,
+        `cluster "${cluster.name}" is already registered`,
+        'name',
+      );
     }
     this.log.info('cluster registered', { cluster: cluster.name });
     return cluster;
@@ -59,13 +65,18 @@ export class InventoryService {
 
   async updateCluster(req: UpdateClusterRequest): Promise<ClusterEntity> {
     const cluster = await this.writableCluster(req.name);
-    if (req.displayName !== undefined) cluster.displayName = displayNameToDomain('display_name', req.displayName);
-    if (req.clusterSet !== undefined) cluster.clusterSet = clusterSetToDomain('cluster_set', req.clusterSet);
+    if (req.displayName !== undefined)
+      cluster.displayName = displayNameToDomain('display_name', req.displayName);
+    if (req.clusterSet !== undefined)
+      cluster.clusterSet = clusterSetToDomain('cluster_set', req.clusterSet);
     if (req.replaceTopologyLevels) {
       cluster.topologyLevels =
-        req.topologyLevels.length > 0 ? topologyLevelsToDomain('topology_levels', req.topologyLevels) : DEFAULT_TOPOLOGY_LEVELS;
+        req.topologyLevels.length > 0
+          ? topologyLevelsToDomain('topology_levels', req.topologyLevels)
+          : DEFAULT_TOPOLOGY_LEVELS;
     }
-    if (req.replaceAccessProviders) cluster.accessProviders = accessProvidersToDomain('access_providers', req.accessProviders);
+    if (req.replaceAccessProviders)
+      cluster.accessProviders = accessProvidersToDomain('access_providers', req.accessProviders);
     if (req.replaceLabels) cluster.labels = labelsToDomain('labels', req.labels);
     cluster.updatedAt = new Date();
     await this.repo.saveCluster(cluster);
@@ -83,7 +94,10 @@ export class InventoryService {
     return this.repo.listClusters();
   }
 
-  async setCordoned(req: CordonClusterRequest | { name: string }, cordoned: boolean): Promise<ClusterEntity> {
+  async setCordoned(
+    req: CordonClusterRequest | { name: string },
+    cordoned: boolean,
+  ): Promise<ClusterEntity> {
     const cluster = await this.getCluster(req.name);
     if (cluster.cordoned !== cordoned) {
       cluster.cordoned = cordoned;
@@ -126,7 +140,11 @@ export class InventoryService {
     const now = new Date();
     const queue = Object.assign(new QueueEntity(), { ...fields, createdAt: now, updatedAt: now });
     if (!(await this.repo.insertQueue(queue))) {
-      throw new MusterError(ErrorCode.AlreadyExists, `queue "${queue.name}" already exists`, 'queue.name');
+      throw new MusterError(
+        ErrorCode.AlreadyExists,
+        `queue "${queue.name}" already exists`,
+        'queue.name',
+      );
     }
     this.log.info('queue created', { queue: queue.name });
     return queue;
@@ -156,7 +174,10 @@ export class InventoryService {
     const outcome = await this.repo.deleteQueue(name);
     if (outcome === 'missing') throw notFound('queue', name);
     if (outcome === 'busy') {
-      throw new MusterError(ErrorCode.FailedPrecondition, `queue "${name}" has unfinished jobs; cancel them first`);
+      throw new MusterError(
+        ErrorCode.FailedPrecondition,
+        `queue "${name}" has unfinished jobs; cancel them first`,
+      );
     }
     this.log.info('queue deleted', { queue: name });
   }

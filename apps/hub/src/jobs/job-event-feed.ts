@@ -44,7 +44,9 @@ export class JobEventFeed {
   /** Tells every replica that new events are committed. */
   notify(): void {
     this.publisher.publish(this.channel, '1').catch((err: Error) => {
-      this.log.warn('event notification failed; watchers fall back to polling', { error: err.message });
+      this.log.warn('event notification failed; watchers fall back to polling', {
+        error: err.message,
+      });
     });
   }
 

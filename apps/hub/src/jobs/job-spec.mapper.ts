@@ -47,7 +47,10 @@ export function jobSpecToDomain(spec: JobSpec | undefined, limits: SpecLimits): 
 export function clientRequestIdToDomain(id: string): string | null {
   if (id === '') return null;
   if (id.length > MAX_CLIENT_REQUEST_ID) {
-    throw invalidArgument('client_request_id', `must be at most ${MAX_CLIENT_REQUEST_ID} characters (got ${id.length})`);
+    throw invalidArgument(
+      'client_request_id',
+      `must be at most ${MAX_CLIENT_REQUEST_ID} characters (got ${id.length})`,
+    );
   }
   if (!/^[\x21-\x7e]+$/.test(id)) {
     throw invalidArgument('client_request_id', 'must be printable ASCII without spaces');
@@ -68,13 +71,20 @@ function onClusterLostToDomain(value: OnClusterLost): OnClusterLostPolicy {
     case OnClusterLost.ON_CLUSTER_LOST_REQUEUE:
       return 'requeue';
     default:
-      throw invalidArgument('spec.on_cluster_lost', `unknown value ${String(value)}; use WAIT or REQUEUE`);
+      throw invalidArgument(
+        'spec.on_cluster_lost',
+        `unknown value ${String(value)}; use WAIT or REQUEUE`,
+      );
   }
 }
 
-export function labelsToDomain(field: string, labels: Record<string, string>): Record<string, string> {
+export function labelsToDomain(
+  field: string,
+  labels: Record<string, string>,
+): Record<string, string> {
   const entries = Object.entries(labels);
-  if (entries.length > MAX_LABELS) throw invalidArgument(field, `at most ${MAX_LABELS} labels (got ${entries.length})`);
+  if (entries.length > MAX_LABELS)
+    throw invalidArgument(field, `at most ${MAX_LABELS} labels (got ${entries.length})`);
   for (const [key, value] of entries) {
     const keyError = qualifiedNameError(key);
     if (keyError) throw invalidArgument(`${field}["${key.slice(0, 80)}"]`, `key ${keyError}`);
@@ -85,35 +95,53 @@ export function labelsToDomain(field: string, labels: Record<string, string>): R
 }
 
 function gangToDomain(spec: JobSpec, limits: SpecLimits): GangSpec {
-  if (spec.podSets.length === 0) throw invalidArgument('spec.pod_sets', 'must have at least one pod set');
+  if (spec.podSets.length === 0)
+    throw invalidArgument('spec.pod_sets', 'must have at least one pod set');
   if (spec.podSets.length > limits.maxPodSetsPerGang) {
-    throw invalidArgument('spec.pod_sets', `at most ${limits.maxPodSetsPerGang} pod sets per gang (got ${spec.podSets.length})`);
+    throw invalidArgument(
+      'spec.pod_sets',
+      `at most ${limits.maxPodSetsPerGang} pod sets per gang (got ${spec.podSets.length})`,
+    );
   }
   const seen = new Set<string>();
   let members = 0;
   const podSets: PodSetSpec[] = spec.podSets.map((ps, i) => {
     const field = `spec.pod_sets[${i}]`;
     nameCheck(`${field}.name`, ps.name, dns1123LabelError);
-    if (seen.has(ps.name)) throw invalidArgument(`${field}.name`, `duplicate pod set name "${ps.name}"`);
+    if (seen.has(ps.name))
+      throw invalidArgument(`${field}.name`, `duplicate pod set name "${ps.name}"`);
     seen.add(ps.name);
     if (!Number.isInteger(ps.count) || ps.count < 1) {
       throw invalidArgument(`${field}.count`, `must be at least 1 (got ${ps.count})`);
     }
     members += ps.count;
     if (members > limits.maxMembersPerGang) {
-      throw invalidArgument(`${field}.count`, `the gang has more than ${limits.maxMembersPerGang} members, the configured maximum`);
+      throw invalidArgument(
+        `${field}.count`,
+        `the gang has more than ${limits.maxMembersPerGang} members, the configured maximum`,
+      );
     }
     if (ps.podTemplateJson.length > MAX_POD_TEMPLATE_BYTES) {
-      throw invalidArgument(`${field}.pod_template_json`, `must be at most ${MAX_POD_TEMPLATE_BYTES} bytes`);
+      throw invalidArgument(
+        `${field}.pod_template_json`,
+        `must be at most ${MAX_POD_TEMPLATE_BYTES} bytes`,
+      );
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(ps.podTemplateJson);
     } catch (err) {
-      throw invalidArgument(`${field}.pod_template_json`, `is not valid JSON (${(err as Error).message})`);
+      throw invalidArgument(
+        `${field}.pod_template_json`,
+        `is not valid JSON (${(err as Error).message})`,
+      );
     }
     const checked = checkPodTemplate(parsed);
-    if (!checked.ok) throw invalidArgument(`${field}.pod_template_json.${checked.violation.field}`.replace(/\.$/, ''), checked.violation.message);
+    if (!checked.ok)
+      throw invalidArgument(
+        `${field}.pod_template_json.${checked.violation.field}`.replace(/\.$/, ''),
+        checked.violation.message,
+      );
     const topology = topologyToDomain(`${field}.topology`, ps.topology);
     return {
       name: ps.name,
@@ -123,11 +151,19 @@ function gangToDomain(spec: JobSpec, limits: SpecLimits): GangSpec {
       ...(topology ? { topology } : {}),
     };
   });
+  if (spec.podSetGroups.length > 1) {
+    throw invalidArgument(
+      'spec.pod_set_groups',
+      'at most one group of pod sets sharing a domain is supported',
+    );
+  }
   const groups: PodSetGroupSpec[] = spec.podSetGroups.map((g, i) => {
     const field = `spec.pod_set_groups[${i}]`;
-    if (g.podSets.length < 2) throw invalidArgument(`${field}.pod_sets`, 'must name at least two pod sets');
+    if (g.podSets.length < 2)
+      throw invalidArgument(`${field}.pod_sets`, 'must name at least two pod sets');
     g.podSets.forEach((name, j) => {
-      if (!seen.has(name)) throw invalidArgument(`${field}.pod_sets[${j}]`, `no pod set named "${name}"`);
+      if (!seen.has(name))
+        throw invalidArgument(`${field}.pod_sets[${j}]`, `no pod set named "${name}"`);
     });
     const levelError = qualifiedNameError(g.level);
     if (levelError) throw invalidArgument(`${field}.level`, levelError);
@@ -153,6 +189,10 @@ function topologyToDomain(
       throw invalidArgument(`${field}.mode`, 'must be REQUIRED or PREFERRED when a level is given');
   }
   const levelError = qualifiedNameError(t.level);
-  if (levelError) throw invalidArgument(`${field}.level`, `${levelError} (a node label key such as cloud.provider.com/topology-rack)`);
+  if (levelError)
+    throw invalidArgument(
+      `${field}.level`,
+      `${levelError} (a node label key such as cloud.provider.com/topology-rack)`,
+    );
   return { mode, level: t.level };
 }

@@ -1,13 +1,7 @@
 // Jobs as the hub reasons about them: validated, free of wire types.
 
 export type JobStateName =
-  | 'Queued'
-  | 'Reserved'
-  | 'Dispatched'
-  | 'Running'
-  | 'Succeeded'
-  | 'Failed'
-  | 'Cancelled';
+  'Queued' | 'Reserved' | 'Dispatched' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled';
 
 export const FINAL_STATES: readonly JobStateName[] = ['Succeeded', 'Failed', 'Cancelled'];
 
@@ -78,3 +72,13 @@ export interface JobEventValue {
 export function emptyMembers(total: number): MemberCountsValue {
   return { total, pending: 0, running: 0, succeeded: 0, failed: 0 };
 }
+
+/** The last scheduling cycle's verdict on a queued gang, kept for ExplainJob. */
+export interface StoredExplanation {
+  evaluatedAt: string;
+  summary: string;
+  clusters: { cluster: string; fits: boolean; reasonCode: string; message: string }[];
+}
+
+/** States in which a gang holds (or is about to hold) a placement in a worker cluster. */
+export const PLACED_STATES: readonly JobStateName[] = ['Reserved', 'Dispatched', 'Running'];

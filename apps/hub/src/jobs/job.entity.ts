@@ -1,5 +1,11 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { GangSpec, JobStateName, MemberCountsValue, OnClusterLostPolicy } from './job.domain';
+import type {
+  GangSpec,
+  JobStateName,
+  MemberCountsValue,
+  OnClusterLostPolicy,
+  StoredExplanation,
+} from './job.domain';
 
 @Entity({ name: 'jobs' })
 @Index('jobs_queue_state_created', ['queue', 'state', 'createdAt'])
@@ -47,11 +53,27 @@ export class JobEntity {
   @Column({ type: 'text', nullable: true })
   cluster!: string | null;
 
-  @Column({ name: 'dispatch_generation', type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column({
+    name: 'dispatch_generation',
+    type: 'bigint',
+    transformer: { to: (v: number) => v, from: (v: string) => Number(v) },
+  })
   dispatchGeneration!: number;
 
   @Column({ type: 'jsonb' })
   members!: MemberCountsValue;
+
+  /** A requeued gang is not considered again before this time (backoff after a rejection). */
+  @Column({ name: 'not_before', type: 'timestamptz', nullable: true })
+  notBefore?: Date | null;
+
+  /** Dispatches of this job that were rejected or lost. */
+  @Column({ type: 'int', default: 0 })
+  attempts?: number;
+
+  /** Why the last scheduling cycle did not place the gang, per cluster. */
+  @Column({ type: 'jsonb', nullable: true })
+  explanation?: StoredExplanation | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -1,11 +1,4 @@
-import {
-  Job,
-  JobEvent,
-  JobSpec,
-  JobState,
-  OnClusterLost,
-  TopologyMode,
-} from '@muster/api';
+import { Job, JobEvent, JobSpec, JobState, OnClusterLost, TopologyMode } from '@muster/api';
 import { assertNever, invalidArgument } from '../common/errors';
 import type { JobEntity } from './job.entity';
 import type { JobEventValue, JobStateName, MemberCountsValue } from './job.domain';
@@ -53,7 +46,13 @@ export function jobStateToDomain(field: string, state: JobState): JobStateName {
 }
 
 function membersToProto(m: MemberCountsValue) {
-  return { total: m.total, pending: m.pending, running: m.running, succeeded: m.succeeded, failed: m.failed };
+  return {
+    total: m.total,
+    pending: m.pending,
+    running: m.running,
+    succeeded: m.succeeded,
+    failed: m.failed,
+  };
 }
 
 export function jobSpecOfEntity(job: JobEntity): JobSpec {
@@ -61,7 +60,10 @@ export function jobSpecOfEntity(job: JobEntity): JobSpec {
     name: job.name,
     queue: job.queue,
     priority: job.priority,
-    onClusterLost: job.onClusterLost === 'requeue' ? OnClusterLost.ON_CLUSTER_LOST_REQUEUE : OnClusterLost.ON_CLUSTER_LOST_WAIT,
+    onClusterLost:
+      job.onClusterLost === 'requeue'
+        ? OnClusterLost.ON_CLUSTER_LOST_REQUEUE
+        : OnClusterLost.ON_CLUSTER_LOST_WAIT,
     labels: job.labels,
     namespace: job.namespace,
     podSets: job.gang.podSets.map((ps) => ({
@@ -70,7 +72,10 @@ export function jobSpecOfEntity(job: JobEntity): JobSpec {
       podTemplateJson: JSON.stringify(ps.template),
       topology: ps.topology
         ? {
-            mode: ps.topology.mode === 'required' ? TopologyMode.TOPOLOGY_MODE_REQUIRED : TopologyMode.TOPOLOGY_MODE_PREFERRED,
+            mode:
+              ps.topology.mode === 'required'
+                ? TopologyMode.TOPOLOGY_MODE_REQUIRED
+                : TopologyMode.TOPOLOGY_MODE_PREFERRED,
             level: ps.topology.level,
           }
         : undefined,

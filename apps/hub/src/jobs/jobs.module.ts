@@ -1,4 +1,9 @@
-import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, REDIS } from '../core.module';
@@ -16,12 +21,23 @@ import { JobsService } from './jobs.service';
 @Module({
   imports: [InventoryModule],
   providers: [
-    { provide: JobsRepository, inject: [DATA_SOURCE], useFactory: (db: DataSource) => new JobsRepository(db) },
+    {
+      provide: JobsRepository,
+      inject: [DATA_SOURCE],
+      useFactory: (db: DataSource) => new JobsRepository(db),
+    },
     {
       provide: JobEventFeed,
       inject: [JobsRepository, REDIS, HUB_CONFIG, LOGGER],
       useFactory: (repo: JobsRepository, redis: Redis, c: HubConfig, logger: JsonLogger) =>
-        new JobEventFeed(repo, redis, redis.duplicate(), `${c.redisPrefix}:job-events`, c.eventPollMs, logger.child('events')),
+        new JobEventFeed(
+          repo,
+          redis,
+          redis.duplicate(),
+          `${c.redisPrefix}:job-events`,
+          c.eventPollMs,
+          logger.child('events'),
+        ),
     },
     {
       provide: JobsService,
@@ -38,10 +54,11 @@ import { JobsService } from './jobs.service';
     {
       provide: PruneEventsWork,
       inject: [JobsRepository, LOGGER],
-      useFactory: (repo: JobsRepository, logger: JsonLogger) => new PruneEventsWork(repo, logger.child('maintenance')),
+      useFactory: (repo: JobsRepository, logger: JsonLogger) =>
+        new PruneEventsWork(repo, logger.child('maintenance')),
     },
   ],
-  exports: [JobsService, JobsRepository],
+  exports: [JobsService, JobsRepository, JobEventFeed],
 })
 export class JobsModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
@@ -54,7 +71,11 @@ export class JobsModule implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationBootstrap(): Promise<void> {
     await this.feed.start();
     this.queues.register(this.prune);
-    await this.queues.repeat(this.prune, { retentionHours: this.config.eventRetentionHours }, this.config.pruneIntervalMs);
+    await this.queues.repeat(
+      this.prune,
+      { retentionHours: this.config.eventRetentionHours },
+      this.config.pruneIntervalMs,
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

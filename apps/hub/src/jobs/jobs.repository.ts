@@ -37,7 +37,10 @@ export class JobsRepository {
    * Stores a new job and its first event in one transaction. When the client request id was
    * used before, stores nothing and returns the job created then.
    */
-  async insertOrGetExisting(job: JobEntity, event: NewEvent): Promise<{ job: JobEntity; created: boolean }> {
+  async insertOrGetExisting(
+    job: JobEntity,
+    event: NewEvent,
+  ): Promise<{ job: JobEntity; created: boolean }> {
     return this.db.transaction(async (tx) => {
       if (job.clientRequestId !== null) {
         const inserted: unknown[] = await tx.query(
@@ -46,14 +49,30 @@ export class JobsRepository {
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
            ON CONFLICT (client_request_id) DO NOTHING RETURNING id`,
           [
-            job.id, job.clientRequestId, job.specHash, job.name, job.queue, job.priority, job.onClusterLost,
-            job.namespace, JSON.stringify(job.labels), JSON.stringify(job.gang), job.state, job.reason,
-            job.message, job.cluster, job.dispatchGeneration, JSON.stringify(job.members), job.createdAt,
+            job.id,
+            job.clientRequestId,
+            job.specHash,
+            job.name,
+            job.queue,
+            job.priority,
+            job.onClusterLost,
+            job.namespace,
+            JSON.stringify(job.labels),
+            JSON.stringify(job.gang),
+            job.state,
+            job.reason,
+            job.message,
+            job.cluster,
+            job.dispatchGeneration,
+            JSON.stringify(job.members),
+            job.createdAt,
             job.updatedAt,
           ],
         );
         if (inserted.length === 0) {
-          const existing = await tx.findOneByOrFail(JobEntity, { clientRequestId: job.clientRequestId });
+          const existing = await tx.findOneByOrFail(JobEntity, {
+            clientRequestId: job.clientRequestId,
+          });
           return { job: existing, created: false };
         }
       } else {
@@ -81,11 +100,16 @@ export class JobsRepository {
   async list(query: ListJobsQuery): Promise<JobEntity[]> {
     const qb = this.db.getRepository(JobEntity).createQueryBuilder('j');
     if (query.queue) qb.andWhere('j.queue = :queue', { queue: query.queue });
-    if (query.states && query.states.length > 0) qb.andWhere('j.state IN (:...states)', { states: query.states });
+    if (query.states && query.states.length > 0)
+      qb.andWhere('j.state IN (:...states)', { states: query.states });
     if (query.before) {
       qb.andWhere('(j.created_at, j.id) < (:createdAt, :id)', query.before);
     }
-    return qb.orderBy('j.created_at', 'DESC').addOrderBy('j.id', 'DESC').limit(query.limit).getMany();
+    return qb
+      .orderBy('j.created_at', 'DESC')
+      .addOrderBy('j.id', 'DESC')
+      .limit(query.limit)
+      .getMany();
   }
 
   /**
@@ -100,7 +124,9 @@ export class JobsRepository {
     message: string,
   ): Promise<TransitionResult | null> {
     return this.db.transaction(async (tx) => {
-      const job = await tx.getRepository(JobEntity).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      const job = await tx
+        .getRepository(JobEntity)
+        .findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!job) return null;
       if (!from.includes(job.state)) return { job, changed: false };
       const fromState = job.state;
@@ -109,8 +135,20 @@ export class JobsRepository {
       job.message = message;
       job.updatedAt = new Date();
       await tx.update(JobEntity, { id }, { state: to, reason, message, updatedAt: job.updatedAt });
+      // A gang that ends gives its reserved capacity back in the same transaction.
+      if (to === 'Succeeded' || to === 'Failed' || to === 'Cancelled')
+        await tx.query('DELETE FROM reservations WHERE job_id = $1', [id]);
       await this.appendEvents(tx, [
-        { jobId: id, queue: job.queue, fromState, state: to, reason, message, cluster: job.cluster, members: job.members },
+        {
+          jobId: id,
+          queue: job.queue,
+          fromState,
+          state: to,
+          reason,
+          message,
+          cluster: job.cluster,
+          members: job.members,
+        },
       ]);
       return { job, changed: true };
     });
@@ -138,7 +176,9 @@ export class JobsRepository {
   }
 
   async lastEventSequence(): Promise<number> {
-    const [row] = (await this.db.query('SELECT COALESCE(MAX(seq), 0) AS seq FROM job_events')) as { seq: string }[];
+    const [row] = (await this.db.query('SELECT COALESCE(MAX(seq), 0) AS seq FROM job_events')) as {
+      seq: string;
+    }[];
     return Number(row?.seq ?? 0);
   }
 
@@ -154,7 +194,9 @@ export class JobsRepository {
   }
 
   async countByState(): Promise<Record<string, number>> {
-    const rows = (await this.db.query('SELECT state, COUNT(*)::int AS n FROM jobs GROUP BY state')) as {
+    const rows = (await this.db.query(
+      'SELECT state, COUNT(*)::int AS n FROM jobs GROUP BY state',
+    )) as {
       state: string;
       n: number;
     }[];

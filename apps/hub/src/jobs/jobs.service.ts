@@ -14,10 +14,17 @@ import { jobStateToDomain } from './job.proto-mapper';
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
-/** States in which nothing of the gang exists in a worker cluster yet, so cancel is immediate. */
-const CANCEL_NOW_STATES: readonly JobStateName[] = ['Queued', 'Reserved'];
+/** Every unfinished state can be cancelled; where a cluster holds the gang its agent deletes it. */
+const CANCELLABLE_STATES: readonly JobStateName[] = ['Queued', 'Reserved', 'Dispatched', 'Running'];
+
+/** Tells a cluster's agent to delete a cancelled gang. */
+export interface GangCanceller {
+  cancelGang(jobId: string, cluster: string, fencingToken: number): Promise<void>;
+}
 
 export class JobsService {
+  private canceller: GangCanceller | undefined;
+
   constructor(
     private readonly jobs: JobsRepository,
     private readonly inventory: InventoryRepository,
@@ -27,15 +34,23 @@ export class JobsService {
     private readonly log: ContextLogger,
   ) {}
 
+  setCanceller(canceller: GangCanceller): void {
+    this.canceller = canceller;
+  }
+
   /** Validates, then commits the job as Queued before answering. */
   async submit(req: SubmitJobRequest): Promise<{ job: JobEntity; created: boolean }> {
     const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
     const spec = jobSpecToDomain(req.spec, this.limits);
     const queue = await this.inventory.findQueue(spec.queue);
-    if (!queue) throw new MusterError(ErrorCode.NotFound, `queue "${spec.queue}" not found`, 'spec.queue');
+    if (!queue)
+      throw new MusterError(ErrorCode.NotFound, `queue "${spec.queue}" not found`, 'spec.queue');
     const allowed = queue.allowedNamespaces.length > 0 ? queue.allowedNamespaces : ['default'];
     if (!allowed.includes(spec.namespace)) {
-      throw invalidArgument('spec.namespace', `queue "${queue.name}" may only target namespaces ${allowed.join(', ')}`);
+      throw invalidArgument(
+        'spec.namespace',
+        `queue "${queue.name}" may only target namespaces ${allowed.join(', ')}`,
+      );
     }
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
     const now = new Date();
@@ -92,14 +107,23 @@ export class JobsService {
   }
 
   async list(req: ListJobsRequest): Promise<{ jobs: JobEntity[]; nextPageToken: string }> {
-    if (req.queue !== '' && !/^[a-z0-9-]{1,63}$/.test(req.queue)) throw invalidArgument('queue', 'is not a valid queue name');
+    if (req.queue !== '' && !/^[a-z0-9-]{1,63}$/.test(req.queue))
+      throw invalidArgument('queue', 'is not a valid queue name');
     const states = req.states.map((s, i) => jobStateToDomain(`states[${i}]`, s));
     if (req.pageSize < 0 || req.pageSize > MAX_PAGE_SIZE) {
-      throw invalidArgument('page_size', `must be between 0 and ${MAX_PAGE_SIZE} (got ${req.pageSize})`);
+      throw invalidArgument(
+        'page_size',
+        `must be between 0 and ${MAX_PAGE_SIZE} (got ${req.pageSize})`,
+      );
     }
     const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
     const before = req.pageToken === '' ? undefined : decodePageToken(req.pageToken);
-    const jobs = await this.jobs.list({ queue: req.queue || undefined, states, limit: limit + 1, before });
+    const jobs = await this.jobs.list({
+      queue: req.queue || undefined,
+      states,
+      limit: limit + 1,
+      before,
+    });
     const page = jobs.slice(0, limit);
     const last = page[page.length - 1];
     const nextPageToken = jobs.length > limit && last ? encodePageToken(last) : '';
@@ -109,18 +133,30 @@ export class JobsService {
   /** The job's events after `afterSequence`, then live ones, ending after a final state. */
   watchJob(id: string, afterSequence: number, signal: AbortSignal): AsyncIterable<JobEventValue> {
     const jobId = jobIdToDomain(id);
-    if (!Number.isInteger(afterSequence) || afterSequence < 0) throw invalidArgument('after_sequence', 'must be 0 or more');
-    return this.follow((e) => e.jobId === jobId, afterSequence, signal, async (after) => {
-      const job = await this.jobs.findById(jobId);
-      if (!job) throw notFound('job', id);
-      return { history: await this.jobs.eventsOfJob(jobId, after), endsWithJob: true };
-    });
+    if (!Number.isInteger(afterSequence) || afterSequence < 0)
+      throw invalidArgument('after_sequence', 'must be 0 or more');
+    return this.follow(
+      (e) => e.jobId === jobId,
+      afterSequence,
+      signal,
+      async (after) => {
+        const job = await this.jobs.findById(jobId);
+        if (!job) throw notFound('job', id);
+        return { history: await this.jobs.eventsOfJob(jobId, after), endsWithJob: true };
+      },
+    );
   }
 
   /** Events of every job (or one queue's) until the caller leaves. */
-  watchJobs(queue: string, afterSequence: number, signal: AbortSignal): AsyncIterable<JobEventValue> {
-    if (queue !== '' && !/^[a-z0-9-]{1,63}$/.test(queue)) throw invalidArgument('queue', 'is not a valid queue name');
-    if (!Number.isInteger(afterSequence) || afterSequence < 0) throw invalidArgument('after_sequence', 'must be 0 or more');
+  watchJobs(
+    queue: string,
+    afterSequence: number,
+    signal: AbortSignal,
+  ): AsyncIterable<JobEventValue> {
+    if (queue !== '' && !/^[a-z0-9-]{1,63}$/.test(queue))
+      throw invalidArgument('queue', 'is not a valid queue name');
+    if (!Number.isInteger(afterSequence) || afterSequence < 0)
+      throw invalidArgument('after_sequence', 'must be 0 or more');
     const match = (e: JobEventValue) => queue === '' || e.queue === queue;
     return this.follow(match, afterSequence, signal, async (after) => {
       if (after === 0) return { history: [], endsWithJob: false };
@@ -192,26 +228,41 @@ export class JobsService {
   async cancel(id: string, reason: string): Promise<JobEntity> {
     const jobId = jobIdToDomain(id);
     if (reason.length > 1024) throw invalidArgument('reason', 'must be at most 1024 characters');
-    const result = await this.jobs.transition(jobId, CANCEL_NOW_STATES, 'Cancelled', 'Cancelled', reason || 'cancelled by request');
+    const result = await this.jobs.transition(
+      jobId,
+      CANCELLABLE_STATES,
+      'Cancelled',
+      'Cancelled',
+      reason || 'cancelled by request',
+    );
     if (!result) throw notFound('job', id);
     if (result.changed) {
       this.feed.notify();
-      this.log.info('job cancelled', { job: jobId, queue: result.job.queue });
+      this.log.info('job cancelled', {
+        job: jobId,
+        queue: result.job.queue,
+        cluster: result.job.cluster ?? undefined,
+      });
+      if (result.job.cluster && this.canceller) {
+        await this.canceller.cancelGang(jobId, result.job.cluster, result.job.dispatchGeneration);
+      }
       return result.job;
     }
     const state = result.job.state;
     if (state === 'Cancelled') return result.job;
-    if (isFinal(state)) {
-      throw new MusterError(ErrorCode.FailedPrecondition, `job ${id} already ended as ${state}`);
-    }
-    throw new MusterError(
-      ErrorCode.FailedPrecondition,
-      `job ${id} is ${state}; cancelling a dispatched gang needs its cluster's agent`,
-    );
+    throw new MusterError(ErrorCode.FailedPrecondition, `job ${id} already ended as ${state}`);
   }
 
   async explain(id: string): Promise<Omit<ExplainJobResponse, 'job'> & { job: JobEntity }> {
     const job = await this.get(id);
+    if (job.state === 'Queued' && job.explanation) {
+      return {
+        job,
+        summary: job.explanation.summary,
+        clusters: job.explanation.clusters,
+        evaluatedAt: new Date(job.explanation.evaluatedAt),
+      };
+    }
     const clusters = await this.inventory.listClusters();
     const evaluatedAt = new Date();
     if (job.state !== 'Queued') {
@@ -223,22 +274,36 @@ export class JobsService {
       };
     }
     const fits = clusters.map((c) => {
-      if (c.cordoned) return { cluster: c.name, fits: false, reasonCode: 'ClusterCordoned', message: 'cluster is cordoned' };
+      if (c.cordoned)
+        return {
+          cluster: c.name,
+          fits: false,
+          reasonCode: 'ClusterCordoned',
+          message: 'cluster is cordoned',
+        };
       if (c.agentState !== 'Connected') {
         return {
           cluster: c.name,
           fits: false,
           reasonCode: 'ClusterNotReady',
-          message: c.agentState === 'NeverConnected' ? 'no agent has connected yet' : 'agent lost; cluster is NotReady',
+          message:
+            c.agentState === 'NeverConnected'
+              ? 'no agent has connected yet'
+              : 'agent lost; cluster is NotReady',
         };
       }
-      return { cluster: c.name, fits: true, reasonCode: 'AwaitingCycle', message: 'ready; waiting for the next scheduling cycle' };
+      return {
+        cluster: c.name,
+        fits: true,
+        reasonCode: 'AwaitingCycle',
+        message: 'ready; waiting for the next scheduling cycle',
+      };
     });
     const summary =
       clusters.length === 0
         ? 'no cluster is registered'
         : fits.some((f) => f.fits)
-          ? 'waiting for the next scheduling cycle'
+          ? 'not evaluated yet: waiting for the next scheduling cycle'
           : 'no registered cluster can take the gang now';
     return { job, summary, clusters: fits, evaluatedAt };
   }
@@ -249,7 +314,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 function jobIdToDomain(id: string): string {
   if (id === '') throw invalidArgument('job_id', 'is required');
   const lower = id.toLowerCase();
-  if (!UUID.test(lower)) throw invalidArgument('job_id', 'must be a job id (a UUID such as 0b0c4a8e-...)');
+  if (!UUID.test(lower))
+    throw invalidArgument('job_id', 'must be a job id (a UUID such as 0b0c4a8e-...)');
   return lower;
 }
 
@@ -259,7 +325,10 @@ function encodePageToken(job: JobEntity): string {
 
 function decodePageToken(token: string): { createdAt: Date; id: string } {
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [string, string];
+    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [
+      string,
+      string,
+    ];
     const date = new Date(createdAt);
     if (Number.isNaN(date.getTime()) || !UUID.test(id)) throw new Error('bad token');
     return { createdAt: date, id };

@@ -2,6 +2,17 @@ import { Queue, Worker, type ConnectionOptions } from 'bullmq';
 import type { ContextLogger } from '../logging/json-logger';
 import type { EnqueueOptions, QueueDriver, WorkDefinition } from './queue-driver';
 
+function jobOptions(options: EnqueueOptions) {
+  return {
+    jobId: options.id,
+    delay: options.delayMs,
+    attempts: options.attempts ?? 5,
+    backoff: { type: 'exponential', delay: 200 },
+    removeOnComplete: true,
+    removeOnFail: 1000,
+  };
+}
+
 /** Work queues on Redis through BullMQ: retried with exponential backoff, shared by replicas. */
 export class BullMqDriver implements QueueDriver {
   private readonly queues = new Map<string, Queue>();
@@ -30,14 +41,17 @@ export class BullMqDriver implements QueueDriver {
   }
 
   async add<P>(work: WorkDefinition<P>, payload: P, options: EnqueueOptions = {}): Promise<void> {
-    await this.queue(work.queue).add(work.name, payload, {
-      jobId: options.id,
-      delay: options.delayMs,
-      attempts: options.attempts ?? 5,
-      backoff: { type: 'exponential', delay: 500 },
-      removeOnComplete: true,
-      removeOnFail: 1000,
-    });
+    await this.queue(work.queue).add(work.name, payload, jobOptions(options));
+  }
+
+  async addBulk<P>(
+    work: WorkDefinition<P>,
+    items: { payload: P; options?: EnqueueOptions }[],
+  ): Promise<void> {
+    if (items.length === 0) return;
+    await this.queue(work.queue).addBulk(
+      items.map((i) => ({ name: work.name, data: i.payload, opts: jobOptions(i.options ?? {}) })),
+    );
   }
 
   async repeat<P>(work: WorkDefinition<P>, payload: P, everyMs: number): Promise<void> {
@@ -57,7 +71,7 @@ export class BullMqDriver implements QueueDriver {
           if (!work) throw new Error(`no handler for work "${job.name}" in queue "${queueName}"`);
           await work.run(job.data);
         },
-        { connection: this.connection, prefix: this.prefix, concurrency: 4 },
+        { connection: this.connection, prefix: this.prefix, concurrency: 16 },
       );
       worker.on('failed', (job, err) =>
         this.log.warn('work failed', {
@@ -67,7 +81,9 @@ export class BullMqDriver implements QueueDriver {
           error: err.message,
         }),
       );
-      worker.on('error', (err) => this.log.error('queue worker error', { queue: queueName, error: err.message }));
+      worker.on('error', (err) =>
+        this.log.error('queue worker error', { queue: queueName, error: err.message }),
+      );
       this.workers.push(worker);
     }
   }

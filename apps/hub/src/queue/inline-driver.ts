@@ -19,6 +19,13 @@ export class InlineDriver implements QueueDriver {
     this.timers.add(timer);
   }
 
+  async addBulk<P>(
+    work: WorkDefinition<P>,
+    items: { payload: P; options?: EnqueueOptions }[],
+  ): Promise<void> {
+    for (const i of items) await this.add(work, i.payload, i.options);
+  }
+
   async repeat<P>(work: WorkDefinition<P>, payload: P, everyMs: number): Promise<void> {
     const timer = setInterval(() => {
       work.run(payload).catch((err: Error) => this.failures.push(err));

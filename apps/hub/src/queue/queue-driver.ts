@@ -22,6 +22,11 @@ export interface QueueDriver {
   /** Registers the handler of a work definition; must be called before start(). */
   register<P>(work: WorkDefinition<P>): void;
   add<P>(work: WorkDefinition<P>, payload: P, options?: EnqueueOptions): Promise<void>;
+  /** Adds many at once (one round trip). */
+  addBulk<P>(
+    work: WorkDefinition<P>,
+    items: { payload: P; options?: EnqueueOptions }[],
+  ): Promise<void>;
   /** Runs the work every `everyMs`, once across all hub replicas. */
   repeat<P>(work: WorkDefinition<P>, payload: P, everyMs: number): Promise<void>;
   start(): Promise<void>;

@@ -1,0 +1,236 @@
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { ConnectRequest, ConnectResponse, Hello } from '@muster/api';
+import { dns1123LabelError } from '@muster/k8s';
+import type { ContextLogger } from '../logging/json-logger';
+import type {
+  InventoryRepository,
+  ClusterStatusRepository,
+} from '../inventory/inventory.repository';
+import type { ConditionValue } from '../inventory/cluster.domain';
+import type { DispatchRepository } from '../dispatch/dispatch.repository';
+import type { Dispatcher } from '../dispatch/dispatcher';
+import { AgentSession, type AgentRegistry } from './agent-session';
+import { capacitySummaryOf, reportedNodeOf } from './capacity.mapper';
+
+export interface GatewaySettings {
+  heartbeatIntervalMs: number;
+  selfFenceTimeoutMs: number;
+  /** Capacity is written to Postgres at most this often per cluster, in ms. */
+  persistIntervalMs: number;
+}
+
+class StreamRejected extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function condition(type: string, ok: boolean, reason: string, message: string): ConditionValue {
+  return {
+    type,
+    status: ok ? 'True' : 'False',
+    reason,
+    message,
+    lastTransitionTime: new Date().toISOString(),
+    observedGeneration: 0,
+  };
+}
+
+/** The hub's end of AgentService.Connect: one stream per worker cluster. */
+export class AgentGateway {
+  constructor(
+    private readonly inventory: InventoryRepository,
+    private readonly clusters: ClusterStatusRepository,
+    private readonly registry: AgentRegistry,
+    private readonly dispatcher: Dispatcher,
+    private readonly repo: DispatchRepository,
+    private readonly settings: GatewaySettings,
+    private readonly onCapacityChange: (cluster: string) => void,
+    private readonly log: ContextLogger,
+  ) {}
+
+  readonly connect = (call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void => {
+    let session: AgentSession | undefined;
+    let chain = Promise.resolve();
+    let persistTimer: NodeJS.Timeout | undefined;
+    let lastHeartbeatWrite = 0;
+    let resynced = false;
+
+    const persist = () => {
+      if (persistTimer || !session) return;
+      const s = session;
+      persistTimer = setTimeout(() => {
+        persistTimer = undefined;
+        const nodes = [...s.nodes.values()];
+        void Promise.all([
+          this.repo.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
+          this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
+        ]).catch((err: Error) =>
+          this.log.warn('saving capacity failed', { cluster: s.cluster, error: err.message }),
+        );
+      }, this.settings.persistIntervalMs);
+    };
+
+    const reject = (code: status, message: string) => {
+      this.log.warn('agent stream refused', {
+        cluster: session?.cluster,
+        code: status[code],
+        error: message,
+      });
+      call.emit('error', { code, details: message });
+    };
+
+    const handle = async (msg: ConnectRequest): Promise<void> => {
+      const m = msg.message;
+      if (!m) throw new StreamRejected(status.INVALID_ARGUMENT, 'message: empty');
+      if (!session) {
+        if (m.$case !== 'hello')
+          throw new StreamRejected(status.FAILED_PRECONDITION, 'the first message must be hello');
+        session = await this.open(call, m.hello);
+        return;
+      }
+      const s = session;
+      switch (m.$case) {
+        case 'hello':
+          throw new StreamRejected(status.FAILED_PRECONDITION, 'hello sent twice on one stream');
+        case 'snapshot': {
+          const nodes = new Map<string, ReturnType<typeof reportedNodeOf>>();
+          m.snapshot.nodes.forEach((n, i) =>
+            nodes.set(n.name, reportedNodeOf(n, `snapshot.nodes[${i}]`)),
+          );
+          s.nodes.clear();
+          for (const r of nodes.values()) {
+            if (!r.ok) throw new StreamRejected(status.INVALID_ARGUMENT, r.error);
+            s.nodes.set(r.node.name, r.node);
+          }
+          s.reflected = new Set(
+            m.snapshot.reflectedDispatches.map((g) => `${g.gangId}:${g.fencingToken}`),
+          );
+          s.reportSequence = m.snapshot.reportSequence;
+          persist();
+          this.onCapacityChange(s.cluster);
+          if (!resynced) {
+            resynced = true;
+            await this.dispatcher.resync(s);
+          }
+          return;
+        }
+        case 'delta': {
+          const upserts = m.delta.upsertedNodes.map((n, i) =>
+            reportedNodeOf(n, `delta.upserted_nodes[${i}]`),
+          );
+          for (const r of upserts)
+            if (!r.ok) throw new StreamRejected(status.INVALID_ARGUMENT, r.error);
+          for (const r of upserts) if (r.ok) s.nodes.set(r.node.name, r.node);
+          for (const name of m.delta.removedNodes) s.nodes.delete(name);
+          s.reflected = new Set(
+            m.delta.reflectedDispatches.map((g) => `${g.gangId}:${g.fencingToken}`),
+          );
+          s.reportSequence = m.delta.reportSequence;
+          persist();
+          this.onCapacityChange(s.cluster);
+          return;
+        }
+        case 'heartbeat': {
+          const now = Date.now();
+          if (now - lastHeartbeatWrite >= this.settings.heartbeatIntervalMs / 2) {
+            lastHeartbeatWrite = now;
+            await this.clusters.patch(s.cluster, {
+              lastHeartbeatAt: new Date(now),
+              agentState: 'Connected',
+            });
+          }
+          return;
+        }
+        case 'dispatchAnswer':
+          await this.dispatcher.onAnswer(s.cluster, m.dispatchAnswer);
+          return;
+        case 'memberStates':
+          await this.dispatcher.onMemberStates(s.cluster, m.memberStates.members);
+          return;
+        default: {
+          const never: never = m;
+          throw new StreamRejected(status.INVALID_ARGUMENT, `unknown message ${String(never)}`);
+        }
+      }
+    };
+
+    call.on('data', (msg: ConnectRequest) => {
+      chain = chain
+        .then(() => handle(msg))
+        .catch((err: unknown) => {
+          if (err instanceof StreamRejected) reject(err.code, err.message);
+          else {
+            this.log.error('agent message failed', {
+              cluster: session?.cluster,
+              error: (err as Error)?.stack ?? String(err),
+            });
+          }
+        });
+    });
+    const closed = () => {
+      if (persistTimer) clearTimeout(persistTimer);
+      if (session && this.registry.remove(session)) {
+        session.closed = true;
+        this.log.info('agent disconnected', { cluster: session.cluster, epoch: session.epoch });
+      }
+    };
+    call.on('end', () => {
+      closed();
+      call.end();
+    });
+    call.on('error', closed);
+    call.on('cancelled', closed);
+  };
+
+  private async open(
+    call: ServerDuplexStream<ConnectRequest, ConnectResponse>,
+    hello: Hello,
+  ): Promise<AgentSession> {
+    const nameError = dns1123LabelError(hello.cluster);
+    if (nameError) throw new StreamRejected(status.INVALID_ARGUMENT, `hello.cluster: ${nameError}`);
+    const cluster = await this.inventory.findCluster(hello.cluster);
+    if (!cluster) {
+      throw new StreamRejected(
+        status.NOT_FOUND,
+        `cluster "${hello.cluster}" is not registered; register it first (muster clusters register ${hello.cluster})`,
+      );
+    }
+    const session = new AgentSession(
+      cluster.name,
+      hello.epoch.slice(0, 64),
+      hello.agentVersion.slice(0, 64),
+      call,
+    );
+    this.registry.add(session);
+    const now = new Date();
+    await this.clusters.patch(cluster.name, {
+      agentState: 'Connected',
+      agentVersion: session.agentVersion,
+      kubernetesVersion: hello.kubernetesVersion.slice(0, 64),
+      lastHeartbeatAt: now,
+      conditions: [
+        condition('Joined', true, 'AgentConnected', 'the Muster agent has connected'),
+        condition('ControlPlaneHealthy', true, 'AgentHeartbeat', 'the agent reports heartbeats'),
+      ],
+    });
+    session.send({
+      message: {
+        $case: 'helloAck',
+        helloAck: {
+          heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
+          selfFenceTimeoutMs: this.settings.selfFenceTimeoutMs,
+        },
+      },
+    });
+    this.log.info('agent connected', {
+      cluster: cluster.name,
+      epoch: session.epoch,
+      agentVersion: session.agentVersion,
+    });
+    return session;
+  }
+}

@@ -1,0 +1,234 @@
+import {
+  DispatchOutcome,
+  MemberPhase,
+  OnClusterLost,
+  type DispatchAnswer,
+  type MemberState,
+} from '@muster/api';
+import type { Placement } from '@muster/placement';
+import type { ContextLogger } from '../logging/json-logger';
+import type { QueueDriver, WorkDefinition } from '../queue/queue-driver';
+import type { AgentRegistry, AgentSession } from '../agents/agent-session';
+import type {
+  DispatchRepository,
+  GangTransition,
+  MemberPhaseName,
+  MemberReport,
+} from './dispatch.repository';
+
+export interface DeliveryPayload {
+  kind: 'dispatch' | 'cancel';
+  jobId: string;
+  cluster: string;
+  fencingToken: number;
+}
+
+export interface DispatchSettings {
+  /** Longest wait before a rejected gang is placed again, in seconds. */
+  maxRequeueBackoffSeconds: number;
+}
+
+/** Something to wake when gangs go back to the queue or capacity frees up. */
+export interface CycleTrigger {
+  requestCycle(reason: string): void;
+}
+
+const PHASES: Record<number, MemberPhaseName | undefined> = {
+  [MemberPhase.MEMBER_PHASE_PENDING]: 'Pending',
+  [MemberPhase.MEMBER_PHASE_RUNNING]: 'Running',
+  [MemberPhase.MEMBER_PHASE_SUCCEEDED]: 'Succeeded',
+  [MemberPhase.MEMBER_PHASE_FAILED]: 'Failed',
+  [MemberPhase.MEMBER_PHASE_LOST]: 'Lost',
+};
+
+/**
+ * Delivers dispatches and cancels to agents through a retried BullMQ queue, and turns agents'
+ * answers and member states into job state changes.
+ */
+export class Dispatcher implements WorkDefinition<DeliveryPayload> {
+  readonly queue = 'dispatch';
+  readonly name = 'deliver';
+  private listGeneration = Date.now();
+
+  constructor(
+    private readonly repo: DispatchRepository,
+    private readonly agents: AgentRegistry,
+    private readonly queues: QueueDriver,
+    private readonly settings: DispatchSettings,
+    private readonly onChange: () => void,
+    private readonly trigger: CycleTrigger,
+    private readonly log: ContextLogger,
+  ) {}
+
+  /** Queues delivery of freshly reserved gangs (after their reservation committed). */
+  async enqueueDispatches(reserved: GangTransition[], idSuffix = ''): Promise<void> {
+    await this.queues.addBulk(
+      this,
+      reserved.map((r) => ({
+        payload: {
+          kind: 'dispatch' as const,
+          jobId: r.jobId,
+          cluster: r.cluster,
+          fencingToken: r.fencingToken,
+        },
+        options: { id: `dispatch.${r.jobId}.${r.fencingToken}${idSuffix}`, attempts: 30 },
+      })),
+    );
+  }
+
+  async enqueueCancel(jobId: string, cluster: string, fencingToken: number): Promise<void> {
+    await this.queues.add(
+      this,
+      { kind: 'cancel', jobId, cluster, fencingToken },
+      { id: `cancel.${jobId}.${fencingToken}`, attempts: 30 },
+    );
+  }
+
+  /** Runs one delivery; throws (and so is retried with backoff) while the cluster's agent is not connected here. */
+  async run(p: DeliveryPayload): Promise<void> {
+    const session = this.agents.get(p.cluster);
+    if (!session) throw new Error(`agent of cluster ${p.cluster} is not connected to this hub`);
+    if (p.kind === 'cancel') {
+      session.send({
+        message: {
+          $case: 'cancel',
+          cancel: { gangId: p.jobId, fencingToken: p.fencingToken, reason: 'cancelled' },
+        },
+      });
+      return;
+    }
+    await this.sendDispatch(session, p.jobId, p.fencingToken);
+  }
+
+  /** Sends a Reserved gang to its agent; does nothing when the gang moved on. */
+  async sendDispatch(session: AgentSession, jobId: string, fencingToken: number): Promise<boolean> {
+    const gang = await this.repo.reservedGang(jobId, fencingToken);
+    if (!gang || gang.cluster !== session.cluster) return false;
+    const placement = gang.placement as Placement;
+    const sent = session.send({
+      message: {
+        $case: 'dispatch',
+        dispatch: {
+          gangId: gang.jobId,
+          jobId: gang.jobId,
+          fencingToken: gang.fencingToken,
+          namespace: gang.namespace,
+          onClusterLost:
+            gang.onClusterLost === 'requeue'
+              ? OnClusterLost.ON_CLUSTER_LOST_REQUEUE
+              : OnClusterLost.ON_CLUSTER_LOST_WAIT,
+          labels: gang.labels,
+          podSets: gang.gang.podSets.map((ps) => {
+            const where = placement.podSets.find((x) => x.podSet === ps.name);
+            return {
+              name: ps.name,
+              podTemplateJson: JSON.stringify(ps.template),
+              members: (where?.nodes ?? []).map((node, index) => ({ index, nodeName: node })),
+              domainLevel: where?.domain?.level ?? '',
+              domainValue: where?.domain?.value ?? '',
+            };
+          }),
+        },
+      },
+    });
+    if (!sent) throw new Error(`stream of cluster ${session.cluster} closed`);
+    session.noteSent(jobId, fencingToken);
+    this.log.debug('dispatch sent', {
+      job: jobId,
+      gang: jobId,
+      cluster: session.cluster,
+      token: fencingToken,
+    });
+    return true;
+  }
+
+  /** On (re)connect: resend every Reserved gang of the cluster, then its authoritative list. */
+  async resync(session: AgentSession): Promise<void> {
+    for (const r of await this.repo.reservedOn(session.cluster))
+      await this.sendDispatch(session, r.jobId, r.fencingToken);
+    await this.sendGangList(session);
+  }
+
+  /**
+   * Sends the gangs the cluster should hold. Dispatches sent while the list was being read are
+   * added, so a gang reserved during the read is never fenced by mistake.
+   */
+  async sendGangList(session: AgentSession): Promise<void> {
+    session.beginListRead();
+    const live = await this.repo.liveGangsOn(session.cluster);
+    const gangs = new Map(live.map((g) => [g.jobId, g.fencingToken]));
+    for (const [jobId, token] of session.endListRead())
+      if ((gangs.get(jobId) ?? -1) < token) gangs.set(jobId, token);
+    this.listGeneration = Math.max(this.listGeneration + 1, Date.now());
+    session.send({
+      message: {
+        $case: 'gangList',
+        gangList: {
+          gangs: [...gangs].map(([gangId, fencingToken]) => ({ gangId, fencingToken })),
+          generation: this.listGeneration,
+        },
+      },
+    });
+  }
+
+  async onAnswer(cluster: string, answer: DispatchAnswer): Promise<void> {
+    const fields = { job: answer.gangId, gang: answer.gangId, cluster, token: answer.fencingToken };
+    if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
+      if (await this.repo.accept(cluster, answer.gangId, answer.fencingToken)) {
+        this.log.info('gang dispatched', fields);
+        this.onChange();
+      }
+      return;
+    }
+    if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_REJECTED) {
+      const requeued = await this.repo.requeue(
+        cluster,
+        answer.gangId,
+        answer.fencingToken,
+        answer.reason || 'Rejected',
+        `${cluster} rejected the gang: ${answer.message || answer.reason}`,
+        this.settings.maxRequeueBackoffSeconds,
+      );
+      if (requeued) {
+        this.log.info('gang rejected; requeued with backoff', {
+          ...fields,
+          reason: answer.reason,
+          error: answer.message,
+        });
+        this.onChange();
+        this.trigger.requestCycle('rejection');
+      }
+    }
+  }
+
+  async onMemberStates(cluster: string, states: MemberState[]): Promise<void> {
+    const reports: MemberReport[] = [];
+    for (const s of states) {
+      const phase = PHASES[s.phase];
+      if (!phase) continue;
+      reports.push({
+        jobId: s.gangId,
+        fencingToken: s.fencingToken,
+        podSet: s.podSet,
+        index: s.index,
+        phase,
+        reason: s.reason.slice(0, 256),
+        exitCode: s.exitCode,
+        nodeName: s.nodeName,
+      });
+    }
+    const transitions = await this.repo.applyMemberStates(cluster, reports);
+    this.onChange();
+    for (const t of transitions) {
+      this.log.info(`gang ${t.state.toLowerCase()}`, {
+        job: t.jobId,
+        gang: t.jobId,
+        cluster,
+        state: t.state,
+      });
+      if (t.state === 'Failed') await this.enqueueCancel(t.jobId, cluster, t.fencingToken);
+    }
+    if (transitions.some((t) => t.state === 'Succeeded' || t.state === 'Failed'))
+      this.trigger.requestCycle('gang ended');
+  }
+}

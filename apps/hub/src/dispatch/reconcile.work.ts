@@ -1,0 +1,31 @@
+import type { ContextLogger } from '../logging/json-logger';
+import type { WorkDefinition } from '../queue/queue-driver';
+import type { DispatchRepository } from './dispatch.repository';
+import type { Dispatcher } from './dispatcher';
+
+/**
+ * Rebuilds queue work from Postgres: every Reserved gang that has waited a while gets its
+ * delivery queued again, so a lost BullMQ job (or an emptied Redis) loses nothing.
+ */
+export class ReconcileWork implements WorkDefinition<Record<string, never>> {
+  readonly queue = 'maintenance';
+  readonly name = 'reconcile-dispatches';
+
+  constructor(
+    private readonly repo: DispatchRepository,
+    private readonly dispatcher: Dispatcher,
+    private readonly staleAfterMs: number,
+    private readonly log: ContextLogger,
+  ) {}
+
+  async run(): Promise<void> {
+    const stale = await this.repo.reservedOn(null, this.staleAfterMs);
+    if (stale.length === 0) return;
+    // A fresh id per pass: an earlier delivery that gave up must not block this one.
+    await this.dispatcher.enqueueDispatches(
+      stale.map((s) => ({ ...s, state: 'Reserved' as const })),
+      `.r${Date.now()}`,
+    );
+    this.log.info('re-queued deliveries of reserved gangs', { gangs: stale.length });
+  }
+}

@@ -1,0 +1,175 @@
+// A scripted agent speaking AgentService.Connect, for hub tests that need no Kubernetes: the
+// test decides what capacity it reports and how it answers dispatches.
+import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  AgentServiceClient,
+  DispatchOutcome,
+  MemberPhase,
+  type ConnectRequest,
+  type ConnectResponse,
+  type Dispatch,
+  type NodeState,
+} from '@muster/api';
+
+export interface FakeNode {
+  name: string;
+  labels?: Record<string, string>;
+  allocatable: Record<string, string>;
+  free?: Record<string, string>;
+}
+
+export function nodeState(n: FakeNode): NodeState {
+  return {
+    name: n.name,
+    labels: { 'kubernetes.io/hostname': n.name, ...(n.labels ?? {}) },
+    taints: [],
+    allocatable: { quantities: n.allocatable },
+    free: { quantities: n.free ?? n.allocatable },
+    unschedulable: false,
+    ready: true,
+  };
+}
+
+export class FakeAgent {
+  readonly received: ConnectResponse[] = [];
+  private stream: ClientDuplexStream<ConnectRequest, ConnectResponse> | undefined;
+  private readonly client: AgentServiceClient;
+  private sequence = 0;
+  ended = false;
+  error: Error | undefined;
+
+  constructor(
+    address: string,
+    readonly cluster: string,
+  ) {
+    this.client = new AgentServiceClient(address, credentials.createInsecure());
+  }
+
+  connect(nodes: FakeNode[], epoch = `epoch-${Date.now()}`): this {
+    this.ended = false;
+    this.stream = this.client.connect();
+    this.stream.on('data', (m: ConnectResponse) => this.received.push(m));
+    this.stream.on('error', (e: Error) => {
+      this.error = e;
+      this.ended = true;
+    });
+    this.stream.on('end', () => (this.ended = true));
+    this.send({
+      $case: 'hello',
+      hello: {
+        cluster: this.cluster,
+        agentVersion: 'fake-1',
+        epoch,
+        kubernetesVersion: 'v1.36.1',
+        topologyLevels: [],
+      },
+    });
+    this.snapshot(nodes);
+    return this;
+  }
+
+  send(message: ConnectRequest['message']): void {
+    this.stream!.write({ message });
+  }
+
+  snapshot(nodes: FakeNode[], reflected: { gangId: string; fencingToken: number }[] = []): void {
+    this.send({
+      $case: 'snapshot',
+      snapshot: {
+        reportSequence: ++this.sequence,
+        nodes: nodes.map(nodeState),
+        reflectedDispatches: reflected,
+        heldGangs: [],
+      },
+    });
+  }
+
+  heartbeat(): void {
+    this.send({
+      $case: 'heartbeat',
+      heartbeat: { reportSequence: this.sequence, sentAt: new Date() },
+    });
+  }
+
+  dispatches(): Dispatch[] {
+    return this.received.flatMap((m) =>
+      m.message?.$case === 'dispatch' ? [m.message.dispatch] : [],
+    );
+  }
+
+  cancels(): { gangId: string; fencingToken: number }[] {
+    return this.received.flatMap((m) => (m.message?.$case === 'cancel' ? [m.message.cancel] : []));
+  }
+
+  gangLists(): { gangs: { gangId: string; fencingToken: number }[]; generation: number }[] {
+    return this.received.flatMap((m) =>
+      m.message?.$case === 'gangList' ? [m.message.gangList] : [],
+    );
+  }
+
+  answer(d: Dispatch, accepted: boolean, reason = ''): void {
+    this.send({
+      $case: 'dispatchAnswer',
+      dispatchAnswer: {
+        gangId: d.gangId,
+        fencingToken: d.fencingToken,
+        outcome: accepted
+          ? DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED
+          : DispatchOutcome.DISPATCH_OUTCOME_REJECTED,
+        reason,
+        message: reason ? `test says ${reason}` : '',
+      },
+    });
+  }
+
+  members(d: Dispatch, phase: MemberPhase, exitCode = 0): void {
+    this.send({
+      $case: 'memberStates',
+      memberStates: {
+        members: d.podSets.flatMap((ps) =>
+          ps.members.map((m) => ({
+            gangId: d.gangId,
+            fencingToken: d.fencingToken,
+            podSet: ps.name,
+            index: m.index,
+            phase,
+            reason: phase === MemberPhase.MEMBER_PHASE_FAILED ? 'Error' : '',
+            exitCode,
+            nodeName: m.nodeName,
+            podName: `${d.gangId.slice(0, 8)}-${ps.name}-${m.index}`,
+          })),
+        ),
+      },
+    });
+  }
+
+  disconnect(): void {
+    this.stream?.cancel();
+    this.stream = undefined;
+  }
+
+  close(): void {
+    this.disconnect();
+    this.client.close();
+  }
+}
+
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
