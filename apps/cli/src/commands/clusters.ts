@@ -1,0 +1,235 @@
+// muster clusters list|get|register|cordon|uncordon|deregister: the worker cluster inventory.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Cluster, ListClustersResponse, type AccessProvider } from '@muster/api';
+import { UsageError } from '../errors';
+import { present } from '../hub/present';
+import { renderClusterDetails, renderClusterTable } from '../output/cluster-views';
+import type { CliContext } from './cli-context';
+import { outputOption } from './cli-context';
+import { collect, collectLabel } from './flag-parsers';
+
+interface RegisterFlags {
+  displayName?: string;
+  clusterSet?: string;
+  topologyLevel?: string[];
+  label?: Record<string, string>;
+  server?: string;
+  caFile?: string;
+  tlsServerName?: string;
+  insecureSkipTlsVerify?: boolean;
+  provider: string;
+}
+
+export function registerClustersCommand(program: Command, ctx: CliContext): void {
+  const clusters = program
+    .command('clusters')
+    .alias('cluster')
+    .description('list, register and cordon worker clusters')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  muster clusters list
+  muster clusters register gpu-east --display-name "GPU East" --cluster-set training \\
+      --topology-level topology.kubernetes.io/zone --topology-level kubernetes.io/hostname
+  muster clusters cordon gpu-east --reason "driver upgrade"`,
+    );
+
+  clusters
+    .command('list')
+    .alias('ls')
+    .description('list clusters: readiness, agent, nodes, free/total CPU and GPUs, topology levels')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  muster clusters list\n  muster clusters list -o yaml')
+    .action(async (_flags: unknown, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        const response = await hub.call((c) => c.inventory.listClusters({}), { idempotent: true });
+        if (ctx.output(cmd) === 'table' && response.clusters.length === 0) {
+          ctx.note('No clusters registered; add one with `muster clusters register NAME`.');
+          return;
+        }
+        ctx.show(
+          cmd,
+          () => renderClusterTable(response.clusters),
+          () => ListClustersResponse.toJSON(response),
+        );
+      });
+    });
+
+  clusters
+    .command('get')
+    .description('show one cluster: capacity, topology levels, access providers, conditions')
+    .argument('<name>', 'cluster name')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  muster clusters get gpu-east\n  muster clusters get gpu-east -o json',
+    )
+    .action(async (name: string, _flags: unknown, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        const cluster = present(
+          (await hub.call((c) => c.inventory.getCluster({ name }), { idempotent: true })).cluster,
+          'cluster',
+        );
+        ctx.show(
+          cmd,
+          () => renderClusterDetails(cluster, ctx.now()),
+          () => Cluster.toJSON(cluster),
+        );
+      });
+    });
+
+  clusters
+    .command('register')
+    .description('register a worker cluster (its agent then connects with the same name)')
+    .argument('<name>', 'cluster name (a DNS-1123 label)')
+    .option('--display-name <text>', 'name for people')
+    .option('--cluster-set <name>', 'ClusterProfile cluster set')
+    .option(
+      '--topology-level <label-key>',
+      'node label key of a topology level, highest first (repeatable; default: zone, block, rack, hostname)',
+      collect,
+    )
+    .option('--label <key=value>', 'label of the cluster (repeatable)', collectLabel)
+    .option('--server <url>', 'API server URL, for an access provider')
+    .option('--ca-file <file>', "API server's CA certificate (PEM), with --server")
+    .option('--tls-server-name <name>', 'server name to verify, with --server')
+    .option('--insecure-skip-tls-verify', 'do not verify the API server certificate, with --server')
+    .option('--provider <name>', 'access provider name, with --server', 'muster')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  muster clusters register gpu-east
+  muster clusters register gpu-east --display-name "GPU East" --label region=east \\
+      --topology-level cloud.provider.com/topology-block --topology-level kubernetes.io/hostname \\
+      --server https://10.0.0.1:6443 --ca-file ./gpu-east-ca.pem`,
+    )
+    .action(async (name: string, flags: RegisterFlags, cmd: Command) => {
+      const accessProviders = accessProvidersOf(flags);
+      await ctx.withHub(cmd, async (hub) => {
+        const response = await hub.call(
+          (c) =>
+            c.inventory.registerCluster({
+              name,
+              displayName: flags.displayName ?? '',
+              clusterSet: flags.clusterSet ?? '',
+              topologyLevels: flags.topologyLevel ?? [],
+              accessProviders,
+              labels: flags.label ?? {},
+            }),
+          // Not retried: a lost answer would turn a retry into "already registered".
+          { idempotent: false },
+        );
+        const cluster = present(response.cluster, 'cluster');
+        ctx.show(
+          cmd,
+          () => `cluster ${cluster.name} registered\n`,
+          () => Cluster.toJSON(cluster),
+        );
+      });
+    });
+
+  clusters
+    .command('cordon')
+    .description('stop placing new gangs on a cluster; gangs already there keep running')
+    .argument('<name>', 'cluster name')
+    .option('--reason <text>', 'why, for the hub log')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  muster clusters cordon gpu-east --reason "driver upgrade"',
+    )
+    .action(async (name: string, flags: { reason?: string }, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        const response = await hub.call(
+          (c) => c.inventory.cordonCluster({ name, reason: flags.reason ?? '' }),
+          { idempotent: true },
+        );
+        const cluster = present(response.cluster, 'cluster');
+        ctx.show(
+          cmd,
+          () => `cluster ${cluster.name} cordoned\n`,
+          () => Cluster.toJSON(cluster),
+        );
+      });
+    });
+
+  clusters
+    .command('uncordon')
+    .description('let the hub place new gangs on a cluster again')
+    .argument('<name>', 'cluster name')
+    .addOption(outputOption())
+    .addHelpText('after', '\nExamples:\n  muster clusters uncordon gpu-east')
+    .action(async (name: string, _flags: unknown, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        const response = await hub.call((c) => c.inventory.uncordonCluster({ name }), {
+          idempotent: true,
+        });
+        const cluster = present(response.cluster, 'cluster');
+        ctx.show(
+          cmd,
+          () => `cluster ${cluster.name} uncordoned\n`,
+          () => Cluster.toJSON(cluster),
+        );
+      });
+    });
+
+  clusters
+    .command('deregister')
+    .description('remove a cluster that holds no gangs')
+    .argument('<name>', 'cluster name')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      '\nExamples:\n  muster clusters cordon gpu-east && muster clusters deregister gpu-east',
+    )
+    .action(async (name: string, _flags: unknown, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        await hub.call((c) => c.inventory.deregisterCluster({ name }), { idempotent: false });
+        ctx.show(
+          cmd,
+          () => `cluster ${name} deregistered\n`,
+          () => ({}),
+        );
+      });
+    });
+}
+
+function accessProvidersOf(flags: RegisterFlags): AccessProvider[] {
+  if (flags.server === undefined) {
+    if (
+      flags.caFile !== undefined ||
+      flags.tlsServerName !== undefined ||
+      flags.insecureSkipTlsVerify
+    ) {
+      throw new UsageError(
+        '--ca-file, --tls-server-name and --insecure-skip-tls-verify describe an access provider; add --server URL',
+      );
+    }
+    return [];
+  }
+  let certificateAuthorityData: Buffer = Buffer.alloc(0);
+  if (flags.caFile !== undefined) {
+    try {
+      certificateAuthorityData = readFileSync(flags.caFile);
+    } catch (err) {
+      throw new UsageError(`--ca-file: cannot read ${flags.caFile}: ${(err as Error).message}`);
+    }
+  }
+  return [
+    {
+      name: flags.provider,
+      cluster: {
+        server: flags.server,
+        certificateAuthorityData,
+        tlsServerName: flags.tlsServerName ?? '',
+        proxyUrl: '',
+        insecureSkipTlsVerify: flags.insecureSkipTlsVerify ?? false,
+        extensions: [],
+      },
+    },
+  ];
+}

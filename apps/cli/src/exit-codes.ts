@@ -1,0 +1,17 @@
+// Exit codes are part of the CLI's contract with scripts; docs/cli.md lists them.
+
+export const ExitCode = {
+  Ok: 0,
+  /** The hub could not be reached, or a call failed for a reason other than the ones below. */
+  Failure: 1,
+  /** Bad flags, a bad manifest or a request the hub refused as invalid. */
+  Usage: 2,
+  /** The job, cluster, queue or context does not exist. */
+  NotFound: 3,
+  /** `watch` and `submit --wait`: the job ended as Failed. */
+  JobFailed: 10,
+  /** `watch` and `submit --wait`: the job ended as Cancelled. */
+  JobCancelled: 11,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

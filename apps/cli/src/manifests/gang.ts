@@ -1,0 +1,164 @@
+// Muster's own format, for gangs a Job or JobSet cannot describe (several pod sets with their own
+// topology, pod sets that must share a domain):
+//
+//   apiVersion: muster.dev/v1
+//   kind: Gang
+//   metadata: {name: llama-ft}
+//   spec:
+//     queue: research
+//     priority: 10                # higher runs first within the queue
+//     onClusterLost: wait         # or requeue
+//     namespace: default
+//     labels: {team: nlp}
+//     podSets:
+//       - name: workers
+//         count: 16
+//         topology: {required: cloud.provider.com/topology-rack}   # or preferred: LEVEL
+//         template: {spec: {containers: [...]}}
+//     podSetGroups:
+//       - {podSets: [launcher, workers], level: cloud.provider.com/topology-block}
+import type { DocumentReader, YamlMap } from './document-reader';
+import { isMap } from './document-reader';
+import {
+  ON_CLUSTER_LOST_CHOICES,
+  parseOnClusterLost,
+  type JobSettings,
+  type KindConversion,
+  type Located,
+} from './job-settings';
+import { kubernetesSettings, readObjectMeta } from './object-meta';
+import { childPath, describeValue } from './paths';
+import type { PodSetGroupSource, PodSetSource } from './pod-sets';
+import { topologyFromField, topologyLevel } from './topology';
+
+export const GANG_API_VERSION = 'muster.dev/v1';
+const SPEC_FIELDS = [
+  'queue',
+  'priority',
+  'onClusterLost',
+  'namespace',
+  'labels',
+  'podSets',
+  'podSetGroups',
+] as const;
+const POD_SET_FIELDS = ['name', 'count', 'topology', 'template'] as const;
+const GROUP_FIELDS = ['podSets', 'level'] as const;
+
+export function convertGang(reader: DocumentReader, doc: YamlMap): KindConversion {
+  reader.onlyKnownKeys(doc, '', ['apiVersion', 'kind', 'metadata', 'spec']);
+  const settings = kubernetesSettings(reader, readObjectMeta(reader, doc));
+  const spec = reader.map(doc, '', 'spec', true);
+  reader.onlyKnownKeys(spec, 'spec', SPEC_FIELDS);
+
+  const queue = reader.string(spec, 'spec', 'queue');
+  if (queue !== undefined)
+    settings.queue = agree(reader, settings.queue, { value: queue, path: 'spec.queue' });
+  const priority = reader.int32(spec, 'spec', 'priority');
+  if (priority !== undefined)
+    settings.priority = agree(reader, settings.priority, {
+      value: priority,
+      path: 'spec.priority',
+    });
+  const lost = reader.string(spec, 'spec', 'onClusterLost');
+  if (lost !== undefined) {
+    const value = parseOnClusterLost(lost);
+    if (value === undefined) {
+      reader.fail(
+        'spec.onClusterLost',
+        `must be ${ON_CLUSTER_LOST_CHOICES.join(' or ')} (got ${JSON.stringify(lost)})`,
+      );
+    }
+    settings.onClusterLost = agree(reader, settings.onClusterLost, {
+      value,
+      path: 'spec.onClusterLost',
+    });
+  }
+  const namespace = reader.string(spec, 'spec', 'namespace');
+  if (namespace !== undefined) {
+    settings.namespace = agree(reader, settings.namespace, {
+      value: namespace,
+      path: 'spec.namespace',
+    });
+  }
+  mergeLabels(reader, settings, reader.stringMap(spec, 'spec', 'labels'));
+
+  const podSets = reader
+    .list(spec, 'spec', 'podSets', true)
+    .map((entry, i) => podSetOf(reader, entry, i));
+  const groups = reader
+    .list(spec, 'spec', 'podSetGroups')
+    .map((entry, i) => groupOf(reader, entry, i));
+  return { kind: 'Gang', settings, podSets, groups };
+}
+
+function podSetOf(reader: DocumentReader, entry: unknown, i: number): PodSetSource {
+  const path = childPath('spec.podSets', i);
+  if (!isMap(entry))
+    reader.fail(path, `must be a map with name, count and template (got ${describeValue(entry)})`);
+  reader.onlyKnownKeys(entry, path, POD_SET_FIELDS);
+  const name = reader.string(entry, path, 'name');
+  if (name === undefined) reader.fail(childPath(path, 'name'), 'is required');
+  const topology = topologyFromField(reader, entry, path);
+  return {
+    name,
+    namePath: childPath(path, 'name'),
+    count: reader.positiveInt(entry, path, 'count') ?? 1,
+    countPath: childPath(path, 'count'),
+    template: reader.map(entry, path, 'template', true),
+    templatePath: childPath(path, 'template'),
+    ...(topology ? { topology } : {}),
+  };
+}
+
+function groupOf(reader: DocumentReader, entry: unknown, i: number): PodSetGroupSource {
+  const path = childPath('spec.podSetGroups', i);
+  if (!isMap(entry))
+    reader.fail(path, `must be a map with podSets and level (got ${describeValue(entry)})`);
+  reader.onlyKnownKeys(entry, path, GROUP_FIELDS);
+  const podSetsPath = childPath(path, 'podSets');
+  const podSets = reader.list(entry, path, 'podSets', true).map((name, j) => {
+    if (typeof name !== 'string')
+      reader.fail(childPath(podSetsPath, j), `must be a pod set name (got ${describeValue(name)})`);
+    return name;
+  });
+  const levelPath = childPath(path, 'level');
+  if (entry.level === undefined)
+    reader.fail(
+      levelPath,
+      'is required (a node label key such as cloud.provider.com/topology-rack)',
+    );
+  return { podSets, podSetsPath, level: topologyLevel(reader, levelPath, entry.level), levelPath };
+}
+
+/** The spec may repeat what metadata says (habit from Kubernetes), but must not contradict it. */
+function agree<T>(
+  reader: DocumentReader,
+  fromMetadata: Located<T> | undefined,
+  fromSpec: Located<T>,
+): Located<T> {
+  if (fromMetadata !== undefined && fromMetadata.value !== fromSpec.value) {
+    reader.fail(
+      fromSpec.path,
+      `${JSON.stringify(fromSpec.value)} contradicts ${fromMetadata.path} (${JSON.stringify(fromMetadata.value)}); keep one`,
+    );
+  }
+  return fromSpec;
+}
+
+function mergeLabels(
+  reader: DocumentReader,
+  settings: JobSettings,
+  specLabels: Record<string, string>,
+): void {
+  for (const [key, value] of Object.entries(specLabels)) {
+    const existing = settings.labels[key];
+    if (existing !== undefined && existing !== value) {
+      reader.fail(
+        childPath('spec.labels', key),
+        `${JSON.stringify(value)} contradicts metadata.labels (${JSON.stringify(existing)})`,
+      );
+    }
+    settings.labels[key] = value;
+  }
+  if (Object.keys(specLabels).length > 0) settings.labelsPath = 'spec.labels';
+}

@@ -1,0 +1,43 @@
+// The job-level settings every manifest kind yields (name, queue, priority, ...), each with the
+// place it was written so errors and hub refusals can point at it.
+import { OnClusterLost } from '@muster/api';
+import type { PodSetGroupSource, PodSetSource } from './pod-sets';
+
+export interface Located<T> {
+  value: T;
+  /** A path in the document ("metadata.name") or a flag ("--queue"). */
+  path: string;
+}
+
+export interface JobSettings {
+  name?: Located<string>;
+  queue?: Located<string>;
+  priority?: Located<number>;
+  onClusterLost?: Located<OnClusterLost>;
+  namespace?: Located<string>;
+  labels: Record<string, string>;
+  labelsPath: string;
+}
+
+export type ManifestKind = 'Job' | 'JobSet' | 'Gang';
+
+/** What converting one document of a supported kind gives, before flags are applied. */
+export interface KindConversion {
+  kind: ManifestKind;
+  settings: JobSettings;
+  podSets: PodSetSource[];
+  groups: PodSetGroupSource[];
+}
+
+const ON_CLUSTER_LOST: Record<string, OnClusterLost> = {
+  wait: OnClusterLost.ON_CLUSTER_LOST_WAIT,
+  requeue: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
+};
+
+export const ON_CLUSTER_LOST_CHOICES = Object.keys(ON_CLUSTER_LOST);
+
+/** "wait" or "requeue" (any case, or the enum name) to the wire enum; undefined when neither. */
+export function parseOnClusterLost(text: string): OnClusterLost | undefined {
+  const key = text.toLowerCase().replace(/^on_cluster_lost_/, '');
+  return ON_CLUSTER_LOST[key];
+}

@@ -1,0 +1,89 @@
+// Worker clusters for people: the list table and the one-cluster description.
+import { AgentState, agentStateToJSON, type Cluster } from '@muster/api';
+import { formatLabels, shortLevel } from './job-views';
+import { freeOfTotal } from './quantity-format';
+import { renderFields, renderTable } from './table';
+import { age, isoTime } from './time-format';
+
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+
+/** "AGENT_STATE_NEVER_CONNECTED" → "NeverConnected". */
+export function agentStateName(state: AgentState): string {
+  const wire = agentStateToJSON(state);
+  if (wire === 'UNRECOGNIZED' || state === AgentState.AGENT_STATE_UNSPECIFIED) return 'Unknown';
+  return wire
+    .replace(/^AGENT_STATE_/, '')
+    .toLowerCase()
+    .split('_')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
+}
+
+/** Readiness as kubectl shows nodes: the agent's state, plus ",Cordoned" when cordoned. */
+export function clusterStatus(c: Cluster): string {
+  return `${agentStateName(c.agentState)}${c.cordoned ? ',Cordoned' : ''}`;
+}
+
+function resource(c: Cluster, name: string): string {
+  return freeOfTotal(c.capacity?.free?.quantities[name], c.capacity?.allocatable?.quantities[name]);
+}
+
+export function renderClusterTable(clusters: readonly Cluster[]): string {
+  return renderTable(
+    ['NAME', 'STATUS', 'AGENT', 'NODES', 'CPU', 'GPU', 'TOPOLOGY'],
+    clusters.map((c) => [
+      c.name,
+      clusterStatus(c),
+      c.agentVersion || '-',
+      c.capacity ? `${c.capacity.readyNodeCount}/${c.capacity.nodeCount}` : '-',
+      resource(c, 'cpu'),
+      resource(c, GPU_RESOURCE),
+      c.topologyLevels.map(shortLevel).join(',') || '-',
+    ]),
+  );
+}
+
+export function renderClusterDetails(c: Cluster, now: Date): string {
+  const capacity = c.capacity;
+  const names = new Set([
+    ...Object.keys(capacity?.allocatable?.quantities ?? {}),
+    ...Object.keys(capacity?.free?.quantities ?? {}),
+  ]);
+  const resources = [...names]
+    .sort()
+    .map(
+      (n) =>
+        `  ${n}: ${capacity?.free?.quantities[n] ?? '-'} free of ${capacity?.allocatable?.quantities[n] ?? '-'}`,
+    );
+  const fields: [string, string][] = [
+    ['Name', c.name],
+    ['Display name', c.displayName || '-'],
+    ['Cluster set', c.clusterSet || '-'],
+    ['Status', clusterStatus(c)],
+    ['Manager', `${c.clusterManager || '-'}${c.readOnly ? ' (read-only)' : ''}`],
+    ['Agent version', c.agentVersion || '-'],
+    ['Kubernetes', c.kubernetesVersion || '-'],
+    [
+      'Last heartbeat',
+      c.lastHeartbeatTime
+        ? `${isoTime(c.lastHeartbeatTime)} (${age(c.lastHeartbeatTime, now)} ago)`
+        : '-',
+    ],
+    ['Nodes', capacity ? `${capacity.readyNodeCount}/${capacity.nodeCount} ready` : '-'],
+    ['Labels', formatLabels(c.labels)],
+    ['Created', `${isoTime(c.createdAt)} (${age(c.createdAt, now)} ago)`],
+  ];
+  const levels = c.topologyLevels.map((l) => `  ${l}`);
+  const providers = c.accessProviders.map((p) => `  ${p.name}: ${p.cluster?.server ?? '-'}`);
+  const conditions = c.conditions.map(
+    (x) =>
+      `  ${x.type}=${x.status}${x.reason ? ` (${x.reason})` : ''}${x.message ? `: ${x.message}` : ''}`,
+  );
+  return (
+    renderFields(fields) +
+    `Capacity:\n${resources.join('\n') || '  - (no report from an agent yet)'}\n` +
+    `Topology levels:\n${levels.join('\n') || '  -'}\n` +
+    `Access providers:\n${providers.join('\n') || '  -'}\n` +
+    `Conditions:\n${conditions.join('\n') || '  -'}\n`
+  );
+}

@@ -1,0 +1,260 @@
+import {
+  AgentState,
+  JobState,
+  OnClusterLost,
+  TopologyMode,
+  type Cluster,
+  type ExplainJobResponse,
+  type Job,
+} from '@muster/api';
+import { clusterStatus, renderClusterDetails, renderClusterTable } from './cluster-views';
+import { renderExplanation } from './explain-view';
+import { renderJobDetails, renderJobTable } from './job-views';
+import { freeOfTotal, quantityValue } from './quantity-format';
+import { renderQueueTable } from './queue-views';
+import { renderTable } from './table';
+import { age } from './time-format';
+
+const now = new Date('2025-01-01T12:00:00Z');
+
+function cluster(overrides: Partial<Cluster> = {}): Cluster {
+  return {
+    name: 'gpu-east',
+    displayName: 'GPU East',
+    clusterManager: 'muster',
+    clusterSet: 'training',
+    conditions: [],
+    kubernetesVersion: 'v1.31.2',
+    properties: [],
+    accessProviders: [],
+    topologyLevels: [
+      'topology.kubernetes.io/zone',
+      'cloud.provider.com/topology-rack',
+      'kubernetes.io/hostname',
+    ],
+    capacity: undefined,
+    agentState: AgentState.AGENT_STATE_CONNECTED,
+    agentVersion: '0.3.1',
+    lastHeartbeatTime: undefined,
+    cordoned: false,
+    readOnly: false,
+    labels: {},
+    createdAt: new Date('2025-01-01T11:00:00Z'),
+    updatedAt: undefined,
+    ...overrides,
+  };
+}
+
+describe('quantities', () => {
+  it('parses Kubernetes suffixes for display', () => {
+    expect(quantityValue('63500m')).toBe(63.5);
+    expect(quantityValue('2Ki')).toBe(2048);
+    expect(quantityValue('1e3')).toBe(1000);
+    expect(quantityValue('lots')).toBeUndefined();
+    expect(freeOfTotal('63500m', '64')).toBe('63.5/64');
+    expect(freeOfTotal(undefined, undefined)).toBe('-');
+    expect(freeOfTotal(undefined, '8')).toBe('-/8');
+  });
+});
+
+describe('tables', () => {
+  it('pads columns with two spaces and trims the end', () => {
+    expect(
+      renderTable(
+        ['A', 'LONGER'],
+        [
+          ['xyz', '1'],
+          ['', '2'],
+        ],
+      ),
+    ).toBe('A    LONGER\nxyz  1\n     2\n');
+  });
+
+  it('ages like kubectl', () => {
+    expect(age(new Date(now.getTime() - 45_000), now)).toBe('45s');
+    expect(age(new Date(now.getTime() - 30 * 60_000), now)).toBe('30m');
+    expect(age(new Date(now.getTime() - 5 * 3_600_000), now)).toBe('5h');
+    expect(age(new Date(now.getTime() - 3 * 86_400_000), now)).toBe('3d');
+    expect(age(undefined, now)).toBe('-');
+  });
+});
+
+describe('clusters', () => {
+  it('shows readiness, agent, nodes, free/total CPU and GPU, and short topology levels', () => {
+    const withCapacity = cluster({
+      capacity: {
+        nodeCount: 4,
+        readyNodeCount: 3,
+        allocatable: { quantities: { cpu: '256', 'nvidia.com/gpu': '32', memory: '2Ti' } },
+        free: { quantities: { cpu: '63500m', 'nvidia.com/gpu': '12' } },
+        observedAt: now,
+      },
+    });
+    const fresh = cluster({
+      name: 'cpu-west',
+      agentState: AgentState.AGENT_STATE_NEVER_CONNECTED,
+      agentVersion: '',
+      cordoned: true,
+      topologyLevels: [],
+    });
+    expect(renderClusterTable([withCapacity, fresh])).toBe(
+      [
+        'NAME      STATUS                   AGENT  NODES  CPU       GPU    TOPOLOGY',
+        'gpu-east  Connected                0.3.1  3/4    63.5/256  12/32  zone,topology-rack,hostname',
+        'cpu-west  NeverConnected,Cordoned  -      -      -         -      -',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('names agent states readably', () => {
+    expect(clusterStatus(cluster({ agentState: AgentState.AGENT_STATE_LOST }))).toBe('Lost');
+    expect(
+      clusterStatus(cluster({ agentState: AgentState.AGENT_STATE_UNSPECIFIED, cordoned: true })),
+    ).toBe('Unknown,Cordoned');
+  });
+
+  it('describes one cluster with its full topology levels and access providers', () => {
+    const text = renderClusterDetails(
+      cluster({
+        accessProviders: [
+          {
+            name: 'muster',
+            cluster: {
+              server: 'https://10.0.0.1:6443',
+              certificateAuthorityData: Buffer.alloc(0),
+              tlsServerName: '',
+              proxyUrl: '',
+              insecureSkipTlsVerify: false,
+              extensions: [],
+            },
+          },
+        ],
+        labels: { region: 'east' },
+      }),
+      now,
+    );
+    expect(text).toContain('Status:          Connected\n');
+    expect(text).toContain('Labels:          region=east\n');
+    expect(text).toContain(
+      'Topology levels:\n  topology.kubernetes.io/zone\n  cloud.provider.com/topology-rack\n  kubernetes.io/hostname\n',
+    );
+    expect(text).toContain('Access providers:\n  muster: https://10.0.0.1:6443\n');
+    expect(text).toContain('Capacity:\n  - (no report from an agent yet)\n');
+  });
+});
+
+describe('jobs', () => {
+  const job: Job = {
+    id: '0b0c4a8e-5f4e-4d2b-9a57-8c1f2e3d4a5b',
+    spec: {
+      name: 'llama-ft',
+      queue: 'research',
+      priority: 5,
+      onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
+      labels: { team: 'nlp' },
+      namespace: 'ml',
+      podSets: [
+        {
+          name: 'workers',
+          count: 16,
+          podTemplateJson: JSON.stringify({
+            spec: {
+              containers: [
+                {
+                  name: 'c',
+                  image: 'i',
+                  resources: { requests: { cpu: '2', 'nvidia.com/gpu': '1' } },
+                },
+              ],
+            },
+          }),
+          topology: {
+            mode: TopologyMode.TOPOLOGY_MODE_REQUIRED,
+            level: 'cloud.provider.com/topology-rack',
+          },
+        },
+      ],
+      podSetGroups: [],
+    },
+    state: JobState.JOB_STATE_RUNNING,
+    reason: 'Running',
+    message: '',
+    cluster: 'gpu-east',
+    dispatchGeneration: 1,
+    members: { total: 16, pending: 4, running: 12, succeeded: 0, failed: 0 },
+    clientRequestId: '',
+    createdAt: new Date('2025-01-01T11:55:00Z'),
+    updatedAt: new Date('2025-01-01T11:59:00Z'),
+  };
+
+  it('lists id, name, queue, state, running members, cluster and age', () => {
+    expect(renderJobTable([job], now)).toBe(
+      'ID                                    NAME      QUEUE     STATE    RUNNING  CLUSTER   AGE\n' +
+        '0b0c4a8e-5f4e-4d2b-9a57-8c1f2e3d4a5b  llama-ft  research  Running  12/16    gpu-east  5m\n',
+    );
+  });
+
+  it('describes one job with what each member asks for', () => {
+    const text = renderJobDetails(job, now);
+    expect(text).toContain('State:            Running (Running)\n');
+    expect(text).toContain('Members:          12/16 running, 4 pending, 0 succeeded, 0 failed\n');
+    expect(text).toContain('On cluster lost:  requeue\n');
+    expect(text).toContain(
+      'Pod sets:\n  workers × 16  (each cpu 2, nvidia.com/gpu 1; required cloud.provider.com/topology-rack)\n',
+    );
+  });
+
+  it('explains per cluster as a table', () => {
+    const e: ExplainJobResponse = {
+      job,
+      summary: 'no registered cluster can take the gang now',
+      clusters: [
+        {
+          cluster: 'gpu-east',
+          fits: false,
+          reasonCode: 'ClusterNotReady',
+          message: 'no agent has connected yet',
+        },
+        { cluster: 'gpu-west', fits: true, reasonCode: 'AwaitingCycle', message: 'ready' },
+      ],
+      evaluatedAt: now,
+    };
+    expect(renderExplanation(e)).toBe(
+      `Job ${job.id} (llama-ft) is Running: no registered cluster can take the gang now\n` +
+        'Evaluated at 2025-01-01T12:00:00.000Z\n\n' +
+        'CLUSTER   FITS  REASON           MESSAGE\n' +
+        'gpu-east  no    ClusterNotReady  no agent has connected yet\n' +
+        'gpu-west  yes   AwaitingCycle    ready\n',
+    );
+  });
+});
+
+describe('queues', () => {
+  it('shows "default" when no namespace is listed, as the hub does', () => {
+    const text = renderQueueTable(
+      [
+        {
+          name: 'default',
+          description: '',
+          weight: 1,
+          allowedNamespaces: [],
+          createdAt: now,
+          updatedAt: now,
+        },
+        {
+          name: 'research',
+          description: 'NLP',
+          weight: 2,
+          allowedNamespaces: ['default', 'ml'],
+          createdAt: now,
+          updatedAt: now,
+        },
+      ],
+      now,
+    );
+    expect(text).toBe(
+      'NAME      WEIGHT  NAMESPACES  AGE  DESCRIPTION\ndefault   1       default     0s   -\nresearch  2       default,ml  0s   NLP\n',
+    );
+  });
+});

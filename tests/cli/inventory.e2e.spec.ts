@@ -1,0 +1,188 @@
+// The cluster and queue commands of the built CLI against a hub process.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { HubProcess } from '../support/hub-process';
+import {
+  createTestDatabase,
+  createTestRedis,
+  type TestDatabase,
+  type TestRedis,
+} from '../support/services';
+import { CliSandbox } from './support/cli-process';
+
+let db: TestDatabase;
+let redis: TestRedis;
+let hub: HubProcess;
+let cli: CliSandbox;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  redis = await createTestRedis();
+  hub = await HubProcess.start({ databaseUrl: db.url, redisPrefix: redis.prefix });
+  cli = new CliSandbox(hub.grpcAddress);
+});
+
+afterAll(async () => {
+  await hub?.stop();
+  await redis?.cleanup();
+  await db?.drop();
+});
+
+describe('clusters', () => {
+  it('register → list → get → cordon → uncordon → deregister', async () => {
+    const caFile = join(mkdtempSync(join(tmpdir(), 'muster-ca-')), 'ca.pem');
+    writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    let r = await cli.run([
+      'clusters',
+      'register',
+      'gpu-east',
+      '--display-name',
+      'GPU East',
+      '--cluster-set',
+      'training',
+      '--topology-level',
+      'cloud.provider.com/topology-block',
+      '--topology-level',
+      'kubernetes.io/hostname',
+      '--label',
+      'region=east',
+      '--label',
+      'tier=gold',
+      '--server',
+      'https://10.0.0.1:6443',
+      '--ca-file',
+      caFile,
+    ]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'cluster gpu-east registered\n', '']);
+    expect((await cli.run(['clusters', 'register', 'cpu-west'])).code).toBe(0);
+
+    r = await cli.run(['clusters', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^NAME\s+STATUS\s+AGENT\s+NODES\s+CPU\s+GPU\s+TOPOLOGY$/,
+    );
+    // No agent has reported yet: readiness says so and capacity is unknown.
+    expect(r.stdout).toMatch(
+      /\ngpu-east\s+NeverConnected\s+-\s+-\s+-\s+-\s+topology-block,hostname\n/,
+    );
+    expect(r.stdout).toMatch(
+      /\ncpu-west\s+NeverConnected\s+-\s+-\s+-\s+-\s+zone,topology-block,topology-rack,hostname\n/,
+    );
+
+    r = await cli.run(['clusters', 'get', 'gpu-east', '-o', 'json']);
+    const cluster = JSON.parse(r.stdout);
+    expect(cluster).toMatchObject({
+      name: 'gpu-east',
+      displayName: 'GPU East',
+      clusterSet: 'training',
+      agentState: 'AGENT_STATE_NEVER_CONNECTED',
+      topologyLevels: ['cloud.provider.com/topology-block', 'kubernetes.io/hostname'],
+      labels: { region: 'east', tier: 'gold' },
+    });
+    expect(cluster.accessProviders[0]).toMatchObject({
+      name: 'muster',
+      cluster: { server: 'https://10.0.0.1:6443' },
+    });
+    expect(
+      Buffer.from(cluster.accessProviders[0].cluster.certificateAuthorityData, 'base64').toString(),
+    ).toContain('BEGIN CERTIFICATE');
+
+    r = await cli.run(['clusters', 'get', 'gpu-east']);
+    expect(r.stdout).toContain('Status:          NeverConnected\n');
+    expect(r.stdout).toContain('Access providers:\n  muster: https://10.0.0.1:6443\n');
+
+    r = await cli.run(['clusters', 'cordon', 'cpu-west', '--reason', 'maintenance']);
+    expect([r.code, r.stdout]).toEqual([0, 'cluster cpu-west cordoned\n']);
+    expect((await cli.run(['clusters', 'list'])).stdout).toMatch(
+      /\ncpu-west\s+NeverConnected,Cordoned\s/,
+    );
+    r = await cli.run(['clusters', 'uncordon', 'cpu-west', '-o', 'yaml']);
+    expect(parse(r.stdout)).toMatchObject({ name: 'cpu-west' });
+    expect(parse(r.stdout).cordoned).toBeUndefined(); // false is the zero value, which the JSON mapping omits
+    expect((await cli.run(['clusters', 'list'])).stdout).toMatch(/\ncpu-west\s+NeverConnected\s/);
+
+    r = await cli.run(['clusters', 'deregister', 'cpu-west']);
+    expect([r.code, r.stdout]).toEqual([0, 'cluster cpu-west deregistered\n']);
+    r = await cli.run(['clusters', 'get', 'cpu-west']);
+    expect([r.code, r.stderr]).toEqual([3, 'error: cluster "cpu-west" not found\n']);
+    const listed = JSON.parse((await cli.run(['clusters', 'list', '-o', 'json'])).stdout);
+    expect(listed.clusters.map((c: { name: string }) => c.name)).toEqual(['gpu-east']);
+  });
+
+  it('reports refusals with the right exit codes', async () => {
+    let r = await cli.run(['clusters', 'register', 'gpu-east']);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      'error: name: cluster "gpu-east" is already registered\n',
+    ]);
+    r = await cli.run(['clusters', 'register', 'Bad_Name']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: name: must be a DNS-1123 label/);
+    r = await cli.run(['clusters', 'register', 'x', '--ca-file', '/nope.pem']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'error: --ca-file, --tls-server-name and --insecure-skip-tls-verify describe an access provider; add --server URL\n',
+    ]);
+    r = await cli.run(['clusters', 'register', 'x', '--label', 'novalue']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "error: option '--label <key=value>' argument 'novalue' is invalid. must be KEY=VALUE",
+    );
+    r = await cli.run(['clusters', 'cordon', 'nope']);
+    expect(r.code).toBe(3);
+  });
+});
+
+describe('queues', () => {
+  it('create → list → get → delete', async () => {
+    let r = await cli.run([
+      'queues',
+      'create',
+      'research',
+      '--description',
+      'NLP team',
+      '--weight',
+      '2',
+      '--allowed-namespace',
+      'ml',
+      '--allowed-namespace',
+      'default',
+    ]);
+    expect([r.code, r.stdout]).toEqual([0, 'queue research created\n']);
+    expect((await cli.run(['queues', 'create', 'scratch'])).code).toBe(0);
+
+    r = await cli.run(['queues', 'list']);
+    expect(r.stdout).toMatch(/^NAME\s+WEIGHT\s+NAMESPACES\s+AGE\s+DESCRIPTION\n/);
+    expect(r.stdout).toMatch(/\nresearch\s+2\s+default,ml\s+\d+s\s+NLP team\n/);
+    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+\d+s\s+-\n/);
+
+    r = await cli.run(['queues', 'get', 'research', '-o', 'json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      name: 'research',
+      description: 'NLP team',
+      weight: 2,
+      allowedNamespaces: ['default', 'ml'],
+    });
+
+    r = await cli.run(['queues', 'delete', 'scratch']);
+    expect([r.code, r.stdout]).toEqual([0, 'queue scratch deleted\n']);
+    const names = parse((await cli.run(['queues', 'list', '-o', 'yaml'])).stdout).queues.map(
+      (q: { name: string }) => q.name,
+    );
+    expect(names).toEqual(['research']);
+    r = await cli.run(['queues', 'delete', 'scratch']);
+    expect([r.code, r.stderr]).toEqual([3, 'error: queue "scratch" not found\n']);
+  });
+
+  it('refuses a duplicate queue and a bad weight', async () => {
+    let r = await cli.run(['queues', 'create', 'research']);
+    expect([r.code, r.stderr]).toEqual([1, 'error: queue.name: queue "research" already exists\n']);
+    r = await cli.run(['queues', 'create', 'heavy', '--weight', '5000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "error: option '--weight <n>' argument '5000' is invalid. must be an integer from 1 to 1000.",
+    );
+  });
+});
