@@ -9,9 +9,13 @@ bash tools/ensure-services.sh || exit 1
 bash tools/ensure-install.sh || exit 1
 
 echo "== lint"
+node tools/check-graph.mjs || exit 1
 npx --no-install buf lint proto || exit 1
 npx --no-install eslint --max-warnings 0 . || exit 1
 npx --no-install prettier --check . >/dev/null || { npx --no-install prettier --check . ; exit 1; }
+
+echo "== testbed binary (cached; a rebuild only when its Go sources change)"
+node infra/testbed/dist/cli.js build || exit 1
 
 mkdir -p .muster
 results=.muster/test-results.json

@@ -1,0 +1,36 @@
+// @muster/testbed: real multi-cluster Kubernetes testbeds (kube-apiserver + etcd + scheduler +
+// controller-manager + kwok, one process per cluster) for Muster's tests and demo.
+export { ensureBinary, sourceHash, PACKAGE_ROOT } from './binary';
+export type { EnsureBinaryOptions } from './binary';
+export { kubeRequest, kubeJSON } from './kube';
+export type { KubeEndpoint, KubeResponse } from './kube';
+export {
+  LABELS,
+  KWOK_NODE_ANNOTATION,
+  POD_ANNOTATIONS,
+  buildNodes,
+  loadTopology,
+  normalizeTopology,
+  parseTopology,
+} from './topology';
+export type {
+  ClusterRole,
+  ClusterSpec,
+  FakeNode,
+  NodePoolSpec,
+  TaintSpec,
+  TopologySpec,
+} from './topology';
+export {
+  DEMO_TOPOLOGY,
+  Testbed,
+  cleanupStaleRuns,
+  defaultBaseDir,
+  notReadyReason,
+  pidAlive,
+  readState,
+  startTestbed,
+  statusOf,
+  stopState,
+} from './testbed';
+export type { ClusterState, StartOptions, TestbedCluster, TestbedState } from './testbed';
