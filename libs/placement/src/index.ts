@@ -1,0 +1,90 @@
+/**
+ * @muster/placement — the pure decision at the heart of Muster: which worker cluster (and which
+ * nodes and topology domain in it) each gang goes to. No I/O, no Node APIs, no dependencies.
+ */
+export { err, ok } from './lib/result';
+export type { PlacementError, PlacementErrorCode, Result } from './lib/result';
+
+export {
+  formatQuantity,
+  isByteResource,
+  MAX_QUANTITY_MILLI,
+  MILLI,
+  parseQuantity,
+} from './lib/quantity';
+export {
+  addResources,
+  compareQuantities,
+  compareResources,
+  fits,
+  formatResourceList,
+  isExtendedResource,
+  isValidResourceName,
+  isZeroResources,
+  parseResourceList,
+  parseResourceQuantity,
+  quantityOf,
+  resourceRounding,
+  scaleResources,
+  shortfall,
+  subtractResources,
+} from './lib/resources';
+export type { QuantityMap, ResourceList, ResourceName, ResourceOrder } from './lib/resources';
+
+export {
+  clusterProblem,
+  MAX_POD_SET_COUNT,
+  parseClusterSnapshot,
+  parseGang,
+  validateGang,
+} from './lib/model';
+export type {
+  ClusterSnapshot,
+  ClusterSpec,
+  ColocationGroup,
+  Gang,
+  GangSpec,
+  NodeSnapshot,
+  NodeSpec,
+  PodSet,
+  PodSetSpec,
+  Taint,
+  TaintEffect,
+  Toleration,
+  TolerationOperator,
+  TopologyConstraint,
+} from './lib/model';
+
+export {
+  firstUntoleratedTaint,
+  formatSelector,
+  formatTaint,
+  isHardTaint,
+  matchesNodeSelector,
+  toleratesAll,
+  toleratesTaint,
+} from './lib/scheduling';
+
+export { levelNoun } from './lib/explain';
+export type { FitExplanation, FitReasonCode } from './lib/explain';
+
+export {
+  applyPlacement,
+  fitGang,
+  formatDecision,
+  placeBatch,
+  placeGang,
+  placementStream,
+} from './lib/place';
+export type {
+  BatchResult,
+  GangDecision,
+  InvalidGangDecision,
+  PlacedDecision,
+  Placement,
+  PlacementOptions,
+  PlacementPolicy,
+  PodSetPlacement,
+  TopologyDomainRef,
+  UnplacedDecision,
+} from './lib/place';

@@ -1,0 +1,950 @@
+/**
+ * Internal, mutable capacity index of one cluster. Built from a {@link ClusterSnapshot} copy at
+ * the start of a batch and updated in place as gangs are placed; never exposed to callers.
+ *
+ * The index is a topology tree: the root is the whole cluster, depth i+1 holds the domains of
+ * `topologyLevels[i]`, and nodes hang under the deepest domain whose labels they carry. For each
+ * {@link View} (the nodes one kind of pod set may use), every domain keeps, per resource:
+ * - `sum`: free capacity of its eligible nodes,
+ * - `max`: the most free on any single eligible node below it,
+ * - `maxBelow[j]`: the largest `sum` of any descendant domain at depth j.
+ * plus, for small whole-unit resources such as GPUs, a histogram of how many nodes have 0, 1, 2, ...
+ * units free. These are exact aggregates, used as necessary conditions ("could a rack below here
+ * hold 64 GPUs? could its nodes take 16 members of 8 GPUs?") that let a search skip whole subtrees,
+ * so a decision costs roughly O(depth × fan-out + members) instead of a scan of every node. Exact
+ * member counts come from walking only the subtrees that pass, and are cached per request shape
+ * until something below the domain changes.
+ */
+import { ClusterSnapshot, Taint, Toleration, TopologyConstraint } from './model';
+import { isHardTaint, matchesNodeSelector, toleratesAll, toleratesTaint } from './scheduling';
+
+/** Dense numbering of every resource name seen in a batch. */
+export interface ResourceSpace {
+  readonly names: readonly string[];
+  readonly index: ReadonlyMap<string, number>;
+}
+
+/** Non-zero entries of a resource vector: `amt[i]` of resource `idx[i]`. */
+export interface SparseRequest {
+  readonly idx: readonly number[];
+  readonly amt: readonly bigint[];
+}
+
+/** A pod set translated to the resource space of a batch. */
+export interface PreparedPodSet {
+  readonly name: string;
+  /** Position in the gang's `podSets`. */
+  readonly position: number;
+  readonly count: number;
+  /** Per-member request (non-zero entries only). */
+  readonly req: SparseRequest;
+  /** Per-member request × count. */
+  readonly need: SparseRequest;
+  /** `req.amt` and `need.amt` as floats, for the approximate prefilter ({@link mayHold}). */
+  readonly reqF: Float64Array;
+  readonly needF: Float64Array;
+  /** Raw per-member request, for messages. */
+  readonly requests: Readonly<Record<string, bigint>>;
+  readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly tolerations: readonly Toleration[] | undefined;
+  /** Identity of (selector, tolerations) for the eligibility cache; `''` when both are empty. */
+  readonly sig: string;
+  /** Identity of the per-member request, for the capacity cache. */
+  readonly shape: string;
+  readonly topology: TopologyConstraint | undefined;
+}
+
+export interface IndexedNode {
+  readonly id: number;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly taints: readonly Taint[];
+  readonly free: bigint[];
+  /**
+   * `free` as floats, kept in step with it. Node-sized amounts are integers far below 2^52 in
+   * practice, where float arithmetic is exact; {@link ClusterIndex.nodeCapacity} uses it then and
+   * falls back to bigint otherwise.
+   */
+  readonly freeF: Float64Array;
+  readonly alloc: readonly bigint[];
+  /** Deepest domain the node belongs to. */
+  readonly domain: number;
+}
+
+/** A topology domain. Its capacity figures live in each {@link View}. */
+export interface Domain {
+  readonly id: number;
+  /** 0 for the cluster root, i + 1 for `topologyLevels[i]`. */
+  readonly depth: number;
+  readonly value: string;
+  /** Label values from the broadest level down to this domain. */
+  readonly path: readonly string[];
+  /** Display name: the label value, or the path when the value repeats at this level. */
+  label: string;
+  readonly parent: number;
+  readonly children: number[];
+  /** Nodes attached directly (their labels stop at this depth). */
+  readonly nodes: number[];
+  /**
+   * The node id when the domain is exactly one node and nothing else (typically a hostname
+   * domain): its figures are the node's own, so nothing is stored or updated twice. Else -1.
+   */
+  leafNode: number;
+}
+
+/**
+ * Capacity aggregates over the nodes one kind of pod set may use (same node selector and
+ * tolerations). View 0 covers every usable node. Because a view only counts eligible nodes, its
+ * figures are exact for its pod sets: a rack full of tainted nodes shows zero free to a pod set
+ * that does not tolerate the taint. Views are built on first use (O(nodes)) and then maintained
+ * incrementally with every placement.
+ */
+export interface View {
+  /** `null` when every usable node is eligible. */
+  readonly node: Uint8Array | null;
+  /** Eligible nodes per domain. */
+  readonly count: Int32Array;
+  /** Per domain (empty for leaf domains, see {@link Domain.leafNode}): free per resource. */
+  readonly sum: bigint[][];
+  /** Per domain: most free on any single node, per resource. */
+  readonly max: bigint[][];
+  /** Per domain: allocatable per resource. */
+  readonly alloc: bigint[][];
+  /** Per domain, per depth j > domain depth: largest `sum` of a descendant domain at depth j. */
+  readonly maxBelow: bigint[][][];
+  /** Member capacities already computed, per request shape (see {@link ClusterIndex.capacity}). */
+  readonly capacities: Map<string, CapacityCache>;
+  /**
+   * For each countable resource (see {@link ClusterIndex.countable}), per non-leaf domain (by
+   * cache slot), how many eligible nodes have 0, 1, 2, ... whole units free: `hist[c][slot * (K + 1) + k]`.
+   * It bounds how many members fit in a domain without visiting its nodes ({@link ClusterIndex.countBound}).
+   */
+  readonly hist: Int32Array[];
+  /**
+   * The root's `sum`, `max` and `maxBelow[j]` as floats (index 0 = sum, 1 = max, j + 1 = maxBelow[j]),
+   * refreshed after every change: the per-cluster prefilter of every decision compares floats
+   * instead of bigints (see {@link mayHold}).
+   */
+  readonly rootF: Float64Array[];
+}
+
+/** Below this, integer-valued floats add, compare, divide-and-floor and multiply back exactly. */
+const EXACT_FLOAT = 2 ** 52;
+
+/** Relative slack of the float prefilter; float conversion errors are below 2^-52. */
+const FLOAT_SLACK = 1 - 1e-9;
+
+/**
+ * Approximate `vec >= need` that is never false when the exact comparison is true (it may be true
+ * when the exact one is false, by at most a 1e-9 relative margin). Only used to skip clusters
+ * early; every decision is then confirmed with exact bigint arithmetic.
+ */
+export function mayHold(vec: Float64Array, idx: readonly number[], amt: Float64Array): boolean {
+  for (let i = 0; i < idx.length; i++) if (vec[idx[i]] < amt[i] * FLOAT_SLACK) return false;
+  return true;
+}
+
+/**
+ * Cached member capacity of each non-leaf domain (by cache slot) for one request shape. An entry
+ * is valid while `stamp` equals the domain's version + 1; `exact` says whether `cap` is the
+ * capacity or only a lower bound (the walk stopped early at a limit).
+ */
+interface CapacityCache {
+  readonly stamp: Int32Array;
+  readonly cap: Float64Array;
+  readonly exact: Uint8Array;
+}
+
+/** Resources whose free amounts are whole units up to this many get per-domain histograms. */
+const MAX_COUNTABLE_UNITS = 32;
+
+/** Domains with at most this many eligible nodes are counted in full rather than up to a limit. */
+const FULL_COUNT_NODES = 64;
+
+/** Shapes cached per view before the cache is cleared (bounds memory with many distinct requests). */
+const MAX_CACHED_SHAPES = 32;
+
+export type ClusterStatus =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly code: 'InvalidClusterSnapshot' | 'ClusterNotReady' | 'ClusterCordoned';
+      readonly message: string;
+    };
+
+export interface UnusableNode {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly reason: 'not ready' | 'unschedulable';
+}
+
+export type Policy = 'pack' | 'spread';
+
+/** Encodes a node id as a negative "item" so domains and nodes can be ordered together. */
+const nodeItem = (id: number): number => -id - 1;
+
+export function buildResourceSpace(clusters: readonly ClusterSnapshot[]): ResourceSpace {
+  const names = new Set<string>();
+  for (const c of clusters) {
+    if (!c || !Array.isArray(c.nodes)) continue;
+    for (const n of c.nodes) {
+      if (!n) continue;
+      for (const list of [n.free, n.allocatable]) {
+        if (list && typeof list === 'object') for (const k of Object.keys(list)) names.add(k);
+      }
+    }
+  }
+  const sorted = [...names].sort();
+  return { names: sorted, index: new Map(sorted.map((n, i) => [n, i])) };
+}
+
+export class ClusterIndex {
+  readonly domains: Domain[] = [];
+  readonly nodes: IndexedNode[] = [];
+  readonly unusable: UnusableNode[] = [];
+  /** Depth of each topology level key. */
+  readonly depthOf = new Map<string, number>();
+  readonly levels: readonly string[];
+  /** Domain ids per depth. */
+  readonly byDepth: number[][] = [];
+  /** View over every usable node. */
+  readonly all: View;
+  private readonly views: View[] = [];
+  /** Per domain, bumped whenever free capacity below it changes; invalidates cached capacities. */
+  private version = new Int32Array(0);
+  /** Per domain, its slot in capacity caches (-1 for leaf domains, which are never cached). */
+  private cacheSlot = new Int32Array(0);
+  private cacheSlots = 0;
+  private readonly viewBySig = new Map<string, View>();
+  /**
+   * Resources with small whole-unit free amounts on every node (GPUs: 0..8), with their largest
+   * unit count `k`. Whole-node GPU members fail mostly because free GPUs are split across nodes;
+   * a histogram of free units per domain shows that in O(k) instead of a walk over the nodes.
+   */
+  private countable: Array<{ readonly r: number; readonly k: number }> = [];
+  private countableOf = new Int32Array(0);
+  private readonly hardTaints: Taint[] = [];
+  private readonly r: number;
+  private readonly zero: readonly bigint[];
+
+  constructor(
+    snapshot: ClusterSnapshot,
+    space: ResourceSpace,
+    readonly name: string,
+    readonly status: ClusterStatus,
+  ) {
+    this.r = space.names.length;
+    this.zero = Object.freeze(new Array<bigint>(this.r).fill(0n));
+    this.levels = status.ok ? [...snapshot.topologyLevels] : [];
+    this.levels.forEach((l, i) => this.depthOf.set(l, i + 1));
+    const maxDepth = this.levels.length;
+    for (let d = 0; d <= maxDepth; d++) this.byDepth.push([]);
+    this.newDomain(0, '', [], -1);
+
+    if (status.ok) {
+      const sorted = [...snapshot.nodes].sort((a, b) => cmpStr(a.name, b.name));
+      const childByValue = new Map<number, Map<string, number>>();
+      const taintKeys = new Set<string>();
+      for (const n of sorted) {
+        const labels = n.labels ?? {};
+        if (n.ready === false || n.unschedulable === true) {
+          this.unusable.push({
+            name: n.name,
+            labels,
+            reason: n.ready === false ? 'not ready' : 'unschedulable',
+          });
+          continue;
+        }
+        let d = 0;
+        for (let i = 0; i < maxDepth; i++) {
+          const v = labels[this.levels[i]];
+          if (v === undefined) break;
+          let m = childByValue.get(d);
+          if (!m) childByValue.set(d, (m = new Map()));
+          let child = m.get(v);
+          if (child === undefined) {
+            child = this.newDomain(i + 1, v, [...this.domains[d].path, v], d);
+            m.set(v, child);
+            this.domains[d].children.push(child);
+          }
+          d = child;
+        }
+        const taints = (n.taints ?? []).filter(isHardTaint);
+        for (const t of taints) {
+          const key = JSON.stringify([t.key, t.value ?? '', t.effect]);
+          if (!taintKeys.has(key)) {
+            taintKeys.add(key);
+            this.hardTaints.push(t);
+          }
+        }
+        const id = this.nodes.length;
+        const free = this.vector(n.free, space);
+        this.nodes.push({
+          id,
+          name: n.name,
+          labels,
+          taints,
+          free,
+          freeF: Float64Array.from(free, Number),
+          alloc: this.vector(n.allocatable, space),
+          domain: d,
+        });
+        this.domains[d].nodes.push(id);
+      }
+      // Children in label-value order; display labels; leaf domains.
+      for (let depth = 1; depth <= maxDepth; depth++) {
+        const count = new Map<string, number>();
+        for (const id of this.byDepth[depth]) {
+          const v = this.domains[id].value;
+          count.set(v, (count.get(v) ?? 0) + 1);
+        }
+        for (const id of this.byDepth[depth]) {
+          const dom = this.domains[id];
+          if ((count.get(dom.value) ?? 0) > 1) dom.label = dom.path.join('/');
+        }
+      }
+      for (const dom of this.domains) {
+        dom.children.sort((a, b) => cmpStr(this.domains[a].value, this.domains[b].value));
+        if (dom.children.length === 0 && dom.nodes.length === 1) dom.leafNode = dom.nodes[0];
+      }
+    }
+    this.version = new Int32Array(this.domains.length);
+    this.cacheSlot = Int32Array.from(this.domains, (d) =>
+      d.leafNode >= 0 ? -1 : this.cacheSlots++,
+    );
+    this.countableOf = new Int32Array(this.r).fill(-1);
+    for (let r = 0; r < this.r; r++) {
+      let k = 0;
+      let whole = true;
+      for (const n of this.nodes) {
+        const f = n.free[r];
+        if (f % 1000n !== 0n || f > BigInt(MAX_COUNTABLE_UNITS) * 1000n) whole = false;
+        else if (Number(f / 1000n) > k) k = Number(f / 1000n);
+      }
+      if (whole && this.nodes.length > 0) {
+        this.countableOf[r] = this.countable.length;
+        this.countable.push({ r, k });
+      }
+    }
+    this.all = this.buildView(null);
+  }
+
+  /** Histogram bin of a free amount: whole units, clamped to the resource's largest bin. */
+  private bin(c: number, free: bigint): number {
+    const units = Number(free / 1000n);
+    const k = this.countable[c].k;
+    return units > k ? k : units;
+  }
+
+  private newDomain(depth: number, value: string, path: string[], parent: number): number {
+    const id = this.domains.length;
+    this.domains.push({
+      id,
+      depth,
+      value,
+      path,
+      label: value,
+      parent,
+      children: [],
+      nodes: [],
+      leafNode: -1,
+    });
+    this.byDepth[depth].push(id);
+    return id;
+  }
+
+  private vector(list: Readonly<Record<string, bigint>>, space: ResourceSpace): bigint[] {
+    const v = new Array<bigint>(this.r).fill(0n);
+    for (const k of Object.keys(list)) {
+      const i = space.index.get(k);
+      if (i === undefined) continue;
+      const a = list[k];
+      v[i] = a < 0n ? 0n : a; // an over-committed node has nothing free
+    }
+    return v;
+  }
+
+  get maxDepth(): number {
+    return this.levels.length;
+  }
+
+  // ----- views -----
+
+  private buildView(node: Uint8Array | null): View {
+    const nd = this.domains.length;
+    const count = new Int32Array(nd);
+    for (const n of this.nodes) {
+      if (node && node[n.id] === 0) continue;
+      for (let d = n.domain; d >= 0; d = this.domains[d].parent) count[d]++;
+    }
+    const v: View = {
+      node,
+      count,
+      sum: new Array(nd),
+      max: new Array(nd),
+      alloc: new Array(nd),
+      maxBelow: new Array(nd),
+      capacities: new Map(),
+      rootF: Array.from({ length: this.maxDepth + 2 }, () => new Float64Array(this.r)),
+      hist: this.countable.map((c) => new Int32Array((c.k + 1) * this.cacheSlots)),
+    };
+    for (const n of this.nodes) {
+      if (node && node[n.id] === 0) continue;
+      this.countable.forEach((c, ci) => {
+        const b = this.bin(ci, n.free[c.r]);
+        const h = v.hist[ci];
+        for (let d = n.domain; d >= 0; d = this.domains[d].parent) {
+          const slot = this.cacheSlot[d];
+          if (slot >= 0) h[slot * (c.k + 1) + b]++;
+        }
+      });
+    }
+    const all = Array.from({ length: this.r }, (_, i) => i);
+    for (let depth = this.maxDepth; depth >= 0; depth--) {
+      for (const id of this.byDepth[depth]) {
+        const dom = this.domains[id];
+        if (dom.leafNode >= 0) {
+          v.sum[id] = v.max[id] = v.alloc[id] = [];
+          v.maxBelow[id] = [];
+          continue;
+        }
+        const sum = new Array<bigint>(this.r).fill(0n);
+        const alloc = new Array<bigint>(this.r).fill(0n);
+        for (const nid of dom.nodes) {
+          if (node && node[nid] === 0) continue;
+          const n = this.nodes[nid];
+          for (let r = 0; r < this.r; r++) {
+            sum[r] += n.free[r];
+            alloc[r] += n.alloc[r];
+          }
+        }
+        for (const cid of dom.children) {
+          const cs = this.sumOf(v, cid);
+          const ca = this.allocOf(v, cid);
+          for (let r = 0; r < this.r; r++) {
+            sum[r] += cs[r];
+            alloc[r] += ca[r];
+          }
+        }
+        v.sum[id] = sum;
+        v.alloc[id] = alloc;
+        v.max[id] = new Array<bigint>(this.r).fill(0n);
+        const mb: bigint[][] = [];
+        for (let j = 0; j <= this.maxDepth; j++)
+          mb.push(j > depth ? new Array<bigint>(this.r).fill(0n) : []);
+        v.maxBelow[id] = mb;
+        this.recompute(v, dom, all);
+      }
+    }
+    this.refreshRootF(v, all);
+    this.views.push(v);
+    return v;
+  }
+
+  private refreshRootF(v: View, idx: readonly number[]): void {
+    const sum = this.sumOf(v, 0);
+    const max = this.maxOf(v, 0);
+    for (const r of idx) {
+      v.rootF[0][r] = Number(sum[r]);
+      v.rootF[1][r] = Number(max[r]);
+      for (let j = 1; j <= this.maxDepth; j++)
+        v.rootF[j + 1][r] = Number(this.maxBelowOf(v, 0, j)[r]);
+    }
+  }
+
+  /** The view of the nodes a pod set may use (selector + tolerations), built on first use. */
+  view(ps: PreparedPodSet): View {
+    const cached = this.viewBySig.get(ps.sig);
+    if (cached) return cached;
+    const selectorEmpty = !ps.selector || Object.keys(ps.selector).length === 0;
+    let v = this.all;
+    if (
+      !selectorEmpty ||
+      !this.hardTaints.every((t) => (ps.tolerations ?? []).some((x) => toleratesTaint(x, t)))
+    ) {
+      const node = new Uint8Array(this.nodes.length);
+      let eligible = 0;
+      for (const n of this.nodes) {
+        if (matchesNodeSelector(n.labels, ps.selector) && toleratesAll(n.taints, ps.tolerations)) {
+          node[n.id] = 1;
+          eligible++;
+        }
+      }
+      if (eligible < this.nodes.length) v = this.buildView(node);
+    }
+    this.viewBySig.set(ps.sig, v);
+    return v;
+  }
+
+  eligible(v: View, nid: number): boolean {
+    return v.node === null || v.node[nid] === 1;
+  }
+
+  /** Free per resource of domain `d` in view `v`. */
+  sumOf(v: View, d: number): readonly bigint[] {
+    const leaf = this.domains[d].leafNode;
+    if (leaf < 0) return v.sum[d];
+    return this.eligible(v, leaf) ? this.nodes[leaf].free : this.zero;
+  }
+
+  /** Most free on one node of domain `d` in view `v`. */
+  maxOf(v: View, d: number): readonly bigint[] {
+    const leaf = this.domains[d].leafNode;
+    if (leaf < 0) return v.max[d];
+    return this.eligible(v, leaf) ? this.nodes[leaf].free : this.zero;
+  }
+
+  allocOf(v: View, d: number): readonly bigint[] {
+    const leaf = this.domains[d].leafNode;
+    if (leaf < 0) return v.alloc[d];
+    return this.eligible(v, leaf) ? this.nodes[leaf].alloc : this.zero;
+  }
+
+  /** Largest free of a descendant domain at depth `j` (> depth of `d`). */
+  maxBelowOf(v: View, d: number, j: number): readonly bigint[] {
+    return this.domains[d].leafNode < 0 ? v.maxBelow[d][j] : this.zero;
+  }
+
+  /** Recomputes `max` and `maxBelow` of one (non-leaf) domain from its children, for resources `idx`. */
+  private recompute(v: View, dom: Domain, idx: readonly number[]): void {
+    const maxDepth = this.maxDepth;
+    const max = v.max[dom.id];
+    const mbs = v.maxBelow[dom.id];
+    for (const r of idx) {
+      let m = 0n;
+      for (const nid of dom.nodes) {
+        if (v.node !== null && v.node[nid] === 0) continue;
+        const f = this.nodes[nid].free[r];
+        if (f > m) m = f;
+      }
+      for (const cid of dom.children) {
+        const f = this.maxOf(v, cid)[r];
+        if (f > m) m = f;
+      }
+      max[r] = m;
+      for (let j = dom.depth + 1; j <= maxDepth; j++) {
+        let mb = 0n;
+        for (const cid of dom.children) {
+          const x = j === dom.depth + 1 ? this.sumOf(v, cid)[r] : this.maxBelowOf(v, cid, j)[r];
+          if (x > mb) mb = x;
+        }
+        mbs[j][r] = mb;
+      }
+    }
+  }
+
+  /**
+   * Adds (`sign = 1n`) or removes (`sign = -1n`) `count × req` on each node and updates every
+   * view's aggregates on the way to the root.
+   */
+  apply(counts: ReadonlyMap<number, number>, req: SparseRequest, sign: 1n | -1n): void {
+    const touched = new Set<number>();
+    // Histogram moves: [countable index, node, old bin, new bin].
+    const moves: Array<[number, number, number, number]> = [];
+    for (const [nid, k] of counts) {
+      const n = this.nodes[nid];
+      const times = BigInt(k) * sign;
+      for (let i = 0; i < req.idx.length; i++) {
+        const r = req.idx[i];
+        const c = this.countableOf[r];
+        const before = c >= 0 ? this.bin(c, n.free[r]) : 0;
+        n.free[r] += req.amt[i] * times;
+        n.freeF[r] = Number(n.free[r]);
+        if (c >= 0) {
+          const after = this.bin(c, n.free[r]);
+          if (after !== before) moves.push([c, nid, before, after]);
+        }
+      }
+      for (let d = n.domain; d >= 0 && !touched.has(d); d = this.domains[d].parent) touched.add(d);
+    }
+    for (const d of touched) this.version[d]++;
+    for (const v of this.views) {
+      for (const [c, nid, before, after] of moves) {
+        if (v.node !== null && v.node[nid] === 0) continue;
+        const width = this.countable[c].k + 1;
+        const h = v.hist[c];
+        for (let d = this.nodes[nid].domain; d >= 0; d = this.domains[d].parent) {
+          const slot = this.cacheSlot[d];
+          if (slot < 0) continue;
+          h[slot * width + before]--;
+          h[slot * width + after]++;
+        }
+      }
+      const dirty = new Set<number>();
+      for (const [nid, k] of counts) {
+        if (v.node !== null && v.node[nid] === 0) continue;
+        const times = BigInt(k) * sign;
+        for (let d = this.nodes[nid].domain; d >= 0; d = this.domains[d].parent) {
+          if (this.domains[d].leafNode >= 0) continue;
+          const sum = v.sum[d];
+          for (let i = 0; i < req.idx.length; i++) sum[req.idx[i]] += req.amt[i] * times;
+          dirty.add(d);
+        }
+      }
+      const order = [...dirty].sort((a, b) => this.domains[b].depth - this.domains[a].depth);
+      for (const d of order) this.recompute(v, this.domains[d], req.idx);
+      if (dirty.size > 0 || this.domains[0].leafNode >= 0) this.refreshRootF(v, req.idx);
+    }
+  }
+
+  // ----- fitting -----
+
+  /** How many members of `ps` fit on one node (capped at `limit`). */
+  nodeCapacity(nid: number, ps: PreparedPodSet, v: View, limit: number): number {
+    if (v.node !== null && v.node[nid] === 0) return 0;
+    const node = this.nodes[nid];
+    const freeF = node.freeF;
+    const { idx, amt } = ps.req;
+    const reqF = ps.reqF;
+    let k = limit;
+    for (let i = 0; i < idx.length; i++) {
+      const f = freeF[idx[i]];
+      const q = reqF[i];
+      if (f < EXACT_FLOAT && q < EXACT_FLOAT) {
+        // Both are integers below 2^52: comparisons, floor(f / q) (corrected) and c × q are exact.
+        if (f < q) return 0;
+        if (k > 1) {
+          let c = Math.floor(f / q);
+          if (c * q > f) c--;
+          if (c < k) k = c;
+        }
+      } else {
+        const fb = node.free[idx[i]];
+        if (fb < amt[i]) return 0;
+        if (k > 1) {
+          const c = Number(fb / amt[i]); // may round when huge, but only ever compared with a small k
+          if (c < k) k = c;
+        }
+      }
+    }
+    return k;
+  }
+
+  /** Upper bound on members of `ps` from free sums alone; Infinity when nothing is requested. */
+  private sumBound(sum: readonly bigint[], ps: PreparedPodSet): number {
+    let k: bigint | undefined;
+    const { idx, amt } = ps.req;
+    for (let i = 0; i < idx.length; i++) {
+      const c = sum[idx[i]] / amt[i];
+      if (k === undefined || c < k) k = c;
+    }
+    if (k === undefined) return Infinity;
+    return k > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(k);
+  }
+
+  /**
+   * Upper bound on members of `ps` in non-leaf domain `d` from the free-unit histograms of the
+   * requested countable resources: Σ over bins of nodes × members one such node could take.
+   * Infinity when no requested resource is countable.
+   */
+  countBound(d: number, ps: PreparedPodSet, v: View): number {
+    const slot = this.cacheSlot[d];
+    if (slot < 0) return Infinity;
+    let bound = Infinity;
+    const { idx } = ps.req;
+    for (let i = 0; i < idx.length; i++) {
+      const c = this.countableOf[idx[i]];
+      const q = ps.reqF[i];
+      if (c < 0 || q >= EXACT_FLOAT) continue;
+      const width = this.countable[c].k + 1;
+      const h = v.hist[c];
+      let total = 0;
+      for (let b = 0; b < width; b++) {
+        const nodes = h[slot * width + b];
+        // A node in bin b has less than b + 1 units free; floor is exact or over-estimates.
+        if (nodes > 0) total += nodes * Math.floor(((b + 1) * 1000 - 1) / q);
+      }
+      if (total < bound) bound = total;
+    }
+    return bound;
+  }
+
+  /** Whether at least `count` members of `ps` fit in domain `d`; cheap bounds first. */
+  canHold(d: number, ps: PreparedPodSet, v: View, count: number): boolean {
+    if (v.count[d] === 0) return false;
+    if (this.domains[d].leafNode < 0 && this.countBound(d, ps, v) < count) return false;
+    return this.capacity(d, ps, v, count) >= count;
+  }
+
+  /**
+   * Exact number of members of `ps` that fit in domain `d` (capped at `limit`). Members are
+   * identical, so the per-node counts simply add up; subtrees that cannot hold one member are
+   * skipped via `max`, and the walk stops as soon as `limit` is reached.
+   */
+  capacity(d: number, ps: PreparedPodSet, v: View, limit: number): number {
+    if (limit <= 0 || v.count[d] === 0) return 0;
+    const dom = this.domains[d];
+    if (dom.leafNode >= 0) return this.nodeCapacity(dom.leafNode, ps, v, limit);
+    if (!geq(v.max[d], ps.req)) return 0;
+    const sumBound = Math.min(this.sumBound(v.sum[d], ps), this.countBound(d, ps, v));
+    if (sumBound === 0) return 0;
+    // Cached result for this request shape, valid while nothing below `d` changed. Unchanged
+    // clusters (all but one after each decision) then answer in O(1) for gangs of a known shape.
+    let cache = v.capacities.get(ps.shape);
+    if (!cache) {
+      if (v.capacities.size >= MAX_CACHED_SHAPES) v.capacities.clear();
+      const n = this.cacheSlots;
+      cache = { stamp: new Int32Array(n), cap: new Float64Array(n), exact: new Uint8Array(n) };
+      v.capacities.set(ps.shape, cache);
+    }
+    const slot = this.cacheSlot[d];
+    const stamp = this.version[d] + 1;
+    if (cache.stamp[slot] === stamp) {
+      if (cache.exact[slot] === 1) return Math.min(cache.cap[slot], limit);
+      if (cache.cap[slot] >= limit) return limit;
+    }
+    // Small domains (racks, typically) are always counted in full: the exact figure is cached and
+    // then serves every later limit, so parents add up cached children instead of re-walking nodes.
+    const bound = v.count[d] <= FULL_COUNT_NODES ? sumBound : Math.min(sumBound, limit);
+    let total = 0;
+    for (const nid of dom.nodes) {
+      total += this.nodeCapacity(nid, ps, v, bound - total);
+      if (total >= bound) break;
+    }
+    if (total < bound) {
+      for (const cid of dom.children) {
+        total += this.capacity(cid, ps, v, bound - total);
+        if (total >= bound) break;
+      }
+    }
+    // Exact unless the walk stopped at the caller's limit (the upper bound cannot be exceeded).
+    const exact = total < bound || bound === sumBound;
+    if (cache.stamp[slot] !== stamp || exact || total > cache.cap[slot]) {
+      cache.stamp[slot] = stamp;
+      cache.cap[slot] = total;
+      cache.exact[slot] = exact ? 1 : 0;
+    }
+    return Math.min(total, limit);
+  }
+
+  itemCapacity(item: number, ps: PreparedPodSet, v: View, limit: number): number {
+    return item >= 0
+      ? this.capacity(item, ps, v, limit)
+      : this.nodeCapacity(-item - 1, ps, v, limit);
+  }
+
+  private itemFree(v: View, item: number): readonly bigint[] {
+    return item >= 0 ? this.sumOf(v, item) : this.nodes[-item - 1].free;
+  }
+
+  private itemAlloc(v: View, item: number): readonly bigint[] {
+    return item >= 0 ? this.allocOf(v, item) : this.nodes[-item - 1].alloc;
+  }
+
+  private itemName(item: number): string {
+    return item >= 0 ? this.domains[item].value : this.nodes[-item - 1].name;
+  }
+
+  /**
+   * Orders domains/nodes by policy for a demand `need`, using free figures of view `v`:
+   * - `pack`: least free first, measured as min over requested resources of free / need, so the
+   *   tightest domain that can take the demand is tried first and big domains stay whole;
+   * - `spread`: most free first, measured as min over requested resources of
+   *   (free − need) / allocatable, i.e. the emptiest after placement.
+   * Ties: domains before nodes, then by name — never by input order.
+   */
+  order(v: View, items: number[], need: SparseRequest, policy: Policy): number[] {
+    if (items.length < 2) return items;
+    const keys = items.map((it) =>
+      scoreKey(this.itemFree(v, it), this.itemAlloc(v, it), need, policy),
+    );
+    const pos = items.map((_, i) => i);
+    pos.sort((a, b) => {
+      const c = compareKeys(keys[a], keys[b], policy);
+      if (c !== 0) return c;
+      const ia = items[a];
+      const ib = items[b];
+      if (ia >= 0 !== ib >= 0) return ia >= 0 ? -1 : 1;
+      return cmpStr(this.itemName(ia), this.itemName(ib));
+    });
+    return pos.map((p) => items[p]);
+  }
+
+  /**
+   * Depth-first search below `start` for a domain at `targetDepth` that `accept`s, visiting
+   * children in policy order (by view `v`) and skipping those `prune` rejects. Returns the domain
+   * id or -1.
+   */
+  search(
+    v: View,
+    start: number,
+    targetDepth: number,
+    need: SparseRequest,
+    policy: Policy,
+    prune: (d: number) => boolean,
+    accept: (d: number) => boolean,
+  ): number {
+    const dom = this.domains[start];
+    if (dom.depth === targetDepth) return accept(start) ? start : -1;
+    const kids = dom.children.filter(prune);
+    for (const c of this.order(v, kids, need, policy)) {
+      const found = this.search(v, c, targetDepth, need, policy, prune, accept);
+      if (found >= 0) return found;
+    }
+    return -1;
+  }
+
+  /**
+   * Chooses nodes for `count` members of `ps` inside `item` (which must have capacity ≥ count),
+   * appending node ids to `out`. If one child can take every member, the policy's first such
+   * child gets them all (recursively, so members stay as close together as the free capacity
+   * allows). Otherwise members are split: `pack` fills the largest children first and gives the
+   * remainder to the tightest child that can hold it (fewest children used); `spread` fills
+   * children in policy order.
+   */
+  assign(
+    item: number,
+    ps: PreparedPodSet,
+    v: View,
+    count: number,
+    policy: Policy,
+    out: number[],
+  ): void {
+    if (count === 0) return;
+    if (item >= 0 && this.domains[item].leafNode >= 0) item = nodeItem(this.domains[item].leafNode);
+    if (item < 0) {
+      for (let i = 0; i < count; i++) out.push(-item - 1);
+      return;
+    }
+    const dom = this.domains[item];
+    const items: number[] = [];
+    for (const nid of dom.nodes) if (this.eligible(v, nid)) items.push(nodeItem(nid));
+    for (const cid of dom.children) {
+      if (v.count[cid] > 0 && geq(this.maxOf(v, cid), ps.req)) items.push(cid);
+    }
+    const need = scaleSparse(ps.req, count);
+    const ordered = this.order(v, items, need, policy);
+    const caps = new Map<number, number>();
+    for (const it of ordered) {
+      if (!geq(this.itemFree(v, it), need)) continue;
+      const cap = this.itemCapacity(it, ps, v, count);
+      caps.set(it, cap);
+      if (cap >= count) {
+        this.assign(it, ps, v, count, policy, out);
+        return;
+      }
+    }
+    const avail: Array<{ it: number; cap: number }> = [];
+    for (const it of ordered) {
+      const cap = caps.get(it) ?? this.itemCapacity(it, ps, v, count);
+      if (cap > 0) avail.push({ it, cap });
+    }
+    let remaining = count;
+    if (policy === 'spread') {
+      for (const a of avail) {
+        if (remaining === 0) break;
+        const k = Math.min(a.cap, remaining);
+        this.assign(a.it, ps, v, k, policy, out);
+        remaining -= k;
+      }
+    } else {
+      while (remaining > 0 && avail.length > 0) {
+        let fit = -1;
+        let largest = 0;
+        for (let i = 0; i < avail.length; i++) {
+          const a = avail[i];
+          if (a.cap >= remaining && (fit < 0 || a.cap < avail[fit].cap)) fit = i;
+          if (a.cap > avail[largest].cap) largest = i;
+        }
+        const pick = fit >= 0 ? fit : largest;
+        const a = avail[pick];
+        const k = Math.min(a.cap, remaining);
+        this.assign(a.it, ps, v, k, policy, out);
+        remaining -= k;
+        avail.splice(pick, 1);
+      }
+    }
+    if (remaining !== 0) {
+      // Unreachable when the caller checked capacity first; a bug here must not over-commit.
+      throw new Error(
+        `placement invariant violated: ${remaining} members of ${ps.name} unassigned`,
+      );
+    }
+  }
+
+  /** Lowest common domain of some nodes (the root when they span the cluster). */
+  commonDomain(nodeIds: readonly number[]): number {
+    if (nodeIds.length === 0) return 0;
+    let lca = this.nodes[nodeIds[0]].domain;
+    for (const nid of nodeIds) {
+      let d = this.nodes[nid].domain;
+      while (this.domains[d].depth > this.domains[lca].depth) d = this.domains[d].parent;
+      while (this.domains[lca].depth > this.domains[d].depth) lca = this.domains[lca].parent;
+      while (d !== lca) {
+        d = this.domains[d].parent;
+        lca = this.domains[lca].parent;
+      }
+    }
+    return lca;
+  }
+}
+
+/** True when `vec[r] >= amount` for every entry of `need`. */
+export function geq(vec: readonly bigint[], need: SparseRequest): boolean {
+  const { idx, amt } = need;
+  for (let i = 0; i < idx.length; i++) if (vec[idx[i]] < amt[i]) return false;
+  return true;
+}
+
+export function scaleSparse(req: SparseRequest, count: number): SparseRequest {
+  const k = BigInt(count);
+  return { idx: req.idx, amt: req.amt.map((a) => a * k) };
+}
+
+/**
+ * A fraction with a positive denominator. `approx` is its float value; comparisons use it when
+ * the two floats are clearly apart and fall back to exact cross-multiplication otherwise, so the
+ * order is always the exact one.
+ */
+export interface Ratio {
+  readonly num: bigint;
+  readonly den: bigint;
+  readonly approx: number;
+}
+
+function ratio(num: bigint, den: bigint): Ratio {
+  return { num, den, approx: Number(num) / Number(den) };
+}
+
+/** Exact comparison of two ratios: -1, 0 or 1. */
+export function compareRatios(a: Ratio, b: Ratio): number {
+  const x = a.approx;
+  const y = b.approx;
+  // Each float carries a relative error below 2^-51; a gap of 1e-9 of the magnitudes is decisive.
+  if (Math.abs(x - y) > 1e-9 * (Math.abs(x) + Math.abs(y))) return x < y ? -1 : 1;
+  const l = a.num * b.den;
+  const r = b.num * a.den;
+  return l < r ? -1 : l > r ? 1 : 0;
+}
+
+const ZERO_RATIO = ratio(0n, 1n);
+
+/** Policy score of a domain/node/cluster with free `free` for demand `need` (see {@link ClusterIndex.order}). */
+export function scoreKey(
+  free: readonly bigint[],
+  alloc: readonly bigint[],
+  need: SparseRequest,
+  policy: Policy,
+): Ratio {
+  let best: Ratio | undefined;
+  const { idx, amt } = need;
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    const k =
+      policy === 'pack'
+        ? ratio(free[r], amt[i])
+        : ratio(free[r] - amt[i], alloc[r] > 0n ? alloc[r] : 1n);
+    if (!best || compareRatios(k, best) < 0) best = k;
+  }
+  return best ?? ZERO_RATIO;
+}
+
+/** Sort comparator: pack ascending, spread descending. */
+export function compareKeys(a: Ratio, b: Ratio, policy: Policy): number {
+  const c = compareRatios(a, b);
+  return policy === 'pack' ? c : -c;
+}
+
+export function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

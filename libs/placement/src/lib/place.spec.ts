@@ -1,0 +1,270 @@
+import { ClusterSnapshot, Gang } from './model';
+import {
+  applyPlacement,
+  fitGang,
+  formatDecision,
+  GangDecision,
+  placeBatch,
+  placeGang,
+  placementStream,
+} from './place';
+import { cluster, gang, GPU, node, podSet, RACK, topoCluster } from '../testing/builders';
+
+const one8 = (id = 'g') => gang(id, [podSet('w', 1, { [GPU]: 8 })]);
+const clusterOf = (d: GangDecision) => (d.status === 'placed' ? d.placement.cluster : d.status);
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    Object.values(o).forEach(deepFreeze);
+    Object.freeze(o);
+  }
+  return o;
+}
+const dump = (v: unknown) => JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x));
+
+describe('pack vs spread across clusters', () => {
+  const small = cluster('small', [node('s1'), node('s2')]); // 16 GPUs free
+  const big = cluster(
+    'big',
+    Array.from({ length: 10 }, (_, i) => node(`b${i}`)),
+  ); // 80 free
+
+  it('pack prefers the tightest cluster, keeping the big one whole', () => {
+    expect(clusterOf(placeGang([big, small], one8(), { policy: 'pack' }))).toBe('small');
+    expect(clusterOf(placeGang([big, small], one8()))).toBe('small'); // pack is the default
+  });
+
+  it('spread prefers the emptiest cluster', () => {
+    expect(clusterOf(placeGang([big, small], one8(), { policy: 'spread' }))).toBe('big');
+  });
+
+  it('spread measures emptiness as a fraction of allocatable', () => {
+    // half-used large cluster (400 of 800 free) vs small empty one (16 of 16 free)
+    const halfUsed = cluster(
+      'half',
+      Array.from({ length: 100 }, (_, i) =>
+        node(`h${i}`, { free: { [GPU]: 4 }, allocatable: { [GPU]: 8 } }),
+      ),
+    );
+    expect(clusterOf(placeGang([halfUsed, small], one8(), { policy: 'spread' }))).toBe('small');
+    expect(
+      clusterOf(
+        placeGang([halfUsed, small], gang('g', [podSet('w', 1, { [GPU]: 4 })]), { policy: 'pack' }),
+      ),
+    ).toBe('small');
+  });
+
+  it('breaks ties by cluster name, whatever the input order', () => {
+    const a = cluster('a', [node('n1')]);
+    const b = cluster('b', [node('n1')]);
+    for (const policy of ['pack', 'spread'] as const) {
+      expect(clusterOf(placeGang([b, a], one8(), { policy }))).toBe('a');
+      expect(clusterOf(placeGang([a, b], one8(), { policy }))).toBe('a');
+    }
+  });
+
+  it('applies the policy to domains inside the cluster too', () => {
+    // rack-0a 8 free, rack-0b 16, rack-0c 32
+    const c = topoCluster('c', [[[8], [8, 8], [8, 8, 8, 8]]]);
+    const g = gang('g', [
+      podSet('w', 2, { [GPU]: 4 }, { topology: { mode: 'required', level: RACK } }),
+    ]);
+    const rackOf = (d: GangDecision) =>
+      d.status === 'placed' ? d.placement.podSets[0].domain?.value : undefined;
+    expect(rackOf(placeGang([c], g, { policy: 'pack' }))).toBe('rack-0a');
+    expect(rackOf(placeGang([c], g, { policy: 'spread' }))).toBe('rack-0c');
+  });
+
+  it('spread still packs members when splitting is not needed (one node per pair when it fits)', () => {
+    const c = cluster('c', [node('n1'), node('n2', { free: { [GPU]: 4 } })]);
+    const d = placeGang([c], gang('g', [podSet('w', 2, { [GPU]: 2 })]), { policy: 'spread' });
+    expect(d.status === 'placed' && d.placement.podSets[0].nodes).toEqual(['n1', 'n1']);
+  });
+});
+
+describe('placeBatch', () => {
+  it('deducts each placement before the next gang (no double booking)', () => {
+    const c = cluster('c', [node('n1'), node('n2')]);
+    const r = placeBatch([c], [one8('g1'), one8('g2'), one8('g3')]);
+    expect(r.decisions.map(clusterOf)).toEqual(['c', 'c', 'unplaced']);
+    const used = r.decisions.flatMap((d) =>
+      d.status === 'placed' ? d.placement.podSets[0].nodes : [],
+    );
+    expect([...used].sort()).toEqual(['n1', 'n2']);
+    expect(r.decisions[2].status === 'unplaced' && r.decisions[2].explanations[0].message).toBe(
+      'cluster has 0 nvidia.com/gpu free, gang needs 8',
+    );
+    expect([r.placed, r.unplaced, r.invalid]).toEqual([2, 1, 0]);
+  });
+
+  it('lets later gangs use capacity a failed gang did not take', () => {
+    const c = cluster('c', [node('n1'), node('n2')]);
+    const tooBig = gang('big', [podSet('a', 1, { [GPU]: 8 }), podSet('b', 1, { [GPU]: 16 })]);
+    const r = placeBatch([c], [tooBig, gang('fits', [podSet('w', 2, { [GPU]: 8 })])]);
+    expect(r.decisions.map(clusterOf)).toEqual(['unplaced', 'c']);
+  });
+
+  it('does not modify the caller snapshot', () => {
+    const clusters = deepFreeze([topoCluster('a', [[[8, 8], [8]]]), topoCluster('b', [[[8]]])]);
+    const gangs = deepFreeze([one8('g1'), one8('g2'), gang('g3', [podSet('w', 2, { [GPU]: 8 })])]);
+    const before = dump(clusters);
+    const r = placeBatch(clusters, gangs);
+    expect(r.placed).toBe(3);
+    expect(dump(clusters)).toBe(before);
+  });
+
+  it('is deterministic and independent of cluster and node order', () => {
+    const a = topoCluster('a', [
+      [
+        [8, 4],
+        [2, 8],
+      ],
+      [[8]],
+    ]);
+    const b = topoCluster('b', [[[8, 8, 8]]]);
+    const gangs = [
+      one8('g1'),
+      gang('g2', [podSet('w', 3, { [GPU]: 2 })]),
+      one8('g3'),
+      one8('g4'),
+      one8('g5'),
+    ];
+    const r1 = placeBatch([a, b], gangs);
+    const reversed = [b, a].map((c) => ({ ...c, nodes: [...c.nodes].reverse() }));
+    expect(placeBatch(reversed, gangs)).toEqual(r1);
+    expect(placeBatch([a, b], gangs)).toEqual(r1);
+  });
+
+  it('equals placing one gang at a time and applying each placement', () => {
+    let snapshot: ClusterSnapshot[] = [
+      topoCluster('a', [
+        [
+          [8, 4],
+          [2, 8],
+        ],
+      ]),
+      topoCluster('b', [[[8, 8]]]),
+    ];
+    const gangs: Gang[] = [
+      one8('g1'),
+      gang('g2', [podSet('w', 5, { [GPU]: 2 })]),
+      one8('g3'),
+      one8('g4'),
+    ];
+    const batch = placeBatch(snapshot, gangs).decisions;
+    gangs.forEach((g, i) => {
+      const d = placeGang(snapshot, g);
+      expect(d).toEqual(batch[i]);
+      if (d.status === 'placed') {
+        const next = applyPlacement(snapshot, g, d.placement);
+        if (!next.ok) throw new Error(next.error.message);
+        snapshot = next.value;
+      }
+    });
+  });
+
+  it('reports invalid gangs in place and continues', () => {
+    const c = cluster('c', [node('n1')]);
+    const r = placeBatch([c], [gang('bad', [podSet('w', -1, {})]), one8('ok')]);
+    expect(r.decisions.map((d) => d.status)).toEqual(['invalid', 'placed']);
+    expect(r.invalid).toBe(1);
+  });
+
+  it('skips explanations with explain: false', () => {
+    const r = placeBatch(
+      [cluster('c', [node('n1')])],
+      [gang('g', [podSet('w', 2, { [GPU]: 8 })])],
+      { explain: false },
+    );
+    expect(r.decisions[0]).toEqual({ status: 'unplaced', gangId: 'g', explanations: [] });
+  });
+
+  it('handles an empty snapshot', () => {
+    expect(placeBatch([], [one8()]).decisions[0]).toEqual({
+      status: 'unplaced',
+      gangId: 'g',
+      explanations: [],
+    });
+  });
+});
+
+describe('placementStream', () => {
+  it('decides lazily, one gang per next(), with deductions carried over', () => {
+    const c = cluster('c', [node('n1')]);
+    let pulled = 0;
+    function* gangs() {
+      for (let i = 0; i < 3; i++) {
+        pulled++;
+        yield one8(`g${i}`);
+      }
+    }
+    const it = placementStream([c], gangs());
+    expect(pulled).toBe(0);
+    expect(it.next().value?.status).toBe('placed');
+    expect(pulled).toBe(1);
+    expect(it.next().value?.status).toBe('unplaced');
+  });
+});
+
+describe('fitGang', () => {
+  it('answers for one cluster with the same placement placeGang would make', () => {
+    const c = topoCluster('c', [[[8, 8]]]);
+    expect(fitGang(c, one8())).toEqual(placeGang([c], one8()));
+    const no = fitGang(c, gang('g', [podSet('w', 3, { [GPU]: 8 })]));
+    expect(no.status === 'unplaced' && no.explanations).toHaveLength(1);
+  });
+});
+
+describe('applyPlacement', () => {
+  const c = cluster('c', [node('n1'), node('n2')]);
+  const g = gang('g', [podSet('w', 2, { [GPU]: 4, cpu: '500m' })]);
+
+  it('subtracts member requests from node free capacity', () => {
+    const d = placeGang([c], g);
+    if (d.status !== 'placed') throw new Error('not placed');
+    const r = applyPlacement([c], g, d.placement);
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      const n1 = r.value[0].nodes.find((n) => n.name === d.placement.podSets[0].nodes[0]);
+      expect(n1?.free).toEqual({ [GPU]: 0n, cpu: 95_000n, memory: 2n ** 40n * 1000n });
+      expect(c.nodes[0].free[GPU]).toBe(8000n); // input untouched
+    }
+  });
+
+  it('rejects placements that over-commit or do not match', () => {
+    const bad = {
+      gangId: 'g',
+      cluster: 'c',
+      domain: null,
+      podSets: [{ podSet: 'w', nodes: ['n1', 'n1', 'n1'], domain: null }],
+    };
+    const g3 = gang('g', [podSet('w', 3, { [GPU]: 4 })]);
+    expect(applyPlacement([c], g3, bad)).toMatchObject({
+      ok: false,
+      error: { code: 'InvalidPlacement' },
+    });
+    expect(applyPlacement([c], g, { ...bad, cluster: 'x' }).ok).toBe(false);
+    expect(applyPlacement([c], g, bad).ok).toBe(false); // wrong member count
+    expect(
+      applyPlacement([c], g, {
+        ...bad,
+        podSets: [{ podSet: 'w', nodes: ['n1', 'zz'], domain: null }],
+      }).ok,
+    ).toBe(false);
+  });
+});
+
+describe('formatDecision', () => {
+  it('summarises each kind of decision in one line', () => {
+    const c = topoCluster('c', [[[8]]]);
+    expect(formatDecision(placeGang([c], one8()))).toBe(
+      'gang g placed on c (block-0/rack-0a/c-b0-r0-h0)',
+    );
+    expect(formatDecision(placeGang([c], gang('g', [podSet('w', 2, { [GPU]: 8 })])))).toBe(
+      'gang g not placed: c: cluster has 8 nvidia.com/gpu free, gang needs 16',
+    );
+    expect(formatDecision(placeGang([c], gang('g', [])))).toBe(
+      'gang g is invalid: gang g has no pod sets',
+    );
+  });
+});

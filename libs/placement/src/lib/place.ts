@@ -1,0 +1,385 @@
+/**
+ * Public placement entry points: choose one cluster per gang, whole gang or nothing.
+ *
+ * Per gang, for every cluster (in name order):
+ * 1. skip clusters that are invalid, not ready or cordoned;
+ * 2. precheck from aggregates (free totals, largest node, largest domain per level);
+ * 3. rank the survivors by policy score (below) and try the exact placement in rank order; the
+ *    first that fits wins and is deducted from the batch's index before the next gang.
+ * A gang that fits nowhere gets one {@link FitExplanation} per cluster.
+ *
+ * Scores use only aggregates, so "best fitting cluster" equals "first cluster in score order that
+ * fits" and losing clusters need not be placed exactly:
+ * - `pack`: smallest free/need (min over requested resources) — the tightest cluster, keeping
+ *   emptier clusters whole for big gangs;
+ * - `spread`: largest (free − need)/allocatable — the emptiest cluster after placement.
+ * Ties are broken by cluster name; input order never matters.
+ */
+import {
+  buildResourceSpace,
+  ClusterIndex,
+  ClusterStatus,
+  cmpStr,
+  compareKeys,
+  Policy,
+  Ratio,
+  ResourceSpace,
+  scoreKey,
+} from './cluster-index';
+import { diagnose, FitExplanation } from './explain';
+import { AttemptFailure, placeInCluster, precheck, PreparedGang, prepareGang } from './fit';
+import { ClusterSnapshot, clusterProblem, Gang, NodeSnapshot, validateGang } from './model';
+import { quantityOf } from './resources';
+import { err, ok, PlacementError, Result } from './result';
+
+/**
+ * How to rank clusters (and domains and nodes inside the chosen cluster).
+ * - `pack` (default): tightest fit first, so large empty domains and clusters stay whole.
+ * - `spread`: emptiest first, to balance load.
+ */
+export type PlacementPolicy = Policy;
+
+/** Options of {@link placeBatch}, {@link placeGang} and {@link fitGang}. */
+export interface PlacementOptions {
+  /** Ranking policy. Default `'pack'`. */
+  readonly policy?: PlacementPolicy;
+  /**
+   * Compute an explanation per cluster for gangs that are not placed. Default `true`. With
+   * `false`, unplaced decisions carry an empty `explanations` array (cheaper when only the
+   * decisions matter, e.g. in a simulation).
+   */
+  readonly explain?: boolean;
+}
+
+/** A topology domain of a cluster, identified by its label values. */
+export interface TopologyDomainRef {
+  /** Topology level key, e.g. `cloud.provider.com/topology-rack`. */
+  readonly level: string;
+  /** Label value of this domain at `level`, e.g. `rack-b`. */
+  readonly value: string;
+  /** Label values from the broadest level down to `level`; unique within the cluster. */
+  readonly path: readonly string[];
+}
+
+/** Where the members of one pod set go. */
+export interface PodSetPlacement {
+  readonly podSet: string;
+  /** Node name of each member (`nodes[i]` for member i); a node repeats when it takes several. */
+  readonly nodes: readonly string[];
+  /**
+   * Domain the pod set was kept in: the required level's domain, the level a preferred
+   * constraint ended up at, or the colocation domain; `null` when it may span the cluster.
+   */
+  readonly domain: TopologyDomainRef | null;
+}
+
+/** A gang's placement on one cluster. Plain, JSON-serialisable data. */
+export interface Placement {
+  readonly gangId: string;
+  readonly cluster: string;
+  /** One entry per pod set, in the gang's pod set order. */
+  readonly podSets: readonly PodSetPlacement[];
+  /** Narrowest topology domain containing every member; `null` when that is the whole cluster. */
+  readonly domain: TopologyDomainRef | null;
+}
+
+/** The gang is placed. */
+export interface PlacedDecision {
+  readonly status: 'placed';
+  readonly gangId: string;
+  readonly placement: Placement;
+}
+
+/** The gang fits no cluster right now. */
+export interface UnplacedDecision {
+  readonly status: 'unplaced';
+  readonly gangId: string;
+  /** One per cluster in the snapshot, sorted by cluster name (empty with `explain: false`). */
+  readonly explanations: readonly FitExplanation[];
+}
+
+/** The gang itself is malformed; no cluster was considered. */
+export interface InvalidGangDecision {
+  readonly status: 'invalid';
+  readonly gangId: string;
+  readonly error: PlacementError;
+}
+
+export type GangDecision = PlacedDecision | UnplacedDecision | InvalidGangDecision;
+
+/** Result of {@link placeBatch}. */
+export interface BatchResult {
+  /** One decision per gang, in input order. */
+  readonly decisions: readonly GangDecision[];
+  readonly placed: number;
+  readonly unplaced: number;
+  readonly invalid: number;
+}
+
+/**
+ * Stateful engine behind the public functions: owns the index copy of one snapshot and deducts
+ * each placement from it. Internal so callers only ever see plain values.
+ */
+class PlacementEngine {
+  private readonly space: ResourceSpace;
+  private readonly clusters: ClusterIndex[];
+  private readonly policy: Policy;
+  private readonly explain: boolean;
+
+  constructor(snapshot: readonly ClusterSnapshot[], options: PlacementOptions | undefined) {
+    const input = Array.isArray(snapshot) ? snapshot : [];
+    this.policy = options?.policy === 'spread' ? 'spread' : 'pack';
+    this.explain = options?.explain !== false;
+    const valid = input.map((c) => clusterProblem(c) === undefined);
+    this.space = buildResourceSpace(input.filter((_, i) => valid[i]));
+    const nameCount = new Map<string, number>();
+    for (const c of input) {
+      const n = typeof c?.name === 'string' ? c.name : '';
+      nameCount.set(n, (nameCount.get(n) ?? 0) + 1);
+    }
+    this.clusters = input
+      .map((c, i) => {
+        const name = typeof c?.name === 'string' && c.name !== '' ? c.name : `clusters[${i}]`;
+        const problem = clusterProblem(c);
+        let status: ClusterStatus = { ok: true };
+        if (problem) {
+          status = {
+            ok: false,
+            code: 'InvalidClusterSnapshot',
+            message: `cluster snapshot is invalid: ${problem.message}`,
+          };
+        } else if ((nameCount.get(c.name) ?? 0) > 1) {
+          status = {
+            ok: false,
+            code: 'InvalidClusterSnapshot',
+            message: `cluster name ${c.name} appears ${nameCount.get(c.name)} times in the snapshot`,
+          };
+        } else if (c.ready === false) {
+          status = { ok: false, code: 'ClusterNotReady', message: 'cluster is not ready' };
+        } else if (c.cordoned === true) {
+          status = { ok: false, code: 'ClusterCordoned', message: 'cluster is cordoned' };
+        }
+        return new ClusterIndex(c, this.space, name, status);
+      })
+      .sort((a, b) => cmpStr(a.name, b.name));
+  }
+
+  /**
+   * Builds, for every cluster, the capacity views of each distinct (node selector, tolerations)
+   * in `gangs`, so that the first decision needing a view does not pay O(nodes) for it.
+   */
+  warm(gangs: readonly Gang[]): void {
+    const seen = new Set<string>();
+    for (const gang of gangs) {
+      if (!validateGang(gang).ok) continue;
+      for (const ps of prepareGang(gang, this.space).podSets) {
+        if (ps.count === 0 || seen.has(ps.sig)) continue;
+        seen.add(ps.sig);
+        for (const cx of this.clusters) if (cx.status.ok) cx.view(ps);
+      }
+    }
+  }
+
+  decide(gang: Gang): GangDecision {
+    const gangId = typeof gang?.id === 'string' ? gang.id : '';
+    const valid = validateGang(gang);
+    if (!valid.ok) return { status: 'invalid', gangId, error: valid.error };
+    const pg = prepareGang(gang, this.space);
+
+    const candidates: Array<{ cx: ClusterIndex; key: Ratio }> = [];
+    for (const cx of this.clusters) {
+      if (!cx.status.ok || !precheck(cx, pg)) continue;
+      candidates.push({
+        cx,
+        key: scoreKey(cx.sumOf(cx.all, 0), cx.allocOf(cx.all, 0), pg.total, this.policy),
+      });
+    }
+    candidates.sort(
+      (a, b) => compareKeys(a.key, b.key, this.policy) || cmpStr(a.cx.name, b.cx.name),
+    );
+
+    const failures = new Map<string, AttemptFailure>();
+    for (const { cx } of candidates) {
+      const res = placeInCluster(cx, pg, this.policy);
+      if (res.ok)
+        return { status: 'placed', gangId, placement: this.toPlacement(cx, pg, res.assignments) };
+      failures.set(cx.name, res.failure);
+    }
+    const explanations = this.explain
+      ? this.clusters.map((cx) => diagnose(cx, pg, this.space.names, failures.get(cx.name)))
+      : [];
+    return { status: 'unplaced', gangId, explanations };
+  }
+
+  private toPlacement(
+    cx: ClusterIndex,
+    pg: PreparedGang,
+    assignments: ReadonlyArray<{ nodes: readonly number[]; domain: number }>,
+  ): Placement {
+    const podSets = pg.podSets.map((ps, i) => ({
+      podSet: ps.name,
+      nodes: assignments[i].nodes.map((nid) => cx.nodes[nid].name),
+      domain: domainRef(cx, assignments[i].domain),
+    }));
+    const all = assignments.flatMap((a) => a.nodes);
+    return {
+      gangId: pg.gang.id,
+      cluster: cx.name,
+      podSets,
+      domain: domainRef(cx, cx.commonDomain(all)),
+    };
+  }
+}
+
+function domainRef(cx: ClusterIndex, id: number): TopologyDomainRef | null {
+  const d = cx.domains[id];
+  if (!d || d.depth === 0) return null;
+  return { level: cx.levels[d.depth - 1], value: d.value, path: [...d.path] };
+}
+
+/**
+ * Decisions for `gangs`, one at a time and lazily, against one snapshot. Each placed gang is
+ * deducted from an internal copy of the snapshot before the next decision, so nothing is booked
+ * twice; `clusters` itself is never modified. The index is built when this function is called
+ * (including, when `gangs` is an array, the per-node-selector capacity views its gangs need), so
+ * the time of each `next()` is the time of one decision.
+ */
+export function placementStream(
+  clusters: readonly ClusterSnapshot[],
+  gangs: Iterable<Gang>,
+  options?: PlacementOptions,
+): IterableIterator<GangDecision> {
+  const engine = new PlacementEngine(clusters, options);
+  if (Array.isArray(gangs)) engine.warm(gangs);
+  function* run(): Generator<GangDecision, void, undefined> {
+    for (const gang of gangs) yield engine.decide(gang);
+  }
+  return run();
+}
+
+/**
+ * Places `gangs` in order against one snapshot of many clusters (see the module comment for how
+ * a cluster is chosen). Equivalent to calling {@link placeGang} for each gang and applying each
+ * placement to the snapshot with {@link applyPlacement} in between, but the index is built once.
+ * The input snapshot is not modified.
+ */
+export function placeBatch(
+  clusters: readonly ClusterSnapshot[],
+  gangs: readonly Gang[],
+  options?: PlacementOptions,
+): BatchResult {
+  const decisions = [...placementStream(clusters, gangs, options)];
+  let placed = 0;
+  let unplaced = 0;
+  for (const d of decisions) {
+    if (d.status === 'placed') placed++;
+    else if (d.status === 'unplaced') unplaced++;
+  }
+  return { decisions, placed, unplaced, invalid: decisions.length - placed - unplaced };
+}
+
+/** Places one gang (a batch of one). */
+export function placeGang(
+  clusters: readonly ClusterSnapshot[],
+  gang: Gang,
+  options?: PlacementOptions,
+): GangDecision {
+  return placeBatch(clusters, [gang], options).decisions[0];
+}
+
+/**
+ * Whether one gang fits one cluster: a `placed` decision with the placement the policy would
+ * choose there, or an `unplaced` decision with exactly one explanation (also for a cluster that
+ * is not ready or cordoned).
+ */
+export function fitGang(
+  cluster: ClusterSnapshot,
+  gang: Gang,
+  options?: PlacementOptions,
+): GangDecision {
+  return placeGang([cluster], gang, { ...options, explain: true });
+}
+
+/**
+ * The snapshot after a placement: the placed members' requests are subtracted from their nodes'
+ * `free`. Returns new objects for changed clusters and nodes and shares the rest; the input is not
+ * modified. Fails with `InvalidPlacement` if the placement names an unknown cluster, pod set or
+ * node, has the wrong member count, or would over-commit a node.
+ */
+export function applyPlacement(
+  clusters: readonly ClusterSnapshot[],
+  gang: Gang,
+  placement: Placement,
+): Result<ClusterSnapshot[]> {
+  const matches = clusters.filter((c) => c.name === placement.cluster);
+  if (matches.length !== 1) {
+    return err(
+      'InvalidPlacement',
+      'cluster',
+      `placement names cluster ${placement.cluster}, which is not exactly once in the snapshot`,
+    );
+  }
+  const cluster = matches[0];
+  const perNode = new Map<string, Record<string, bigint>>();
+  for (const psp of placement.podSets) {
+    const ps = gang.podSets.find((p) => p.name === psp.podSet);
+    if (!ps)
+      return err('InvalidPlacement', 'podSets', `gang ${gang.id} has no pod set ${psp.podSet}`);
+    if (psp.nodes.length !== ps.count) {
+      return err(
+        'InvalidPlacement',
+        'podSets',
+        `pod set ${ps.name} has ${ps.count} members but ${psp.nodes.length} nodes`,
+      );
+    }
+    for (const node of psp.nodes) {
+      const acc = perNode.get(node) ?? {};
+      for (const r of Object.keys(ps.requests))
+        acc[r] = (acc[r] ?? 0n) + quantityOf(ps.requests, r);
+      perNode.set(node, acc);
+    }
+  }
+  const known = new Set(cluster.nodes.map((n) => n.name));
+  for (const name of perNode.keys()) {
+    if (!known.has(name))
+      return err('InvalidPlacement', 'nodes', `cluster ${cluster.name} has no node ${name}`);
+  }
+  const nodes: NodeSnapshot[] = [];
+  for (const n of cluster.nodes) {
+    const used = perNode.get(n.name);
+    if (!used) {
+      nodes.push(n);
+      continue;
+    }
+    const free: Record<string, bigint> = { ...n.free };
+    for (const r of Object.keys(used)) {
+      const left = quantityOf(n.free, r) - (used[r] ?? 0n);
+      if (left < 0n && (used[r] ?? 0n) > 0n) {
+        return err('InvalidPlacement', 'nodes', `placement over-commits ${r} on node ${n.name}`);
+      }
+      free[r] = left;
+    }
+    nodes.push({ ...n, free });
+  }
+  return ok(clusters.map((c) => (c === cluster ? { ...cluster, nodes } : c)));
+}
+
+/** One line for logs and CLIs: where the gang went, or why it went nowhere. */
+export function formatDecision(decision: GangDecision): string {
+  switch (decision.status) {
+    case 'placed': {
+      const p = decision.placement;
+      const where = p.domain ? ` (${p.domain.path.join('/')})` : '';
+      return `gang ${decision.gangId} placed on ${p.cluster}${where}`;
+    }
+    case 'unplaced':
+      return (
+        `gang ${decision.gangId} not placed` +
+        (decision.explanations.length
+          ? `: ${decision.explanations.map((e) => `${e.cluster}: ${e.message}`).join('; ')}`
+          : '')
+      );
+    case 'invalid':
+      return `gang ${decision.gangId} is invalid: ${decision.error.message}`;
+  }
+}

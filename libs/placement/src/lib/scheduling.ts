@@ -1,0 +1,68 @@
+/**
+ * Node filters with Kubernetes semantics: node selectors and taints/tolerations.
+ * Kept separate and exported so agents and tests can check a single node the same way the
+ * placement does.
+ */
+import { Taint, Toleration } from './model';
+
+/** True for effects that keep a pod off a node unless tolerated (`NoSchedule`, `NoExecute`). */
+export function isHardTaint(taint: Taint): boolean {
+  return taint.effect === 'NoSchedule' || taint.effect === 'NoExecute';
+}
+
+/** Kubernetes `Toleration.ToleratesTaint`: effect, then key, then operator/value. */
+export function toleratesTaint(toleration: Toleration, taint: Taint): boolean {
+  if (toleration.effect && toleration.effect !== taint.effect) return false;
+  if (toleration.key && toleration.key !== taint.key) return false;
+  const op = toleration.operator ?? 'Equal';
+  if (op === 'Exists') return true;
+  if (op === 'Equal') return (toleration.value ?? '') === (taint.value ?? '');
+  return false;
+}
+
+/** The first `NoSchedule`/`NoExecute` taint no toleration matches, or `undefined`. */
+export function firstUntoleratedTaint(
+  taints: readonly Taint[] | undefined,
+  tolerations: readonly Toleration[] | undefined,
+): Taint | undefined {
+  if (!taints) return undefined;
+  for (const taint of taints) {
+    if (!isHardTaint(taint)) continue;
+    if (!(tolerations ?? []).some((t) => toleratesTaint(t, taint))) return taint;
+  }
+  return undefined;
+}
+
+/** True when every hard taint is tolerated (`PreferNoSchedule` never blocks). */
+export function toleratesAll(
+  taints: readonly Taint[] | undefined,
+  tolerations: readonly Toleration[] | undefined,
+): boolean {
+  return firstUntoleratedTaint(taints, tolerations) === undefined;
+}
+
+/** True when the node has every selector label with exactly the selector's value. */
+export function matchesNodeSelector(
+  labels: Readonly<Record<string, string>> | undefined,
+  selector: Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (!selector) return true;
+  for (const key of Object.keys(selector)) {
+    if (!labels || !Object.prototype.hasOwnProperty.call(labels, key)) return false;
+    if (labels[key] !== selector[key]) return false;
+  }
+  return true;
+}
+
+/** `key=value:Effect`, the kubectl form, for explanations. */
+export function formatTaint(taint: Taint): string {
+  return `${taint.key}${taint.value ? `=${taint.value}` : ''}:${taint.effect}`;
+}
+
+/** `a=1,b=2` in key order, for explanations. */
+export function formatSelector(selector: Readonly<Record<string, string>>): string {
+  return Object.keys(selector)
+    .sort()
+    .map((k) => `${k}=${selector[k]}`)
+    .join(',');
+}
