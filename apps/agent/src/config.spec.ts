@@ -1,0 +1,76 @@
+import { ConfigError, DEFAULT_TOPOLOGY_LEVELS, loadAgentConfig } from './config';
+
+const base = { MUSTER_CLUSTER: 'gpu-east', KUBECONFIG: __filename };
+
+describe('loadAgentConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadAgentConfig(base);
+    expect(c).toMatchObject({
+      hubAddress: '127.0.0.1:50051',
+      cluster: 'gpu-east',
+      kubeconfig: __filename,
+      topologyLevels: [...DEFAULT_TOPOLOGY_LEVELS],
+      reportIntervalMs: 500,
+      heartbeatIntervalMs: 2000,
+      bindTimeoutMs: 60000,
+      selfFenceTimeoutMs: 45000,
+      createConcurrency: 32,
+      reconnectInitialMs: 500,
+      reconnectMaxMs: 30000,
+      logLevel: 'info',
+    });
+    expect(c.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('reads every option', () => {
+    const c = loadAgentConfig({
+      ...base,
+      MUSTER_HUB: 'hub.muster.svc:7000',
+      MUSTER_TOPOLOGY_LEVELS: ' topology.kubernetes.io/zone , kubernetes.io/hostname ',
+      MUSTER_REPORT_INTERVAL_MS: '100',
+      MUSTER_HEARTBEAT_INTERVAL_MS: '1000',
+      MUSTER_BIND_TIMEOUT_MS: '5000',
+      MUSTER_SELF_FENCE_TIMEOUT_MS: '3000',
+      MUSTER_CREATE_CONCURRENCY: '8',
+      MUSTER_LOG_LEVEL: 'debug',
+    });
+    expect(c.hubAddress).toBe('hub.muster.svc:7000');
+    expect(c.topologyLevels).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
+    expect(c.reportIntervalMs).toBe(100);
+    expect(c.heartbeatIntervalMs).toBe(1000);
+    expect(c.bindTimeoutMs).toBe(5000);
+    expect(c.selfFenceTimeoutMs).toBe(3000);
+    expect(c.createConcurrency).toBe(8);
+    expect(c.logLevel).toBe('debug');
+  });
+
+  it('uses the in-cluster service account when KUBECONFIG is unset inside a pod', () => {
+    const c = loadAgentConfig({ MUSTER_CLUSTER: 'a', KUBERNETES_SERVICE_HOST: '10.96.0.1' });
+    expect(c.kubeconfig).toBeUndefined();
+  });
+
+  it.each([
+    [{ MUSTER_CLUSTER: '' }, 'MUSTER_CLUSTER: is required'],
+    [{ MUSTER_CLUSTER: 'GPU_East' }, 'MUSTER_CLUSTER: must be a DNS-1123 label'],
+    [{ KUBECONFIG: '/nonexistent/kubeconfig' }, 'KUBECONFIG: no such file'],
+    [{ KUBECONFIG: '' }, 'KUBECONFIG: is required outside a cluster'],
+    [{ MUSTER_HUB: 'no-port' }, 'MUSTER_HUB: must be "host:port"'],
+    [{ MUSTER_HUB: 'h:70000' }, 'MUSTER_HUB'],
+    [{ MUSTER_REPORT_INTERVAL_MS: 'soon' }, 'MUSTER_REPORT_INTERVAL_MS: must be an integer'],
+    [
+      { MUSTER_CREATE_CONCURRENCY: '0' },
+      'MUSTER_CREATE_CONCURRENCY: must be an integer of at least 1',
+    ],
+    [{ MUSTER_BIND_TIMEOUT_MS: '1.5' }, 'MUSTER_BIND_TIMEOUT_MS'],
+    [{ MUSTER_LOG_LEVEL: 'loud' }, 'MUSTER_LOG_LEVEL'],
+    [{ MUSTER_TOPOLOGY_LEVELS: 'zone,not a label!' }, 'MUSTER_TOPOLOGY_LEVELS[1]'],
+    [{ MUSTER_TOPOLOGY_LEVELS: 'a,a' }, 'lists a level twice'],
+    [
+      { MUSTER_RECONNECT_INITIAL_MS: '5000', MUSTER_RECONNECT_MAX_MS: '100' },
+      'MUSTER_RECONNECT_MAX_MS',
+    ],
+  ])('refuses %j', (env, message) => {
+    expect(() => loadAgentConfig({ ...base, ...env })).toThrow(ConfigError);
+    expect(() => loadAgentConfig({ ...base, ...env })).toThrow(message);
+  });
+});

@@ -1,0 +1,24 @@
+// Names Muster puts on the pods it creates in a worker cluster. Everything the agent knows about
+// a gang after a restart is read back from these labels and annotations.
+
+/** Label: the gang a member pod belongs to (the hub's gang id). */
+export const LABEL_GANG_ID = 'muster.dev/gang-id';
+/** Label: the job the gang belongs to (the hub's job id). */
+export const LABEL_JOB_ID = 'muster.dev/job-id';
+/** Label: the dispatch generation the pod was created with (decimal integer). */
+export const LABEL_FENCING_TOKEN = 'muster.dev/fencing-token';
+/** Label: the pod set of the member. */
+export const LABEL_POD_SET = 'muster.dev/pod-set';
+/** Label: the member's index inside its pod set (decimal integer). */
+export const LABEL_MEMBER_INDEX = 'muster.dev/member-index';
+/** Annotation: "wait" or "requeue" — what the agent does with the gang when the hub is gone. */
+export const ANNOTATION_ON_CLUSTER_LOST = 'muster.dev/on-cluster-lost';
+/** Annotation: how many members the whole gang has (all pod sets), so a restarted agent knows. */
+export const ANNOTATION_GANG_SIZE = 'muster.dev/gang-size';
+/** Scheduling gate that holds every member until the whole gang exists. */
+export const SCHEDULING_GATE = 'muster.dev/gang';
+
+/** Label selector matching every pod Muster created. */
+export const MUSTER_POD_SELECTOR = LABEL_GANG_ID;
+
+export type OnClusterLostPolicy = 'wait' | 'requeue';

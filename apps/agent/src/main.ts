@@ -1,0 +1,49 @@
+// Entry point of the Muster agent: node apps/agent/dist/main.js (configuration from the
+// environment; see README.md). Exit codes: 0 after SIGTERM/SIGINT, 1 on a fatal error, 2 on a
+// bad configuration.
+import { Agent } from './agent';
+import { ConfigError, loadAgentConfig, type AgentConfig } from './config';
+import { errorText, Logger } from './log';
+
+async function main(): Promise<void> {
+  let config: AgentConfig;
+  try {
+    config = loadAgentConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`muster-agent: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = new Logger(config.logLevel, { cluster: config.cluster });
+  const agent = new Agent(config, log);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('agent stopping', { signal });
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    void agent.stop().finally(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (err) =>
+    log.error('unhandled rejection', { error: errorText(err) }),
+  );
+  await agent.start();
+  log.info('agent started', { epoch: agent.epoch, pid: process.pid });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      level: 'error',
+      msg: 'agent failed',
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    }) + '\n',
+  );
+  process.exit(1);
+});

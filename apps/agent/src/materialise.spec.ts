@@ -1,0 +1,223 @@
+import { OnClusterLost, type Dispatch } from '@muster/api';
+import type { PodApi } from './kube';
+import { Logger } from './log';
+import { ACCEPTED, materialise, REJECTED, type MaterialiseContext } from './materialise';
+import { planGang, type GangPlan } from './pod-builder';
+
+interface FakePod {
+  labels: Record<string, string>;
+  gated: boolean;
+  deleting: boolean;
+}
+
+/** An in-memory stand-in for the four pod operations (the real API is exercised in tests/agent). */
+class FakePods implements PodApi {
+  readonly pods = new Map<string, FakePod>();
+  readonly calls: string[] = [];
+  inFlight = 0;
+  peak = 0;
+  failCreate = new Map<string, unknown>();
+  failGate = new Map<string, unknown>();
+  transientCreates = 0;
+
+  private async step<T>(op: () => T): Promise<T> {
+    this.inFlight++;
+    this.peak = Math.max(this.peak, this.inFlight);
+    await new Promise((r) => setTimeout(r, 1));
+    this.inFlight--;
+    return op();
+  }
+
+  createPod(ns: string, body: object): Promise<void> {
+    const b = body as { metadata: { name: string; labels: Record<string, string> } };
+    const key = `${ns}/${b.metadata.name}`;
+    return this.step(() => {
+      this.calls.push(`create ${b.metadata.name}`);
+      if (this.transientCreates > 0) {
+        this.transientCreates--;
+        throw new Error('socket hang up');
+      }
+      const fail = this.failCreate.get(b.metadata.name);
+      if (fail) throw fail;
+      if (this.pods.has(key)) {
+        throw {
+          code: 409,
+          body: { reason: 'AlreadyExists', message: `pods "${b.metadata.name}" already exists` },
+        };
+      }
+      this.pods.set(key, { labels: b.metadata.labels, gated: true, deleting: false });
+    });
+  }
+
+  readPod(ns: string, name: string) {
+    return this.step(() => {
+      const p = this.pods.get(`${ns}/${name}`);
+      return p ? { ...p } : undefined;
+    });
+  }
+
+  removeGate(ns: string, name: string): Promise<void> {
+    return this.step(() => {
+      this.calls.push(`ungate ${name}`);
+      const fail = this.failGate.get(name);
+      if (fail) throw fail;
+      const p = this.pods.get(`${ns}/${name}`);
+      if (!p) throw { code: 404, body: { reason: 'NotFound', message: 'gone' } };
+      p.gated = false;
+    });
+  }
+
+  deletePod(ns: string, name: string): Promise<boolean> {
+    return this.step(() => {
+      this.calls.push(`delete ${name}`);
+      return this.pods.delete(`${ns}/${name}`);
+    });
+  }
+}
+
+const quiet = new Logger('error', {}, { write: () => true });
+
+function gang(members: number[]): GangPlan {
+  const d: Dispatch = {
+    gangId: 'aaaabbbbccccdddd',
+    jobId: 'j',
+    fencingToken: 1,
+    namespace: 'ns',
+    onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT,
+    labels: {},
+    podSets: members.map((n, i) => ({
+      name: `ps${i}`,
+      podTemplateJson: JSON.stringify({ spec: { containers: [{ name: 'c', image: 'i' }] } }),
+      members: Array.from({ length: n }, (_, index) => ({ index, nodeName: `n${index}` })),
+      domainLevel: '',
+      domainValue: '',
+    })),
+  };
+  const r = planGang(d);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.plan;
+}
+
+function ctx(pods: PodApi, over: Partial<MaterialiseContext> = {}): MaterialiseContext {
+  return {
+    pods,
+    concurrency: 8,
+    log: quiet,
+    abandoned: () => undefined,
+    noteDeletion: () => undefined,
+    retryInitialMs: 1,
+    ...over,
+  };
+}
+
+describe('materialise', () => {
+  it('creates every member gated, then ungates them all, within the concurrency bound', async () => {
+    const fake = new FakePods();
+    const plan = gang([30, 10]);
+    const o = await materialise(plan, ctx(fake));
+    expect(o).toEqual({ outcome: ACCEPTED, reason: '', message: '40 members created and ungated' });
+    expect(fake.pods.size).toBe(40);
+    expect([...fake.pods.values()].every((p) => !p.gated)).toBe(true);
+    expect(fake.peak).toBe(8);
+    const firstUngate = fake.calls.findIndex((c) => c.startsWith('ungate'));
+    const lastCreate = fake.calls.map((c) => c.startsWith('create')).lastIndexOf(true);
+    expect(lastCreate).toBeLessThan(firstUngate);
+  });
+
+  it('rolls back every created member when one create is refused', async () => {
+    const fake = new FakePods();
+    const plan = gang([2, 1]);
+    fake.failCreate.set(plan.members[2]!.name, {
+      code: 422,
+      body: {
+        reason: 'Invalid',
+        message: 'Pod "x" is invalid: spec.containers[0].name: Invalid value: "Bad_Name"',
+      },
+    });
+    const deleted: string[] = [];
+    const o = await materialise(
+      plan,
+      ctx(fake, { noteDeletion: (k, r) => deleted.push(`${k} ${r}`) }),
+    );
+    expect(o.outcome).toBe(REJECTED);
+    expect(o.reason).toBe('CreateFailed');
+    expect(o.message).toContain('Invalid: Pod "x" is invalid');
+    expect(fake.pods.size).toBe(0);
+    expect(fake.calls.some((c) => c.startsWith('ungate'))).toBe(false);
+    expect(deleted).toHaveLength(3);
+    expect(deleted[0]).toMatch(/ DispatchRejected$/);
+  });
+
+  it('stops starting creates after the first failure', async () => {
+    const fake = new FakePods();
+    const plan = gang([50]);
+    fake.failCreate.set(plan.members[0]!.name, {
+      code: 403,
+      body: { reason: 'Forbidden', message: 'quota' },
+    });
+    await materialise(plan, ctx(fake, { concurrency: 1 }));
+    expect(fake.calls.filter((c) => c.startsWith('create'))).toHaveLength(1);
+  });
+
+  it('is idempotent: a second run finds its own members and creates nothing new', async () => {
+    const fake = new FakePods();
+    const plan = gang([3]);
+    await materialise(plan, ctx(fake));
+    const before = new Map(fake.pods);
+    const o = await materialise(plan, ctx(fake));
+    expect(o.outcome).toBe(ACCEPTED);
+    expect(fake.pods).toEqual(before);
+  });
+
+  it('refuses a name taken by a pod that is not this member', async () => {
+    const fake = new FakePods();
+    const plan = gang([2]);
+    fake.pods.set(`ns/${plan.members[1]!.name}`, {
+      labels: { app: 'other' },
+      gated: false,
+      deleting: false,
+    });
+    const o = await materialise(plan, ctx(fake));
+    expect(o.outcome).toBe(REJECTED);
+    expect(o.message).toContain('not a member of this gang');
+  });
+
+  it('retries transient failures', async () => {
+    const fake = new FakePods();
+    fake.transientCreates = 2;
+    const o = await materialise(gang([2]), ctx(fake, { concurrency: 1 }));
+    expect(o.outcome).toBe(ACCEPTED);
+    expect(fake.pods.size).toBe(2);
+  });
+
+  it('rolls back when ungating fails', async () => {
+    const fake = new FakePods();
+    const plan = gang([3]);
+    fake.failGate.set(plan.members[1]!.name, {
+      code: 403,
+      body: { reason: 'Forbidden', message: 'no patch' },
+    });
+    const o = await materialise(plan, ctx(fake));
+    expect(o).toMatchObject({ outcome: REJECTED, reason: 'UngateFailed' });
+    expect(o.message).toContain('Forbidden: no patch');
+    expect(fake.pods.size).toBe(0);
+  });
+
+  it('gives up and cleans up when cancelled midway', async () => {
+    const fake = new FakePods();
+    let cancelled = false;
+    const plan = gang([20]);
+    const orig = fake.createPod.bind(fake);
+    fake.createPod = async (ns, body) => {
+      await orig(ns, body);
+      if (fake.pods.size === 5) cancelled = true;
+    };
+    const o = await materialise(
+      plan,
+      ctx(fake, { concurrency: 2, abandoned: () => (cancelled ? 'Cancelled' : undefined) }),
+    );
+    expect(o).toMatchObject({ outcome: REJECTED, reason: 'Cancelled' });
+    expect(fake.pods.size).toBe(0);
+    expect(fake.calls.filter((c) => c.startsWith('create')).length).toBeLessThan(20);
+  });
+});

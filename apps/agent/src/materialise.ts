@@ -1,0 +1,252 @@
+// Materialising one gang: create every member gated (bounded concurrency), then ungate them all —
+// or, if any create fails, delete every member already created and answer REJECTED. Idempotent:
+// names are deterministic, so a repeated run finds its own members (AlreadyExists) and goes on.
+import { DispatchOutcome } from '@muster/api';
+import {
+  describeKubeError,
+  isAlreadyExists,
+  isTransient,
+  kubeError,
+  type KubeError,
+} from './api-errors';
+import { Backoff, sleep } from './backoff';
+import { LABEL_FENCING_TOKEN, LABEL_GANG_ID, LABEL_MEMBER_INDEX, LABEL_POD_SET } from './constants';
+import type { PodApi } from './kube';
+import type { Logger } from './log';
+import { podKey } from './objects';
+import type { GangPlan, MemberPlan } from './pod-builder';
+import { runPool } from './pool';
+
+export interface Outcome {
+  outcome: DispatchOutcome;
+  /** "", or e.g. "CreateFailed", "UngateFailed", "Cancelled". */
+  reason: string;
+  message: string;
+}
+
+export interface MaterialiseContext {
+  pods: PodApi;
+  concurrency: number;
+  log: Logger;
+  /** A reason when the gang must be given up (cancelled, fenced) — checked between steps. */
+  abandoned(): string | undefined;
+  /** Records why the agent deletes a pod (for the LOST member state). */
+  noteDeletion(key: string, reason: string): void;
+  /** Attempts per request on transient failures; default 4. */
+  attempts?: number;
+  /** First retry delay in ms; default 200. */
+  retryInitialMs?: number;
+}
+
+export const ACCEPTED = DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED;
+export const REJECTED = DispatchOutcome.DISPATCH_OUTCOME_REJECTED;
+
+class StepFailed extends Error {
+  constructor(
+    readonly member: MemberPlan,
+    readonly kube: KubeError | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs `op`, retrying transient API failures with backoff. */
+export async function withRetry<T>(
+  op: () => Promise<T>,
+  attempts: number,
+  initialMs: number,
+): Promise<T> {
+  const backoff = new Backoff({ initialMs, maxMs: initialMs * 16 });
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (i >= attempts || !isTransient(kubeError(err))) throw err;
+      await sleep(backoff.next());
+    }
+  }
+}
+
+function isOurs(labels: Record<string, string>, plan: GangPlan, m: MemberPlan): boolean {
+  return (
+    labels[LABEL_GANG_ID] === plan.gangId &&
+    labels[LABEL_FENCING_TOKEN] === String(plan.token) &&
+    labels[LABEL_POD_SET] === m.podSet &&
+    labels[LABEL_MEMBER_INDEX] === String(m.index)
+  );
+}
+
+export interface DeleteResult {
+  /** Pods that existed and are now gone or being deleted. */
+  deleted: number;
+  /** Names whose delete failed (after retries). */
+  left: string[];
+}
+
+/** Deletes the named pods (concurrently; already gone is fine), retrying transient failures. */
+export async function deletePods(
+  pods: PodApi,
+  namespace: string,
+  names: readonly string[],
+  concurrency: number,
+  reason: string,
+  noteDeletion: (key: string, reason: string) => void,
+  attempts = 6,
+  retryInitialMs = 200,
+): Promise<DeleteResult> {
+  const results = await runPool(
+    names,
+    async (name) => {
+      noteDeletion(podKey(namespace, name), reason);
+      return withRetry(() => pods.deletePod(namespace, name), attempts, retryInitialMs);
+    },
+    { concurrency },
+  );
+  const ok = (i: number) => {
+    const r = results[i]!;
+    return 'ok' in r && r.ok;
+  };
+  return {
+    deleted: results.filter((r) => 'ok' in r && r.ok && r.value).length,
+    left: names.filter((_, i) => !ok(i)),
+  };
+}
+
+export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Promise<Outcome> {
+  const attempts = ctx.attempts ?? 4;
+  const retryMs = ctx.retryInitialMs ?? 200;
+  const log = ctx.log;
+  // Set by whichever request fails first (an object: closures write it, TS must not narrow it).
+  const st: { failure?: StepFailed } = {};
+  const firstFailure = (): StepFailed | undefined => st.failure;
+  const started = Date.now();
+  const cpuAtStart = process.cpuUsage();
+
+  // 1. Create every member, gated. The first failure stops members not yet started.
+  const createOne = async (m: MemberPlan): Promise<void> => {
+    try {
+      await withRetry(() => ctx.pods.createPod(plan.namespace, m.body), attempts, retryMs);
+    } catch (err) {
+      const e = kubeError(err);
+      if (!isAlreadyExists(e)) {
+        throw new StepFailed(m, e, `creating pod ${m.name}: ${describeKubeError(e)}`);
+      }
+      const existing = await withRetry(
+        () => ctx.pods.readPod(plan.namespace, m.name),
+        attempts,
+        retryMs,
+      );
+      if (!existing || !isOurs(existing.labels, plan, m)) {
+        throw new StepFailed(
+          m,
+          e,
+          `creating pod ${m.name}: ${describeKubeError(e)} (not a member of this gang)`,
+        );
+      }
+      if (existing.deleting) {
+        throw new StepFailed(m, e, `pod ${m.name} of an earlier attempt is still being deleted`);
+      }
+    }
+  };
+  const fail = (err: unknown, m: MemberPlan): never => {
+    const f =
+      err instanceof StepFailed
+        ? err
+        : new StepFailed(m, kubeError(err), describeKubeError(kubeError(err)));
+    st.failure ??= f;
+    throw f;
+  };
+  await runPool(
+    plan.members,
+    async (m) => {
+      try {
+        await createOne(m);
+      } catch (err) {
+        fail(err, m);
+      }
+    },
+    { concurrency: ctx.concurrency, stop: () => st.failure !== undefined || !!ctx.abandoned() },
+  );
+  const createdMs = Date.now() - started;
+  let abandoned = ctx.abandoned();
+  const createdFailure = firstFailure();
+  if (createdFailure || abandoned) {
+    return rollBack(
+      plan,
+      ctx,
+      abandoned ?? 'CreateFailed',
+      abandoned
+        ? `gang ${abandoned.toLowerCase()} while being created`
+        : (createdFailure?.message ?? ''),
+    );
+  }
+
+  // 2. Every member exists: remove the gate from all of them.
+  await runPool(
+    plan.members,
+    async (m) => {
+      try {
+        await withRetry(() => ctx.pods.removeGate(plan.namespace, m.name), attempts, retryMs);
+      } catch (err) {
+        const e = kubeError(err);
+        fail(new StepFailed(m, e, `ungating pod ${m.name}: ${describeKubeError(e)}`), m);
+      }
+    },
+    { concurrency: ctx.concurrency, stop: () => st.failure !== undefined },
+  );
+  abandoned = ctx.abandoned();
+  const ungatedFailure = firstFailure();
+  if (ungatedFailure || abandoned) {
+    return rollBack(
+      plan,
+      ctx,
+      abandoned ?? 'UngateFailed',
+      abandoned
+        ? `gang ${abandoned.toLowerCase()} while being ungated`
+        : (ungatedFailure?.message ?? ''),
+    );
+  }
+  const cpu = process.cpuUsage(cpuAtStart);
+  log.info('gang materialised', {
+    members: plan.members.length,
+    createMs: createdMs,
+    totalMs: Date.now() - started,
+    // CPU time of the whole agent process meanwhile (informer events included).
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+  });
+  return {
+    outcome: ACCEPTED,
+    reason: '',
+    message: `${plan.members.length} members created and ungated`,
+  };
+}
+
+async function rollBack(
+  plan: GangPlan,
+  ctx: MaterialiseContext,
+  reason: string,
+  message: string,
+): Promise<Outcome> {
+  const { deleted, left } = await deletePods(
+    ctx.pods,
+    plan.namespace,
+    plan.members.map((m) => m.name),
+    ctx.concurrency,
+    reason === 'CreateFailed' || reason === 'UngateFailed' ? 'DispatchRejected' : reason,
+    ctx.noteDeletion,
+  );
+  ctx.log.warn('gang rejected; every member deleted', { reason, error: message, deleted });
+  if (left.length > 0) {
+    ctx.log.error('could not delete every member of a rejected gang; retrying in the background', {
+      reason,
+      left: left.length,
+    });
+    return {
+      outcome: REJECTED,
+      reason,
+      message: `${message}; ${left.length} member(s) still to be deleted`,
+    };
+  }
+  return { outcome: REJECTED, reason, message };
+}

@@ -1,0 +1,379 @@
+// The agent's live model of its cluster: nodes, what the pods bound to them request, and the
+// Muster gangs present. Pure bookkeeping (no I/O): the informers feed it, the reporter reads it.
+//
+// Free capacity of a node = allocatable − Σ effective requests of the non-terminal pods bound to
+// it (spec.nodeName set), as the kube-scheduler counts: terminating pods still count until gone.
+import { MemberPhase, type GangRef, type MemberState, type NodeState } from '@muster/api';
+import { formatQuantity, quantityOf, type ResourceList } from '@muster/placement';
+import type { MemberMeta, NodeRecord, PodRecord } from './objects';
+
+/** One (gang, fencing token) present in the cluster. */
+export interface GangEntry {
+  gangId: string;
+  jobId: string;
+  token: number;
+  /** Members of the whole gang (from the gang-size annotation; at least the members seen). */
+  size: number;
+  onClusterLost: MemberMeta['onClusterLost'];
+  members: Map<string, PodRecord>;
+  /** Members with spec.nodeName set. */
+  bound: number;
+  /** Every member has been seen bound at once: the capacity accounts for the gang. */
+  reflected: boolean;
+}
+
+export interface CapacityDeltaView {
+  upsertedNodes: NodeState[];
+  removedNodes: string[];
+  reflectedDispatches: GangRef[];
+}
+
+export interface CapacitySnapshotView {
+  nodes: NodeState[];
+  reflectedDispatches: GangRef[];
+  heldGangs: GangRef[];
+}
+
+export function gangKey(gangId: string, token: number): string {
+  return `${gangId}#${token}`;
+}
+
+function sameList(a: ResourceList, b: ResourceList): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => quantityOf(a, k) === quantityOf(b, k));
+}
+
+function sameNode(a: NodeRecord, b: NodeRecord): boolean {
+  return (
+    a.unschedulable === b.unschedulable &&
+    a.ready === b.ready &&
+    sameList(a.allocatable, b.allocatable) &&
+    JSON.stringify(a.taints) === JSON.stringify(b.taints) &&
+    JSON.stringify(Object.entries(a.labels).sort()) ===
+      JSON.stringify(Object.entries(b.labels).sort())
+  );
+}
+
+function memberPhase(p: PodRecord): MemberPhase {
+  switch (p.phase) {
+    case 'Running':
+      return MemberPhase.MEMBER_PHASE_RUNNING;
+    case 'Succeeded':
+      return MemberPhase.MEMBER_PHASE_SUCCEEDED;
+    case 'Failed':
+      return MemberPhase.MEMBER_PHASE_FAILED;
+    default:
+      return MemberPhase.MEMBER_PHASE_PENDING;
+  }
+}
+
+/** The member state a pod record stands for (undefined for non-member pods). */
+export function memberStateOf(p: PodRecord): MemberState | undefined {
+  if (!p.member) return undefined;
+  return {
+    gangId: p.member.gangId,
+    fencingToken: p.member.token,
+    podSet: p.member.podSet,
+    index: p.member.index,
+    phase: memberPhase(p),
+    reason: p.reason,
+    exitCode: p.exitCode,
+    nodeName: p.nodeName,
+    podName: p.name,
+  };
+}
+
+function stateFingerprint(s: MemberState): string {
+  return `${s.phase}|${s.reason}|${s.exitCode}|${s.nodeName}`;
+}
+
+export class ClusterModel {
+  private readonly nodes = new Map<string, NodeRecord>();
+  private readonly pods = new Map<string, PodRecord>();
+  /** Node name → Σ requests of the non-terminal pods bound to it (mutable sums). */
+  private readonly used = new Map<string, Map<string, bigint>>();
+  private readonly gangs = new Map<string, GangEntry>();
+  /** Gang id → tokens present. */
+  private readonly tokens = new Map<string, Set<number>>();
+
+  private readonly dirtyNodes = new Set<string>();
+  private readonly removedNodes = new Set<string>();
+  /** The set of reflected gangs changed since the last report. */
+  private reflectedChanged = false;
+  /** Member state changes since the last take, by pod key (latest wins). */
+  private readonly memberChanges = new Map<string, MemberState>();
+  private readonly lastMemberState = new Map<string, string>();
+  /** Why the agent itself deleted a pod, reported as the LOST reason. */
+  private readonly deletionReasons = new Map<string, string>();
+  /** LOST states, kept for a while and resent on every new stream (a stream may die unread). */
+  private readonly lost = new Map<string, { state: MemberState; at: number }>();
+
+  // ---- nodes ----
+
+  upsertNode(node: NodeRecord): void {
+    const old = this.nodes.get(node.name);
+    this.nodes.set(node.name, node);
+    this.removedNodes.delete(node.name);
+    if (!old || !sameNode(old, node)) this.dirtyNodes.add(node.name);
+  }
+
+  removeNode(name: string): void {
+    if (!this.nodes.delete(name)) return;
+    this.dirtyNodes.delete(name);
+    this.removedNodes.add(name);
+  }
+
+  node(name: string): NodeRecord | undefined {
+    return this.nodes.get(name);
+  }
+
+  nodeNames(): string[] {
+    return [...this.nodes.keys()].sort();
+  }
+
+  /** Allocatable minus the requests of non-terminal pods bound to the node, never below zero. */
+  free(name: string): ResourceList {
+    const node = this.nodes.get(name);
+    if (!node) return {};
+    const used = this.used.get(name);
+    const out: Record<string, bigint> = {};
+    for (const [r, amount] of Object.entries(node.allocatable)) {
+      const left = amount - (used?.get(r) ?? 0n);
+      out[r] = left > 0n ? left : 0n;
+    }
+    return out;
+  }
+
+  nodeState(name: string): NodeState | undefined {
+    const node = this.nodes.get(name);
+    if (!node) return undefined;
+    const fmt = (list: ResourceList) => ({
+      quantities: Object.fromEntries(
+        Object.keys(list)
+          .sort()
+          .map((r) => [r, formatQuantity(quantityOf(list, r), r)]),
+      ),
+    });
+    return {
+      name: node.name,
+      labels: { ...node.labels },
+      taints: node.taints.map((t) => ({ ...t })),
+      allocatable: fmt(node.allocatable),
+      free: fmt(this.free(name)),
+      unschedulable: node.unschedulable,
+      ready: node.ready,
+    };
+  }
+
+  // ---- pods ----
+
+  upsertPod(pod: PodRecord): void {
+    this.lost.delete(pod.key);
+    const old = this.pods.get(pod.key);
+    if (old) this.detach(old);
+    this.pods.set(pod.key, pod);
+    this.attach(pod);
+    const state = memberStateOf(pod);
+    if (state) {
+      const fp = stateFingerprint(state);
+      if (this.lastMemberState.get(pod.key) !== fp) {
+        this.lastMemberState.set(pod.key, fp);
+        this.memberChanges.set(pod.key, state);
+      }
+    } else if (old?.member) {
+      this.lastMemberState.delete(pod.key);
+    }
+  }
+
+  /** Forgets a pod; a member that had not ended is reported LOST. Returns the record. */
+  removePod(key: string, now = Date.now()): PodRecord | undefined {
+    const old = this.pods.get(key);
+    if (!old) return undefined;
+    this.detach(old);
+    this.pods.delete(key);
+    this.lastMemberState.delete(key);
+    const reason = this.deletionReasons.get(key);
+    this.deletionReasons.delete(key);
+    const state = memberStateOf(old);
+    if (state && !old.terminal) {
+      const lost = {
+        ...state,
+        phase: MemberPhase.MEMBER_PHASE_LOST,
+        reason: reason ?? (old.disruption || 'Deleted'),
+      };
+      this.memberChanges.set(key, lost);
+      this.lost.set(key, { state: lost, at: now });
+    }
+    return old;
+  }
+
+  pod(key: string): PodRecord | undefined {
+    return this.pods.get(key);
+  }
+
+  podCount(): number {
+    return this.pods.size;
+  }
+
+  /** Remembers why the agent deletes a pod, for the LOST member state. */
+  noteDeletion(key: string, reason: string): void {
+    if (this.pods.has(key) && !this.deletionReasons.has(key)) this.deletionReasons.set(key, reason);
+  }
+
+  private attach(pod: PodRecord): void {
+    if (pod.nodeName && !pod.terminal) this.addUse(pod.nodeName, pod.requests, 1n);
+    const m = pod.member;
+    if (!m) return;
+    const key = gangKey(m.gangId, m.token);
+    let g = this.gangs.get(key);
+    if (!g) {
+      g = {
+        gangId: m.gangId,
+        jobId: m.jobId,
+        token: m.token,
+        size: 0,
+        onClusterLost: m.onClusterLost,
+        members: new Map(),
+        bound: 0,
+        reflected: false,
+      };
+      this.gangs.set(key, g);
+      let set = this.tokens.get(m.gangId);
+      if (!set) this.tokens.set(m.gangId, (set = new Set()));
+      set.add(m.token);
+    }
+    g.members.set(pod.key, pod);
+    if (pod.nodeName) g.bound++;
+    g.size = Math.max(g.size, m.gangSize, g.members.size);
+    g.onClusterLost = m.onClusterLost;
+    if (!g.reflected && g.bound >= g.size) {
+      g.reflected = true;
+      this.reflectedChanged = true;
+    }
+  }
+
+  private detach(pod: PodRecord): void {
+    if (pod.nodeName && !pod.terminal) this.addUse(pod.nodeName, pod.requests, -1n);
+    const m = pod.member;
+    if (!m) return;
+    const key = gangKey(m.gangId, m.token);
+    const g = this.gangs.get(key);
+    if (!g || !g.members.delete(pod.key)) return;
+    if (pod.nodeName) g.bound--;
+    if (g.members.size === 0) {
+      this.gangs.delete(key);
+      if (g.reflected) this.reflectedChanged = true;
+      const set = this.tokens.get(m.gangId);
+      set?.delete(m.token);
+      if (set?.size === 0) this.tokens.delete(m.gangId);
+    }
+  }
+
+  private addUse(nodeName: string, requests: ResourceList, sign: bigint): void {
+    let sums = this.used.get(nodeName);
+    if (!sums) this.used.set(nodeName, (sums = new Map()));
+    for (const [r, v] of Object.entries(requests)) {
+      const next = (sums.get(r) ?? 0n) + sign * v;
+      if (next === 0n) sums.delete(r);
+      else sums.set(r, next);
+    }
+    if (sums.size === 0) this.used.delete(nodeName);
+    if (this.nodes.has(nodeName)) this.dirtyNodes.add(nodeName);
+  }
+
+  // ---- gangs ----
+
+  gang(gangId: string, token: number): GangEntry | undefined {
+    return this.gangs.get(gangKey(gangId, token));
+  }
+
+  /** Tokens of the gang present in the cluster, ascending. */
+  tokensOf(gangId: string): number[] {
+    return [...(this.tokens.get(gangId) ?? [])].sort((a, b) => a - b);
+  }
+
+  gangEntries(): GangEntry[] {
+    return [...this.gangs.values()];
+  }
+
+  /** Gangs with at least one member not being deleted. */
+  heldGangs(): GangRef[] {
+    return this.sortedRefs(
+      [...this.gangs.values()].filter((g) => [...g.members.values()].some((p) => !p.deleting)),
+    );
+  }
+
+  reflectedGangs(): GangRef[] {
+    return this.sortedRefs([...this.gangs.values()].filter((g) => g.reflected));
+  }
+
+  private sortedRefs(gangs: GangEntry[]): GangRef[] {
+    return gangs
+      .map((g) => ({ gangId: g.gangId, fencingToken: g.token }))
+      .sort((a, b) => a.gangId.localeCompare(b.gangId) || a.fencingToken - b.fencingToken);
+  }
+
+  // ---- reports ----
+
+  /** The full view; resets the delta bookkeeping (the snapshot supersedes it). */
+  takeSnapshot(): CapacitySnapshotView {
+    this.dirtyNodes.clear();
+    this.removedNodes.clear();
+    this.reflectedChanged = false;
+    return {
+      nodes: this.nodeNames().map((n) => this.nodeState(n)!),
+      reflectedDispatches: this.reflectedGangs(),
+      heldGangs: this.heldGangs(),
+    };
+  }
+
+  /**
+   * Changes since the previous snapshot or delta, or undefined when nothing changed. Nodes are
+   * incremental; `reflectedDispatches` is the full current set (like the snapshot's), so a hub can
+   * replace its set with every report.
+   */
+  takeDelta(): CapacityDeltaView | undefined {
+    if (this.dirtyNodes.size === 0 && this.removedNodes.size === 0 && !this.reflectedChanged) {
+      return undefined;
+    }
+    const delta: CapacityDeltaView = {
+      upsertedNodes: [...this.dirtyNodes].sort().map((n) => this.nodeState(n)!),
+      removedNodes: [...this.removedNodes].sort(),
+      reflectedDispatches: this.reflectedGangs(),
+    };
+    this.dirtyNodes.clear();
+    this.removedNodes.clear();
+    this.reflectedChanged = false;
+    return delta;
+  }
+
+  hasMemberChanges(): boolean {
+    return this.memberChanges.size > 0;
+  }
+
+  /** Member states that changed since the last take (LOST ones included). */
+  takeMemberChanges(): MemberState[] {
+    const out = [...this.memberChanges.values()];
+    this.memberChanges.clear();
+    return out;
+  }
+
+  /**
+   * Every member's current state plus the LOST states of the retention window; used on every new
+   * stream so the hub starts from the full picture. Clears the pending changes.
+   */
+  takeAllMemberStates(): MemberState[] {
+    const out: MemberState[] = [...this.lost.values()].map((l) => l.state);
+    this.memberChanges.clear();
+    for (const g of this.gangs.values()) {
+      for (const p of g.members.values()) out.push(memberStateOf(p)!);
+    }
+    return out;
+  }
+
+  /** Forgets LOST states older than `retentionMs`. */
+  pruneLost(retentionMs: number, now = Date.now()): void {
+    for (const [key, l] of this.lost) if (now - l.at > retentionMs) this.lost.delete(key);
+  }
+}

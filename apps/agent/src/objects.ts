@@ -1,0 +1,279 @@
+// Turns Kubernetes Node and Pod objects into the few fields the agent keeps, so its memory grows
+// with the number of objects, not their size. Pure: works on plain JSON (watch events) and on
+// client-node model instances (list responses) alike.
+import { parseResourceList, type ResourceList } from '@muster/placement';
+import type { Taint } from '@muster/api';
+import {
+  ANNOTATION_GANG_SIZE,
+  ANNOTATION_ON_CLUSTER_LOST,
+  LABEL_FENCING_TOKEN,
+  LABEL_GANG_ID,
+  LABEL_JOB_ID,
+  LABEL_MEMBER_INDEX,
+  LABEL_POD_SET,
+  SCHEDULING_GATE,
+  type OnClusterLostPolicy,
+} from './constants';
+import { podRequests, type PodSpecLike } from './pod-requests';
+
+/** The parts of a core/v1 Node the agent reads. */
+export interface NodeLike {
+  metadata?: { name?: string; labels?: Record<string, string> | null } | null;
+  spec?: {
+    unschedulable?: boolean | null;
+    taints?: Array<{ key?: string; value?: string | null; effect?: string }> | null;
+  } | null;
+  status?: {
+    allocatable?: Record<string, string> | null;
+    conditions?: Array<{ type?: string; status?: string }> | null;
+  } | null;
+}
+
+/** The parts of a core/v1 Pod the agent reads. */
+export interface PodLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string> | null;
+    annotations?: Record<string, string> | null;
+    deletionTimestamp?: unknown;
+    creationTimestamp?: unknown;
+  } | null;
+  spec?:
+    | (PodSpecLike & {
+        nodeName?: string | null;
+        schedulingGates?: Array<{ name?: string }> | null;
+      })
+    | null;
+  status?: {
+    phase?: string | null;
+    reason?: string | null;
+    conditions?: Array<{ type?: string; status?: string; reason?: string | null }> | null;
+    containerStatuses?: ContainerStatusLike[] | null;
+  } | null;
+}
+
+interface ContainerStatusLike {
+  name?: string;
+  state?: {
+    waiting?: { reason?: string | null } | null;
+    terminated?: { exitCode?: number; reason?: string | null } | null;
+  } | null;
+}
+
+export interface NodeRecord {
+  name: string;
+  labels: Record<string, string>;
+  taints: Taint[];
+  allocatable: ResourceList;
+  unschedulable: boolean;
+  ready: boolean;
+}
+
+/** What the agent knows of a Muster member from its labels and annotations. */
+export interface MemberMeta {
+  gangId: string;
+  jobId: string;
+  token: number;
+  podSet: string;
+  index: number;
+  onClusterLost: OnClusterLostPolicy;
+  /** Members of the whole gang; 0 when the annotation is missing. */
+  gangSize: number;
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+export interface PodRecord {
+  /** "namespace/name". */
+  key: string;
+  namespace: string;
+  name: string;
+  nodeName: string;
+  phase: PodPhase;
+  /** Succeeded or Failed: no longer holds node resources. */
+  terminal: boolean;
+  /** deletionTimestamp is set. */
+  deleting: boolean;
+  /** Still held by the Muster scheduling gate. */
+  gated: boolean;
+  /** Effective requests (see pod-requests.ts), in milli-units, including `pods`. */
+  requests: ResourceList;
+  /** Set for pods Muster created. */
+  member?: MemberMeta;
+  /** Why the pod is where it is: status reason, container waiting / terminated reason. */
+  reason: string;
+  /** Exit code of the first container that ended non-zero (else of the first that ended). */
+  exitCode: number;
+  /** Reason of a DisruptionTarget condition (preemption, eviction, taint manager), if any. */
+  disruption: string;
+  /** A problem met while counting the pod's requests, if any. */
+  problem?: string;
+}
+
+const PHASES = new Set<string>(['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown']);
+
+export function podKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`;
+}
+
+function nonNegativeInt(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d{1,15}$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+export function nodeRecord(node: NodeLike): NodeRecord | undefined {
+  const name = node.metadata?.name;
+  if (!name) return undefined;
+  const alloc = parseResourceList(node.status?.allocatable ?? {}, 'allocatable');
+  return {
+    name,
+    labels: { ...(node.metadata?.labels ?? {}) },
+    taints: (node.spec?.taints ?? []).map((t) => ({
+      key: t.key ?? '',
+      value: t.value ?? '',
+      effect: t.effect ?? '',
+    })),
+    allocatable: alloc.ok ? alloc.value : {},
+    unschedulable: node.spec?.unschedulable === true,
+    ready: (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'),
+  };
+}
+
+/** Muster member metadata from labels/annotations, or undefined for other pods. */
+export function memberMeta(
+  labels: Record<string, string> | null | undefined,
+  annotations: Record<string, string> | null | undefined,
+): MemberMeta | undefined {
+  const gangId = labels?.[LABEL_GANG_ID];
+  if (!gangId) return undefined;
+  const token = nonNegativeInt(labels?.[LABEL_FENCING_TOKEN]);
+  const index = nonNegativeInt(labels?.[LABEL_MEMBER_INDEX]);
+  if (token === undefined || index === undefined) return undefined;
+  return {
+    gangId,
+    jobId: labels?.[LABEL_JOB_ID] ?? '',
+    token,
+    podSet: labels?.[LABEL_POD_SET] ?? '',
+    index,
+    onClusterLost: annotations?.[ANNOTATION_ON_CLUSTER_LOST] === 'requeue' ? 'requeue' : 'wait',
+    gangSize: nonNegativeInt(annotations?.[ANNOTATION_GANG_SIZE]) ?? 0,
+  };
+}
+
+function exitInfo(statuses: ContainerStatusLike[]): { exitCode: number; reason: string } {
+  let first: { exitCode: number; reason: string } | undefined;
+  for (const s of statuses) {
+    const t = s.state?.terminated;
+    if (!t) continue;
+    const info = { exitCode: t.exitCode ?? 0, reason: t.reason ?? '' };
+    if (info.exitCode !== 0) return info;
+    first ??= info;
+  }
+  return first ?? { exitCode: 0, reason: '' };
+}
+
+export function podRecord(pod: PodLike): PodRecord | undefined {
+  const name = pod.metadata?.name;
+  const namespace = pod.metadata?.namespace ?? '';
+  if (!name) return undefined;
+  const rawPhase = pod.status?.phase ?? 'Pending';
+  const phase = (PHASES.has(rawPhase) ? rawPhase : 'Unknown') as PodPhase;
+  const terminal = phase === 'Succeeded' || phase === 'Failed';
+  const { requests, problem } = podRequests(pod.spec);
+  const statuses = pod.status?.containerStatuses ?? [];
+  const exit = exitInfo(statuses);
+  const waiting = statuses.find((s) => s.state?.waiting?.reason)?.state?.waiting?.reason ?? '';
+  const gated = (pod.spec?.schedulingGates ?? []).some((g) => g.name === SCHEDULING_GATE);
+  const disruption =
+    (pod.status?.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True')
+      ?.reason ?? '';
+  const reason =
+    pod.status?.reason ||
+    (terminal ? exit.reason : '') ||
+    waiting ||
+    (gated ? 'SchedulingGated' : '');
+  const record: PodRecord = {
+    key: podKey(namespace, name),
+    namespace,
+    name,
+    nodeName: pod.spec?.nodeName ?? '',
+    phase,
+    terminal,
+    deleting:
+      pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
+    gated,
+    requests,
+    reason,
+    exitCode: terminal ? exit.exitCode : 0,
+    disruption,
+  };
+  const member = memberMeta(pod.metadata?.labels, pod.metadata?.annotations);
+  if (member) record.member = member;
+  if (problem) record.problem = problem;
+  return record;
+}
+
+/**
+ * Drops everything of a Pod but what podRecord reads (used on list pages before they are held
+ * all at once). podRecord(slimPod(p)) equals podRecord(p).
+ */
+export function slimPod(pod: PodLike): PodLike {
+  const m = pod.metadata ?? {};
+  const keepAnnotations: Record<string, string> = {};
+  for (const k of [ANNOTATION_ON_CLUSTER_LOST, ANNOTATION_GANG_SIZE]) {
+    const v = m.annotations?.[k];
+    if (v !== undefined) keepAnnotations[k] = v;
+  }
+  const keepLabels: Record<string, string> = {};
+  for (const k of [
+    LABEL_GANG_ID,
+    LABEL_JOB_ID,
+    LABEL_FENCING_TOKEN,
+    LABEL_POD_SET,
+    LABEL_MEMBER_INDEX,
+  ]) {
+    const v = m.labels?.[k];
+    if (v !== undefined) keepLabels[k] = v;
+  }
+  const res = (c: { resources?: unknown; restartPolicy?: string | null }) => ({
+    resources: c.resources as PodSpecLike['resources'],
+    restartPolicy: c.restartPolicy,
+  });
+  return {
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      labels: keepLabels,
+      annotations: keepAnnotations,
+      deletionTimestamp: m.deletionTimestamp ?? undefined,
+      ...({ resourceVersion: (m as { resourceVersion?: string }).resourceVersion } as object),
+    },
+    spec: {
+      nodeName: pod.spec?.nodeName,
+      schedulingGates: pod.spec?.schedulingGates,
+      containers: (pod.spec?.containers ?? []).map(res),
+      initContainers: (pod.spec?.initContainers ?? []).map(res),
+      overhead: pod.spec?.overhead,
+      resources: pod.spec?.resources,
+    },
+    status: {
+      phase: pod.status?.phase,
+      reason: pod.status?.reason,
+      conditions: (pod.status?.conditions ?? [])
+        .filter((c) => c.type === 'DisruptionTarget')
+        .map((c) => ({ type: c.type, status: c.status, reason: c.reason })),
+      containerStatuses: (pod.status?.containerStatuses ?? []).map((s) => ({
+        name: s.name,
+        state: {
+          waiting: s.state?.waiting ? { reason: s.state.waiting.reason } : undefined,
+          terminated: s.state?.terminated
+            ? { exitCode: s.state.terminated.exitCode, reason: s.state.terminated.reason }
+            : undefined,
+        },
+      })),
+    },
+  };
+}

@@ -1,0 +1,256 @@
+// Turns a Dispatch into the exact Pod objects of its members: labelled, annotated, pinned to the
+// placement's node (required node affinity on metadata.name — never spec.nodeName, which would
+// bypass the scheduling gate) or topology domain (nodeSelector), and held by the Muster gate.
+import { OnClusterLost, type Dispatch } from '@muster/api';
+import { dns1123LabelError, labelValueError, qualifiedNameError } from '@muster/k8s';
+import {
+  ANNOTATION_GANG_SIZE,
+  ANNOTATION_ON_CLUSTER_LOST,
+  LABEL_FENCING_TOKEN,
+  LABEL_GANG_ID,
+  LABEL_JOB_ID,
+  LABEL_MEMBER_INDEX,
+  LABEL_POD_SET,
+  SCHEDULING_GATE,
+  type OnClusterLostPolicy,
+} from './constants';
+import { memberPodName } from './naming';
+
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface MemberPlan {
+  podSet: string;
+  index: number;
+  name: string;
+  /** The node the placement pinned the member to ('' when pinned to a domain). */
+  nodeName: string;
+  /** The Pod to create (core/v1 JSON). */
+  body: PodBody;
+}
+
+export interface PodBody {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  };
+  spec: Record<string, unknown>;
+}
+
+export interface GangPlan {
+  gangId: string;
+  jobId: string;
+  token: number;
+  namespace: string;
+  onClusterLost: OnClusterLostPolicy;
+  members: MemberPlan[];
+}
+
+export interface PlanError {
+  /** "InvalidDispatch" or "InvalidTemplate". */
+  reason: string;
+  message: string;
+}
+
+export type PlanResult = { ok: true; plan: GangPlan } | { ok: false; error: PlanError };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+class Invalid extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function onClusterLostPolicy(value: OnClusterLost): OnClusterLostPolicy {
+  return value === OnClusterLost.ON_CLUSTER_LOST_REQUEUE ? 'requeue' : 'wait';
+}
+
+function checkLabelValue(field: string, value: string): void {
+  const e = labelValueError(value);
+  if (e) throw new Invalid('InvalidDispatch', `${field}: "${value}" ${e}`);
+}
+
+/** Adds `metadata.name In [node]` to every required node selector term (or makes the one term). */
+function pinToNode(affinity: unknown, node: string): Record<string, unknown> {
+  const a = isObject(affinity) ? { ...affinity } : {};
+  const na = isObject(a.nodeAffinity) ? { ...a.nodeAffinity } : {};
+  const required = isObject(na.requiredDuringSchedulingIgnoredDuringExecution)
+    ? na.requiredDuringSchedulingIgnoredDuringExecution
+    : {};
+  const field = { key: 'metadata.name', operator: 'In', values: [node] };
+  const existing = Array.isArray(required.nodeSelectorTerms)
+    ? (required.nodeSelectorTerms as unknown[]).filter(isObject)
+    : [];
+  const terms =
+    existing.length === 0
+      ? [{ matchFields: [field] }]
+      : existing.map((t) => ({
+          ...t,
+          matchFields: [...(Array.isArray(t.matchFields) ? t.matchFields : []), field],
+        }));
+  na.requiredDuringSchedulingIgnoredDuringExecution = { ...required, nodeSelectorTerms: terms };
+  a.nodeAffinity = na;
+  return a;
+}
+
+function buildPod(
+  d: Dispatch,
+  namespace: string,
+  template: Record<string, unknown>,
+  podSet: Dispatch['podSets'][number],
+  index: number,
+  nodeName: string,
+  gangSize: number,
+): PodBody {
+  const name = memberPodName(d.gangId, d.fencingToken, podSet.name, index);
+  const tmeta = isObject(template.metadata) ? template.metadata : {};
+  const labels: Record<string, string> = {
+    ...(isObject(tmeta.labels) ? (tmeta.labels as Record<string, string>) : {}),
+    ...d.labels,
+    [LABEL_GANG_ID]: d.gangId,
+    [LABEL_JOB_ID]: d.jobId,
+    [LABEL_FENCING_TOKEN]: String(d.fencingToken),
+    [LABEL_POD_SET]: podSet.name,
+    [LABEL_MEMBER_INDEX]: String(index),
+  };
+  const annotations: Record<string, string> = {
+    ...(isObject(tmeta.annotations) ? (tmeta.annotations as Record<string, string>) : {}),
+    [ANNOTATION_ON_CLUSTER_LOST]: onClusterLostPolicy(d.onClusterLost),
+    [ANNOTATION_GANG_SIZE]: String(gangSize),
+  };
+  const spec: Record<string, unknown> = { ...(template.spec as Record<string, unknown>) };
+  delete spec.nodeName;
+  const gates = Array.isArray(spec.schedulingGates)
+    ? (spec.schedulingGates as unknown[]).filter((g) => !isObject(g) || g.name !== SCHEDULING_GATE)
+    : [];
+  spec.schedulingGates = [...gates, { name: SCHEDULING_GATE }];
+  if (podSet.domainLevel !== '') {
+    spec.nodeSelector = {
+      ...(isObject(spec.nodeSelector) ? spec.nodeSelector : {}),
+      [podSet.domainLevel]: podSet.domainValue,
+    };
+  }
+  if (nodeName !== '') spec.affinity = pinToNode(spec.affinity, nodeName);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels, annotations },
+    spec,
+  };
+}
+
+/**
+ * Checks a dispatch and builds every member's Pod. Only what the agent itself relies on is
+ * checked (names, labels, a parseable template with a spec); everything else is the API
+ * server's to judge, so its refusal comes back in the DispatchAnswer.
+ */
+export function planGang(d: Dispatch): PlanResult {
+  try {
+    if (d.gangId === '') throw new Invalid('InvalidDispatch', 'gang_id: is required');
+    checkLabelValue('gang_id', d.gangId);
+    checkLabelValue('job_id', d.jobId);
+    if (!Number.isSafeInteger(d.fencingToken) || d.fencingToken < 0) {
+      throw new Invalid('InvalidDispatch', `fencing_token: must be a non-negative integer`);
+    }
+    const namespace = d.namespace === '' ? DEFAULT_NAMESPACE : d.namespace;
+    const nsError = dns1123LabelError(namespace);
+    if (nsError) throw new Invalid('InvalidDispatch', `namespace: "${namespace}" ${nsError}`);
+    for (const [k, v] of Object.entries(d.labels)) {
+      const e = qualifiedNameError(k);
+      if (e) throw new Invalid('InvalidDispatch', `labels: key "${k}" ${e}`);
+      checkLabelValue(`labels["${k}"]`, v);
+    }
+    if (d.podSets.length === 0) throw new Invalid('InvalidDispatch', 'pod_sets: is empty');
+    const names = new Set<string>();
+    let gangSize = 0;
+    for (const [i, ps] of d.podSets.entries()) {
+      const f = `pod_sets[${i}]`;
+      if (ps.name === '') throw new Invalid('InvalidDispatch', `${f}.name: is required`);
+      checkLabelValue(`${f}.name`, ps.name);
+      if (names.has(ps.name)) {
+        throw new Invalid('InvalidDispatch', `${f}.name: duplicate pod set "${ps.name}"`);
+      }
+      names.add(ps.name);
+      if (ps.members.length === 0) throw new Invalid('InvalidDispatch', `${f}.members: is empty`);
+      const indexes = new Set<number>();
+      for (const m of ps.members) {
+        if (!Number.isInteger(m.index) || m.index < 0 || indexes.has(m.index)) {
+          throw new Invalid('InvalidDispatch', `${f}.members: bad or duplicate index ${m.index}`);
+        }
+        indexes.add(m.index);
+      }
+      if ((ps.domainLevel === '') !== (ps.domainValue === '')) {
+        throw new Invalid('InvalidDispatch', `${f}: domain_level and domain_value go together`);
+      }
+      if (ps.domainLevel !== '') {
+        const e = qualifiedNameError(ps.domainLevel);
+        if (e) throw new Invalid('InvalidDispatch', `${f}.domain_level: ${e}`);
+        checkLabelValue(`${f}.domain_value`, ps.domainValue);
+      }
+      gangSize += ps.members.length;
+    }
+
+    const members: MemberPlan[] = [];
+    for (const [i, ps] of d.podSets.entries()) {
+      let template: unknown;
+      try {
+        template = JSON.parse(ps.podTemplateJson);
+      } catch (e) {
+        throw new Invalid(
+          'InvalidTemplate',
+          `pod_sets[${i}].pod_template_json: not JSON (${(e as Error).message})`,
+        );
+      }
+      if (!isObject(template) || !isObject(template.spec)) {
+        throw new Invalid(
+          'InvalidTemplate',
+          `pod_sets[${i}].pod_template_json: must be a PodTemplateSpec object with "spec"`,
+        );
+      }
+      for (const m of ps.members) {
+        // Each member gets its own copy: nothing is shared between the bodies.
+        const copy = JSON.parse(ps.podTemplateJson) as Record<string, unknown>;
+        members.push({
+          podSet: ps.name,
+          index: m.index,
+          name: memberPodName(d.gangId, d.fencingToken, ps.name, m.index),
+          nodeName: m.nodeName,
+          body: buildPod(d, namespace, copy, ps, m.index, m.nodeName, gangSize),
+        });
+      }
+    }
+    const seen = new Set<string>();
+    for (const m of members) {
+      if (seen.has(m.name)) {
+        throw new Invalid(
+          'InvalidDispatch',
+          `pod_sets: two members would share pod name ${m.name}`,
+        );
+      }
+      seen.add(m.name);
+    }
+    return {
+      ok: true,
+      plan: {
+        gangId: d.gangId,
+        jobId: d.jobId,
+        token: d.fencingToken,
+        namespace,
+        onClusterLost: onClusterLostPolicy(d.onClusterLost),
+        members,
+      },
+    };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, error: { reason: e.reason, message: e.message } };
+    throw e;
+  }
+}

@@ -1,0 +1,155 @@
+// Least privilege: the agent runs with a ServiceAccount bound to infra/deploy/agent's ClusterRole
+// (token from the TokenRequest API) and does everything it must; the role allows nothing more.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { DispatchOutcome, MemberPhase } from '@muster/api';
+import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
+import { AgentProcess, REPO_ROOT } from './support/agent-process';
+import { dispatch, podSet, workerTopology } from './support/fixtures';
+import { eventually, Kube, writeKubeconfig } from './support/kube';
+import { TestHub } from './support/test-hub';
+
+const SETUP_TIMEOUT = 45 * 60_000;
+const DEPLOY = join(REPO_ROOT, 'infra/deploy/agent');
+const SA_USER = 'system:serviceaccount:muster-system:muster-agent';
+const NS = 'team-a';
+
+let tb: Testbed;
+let cluster: TestbedCluster;
+let kube: Kube;
+let hub: TestHub;
+let agent: AgentProcess;
+let dir: string;
+let kubeconfig: string;
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+function collection(m: Manifest): string {
+  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
+  const plural = `${m.kind.toLowerCase()}s`;
+  return m.metadata.namespace
+    ? `${base}/namespaces/${m.metadata.namespace}/${plural}`
+    : `${base}/${plural}`;
+}
+
+function manifests(file: string): Manifest[] {
+  return parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8')).map(
+    (d) => d.toJSON() as Manifest,
+  );
+}
+
+async function allowed(
+  verb: string,
+  resource: string,
+  group = '',
+  namespace = NS,
+): Promise<boolean> {
+  const r = await kube.json<{ status: { allowed: boolean } }>(
+    'POST',
+    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: SA_USER,
+        groups: ['system:serviceaccounts', 'system:authenticated'],
+        resourceAttributes: { verb, resource, group, namespace },
+      },
+    },
+  );
+  return r.status.allowed;
+}
+
+beforeAll(async () => {
+  tb = await startTestbed(workerTopology('w3', 2), { log: () => undefined });
+  cluster = tb.cluster('w3');
+  kube = new Kube(cluster);
+  for (const file of ['serviceaccount.yaml', 'clusterrole.yaml']) {
+    for (const m of manifests(file)) await kube.apply(collection(m), m);
+  }
+  await kube.ensureNamespace(NS);
+  dir = mkdtempSync(join(tmpdir(), 'muster-agent-rbac-'));
+  kubeconfig = join(dir, 'kubeconfig');
+  const token = await eventually('service account token', () =>
+    kube.serviceAccountToken('muster-system', 'muster-agent'),
+  );
+  writeKubeconfig(kubeconfig, cluster, token);
+  hub = await TestHub.start();
+  agent = AgentProcess.start({ cluster: 'w3', hub: hub.address, kubeconfig });
+}, SETUP_TIMEOUT);
+
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  kube?.close();
+  await tb?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+it('the role grants exactly the verbs the agent uses', async () => {
+  for (const verb of ['get', 'list', 'watch', 'create', 'patch', 'delete']) {
+    expect([verb, await allowed(verb, 'pods')]).toEqual([verb, true]);
+  }
+  for (const verb of ['list', 'watch'])
+    expect([verb, await allowed(verb, 'nodes')]).toEqual([verb, true]);
+  const denied: Array<[string, string, string?]> = [
+    ['update', 'pods'],
+    ['deletecollection', 'pods'],
+    ['create', 'pods/binding'],
+    ['create', 'pods/eviction'],
+    ['get', 'nodes'],
+    ['patch', 'nodes'],
+    ['delete', 'nodes'],
+    ['get', 'secrets'],
+    ['list', 'configmaps'],
+    ['create', 'events'],
+    ['list', 'jobs', 'batch'],
+  ];
+  for (const [verb, resource, group] of denied) {
+    expect([verb, resource, await allowed(verb, resource, group)]).toEqual([verb, resource, false]);
+  }
+});
+
+it('the example Deployment is accepted by the API server', async () => {
+  for (const m of manifests('deployment.yaml')) {
+    await kube.json('POST', `${collection(m)}?dryRun=All`, m);
+  }
+});
+
+it('runs with that identity: watches, materialises (create + ungate), re-reads after restart, fences', async () => {
+  const snap = await hub.waitFor(`snapshot\n${agent.tail()}`, () => hub.snapshots[0], 60_000);
+  expect(snap.nodes.map((n) => n.name)).toEqual(['gpu-0', 'gpu-1']);
+  const gang = dispatch({
+    namespace: NS,
+    podSets: [podSet('w', ['gpu-0', 'gpu-1'], { cpu: '1' })],
+  });
+  hub.dispatch(gang);
+  const a = await hub.waitFor('answer', () => hub.answersFor(gang.gangId)[0], 60_000);
+  expect(a).toMatchObject({ outcome: DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED, reason: '' });
+  await hub.waitFor('members RUNNING', () => {
+    const m = hub.membersOf(gang.gangId, 1);
+    return m.length === 2 && m.every((s) => s.phase === MemberPhase.MEMBER_PHASE_RUNNING);
+  });
+
+  // After a restart a repeated dispatch meets its own pods (AlreadyExists) and reads them (get).
+  await agent.kill();
+  agent = AgentProcess.start({ cluster: 'w3', hub: hub.address, kubeconfig });
+  await hub.waitFor('second hello', () => hub.hellos[1], 60_000);
+  hub.dispatch(gang);
+  const again = await hub.waitFor('second answer', () => hub.answersFor(gang.gangId)[1], 60_000);
+  expect(again.outcome).toBe(DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED);
+
+  hub.gangList({ gangs: [], generation: 1 });
+  await eventually(
+    'fenced gang deleted',
+    async () => (await kube.gangPods(NS, gang.gangId)).length === 0,
+  );
+  expect(agent.logs('informer failed; restarting')).toEqual([]);
+  expect(agent.lines.filter((l) => l.level === 'error')).toEqual([]);
+});

@@ -1,0 +1,114 @@
+// Self-fencing: with the hub gone longer than the self-fence timeout (here set by the hub's
+// HelloAck), the agent deletes gangs whose job asked to be requeued and leaves "wait" gangs alone;
+// when the hub is back the agent redials, says hello again and reports what it did.
+import { DispatchOutcome, MemberPhase, type Dispatch } from '@muster/api';
+import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
+import { AgentProcess } from './support/agent-process';
+import { dispatch, OnClusterLost, podSet, workerTopology } from './support/fixtures';
+import { eventually, Kube } from './support/kube';
+import { TestHub } from './support/test-hub';
+
+const SETUP_TIMEOUT = 45 * 60_000;
+const NS = 'default';
+
+let tb: Testbed;
+let cluster: TestbedCluster;
+let kube: Kube;
+let hub: TestHub;
+let agent: AgentProcess;
+
+beforeAll(async () => {
+  tb = await startTestbed(workerTopology('w2', 2), { log: () => undefined });
+  cluster = tb.cluster('w2');
+  kube = new Kube(cluster);
+  hub = await TestHub.start({ helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: 2000 } });
+  agent = AgentProcess.start({
+    cluster: 'w2',
+    hub: hub.address,
+    kubeconfig: cluster.kubeconfigPath,
+  });
+}, SETUP_TIMEOUT);
+
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  kube?.close();
+  await tb?.stop();
+});
+
+async function accepted(d: Dispatch): Promise<void> {
+  const a = await hub.waitFor(
+    `answer for ${d.gangId}\n${agent.tail()}`,
+    () => hub.answersFor(d.gangId)[0],
+    60_000,
+  );
+  expect(a.outcome).toBe(DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED);
+  await eventually(`gang ${d.gangId} running`, async () => {
+    const pods = await kube.gangPods(NS, d.gangId);
+    return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running');
+  });
+}
+
+it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs, reconnects', async () => {
+  await hub.waitFor(`agent connected\n${agent.tail()}`, () => hub.snapshots[0], 60_000);
+  const requeue = dispatch({
+    namespace: NS,
+    onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
+    podSets: [podSet('w', ['gpu-0', 'gpu-1'], { cpu: '100m' })],
+  });
+  const wait = dispatch({
+    namespace: NS,
+    onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT,
+    podSets: [podSet('w', ['gpu-0', 'gpu-1'], { cpu: '100m' })],
+  });
+  hub.dispatch(requeue);
+  hub.dispatch(wait);
+  await accepted(requeue);
+  await accepted(wait);
+  await eventually('HelloAck applied', async () =>
+    agent.logs('hello acknowledged').some((l) => l.selfFenceTimeoutMs === 2000),
+  );
+
+  // The hub goes away.
+  const port = Number(hub.address.split(':')[1]);
+  await hub.stop();
+  await eventually(
+    'requeue gang deleted',
+    async () => (await kube.gangPods(NS, requeue.gangId)).length === 0,
+  );
+  const fenced = agent.logs('hub unreachable past the self-fence timeout; deleting requeue gang');
+  expect(fenced.map((l) => l.gangId)).toEqual([requeue.gangId]);
+  expect(fenced[0]!.jobId).toBe(requeue.jobId);
+  const waiting = await kube.gangPods(NS, wait.gangId);
+  expect(waiting).toHaveLength(2);
+  expect(waiting.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running')).toBe(
+    true,
+  );
+
+  // The hub comes back on the same address: hello, a snapshot holding only the wait gang, and
+  // the requeue gang's members reported LOST.
+  hub = await TestHub.start(
+    { helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: 2000 } },
+    port,
+  );
+  const snap = await hub.waitFor(
+    `snapshot after the hub came back\n${agent.tail()}`,
+    () => hub.snapshots[0],
+    60_000,
+  );
+  expect(hub.hellos[0]!.cluster).toBe('w2');
+  expect(snap.heldGangs).toEqual([{ gangId: wait.gangId, fencingToken: 1 }]);
+  const lost = await hub.waitFor('requeue members LOST', () => {
+    const m = hub.membersOf(requeue.gangId, 1);
+    return m.length === 2 && m;
+  });
+  expect(lost.map((m) => [m.phase, m.reason])).toEqual([
+    [MemberPhase.MEMBER_PHASE_LOST, 'SelfFenced'],
+    [MemberPhase.MEMBER_PHASE_LOST, 'SelfFenced'],
+  ]);
+  expect(hub.membersOf(wait.gangId, 1).map((m) => m.phase)).toEqual([
+    MemberPhase.MEMBER_PHASE_RUNNING,
+    MemberPhase.MEMBER_PHASE_RUNNING,
+  ]);
+  expect((await kube.gangPods(NS, wait.gangId)).length).toBe(2);
+});
