@@ -201,6 +201,7 @@ export interface CapacityDelta {
   reportSequence: number;
   upsertedNodes: NodeState[];
   removedNodes: string[];
+  /** The whole current set (not a change): gangs whose pods this report's capacity accounts for. */
   reflectedDispatches: GangRef[];
 }
 
