@@ -1,0 +1,98 @@
+import {
+  Inject,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { DATA_SOURCE } from '../core.module';
+import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
+import { JsonLogger, LOGGER, type ContextLogger } from '../logging/json-logger';
+import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
+import { ClusterProfileResyncWork } from './cluster-profile-resync.work';
+import { KubeClusterProfileStore } from './cluster-profile.kube';
+import { ClusterProfileRepository } from './cluster-profile.repository';
+import { ClusterProfileSync } from './cluster-profile.sync';
+
+/**
+ * Shares the inventory as SIG-Multicluster ClusterProfiles on the management cluster named by
+ * MUSTER_INVENTORY_KUBECONFIG (and imports other managers' ClusterProfiles); idle when unset.
+ */
+export class ClusterProfileRuntime {
+  private sync: ClusterProfileSync | undefined;
+  private readonly log: ContextLogger;
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly queues: QueueDriver,
+    private readonly config: HubConfig,
+    logger: JsonLogger,
+  ) {
+    this.log = logger.child('cluster-profiles');
+  }
+
+  get enabled(): boolean {
+    return this.config.inventoryKubeconfig !== undefined;
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    if (c.inventoryKubeconfig === undefined) {
+      this.log.info('ClusterProfile sync off: MUSTER_INVENTORY_KUBECONFIG is not set');
+      return;
+    }
+    // A kubeconfig that cannot be read is a configuration error: the hub does not start.
+    const store = KubeClusterProfileStore.fromFile(c.inventoryKubeconfig, this.log);
+    this.sync = new ClusterProfileSync(
+      store,
+      new ClusterProfileRepository(this.db),
+      {
+        namespace: c.inventoryNamespace,
+        importNamespaces: c.inventoryImportNamespaces,
+        lostTimeoutMs: c.workerLostTimeoutMs,
+        pollMs: c.inventoryPollMs,
+        capacityIntervalMs: c.inventoryCapacityIntervalMs,
+      },
+      this.log,
+    );
+    const work = new ClusterProfileResyncWork(this.sync);
+    this.queues.register(work);
+    await this.queues.repeat(work, {}, c.inventoryResyncMs);
+    this.sync.start();
+    this.log.info('ClusterProfile sync started', {
+      server: store.server,
+      namespace: c.inventoryNamespace,
+      importNamespaces: c.inventoryImportNamespaces.join(','),
+      pollMs: c.inventoryPollMs,
+      resyncMs: c.inventoryResyncMs,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.sync?.stop();
+  }
+}
+
+@Module({
+  providers: [
+    {
+      provide: ClusterProfileRuntime,
+      inject: [DATA_SOURCE, QUEUE_DRIVER, HUB_CONFIG, LOGGER],
+      useFactory: (db: DataSource, queues: QueueDriver, config: HubConfig, logger: JsonLogger) =>
+        new ClusterProfileRuntime(db, queues, config, logger),
+    },
+  ],
+  exports: [ClusterProfileRuntime],
+})
+export class ClusterProfilesModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(@Inject(ClusterProfileRuntime) private readonly runtime: ClusterProfileRuntime) {}
+
+  /** Before AppModule starts the queue workers, so the resync work has its handler. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.runtime.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runtime.stop();
+  }
+}

@@ -1,0 +1,2 @@
+export * from './cluster-profile.types';
+export * from './cluster-profile.access';
