@@ -1,6 +1,11 @@
 // A scripted agent speaking AgentService.Connect, for hub tests that need no Kubernetes: the
 // test decides what capacity it reports and how it answers dispatches.
-import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  credentials,
+  type ChannelCredentials,
+  type ClientDuplexStream,
+  type ClientOptions,
+} from '@grpc/grpc-js';
 import {
   AgentServiceClient,
   DispatchOutcome,
@@ -41,8 +46,11 @@ export class FakeAgent {
   constructor(
     address: string,
     readonly cluster: string,
+    /** Optional: TLS (with the agent's client certificate) instead of plain text. */
+    channelCredentials: ChannelCredentials = credentials.createInsecure(),
+    channelOptions: ClientOptions = {},
   ) {
-    this.client = new AgentServiceClient(address, credentials.createInsecure());
+    this.client = new AgentServiceClient(address, channelCredentials, channelOptions);
   }
 
   connect(nodes: FakeNode[], epoch = `epoch-${Date.now()}`): this {

@@ -16,6 +16,7 @@ import type { AgentConfig } from './config';
 import { fencedByList, GenerationGate, selfFenceDue, type HeldGang } from './fencing';
 import { GangBook } from './gang-book';
 import { HubLink } from './hub-link';
+import { hubTransport } from './tls';
 import { ResilientInformer } from './informers';
 import { KubeClient, loadKubeConfig } from './kube';
 import { errorText, Logger } from './log';
@@ -140,6 +141,8 @@ export class Agent {
 
     this.link = new HubLink({
       address: this.config.hubAddress,
+      // TLS / mutual TLS from MUSTER_TLS_CA_FILE, MUSTER_TLS_CERT_FILE, MUSTER_TLS_KEY_FILE (tls.ts).
+      credentials: hubTransport().credentials,
       reconnect: { initialMs: this.config.reconnectInitialMs, maxMs: this.config.reconnectMaxMs },
       log: this.log,
       onOpen: () => this.onStreamOpen(),

@@ -4,6 +4,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { ClusterProfilesModule } from './cluster-profiles/cluster-profiles.module';
 import { CoreModule } from './core.module';
 import { DispatchModule, DispatchRuntime } from './dispatch/dispatch.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
@@ -18,9 +19,11 @@ import { JobsService } from './jobs/jobs.service';
 import { jobServiceHandlers } from './jobs/jobs.grpc';
 import { JsonLogger, LOGGER } from './logging/json-logger';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
+import { buildSecurity } from './auth/security';
+import { guardAgentStream } from './grpc/agent-stream-guard';
 
 @Module({
-  imports: [CoreModule, InventoryModule, JobsModule, DispatchModule],
+  imports: [CoreModule, InventoryModule, JobsModule, DispatchModule, ClusterProfilesModule],
   controllers: [HealthController],
   providers: [
     {
@@ -35,11 +38,22 @@ import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
         logger: JsonLogger,
       ) => {
         const log = logger.child('grpc');
+        const security = buildSecurity(c, logger);
+        const ctx = { log, metrics, auth: security.auth, watchers: security.watchers };
         return new HubGrpcServer(
-          jobServiceHandlers(jobs, metrics, log),
-          inventoryServiceHandlers(inventory, metrics, log),
-          { connect: dispatch.gateway.connect },
+          jobServiceHandlers(jobs, ctx, security.submits),
+          inventoryServiceHandlers(inventory, ctx),
+          {
+            connect: guardAgentStream(dispatch.gateway.connect, {
+              requireCertificate: security.transport.mode === 'mtls',
+              messagesPerSecond: c.agentMessagesPerSecond,
+              messageBurst: c.agentMessageBurst,
+              log: logger.child('agents'),
+              metrics,
+            }),
+          },
           c.maxRequestBytes,
+          security.transport,
           log,
         );
       },

@@ -1,14 +1,14 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import { AppModule } from './app.module';
-import { HubGrpcServer } from './grpc/grpc-server';
 import { ConfigError, loadHubConfig } from './config/hub-config';
 import { JsonLogger } from './logging/json-logger';
+import { buildSecurity, devModeWarnings } from './auth/security';
 
 async function main(): Promise<void> {
   let config;
   try {
     config = loadHubConfig();
+    // Certificates, tokens and OIDC keys are checked now, before anything connects anywhere.
+    buildSecurity(config, new JsonLogger('error'));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`muster-hub: invalid configuration: ${err.message}\n`);
@@ -17,7 +17,22 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = new JsonLogger(config.logLevel);
-  const app = await NestFactory.create(AppModule, { logger, abortOnError: false });
+  for (const warning of devModeWarnings(config)) logger.write('warn', warning, {}, 'security');
+  // Loaded only now, so a bad configuration is reported at once.
+  const { NestFactory } = await import('@nestjs/core');
+  const { AppModule } = await import('./app.module');
+  const { HubGrpcServer } = await import('./grpc/grpc-server');
+  let app;
+  try {
+    app = await NestFactory.create(AppModule, { logger, abortOnError: false });
+  } catch (err) {
+    // TLS files, the tokens file, OIDC keys: read while the modules are built.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`muster-hub: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   app.enableShutdownHooks();
   await app.listen(config.httpPort, config.httpHost);
   const address = app.getHttpServer().address() as { port: number } | null;

@@ -1,2 +1,3 @@
 export * from './names';
 export * from './pod-template';
+export * from './cluster-profile';

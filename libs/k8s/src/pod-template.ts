@@ -1,7 +1,9 @@
 // Checks a pod template before Muster stores it, and computes what one member requests the way
 // the Kubernetes scheduler counts it, so placement and the API server agree.
 import { formatQuantity, parseQuantity } from '@muster/placement';
-import { dns1123LabelError } from './names';
+import { dns1123LabelError, labelValueError, qualifiedNameError } from './names';
+
+export * from './pod-policy';
 
 export interface FieldViolation {
   /** Path inside the template, e.g. "spec.containers[0].resources.requests.cpu". */
@@ -15,11 +17,21 @@ export interface CheckedPodTemplate {
   requests: Record<string, string>;
 }
 
-export type PodTemplateResult = { ok: true; value: CheckedPodTemplate } | { ok: false; violation: FieldViolation };
+export type PodTemplateResult =
+  { ok: true; value: CheckedPodTemplate } | { ok: false; violation: FieldViolation };
 
 /** Deepest nesting accepted in a template; deeper JSON is refused rather than walked. */
 export const MAX_TEMPLATE_DEPTH = 32;
 const MAX_CONTAINERS = 64;
+/** Most labels on a template (as for the job's own labels). */
+export const MAX_TEMPLATE_LABELS = 64;
+/** Default bound of the template's labels and annotations together (keys and values, UTF-8 bytes). */
+export const DEFAULT_MAX_TEMPLATE_METADATA_BYTES = 64 * 1024;
+
+export interface PodTemplateLimits {
+  /** Labels plus annotations of the template, keys and values, in UTF-8 bytes. */
+  maxMetadataBytes?: number;
+}
 
 class Violation extends Error {
   constructor(
@@ -34,18 +46,78 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function depthOf(v: unknown, limit: number): number {
-  const stack: [unknown, number][] = [[v, 1]];
-  let max = 0;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a string cannot be stored (Postgres refuses NUL and unpaired surrogates), or undefined. */
+export function unstorableStringError(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL characters';
+  if (UNPAIRED_SURROGATE.test(s)) return 'must be valid Unicode (it has an unpaired surrogate)';
+  return undefined;
+}
+
+/**
+ * Walks the template without recursion: refuses nesting deeper than `limit` and strings (keys
+ * and values) that cannot be stored.
+ */
+function scan(v: unknown, limit: number): void {
+  const stack: [unknown, number, string][] = [[v, 1, '']];
   while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) max = depth;
-    if (max > limit) return max;
-    if (typeof node === 'object' && node !== null) {
-      for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    const [node, depth, path] = stack.pop()!;
+    if (depth > limit) throw new Violation('', `is nested deeper than ${limit} levels`);
+    if (typeof node === 'string') {
+      const error = unstorableStringError(node);
+      if (error) throw new Violation(path, error);
+    } else if (Array.isArray(node)) {
+      node.forEach((child, i) => stack.push([child, depth + 1, `${path}[${i}]`]));
+    } else if (typeof node === 'object' && node !== null) {
+      for (const [key, child] of Object.entries(node)) {
+        const keyError = unstorableStringError(key);
+        if (keyError) throw new Violation(path, `key ${keyError}`);
+        stack.push([child, depth + 1, path === '' ? key : `${path}.${key}`]);
+      }
     }
   }
-  return max;
+}
+
+function stringMap(field: string, value: unknown): [string, string][] {
+  if (value === undefined || value === null) return [];
+  if (!isObject(value)) throw new Violation(field, 'must be a map of string to string');
+  const entries = Object.entries(value);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') throw new Violation(`${field}.${k}`, 'must be a string');
+  }
+  return entries as [string, string][];
+}
+
+/** Labels and annotations of the template: Kubernetes key and value rules, and a size bound. */
+function checkMetadata(metadata: Record<string, unknown>, limits: PodTemplateLimits): void {
+  const labels = stringMap('metadata.labels', metadata.labels);
+  if (labels.length > MAX_TEMPLATE_LABELS)
+    throw new Violation(
+      'metadata.labels',
+      `at most ${MAX_TEMPLATE_LABELS} labels (got ${labels.length})`,
+    );
+  for (const [k, v] of labels) {
+    const keyError = qualifiedNameError(k);
+    if (keyError) throw new Violation(`metadata.labels.${k.slice(0, 80)}`, `key ${keyError}`);
+    const valueError = labelValueError(v);
+    if (valueError) throw new Violation(`metadata.labels.${k}`, `value ${valueError}`);
+  }
+  const annotations = stringMap('metadata.annotations', metadata.annotations);
+  for (const [k] of annotations) {
+    const keyError = qualifiedNameError(k);
+    if (keyError) throw new Violation(`metadata.annotations.${k.slice(0, 80)}`, `key ${keyError}`);
+  }
+  const max = limits.maxMetadataBytes ?? DEFAULT_MAX_TEMPLATE_METADATA_BYTES;
+  let bytes = 0;
+  for (const [k, v] of [...labels, ...annotations])
+    bytes += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(v, 'utf8');
+  if (bytes > max) {
+    throw new Violation(
+      'metadata',
+      `labels and annotations must total at most ${max} bytes (got ${bytes})`,
+    );
+  }
 }
 
 function resourceMap(field: string, value: unknown): Map<string, bigint> {
@@ -54,9 +126,16 @@ function resourceMap(field: string, value: unknown): Map<string, bigint> {
   if (!isObject(value)) throw new Violation(field, 'must be a map of resource name to quantity');
   for (const [name, raw] of Object.entries(value)) {
     const f = `${field}.${name}`;
-    if (typeof raw !== 'string' && typeof raw !== 'number') throw new Violation(f, 'must be a quantity such as "500m" or "2Gi"');
+    if (typeof raw !== 'string' && typeof raw !== 'number')
+      throw new Violation(f, 'must be a quantity such as "500m" or "2Gi"');
     const parsed = parseQuantity(raw, f);
-    if (!parsed.ok) throw new Violation(f, parsed.error.message.startsWith(`${f}: `) ? parsed.error.message.slice(f.length + 2) : parsed.error.message);
+    if (!parsed.ok)
+      throw new Violation(
+        f,
+        parsed.error.message.startsWith(`${f}: `)
+          ? parsed.error.message.slice(f.length + 2)
+          : parsed.error.message,
+      );
     if (parsed.value < 0n) throw new Violation(f, 'must not be negative');
     out.set(name, parsed.value);
   }
@@ -73,19 +152,27 @@ function containerRequests(field: string, c: Record<string, unknown>): Map<strin
   for (const [name, limit] of limits) {
     const request = requests.get(name);
     if (request === undefined) requests.set(name, limit);
-    else if (request > limit) throw new Violation(`${field}.resources.requests.${name}`, 'must not exceed the limit');
+    else if (request > limit)
+      throw new Violation(`${field}.resources.requests.${name}`, 'must not exceed the limit');
   }
   return requests;
 }
 
-function containers(field: string, value: unknown, required: boolean, names: Set<string>): Map<string, bigint>[] {
+function containers(
+  field: string,
+  value: unknown,
+  required: boolean,
+  names: Set<string>,
+): Map<string, bigint>[] {
   if (value === undefined || value === null) {
     if (required) throw new Violation(field, 'must list at least one container');
     return [];
   }
   if (!Array.isArray(value)) throw new Violation(field, 'must be a list');
-  if (required && value.length === 0) throw new Violation(field, 'must list at least one container');
-  if (value.length > MAX_CONTAINERS) throw new Violation(field, `at most ${MAX_CONTAINERS} containers`);
+  if (required && value.length === 0)
+    throw new Violation(field, 'must list at least one container');
+  if (value.length > MAX_CONTAINERS)
+    throw new Violation(field, `at most ${MAX_CONTAINERS} containers`);
   return value.map((c, i) => {
     const f = `${field}[${i}]`;
     if (!isObject(c)) throw new Violation(f, 'must be an object');
@@ -94,7 +181,8 @@ function containers(field: string, value: unknown, required: boolean, names: Set
     if (nameError) throw new Violation(`${f}.name`, nameError);
     if (names.has(c.name)) throw new Violation(`${f}.name`, `duplicate container name "${c.name}"`);
     names.add(c.name);
-    if (typeof c.image !== 'string' || c.image.trim() === '') throw new Violation(`${f}.image`, 'is required');
+    if (typeof c.image !== 'string' || c.image.trim() === '')
+      throw new Violation(`${f}.image`, 'is required');
     return containerRequests(f, c);
   });
 }
@@ -104,20 +192,27 @@ function addInto(total: Map<string, bigint>, add: Map<string, bigint>): void {
 }
 
 /** Validates a PodTemplateSpec ({metadata, spec}) and computes a member's effective requests. */
-export function checkPodTemplate(template: unknown): PodTemplateResult {
+export function checkPodTemplate(
+  template: unknown,
+  limits: PodTemplateLimits = {},
+): PodTemplateResult {
   try {
-    if (!isObject(template)) throw new Violation('', 'must be a JSON object with "spec" (a core/v1 PodTemplateSpec)');
-    if (depthOf(template, MAX_TEMPLATE_DEPTH) > MAX_TEMPLATE_DEPTH) {
-      throw new Violation('', `is nested deeper than ${MAX_TEMPLATE_DEPTH} levels`);
-    }
-    if (template.metadata !== undefined && !isObject(template.metadata)) throw new Violation('metadata', 'must be an object');
+    if (!isObject(template))
+      throw new Violation('', 'must be a JSON object with "spec" (a core/v1 PodTemplateSpec)');
+    scan(template, MAX_TEMPLATE_DEPTH);
+    if (template.metadata !== undefined && !isObject(template.metadata))
+      throw new Violation('metadata', 'must be an object');
+    if (isObject(template.metadata)) checkMetadata(template.metadata, limits);
     const spec = template.spec;
     if (!isObject(spec)) throw new Violation('spec', 'is required (a core/v1 PodSpec)');
     if (spec.nodeName !== undefined && spec.nodeName !== '') {
       throw new Violation('spec.nodeName', 'must not be set; Muster chooses the node');
     }
     if (spec.nodeSelector !== undefined) {
-      if (!isObject(spec.nodeSelector) || Object.values(spec.nodeSelector).some((v) => typeof v !== 'string')) {
+      if (
+        !isObject(spec.nodeSelector) ||
+        Object.values(spec.nodeSelector).some((v) => typeof v !== 'string')
+      ) {
         throw new Violation('spec.nodeSelector', 'must be a map of label key to string value');
       }
     }
@@ -134,10 +229,12 @@ export function checkPodTemplate(template: unknown): PodTemplateResult {
     for (const c of init) for (const [k, v] of c) if (v > (sum.get(k) ?? 0n)) sum.set(k, v);
     addInto(sum, overhead);
     const requests: Record<string, string> = {};
-    for (const name of [...sum.keys()].sort()) requests[name] = formatQuantity(sum.get(name)!, name);
+    for (const name of [...sum.keys()].sort())
+      requests[name] = formatQuantity(sum.get(name)!, name);
     return { ok: true, value: { template, requests } };
   } catch (e) {
-    if (e instanceof Violation) return { ok: false, violation: { field: e.field, message: e.message } };
+    if (e instanceof Violation)
+      return { ok: false, violation: { field: e.field, message: e.message } };
     throw e;
   }
 }

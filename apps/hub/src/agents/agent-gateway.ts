@@ -11,6 +11,7 @@ import type { DispatchRepository } from '../dispatch/dispatch.repository';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { AgentSession, type AgentRegistry } from './agent-session';
 import { capacitySummaryOf, reportedNodeOf } from './capacity.mapper';
+import { helloClusterError } from '../auth/agent-identity';
 
 export interface GatewaySettings {
   heartbeatIntervalMs: number;
@@ -160,7 +161,22 @@ export class AgentGateway {
 
     call.on('data', (msg: ConnectRequest) => {
       chain = chain
-        .then(() => handle(msg))
+        .then(async () => {
+          // Messages are handled in order; a stuck one would silence heartbeats, so say so.
+          const slow = setTimeout(
+            () =>
+              this.log.warn('agent message still being handled after 5 s', {
+                cluster: session?.cluster,
+                message: msg.message?.$case,
+              }),
+            5000,
+          );
+          try {
+            await handle(msg);
+          } finally {
+            clearTimeout(slow);
+          }
+        })
         .catch((err: unknown) => {
           if (err instanceof StreamRejected) reject(err.code, err.message);
           else {
@@ -192,6 +208,10 @@ export class AgentGateway {
   ): Promise<AgentSession> {
     const nameError = dns1123LabelError(hello.cluster);
     if (nameError) throw new StreamRejected(status.INVALID_ARGUMENT, `hello.cluster: ${nameError}`);
+    // --- auth: the stream may act only for the cluster its client certificate names ---
+    const identityError = helloClusterError(call, hello.cluster);
+    if (identityError) throw new StreamRejected(status.PERMISSION_DENIED, identityError);
+    // --- end auth ---
     const cluster = await this.inventory.findCluster(hello.cluster);
     if (!cluster) {
       throw new StreamRejected(

@@ -1,4 +1,5 @@
 // The hub's whole configuration, read once from the environment at start-up.
+import { podPolicyOf, type PodPolicy } from '@muster/k8s';
 
 export interface HubConfig {
   /** gRPC listen address. Env MUSTER_GRPC_ADDR, default "127.0.0.1:50051". */
@@ -45,8 +46,73 @@ export interface HubConfig {
   maxRequeueBackoffSeconds: number;
   /** How often the reconciler rebuilds queue work from Postgres and resends gang lists, in ms. Env MUSTER_RECONCILE_INTERVAL_MS, default 10000. */
   reconcileIntervalMs: number;
+  /** Kubeconfig file of the management cluster that holds the ClusterProfiles; unset disables ClusterProfile sync. Env MUSTER_INVENTORY_KUBECONFIG, default unset. */
+  inventoryKubeconfig: string | undefined;
+  /** Namespace Muster writes its ClusterProfiles to (created if missing). Env MUSTER_INVENTORY_NAMESPACE, default "muster-inventory". */
+  inventoryNamespace: string;
+  /** Namespaces whose ClusterProfiles of other cluster managers are imported as read-only clusters. Env MUSTER_INVENTORY_IMPORT_NAMESPACES (comma list), default none. */
+  inventoryImportNamespaces: string[];
+  /** How often Postgres is compared with the ClusterProfiles, in ms; bounds how late a status change shows. Env MUSTER_INVENTORY_POLL_MS, default 1000. */
+  inventoryPollMs: number;
+  /** Full forced resync of every ClusterProfile (once across replicas), in ms. Env MUSTER_INVENTORY_RESYNC_MS, default 60000. */
+  inventoryResyncMs: number;
+  /** A change of capacity properties alone is written at most this often per cluster, in ms (health, version and access go at once). Env MUSTER_INVENTORY_CAPACITY_INTERVAL_MS, default 10000. */
+  inventoryCapacityIntervalMs: number;
   /** "debug", "info", "warn" or "error". Env MUSTER_LOG_LEVEL, default "info". */
   logLevel: LogLevel;
+
+  // --- Security (see apps/hub/README.md "Authentication and limits") ---
+  /** Development mode: plain text and no authentication are allowed when not configured (a configured check is never weakened); logs a warning. Env MUSTER_DEV_INSECURE, default false. */
+  devInsecure: boolean;
+  /** PEM certificate (chain) the hub serves. Env MUSTER_TLS_CERT_FILE; required unless MUSTER_DEV_INSECURE. */
+  tlsCertFile: string | undefined;
+  /** PEM private key of that certificate. Env MUSTER_TLS_KEY_FILE. */
+  tlsKeyFile: string | undefined;
+  /** PEM CA(s) that sign agent client certificates. Env MUSTER_TLS_CLIENT_CA_FILE; required unless MUSTER_DEV_INSECURE. */
+  tlsClientCaFile: string | undefined;
+  /** YAML file of static bearer tokens. Env MUSTER_AUTH_TOKENS_FILE, default unset. */
+  authTokensFile: string | undefined;
+  /** OIDC bearer tokens (JWTs); unset when MUSTER_OIDC_ISSUER is unset. */
+  oidc: OidcConfig | undefined;
+  /** Open WatchJob/WatchJobs streams per caller. Env MUSTER_MAX_WATCHERS_PER_CALLER, default 16 (0: no limit). */
+  maxWatchersPerCaller: number;
+  /** Sustained SubmitJob calls per second per caller. Env MUSTER_SUBMITS_PER_SECOND, default 50 (0: no limit). */
+  submitsPerSecond: number;
+  /** SubmitJob calls a caller may make at once before the rate applies. Env MUSTER_SUBMIT_BURST, default 100. */
+  submitBurst: number;
+  /** Sustained messages per second on one agent stream. Env MUSTER_AGENT_MESSAGES_PER_SECOND, default 200 (0: no limit). */
+  agentMessagesPerSecond: number;
+  /** Messages an agent stream may send at once before the rate applies. Env MUSTER_AGENT_MESSAGE_BURST, default 2000. */
+  agentMessageBurst: number;
+  /** Pod template policy. Env MUSTER_POD_POLICY_DISABLE (comma list of rules to turn off, default none) and MUSTER_POD_POLICY_ALLOWED_CAPABILITIES (comma list, default the Pod Security "baseline" list). */
+  podPolicy: PodPolicy;
+  /** Labels plus annotations of one pod template, in bytes. Env MUSTER_MAX_TEMPLATE_METADATA_BYTES, default 65536. */
+  maxTemplateMetadataBytes: number;
+}
+
+export interface OidcConfig {
+  /** Env MUSTER_OIDC_ISSUER: the exact "iss" of accepted tokens. */
+  issuer: string;
+  /** Env MUSTER_OIDC_AUDIENCE (required with an issuer): must be in "aud". */
+  audience: string;
+  /** Env MUSTER_OIDC_JWKS_FILE: the issuer's keys from a file. */
+  jwksFile: string | undefined;
+  /** Env MUSTER_OIDC_JWKS_URL: the issuer's keys from a URL; neither: issuer discovery. */
+  jwksUrl: string | undefined;
+  /** Env MUSTER_OIDC_ROLE_CLAIM, default "muster_role". */
+  roleClaim: string;
+  /** Env MUSTER_OIDC_QUEUES_CLAIM, default "muster_queues". */
+  queuesClaim: string;
+  /** Env MUSTER_OIDC_NAME_CLAIM (shown in logs), default "preferred_username" (else "sub"). */
+  nameClaim: string;
+  /** Env MUSTER_OIDC_GROUPS_CLAIM, default "groups". */
+  groupsClaim: string;
+  /** Env MUSTER_OIDC_GROUP_ROLES: JSON object group → role (or {role, queues}); default none. */
+  groupRoles: string | undefined;
+  /** Env MUSTER_OIDC_CLOCK_SKEW_S, default 60. */
+  clockSkewSeconds: number;
+  /** Env MUSTER_OIDC_JWKS_REFRESH_S: refetch of URL keys, default 300. */
+  jwksRefreshSeconds: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -71,6 +137,102 @@ function boolFrom(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boole
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
   throw new ConfigError(`${key}: must be true or false (got "${raw}")`);
+}
+
+function listFrom(env: NodeJS.ProcessEnv, key: string): string[] | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+}
+
+function fileFrom(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const raw = env[key];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function oidcFrom(env: NodeJS.ProcessEnv): OidcConfig | undefined {
+  const issuer = env.MUSTER_OIDC_ISSUER?.trim();
+  if (!issuer) {
+    for (const key of ['MUSTER_OIDC_AUDIENCE', 'MUSTER_OIDC_JWKS_FILE', 'MUSTER_OIDC_JWKS_URL']) {
+      if (env[key]) throw new ConfigError(`${key} is set but MUSTER_OIDC_ISSUER is not`);
+    }
+    return undefined;
+  }
+  const audience = env.MUSTER_OIDC_AUDIENCE?.trim();
+  if (!audience) throw new ConfigError('MUSTER_OIDC_AUDIENCE: is required with MUSTER_OIDC_ISSUER');
+  const jwksFile = fileFrom(env, 'MUSTER_OIDC_JWKS_FILE');
+  const jwksUrl = fileFrom(env, 'MUSTER_OIDC_JWKS_URL');
+  if (jwksFile && jwksUrl)
+    throw new ConfigError('MUSTER_OIDC_JWKS_FILE and MUSTER_OIDC_JWKS_URL: set one, not both');
+  // Only fetched URLs must be https (http only on loopback): the issuer itself when its
+  // discovery document gives the keys, else the JWKS URL.
+  const fetched: [string, string][] = jwksUrl
+    ? [['MUSTER_OIDC_JWKS_URL', jwksUrl]]
+    : jwksFile
+      ? []
+      : [['MUSTER_OIDC_ISSUER', issuer]];
+  for (const [key, url] of fetched) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new ConfigError(`${key}: must be a URL (got "${url.slice(0, 200)}")`);
+    }
+    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local))
+      throw new ConfigError(`${key}: must be an https:// URL (http:// only on loopback)`);
+  }
+  return {
+    issuer,
+    audience,
+    jwksFile,
+    jwksUrl,
+    roleClaim: env.MUSTER_OIDC_ROLE_CLAIM?.trim() || 'muster_role',
+    queuesClaim: env.MUSTER_OIDC_QUEUES_CLAIM?.trim() || 'muster_queues',
+    nameClaim: env.MUSTER_OIDC_NAME_CLAIM?.trim() || 'preferred_username',
+    groupsClaim: env.MUSTER_OIDC_GROUPS_CLAIM?.trim() || 'groups',
+    groupRoles: env.MUSTER_OIDC_GROUP_ROLES?.trim() || undefined,
+    clockSkewSeconds: intFrom(env, 'MUSTER_OIDC_CLOCK_SKEW_S', 60, 0),
+    jwksRefreshSeconds: intFrom(env, 'MUSTER_OIDC_JWKS_REFRESH_S', 300, 10),
+  };
+}
+
+function podPolicyFrom(env: NodeJS.ProcessEnv): PodPolicy {
+  try {
+    return podPolicyOf(
+      listFrom(env, 'MUSTER_POD_POLICY_DISABLE') ?? [],
+      listFrom(env, 'MUSTER_POD_POLICY_ALLOWED_CAPABILITIES'),
+    );
+  } catch (err) {
+    throw new ConfigError(`MUSTER_POD_POLICY_DISABLE: ${(err as Error).message}`);
+  }
+}
+
+function namespacesFrom(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[] {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const names = [
+    ...new Set(
+      raw
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== ''),
+    ),
+  ];
+  for (const n of names) {
+    if (n.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n))
+      throw new ConfigError(`${key}: "${n}" is not a namespace name (a DNS-1123 label)`);
+  }
+  return names;
+}
+
+function namespaceFrom(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
+  const names = namespacesFrom(env, key, [fallback]);
+  if (names.length !== 1) throw new ConfigError(`${key}: must name one namespace`);
+  return names[0] ?? fallback;
 }
 
 export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
@@ -116,6 +278,25 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     placementPolicy,
     maxRequeueBackoffSeconds: intFrom(env, 'MUSTER_MAX_REQUEUE_BACKOFF_S', 60, 0),
     reconcileIntervalMs: intFrom(env, 'MUSTER_RECONCILE_INTERVAL_MS', 10_000, 100),
+    inventoryKubeconfig: env.MUSTER_INVENTORY_KUBECONFIG || undefined,
+    inventoryNamespace: namespaceFrom(env, 'MUSTER_INVENTORY_NAMESPACE', 'muster-inventory'),
+    inventoryImportNamespaces: namespacesFrom(env, 'MUSTER_INVENTORY_IMPORT_NAMESPACES', []),
+    inventoryPollMs: intFrom(env, 'MUSTER_INVENTORY_POLL_MS', 1000, 100),
+    inventoryResyncMs: intFrom(env, 'MUSTER_INVENTORY_RESYNC_MS', 60_000, 1000),
+    inventoryCapacityIntervalMs: intFrom(env, 'MUSTER_INVENTORY_CAPACITY_INTERVAL_MS', 10_000, 0),
     logLevel,
+    devInsecure: boolFrom(env, 'MUSTER_DEV_INSECURE', false),
+    tlsCertFile: fileFrom(env, 'MUSTER_TLS_CERT_FILE'),
+    tlsKeyFile: fileFrom(env, 'MUSTER_TLS_KEY_FILE'),
+    tlsClientCaFile: fileFrom(env, 'MUSTER_TLS_CLIENT_CA_FILE'),
+    authTokensFile: fileFrom(env, 'MUSTER_AUTH_TOKENS_FILE'),
+    oidc: oidcFrom(env),
+    maxWatchersPerCaller: intFrom(env, 'MUSTER_MAX_WATCHERS_PER_CALLER', 16, 0),
+    submitsPerSecond: intFrom(env, 'MUSTER_SUBMITS_PER_SECOND', 50, 0),
+    submitBurst: intFrom(env, 'MUSTER_SUBMIT_BURST', 100, 1),
+    agentMessagesPerSecond: intFrom(env, 'MUSTER_AGENT_MESSAGES_PER_SECOND', 200, 0),
+    agentMessageBurst: intFrom(env, 'MUSTER_AGENT_MESSAGE_BURST', 2000, 1),
+    podPolicy: podPolicyFrom(env),
+    maxTemplateMetadataBytes: intFrom(env, 'MUSTER_MAX_TEMPLATE_METADATA_BYTES', 64 * 1024, 256),
   };
 }

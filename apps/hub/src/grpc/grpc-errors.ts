@@ -26,14 +26,35 @@ export function grpcStatusOf(code: ErrorCode): status {
   }
 }
 
+const MAX_METADATA_VALUE = 1024;
+
+/** A value grpc-js accepts in ASCII metadata: printable ASCII, bounded. */
+export function asciiMetadataValue(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_METADATA_VALUE);
+}
+
+/** RESOURCE_EXHAUSTED with a hint of when to try again (trailer "muster-retry-after-ms"). */
+export class RateLimitedError extends MusterError {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(ErrorCode.ResourceExhausted, `${message}; retry after ${retryAfterMs} ms`);
+  }
+}
+
 /** Turns any error into a gRPC status; unknown errors become INTERNAL without their details. */
 export function toServiceError(
   err: unknown,
 ): Partial<ServiceError> & { code: status; details: string } {
   if (err instanceof MusterError) {
     const metadata = new Metadata();
-    if (err.field) metadata.set('muster-field', err.field);
+    // Metadata values must be printable ASCII, or grpc-js throws; a field path may quote a
+    // map key from the request, so anything else is replaced.
+    if (err.field) metadata.set('muster-field', asciiMetadataValue(err.field));
     metadata.set('muster-error-code', err.code);
+    if (err instanceof RateLimitedError)
+      metadata.set('muster-retry-after-ms', String(err.retryAfterMs));
     return { code: grpcStatusOf(err.code), details: err.message, metadata };
   }
   return { code: status.INTERNAL, details: 'internal error; see the hub log' };

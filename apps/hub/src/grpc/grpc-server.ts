@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -12,6 +12,8 @@ import {
   type JobServiceServer,
 } from '@muster/api';
 import type { ContextLogger } from '../logging/json-logger';
+import type { Transport } from '../auth/tls';
+import { tolerantDecoding } from './hostile-input';
 
 /** Where proto/ is, relative to this file in both src/ and dist/ layouts. */
 const PROTO_ROOT = join(__dirname, '../../../../proto');
@@ -30,15 +32,22 @@ export class HubGrpcServer {
     inventory: InventoryServiceServer,
     agents: AgentServiceServer,
     maxRequestBytes: number,
+    private readonly transport: Transport,
     private readonly log: ContextLogger,
   ) {
     this.server = new Server({
       'grpc.max_receive_message_length': maxRequestBytes,
       'grpc.keepalive_permit_without_calls': 1,
+      // Ping idle agent streams so a vanished peer is noticed in seconds, not at the next write,
+      // and let agents ping as often as every 5 s without being told "too many pings".
+      'grpc.keepalive_time_ms': 10_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.http2.min_ping_interval_without_data_ms': 5_000,
     });
-    this.server.addService(JobServiceService, jobs);
-    this.server.addService(InventoryServiceService, inventory);
-    this.server.addService(AgentServiceService, agents);
+    // Undecodable requests reach the handlers as a marker they answer with INVALID_ARGUMENT.
+    this.server.addService(tolerantDecoding(JobServiceService), jobs);
+    this.server.addService(tolerantDecoding(InventoryServiceService), inventory);
+    this.server.addService(tolerantDecoding(AgentServiceService), agents);
     this.health.addToServer(this.server);
     try {
       const definition = loadSync(
@@ -58,13 +67,17 @@ export class HubGrpcServer {
 
   async listen(address: string): Promise<number> {
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+      this.server.bindAsync(address, this.transport.credentials, (err, port) =>
         err ? reject(err) : resolve(port),
       ),
     );
     for (const service of ['', 'muster.v1.JobService', 'muster.v1.InventoryService'])
       this.health.setStatus(service, 'SERVING');
-    this.log.info('gRPC listening', { address, port: this.boundPort });
+    this.log.info('gRPC listening', {
+      address,
+      port: this.boundPort,
+      transport: this.transport.mode,
+    });
     return this.boundPort;
   }
 

@@ -1,54 +1,73 @@
-import type { InventoryServiceServer } from '@muster/api';
-import type { ContextLogger } from '../logging/json-logger';
-import type { HubMetrics } from '../http/metrics';
-import { unary } from '../grpc/handlers';
+import type { Cluster, InventoryServiceServer } from '@muster/api';
+import { notFound } from '../common/errors';
+import { canSeeQueue, type Principal, type Role } from '../auth/principal';
+import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
 import type { InventoryService } from './inventory.service';
-import { clusterToProto, queueToProto } from './inventory.mapper';
+import { checkName, clusterToProto, queueToProto } from './inventory.mapper';
 
-/** InventoryService over gRPC: mapping only; the rules live in InventoryService. */
+/** Only admins change the inventory; everyone authenticated may read it (see cluster view). */
+const ADMIN: readonly Role[] = ['admin'];
+
+/**
+ * A cluster as the caller may see it: submitters (tenants) do not get the access providers —
+ * how to reach a worker cluster's API server is for operators.
+ */
+function clusterFor(caller: Principal, cluster: Cluster): Cluster {
+  return caller.role === 'submitter' ? { ...cluster, accessProviders: [] } : cluster;
+}
+
+/** InventoryService over gRPC: mapping and roles only; the rules live in InventoryService. */
 export function inventoryServiceHandlers(
   inventory: InventoryService,
-  metrics: HubMetrics,
-  log: ContextLogger,
+  ctx: RpcContext,
 ): InventoryServiceServer {
-  const call = <Req, Res>(method: string, fn: (req: Req) => Promise<Res>) =>
-    unary<Req, Res>(method, log, metrics, fn);
+  const admin = <Req, Res>(method: string, fn: (req: Req, caller: Principal) => Promise<Res>) =>
+    unary<Req, Res>(ctx, { method, roles: ADMIN }, fn);
+  const read = <Req, Res>(method: string, fn: (req: Req, caller: Principal) => Promise<Res>) =>
+    unary<Req, Res>(ctx, { method, roles: ANY_ROLE }, fn);
   return {
-    registerCluster: call('RegisterCluster', async (req) => ({
+    registerCluster: admin('RegisterCluster', async (req) => ({
       cluster: clusterToProto(await inventory.registerCluster(req)),
     })),
-    updateCluster: call('UpdateCluster', async (req) => ({
+    updateCluster: admin('UpdateCluster', async (req) => ({
       cluster: clusterToProto(await inventory.updateCluster(req)),
     })),
-    getCluster: call('GetCluster', async (req) => ({
-      cluster: clusterToProto(await inventory.getCluster(req.name)),
+    getCluster: read('GetCluster', async (req, caller) => ({
+      cluster: clusterFor(caller, clusterToProto(await inventory.getCluster(req.name))),
     })),
-    listClusters: call('ListClusters', async () => ({
-      clusters: (await inventory.listClusters()).map(clusterToProto),
+    listClusters: read('ListClusters', async (_req, caller) => ({
+      clusters: (await inventory.listClusters()).map((c) => clusterFor(caller, clusterToProto(c))),
     })),
-    cordonCluster: call('CordonCluster', async (req) => ({
+    cordonCluster: admin('CordonCluster', async (req) => ({
       cluster: clusterToProto(await inventory.setCordoned(req, true)),
     })),
-    uncordonCluster: call('UncordonCluster', async (req) => ({
+    uncordonCluster: admin('UncordonCluster', async (req) => ({
       cluster: clusterToProto(await inventory.setCordoned(req, false)),
     })),
-    deregisterCluster: call('DeregisterCluster', async (req) => {
+    deregisterCluster: admin('DeregisterCluster', async (req) => {
       await inventory.deregisterCluster(req.name);
       return {};
     }),
-    createQueue: call('CreateQueue', async (req) => ({
+    createQueue: admin('CreateQueue', async (req) => ({
       queue: queueToProto(await inventory.createQueue(req.queue)),
     })),
-    updateQueue: call('UpdateQueue', async (req) => ({
+    updateQueue: admin('UpdateQueue', async (req) => ({
       queue: queueToProto(await inventory.updateQueue(req.queue)),
     })),
-    getQueue: call('GetQueue', async (req) => ({
-      queue: queueToProto(await inventory.getQueue(req.name)),
+    getQueue: read('GetQueue', async (req, caller) => {
+      // Another tenant's queue answers like a missing one (a bad name still says why).
+      if (!canSeeQueue(caller, req.name)) {
+        checkName('name', req.name);
+        throw notFound('queue', req.name);
+      }
+      return { queue: queueToProto(await inventory.getQueue(req.name)) };
+    }),
+    listQueues: read('ListQueues', async (_req, caller) => ({
+      queues: (await inventory.listQueues())
+        .filter((q) => canSeeQueue(caller, q.name))
+        .map(queueToProto),
     })),
-    listQueues: call('ListQueues', async () => ({
-      queues: (await inventory.listQueues()).map(queueToProto),
-    })),
-    deleteQueue: call('DeleteQueue', async (req) => {
+    deleteQueue: admin('DeleteQueue', async (req) => {
       await inventory.deleteQueue(req.name);
       return {};
     }),

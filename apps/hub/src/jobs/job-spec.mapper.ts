@@ -1,12 +1,14 @@
 import { JobSpec, OnClusterLost, TopologyMode } from '@muster/api';
 import {
+  checkPodPolicy,
   checkPodTemplate,
   dns1123LabelError,
   dns1123SubdomainError,
   labelValueError,
   qualifiedNameError,
+  type PodPolicy,
 } from '@muster/k8s';
-import { invalidArgument } from '../common/errors';
+import { ErrorCode, MusterError, invalidArgument } from '../common/errors';
 import type {
   GangSpec,
   JobSpecValue,
@@ -19,6 +21,10 @@ import type {
 export interface SpecLimits {
   maxPodSetsPerGang: number;
   maxMembersPerGang: number;
+  /** Pod template policy; unset: no policy (unit tests of the mapper only). */
+  podPolicy?: PodPolicy;
+  /** Labels plus annotations of one pod template, in bytes. */
+  maxTemplateMetadataBytes?: number;
 }
 
 /** Longest client request id accepted. */
@@ -131,17 +137,30 @@ function gangToDomain(spec: JobSpec, limits: SpecLimits): GangSpec {
     try {
       parsed = JSON.parse(ps.podTemplateJson);
     } catch (err) {
+      // V8's message quotes the input, which may hold secrets (env values): keep the position.
+      const at = /position (\d+)/.exec((err as Error).message)?.[1];
       throw invalidArgument(
         `${field}.pod_template_json`,
-        `is not valid JSON (${(err as Error).message})`,
+        `is not valid JSON${at === undefined ? '' : ` (at position ${at})`}`,
       );
     }
-    const checked = checkPodTemplate(parsed);
+    const checked = checkPodTemplate(parsed, {
+      maxMetadataBytes: limits.maxTemplateMetadataBytes,
+    });
     if (!checked.ok)
       throw invalidArgument(
         `${field}.pod_template_json.${checked.violation.field}`.replace(/\.$/, ''),
         checked.violation.message,
       );
+    if (limits.podPolicy) {
+      const refused = checkPodPolicy(checked.value.template, limits.podPolicy);
+      if (refused)
+        throw new MusterError(
+          ErrorCode.PermissionDenied,
+          refused.message,
+          `${field}.pod_template_json.${refused.field}`,
+        );
+    }
     const topology = topologyToDomain(`${field}.topology`, ps.topology);
     return {
       name: ps.name,

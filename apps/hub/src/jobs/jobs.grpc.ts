@@ -1,43 +1,73 @@
 import type { JobServiceServer } from '@muster/api';
-import type { ContextLogger } from '../logging/json-logger';
-import type { HubMetrics } from '../http/metrics';
-import { serverStream, unary } from '../grpc/handlers';
+import type { KeyedRateLimiter } from '../auth/rate-limiter';
+import type { Role } from '../auth/principal';
+import { RateLimitedError } from '../grpc/grpc-errors';
+import { ANY_ROLE, serverStream, unary, type RpcContext } from '../grpc/handlers';
 import type { JobsService } from './jobs.service';
 import { jobEventToProto, jobToProto } from './job.proto-mapper';
 
-/** JobService over gRPC: mapping only; the rules live in JobsService. */
+/** Roles that may submit and cancel (submitters only in their queues). */
+const WRITERS: readonly Role[] = ['admin', 'submitter'];
+
+/**
+ * JobService over gRPC: mapping, roles and the submit rate; the tenant rules (which queues a
+ * caller sees) live in JobsService.
+ */
 export function jobServiceHandlers(
   jobs: JobsService,
-  metrics: HubMetrics,
-  log: ContextLogger,
+  ctx: RpcContext,
+  submits: KeyedRateLimiter,
 ): JobServiceServer {
   return {
-    submitJob: unary('SubmitJob', log, metrics, async (req) => {
-      const { job, created } = await jobs.submit(req);
-      return { job: jobToProto(job), created };
-    }),
-    getJob: unary('GetJob', log, metrics, async (req) => ({
-      job: jobToProto(await jobs.get(req.jobId)),
+    submitJob: unary(
+      ctx,
+      {
+        method: 'SubmitJob',
+        roles: WRITERS,
+        limit: (caller) => {
+          const waitMs = submits.take(caller.id);
+          if (waitMs > 0)
+            throw new RateLimitedError(
+              `at most ${submits.perSecond} SubmitJob calls per second per caller (burst ${submits.burst})`,
+              waitMs,
+            );
+        },
+      },
+      async (req, caller) => {
+        const { job, created } = await jobs.submit(req, caller);
+        return { job: jobToProto(job), created };
+      },
+    ),
+    getJob: unary(ctx, { method: 'GetJob', roles: ANY_ROLE }, async (req, caller) => ({
+      job: jobToProto(await jobs.get(req.jobId, caller)),
     })),
-    listJobs: unary('ListJobs', log, metrics, async (req) => {
-      const page = await jobs.list(req);
+    listJobs: unary(ctx, { method: 'ListJobs', roles: ANY_ROLE }, async (req, caller) => {
+      const page = await jobs.list(req, caller);
       return { jobs: page.jobs.map(jobToProto), nextPageToken: page.nextPageToken };
     }),
-    watchJob: serverStream('WatchJob', log, metrics, (req, signal) =>
-      mapStream(jobs.watchJob(req.jobId, req.afterSequence, signal), (e) => ({
-        event: jobEventToProto(e),
-      })),
+    watchJob: serverStream(
+      ctx,
+      { method: 'WatchJob', roles: ANY_ROLE },
+      (req, caller, signal) =>
+        mapStream(jobs.watchJob(req.jobId, req.afterSequence, signal, caller), (e) => ({
+          event: jobEventToProto(e),
+        })),
+      { watcher: true },
     ),
-    watchJobs: serverStream('WatchJobs', log, metrics, (req, signal) =>
-      mapStream(jobs.watchJobs(req.queue, req.afterSequence, signal), (e) => ({
-        event: jobEventToProto(e),
-      })),
+    watchJobs: serverStream(
+      ctx,
+      { method: 'WatchJobs', roles: ANY_ROLE },
+      (req, caller, signal) =>
+        mapStream(jobs.watchJobs(req.queue, req.afterSequence, signal, caller), (e) => ({
+          event: jobEventToProto(e),
+        })),
+      { watcher: true },
     ),
-    cancelJob: unary('CancelJob', log, metrics, async (req) => ({
-      job: jobToProto(await jobs.cancel(req.jobId, req.reason)),
+    cancelJob: unary(ctx, { method: 'CancelJob', roles: WRITERS }, async (req, caller) => ({
+      job: jobToProto(await jobs.cancel(req.jobId, req.reason, caller)),
     })),
-    explainJob: unary('ExplainJob', log, metrics, async (req) => {
-      const e = await jobs.explain(req.jobId);
+    explainJob: unary(ctx, { method: 'ExplainJob', roles: ANY_ROLE }, async (req, caller) => {
+      const e = await jobs.explain(req.jobId, caller);
       return {
         job: jobToProto(e.job),
         summary: e.summary,

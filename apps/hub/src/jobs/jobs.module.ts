@@ -33,7 +33,7 @@ import { JobsService } from './jobs.service';
         new JobEventFeed(
           repo,
           redis,
-          redis.duplicate(),
+          redis.duplicate({ enableReadyCheck: false }),
           `${c.redisPrefix}:job-events`,
           c.eventPollMs,
           logger.child('events'),

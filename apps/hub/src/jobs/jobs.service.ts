@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { ExplainJobResponse, ListJobsRequest, SubmitJobRequest } from '@muster/api';
 import { AsyncQueue } from '../common/async-queue';
 import { ErrorCode, MusterError, invalidArgument, notFound } from '../common/errors';
+import { canSeeQueue, canWriteQueue, queuesOf, type Principal } from '../auth/principal';
 import type { ContextLogger } from '../logging/json-logger';
 import type { HubMetrics } from '../http/metrics';
 import type { InventoryRepository } from '../inventory/inventory.repository';
@@ -39,8 +40,20 @@ export class JobsService {
   }
 
   /** Validates, then commits the job as Queued before answering. */
-  async submit(req: SubmitJobRequest): Promise<{ job: JobEntity; created: boolean }> {
+  async submit(
+    req: SubmitJobRequest,
+    caller: Principal,
+  ): Promise<{ job: JobEntity; created: boolean }> {
     const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
+    // The queue first: a caller learns nothing about another tenant's queue from the rest.
+    const queueName = req.spec?.queue ?? '';
+    if (queueName !== '' && !canWriteQueue(caller, queueName)) {
+      throw new MusterError(
+        ErrorCode.PermissionDenied,
+        `you may not submit to queue "${queueName.slice(0, 63)}"`,
+        'spec.queue',
+      );
+    }
     const spec = jobSpecToDomain(req.spec, this.limits);
     const queue = await this.inventory.findQueue(spec.queue);
     if (!queue)
@@ -85,6 +98,14 @@ export class JobsService {
       cluster: null,
       members: job.members,
     });
+    if (!result.created && !canSeeQueue(caller, result.job.queue)) {
+      // Another tenant's job holds this id: say so without naming or showing it.
+      throw new MusterError(
+        ErrorCode.AlreadyExists,
+        `client_request_id "${clientRequestId}" is already in use; choose another`,
+        'client_request_id',
+      );
+    }
     if (!result.created && result.job.specHash !== specHash) {
       throw new MusterError(
         ErrorCode.AlreadyExists,
@@ -100,15 +121,20 @@ export class JobsService {
     return result;
   }
 
-  async get(id: string): Promise<JobEntity> {
+  /** The job when the caller may see it; another tenant's job is "not found", like a missing one. */
+  async get(id: string, caller: Principal): Promise<JobEntity> {
     const job = await this.jobs.findById(jobIdToDomain(id));
-    if (!job) throw notFound('job', id);
+    if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', id);
     return job;
   }
 
-  async list(req: ListJobsRequest): Promise<{ jobs: JobEntity[]; nextPageToken: string }> {
+  async list(
+    req: ListJobsRequest,
+    caller: Principal,
+  ): Promise<{ jobs: JobEntity[]; nextPageToken: string }> {
     if (req.queue !== '' && !/^[a-z0-9-]{1,63}$/.test(req.queue))
       throw invalidArgument('queue', 'is not a valid queue name');
+    const queues = this.visibleQueues(caller, req.queue);
     const states = req.states.map((s, i) => jobStateToDomain(`states[${i}]`, s));
     if (req.pageSize < 0 || req.pageSize > MAX_PAGE_SIZE) {
       throw invalidArgument(
@@ -118,20 +144,44 @@ export class JobsService {
     }
     const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
     const before = req.pageToken === '' ? undefined : decodePageToken(req.pageToken);
-    const jobs = await this.jobs.list({
-      queue: req.queue || undefined,
-      states,
-      limit: limit + 1,
-      before,
-    });
+    const jobs =
+      queues === null
+        ? await this.jobs.list({ queue: req.queue || undefined, states, limit: limit + 1, before })
+        : mergeNewestFirst(
+            await Promise.all(
+              queues.map((queue) => this.jobs.list({ queue, states, limit: limit + 1, before })),
+            ),
+            limit + 1,
+          );
     const page = jobs.slice(0, limit);
     const last = page[page.length - 1];
     const nextPageToken = jobs.length > limit && last ? encodePageToken(last) : '';
     return { jobs: page, nextPageToken };
   }
 
+  /**
+   * The queues a listing or watch covers: null for every queue, else the caller's (or the one
+   * asked for, when the caller may see it; PERMISSION_DENIED when not).
+   */
+  private visibleQueues(caller: Principal, asked: string): string[] | null {
+    const mine = queuesOf(caller);
+    if (asked === '') return mine;
+    if (!canSeeQueue(caller, asked))
+      throw new MusterError(
+        ErrorCode.PermissionDenied,
+        `you may not see queue "${asked}"; yours: ${mine?.join(', ') ?? 'all'}`,
+        'queue',
+      );
+    return mine === null ? null : [asked];
+  }
+
   /** The job's events after `afterSequence`, then live ones, ending after a final state. */
-  watchJob(id: string, afterSequence: number, signal: AbortSignal): AsyncIterable<JobEventValue> {
+  watchJob(
+    id: string,
+    afterSequence: number,
+    signal: AbortSignal,
+    caller: Principal,
+  ): AsyncIterable<JobEventValue> {
     const jobId = jobIdToDomain(id);
     if (!Number.isInteger(afterSequence) || afterSequence < 0)
       throw invalidArgument('after_sequence', 'must be 0 or more');
@@ -141,8 +191,13 @@ export class JobsService {
       signal,
       async (after) => {
         const job = await this.jobs.findById(jobId);
-        if (!job) throw notFound('job', id);
-        return { history: await this.jobs.eventsOfJob(jobId, after), endsWithJob: true };
+        if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', id);
+        return {
+          history: await this.jobs.eventsOfJob(jobId, after),
+          endsWithJob: true,
+          // A job that ended before the watch (its final event perhaps pruned) ends the stream too.
+          endedAlready: isFinal(job.state),
+        };
       },
     );
   }
@@ -152,12 +207,16 @@ export class JobsService {
     queue: string,
     afterSequence: number,
     signal: AbortSignal,
+    caller: Principal,
   ): AsyncIterable<JobEventValue> {
     if (queue !== '' && !/^[a-z0-9-]{1,63}$/.test(queue))
       throw invalidArgument('queue', 'is not a valid queue name');
     if (!Number.isInteger(afterSequence) || afterSequence < 0)
       throw invalidArgument('after_sequence', 'must be 0 or more');
-    const match = (e: JobEventValue) => queue === '' || e.queue === queue;
+    const visible = this.visibleQueues(caller, queue);
+    const allowed = visible === null ? null : new Set(visible);
+    const match = (e: JobEventValue) =>
+      (queue === '' || e.queue === queue) && (allowed === null || allowed.has(e.queue));
     return this.follow(match, afterSequence, signal, async (after) => {
       if (after === 0) return { history: [], endsWithJob: false };
       const history: JobEventValue[] = [];
@@ -180,7 +239,9 @@ export class JobsService {
     match: (e: JobEventValue) => boolean,
     afterSequence: number,
     signal: AbortSignal,
-    loadHistory: (after: number) => Promise<{ history: JobEventValue[]; endsWithJob: boolean }>,
+    loadHistory: (
+      after: number,
+    ) => Promise<{ history: JobEventValue[]; endsWithJob: boolean; endedAlready?: boolean }>,
   ): AsyncIterable<JobEventValue> {
     const out = new AsyncQueue<JobEventValue>();
     let live = false;
@@ -217,6 +278,7 @@ export class JobsService {
           for (const e of buffered) emit(e);
           buffered.length = 0;
           live = true;
+          if (loaded.endedAlready) stop();
           yield* out;
         } finally {
           stop();
@@ -225,9 +287,17 @@ export class JobsService {
     };
   }
 
-  async cancel(id: string, reason: string): Promise<JobEntity> {
+  async cancel(id: string, reason: string, caller: Principal): Promise<JobEntity> {
     const jobId = jobIdToDomain(id);
     if (reason.length > 1024) throw invalidArgument('reason', 'must be at most 1024 characters');
+    // A job the caller may not see is "not found"; one it may see but not change is refused.
+    const current = await this.jobs.findById(jobId);
+    if (!current || !canSeeQueue(caller, current.queue)) throw notFound('job', id);
+    if (!canWriteQueue(caller, current.queue))
+      throw new MusterError(
+        ErrorCode.PermissionDenied,
+        `you may not cancel jobs of queue "${current.queue}"`,
+      );
     const result = await this.jobs.transition(
       jobId,
       CANCELLABLE_STATES,
@@ -253,8 +323,11 @@ export class JobsService {
     throw new MusterError(ErrorCode.FailedPrecondition, `job ${id} already ended as ${state}`);
   }
 
-  async explain(id: string): Promise<Omit<ExplainJobResponse, 'job'> & { job: JobEntity }> {
-    const job = await this.get(id);
+  async explain(
+    id: string,
+    caller: Principal,
+  ): Promise<Omit<ExplainJobResponse, 'job'> & { job: JobEntity }> {
+    const job = await this.get(id, caller);
     if (job.state === 'Queued' && job.explanation) {
       return {
         job,
@@ -307,6 +380,18 @@ export class JobsService {
           : 'no registered cluster can take the gang now';
     return { job, summary, clusters: fits, evaluatedAt };
   }
+}
+
+/** Merges per-queue pages (each newest first) into one page, newest first, as SQL orders them. */
+function mergeNewestFirst(pages: JobEntity[][], limit: number): JobEntity[] {
+  return pages
+    .flat()
+    .sort((a, b) => {
+      const t = b.createdAt.getTime() - a.createdAt.getTime();
+      if (t !== 0) return t;
+      return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+    })
+    .slice(0, limit);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -125,7 +125,7 @@ export class Scheduler {
         clusters: 0,
         durationMs: performance.now() - started,
       };
-    const [clusters, weights, reservations] = await Promise.all([
+    const [{ clusters, excluded }, weights, reservations] = await Promise.all([
       this.snapshot(),
       this.repo.queueWeights(),
       this.repo.reservations(),
@@ -159,12 +159,15 @@ export class Scheduler {
                 usable.length === 0
                   ? 'no cluster is ready: no agent is connected, or every cluster is cordoned'
                   : `no cluster can hold all ${q.gang.podSets.reduce((n, p) => n + p.count, 0)} members now`,
-              clusters: d.explanations.map((e) => ({
-                cluster: e.cluster,
-                fits: false,
-                reasonCode: e.code,
-                message: e.message,
-              })),
+              clusters: [
+                ...d.explanations.map((e) => ({
+                  cluster: e.cluster,
+                  fits: false,
+                  reasonCode: e.code,
+                  message: e.message,
+                })),
+                ...excluded.map((e) => ({ ...e, fits: false })),
+              ].sort((a, b) => (a.cluster < b.cluster ? -1 : 1)),
             };
       // Store only when the verdict changed, so a long queue does not rewrite every row each cycle.
       if (q.explanationKey !== explanationKey(explanation))
@@ -188,10 +191,30 @@ export class Scheduler {
   }
 
   /** Ready clusters with their reported nodes: from this replica's streams, else from Postgres. */
-  private async snapshot(): Promise<ClusterSnapshot[]> {
-    const clusters = (await this.inventory.listClusters()).filter(
-      (c) => c.agentState === 'Connected' && !c.cordoned && !c.readOnly,
-    );
+  private async snapshot(): Promise<{ clusters: ClusterSnapshot[]; excluded: ExcludedCluster[] }> {
+    const all = await this.inventory.listClusters();
+    const excluded: ExcludedCluster[] = [];
+    for (const c of all) {
+      if (c.cordoned)
+        excluded.push({
+          cluster: c.name,
+          reasonCode: 'ClusterCordoned',
+          message: 'cluster is cordoned',
+        });
+      else if (c.agentState === 'NeverConnected')
+        excluded.push({
+          cluster: c.name,
+          reasonCode: 'ClusterNotReady',
+          message: 'no agent has connected yet',
+        });
+      else if (c.agentState === 'Lost')
+        excluded.push({
+          cluster: c.name,
+          reasonCode: 'ClusterNotReady',
+          message: 'agent lost; cluster is NotReady',
+        });
+    }
+    const clusters = all.filter((c) => c.agentState === 'Connected' && !c.cordoned && !c.readOnly);
     const remote = clusters.filter((c) => !this.agents.get(c.name)).map((c) => c.name);
     const stored = new Map((await this.repo.loadCapacity(remote)).map((r) => [r.cluster, r]));
     const out: ClusterSnapshot[] = [];
@@ -217,8 +240,15 @@ export class Scheduler {
         reflected: Set<string>;
       });
     }
-    return out;
+    return { clusters: out, excluded };
   }
+}
+
+/** A registered cluster the cycle did not consider, and why. */
+interface ExcludedCluster {
+  cluster: string;
+  reasonCode: string;
+  message: string;
 }
 
 function gangOf(q: QueuedGang): Gang {

@@ -1,0 +1,90 @@
+// Which cluster an agent stream speaks for. Agents authenticate with a client certificate signed
+// by the agent CA (MUSTER_TLS_CLIENT_CA_FILE); the cluster is the certificate's one SAN URI of
+// the form muster://cluster/<name>. The common name is not used: a CA that also signs other
+// certificates (people, services) cannot thereby make a cluster identity by accident.
+import type { PeerCertificate } from 'node:tls';
+
+export const CLUSTER_URI_PREFIX = 'muster://cluster/';
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export type AgentIdentity =
+  /** Verified by mutual TLS: the stream may act for this cluster only. */
+  | { via: 'certificate'; cluster: string; subject: string }
+  /** Development mode without a client CA: the stream may name any cluster. */
+  | { via: 'insecure'; cluster: null };
+
+/**
+ * Splits Node's subjectaltname string ("DNS:a, URI:b", values with special characters quoted
+ * as JSON strings) into [type, value] pairs.
+ */
+export function parseSubjectAltName(san: string): [string, string][] {
+  const out: [string, string][] = [];
+  let i = 0;
+  while (i < san.length) {
+    const colon = san.indexOf(':', i);
+    if (colon < 0) break;
+    const type = san.slice(i, colon).trim();
+    let j = colon + 1;
+    let value: string;
+    if (san[j] === '"') {
+      // A JSON string literal: find its closing quote, skipping escapes.
+      let k = j + 1;
+      while (k < san.length && san[k] !== '"') k += san[k] === '\\' ? 2 : 1;
+      try {
+        value = JSON.parse(san.slice(j, k + 1)) as string;
+      } catch {
+        value = '';
+      }
+      j = k + 1;
+    } else {
+      const end = san.indexOf(', ', j);
+      value = san.slice(j, end < 0 ? san.length : end);
+      j = end < 0 ? san.length : end;
+    }
+    out.push([type, value]);
+    i = san.startsWith(', ', j) ? j + 2 : j + 1;
+  }
+  return out;
+}
+
+/** The cluster a verified client certificate names, or why it names none. */
+export function clusterOfCertificate(
+  cert: PeerCertificate,
+): { cluster: string } | { error: string } {
+  if (Array.isArray(cert.ext_key_usage) && !cert.ext_key_usage.includes(CLIENT_AUTH_OID))
+    return { error: 'the client certificate is not for client authentication' };
+  const uris = parseSubjectAltName(cert.subjectaltname ?? '')
+    .filter(([type, value]) => type === 'URI' && value.startsWith(CLUSTER_URI_PREFIX))
+    .map(([, value]) => value.slice(CLUSTER_URI_PREFIX.length));
+  if (uris.length !== 1)
+    return {
+      error: `the client certificate must name exactly one cluster as a SAN URI ${CLUSTER_URI_PREFIX}<name>`,
+    };
+  const cluster = uris[0]!;
+  if (cluster.length > 63 || !DNS1123_LABEL.test(cluster))
+    return { error: 'the cluster named by the client certificate is not a DNS-1123 label' };
+  return { cluster };
+}
+
+const identities = new WeakMap<object, AgentIdentity>();
+
+export function bindAgentIdentity(call: object, identity: AgentIdentity): void {
+  identities.set(call, identity);
+}
+
+export function agentIdentityOf(call: object): AgentIdentity | undefined {
+  return identities.get(call);
+}
+
+/**
+ * Checked by the agent gateway on hello: undefined when the stream may act for `cluster`,
+ * else the reason it may not (the stream is then refused with PERMISSION_DENIED).
+ */
+export function helloClusterError(call: object, cluster: string): string | undefined {
+  const identity = identities.get(call);
+  if (!identity) return 'the stream has no verified agent identity';
+  if (identity.via === 'insecure') return undefined;
+  if (identity.cluster === cluster) return undefined;
+  return `hello.cluster "${cluster}" does not match the cluster "${identity.cluster}" of the client certificate`;
+}

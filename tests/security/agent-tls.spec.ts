@@ -1,0 +1,124 @@
+// The real agent (apps/agent) over mutual TLS to a hub started as in production, against a real
+// Kubernetes API server (infra/testbed): with its cluster's certificate it connects and reports
+// capacity; with another cluster's certificate, or none, it never gets in.
+import { randomUUID } from 'node:crypto';
+import type { HubClients } from '@muster/api';
+import { startTestbed, type Testbed } from '../../infra/testbed/src';
+import { workerTopology } from '../agent/support/fixtures';
+import { AgentProcess } from '../support/agent-process';
+import { eventually } from '../support/fake-agent';
+import type { HubProcess } from '../support/hub-process';
+import {
+  createTestDatabase,
+  createTestRedis,
+  type TestDatabase,
+  type TestRedis,
+} from '../support/services';
+import {
+  issuePki,
+  leaks,
+  startSecureHub,
+  tempDir,
+  writeTokensFile,
+  type Pki,
+} from '../support/security';
+
+const ADMIN = `adm-${randomUUID()}`;
+const SETUP_TIMEOUT = 10 * 60_000;
+
+let dir: ReturnType<typeof tempDir>;
+let pki: Pki;
+let tb: Testbed;
+let db: TestDatabase;
+let redis: TestRedis;
+let hub: HubProcess;
+let api: HubClients;
+const agents: AgentProcess[] = [];
+
+function agent(cluster: string, env: Record<string, string>): AgentProcess {
+  const a = AgentProcess.start({
+    cluster,
+    hub: hub.grpcAddress,
+    kubeconfigPath: tb.cluster('tls-w1').kubeconfigPath,
+    env: { MUSTER_RECONNECT_INITIAL_MS: '100', MUSTER_RECONNECT_MAX_MS: '500', ...env },
+  });
+  agents.push(a);
+  return a;
+}
+
+const tlsEnv = (certOf: string) => ({
+  MUSTER_TLS_CA_FILE: pki.caFile,
+  MUSTER_TLS_CERT_FILE: pki.agentCertFile(certOf),
+  MUSTER_TLS_KEY_FILE: pki.agentKeyFile(certOf),
+});
+
+async function cluster(name: string) {
+  return (await api.inventory.getCluster({ name })).cluster!;
+}
+
+beforeAll(async () => {
+  dir = tempDir('muster-sec-agent-tls-');
+  pki = issuePki(`${dir.path}/pki`, ['tls-w1', 'tls-other']);
+  [tb, db, redis] = await Promise.all([
+    startTestbed(workerTopology('tls-w1', 2), { log: () => undefined }),
+    createTestDatabase(),
+    createTestRedis(),
+  ]);
+  hub = await startSecureHub(db, redis, pki, {
+    MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
+      { name: 'ops', token: ADMIN, role: 'admin' },
+    ]),
+  });
+  api = hub.connect({ token: ADMIN });
+  for (const name of ['tls-w1', 'tls-other'])
+    await api.inventory.registerCluster({
+      name,
+      displayName: '',
+      clusterSet: '',
+      topologyLevels: [],
+      accessProviders: [],
+      labels: {},
+    });
+}, SETUP_TIMEOUT);
+
+afterAll(async () => {
+  if (process.env.MUSTER_TEST_HUB_LOGS === '1') {
+    console.log(hub?.logs.filter((l) => !l.includes('"level":"info"')).join('\n'));
+    for (const a of agents) console.log(a.logs.join('').slice(-3000));
+  }
+  await Promise.all(agents.map((a) => a.kill()));
+  api?.close();
+  await hub?.stop();
+  await tb?.stop();
+  await redis?.cleanup();
+  await db?.drop();
+  dir?.remove();
+});
+
+it('connects with its cluster’s certificate and reports capacity', async () => {
+  const a = agent('tls-w1', tlsEnv('tls-w1'));
+  const c = await eventually(
+    'tls-w1 connected with capacity',
+    async () => {
+      const got = await cluster('tls-w1');
+      return got.agentState === 2 && (got.capacity?.nodeCount ?? 0) === 2 ? got : undefined;
+    },
+    60_000,
+  );
+  expect(c.agentVersion).not.toBe('');
+  await a.kill();
+});
+
+it('never gets in with another cluster’s certificate, or without one', async () => {
+  const impostor = agent('tls-other', tlsEnv('tls-w1'));
+  const anonymous = agent('tls-other', { MUSTER_TLS_CA_FILE: pki.caFile });
+  await eventually('both refused at least once', () =>
+    hub.logs.some((l) => l.includes('does not match the cluster \\"tls-w1\\"')) &&
+    hub.logs.some((l) => l.includes('no verified client certificate'))
+      ? true
+      : undefined,
+  );
+  expect((await cluster('tls-other')).agentState).toBe(1); // NeverConnected
+  expect(impostor.alive && anonymous.alive).toBe(true); // they keep redialling, harmlessly
+  expect(leaks(hub.logs.join('\n'), [ADMIN, ...pki.privateKeys()])).toEqual([]);
+});
