@@ -6,7 +6,14 @@ import nx from '@nx/eslint-plugin';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'libs/api/src/gen/**', '.nx/**', 'infra/testbed/bin/**', 'bench/**/dist/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'libs/api/src/gen/**',
+      '.nx/**',
+      'infra/testbed/bin/**',
+      'bench/**/dist/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -21,13 +28,22 @@ export default tseslint.config(
           depConstraints: [
             { sourceTag: 'scope:pure', onlyDependOnLibsWithTags: ['scope:pure'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared'] },
-            { sourceTag: 'scope:infra', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'] },
+            {
+              sourceTag: 'scope:infra',
+              onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'],
+            },
             { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared'] },
-            { sourceTag: 'scope:tests', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'] },
+            {
+              sourceTag: 'scope:tests',
+              onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'],
+            },
           ],
         },
       ],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       'no-control-regex': 'off',
     },
   },
@@ -37,7 +53,18 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
-    languageOptions: { globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    languageOptions: {
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __dirname: 'readonly',
+        process: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        Buffer: 'readonly',
+      },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -2,7 +2,16 @@
 // Generates libs/api/src/gen from proto/ with buf + ts-proto. With --check, generates into a
 // temporary folder and fails if the committed code differs (stale generated code breaks the build).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync, cpSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  mkdirSync,
+  cpSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +38,10 @@ function generate(outDir) {
     .replace('out: ../libs/api/src/gen', `out: ${outDir}`);
   const templateFile = join(outDir, '..', 'buf.gen.yaml');
   writeFileSync(templateFile, template);
-  execFileSync(buf, ['generate', '--template', templateFile], { cwd: join(root, 'proto'), stdio: 'inherit' });
+  execFileSync(buf, ['generate', '--template', templateFile], {
+    cwd: join(root, 'proto'),
+    stdio: 'inherit',
+  });
   rmSync(templateFile);
   const header = '// Code generated from proto/ by `npm run proto:gen`. DO NOT EDIT.\n';
   for (const f of files(outDir)) writeFileSync(f, header + readFileSync(f, 'utf8'));
@@ -53,12 +65,22 @@ try {
     for (const f of new Set([...want, ...have])) {
       let a = null;
       let b = null;
-      try { a = readFileSync(join(out, f), 'utf8'); } catch {}
-      try { b = readFileSync(join(target, f), 'utf8'); } catch {}
+      try {
+        a = readFileSync(join(out, f), 'utf8');
+      } catch {
+        a = null;
+      }
+      try {
+        b = readFileSync(join(target, f), 'utf8');
+      } catch {
+        b = null;
+      }
       if (a !== b) stale.push(f);
     }
     if (stale.length > 0) {
-      console.error(`libs/api/src/gen is stale (${stale.join(', ')}): run \`npm run proto:gen\` and commit the result.`);
+      console.error(
+        `libs/api/src/gen is stale (${stale.join(', ')}): run \`npm run proto:gen\` and commit the result.`,
+      );
       process.exit(1);
     }
     console.log('libs/api/src/gen is up to date with proto/.');

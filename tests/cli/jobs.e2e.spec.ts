@@ -314,13 +314,17 @@ describe('following jobs', () => {
     expect((await cli.run(['clusters', 'register', 'explain-east'])).code).toBe(0);
     // The hub's wording is its own business; the CLI must show exactly what it answered. Until
     // a scheduling cycle stores an explanation the hub computes a fresh one per call, so wait
-    // for two equal answers first.
+    // for two equal answers that already consider the new cluster.
     const api = hub.connect();
     let answer = await api.jobs.explainJob({ jobId: id });
     for (let tries = 0; tries < 100; tries++) {
       await new Promise((r) => setTimeout(r, 200));
       const again = await api.jobs.explainJob({ jobId: id });
-      if (again.evaluatedAt!.getTime() === answer.evaluatedAt!.getTime()) break;
+      if (
+        again.evaluatedAt!.getTime() === answer.evaluatedAt!.getTime() &&
+        again.clusters.some((c) => c.cluster === 'explain-east')
+      )
+        break;
       answer = again;
     }
     api.close();

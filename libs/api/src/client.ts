@@ -18,14 +18,17 @@ type UnaryMethod<Req, Res> = (
   callback: (error: ServiceError | null, response: Res) => void,
 ) => unknown;
 
-type StreamMethod<Req, Res> = (request: Req, metadata?: Metadata, options?: Partial<CallOptions>) => ClientReadableStream<Res>;
+type StreamMethod<Req, Res> = (
+  request: Req,
+  metadata?: Metadata,
+  options?: Partial<CallOptions>,
+) => ClientReadableStream<Res>;
 
 /** Turns every unary method of a generated client into one returning a promise. */
 export type Promised<C> = {
-  [K in keyof C as C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never]: C[K] extends UnaryMethod<
-    infer Req,
-    infer Res
-  >
+  [
+    K in keyof C as C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never
+  ]: C[K] extends UnaryMethod<infer Req, infer Res>
     ? (request: Req, options?: CallSettings) => Promise<Res>
     : never;
 };
@@ -94,8 +97,10 @@ export function connectHub(address: string, options: HubClientOptions = {}): Hub
     jobs: promised(jobs, options),
     inventory: promised(inventory, options),
     streams: {
-      watchJob: (req, md, callOptions) => jobs.watchJob(req, md ?? metadataFor(options.token), callOptions ?? {}),
-      watchJobs: (req, md, callOptions) => jobs.watchJobs(req, md ?? metadataFor(options.token), callOptions ?? {}),
+      watchJob: (req, md, callOptions) =>
+        jobs.watchJob(req, md ?? metadataFor(options.token), callOptions ?? {}),
+      watchJobs: (req, md, callOptions) =>
+        jobs.watchJobs(req, md ?? metadataFor(options.token), callOptions ?? {}),
     },
     close() {
       jobs.close();

@@ -1,0 +1,298 @@
+// Muster's main job over real processes: the hub, three agents, three real kube-apiservers
+// (testbed), Postgres and Redis. Checks the invariants from the clusters' own API servers.
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { JobState, OnClusterLost, type HubClients } from '@muster/api';
+import { startTestbed, type Testbed } from '@muster/testbed';
+import { AgentProcess } from '../support/agent-process';
+import { ClusterObserver } from '../support/cluster-observer';
+import { eventually } from '../support/fake-agent';
+import { freePort, HubProcess, testLogDir } from '../support/hub-process';
+import {
+  createTestDatabase,
+  createTestRedis,
+  type TestDatabase,
+  type TestRedis,
+} from '../support/services';
+import { TcpProxy } from '../support/tcp-proxy';
+
+jest.setTimeout(15 * 60_000);
+
+const WORKERS = ['w1', 'w2', 'w3'];
+const LOST_MS = 8000;
+const SELF_FENCE_MS = 5000;
+
+const logs = testLogDir('e2e-gangs');
+let testbed: Testbed;
+let db: TestDatabase;
+let redis: TestRedis;
+let hub: HubProcess;
+let hubPort: number;
+let api: HubClients;
+const agents = new Map<string, AgentProcess>();
+const proxies = new Map<string, TcpProxy>();
+
+async function startHub(): Promise<void> {
+  hub = await HubProcess.start({
+    databaseUrl: db.url,
+    redisPrefix: redis.prefix,
+    grpcPort: hubPort,
+    logFile: join(logs, 'hub.log'),
+    env: {
+      MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
+      MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS),
+      MUSTER_HEARTBEAT_INTERVAL_MS: '500',
+      MUSTER_CYCLE_PERIOD_MS: '500',
+      MUSTER_MAX_REQUEUE_BACKOFF_S: '2',
+      MUSTER_RECONCILE_INTERVAL_MS: '2000',
+    },
+  });
+  api = hub.connect();
+}
+
+function startAgent(cluster: string): void {
+  const proxy = proxies.get(cluster)!;
+  agents.set(
+    cluster,
+    AgentProcess.start({
+      cluster,
+      hub: `127.0.0.1:${proxy.port}`,
+      kubeconfigPath: testbed.cluster(cluster).kubeconfigPath,
+      logFile: join(logs, `agent-${cluster}.log`),
+      env: { MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS), MUSTER_BIND_TIMEOUT_MS: '30000' },
+    }),
+  );
+}
+
+function gangSpec(
+  name: string,
+  members: number,
+  opts: { succeedAfter?: string; onClusterLost?: OnClusterLost } = {},
+) {
+  const annotations: Record<string, string> = opts.succeedAfter
+    ? { 'testbed.muster.dev/succeed-after': opts.succeedAfter }
+    : {};
+  return {
+    name,
+    queue: 'e2e',
+    priority: 0,
+    onClusterLost: opts.onClusterLost ?? OnClusterLost.ON_CLUSTER_LOST_WAIT,
+    labels: {},
+    namespace: '',
+    podSetGroups: [],
+    podSets: [
+      {
+        name: 'workers',
+        count: members,
+        topology: undefined,
+        podTemplateJson: JSON.stringify({
+          metadata: { annotations },
+          spec: {
+            containers: [
+              {
+                name: 'main',
+                image: 'registry.example/train:1',
+                resources: { requests: { cpu: '1', memory: '1Gi' } },
+              },
+            ],
+          },
+        }),
+      },
+    ],
+  };
+}
+
+beforeAll(async () => {
+  [testbed, db, redis] = await Promise.all([
+    startTestbed(join(__dirname, 'topology.yaml'), { log: () => undefined }),
+    createTestDatabase(),
+    createTestRedis(),
+  ]);
+  hubPort = await freePort();
+  await startHub();
+  await api.inventory.createQueue({
+    queue: { name: 'e2e', description: '', weight: 1, allowedNamespaces: [] },
+  });
+  for (const name of WORKERS) {
+    await api.inventory.registerCluster({
+      name,
+      displayName: '',
+      clusterSet: 'e2e',
+      topologyLevels: [],
+      accessProviders: [],
+      labels: {},
+    });
+    const proxy = new TcpProxy({ host: '127.0.0.1', port: hubPort });
+    await proxy.open();
+    proxies.set(name, proxy);
+    startAgent(name);
+  }
+  await eventually(
+    'three agents connected with capacity',
+    async () => {
+      const { clusters } = await api.inventory.listClusters({});
+      return (
+        clusters.every((c) => c.agentState === 2 && (c.capacity?.nodeCount ?? 0) > 0) || undefined
+      );
+    },
+    60_000,
+  );
+});
+
+afterAll(async () => {
+  await Promise.all([...agents.values()].map((a) => a.stop()));
+  await Promise.all([...proxies.values()].map((p) => p.cut()));
+  api?.close();
+  await hub?.stop();
+  await testbed?.stop();
+  await redis?.cleanup();
+  await db?.drop();
+});
+
+it('runs 200 gangs of 1–32 members whole, each in one cluster, across a hub SIGKILL', async () => {
+  // Deterministic sizes: 1..32, cycling with a stride so sizes mix.
+  const sizes = Array.from({ length: 200 }, (_, i) => ((i * 13) % 32) + 1);
+  const byId = new Map<string, number>();
+  const submitted: string[] = [];
+  for (let i = 0; i < sizes.length; i += 25) {
+    const batch = await Promise.all(
+      sizes.slice(i, i + 25).map((n, j) =>
+        api.jobs.submitJob({
+          clientRequestId: randomUUID(),
+          spec: gangSpec(`gang-${i + j}`, n, { succeedAfter: '2s' }),
+        }),
+      ),
+    );
+    for (const r of batch) {
+      byId.set(r.job!.id, r.job!.members!.total);
+      submitted.push(r.job!.id);
+    }
+  }
+  const observer = new ClusterObserver(
+    WORKERS.map((w) => ({ name: w, kubeconfig: testbed.cluster(w).kubeconfig })),
+    byId,
+    8000,
+  );
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await observer.sample().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+
+  const counts = async () => {
+    const states = new Map<JobState, number>();
+    let token = '';
+    do {
+      const page = await api.jobs.listJobs({
+        queue: 'e2e',
+        states: [],
+        pageSize: 500,
+        pageToken: token,
+      });
+      for (const j of page.jobs) states.set(j.state, (states.get(j.state) ?? 0) + 1);
+      token = page.nextPageToken;
+    } while (token);
+    return states;
+  };
+
+  await eventually(
+    'a third of the gangs succeeded',
+    async () => ((await counts()).get(JobState.JOB_STATE_SUCCEEDED) ?? 0) >= 60 || undefined,
+    6 * 60_000,
+  );
+  api.close();
+  await hub.kill();
+  await startHub();
+
+  await eventually(
+    'every gang succeeded',
+    async () =>
+      ((await counts()).get(JobState.JOB_STATE_SUCCEEDED) ?? 0) === submitted.length || undefined,
+    10 * 60_000,
+  );
+  sampling = false;
+  await sampler;
+
+  expect(observer.samples).toBeGreaterThan(10);
+  expect(observer.violations).toEqual([]);
+  for (const id of submitted) {
+    expect(observer.seen.get(id)?.size ?? 0).toBeLessThanOrEqual(1);
+  }
+  const rows = await db.query<{ n: string }>(
+    `SELECT COUNT(*) AS n FROM jobs WHERE queue = 'e2e' AND state = 'Succeeded'`,
+  );
+  expect(Number(rows[0]!.n)).toBe(200);
+});
+
+it('moves requeue gangs of a partitioned cluster elsewhere exactly once and keeps wait gangs', async () => {
+  await api.inventory.cordonCluster({ name: 'w2', reason: 'e2e' });
+  await api.inventory.cordonCluster({ name: 'w3', reason: 'e2e' });
+  const elastic = (
+    await api.jobs.submitJob({
+      clientRequestId: randomUUID(),
+      spec: gangSpec('elastic', 4, { onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE }),
+    })
+  ).job!.id;
+  const patient = (
+    await api.jobs.submitJob({
+      clientRequestId: randomUUID(),
+      spec: gangSpec('patient', 2, { onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT }),
+    })
+  ).job!.id;
+  const running = async (id: string) => {
+    const j = (await api.jobs.getJob({ jobId: id })).job!;
+    return j.state === JobState.JOB_STATE_RUNNING ? j : undefined;
+  };
+  expect((await eventually('elastic running', () => running(elastic), 120_000)).cluster).toBe('w1');
+  expect((await eventually('patient running', () => running(patient), 120_000)).cluster).toBe('w1');
+  await api.inventory.uncordonCluster({ name: 'w2' });
+
+  const observer = new ClusterObserver(
+    WORKERS.map((w) => ({ name: w, kubeconfig: testbed.cluster(w).kubeconfig })),
+    new Map([
+      [elastic, 4],
+      [patient, 2],
+    ]),
+    8000,
+  );
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      await observer.sample().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+
+  await proxies.get('w1')!.cut(); // w1's agent loses the hub; it keeps running
+  const moved = await eventually(
+    'elastic running on another cluster',
+    async () => {
+      const j = await running(elastic);
+      return j && j.cluster !== 'w1' ? j : undefined;
+    },
+    120_000,
+  );
+  expect(moved.cluster).toBe('w2');
+  expect(moved.dispatchGeneration).toBe(2);
+  const stay = (await api.jobs.getJob({ jobId: patient })).job!;
+  expect(stay.cluster).toBe('w1');
+  expect(stay.state).toBe(JobState.JOB_STATE_RUNNING);
+
+  // w1 comes back: the wait gang is still there and the fenced copy does not return.
+  await proxies.get('w1')!.open(proxies.get('w1')!.port);
+  await eventually(
+    'w1 connected again',
+    async () =>
+      (await api.inventory.getCluster({ name: 'w1' })).cluster!.agentState === 2 || undefined,
+    60_000,
+  );
+  await new Promise((r) => setTimeout(r, 3000));
+  sampling = false;
+  await sampler;
+  expect(observer.violations).toEqual([]);
+  expect([...(observer.seen.get(elastic) ?? [])].sort()).toEqual(['w1', 'w2']);
+  expect((await api.jobs.getJob({ jobId: patient })).job!.state).toBe(JobState.JOB_STATE_RUNNING);
+  for (const id of [elastic, patient]) await api.jobs.cancelJob({ jobId: id, reason: 'done' });
+});

@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+// Muster's main job end to end on this machine: real Kubernetes API servers (testbed), the hub
+// on Postgres and Redis, one agent per worker cluster, example gangs, all shown with `muster`.
+//   npm run demo            run it and tear everything down
+//   npm run demo -- --keep  leave it running (prints how to use and stop it)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(import.meta.url);
+const keep = process.argv.includes('--keep');
+const runDir = join(root, '.muster/demo');
+mkdirSync(runDir, { recursive: true });
+
+const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
+let stepNo = 0;
+const step = (title) => console.log(`\n${bold(`[${++stepNo}/7] ${title}`)}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const children = [];
+let testbed;
+let hubAddress;
+
+function muster(args, { show = true, allowFail = false } = {}) {
+  if (show) console.log(dim(`$ muster ${args.join(' ')}`));
+  try {
+    const out = execFileSync(process.execPath, [join(root, 'apps/cli/dist/main.js'), ...args], {
+      cwd: root,
+      env: {
+        ...process.env,
+        MUSTER_HUB: hubAddress,
+        MUSTER_CONFIG: join(runDir, 'cli-config.yaml'),
+      },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (show && out.trim()) console.log(out.trimEnd());
+    return out;
+  } catch (err) {
+    if (show) console.log(`${err.stdout ?? ''}${err.stderr ?? ''}`.trimEnd());
+    if (!allowFail) throw err;
+    return `${err.stdout ?? ''}`;
+  }
+}
+
+async function teardown() {
+  for (const c of children.reverse()) c.kill('SIGTERM');
+  await sleep(500);
+  if (testbed) await testbed.stop().catch(() => undefined);
+}
+
+async function main() {
+  console.log(bold('Muster demo: one hub, three worker clusters, gangs placed whole'));
+  step('Postgres, Redis, npm packages, generated code and the build');
+  execFileSync('bash', ['tools/ensure-services.sh'], { cwd: root, stdio: 'inherit' });
+  execFileSync('bash', ['tools/ensure-install.sh'], { cwd: root, stdio: 'inherit' });
+  const { startTestbed, DEMO_TOPOLOGY } = require(join(root, 'infra/testbed/dist/index.js'));
+  const { Client } = require('pg');
+
+  step('Starting 1 management + 3 worker Kubernetes clusters (real kube-apiservers, kwok nodes)');
+  const started = Date.now();
+  testbed = await startTestbed(DEMO_TOPOLOGY, {
+    detached: keep,
+    log: (m) => console.log(dim(`  ${m}`)),
+  });
+  const workers = testbed.clusters.filter((c) => c.role === 'worker');
+  for (const c of testbed.clusters)
+    console.log(
+      `  ${c.name.padEnd(10)} ${c.server}  ${c.nodes.length} nodes  kubeconfig ${c.kubeconfigPath}`,
+    );
+  console.log(`  ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  step('Starting the hub (database muster_demo, fresh)');
+  const admin = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS muster_demo WITH (FORCE)');
+  await admin.query('CREATE DATABASE muster_demo');
+  await admin.end();
+  const port = await freePort();
+  hubAddress = `127.0.0.1:${port}`;
+  const hubLog = join(runDir, 'hub.log');
+  const hub = spawn(process.execPath, [join(root, 'apps/hub/dist/main.js')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      MUSTER_GRPC_ADDR: hubAddress,
+      MUSTER_HTTP_PORT: String(await freePort()),
+      MUSTER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/muster_demo',
+      MUSTER_REDIS_PREFIX: `muster-demo-${process.pid}`,
+      // The demo runs on loopback only: plain text, no tokens (the hub warns about it).
+      MUSTER_DEV_INSECURE: 'true',
+    },
+    stdio: ['ignore', openSync(hubLog, 'w'), openSync(hubLog, 'a')],
+    detached: keep,
+  });
+  children.push(hub);
+  for (let i = 0; ; i++) {
+    if (muster(['queues', 'list'], { show: false, allowFail: true }) !== '' || i > 100) break;
+    await sleep(200);
+  }
+  console.log(`  hub on ${hubAddress}, log ${hubLog}`);
+
+  step('Registering the worker clusters and starting one agent in each');
+  muster(['queues', 'create', 'research', '--description', 'demo queue']);
+  for (const w of workers) {
+    muster(['clusters', 'register', w.name, '--cluster-set', 'demo', '--server', w.server]);
+    const agentLog = join(runDir, `agent-${w.name}.log`);
+    children.push(
+      spawn(process.execPath, [join(root, 'apps/agent/dist/main.js')], {
+        cwd: root,
+        env: {
+          ...process.env,
+          MUSTER_HUB: hubAddress,
+          MUSTER_CLUSTER: w.name,
+          KUBECONFIG: w.kubeconfigPath,
+        },
+        stdio: ['ignore', openSync(agentLog, 'w'), openSync(agentLog, 'a')],
+        detached: keep,
+      }),
+    );
+  }
+  for (let i = 0; i < 150; i++) {
+    const clusters = JSON.parse(
+      muster(['clusters', 'list', '-o', 'json'], { show: false, allowFail: true }) || '[]',
+    );
+    const list = Array.isArray(clusters) ? clusters : (clusters.clusters ?? []);
+    if (
+      list.length === workers.length &&
+      list.every(
+        (c) => c.agentState === 'AGENT_STATE_CONNECTED' && (c.capacity?.nodeCount ?? 0) > 0,
+      )
+    )
+      break;
+    await sleep(200);
+  }
+  muster(['clusters', 'list']);
+
+  step('Submitting example gangs');
+  const submitted = {};
+  for (const [key, file, note] of [
+    ['rack', 'tools/demo/rack-gang.yaml', '4 × 8 GPUs, all in one rack'],
+    ['big', 'tools/demo/too-big.yaml', '160 GPUs: more than any cluster has'],
+    ['job', 'apps/cli/examples/job.yaml', 'a plain batch/v1 Job, 4 pods as one gang'],
+  ]) {
+    console.log(dim(`  # ${note}`));
+    const out = muster(['submit', '-f', file, '--queue', 'research', '-o', 'json']);
+    const parsed = JSON.parse(out);
+    const job = Array.isArray(parsed) ? parsed[0] : (parsed.job ?? parsed);
+    submitted[key] = job.id;
+  }
+
+  step('Watching them');
+  for (let i = 0; i < 150; i++) {
+    const states = ['rack', 'job'].map(
+      (k) => JSON.parse(muster(['get', submitted[k], '-o', 'json'], { show: false })).state,
+    );
+    if (states.every((s) => s === 'JOB_STATE_RUNNING' || s === 'JOB_STATE_SUCCEEDED')) break;
+    await sleep(200);
+  }
+  muster(['list']);
+  muster(['get', submitted.rack]);
+  console.log(dim('  # why is the big one still queued?'));
+  muster(['explain', submitted.big]);
+  muster(['clusters', 'list']);
+
+  step(keep ? 'Left running' : 'Done; tearing down');
+  writeFileSync(join(runDir, 'env'), `export MUSTER_HUB=${hubAddress}\n`);
+  writeFileSync(join(runDir, 'testbed-state.json'), JSON.stringify(testbed.state, null, 2));
+  if (keep) {
+    console.log(
+      `  the hub is at ${hubAddress}; try:  MUSTER_HUB=${hubAddress} node apps/cli/dist/main.js list`,
+    );
+    console.log(
+      `  kubectl: KUBECONFIG=${testbed.kubeconfigPath} kubectl --context worker-b get pods -o wide`,
+    );
+    console.log(
+      `  stop it: kill ${children.map((c) => c.pid).join(' ')} && node infra/testbed/dist/cli.js down -s .muster/demo/testbed-state.json`,
+    );
+    process.exit(0);
+  }
+}
+
+main()
+  .catch((err) => {
+    console.error(`\ndemo failed: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    if (!keep || process.exitCode) await teardown();
+  });
