@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 stamp=node_modules/.muster-install-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "installing npm packages..."
-  npm ci --no-audit --no-fund --loglevel=error
+  # Not `npm ci`: the registry here serves only some platforms' optional binaries (buf), which
+  # `npm ci` insists on finding in the lock file; `npm install` follows the lock file all the same.
+  npm install --no-audit --no-fund --loglevel=error
   touch "$stamp"
 fi
 node tools/proto-gen.mjs --check

@@ -153,16 +153,21 @@ async function main() {
 
   step('Submitting example gangs');
   const submitted = {};
-  for (const [key, file, note] of [
-    ['rack', 'tools/demo/rack-gang.yaml', '4 × 8 GPUs, all in one rack'],
-    ['big', 'tools/demo/too-big.yaml', '160 GPUs: more than any cluster has'],
-    ['job', 'apps/cli/examples/job.yaml', 'a plain batch/v1 Job, 4 pods as one gang'],
+  for (const [key, file, name, note] of [
+    ['rack', 'tools/demo/rack-gang.yaml', 'llm-pretrain', '4 × 8 GPUs, all in one rack'],
+    ['big', 'tools/demo/too-big.yaml', 'moe-giant', '160 GPUs: more than any cluster has'],
+    [
+      'job',
+      'apps/cli/examples/job.yaml',
+      'resnet-train',
+      'a plain batch/v1 Job, 4 pods as one gang',
+    ],
   ]) {
     console.log(dim(`  # ${note}`));
-    const out = muster(['submit', '-f', file, '--queue', 'research', '-o', 'json']);
-    const parsed = JSON.parse(out);
-    const job = Array.isArray(parsed) ? parsed[0] : (parsed.job ?? parsed);
-    submitted[key] = job.id;
+    muster(['submit', '-f', file, '--queue', 'research']);
+    const listed = JSON.parse(muster(['list', '-o', 'json'], { show: false }));
+    const jobs = Array.isArray(listed) ? listed : (listed.jobs ?? []);
+    submitted[key] = jobs.find((j) => j.spec?.name === name)?.id;
   }
 
   step('Watching them');
