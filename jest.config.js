@@ -1,5 +1,8 @@
 // Every test project of the workspace, run by one Jest (see tools/test-all.sh).
 module.exports = {
+  // Global in a multi-project run (a project's own testTimeout is ignored there): end-to-end
+  // suites start processes and clusters. Suites that need longer set it themselves.
+  testTimeout: 180000,
   projects: [
     '<rootDir>/libs/placement/jest.config.js',
     '<rootDir>/libs/k8s/jest.config.js',
