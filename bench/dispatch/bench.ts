@@ -102,7 +102,7 @@ async function main(): Promise<void> {
         AgentProcess.start({
           cluster: w,
           hub: hub.grpcAddress,
-          kubeconfigPath: testbed.cluster(w).kubeconfigPath,
+          kubeconfig: testbed.cluster(w).kubeconfigPath,
           env: { MUSTER_LOG_LEVEL: 'warn' },
         }),
       );

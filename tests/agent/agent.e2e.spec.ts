@@ -2,7 +2,7 @@
 // manager, kwok nodes), run as a separate process, talking to a test hub over gRPC.
 import { DispatchOutcome, MemberPhase, type Dispatch } from '@muster/api';
 import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
-import { AgentProcess } from './support/agent-process';
+import { AgentProcess } from '../support/agent-process';
 import { dispatch, podSet, resources, template, workerTopology } from './support/fixtures';
 import { eventually, Kube, type PodView } from './support/kube';
 import { TestHub } from './support/test-hub';

@@ -3,7 +3,7 @@
 // when the hub is back the agent redials, says hello again and reports what it did.
 import { DispatchOutcome, MemberPhase, type Dispatch } from '@muster/api';
 import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
-import { AgentProcess } from './support/agent-process';
+import { AgentProcess } from '../support/agent-process';
 import { dispatch, OnClusterLost, podSet, workerTopology } from './support/fixtures';
 import { eventually, Kube } from './support/kube';
 import { TestHub } from './support/test-hub';

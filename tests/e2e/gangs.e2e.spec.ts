@@ -57,9 +57,13 @@ function startAgent(cluster: string): void {
     AgentProcess.start({
       cluster,
       hub: `127.0.0.1:${proxy.port}`,
-      kubeconfigPath: testbed.cluster(cluster).kubeconfigPath,
+      kubeconfig: testbed.cluster(cluster).kubeconfigPath,
       logFile: join(logs, `agent-${cluster}.log`),
-      env: { MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS), MUSTER_BIND_TIMEOUT_MS: '30000' },
+      env: {
+        MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS),
+        MUSTER_BIND_TIMEOUT_MS: '30000',
+        MUSTER_LOG_LEVEL: 'info',
+      },
     }),
   );
 }
