@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import type { HubClients, JobSpec, PodSet } from '@muster/api';
 import { eventually } from '../support/fake-agent';
-import { jobSpec, podSet } from '../support/fixtures';
+import { grpcError, jobSpec, podSet } from '../support/fixtures';
 import type { HubProcess } from '../support/hub-process';
 import {
   createTestDatabase,
@@ -41,15 +41,6 @@ function as(token: string): HubClients {
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
-}
-
 async function jobCount(): Promise<number> {
   const [row] = await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM jobs');
   return Number(row!.n);
@@ -78,7 +69,7 @@ function withTemplate(template: unknown, extra: Partial<PodSet> = {}): JobSpec {
 
 async function refused(spec: JobSpec, by: HubClients = alice): Promise<ServiceError> {
   const before = await jobCount();
-  const err = await failure(by.jobs.submitJob({ clientRequestId: randomUUID(), spec }));
+  const err = await grpcError(by.jobs.submitJob({ clientRequestId: randomUUID(), spec }));
   expect(await jobCount()).toBe(before);
   return err;
 }

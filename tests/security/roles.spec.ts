@@ -6,7 +6,7 @@ import { JobState, type HubClients, type JobEvent } from '@muster/api';
 import { writeFileSync } from 'node:fs';
 import { CliSandbox } from '../cli/support/cli-process';
 import { eventually } from '../support/fake-agent';
-import { jobSpec } from '../support/fixtures';
+import { grpcError, jobSpec } from '../support/fixtures';
 import type { HubProcess } from '../support/hub-process';
 import {
   createTestDatabase,
@@ -50,15 +50,6 @@ function as(token: string | undefined): HubClients {
   const c = hub.connect({ token, timeoutMs: 10_000 });
   clients.push(c);
   return c;
-}
-
-async function failure(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 async function code(p: Promise<unknown>): Promise<status | 'OK'> {
@@ -166,7 +157,7 @@ describe('authentication', () => {
     jwts.push(issuer.token({ sub: 'x', muster_role: 'admin', exp: 1000 }));
     for (const [name, call] of calls) {
       for (const c of [anonymous, wrong, expired]) {
-        const err = await failure(call(c));
+        const err = await grpcError(call(c));
         expect({ name, code: err.code }).toEqual({ name, code: status.UNAUTHENTICATED });
       }
     }
@@ -220,7 +211,7 @@ describe('authentication', () => {
     };
     jwts.push(...Object.values(bad));
     for (const [what, token] of Object.entries(bad)) {
-      const err = await failure(as(token).inventory.listQueues({}));
+      const err = await grpcError(as(token).inventory.listQueues({}));
       expect({ what, code: err.code }).toEqual({ what, code: status.UNAUTHENTICATED });
       expect(err.details).toBe(
         what === 'expired'
@@ -230,7 +221,7 @@ describe('authentication', () => {
     }
     const noRole = issuer.token({ sub: 'u', groups: ['strangers'] });
     jwts.push(noRole);
-    expect((await failure(as(noRole).inventory.listQueues({}))).code).toBe(
+    expect((await grpcError(as(noRole).inventory.listQueues({}))).code).toBe(
       status.PERMISSION_DENIED,
     );
   });
@@ -269,7 +260,7 @@ describe('submitters are tenants of their queues', () => {
   });
 
   it('may not submit to another queue, nor change the inventory: PERMISSION_DENIED', async () => {
-    const err = await failure(submit(alice, 'vision'));
+    const err = await grpcError(submit(alice, 'vision'));
     expect(err.code).toBe(status.PERMISSION_DENIED);
     expect(err.details).toBe('spec.queue: you may not submit to queue "vision"');
     for (const p of [
@@ -296,8 +287,8 @@ describe('submitters are tenants of their queues', () => {
   it('see another tenant’s job exactly as a job that does not exist: NOT_FOUND', async () => {
     const missing = randomUUID();
     const same = async (call: (id: string) => Promise<unknown>) => {
-      const theirs = await failure(call(bobJob));
-      const nothing = await failure(call(missing));
+      const theirs = await grpcError(call(bobJob));
+      const nothing = await grpcError(call(missing));
       expect(theirs.code).toBe(status.NOT_FOUND);
       expect(nothing.code).toBe(status.NOT_FOUND);
       expect(theirs.details.replace(bobJob, 'ID')).toBe(nothing.details.replace(missing, 'ID'));
@@ -351,8 +342,8 @@ describe('submitters are tenants of their queues', () => {
 
   it('see their queues only and clusters without access details', async () => {
     expect((await alice.inventory.listQueues({})).queues.map((q) => q.name)).toEqual(['research']);
-    const theirs = await failure(alice.inventory.getQueue({ name: 'vision' }));
-    const none = await failure(alice.inventory.getQueue({ name: 'no-such-queue' }));
+    const theirs = await grpcError(alice.inventory.getQueue({ name: 'vision' }));
+    const none = await grpcError(alice.inventory.getQueue({ name: 'no-such-queue' }));
     expect([theirs.code, none.code]).toEqual([status.NOT_FOUND, status.NOT_FOUND]);
     expect(theirs.details.replace('vision', 'Q')).toBe(none.details.replace('no-such-queue', 'Q'));
     const c = (await alice.inventory.getCluster({ name: 'gpu-east' })).cluster!;
@@ -366,7 +357,7 @@ describe('submitters are tenants of their queues', () => {
       clientRequestId: requestId,
       spec: jobSpec('vision'),
     });
-    const err = await failure(
+    const err = await grpcError(
       alice.jobs.submitJob({ clientRequestId: requestId, spec: jobSpec('research') }),
     );
     expect(err.code).toBe(status.ALREADY_EXISTS);
