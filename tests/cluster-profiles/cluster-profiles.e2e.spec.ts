@@ -287,10 +287,13 @@ describe('Muster clusters as ClusterProfiles', () => {
     expect(condition(c, 'ControlPlaneHealthy')).toMatchObject({ reason: 'AgentSilent' });
     expect(condition(c, 'Joined')?.status).toBe('True');
     expect(condition(await profile('worker-a'), 'ControlPlaneHealthy')?.status).toBe('True');
-    const listed = await api.inventory.listClusters({});
-    expect(listed.clusters.find((x) => x.name === 'worker-c')!.agentState).toBe(
-      AgentState.AGENT_STATE_LOST,
-    );
+    // The profile may turn False (heartbeat age) a moment before the liveness check marks the
+    // row Lost: wait for the inventory to say so too.
+    await eventually('worker-c Lost in the inventory', async () => {
+      const listed = await api.inventory.listClusters({});
+      const state = listed.clusters.find((x) => x.name === 'worker-c')!.agentState;
+      return state === AgentState.AGENT_STATE_LOST || undefined;
+    });
   });
 
   it('reverts a hand edit of the status', async () => {
