@@ -469,6 +469,73 @@ describe('bad input is refused naming the field, stores nothing, and the hub kee
       /nodeName: must not be set/,
     ],
     [
+      'fractional GPU (the worker would refuse it; the cycle must never see it)',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [
+            {
+              name: 'w',
+              count: 1,
+              podTemplateJson: podTemplate({ cpu: '1', 'nvidia.com/gpu': '500m' }),
+              topology: undefined,
+            },
+          ],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.containers\[0\]\.resources\.requests\.nvidia\.com\/gpu: extended resource nvidia\.com\/gpu must be a whole number/,
+    ],
+    [
+      'pods as a container resource',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [
+            {
+              name: 'w',
+              count: 1,
+              podTemplateJson: podTemplate({ pods: '2' }),
+              topology: undefined,
+            },
+          ],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /resources\.requests\.pods: is not a container resource; every member takes one pod slot/,
+    ],
+    [
+      'malformed node affinity',
+      () => ({
+        clientRequestId: '',
+        spec: jobSpec('research', {
+          podSets: [
+            {
+              name: 'w',
+              count: 1,
+              podTemplateJson: podTemplate(
+                { cpu: '1' },
+                {
+                  affinity: {
+                    nodeAffinity: {
+                      requiredDuringSchedulingIgnoredDuringExecution: {
+                        nodeSelectorTerms: [
+                          { matchExpressions: [{ key: 'zone', operator: 'Near' }] },
+                        ],
+                      },
+                    },
+                  },
+                },
+              ),
+              topology: undefined,
+            },
+          ],
+        }),
+      }),
+      status.INVALID_ARGUMENT,
+      /^spec\.pod_sets\[0\]\.pod_template_json\.spec\.affinity\.nodeAffinity\.requiredDuringSchedulingIgnoredDuringExecution\.nodeSelectorTerms\[0\]\.matchExpressions\[0\]\.operator: unknown operator Near/,
+    ],
+    [
       'topology without mode',
       () => ({
         clientRequestId: '',

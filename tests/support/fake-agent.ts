@@ -9,6 +9,7 @@ import {
 import {
   AgentServiceClient,
   DispatchOutcome,
+  GangScheduling,
   MemberPhase,
   type ConnectRequest,
   type ConnectResponse,
@@ -23,13 +24,15 @@ export interface FakeNode {
   free?: Record<string, string>;
 }
 
+/** A node reports `pods` like a kubelet (110 slots by default) unless the test says otherwise. */
 export function nodeState(n: FakeNode): NodeState {
+  const slots = { pods: '110' };
   return {
     name: n.name,
     labels: { 'kubernetes.io/hostname': n.name, ...(n.labels ?? {}) },
     taints: [],
-    allocatable: { quantities: n.allocatable },
-    free: { quantities: n.free ?? n.allocatable },
+    allocatable: { quantities: { ...slots, ...n.allocatable } },
+    free: { quantities: { ...slots, ...(n.free ?? n.allocatable) } },
     unschedulable: false,
     ready: true,
   };
@@ -70,6 +73,7 @@ export class FakeAgent {
         epoch,
         kubernetesVersion: 'v1.36.1',
         topologyLevels: [],
+        gangScheduling: GangScheduling.GANG_SCHEDULING_GATES,
       },
     });
     this.snapshot(nodes);

@@ -1,9 +1,17 @@
 // Checks a pod template before Muster stores it, and computes what one member requests the way
 // the Kubernetes scheduler counts it, so placement and the API server agree.
-import { formatQuantity, parseQuantity } from '@muster/placement';
+import {
+  formatQuantity,
+  nodeAffinityProblem,
+  parseResourceQuantity,
+  type RequiredNodeAffinity,
+  type ResourceList,
+} from '@muster/placement';
 import { dns1123LabelError, labelValueError, qualifiedNameError } from './names';
+import { effectiveRequests, POD_LEVEL_RESOURCES, type InitRequests } from './pod-requests';
 
 export * from './pod-policy';
+export * from './pod-requests';
 
 export interface FieldViolation {
   /** Path inside the template, e.g. "spec.containers[0].resources.requests.cpu". */
@@ -13,7 +21,10 @@ export interface FieldViolation {
 
 export interface CheckedPodTemplate {
   template: Record<string, unknown>;
-  /** Effective requests of one pod: max(sum of containers, largest init container) + overhead. */
+  /**
+   * Effective requests of one pod as the kube-scheduler counts them (see pod-requests.ts):
+   * containers, init containers and sidecars, pod-level requests, overhead, and `pods: "1"`.
+   */
   requests: Record<string, string>;
 }
 
@@ -120,7 +131,12 @@ function checkMetadata(metadata: Record<string, unknown>, limits: PodTemplateLim
   }
 }
 
-function resourceMap(field: string, value: unknown): Map<string, bigint> {
+/**
+ * A map of resource name to quantity, parsed with the scheduler's rounding. A fractional amount
+ * of an extended resource is refused here, as the API server refuses it, so that what is stored
+ * is exactly what the scheduling cycle will count.
+ */
+function resourceMap(field: string, value: unknown, container = false): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (value === undefined || value === null) return out;
   if (!isObject(value)) throw new Violation(field, 'must be a map of resource name to quantity');
@@ -128,7 +144,9 @@ function resourceMap(field: string, value: unknown): Map<string, bigint> {
     const f = `${field}.${name}`;
     if (typeof raw !== 'string' && typeof raw !== 'number')
       throw new Violation(f, 'must be a quantity such as "500m" or "2Gi"');
-    const parsed = parseQuantity(raw, f);
+    if (container && name === 'pods')
+      throw new Violation(f, 'is not a container resource; every member takes one pod slot');
+    const parsed = parseResourceQuantity(name, raw, f);
     if (!parsed.ok)
       throw new Violation(
         f,
@@ -147,8 +165,8 @@ function containerRequests(field: string, c: Record<string, unknown>): Map<strin
   const resources = c.resources;
   if (resources === undefined || resources === null) return new Map();
   if (!isObject(resources)) throw new Violation(`${field}.resources`, 'must be an object');
-  const requests = resourceMap(`${field}.resources.requests`, resources.requests);
-  const limits = resourceMap(`${field}.resources.limits`, resources.limits);
+  const requests = resourceMap(`${field}.resources.requests`, resources.requests, true);
+  const limits = resourceMap(`${field}.resources.limits`, resources.limits, true);
   for (const [name, limit] of limits) {
     const request = requests.get(name);
     if (request === undefined) requests.set(name, limit);
@@ -163,7 +181,7 @@ function containers(
   value: unknown,
   required: boolean,
   names: Set<string>,
-): Map<string, bigint>[] {
+): { requests: Map<string, bigint>; sidecar: boolean }[] {
   if (value === undefined || value === null) {
     if (required) throw new Violation(field, 'must list at least one container');
     return [];
@@ -183,12 +201,46 @@ function containers(
     names.add(c.name);
     if (typeof c.image !== 'string' || c.image.trim() === '')
       throw new Violation(`${f}.image`, 'is required');
-    return containerRequests(f, c);
+    return { requests: containerRequests(f, c), sidecar: c.restartPolicy === 'Always' };
   });
 }
 
-function addInto(total: Map<string, bigint>, add: Map<string, bigint>): void {
-  for (const [k, v] of add) total.set(k, (total.get(k) ?? 0n) + v);
+function listOf(m: Map<string, bigint>): ResourceList {
+  return Object.fromEntries(m);
+}
+
+/** spec.resources (pod-level requests and limits): cpu and memory only, as Kubernetes allows. */
+function podLevelRequests(value: unknown): ResourceList {
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) throw new Violation('spec.resources', 'must be an object');
+  const requests = resourceMap('spec.resources.requests', value.requests);
+  const limits = resourceMap('spec.resources.limits', value.limits);
+  for (const name of [...requests.keys(), ...limits.keys()]) {
+    if (!POD_LEVEL_RESOURCES.has(name))
+      throw new Violation(
+        `spec.resources.${requests.has(name) ? 'requests' : 'limits'}.${name}`,
+        'pod-level resources may set only cpu and memory',
+      );
+  }
+  for (const [name, limit] of limits) if (!requests.has(name)) requests.set(name, limit);
+  return listOf(requests);
+}
+
+const REQUIRED_AFFINITY =
+  'spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution';
+
+/**
+ * The required node affinity of a pod spec (unchecked: run {@link checkPodTemplate} first), or
+ * undefined. Placement honours it as the kube-scheduler's NodeAffinity filter does.
+ */
+export function requiredNodeAffinityOf(spec: unknown): RequiredNodeAffinity | undefined {
+  if (!isObject(spec) || !isObject(spec.affinity) || !isObject(spec.affinity.nodeAffinity)) {
+    return undefined;
+  }
+  const required = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+  return required === undefined || required === null
+    ? undefined
+    : (required as unknown as RequiredNodeAffinity);
 }
 
 /** Validates a PodTemplateSpec ({metadata, spec}) and computes a member's effective requests. */
@@ -219,18 +271,25 @@ export function checkPodTemplate(
     if (spec.tolerations !== undefined && !Array.isArray(spec.tolerations)) {
       throw new Violation('spec.tolerations', 'must be a list');
     }
+    const affinity = requiredNodeAffinityOf(spec);
+    if (affinity !== undefined) {
+      const problem = nodeAffinityProblem(affinity);
+      if (problem) throw new Violation(`${REQUIRED_AFFINITY}${problem.field}`, problem.message);
+    }
     const names = new Set<string>();
     const main = containers('spec.containers', spec.containers, true, names);
     const init = containers('spec.initContainers', spec.initContainers, false, names);
-    const overhead = resourceMap('spec.overhead', spec.overhead);
-    const sum = new Map<string, bigint>();
-    for (const c of main) addInto(sum, c);
-    // Init containers run one at a time before the others: the pod needs the larger of the two.
-    for (const c of init) for (const [k, v] of c) if (v > (sum.get(k) ?? 0n)) sum.set(k, v);
-    addInto(sum, overhead);
+    const sum = effectiveRequests({
+      containers: main.map((c) => listOf(c.requests)),
+      initContainers: init.map((c): InitRequests => ({
+        requests: listOf(c.requests),
+        sidecar: c.sidecar,
+      })),
+      podLevel: podLevelRequests(spec.resources),
+      overhead: listOf(resourceMap('spec.overhead', spec.overhead)),
+    });
     const requests: Record<string, string> = {};
-    for (const name of [...sum.keys()].sort())
-      requests[name] = formatQuantity(sum.get(name)!, name);
+    for (const name of Object.keys(sum).sort()) requests[name] = formatQuantity(sum[name]!, name);
     return { ok: true, value: { template, requests } };
   } catch (e) {
     if (e instanceof Violation)

@@ -34,6 +34,7 @@ export type { QuantityMap, ResourceList, ResourceName, ResourceOrder } from './l
 export {
   clusterProblem,
   MAX_POD_SET_COUNT,
+  nodeAffinityProblem,
   parseClusterSnapshot,
   parseGang,
   validateGang,
@@ -44,6 +45,9 @@ export type {
   ColocationGroup,
   Gang,
   GangSpec,
+  NodeSelectorOperator,
+  NodeSelectorRequirement,
+  NodeSelectorTerm,
   NodeSnapshot,
   NodeSpec,
   PodSet,
@@ -52,14 +56,17 @@ export type {
   TaintEffect,
   Toleration,
   TolerationOperator,
+  RequiredNodeAffinity,
   TopologyConstraint,
 } from './lib/model';
 
 export {
   firstUntoleratedTaint,
+  formatNodeAffinity,
   formatSelector,
   formatTaint,
   isHardTaint,
+  matchesNodeAffinity,
   matchesNodeSelector,
   toleratesAll,
   toleratesTaint,

@@ -15,8 +15,20 @@
  * member counts come from walking only the subtrees that pass, and are cached per request shape
  * until something below the domain changes.
  */
-import { ClusterSnapshot, Taint, Toleration, TopologyConstraint } from './model';
-import { isHardTaint, matchesNodeSelector, toleratesAll, toleratesTaint } from './scheduling';
+import {
+  ClusterSnapshot,
+  RequiredNodeAffinity,
+  Taint,
+  Toleration,
+  TopologyConstraint,
+} from './model';
+import {
+  isHardTaint,
+  matchesNodeAffinity,
+  matchesNodeSelector,
+  toleratesAll,
+  toleratesTaint,
+} from './scheduling';
 
 /** Dense numbering of every resource name seen in a batch. */
 export interface ResourceSpace {
@@ -46,8 +58,12 @@ export interface PreparedPodSet {
   /** Raw per-member request, for messages. */
   readonly requests: Readonly<Record<string, bigint>>;
   readonly selector: Readonly<Record<string, string>> | undefined;
+  readonly nodeAffinity: RequiredNodeAffinity | undefined;
   readonly tolerations: readonly Toleration[] | undefined;
-  /** Identity of (selector, tolerations) for the eligibility cache; `''` when both are empty. */
+  /**
+   * Identity of (selector, node affinity, tolerations) for the eligibility cache; `''` when all
+   * are empty.
+   */
   readonly sig: string;
   /** Identity of the per-member request, for the capacity cache. */
   readonly shape: string;
@@ -460,12 +476,17 @@ export class ClusterIndex {
     let v = this.all;
     if (
       !selectorEmpty ||
+      ps.nodeAffinity !== undefined ||
       !this.hardTaints.every((t) => (ps.tolerations ?? []).some((x) => toleratesTaint(x, t)))
     ) {
       const node = new Uint8Array(this.nodes.length);
       let eligible = 0;
       for (const n of this.nodes) {
-        if (matchesNodeSelector(n.labels, ps.selector) && toleratesAll(n.taints, ps.tolerations)) {
+        if (
+          matchesNodeSelector(n.labels, ps.selector) &&
+          matchesNodeAffinity(n.name, n.labels, ps.nodeAffinity) &&
+          toleratesAll(n.taints, ps.tolerations)
+        ) {
           node[n.id] = 1;
           eligible++;
         }

@@ -17,6 +17,45 @@ const rackNode = (name: string, rack: string, gpus: number, block = 'block-1') =
   });
 
 describe('explanations', () => {
+  it('names a required node affinity that matches no node', () => {
+    const c = cluster('c', [node('n1', { labels: { zone: 'z1' } })]);
+    const nodeAffinity = {
+      nodeSelectorTerms: [
+        { matchExpressions: [{ key: 'zone', operator: 'In' as const, values: ['z2'] }] },
+      ],
+    };
+    expect(explain([c], gang('g', [podSet('w', 1, { cpu: 1 }, { nodeAffinity })]))).toEqual([
+      {
+        cluster: 'c',
+        code: 'NodeAffinityMismatch',
+        podSet: 'w',
+        message: 'required node affinity zone In (z2) matches no node',
+      },
+    ]);
+  });
+
+  it('places by node affinity and counts pod slots', () => {
+    const nodes = [
+      node('n1', { free: { cpu: 8, pods: 2 }, labels: { zone: 'z1' } }),
+      node('n2', { free: { cpu: 8, pods: 2 }, labels: { zone: 'z2' } }),
+    ];
+    const nodeAffinity = {
+      nodeSelectorTerms: [
+        { matchExpressions: [{ key: 'zone', operator: 'In' as const, values: ['z2'] }] },
+      ],
+    };
+    const d = placeGang(
+      [cluster('c', nodes)],
+      gang('g', [podSet('w', 2, { cpu: '1m', pods: 1 }, { nodeAffinity })]),
+    );
+    expect(d.status === 'placed' && d.placement.podSets[0].nodes).toEqual(['n2', 'n2']);
+    const three = explain(
+      [cluster('c', nodes)],
+      gang('g', [podSet('w', 3, { cpu: '1m', pods: 1 }, { nodeAffinity })]),
+    );
+    expect(three[0]).toMatchObject({ code: 'InsufficientCapacity', podSet: 'w', resource: 'pods' });
+  });
+
   it('whole-cluster shortage', () => {
     const c = cluster(
       'east',

@@ -9,8 +9,10 @@ import { formatQuantity } from './quantity';
 import { formatResourceList } from './resources';
 import {
   firstUntoleratedTaint,
+  formatNodeAffinity,
   formatSelector,
   formatTaint,
+  matchesNodeAffinity,
   matchesNodeSelector,
 } from './scheduling';
 
@@ -22,12 +24,16 @@ export type FitReasonCode =
   | 'ClusterNotReady'
   /** The cluster is cordoned by an operator. */
   | 'ClusterCordoned'
+  /** The caller excluded the cluster for this gang (`Gang.excludedClusters`). */
+  | 'ExcludedForGang'
   /** No node is both ready and schedulable. */
   | 'NoSchedulableNodes'
   /** Free capacity (of the whole cluster, or of the nodes a pod set may use) is below the demand. */
   | 'InsufficientCapacity'
   /** A pod set's node selector matches no usable node. */
   | 'NodeSelectorMismatch'
+  /** A pod set's required node affinity matches no usable node (that its selector allows). */
+  | 'NodeAffinityMismatch'
   /** Every usable node matching the selector has a taint the pod set does not tolerate. */
   | 'UntoleratedTaint'
   /** A required topology level is not one of the cluster's topology levels. */
@@ -198,8 +204,11 @@ function diagnosePodSet(
 
   const v = cx.view(ps);
   if (v.count[0] === 0) {
-    const matching = cx.nodes.filter((n) => matchesNodeSelector(n.labels, ps.selector));
-    if (ps.selector && matching.length === 0) {
+    const selects = (n: { name: string; labels?: Readonly<Record<string, string>> }): boolean =>
+      matchesNodeSelector(n.labels, ps.selector) &&
+      matchesNodeAffinity(n.name, n.labels, ps.nodeAffinity);
+    const matching = cx.nodes.filter(selects);
+    if (ps.selector && cx.nodes.every((n) => !matchesNodeSelector(n.labels, ps.selector))) {
       const sel = formatSelector(ps.selector);
       const unusable = cx.unusable.some((n) => matchesNodeSelector(n.labels, ps.selector));
       return {
@@ -210,11 +219,28 @@ function diagnosePodSet(
           : `node selector ${sel} matches no node`,
       };
     }
+    if (ps.nodeAffinity && matching.length === 0) {
+      const aff = formatNodeAffinity(ps.nodeAffinity);
+      const unusable = cx.unusable.some(selects);
+      return {
+        code: 'NodeAffinityMismatch',
+        podSet,
+        message: unusable
+          ? `required node affinity ${aff} matches only nodes that are not ready or unschedulable`
+          : `required node affinity ${aff} matches no${ps.selector ? ' node selected by the node selector' : ' node'}`,
+      };
+    }
     const first = matching.find((n) => firstUntoleratedTaint(n.taints, ps.tolerations));
     const taint = first ? firstUntoleratedTaint(first.taints, ps.tolerations) : undefined;
-    const scope = ps.selector
-      ? `schedulable node matching ${formatSelector(ps.selector)}`
-      : 'schedulable node';
+    const scope =
+      ps.selector || ps.nodeAffinity
+        ? `schedulable node matching ${[
+            ps.selector ? formatSelector(ps.selector) : '',
+            ps.nodeAffinity ? formatNodeAffinity(ps.nodeAffinity) : '',
+          ]
+            .filter((x) => x)
+            .join(' and ')}`
+        : 'schedulable node';
     return {
       code: 'UntoleratedTaint',
       podSet,

@@ -61,8 +61,9 @@ export function prepareGang(gang: Gang, space: ResourceSpace): PreparedGang {
     const selector =
       ps.nodeSelector && Object.keys(ps.nodeSelector).length > 0 ? ps.nodeSelector : undefined;
     const tolerations = ps.tolerations && ps.tolerations.length > 0 ? ps.tolerations : undefined;
+    const nodeAffinity = ps.nodeAffinity;
     const sig =
-      selector || tolerations
+      selector || tolerations || nodeAffinity
         ? JSON.stringify([
             Object.keys(selector ?? {})
               .sort()
@@ -73,6 +74,7 @@ export function prepareGang(gang: Gang, space: ResourceSpace): PreparedGang {
               t.value ?? '',
               t.effect ?? '',
             ]),
+            nodeAffinity?.nodeSelectorTerms ?? null,
           ])
         : '';
     return {
@@ -83,6 +85,7 @@ export function prepareGang(gang: Gang, space: ResourceSpace): PreparedGang {
       need,
       requests: ps.requests,
       selector,
+      nodeAffinity,
       tolerations,
       sig,
       reqF: Float64Array.from(req.amt, Number),
@@ -94,7 +97,7 @@ export function prepareGang(gang: Gang, space: ResourceSpace): PreparedGang {
   const inGroup = new Set(gang.colocation?.podSets ?? []);
   const rank = (ps: PreparedPodSet): number =>
     inGroup.has(ps.name) ? 0 : ps.topology?.mode === 'required' ? 1 : ps.topology ? 2 : 3;
-  const restricted = (ps: PreparedPodSet): number => (ps.selector ? 0 : 1);
+  const restricted = (ps: PreparedPodSet): number => (ps.selector || ps.nodeAffinity ? 0 : 1);
   const order = podSets
     .map((ps) => ps.position)
     .sort(

@@ -35,6 +35,33 @@ export interface Toleration {
   readonly effect?: TaintEffect;
 }
 
+/** Operators of a node selector requirement, as in core/v1 `NodeSelectorRequirement`. */
+export type NodeSelectorOperator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
+
+/** One requirement of a node selector term, with Kubernetes semantics. */
+export interface NodeSelectorRequirement {
+  /** A label key (matchExpressions) or `metadata.name` (matchFields). */
+  readonly key: string;
+  readonly operator: NodeSelectorOperator;
+  /** One or more for In/NotIn, none for Exists/DoesNotExist, one integer for Gt/Lt. */
+  readonly values?: readonly string[];
+}
+
+/** Requirements that must all hold (AND). An empty term matches no node, as in Kubernetes. */
+export interface NodeSelectorTerm {
+  readonly matchExpressions?: readonly NodeSelectorRequirement[];
+  /** Only `metadata.name` with `In`/`NotIn`, as Kubernetes allows. */
+  readonly matchFields?: readonly NodeSelectorRequirement[];
+}
+
+/**
+ * `affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution` of a pod: a node must
+ * match at least one term (OR). Preferred terms only score, so placement ignores them.
+ */
+export interface RequiredNodeAffinity {
+  readonly nodeSelectorTerms: readonly NodeSelectorTerm[];
+}
+
 /** One worker node as last reported by its cluster. */
 export interface NodeSnapshot {
   /** Node name, unique within its cluster. */
@@ -96,12 +123,15 @@ export interface PodSet {
   /** Number of members (pods); a non-negative integer. */
   readonly count: number;
   /**
-   * Requests of ONE member. Pod slots are not counted implicitly: add `pods: 1000n` (one pod)
-   * if nodes report a `pods` capacity you want respected.
+   * Requests of ONE member, as the worker's scheduler counts them. Every real pod takes one pod
+   * slot, so callers include `pods: 1000n` (one pod, in milli-units); Muster's job API always does.
+   * A resource that no node reports at all cannot be met.
    */
   readonly requests: ResourceList;
   /** Every label must be present on the node with exactly this value. Default none. */
   readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** Required node affinity of the pod template. Default none. */
+  readonly nodeAffinity?: RequiredNodeAffinity;
   /** Default none. */
   readonly tolerations?: readonly Toleration[];
   /** Optional topology constraint for this pod set alone. */
@@ -126,6 +156,11 @@ export interface Gang {
   /** At least one member in total. Placement order is explained in {@link placeBatch}. */
   readonly podSets: readonly PodSet[];
   readonly colocation?: ColocationGroup;
+  /**
+   * Clusters this gang must not go to, each with why (e.g. the worker's scheduler could not bind
+   * it there). They are explained with code `ExcludedForGang` and the given text. Default none.
+   */
+  readonly excludedClusters?: Readonly<Record<string, string>>;
 }
 
 /** {@link PodSet} with raw quantity strings, as it arrives from a job spec. */
@@ -212,6 +247,60 @@ function resourceListProblem(
 }
 
 const EFFECTS = new Set(['NoSchedule', 'PreferNoSchedule', 'NoExecute']);
+const OPERATORS = new Set(['In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt', 'Lt']);
+const INTEGER = /^-?\d{1,18}$/;
+
+/** What is wrong with a required node affinity, with the path below it, or `undefined`. */
+export function nodeAffinityProblem(
+  affinity: RequiredNodeAffinity,
+): { field: string; message: string } | undefined {
+  if (!affinity || typeof affinity !== 'object' || !Array.isArray(affinity.nodeSelectorTerms)) {
+    return { field: '.nodeSelectorTerms', message: 'node affinity needs a list of terms' };
+  }
+  for (let t = 0; t < affinity.nodeSelectorTerms.length; t++) {
+    const term = affinity.nodeSelectorTerms[t] as NodeSelectorTerm;
+    const tf = `.nodeSelectorTerms[${t}]`;
+    if (!term || typeof term !== 'object')
+      return { field: tf, message: 'a term must be an object' };
+    for (const list of ['matchExpressions', 'matchFields'] as const) {
+      const reqs = term[list];
+      if (reqs === undefined) continue;
+      if (!Array.isArray(reqs))
+        return { field: `${tf}.${list}`, message: `${list} must be a list` };
+      for (let i = 0; i < reqs.length; i++) {
+        const r = reqs[i] as NodeSelectorRequirement;
+        const rf = `${tf}.${list}[${i}]`;
+        if (!r || typeof r.key !== 'string' || r.key === '') {
+          return { field: `${rf}.key`, message: 'a requirement needs a key' };
+        }
+        if (!OPERATORS.has(r.operator)) {
+          return { field: `${rf}.operator`, message: `unknown operator ${String(r.operator)}` };
+        }
+        const values = r.values ?? [];
+        if (!Array.isArray(values) || values.some((v) => typeof v !== 'string')) {
+          return { field: `${rf}.values`, message: 'values must be strings' };
+        }
+        const op = r.operator;
+        if ((op === 'In' || op === 'NotIn') && values.length === 0) {
+          return { field: `${rf}.values`, message: `${op} needs at least one value` };
+        }
+        if ((op === 'Exists' || op === 'DoesNotExist') && values.length > 0) {
+          return { field: `${rf}.values`, message: `${op} takes no values` };
+        }
+        if ((op === 'Gt' || op === 'Lt') && (values.length !== 1 || !INTEGER.test(values[0]!))) {
+          return { field: `${rf}.values`, message: `${op} needs exactly one integer value` };
+        }
+        if (
+          list === 'matchFields' &&
+          (r.key !== 'metadata.name' || (op !== 'In' && op !== 'NotIn'))
+        ) {
+          return { field: rf, message: 'matchFields supports only metadata.name with In or NotIn' };
+        }
+      }
+    }
+  }
+  return undefined;
+}
 
 /**
  * Structural checks on a gang: non-empty unique pod set names, integer counts, non-negative bigint
@@ -258,6 +347,16 @@ export function validateGang(gang: Gang): Result<Gang> {
     if (ps.nodeSelector !== undefined && !isStringRecord(ps.nodeSelector)) {
       return err('InvalidGang', `${f}.nodeSelector`, `pod set ${ps.name}: bad node selector`);
     }
+    if (ps.nodeAffinity !== undefined) {
+      const problem = nodeAffinityProblem(ps.nodeAffinity);
+      if (problem) {
+        return err(
+          'InvalidGang',
+          `${f}.nodeAffinity${problem.field}`,
+          `pod set ${ps.name}: ${problem.message}`,
+        );
+      }
+    }
     if (ps.tolerations !== undefined) {
       if (!Array.isArray(ps.tolerations)) {
         return err('InvalidGang', `${f}.tolerations`, `pod set ${ps.name}: bad tolerations`);
@@ -289,6 +388,13 @@ export function validateGang(gang: Gang): Result<Gang> {
     }
   }
   if (members === 0) return err('InvalidGang', 'podSets', `gang ${gang.id} has no members`);
+  if (gang.excludedClusters !== undefined && !isStringRecord(gang.excludedClusters)) {
+    return err(
+      'InvalidGang',
+      'excludedClusters',
+      'excludedClusters must map cluster names to reasons',
+    );
+  }
   if (gang.colocation !== undefined) {
     const c = gang.colocation;
     if (!c || !Array.isArray(c.podSets) || c.podSets.length === 0 || !c.level) {

@@ -268,3 +268,25 @@ describe('formatDecision', () => {
     );
   });
 });
+
+describe('clusters excluded for one gang', () => {
+  it('skips an excluded cluster, places on the next, and explains the exclusion when none is left', () => {
+    const a = cluster('a', [node('a1')]);
+    const b = cluster('b', [node('b1')]);
+    const g = gang('g', [podSet('w', 1, { [GPU]: 1 })]);
+    const excluded = { ...g, excludedClusters: { a: 'its scheduler could not bind the gang' } };
+    const first = placeGang([a, b], g);
+    expect(first.status === 'placed' && first.placement.cluster).toBe('a');
+    const next = placeGang([a, b], excluded);
+    expect(next.status === 'placed' && next.placement.cluster).toBe('b');
+    const none = placeGang([a, b], { ...g, excludedClusters: { a: 'x', b: 'y' } });
+    expect(none).toEqual({
+      status: 'unplaced',
+      gangId: 'g',
+      explanations: [
+        { cluster: 'a', code: 'ExcludedForGang', message: 'x' },
+        { cluster: 'b', code: 'ExcludedForGang', message: 'y' },
+      ],
+    });
+  });
+});

@@ -2,7 +2,7 @@
  * Public placement entry points: choose one cluster per gang, whole gang or nothing.
  *
  * Per gang, for every cluster (in name order):
- * 1. skip clusters that are invalid, not ready or cordoned;
+ * 1. skip clusters that are invalid, not ready or cordoned, or excluded for this gang;
  * 2. precheck from aggregates (free totals, largest node, largest domain per level);
  * 3. rank the survivors by policy score (below) and try the exact placement in rank order; the
  *    first that fits wins and is deducted from the batch's index before the next gang.
@@ -186,9 +186,12 @@ class PlacementEngine {
     if (!valid.ok) return { status: 'invalid', gangId, error: valid.error };
     const pg = prepareGang(gang, this.space);
 
+    const excluded = gang.excludedClusters ?? {};
+    const isExcluded = (cx: ClusterIndex): boolean =>
+      Object.prototype.hasOwnProperty.call(excluded, cx.name);
     const candidates: Array<{ cx: ClusterIndex; key: Ratio }> = [];
     for (const cx of this.clusters) {
-      if (!cx.status.ok || !precheck(cx, pg)) continue;
+      if (!cx.status.ok || isExcluded(cx) || !precheck(cx, pg)) continue;
       candidates.push({
         cx,
         key: scoreKey(cx.sumOf(cx.all, 0), cx.allocOf(cx.all, 0), pg.total, this.policy),
@@ -206,7 +209,11 @@ class PlacementEngine {
       failures.set(cx.name, res.failure);
     }
     const explanations = this.explain
-      ? this.clusters.map((cx) => diagnose(cx, pg, this.space.names, failures.get(cx.name)))
+      ? this.clusters.map((cx): FitExplanation =>
+          cx.status.ok && isExcluded(cx)
+            ? { cluster: cx.name, code: 'ExcludedForGang', message: excluded[cx.name]! }
+            : diagnose(cx, pg, this.space.names, failures.get(cx.name)),
+        )
       : [];
     return { status: 'unplaced', gangId, explanations };
   }

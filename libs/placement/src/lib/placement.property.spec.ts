@@ -4,7 +4,16 @@
  * search cannot hide behind itself.
  */
 import fc from 'fast-check';
-import { ClusterSnapshot, Gang, NodeSnapshot, PodSet, Taint, Toleration } from './model';
+import {
+  ClusterSnapshot,
+  Gang,
+  NodeSelectorRequirement,
+  NodeSnapshot,
+  PodSet,
+  RequiredNodeAffinity,
+  Taint,
+  Toleration,
+} from './model';
 import { GangDecision, placeBatch, placeGang, PlacementPolicy } from './place';
 import { formatQuantity } from './quantity';
 import { BLOCK, GPU, HOST, RACK, ZONE } from '../testing/builders';
@@ -12,6 +21,8 @@ import { BLOCK, GPU, HOST, RACK, ZONE } from '../testing/builders';
 const RUNS = { numRuns: 200 };
 const LEVELS = [ZONE, BLOCK, RACK, HOST];
 const FPGA = 'example.com/fpga'; // requested sometimes, offered by no node
+/** One pod slot, in milli-units: every member takes one, as on a real node. */
+const POD = 1000n;
 
 // ---------- generators ----------
 
@@ -39,6 +50,11 @@ const arbNodeFields = fc.record({
     { weight: 12, arbitrary: fc.noBias(fc.integer({ min: 0, max: 8 })) },
   ),
   cpu: fc.noBias(fc.integer({ min: 0, max: 32 })),
+  // Free pod slots; often the binding limit, as for small pods on a real node (110 slots).
+  pods: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(-1) },
+    { weight: 12, arbitrary: fc.noBias(fc.integer({ min: 0, max: 6 })) },
+  ),
   extra: fc.integer({ min: 0, max: 4 }),
   values: fc.tuple(
     fc.option(fc.constantFrom('z1', 'z2'), { freq: 10 }),
@@ -75,13 +91,19 @@ const arbCluster = (name: string) =>
           if (v !== null) labels[LEVELS[l]] = l === 3 ? nodeName : v;
         });
         if (f.pool) labels.pool = f.pool;
+        if (i % 3 !== 2) labels.rank = String(i % 4);
         return {
           name: nodeName,
           labels,
-          free: { [GPU]: BigInt(f.gpu) * 1000n, cpu: BigInt(f.cpu) * 500n },
+          free: {
+            [GPU]: BigInt(f.gpu) * 1000n,
+            cpu: BigInt(f.cpu) * 500n,
+            pods: BigInt(f.pods) * POD,
+          },
           allocatable: {
             [GPU]: BigInt(Math.max(f.gpu, 0) + f.extra) * 1000n,
             cpu: BigInt(f.cpu + f.extra) * 500n,
+            pods: BigInt(Math.max(f.pods, 0) + f.extra) * POD,
           },
           ...(f.taints.length ? { taints: f.taints } : {}),
           ...(f.unschedulable ? { unschedulable: true } : {}),
@@ -96,13 +118,62 @@ const arbClusters = fc
 
 const arbLevel = fc.constantFrom(ZONE, BLOCK, BLOCK, RACK, RACK, HOST);
 
+/** Requirements on the `pool` label, a zone and the node name, with every operator. */
+const arbRequirement: fc.Arbitrary<{ field: boolean; r: NodeSelectorRequirement }> = fc.oneof(
+  fc.record({
+    field: fc.constant(false),
+    r: fc.record({
+      key: fc.constantFrom('pool', ZONE),
+      operator: fc.constantFrom('In' as const, 'NotIn' as const),
+      values: fc.subarray(['x', 'y', 'z1', 'z2'], { minLength: 1 }),
+    }),
+  }),
+  fc.record({
+    field: fc.constant(false),
+    r: fc.record({
+      key: fc.constantFrom('pool', ZONE),
+      operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const),
+    }),
+  }),
+  fc.record({
+    field: fc.constant(false),
+    r: fc.record({
+      key: fc.constant('rank'),
+      operator: fc.constantFrom('Gt' as const, 'Lt' as const),
+      values: fc.integer({ min: -1, max: 4 }).map((v) => [String(v)]),
+    }),
+  }),
+  fc.record({
+    field: fc.constant(true),
+    r: fc.record({
+      key: fc.constant('metadata.name'),
+      operator: fc.constantFrom('In' as const, 'NotIn' as const),
+      values: fc.subarray(['n0', 'n1', 'n2', 'n3', 'n4'], { minLength: 1 }),
+    }),
+  }),
+);
+
+const arbAffinity: fc.Arbitrary<RequiredNodeAffinity> = fc
+  .array(fc.array(arbRequirement, { minLength: 0, maxLength: 3 }), { minLength: 1, maxLength: 2 })
+  .map((terms) => ({
+    nodeSelectorTerms: terms.map((reqs) => {
+      const exprs = reqs.filter((x) => !x.field).map((x) => x.r);
+      const fields = reqs.filter((x) => x.field).map((x) => x.r);
+      return {
+        ...(exprs.length ? { matchExpressions: exprs } : {}),
+        ...(fields.length ? { matchFields: fields } : {}),
+      };
+    }),
+  }));
+
 const arbPodSetFields = fc.record({
-  count: fc.integer({ min: 0, max: 4 }),
+  count: fc.integer({ min: 0, max: 6 }),
   gpu: fc.integer({ min: 0, max: 2 }),
   cpu: fc.integer({ min: 0, max: 3 }),
   fpga: rare(3),
   pool: maybe(20, fc.constantFrom('x', 'y')),
   toleration: maybe(30, fc.constantFrom(...TOLERATIONS)),
+  affinity: maybe(25, arbAffinity),
   topology: maybe(
     50,
     fc.record({
@@ -133,9 +204,11 @@ const arbGang = (id: string, allowGroup = true) =>
         requests: {
           [GPU]: BigInt(f.gpu) * 1000n,
           cpu: BigInt(f.cpu) * 500n,
+          pods: POD,
           ...(f.fpga ? { [FPGA]: 1000n } : {}),
         },
         ...(f.pool ? { nodeSelector: { pool: f.pool } } : {}),
+        ...(f.affinity ? { nodeAffinity: f.affinity } : {}),
         ...(f.toleration ? { tolerations: [f.toleration] } : {}),
         ...(f.topology ? { topology: f.topology } : {}),
       }));
@@ -170,11 +243,33 @@ function tolerated(t: Taint, tols: readonly Toleration[] | undefined): boolean {
   );
 }
 
+/** Kubernetes' required node affinity, written out again for the oracle. */
+function affinityAllows(n: NodeSnapshot, a: RequiredNodeAffinity | undefined): boolean {
+  if (!a) return true;
+  const holds = (r: NodeSelectorRequirement, v: string | undefined): boolean => {
+    const vs = r.values ?? [];
+    if (r.operator === 'In') return v !== undefined && vs.includes(v);
+    if (r.operator === 'NotIn') return v === undefined || !vs.includes(v);
+    if (r.operator === 'Exists') return v !== undefined;
+    if (r.operator === 'DoesNotExist') return v === undefined;
+    if (v === undefined || !/^-?[0-9]+$/.test(v)) return false;
+    return r.operator === 'Gt' ? Number(v) > Number(vs[0]) : Number(v) < Number(vs[0]);
+  };
+  return a.nodeSelectorTerms.some((t) => {
+    const all = [
+      ...(t.matchExpressions ?? []).map((r) => holds(r, n.labels?.[r.key])),
+      ...(t.matchFields ?? []).map((r) => holds(r, n.name)),
+    ];
+    return all.length > 0 && all.every((x) => x);
+  });
+}
+
 function eligible(c: ClusterSnapshot, n: NodeSnapshot, ps: PodSet): boolean {
   const sel = ps.nodeSelector ?? {};
   return (
     usable(c, n) &&
     Object.keys(sel).every((k) => n.labels?.[k] === sel[k]) &&
+    affinityAllows(n, ps.nodeAffinity) &&
     (n.taints ?? []).every((t) => tolerated(t, ps.tolerations))
   );
 }
@@ -319,7 +414,7 @@ afterAll(() => {
 });
 
 describe('placement properties', () => {
-  it('never over-commits a node, places all members or none, and respects selectors, taints and topology', () => {
+  it('never over-commits a node (pod slots included), places all members or none, and respects selectors, node affinity, taints and topology', () => {
     fc.assert(
       fc.property(arbClusters, arbGangs(6), arbPolicy, (clusters, gangs, policy) => {
         const r = placeBatch(clusters, gangs, { policy });

@@ -1,9 +1,10 @@
 /**
- * Node filters with Kubernetes semantics: node selectors and taints/tolerations.
+ * Node filters with Kubernetes semantics: node selectors, required node affinity and
+ * taints/tolerations.
  * Kept separate and exported so agents and tests can check a single node the same way the
  * placement does.
  */
-import { Taint, Toleration } from './model';
+import type { NodeSelectorRequirement, RequiredNodeAffinity, Taint, Toleration } from './model';
 
 /** True for effects that keep a pod off a node unless tolerated (`NoSchedule`, `NoExecute`). */
 export function isHardTaint(taint: Taint): boolean {
@@ -65,4 +66,61 @@ export function formatSelector(selector: Readonly<Record<string, string>>): stri
     .sort()
     .map((k) => `${k}=${selector[k]}`)
     .join(',');
+}
+
+/** One requirement against a value that may be absent (`undefined`), as the scheduler reads it. */
+function requirementHolds(r: NodeSelectorRequirement, value: string | undefined): boolean {
+  const values = r.values ?? [];
+  switch (r.operator) {
+    case 'In':
+      return value !== undefined && values.includes(value);
+    case 'NotIn':
+      return value === undefined || !values.includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    case 'Gt':
+    case 'Lt': {
+      // Kubernetes parses both sides as integers; a label that is not one never matches.
+      if (value === undefined || !/^-?\d{1,18}$/.test(value)) return false;
+      const have = BigInt(value);
+      const bound = BigInt(values[0] ?? '0');
+      return r.operator === 'Gt' ? have > bound : have < bound;
+    }
+  }
+}
+
+/**
+ * Kubernetes `RequiredDuringSchedulingIgnoredDuringExecution` node affinity: some term whose
+ * expressions (on labels) and fields (`metadata.name`) all hold. An empty term matches nothing.
+ */
+export function matchesNodeAffinity(
+  nodeName: string,
+  labels: Readonly<Record<string, string>> | undefined,
+  affinity: RequiredNodeAffinity | undefined,
+): boolean {
+  if (!affinity) return true;
+  const label = (key: string): string | undefined =>
+    labels && Object.prototype.hasOwnProperty.call(labels, key) ? labels[key] : undefined;
+  return affinity.nodeSelectorTerms.some((term) => {
+    const exprs = term.matchExpressions ?? [];
+    const fields = term.matchFields ?? [];
+    if (exprs.length === 0 && fields.length === 0) return false;
+    return (
+      exprs.every((r) => requirementHolds(r, label(r.key))) &&
+      fields.every((r) => requirementHolds(r, r.key === 'metadata.name' ? nodeName : undefined))
+    );
+  });
+}
+
+/** `zone In (a,b); gpu Exists`, terms joined by ` or `, for explanations. */
+export function formatNodeAffinity(affinity: RequiredNodeAffinity): string {
+  const req = (r: NodeSelectorRequirement): string =>
+    r.values && r.values.length > 0
+      ? `${r.key} ${r.operator} (${r.values.join(',')})`
+      : `${r.key} ${r.operator}`;
+  return affinity.nodeSelectorTerms
+    .map((t) => [...(t.matchExpressions ?? []), ...(t.matchFields ?? [])].map(req).join('; '))
+    .join(' or ');
 }

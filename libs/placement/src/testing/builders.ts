@@ -8,6 +8,7 @@ import {
   Gang,
   NodeSnapshot,
   PodSet,
+  RequiredNodeAffinity,
   Taint,
   Toleration,
   TopologyConstraint,
@@ -85,6 +86,7 @@ export function topoCluster(
 
 export interface PodSetOpts {
   readonly nodeSelector?: Record<string, string>;
+  readonly nodeAffinity?: RequiredNodeAffinity;
   readonly tolerations?: Toleration[];
   readonly topology?: TopologyConstraint;
 }
