@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { DispatchOutcome, MemberPhase } from '@muster/api';
+import { DispatchOutcome, GangScheduling, MemberPhase } from '@muster/api';
 import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
 import { AgentProcess } from '../support/agent-process';
 import { REPO_ROOT } from '../support/hub-process';
@@ -67,6 +67,15 @@ async function allowed(
   return r.status.allowed;
 }
 
+async function podGroups(): Promise<
+  Array<{ spec: { schedulingPolicy: { gang: { minCount: number } } } }>
+> {
+  const list = await kube.json<{
+    items: Array<{ spec: { schedulingPolicy: { gang: { minCount: number } } } }>;
+  }>('GET', `/apis/scheduling.k8s.io/v1alpha2/namespaces/${NS}/podgroups`);
+  return list.items;
+}
+
 beforeAll(async () => {
   tb = await startTestbed(workerTopology('w3', 2), { log: () => undefined });
   cluster = tb.cluster('w3');
@@ -99,6 +108,9 @@ it('the role grants exactly the verbs the agent uses', async () => {
   }
   for (const verb of ['list', 'watch'])
     expect([verb, await allowed(verb, 'nodes')]).toEqual([verb, true]);
+  for (const verb of ['get', 'list', 'watch', 'create', 'delete']) {
+    expect([verb, await allowed(verb, 'podgroups', 'scheduling.k8s.io')]).toEqual([verb, true]);
+  }
   const denied: Array<[string, string, string?]> = [
     ['update', 'pods'],
     ['deletecollection', 'pods'],
@@ -111,6 +123,10 @@ it('the role grants exactly the verbs the agent uses', async () => {
     ['list', 'configmaps'],
     ['create', 'events'],
     ['list', 'jobs', 'batch'],
+    ['update', 'podgroups', 'scheduling.k8s.io'],
+    ['patch', 'podgroups', 'scheduling.k8s.io'],
+    ['update', 'podgroups/status', 'scheduling.k8s.io'],
+    ['create', 'workloads', 'scheduling.k8s.io'],
   ];
   for (const [verb, resource, group] of denied) {
     expect([verb, resource, await allowed(verb, resource, group)]).toEqual([verb, resource, false]);
@@ -137,6 +153,11 @@ it('runs with that identity: watches, materialises (create + ungate), re-reads a
     const m = hub.membersOf(gang.gangId, 1);
     return m.length === 2 && m.every((s) => s.phase === MemberPhase.MEMBER_PHASE_RUNNING);
   });
+  // The Workload API is on in the testbed: the agent made the gang's PodGroup with that identity.
+  expect(hub.hellos[0]!.gangScheduling).toBe(GangScheduling.GANG_SCHEDULING_WORKLOAD_API);
+  const groups = await podGroups();
+  expect(groups).toHaveLength(1);
+  expect(groups[0]!.spec.schedulingPolicy.gang.minCount).toBe(2);
 
   // After a restart a repeated dispatch meets its own pods (AlreadyExists) and reads them (get).
   await agent.kill();
@@ -151,6 +172,7 @@ it('runs with that identity: watches, materialises (create + ungate), re-reads a
     'fenced gang deleted',
     async () => (await kube.gangPods(NS, gang.gangId)).length === 0,
   );
+  await eventually('its PodGroup deleted', async () => (await podGroups()).length === 0);
   expect(agent.logs('informer failed; restarting')).toEqual([]);
   expect(agent.lines.filter((l) => l.level === 'error')).toEqual([]);
 });

@@ -10,6 +10,8 @@ import { TestHub } from './support/test-hub';
 
 const SETUP_TIMEOUT = 45 * 60_000;
 const NS = 'default';
+/** The self-fence timeout the test hub's HelloAck sets. */
+const SELF_FENCE_MS = 2000;
 
 let tb: Testbed;
 let cluster: TestbedCluster;
@@ -21,7 +23,9 @@ beforeAll(async () => {
   tb = await startTestbed(workerTopology('w2', 2), { log: () => undefined });
   cluster = tb.cluster('w2');
   kube = new Kube(cluster);
-  hub = await TestHub.start({ helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: 2000 } });
+  hub = await TestHub.start({
+    helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: SELF_FENCE_MS },
+  });
   agent = AgentProcess.start({
     cluster: 'w2',
     hub: hub.address,
@@ -66,17 +70,33 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
   await accepted(requeue);
   await accepted(wait);
   await eventually('HelloAck applied', async () =>
-    agent.logs('hello acknowledged').some((l) => l.selfFenceTimeoutMs === 2000),
+    agent.logs('hello acknowledged').some((l) => l.selfFenceTimeoutMs === SELF_FENCE_MS),
   );
 
-  // The hub goes away.
+  // The hub goes away at t0. Nothing may be deleted before the self-fence timeout has passed:
+  // one second in, both gangs are whole and none of their pods is being deleted.
   const port = Number(hub.address.split(':')[1]);
+  const t0 = Date.now();
   await hub.stop();
+  const early = Math.max(0, t0 + 1000 - Date.now());
+  await new Promise((r) => setTimeout(r, early));
+  for (const d of [requeue, wait]) {
+    const pods = await kube.gangPods(NS, d.gangId);
+    expect([
+      d.gangId,
+      pods.length,
+      pods.filter((p) => p.metadata.deletionTimestamp).length,
+    ]).toEqual([d.gangId, 2, 0]);
+  }
+  expect(Date.now() - t0).toBeLessThan(SELF_FENCE_MS); // the check above really was early
   await eventually(
     'requeue gang deleted',
     async () => (await kube.gangPods(NS, requeue.gangId)).length === 0,
   );
   const fenced = agent.logs('hub unreachable past the self-fence timeout; deleting requeue gang');
+  // The agent decided to delete no sooner than the timeout after the hub went away.
+  expect(fenced.length).toBeGreaterThan(0);
+  expect(Date.parse(fenced[0]!.time) - t0).toBeGreaterThanOrEqual(SELF_FENCE_MS);
   expect(fenced.map((l) => l.gangId)).toEqual([requeue.gangId]);
   expect(fenced[0]!.jobId).toBe(requeue.jobId);
   const waiting = await kube.gangPods(NS, wait.gangId);
@@ -88,7 +108,7 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
   // The hub comes back on the same address: hello, a snapshot holding only the wait gang, and
   // the requeue gang's members reported LOST.
   hub = await TestHub.start(
-    { helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: 2000 } },
+    { helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: SELF_FENCE_MS } },
     port,
   );
   const snap = await hub.waitFor(

@@ -1,9 +1,15 @@
 // The agent: keeps the cluster model live from the informers, reports it to the hub, and carries
 // out the hub's dispatches, cancels and fencing lists on the worker cluster.
 import { randomBytes } from 'node:crypto';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type {
+  KubernetesListObject,
+  KubernetesObject,
+  V1Node,
+  V1Pod,
+} from '@kubernetes/client-node';
 import {
   DispatchOutcome,
+  GangScheduling,
   type AuthoritativeGangList,
   type Cancel,
   type ConnectRequest,
@@ -18,11 +24,13 @@ import { GangBook } from './gang-book';
 import { HubLink } from './hub-link';
 import { hubTransport } from './tls';
 import { ResilientInformer } from './informers';
-import { KubeClient, loadKubeConfig } from './kube';
+import { KubeClient, loadKubeConfig, type PodGroupLike } from './kube';
 import { errorText, Logger } from './log';
-import { deletePods, materialise, REJECTED, type Outcome } from './materialise';
-import { ClusterModel, gangKey } from './model';
-import { nodeRecord, podKey, podRecord, slimPod, type PodLike } from './objects';
+import { deletePodGroup, deletePods, materialise, REJECTED, type Outcome } from './materialise';
+import { ClusterModel, gangKey, schedulerReason } from './model';
+import { memberMeta, nodeRecord, podKey, podRecord, slimPod, type PodLike } from './objects';
+import { gangPodGroupName } from './naming';
+import { LABEL_GANG_ID, PODGROUP_API } from './constants';
 import { planGang, type GangPlan } from './pod-builder';
 
 /** How long the agent remembers answers and plans of gangs no longer in the cluster. */
@@ -35,6 +43,19 @@ const DOOM_RETENTION_MS = 60_000;
 const SWEEP_GRACE_MS = 2_000;
 /** Period of the housekeeping loop (bind watchdog, self-fencing, pruning). */
 const HOUSEKEEPING_MS = 500;
+/** A Muster PodGroup whose gang the agent neither holds nor materialises is deleted after this. */
+const ORPHAN_PODGROUP_GRACE_MS = 10_000;
+
+/** A Muster PodGroup seen by the PodGroup informer. */
+interface KnownPodGroup {
+  namespace: string;
+  name: string;
+  gangId: string;
+  token: number;
+  deleting: boolean;
+  /** When the agent first saw it. */
+  seenAt: number;
+}
 
 interface BindWatch {
   gangId: string;
@@ -58,7 +79,15 @@ export class Agent {
   private readonly lists = new GenerationGate();
   private kube!: KubeClient;
   private kubernetesVersion = '';
-  private informers: Array<ResilientInformer<V1Node> | ResilientInformer<V1Pod>> = [];
+  private informers: Array<
+    ResilientInformer<V1Node> | ResilientInformer<V1Pod> | ResilientInformer<KubernetesObject>
+  > = [];
+  /** How the worker holds gangs together, decided at start. */
+  private gangMode: GangScheduling = GangScheduling.GANG_SCHEDULING_GATES;
+  /** Muster PodGroups in the cluster, by "namespace/name" (workload-api mode). */
+  private readonly podGroups = new Map<string, KnownPodGroup>();
+  /** PodGroup keys with a delete request in flight. */
+  private readonly deletingGroups = new Set<string>();
   private link: HubLink | undefined;
   private timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -92,8 +121,10 @@ export class Agent {
     this.kubernetesVersion = await this.retry('read the API server version', () =>
       this.kube.serverVersion(),
     );
+    this.gangMode = await this.decideGangMode();
     this.log.info('agent starting', {
       epoch: this.epoch,
+      gangScheduling: this.workloadApi ? 'workload-api' : 'gates',
       agentVersion: this.config.agentVersion,
       kubernetesVersion: this.kubernetesVersion,
       server: kc.getCurrentCluster()?.server,
@@ -129,8 +160,26 @@ export class Agent {
       log: this.log,
     });
     this.informers = [nodes, pods];
+    if (this.workloadApi) {
+      this.informers.push(
+        new ResilientInformer<KubernetesObject>(kc, {
+          name: 'podgroups',
+          path: `${PODGROUP_API}/podgroups`,
+          listPage: (token, limit) =>
+            this.kube.listPodGroups(token, limit) as Promise<
+              KubernetesListObject<KubernetesObject>
+            >,
+          slim: (g) => g,
+          handlers: {
+            upsert: (g) => this.onPodGroup(g as PodGroupLike, false),
+            remove: (g) => this.onPodGroup(g as PodGroupLike, true),
+          },
+          log: this.log,
+        }),
+      );
+    }
     const started = Date.now();
-    await Promise.all([nodes.start(), pods.start()]);
+    await Promise.all(this.informers.map((i) => i.start()));
     this.log.info('cluster view synced', {
       nodes: this.model.nodeNames().length,
       pods: this.model.podCount(),
@@ -162,6 +211,67 @@ export class Agent {
     this.link?.stop();
     await Promise.all(this.informers.map((i) => i.stop()));
     this.kube?.close();
+  }
+
+  private get workloadApi(): boolean {
+    return this.gangMode === GangScheduling.GANG_SCHEDULING_WORKLOAD_API;
+  }
+
+  /** MUSTER_GANG_SCHEDULING against what the worker serves (API discovery). */
+  private async decideGangMode(): Promise<GangScheduling> {
+    const setting = this.config.gangScheduling;
+    if (setting === 'gates') return GangScheduling.GANG_SCHEDULING_GATES;
+    const served = await this.retry('discover scheduling.k8s.io/v1alpha2 podgroups', () =>
+      this.kube.servesPodGroups(),
+    );
+    if (served) return GangScheduling.GANG_SCHEDULING_WORKLOAD_API;
+    if (setting === 'workload-api') {
+      throw new Error(
+        'MUSTER_GANG_SCHEDULING=workload-api, but the worker does not serve podgroups in ' +
+          'scheduling.k8s.io/v1alpha2 (feature gates GenericWorkload and GangScheduling and ' +
+          '--runtime-config=scheduling.k8s.io/v1alpha2=true); use auto or gates',
+      );
+    }
+    return GangScheduling.GANG_SCHEDULING_GATES;
+  }
+
+  private onPodGroup(g: PodGroupLike, gone: boolean): void {
+    const namespace = g.metadata?.namespace ?? '';
+    const name = g.metadata?.name;
+    if (!name) return;
+    const key = podKey(namespace, name);
+    if (gone) {
+      this.podGroups.delete(key);
+      this.deletingGroups.delete(key);
+      return;
+    }
+    const labels = g.metadata?.labels ?? {};
+    const meta = memberMeta({ ...labels, 'muster.dev/member-index': '0' }, {});
+    if (!labels[LABEL_GANG_ID] || !meta) return; // not Muster's
+    const deleting =
+      g.metadata?.deletionTimestamp !== undefined && g.metadata?.deletionTimestamp !== null;
+    const old = this.podGroups.get(key);
+    this.podGroups.set(key, {
+      namespace,
+      name,
+      gangId: meta.gangId,
+      token: meta.token,
+      deleting,
+      seenAt: old?.seenAt ?? Date.now(),
+    });
+  }
+
+  /** Deletes a PodGroup of Muster's unless it is already going. */
+  private deleteGroup(namespace: string, name: string, why: string, log: Logger): void {
+    const key = podKey(namespace, name);
+    if (this.deletingGroups.has(key) || this.podGroups.get(key)?.deleting) return;
+    this.deletingGroups.add(key);
+    void deletePodGroup(this.kube, namespace, name).then((ok) => {
+      this.deletingGroups.delete(key);
+      if (ok) log.debug('PodGroup deleted', { podGroup: key, reason: why });
+      else
+        log.warn('could not delete a PodGroup; the sweep retries', { podGroup: key, reason: why });
+    });
   }
 
   private async retry<T>(what: string, op: () => Promise<T>): Promise<T> {
@@ -217,6 +327,7 @@ export class Agent {
           epoch: this.epoch,
           kubernetesVersion: this.kubernetesVersion,
           topologyLevels: [...this.config.topologyLevels],
+          gangScheduling: this.gangMode,
         },
       },
     });
@@ -373,7 +484,7 @@ export class Agent {
       this.bindWatch.delete(gangKey(d.gangId, old));
       this.deleteGang(d.gangId, old, 'Superseded', log);
     }
-    const planned = planGang(d);
+    const planned = planGang(d, { workloadApi: this.workloadApi });
     if (!planned.ok) {
       const o: Outcome = { outcome: REJECTED, ...planned.error };
       this.book.finish(d.gangId, d.fencingToken, o);
@@ -441,6 +552,16 @@ export class Agent {
         const p = this.model.pod(podKey(plan.namespace, n));
         if (!p?.deleting) add(plan.namespace, n);
       }
+    }
+    if (this.workloadApi && !this.book.isInflight(gangId, token)) {
+      // The gang's PodGroup goes with it (an in-flight materialisation's rollback deletes its own).
+      const group = gangPodGroupName(gangId, token);
+      const namespaces = new Set(byNamespace.keys());
+      if (plan) namespaces.add(plan.namespace);
+      for (const pg of this.podGroups.values()) {
+        if (pg.gangId === gangId && pg.token === token) namespaces.add(pg.namespace);
+      }
+      for (const ns of namespaces) this.deleteGroup(ns, group, reason, log);
     }
     for (const [ns, names] of byNamespace) {
       const todo = [...names].filter((n) => !this.deleting.has(podKey(ns, n)));
@@ -553,7 +674,7 @@ export class Agent {
       const unbound = [...g.members.values()].some(
         (p) => !p.nodeName && !p.terminal && !p.deleting,
       );
-      if (unbound && !g.reflected) {
+      if (unbound && !g.fullyBound) {
         this.bindWatch.set(gangKey(g.gangId, g.token), {
           gangId: g.gangId,
           jobId: g.jobId,
@@ -570,7 +691,8 @@ export class Agent {
     for (const [key, w] of this.bindWatch) {
       if (this.book.isInflight(w.gangId, w.token)) continue;
       const g = this.model.gang(w.gangId, w.token);
-      if (g?.reflected) {
+      // Bound, not merely reflected: pinned members are charged (reflected) before they bind.
+      if (g?.fullyBound) {
         this.bindWatch.delete(key);
         continue;
       }
@@ -586,7 +708,7 @@ export class Agent {
       const o: Outcome = {
         outcome: REJECTED,
         reason: 'BindTimeout',
-        message: `${g?.bound ?? 0} of ${g?.size ?? 0} members bound within ${this.config.bindTimeoutMs} ms`,
+        message: `${g?.bound ?? 0} of ${g?.size ?? 0} members bound within ${this.config.bindTimeoutMs} ms; worker scheduler: ${schedulerReason(g)}`,
       };
       this.book.finish(w.gangId, w.token, o);
       this.sendAnswer(w.gangId, w.token, o, log);
@@ -606,6 +728,8 @@ export class Agent {
       if (alive && now - d.since > SWEEP_GRACE_MS) this.deleteGang(gangId, token, d.reason, d.log);
     }
 
+    if (this.workloadApi) this.sweepPodGroups(now);
+
     this.book.prune((gangId) => this.model.tokensOf(gangId).length > 0, ANSWER_RETENTION_MS, now);
     this.model.pruneLost(LOST_RETENTION_MS, now);
     for (const [key, plan] of this.plans) {
@@ -613,6 +737,23 @@ export class Agent {
       if (now - plan.at > 60_000 && !this.model.gang(g, t) && !this.book.isInflight(g, t)) {
         this.plans.delete(key);
       }
+    }
+  }
+
+  /**
+   * Deletes Muster PodGroups whose (gang, token) the agent neither holds (no member pod, no
+   * accepted plan) nor is materialising: left by a crash between the PodGroup and its members, or
+   * by a delete that failed.
+   */
+  private sweepPodGroups(now: number): void {
+    if (this.podGroups.size === 0) return;
+    const held = new Set(this.heldGangs().map((g) => gangKey(g.gangId, g.token)));
+    for (const pg of this.podGroups.values()) {
+      if (pg.deleting || held.has(gangKey(pg.gangId, pg.token))) continue;
+      if (now - pg.seenAt < ORPHAN_PODGROUP_GRACE_MS) continue;
+      const log = this.log.with({ gangId: pg.gangId, token: pg.token });
+      log.info('deleting an orphan PodGroup', { podGroup: `${pg.namespace}/${pg.name}` });
+      this.deleteGroup(pg.namespace, pg.name, 'Orphan', log);
     }
   }
 

@@ -18,6 +18,7 @@ describe('loadAgentConfig', () => {
       reconnectInitialMs: 500,
       reconnectMaxMs: 30000,
       logLevel: 'info',
+      gangScheduling: 'auto',
     });
     expect(c.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
   });
@@ -33,6 +34,7 @@ describe('loadAgentConfig', () => {
       MUSTER_SELF_FENCE_TIMEOUT_MS: '3000',
       MUSTER_CREATE_CONCURRENCY: '8',
       MUSTER_LOG_LEVEL: 'debug',
+      MUSTER_GANG_SCHEDULING: 'gates',
     });
     expect(c.hubAddress).toBe('hub.muster.svc:7000');
     expect(c.topologyLevels).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
@@ -42,6 +44,10 @@ describe('loadAgentConfig', () => {
     expect(c.selfFenceTimeoutMs).toBe(3000);
     expect(c.createConcurrency).toBe(8);
     expect(c.logLevel).toBe('debug');
+    expect(c.gangScheduling).toBe('gates');
+    expect(
+      loadAgentConfig({ ...base, MUSTER_GANG_SCHEDULING: 'workload-api' }).gangScheduling,
+    ).toBe('workload-api');
   });
 
   it('uses the in-cluster service account when KUBECONFIG is unset inside a pod', () => {
@@ -63,6 +69,7 @@ describe('loadAgentConfig', () => {
     ],
     [{ MUSTER_BIND_TIMEOUT_MS: '1.5' }, 'MUSTER_BIND_TIMEOUT_MS'],
     [{ MUSTER_LOG_LEVEL: 'loud' }, 'MUSTER_LOG_LEVEL'],
+    [{ MUSTER_GANG_SCHEDULING: 'podgroup' }, 'MUSTER_GANG_SCHEDULING: must be auto'],
     [{ MUSTER_TOPOLOGY_LEVELS: 'zone,not a label!' }, 'MUSTER_TOPOLOGY_LEVELS[1]'],
     [{ MUSTER_TOPOLOGY_LEVELS: 'a,a' }, 'lists a level twice'],
     [

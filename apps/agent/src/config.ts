@@ -5,6 +5,13 @@ import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/**
+ * How the worker holds a gang together: `workload-api` (a PodGroup with a gang policy plus the
+ * gates), `gates` (scheduling gates only), `auto` (workload-api when the worker serves podgroups
+ * in scheduling.k8s.io/v1alpha2, else gates).
+ */
+export type GangSchedulingSetting = 'auto' | 'workload-api' | 'gates';
+
 export const DEFAULT_TOPOLOGY_LEVELS: readonly string[] = [
   'topology.kubernetes.io/zone',
   'cloud.provider.com/topology-block',
@@ -50,6 +57,8 @@ export interface AgentConfig {
   reconnectMaxMs: number;
   /** "debug", "info", "warn" or "error". Env MUSTER_LOG_LEVEL, default "info". */
   logLevel: LogLevel;
+  /** "auto", "workload-api" or "gates". Env MUSTER_GANG_SCHEDULING, default "auto". */
+  gangScheduling: GangSchedulingSetting;
   /** The agent's version, from apps/agent/package.json (not configurable). */
   agentVersion: string;
 }
@@ -123,6 +132,13 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     );
   }
 
+  const gangScheduling = (env.MUSTER_GANG_SCHEDULING?.trim() || 'auto') as GangSchedulingSetting;
+  if (!['auto', 'workload-api', 'gates'].includes(gangScheduling)) {
+    throw new ConfigError(
+      `MUSTER_GANG_SCHEDULING: must be auto, workload-api or gates (got "${gangScheduling}")`,
+    );
+  }
+
   const reconnectInitialMs = intFrom(env, 'MUSTER_RECONNECT_INITIAL_MS', 500, 10);
   const reconnectMaxMs = intFrom(env, 'MUSTER_RECONNECT_MAX_MS', 30_000, 10);
   if (reconnectMaxMs < reconnectInitialMs) {
@@ -142,6 +158,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     reconnectInitialMs,
     reconnectMaxMs,
     logLevel,
+    gangScheduling,
     agentVersion: agentVersion(),
   };
 }

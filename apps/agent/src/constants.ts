@@ -18,6 +18,9 @@ export const ANNOTATION_GANG_SIZE = 'muster.dev/gang-size';
 /** Scheduling gate that holds every member until the whole gang exists. */
 export const SCHEDULING_GATE = 'muster.dev/gang';
 
+/** API group/version of the upstream Workload/PodGroup API (Kubernetes 1.36, alpha). */
+export const PODGROUP_API = '/apis/scheduling.k8s.io/v1alpha2';
+
 /** Label selector matching every pod Muster created. */
 export const MUSTER_POD_SELECTOR = LABEL_GANG_ID;
 

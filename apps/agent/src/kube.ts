@@ -24,7 +24,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { SCHEDULING_GATE } from './constants';
+import { PODGROUP_API, SCHEDULING_GATE } from './constants';
 
 /** The pod operations materialising, cancelling and fencing need (faked in unit tests). */
 export interface PodApi {
@@ -39,6 +39,27 @@ export interface PodApi {
   removeGate(namespace: string, name: string): Promise<void>;
   /** Deletes the pod; true when it existed, false when it was already gone. */
   deletePod(namespace: string, name: string): Promise<boolean>;
+  /** Creates a scheduling.k8s.io/v1alpha2 PodGroup; throws an API error like createPod. */
+  createPodGroup(namespace: string, body: object): Promise<void>;
+  /** Labels of an existing PodGroup, or undefined when it does not exist. */
+  readPodGroup(
+    namespace: string,
+    name: string,
+  ): Promise<{ labels: Record<string, string>; deleting: boolean } | undefined>;
+  /** Deletes the PodGroup; true when it existed, false when it was already gone. */
+  deletePodGroup(namespace: string, name: string): Promise<boolean>;
+}
+
+/** A PodGroup as the agent keeps it (list and watch objects are stripped to this). */
+export interface PodGroupLike {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string> | null;
+    deletionTimestamp?: unknown;
+  } | null;
 }
 
 export interface KubeClientOptions {
@@ -346,6 +367,84 @@ export class KubeClient implements PodApi {
   async deletePod(namespace: string, name: string): Promise<boolean> {
     try {
       await this.request('DELETE', `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`);
+      return true;
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * True when the API server serves podgroups in scheduling.k8s.io/v1alpha2 (API discovery), false
+   * when that group version or the resource is absent; throws when the server cannot tell.
+   */
+  async servesPodGroups(): Promise<boolean> {
+    let text: string;
+    try {
+      text = await this.request('GET', PODGROUP_API);
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return false;
+      throw err;
+    }
+    const list = JSON.parse(text) as { resources?: Array<{ name?: string; verbs?: string[] }> };
+    const pg = (list.resources ?? []).find((r) => r.name === 'podgroups');
+    return (
+      pg !== undefined && ['create', 'delete', 'list', 'watch'].every((v) => pg.verbs?.includes(v))
+    );
+  }
+
+  /** One page of the PodGroups of all namespaces. */
+  async listPodGroups(
+    continueToken: string | undefined,
+    limit: number,
+  ): Promise<{
+    metadata?: { resourceVersion?: string; _continue?: string };
+    items: PodGroupLike[];
+  }> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (continueToken) q.set('continue', continueToken);
+    const list = JSON.parse(await this.request('GET', `${PODGROUP_API}/podgroups?${q}`)) as {
+      metadata?: { resourceVersion?: string; continue?: string };
+      items?: PodGroupLike[];
+    };
+    return {
+      metadata: {
+        resourceVersion: list.metadata?.resourceVersion,
+        _continue: list.metadata?.continue,
+      },
+      items: list.items ?? [],
+    };
+  }
+
+  async createPodGroup(namespace: string, body: object): Promise<void> {
+    await this.request('POST', `${PODGROUP_API}/namespaces/${enc(namespace)}/podgroups`, body);
+  }
+
+  async readPodGroup(namespace: string, name: string) {
+    try {
+      const pg = JSON.parse(
+        await this.request(
+          'GET',
+          `${PODGROUP_API}/namespaces/${enc(namespace)}/podgroups/${enc(name)}`,
+        ),
+      ) as PodGroupLike;
+      return {
+        labels: pg.metadata?.labels ?? {},
+        deleting:
+          pg.metadata?.deletionTimestamp !== undefined && pg.metadata?.deletionTimestamp !== null,
+      };
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async deletePodGroup(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.request(
+        'DELETE',
+        `${PODGROUP_API}/namespaces/${enc(namespace)}/podgroups/${enc(name)}`,
+      );
       return true;
     } catch (err) {
       if (err instanceof KubeRequestError && err.code === 404) return false;

@@ -73,11 +73,47 @@ class FakePods implements PodApi {
       return this.pods.delete(`${ns}/${name}`);
     });
   }
+
+  readonly groups = new Map<string, { labels: Record<string, string>; minCount: number }>();
+  failGroup: unknown;
+
+  createPodGroup(ns: string, body: object): Promise<void> {
+    const b = body as {
+      metadata: { name: string; labels: Record<string, string> };
+      spec: { schedulingPolicy: { gang: { minCount: number } } };
+    };
+    return this.step(() => {
+      this.calls.push(`create podgroup ${b.metadata.name}`);
+      if (this.failGroup) throw this.failGroup;
+      const key = `${ns}/${b.metadata.name}`;
+      if (this.groups.has(key)) {
+        throw { code: 409, body: { reason: 'AlreadyExists', message: 'already exists' } };
+      }
+      this.groups.set(key, {
+        labels: b.metadata.labels,
+        minCount: b.spec.schedulingPolicy.gang.minCount,
+      });
+    });
+  }
+
+  readPodGroup(ns: string, name: string) {
+    return this.step(() => {
+      const g = this.groups.get(`${ns}/${name}`);
+      return g ? { labels: g.labels, deleting: false } : undefined;
+    });
+  }
+
+  deletePodGroup(ns: string, name: string): Promise<boolean> {
+    return this.step(() => {
+      this.calls.push(`delete podgroup ${name}`);
+      return this.groups.delete(`${ns}/${name}`);
+    });
+  }
 }
 
 const quiet = new Logger('error', {}, { write: () => true });
 
-function gang(members: number[]): GangPlan {
+function gang(members: number[], workloadApi = false): GangPlan {
   const d: Dispatch = {
     gangId: 'aaaabbbbccccdddd',
     jobId: 'j',
@@ -93,7 +129,7 @@ function gang(members: number[]): GangPlan {
       domainValue: '',
     })),
   };
-  const r = planGang(d);
+  const r = planGang(d, { workloadApi });
   if (!r.ok) throw new Error(r.error.message);
   return r.plan;
 }
@@ -219,5 +255,78 @@ describe('materialise', () => {
     expect(o).toMatchObject({ outcome: REJECTED, reason: 'Cancelled' });
     expect(fake.pods.size).toBe(0);
     expect(fake.calls.filter((c) => c.startsWith('create')).length).toBeLessThan(20);
+  });
+
+  describe('with the Workload API', () => {
+    it('creates the gang PodGroup (minCount = gang size) before any member, every member naming it', async () => {
+      const fake = new FakePods();
+      const plan = gang([3, 2], true);
+      expect((await materialise(plan, ctx(fake))).outcome).toBe(ACCEPTED);
+      expect(fake.calls[0]).toBe('create podgroup m-aaaabbbbcccc-1');
+      expect([...fake.groups.entries()]).toEqual([
+        [
+          'ns/m-aaaabbbbcccc-1',
+          {
+            labels: {
+              'muster.dev/gang-id': 'aaaabbbbccccdddd',
+              'muster.dev/job-id': 'j',
+              'muster.dev/fencing-token': '1',
+            },
+            minCount: 5,
+          },
+        ],
+      ]);
+      for (const m of plan.members) {
+        expect(m.body.spec.schedulingGroup).toEqual({ podGroupName: 'm-aaaabbbbcccc-1' });
+      }
+      // A repeat finds its own PodGroup and goes on.
+      expect((await materialise(plan, ctx(fake))).outcome).toBe(ACCEPTED);
+      expect(fake.groups.size).toBe(1);
+    });
+
+    it('deletes the PodGroup with the members when a member create is refused', async () => {
+      const fake = new FakePods();
+      const plan = gang([3], true);
+      fake.failCreate.set(plan.members[1]!.name, {
+        code: 422,
+        body: { reason: 'Invalid', message: 'bad' },
+      });
+      const o = await materialise(plan, ctx(fake));
+      expect(o).toMatchObject({ outcome: REJECTED, reason: 'CreateFailed' });
+      expect(fake.pods.size).toBe(0);
+      expect(fake.groups.size).toBe(0);
+      expect(fake.calls).toContain('delete podgroup m-aaaabbbbcccc-1');
+    });
+
+    it('refuses a foreign PodGroup of that name, creating no member and leaving it alone', async () => {
+      const fake = new FakePods();
+      const plan = gang([2], true);
+      fake.groups.set('ns/m-aaaabbbbcccc-1', { labels: { app: 'someone-else' }, minCount: 9 });
+      const o = await materialise(plan, ctx(fake));
+      expect(o.outcome).toBe(REJECTED);
+      expect(o.reason).toBe('CreateFailed');
+      expect(o.message).toBe(
+        "creating PodGroup m-aaaabbbbcccc-1: AlreadyExists: already exists (not this gang's PodGroup)",
+      );
+      expect(fake.calls.filter((c) => c.startsWith('create '))).toEqual([
+        'create podgroup m-aaaabbbbcccc-1',
+      ]);
+      expect(fake.groups.get('ns/m-aaaabbbbcccc-1')?.minCount).toBe(9);
+    });
+
+    it("answers REJECTED with the API server's reason when the PodGroup is refused", async () => {
+      const fake = new FakePods();
+      fake.failGroup = {
+        code: 403,
+        body: { reason: 'Forbidden', message: 'podgroups is forbidden' },
+      };
+      const o = await materialise(gang([2], true), ctx(fake));
+      expect(o).toMatchObject({
+        outcome: REJECTED,
+        reason: 'CreateFailed',
+        message: 'creating PodGroup m-aaaabbbbcccc-1: Forbidden: podgroups is forbidden',
+      });
+      expect(fake.pods.size).toBe(0);
+    });
   });
 });

@@ -1,6 +1,7 @@
-// Materialising one gang: create every member gated (bounded concurrency), then ungate them all —
-// or, if any create fails, delete every member already created and answer REJECTED. Idempotent:
-// names are deterministic, so a repeated run finds its own members (AlreadyExists) and goes on.
+// Materialising one gang: in Workload API mode first its PodGroup (gang policy, minCount = gang
+// size), then every member gated (bounded concurrency), then ungate them all — or, if any create
+// fails, delete every member already created (and the PodGroup) and answer REJECTED. Idempotent:
+// names are deterministic, so a repeated run finds its own objects (AlreadyExists) and goes on.
 import { DispatchOutcome } from '@muster/api';
 import {
   describeKubeError,
@@ -113,6 +114,58 @@ export async function deletePods(
   };
 }
 
+/** Deletes a gang's PodGroup (already gone is fine), retrying transient failures; false if it failed. */
+export async function deletePodGroup(
+  api: PodApi,
+  namespace: string,
+  name: string,
+  attempts = 6,
+  retryInitialMs = 200,
+): Promise<boolean> {
+  try {
+    await withRetry(() => api.deletePodGroup(namespace, name), attempts, retryInitialMs);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates the gang's PodGroup; on AlreadyExists it must be this gang's and token's. */
+async function createPodGroup(
+  plan: GangPlan,
+  ctx: MaterialiseContext,
+  attempts: number,
+  retryMs: number,
+): Promise<string | undefined> {
+  const pg = plan.podGroup!;
+  const name = pg.metadata.name;
+  try {
+    await withRetry(() => ctx.pods.createPodGroup(plan.namespace, pg), attempts, retryMs);
+    return undefined;
+  } catch (err) {
+    const e = kubeError(err);
+    if (!isAlreadyExists(e)) return `creating PodGroup ${name}: ${describeKubeError(e)}`;
+    try {
+      const existing = await withRetry(
+        () => ctx.pods.readPodGroup(plan.namespace, name),
+        attempts,
+        retryMs,
+      );
+      if (
+        !existing ||
+        existing.labels[LABEL_GANG_ID] !== plan.gangId ||
+        existing.labels[LABEL_FENCING_TOKEN] !== String(plan.token)
+      ) {
+        return `creating PodGroup ${name}: ${describeKubeError(e)} (not this gang's PodGroup)`;
+      }
+      if (existing.deleting) return `PodGroup ${name} of an earlier attempt is still being deleted`;
+      return undefined;
+    } catch (readErr) {
+      return `reading PodGroup ${name}: ${describeKubeError(kubeError(readErr))}`;
+    }
+  }
+}
+
 export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Promise<Outcome> {
   const attempts = ctx.attempts ?? 4;
   const retryMs = ctx.retryInitialMs ?? 200;
@@ -122,6 +175,24 @@ export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Prom
   const firstFailure = (): StepFailed | undefined => st.failure;
   const started = Date.now();
   const cpuAtStart = process.cpuUsage();
+
+  // 0. The PodGroup first, so no member ever exists without it (the gates still hold every
+  // member until all exist; the PodGroup makes the scheduler bind them all or none).
+  if (plan.podGroup) {
+    const failed = await createPodGroup(plan, ctx, attempts, retryMs);
+    const gaveUp = ctx.abandoned();
+    if (failed || gaveUp) {
+      // A foreign PodGroup of that name is not ours to delete.
+      const ours = !failed?.includes("not this gang's");
+      return rollBack(
+        plan,
+        ctx,
+        gaveUp ?? 'CreateFailed',
+        gaveUp ? `gang ${gaveUp.toLowerCase()} while being created` : failed!,
+        ours,
+      );
+    }
+  }
 
   // 1. Create every member, gated. The first failure stops members not yet started.
   const createOne = async (m: MemberPlan): Promise<void> => {
@@ -227,15 +298,23 @@ async function rollBack(
   ctx: MaterialiseContext,
   reason: string,
   message: string,
+  deleteGroup = true,
 ): Promise<Outcome> {
-  const { deleted, left } = await deletePods(
-    ctx.pods,
-    plan.namespace,
-    plan.members.map((m) => m.name),
-    ctx.concurrency,
-    reason === 'CreateFailed' || reason === 'UngateFailed' ? 'DispatchRejected' : reason,
-    ctx.noteDeletion,
-  );
+  const [{ deleted, left: pods }, groupDeleted] = await Promise.all([
+    deletePods(
+      ctx.pods,
+      plan.namespace,
+      plan.members.map((m) => m.name),
+      ctx.concurrency,
+      reason === 'CreateFailed' || reason === 'UngateFailed' ? 'DispatchRejected' : reason,
+      ctx.noteDeletion,
+    ),
+    plan.podGroup && deleteGroup
+      ? deletePodGroup(ctx.pods, plan.namespace, plan.podGroup.metadata.name)
+      : Promise.resolve(true),
+  ]);
+  // The PodGroup left behind is deleted by the agent's sweep of orphan PodGroups.
+  const left = groupDeleted ? pods : [...pods, `PodGroup ${plan.podGroup!.metadata.name}`];
   ctx.log.warn('gang rejected; every member deleted', { reason, error: message, deleted });
   if (left.length > 0) {
     ctx.log.error('could not delete every member of a rejected gang; retrying in the background', {

@@ -1,5 +1,5 @@
 import { MemberPhase } from '@muster/api';
-import { ClusterModel } from './model';
+import { ClusterModel, schedulerReason } from './model';
 import type { MemberMeta, NodeRecord, PodRecord } from './objects';
 
 const GI = 1024n ** 3n * 1000n;
@@ -33,6 +33,7 @@ function pod(
     deleting: false,
     gated: false,
     requests: { cpu: 1000n, memory: GI, pods: 1000n },
+    pinnedNode: '',
     reason: '',
     exitCode: 0,
     disruption: '',
@@ -274,5 +275,75 @@ describe('ClusterModel member states', () => {
     expect(m.takeAllMemberStates()).toHaveLength(2);
     m.pruneLost(500, 1600);
     expect(m.takeAllMemberStates()).toHaveLength(1);
+  });
+});
+
+describe('ClusterModel: pods pinned to a node but not yet bound', () => {
+  it("charges a pinned pod (gated or not, anyone's) to its node, pod slot included", () => {
+    const m = new ClusterModel();
+    m.upsertNode(node('n1'));
+    m.upsertNode(node('n2'));
+    m.upsertPod(pod({ name: 'gated', nodeName: '', pinnedNode: 'n1', gated: true, member: {} }));
+    m.upsertPod(pod({ name: 'foreign', nodeName: '', pinnedNode: 'n1', phase: 'Pending' }));
+    expect(free(m, 'n1')).toMatchObject({ cpu: '6', pods: '108' });
+    // Binding it where it was pinned changes nothing; deleting it frees the slot.
+    m.upsertPod(pod({ name: 'foreign', nodeName: 'n1', pinnedNode: 'n1' }));
+    expect(free(m, 'n1')).toMatchObject({ cpu: '6', pods: '108' });
+    m.removePod('ns/foreign');
+    expect(free(m, 'n1')).toMatchObject({ cpu: '7', pods: '109' });
+    // Not pinned, not bound: charged nowhere. Terminal: frees its node.
+    m.upsertPod(pod({ name: 'free', nodeName: '', phase: 'Pending' }));
+    m.upsertPod(pod({ name: 'done', nodeName: '', pinnedNode: 'n2', terminal: true }));
+    expect(free(m, 'n2')).toMatchObject({ cpu: '8', pods: '110' });
+  });
+
+  it('a gang is reflected once every member is charged, bound only when every one is bound', () => {
+    const m = new ClusterModel();
+    m.upsertNode(node('n1'));
+    m.takeSnapshot();
+    m.upsertPod(pod({ name: 'a', nodeName: '', pinnedNode: 'n1', member: { index: 0 } }));
+    expect(m.gang('g1', 1)).toMatchObject({ charged: 1, bound: 0, reflected: false });
+    // A member placed in a domain (nodeSelector) only is charged once bound.
+    m.upsertPod(pod({ name: 'b', nodeName: '', member: { index: 1 } }));
+    expect(m.gang('g1', 1)!.reflected).toBe(false);
+    m.upsertPod(pod({ name: 'b', nodeName: 'n1', member: { index: 1 } }));
+    expect(m.gang('g1', 1)).toMatchObject({
+      charged: 2,
+      bound: 1,
+      reflected: true,
+      fullyBound: false,
+    });
+    expect(m.takeDelta()!.reflectedDispatches).toEqual([{ gangId: 'g1', fencingToken: 1 }]);
+    m.upsertPod(pod({ name: 'a', nodeName: 'n1', pinnedNode: 'n1', member: { index: 0 } }));
+    expect(m.gang('g1', 1)).toMatchObject({ bound: 2, fullyBound: true, reflected: true });
+    expect(free(m, 'n1')).toMatchObject({ cpu: '6', pods: '108' });
+  });
+});
+
+describe('schedulerReason', () => {
+  const unschedulable = (name: string, message: string, index: number) =>
+    pod({
+      name,
+      nodeName: '',
+      phase: 'Pending',
+      scheduled: { status: 'False', reason: 'Unschedulable', message },
+      member: { index, gangSize: 4 },
+    });
+
+  it("names the scheduler's FitError of the unbound members before the gang plugin's wait", () => {
+    const m = new ClusterModel();
+    m.upsertPod(pod({ name: 'bound', member: { index: 0, gangSize: 4 } }));
+    m.upsertPod(unschedulable('a', 'waiting for minCount pods from a gang to be scheduled', 1));
+    m.upsertPod(unschedulable('b', 'waiting for minCount pods from a gang to be scheduled', 2));
+    m.upsertPod(unschedulable('c', '0/4 nodes are available: 4 Too many pods.', 3));
+    expect(schedulerReason(m.gang('g1', 1))).toBe('0/4 nodes are available: 4 Too many pods.');
+  });
+
+  it('says when the unbound members carry no reason', () => {
+    const m = new ClusterModel();
+    m.upsertPod(pod({ name: 'x', nodeName: '', phase: 'Pending', member: { gangSize: 1 } }));
+    expect(schedulerReason(m.gang('g1', 1))).toBe(
+      'no reason given (1 unbound member(s) without a PodScheduled=False condition)',
+    );
   });
 });

@@ -1,8 +1,14 @@
 // The agent's live model of its cluster: nodes, what the pods bound to them request, and the
 // Muster gangs present. Pure bookkeeping (no I/O): the informers feed it, the reporter reads it.
 //
-// Free capacity of a node = allocatable − Σ effective requests of the non-terminal pods bound to
-// it (spec.nodeName set), as the kube-scheduler counts: terminating pods still count until gone.
+// Free capacity of a node = allocatable − Σ effective requests (pod slots included) of the
+// non-terminal pods charged to it, as the kube-scheduler counts: terminating pods still count until
+// gone. A pod is charged to a node when it is bound there (spec.nodeName) or, not yet bound, when a
+// required node affinity pins it to that one node (`matchFields metadata.name In [node]` in every
+// term; how Muster pins members, and anyone else's pod pinned that way counts the same): it can go
+// nowhere else, so its slot is taken from the moment it exists, gated or not, and the hub never
+// books that slot twice. A gang is reflected (the report's capacity accounts for it) once every
+// member is charged to a node, bound or pinned.
 import { MemberPhase, type GangRef, type MemberState, type NodeState } from '@muster/api';
 import { formatQuantity, quantityOf, type ResourceList } from '@muster/placement';
 import type { MemberMeta, NodeRecord, PodRecord } from './objects';
@@ -18,7 +24,11 @@ export interface GangEntry {
   members: Map<string, PodRecord>;
   /** Members with spec.nodeName set. */
   bound: number;
-  /** Every member has been seen bound at once: the capacity accounts for the gang. */
+  /** Members charged to a node: bound, or pinned to one node by required node affinity. */
+  charged: number;
+  /** Every member has been seen bound at once (sticky). */
+  fullyBound: boolean;
+  /** Every member has been seen charged to a node at once: the capacity accounts for the gang. */
   reflected: boolean;
 }
 
@@ -53,6 +63,11 @@ function sameNode(a: NodeRecord, b: NodeRecord): boolean {
     JSON.stringify(Object.entries(a.labels).sort()) ===
       JSON.stringify(Object.entries(b.labels).sort())
   );
+}
+
+/** The node a pod's requests are charged to: where it is bound, else where it is pinned. */
+function chargedNode(p: PodRecord): string {
+  return p.nodeName || p.pinnedNode;
 }
 
 function memberPhase(p: PodRecord): MemberPhase {
@@ -91,7 +106,7 @@ function stateFingerprint(s: MemberState): string {
 export class ClusterModel {
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly pods = new Map<string, PodRecord>();
-  /** Node name → Σ requests of the non-terminal pods bound to it (mutable sums). */
+  /** Node name → Σ requests of the non-terminal pods charged to it (mutable sums). */
   private readonly used = new Map<string, Map<string, bigint>>();
   private readonly gangs = new Map<string, GangEntry>();
   /** Gang id → tokens present. */
@@ -132,7 +147,7 @@ export class ClusterModel {
     return [...this.nodes.keys()].sort();
   }
 
-  /** Allocatable minus the requests of non-terminal pods bound to the node, never below zero. */
+  /** Allocatable minus the requests of non-terminal pods charged to the node, never below zero. */
   free(name: string): ResourceList {
     const node = this.nodes.get(name);
     if (!node) return {};
@@ -222,7 +237,8 @@ export class ClusterModel {
   }
 
   private attach(pod: PodRecord): void {
-    if (pod.nodeName && !pod.terminal) this.addUse(pod.nodeName, pod.requests, 1n);
+    const node = chargedNode(pod);
+    if (node && !pod.terminal) this.addUse(node, pod.requests, 1n);
     const m = pod.member;
     if (!m) return;
     const key = gangKey(m.gangId, m.token);
@@ -236,6 +252,8 @@ export class ClusterModel {
         onClusterLost: m.onClusterLost,
         members: new Map(),
         bound: 0,
+        charged: 0,
+        fullyBound: false,
         reflected: false,
       };
       this.gangs.set(key, g);
@@ -245,22 +263,26 @@ export class ClusterModel {
     }
     g.members.set(pod.key, pod);
     if (pod.nodeName) g.bound++;
+    if (node) g.charged++;
     g.size = Math.max(g.size, m.gangSize, g.members.size);
     g.onClusterLost = m.onClusterLost;
-    if (!g.reflected && g.bound >= g.size) {
+    if (!g.fullyBound && g.bound >= g.size) g.fullyBound = true;
+    if (!g.reflected && g.charged >= g.size) {
       g.reflected = true;
       this.reflectedChanged = true;
     }
   }
 
   private detach(pod: PodRecord): void {
-    if (pod.nodeName && !pod.terminal) this.addUse(pod.nodeName, pod.requests, -1n);
+    const node = chargedNode(pod);
+    if (node && !pod.terminal) this.addUse(node, pod.requests, -1n);
     const m = pod.member;
     if (!m) return;
     const key = gangKey(m.gangId, m.token);
     const g = this.gangs.get(key);
     if (!g || !g.members.delete(pod.key)) return;
     if (pod.nodeName) g.bound--;
+    if (node) g.charged--;
     if (g.members.size === 0) {
       this.gangs.delete(key);
       if (g.reflected) this.reflectedChanged = true;
@@ -376,4 +398,32 @@ export class ClusterModel {
   pruneLost(retentionMs: number, now = Date.now()): void {
     for (const [key, l] of this.lost) if (now - l.at > retentionMs) this.lost.delete(key);
   }
+}
+
+/** The scheduler's own FitError shape, e.g. "0/4 nodes are available: 4 Too many pods.". */
+const FIT_ERROR = /^\d+\/\d+ nodes are available/;
+
+/**
+ * Why the worker's scheduler left members unbound, from their PodScheduled conditions: the most
+ * common message among unbound members marked False, preferring the scheduler's FitError (which
+ * names the resources) over a gang plugin's "waiting for minCount" of the members that did fit.
+ */
+export function schedulerReason(g: GangEntry | undefined): string {
+  const counts = new Map<string, number>();
+  let unbound = 0;
+  for (const p of g?.members.values() ?? []) {
+    if (p.nodeName || p.terminal) continue;
+    unbound++;
+    const c = p.scheduled;
+    if (!c || c.status !== 'False') continue;
+    const text = c.message || c.reason;
+    if (text) counts.set(text, (counts.get(text) ?? 0) + 1);
+  }
+  const ranked = [...counts.entries()].sort(
+    (a, b) => Number(FIT_ERROR.test(b[0])) - Number(FIT_ERROR.test(a[0])) || b[1] - a[1],
+  );
+  if (ranked.length > 0) return ranked[0]![0];
+  return unbound === 0
+    ? 'no member left unbound'
+    : `no reason given (${unbound} unbound member(s) without a PodScheduled=False condition)`;
 }

@@ -44,3 +44,11 @@ export function memberPodName(
   }
   return `${prefix}${part}${suffix}`;
 }
+
+/**
+ * The gang's PodGroup (scheduling.k8s.io/v1alpha2): `m-<12 hex of gang id>-<token>`, so the same
+ * gang and token always name the same PodGroup and a new token a new one.
+ */
+export function gangPodGroupName(gangId: string, token: number): string {
+  return `m-${gangNamePart(gangId)}-${token}`;
+}

@@ -1,4 +1,11 @@
-import { nodeRecord, podRecord, slimPod, type PodLike } from './objects';
+import {
+  MAX_CONDITION_MESSAGE,
+  nodeRecord,
+  pinnedNodeOf,
+  podRecord,
+  slimPod,
+  type PodLike,
+} from './objects';
 
 const memberLabels = {
   'muster.dev/gang-id': 'g1',
@@ -148,5 +155,86 @@ describe('podRecord', () => {
     const slim = slimPod(full);
     expect(podRecord(slim)).toEqual(podRecord(full));
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(full).length / 2);
+  });
+
+  it('keeps the PodScheduled condition (status, reason, message), capped', () => {
+    const message = '0/4 nodes are available: 4 Too many pods.';
+    const r = podRecord(
+      pod({
+        spec: { nodeName: '' },
+        status: {
+          phase: 'Pending',
+          conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
+        },
+      }),
+    )!;
+    expect(r.scheduled).toEqual({ status: 'False', reason: 'Unschedulable', message });
+    expect(podRecord(pod())!.scheduled).toBeUndefined();
+    const long = podRecord(
+      pod({
+        status: {
+          conditions: [{ type: 'PodScheduled', status: 'False', message: 'x'.repeat(5000) }],
+        },
+      }),
+    )!;
+    expect(long.scheduled!.message).toHaveLength(MAX_CONDITION_MESSAGE);
+  });
+
+  it('slimPod keeps the PodScheduled condition and the pinning node affinity', () => {
+    const full = pod({
+      spec: {
+        nodeName: '',
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [
+                {
+                  matchFields: [{ key: 'metadata.name', operator: 'In', values: ['gpu-3'] }],
+                  ...({
+                    matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }],
+                  } as object),
+                },
+              ],
+            },
+          },
+        },
+      },
+      status: {
+        phase: 'Pending',
+        conditions: [
+          { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/4 nodes' },
+        ],
+      },
+    });
+    const r = podRecord(slimPod(full))!;
+    expect(r).toEqual(podRecord(full));
+    expect(r.pinnedNode).toBe('gpu-3');
+    expect(r.scheduled).toEqual({ status: 'False', reason: 'Unschedulable', message: '0/4 nodes' });
+  });
+});
+
+describe('pinnedNodeOf', () => {
+  const name = (values: string[], operator = 'In') => ({ key: 'metadata.name', operator, values });
+  const spec = (...terms: Array<Array<ReturnType<typeof name>>>) => ({
+    affinity: {
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: terms.map((matchFields) => ({ matchFields })),
+        },
+      },
+    },
+  });
+
+  it.each([
+    ['no affinity', {}, ''],
+    ['one term naming one node', spec([name(['a'])]), 'a'],
+    ['every term naming the same node', spec([name(['a'])], [name(['a'])]), 'a'],
+    ['two In requirements of one term intersect', spec([name(['a', 'b']), name(['b', 'c'])]), 'b'],
+    ['two nodes', spec([name(['a', 'b'])]), ''],
+    ['terms naming different nodes', spec([name(['a'])], [name(['b'])]), ''],
+    ['a term without a name requirement', spec([name(['a'])], []), ''],
+    ['NotIn only', spec([name(['a'], 'NotIn')]), ''],
+  ])('%s', (_, s, node) => {
+    expect(pinnedNodeOf(s as PodLike['spec'])).toBe(node);
   });
 });

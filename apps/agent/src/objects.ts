@@ -14,7 +14,7 @@ import {
   SCHEDULING_GATE,
   type OnClusterLostPolicy,
 } from './constants';
-import { podRequests, type PodSpecLike } from './pod-requests';
+import { podRequests, type PodSpecLike } from '@muster/k8s';
 
 /** The parts of a core/v1 Node the agent reads. */
 export interface NodeLike {
@@ -44,15 +44,46 @@ export interface PodLike {
     | (PodSpecLike & {
         nodeName?: string | null;
         schedulingGates?: Array<{ name?: string }> | null;
+        affinity?: {
+          nodeAffinity?: {
+            requiredDuringSchedulingIgnoredDuringExecution?: {
+              nodeSelectorTerms?: Array<{ matchFields?: NodeFieldRequirement[] | null }> | null;
+            } | null;
+          } | null;
+        } | null;
       })
     | null;
   status?: {
     phase?: string | null;
     reason?: string | null;
-    conditions?: Array<{ type?: string; status?: string; reason?: string | null }> | null;
+    conditions?: Array<{
+      type?: string;
+      status?: string;
+      reason?: string | null;
+      message?: string | null;
+    }> | null;
     containerStatuses?: ContainerStatusLike[] | null;
   } | null;
 }
+
+interface NodeFieldRequirement {
+  key?: string;
+  operator?: string;
+  values?: string[] | null;
+}
+
+/** A pod's PodScheduled condition, as the scheduler last set it. */
+export interface ScheduledCondition {
+  /** "True", "False" or "Unknown". */
+  status: string;
+  /** e.g. "Unschedulable", "SchedulingGated". */
+  reason: string;
+  /** e.g. "0/4 nodes are available: 4 Too many pods." (at most MAX_CONDITION_MESSAGE chars). */
+  message: string;
+}
+
+/** Longest PodScheduled message kept per pod (memory follows the pod count). */
+export const MAX_CONDITION_MESSAGE = 1024;
 
 interface ContainerStatusLike {
   name?: string;
@@ -100,6 +131,13 @@ export interface PodRecord {
   gated: boolean;
   /** Effective requests (see pod-requests.ts), in milli-units, including `pods`. */
   requests: ResourceList;
+  /**
+   * The one node a required node affinity pins the pod to (every nodeSelectorTerm names only it
+   * with `matchFields metadata.name In`), '' when none; how Muster pins members.
+   */
+  pinnedNode: string;
+  /** The PodScheduled condition, when the pod has one. */
+  scheduled?: ScheduledCondition;
   /** Set for pods Muster created. */
   member?: MemberMeta;
   /** Why the pod is where it is: status reason, container waiting / terminated reason. */
@@ -174,6 +212,41 @@ function exitInfo(statuses: ContainerStatusLike[]): { exitCode: number; reason: 
   return first ?? { exitCode: 0, reason: '' };
 }
 
+/**
+ * The single node the pod's required node affinity allows by name, or ''. Terms are ORed: each
+ * must restrict `metadata.name` with In (several In requirements of one term intersect), and the
+ * union over the terms must be exactly one node. Other requirements only narrow a term further,
+ * so they cannot widen it beyond that node.
+ */
+export function pinnedNodeOf(spec: PodLike['spec']): string {
+  const terms =
+    spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      ?.nodeSelectorTerms ?? [];
+  if (terms.length === 0) return '';
+  const union = new Set<string>();
+  for (const term of terms) {
+    let allowed: Set<string> | undefined;
+    for (const f of term.matchFields ?? []) {
+      if (f.key !== 'metadata.name' || f.operator !== 'In') continue;
+      const values = new Set(f.values ?? []);
+      allowed = allowed ? new Set([...allowed].filter((v) => values.has(v))) : values;
+    }
+    if (!allowed) return ''; // this term allows any node name
+    for (const n of allowed) union.add(n);
+  }
+  return union.size === 1 ? [...union][0]! : '';
+}
+
+function scheduledCondition(pod: PodLike): ScheduledCondition | undefined {
+  const c = (pod.status?.conditions ?? []).find((x) => x.type === 'PodScheduled');
+  if (!c) return undefined;
+  return {
+    status: c.status ?? '',
+    reason: c.reason ?? '',
+    message: (c.message ?? '').slice(0, MAX_CONDITION_MESSAGE),
+  };
+}
+
 export function podRecord(pod: PodLike): PodRecord | undefined {
   const name = pod.metadata?.name;
   const namespace = pod.metadata?.namespace ?? '';
@@ -205,10 +278,13 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
       pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
     gated,
     requests,
+    pinnedNode: pinnedNodeOf(pod.spec),
     reason,
     exitCode: terminal ? exit.exitCode : 0,
     disruption,
   };
+  const scheduled = scheduledCondition(pod);
+  if (scheduled) record.scheduled = scheduled;
   const member = memberMeta(pod.metadata?.labels, pod.metadata?.annotations);
   if (member) record.member = member;
   if (problem) record.problem = problem;
@@ -254,6 +330,8 @@ export function slimPod(pod: PodLike): PodLike {
     spec: {
       nodeName: pod.spec?.nodeName,
       schedulingGates: pod.spec?.schedulingGates,
+      // Only the name requirements of the required terms decide the pinned node.
+      affinity: slimAffinity(pod.spec?.affinity),
       containers: (pod.spec?.containers ?? []).map(res),
       initContainers: (pod.spec?.initContainers ?? []).map(res),
       overhead: pod.spec?.overhead,
@@ -263,8 +341,15 @@ export function slimPod(pod: PodLike): PodLike {
       phase: pod.status?.phase,
       reason: pod.status?.reason,
       conditions: (pod.status?.conditions ?? [])
-        .filter((c) => c.type === 'DisruptionTarget')
-        .map((c) => ({ type: c.type, status: c.status, reason: c.reason })),
+        .filter((c) => c.type === 'DisruptionTarget' || c.type === 'PodScheduled')
+        .map((c) => ({
+          type: c.type,
+          status: c.status,
+          reason: c.reason,
+          ...(c.type === 'PodScheduled'
+            ? { message: c.message?.slice(0, MAX_CONDITION_MESSAGE) }
+            : {}),
+        })),
       containerStatuses: (pod.status?.containerStatuses ?? []).map((s) => ({
         name: s.name,
         state: {
@@ -274,6 +359,21 @@ export function slimPod(pod: PodLike): PodLike {
             : undefined,
         },
       })),
+    },
+  };
+}
+
+function slimAffinity(affinity: NonNullable<PodLike['spec']>['affinity']) {
+  const terms =
+    affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  if (!terms) return undefined;
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: terms.map((t) => ({
+          matchFields: (t.matchFields ?? []).filter((f) => f.key === 'metadata.name'),
+        })),
+      },
     },
   };
 }

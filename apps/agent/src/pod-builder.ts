@@ -14,7 +14,7 @@ import {
   SCHEDULING_GATE,
   type OnClusterLostPolicy,
 } from './constants';
-import { memberPodName } from './naming';
+import { gangPodGroupName, memberPodName } from './naming';
 
 export const DEFAULT_NAMESPACE = 'default';
 
@@ -40,6 +40,19 @@ export interface PodBody {
   spec: Record<string, unknown>;
 }
 
+/** The gang's scheduling.k8s.io/v1alpha2 PodGroup (Workload API mode). */
+export interface PodGroupBody {
+  apiVersion: 'scheduling.k8s.io/v1alpha2';
+  kind: 'PodGroup';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  };
+  spec: { schedulingPolicy: { gang: { minCount: number } } };
+}
+
 export interface GangPlan {
   gangId: string;
   jobId: string;
@@ -47,6 +60,13 @@ export interface GangPlan {
   namespace: string;
   onClusterLost: OnClusterLostPolicy;
   members: MemberPlan[];
+  /** Created before the members, which all name it (workload-api mode only). */
+  podGroup?: PodGroupBody;
+}
+
+export interface PlanOptions {
+  /** Make a gang PodGroup and point every member's spec.schedulingGroup at it. */
+  workloadApi?: boolean;
 }
 
 export interface PlanError {
@@ -110,6 +130,7 @@ function buildPod(
   index: number,
   nodeName: string,
   gangSize: number,
+  podGroupName: string | undefined,
 ): PodBody {
   const name = memberPodName(d.gangId, d.fencingToken, podSet.name, index);
   const tmeta = isObject(template.metadata) ? template.metadata : {};
@@ -140,6 +161,8 @@ function buildPod(
     };
   }
   if (nodeName !== '') spec.affinity = pinToNode(spec.affinity, nodeName);
+  // The gang's PodGroup: the worker's scheduler binds all members or none.
+  if (podGroupName !== undefined) spec.schedulingGroup = { podGroupName };
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -153,7 +176,7 @@ function buildPod(
  * checked (names, labels, a parseable template with a spec); everything else is the API
  * server's to judge, so its refusal comes back in the DispatchAnswer.
  */
-export function planGang(d: Dispatch): PlanResult {
+export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
   try {
     if (d.gangId === '') throw new Invalid('InvalidDispatch', 'gang_id: is required');
     checkLabelValue('gang_id', d.gangId);
@@ -199,6 +222,9 @@ export function planGang(d: Dispatch): PlanResult {
       gangSize += ps.members.length;
     }
 
+    const podGroupName = options.workloadApi
+      ? gangPodGroupName(d.gangId, d.fencingToken)
+      : undefined;
     const members: MemberPlan[] = [];
     for (const [i, ps] of d.podSets.entries()) {
       let template: unknown;
@@ -224,7 +250,7 @@ export function planGang(d: Dispatch): PlanResult {
           index: m.index,
           name: memberPodName(d.gangId, d.fencingToken, ps.name, m.index),
           nodeName: m.nodeName,
-          body: buildPod(d, namespace, copy, ps, m.index, m.nodeName, gangSize),
+          body: buildPod(d, namespace, copy, ps, m.index, m.nodeName, gangSize, podGroupName),
         });
       }
     }
@@ -238,17 +264,36 @@ export function planGang(d: Dispatch): PlanResult {
       }
       seen.add(m.name);
     }
-    return {
-      ok: true,
-      plan: {
-        gangId: d.gangId,
-        jobId: d.jobId,
-        token: d.fencingToken,
-        namespace,
-        onClusterLost: onClusterLostPolicy(d.onClusterLost),
-        members,
-      },
+    const plan: GangPlan = {
+      gangId: d.gangId,
+      jobId: d.jobId,
+      token: d.fencingToken,
+      namespace,
+      onClusterLost: onClusterLostPolicy(d.onClusterLost),
+      members,
     };
+    if (podGroupName !== undefined) {
+      plan.podGroup = {
+        apiVersion: 'scheduling.k8s.io/v1alpha2',
+        kind: 'PodGroup',
+        metadata: {
+          name: podGroupName,
+          namespace,
+          labels: {
+            ...d.labels,
+            [LABEL_GANG_ID]: d.gangId,
+            [LABEL_JOB_ID]: d.jobId,
+            [LABEL_FENCING_TOKEN]: String(d.fencingToken),
+          },
+          annotations: {
+            [ANNOTATION_ON_CLUSTER_LOST]: plan.onClusterLost,
+            [ANNOTATION_GANG_SIZE]: String(gangSize),
+          },
+        },
+        spec: { schedulingPolicy: { gang: { minCount: gangSize } } },
+      };
+    }
+    return { ok: true, plan };
   } catch (e) {
     if (e instanceof Invalid) return { ok: false, error: { reason: e.reason, message: e.message } };
     throw e;

@@ -11,6 +11,7 @@ import {
   buildNodes,
   ClusterRole,
   ClusterSpec,
+  effectiveGates,
   loadTopology,
   normalizeTopology,
   TopologySpec,
@@ -353,9 +354,12 @@ async function spawnCluster(
   const out = fs.openSync(logFile, 'a');
   const args = ['--name', spec.name, '--data-dir', dataDir, '--v', String(opts.verbosity ?? 0)];
   if (!opts.detached) args.push('--exit-with-parent');
-  const gates = Object.entries(spec.featureGates ?? {});
+  // One process runs every component, so the apiserver's --feature-gates set the process-wide
+  // gates the scheduler and controller manager read too.
+  const effective = effectiveGates(spec);
+  const gates = Object.entries(effective.featureGates);
   if (gates.length > 0) args.push('--feature-gates', gates.map(([k, v]) => `${k}=${v}`).join(','));
-  const runtime = Object.entries(spec.runtimeConfig ?? {});
+  const runtime = Object.entries(effective.runtimeConfig);
   if (runtime.length > 0) {
     args.push(
       '--apiserver-args',

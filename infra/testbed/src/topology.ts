@@ -61,6 +61,31 @@ export interface ClusterSpec {
   featureGates?: Record<string, boolean>;
   /** kube-apiserver --runtime-config entries, e.g. { 'scheduling.k8s.io/v1alpha2': true }. */
   runtimeConfig?: Record<string, boolean>;
+  /**
+   * The upstream Workload/PodGroup API (scheduling.k8s.io/v1alpha2) with the scheduler's gang
+   * plugin: feature gates GenericWorkload and GangScheduling plus the v1alpha2 runtime config
+   * (see WORKLOAD_API). Default true; false starts the cluster without them (explicit
+   * featureGates / runtimeConfig entries still win either way).
+   */
+  workloadAPI?: boolean;
+}
+
+/** What `workloadAPI: true` (the default) adds to a cluster's components. */
+export const WORKLOAD_API = {
+  featureGates: { GenericWorkload: true, GangScheduling: true },
+  runtimeConfig: { 'scheduling.k8s.io/v1alpha2': true },
+} as const;
+
+/** The feature gates and runtime config a cluster's processes get (workloadAPI applied). */
+export function effectiveGates(cluster: ClusterSpec): {
+  featureGates: Record<string, boolean>;
+  runtimeConfig: Record<string, boolean>;
+} {
+  const on = cluster.workloadAPI !== false;
+  return {
+    featureGates: { ...(on ? WORKLOAD_API.featureGates : {}), ...cluster.featureGates },
+    runtimeConfig: { ...(on ? WORKLOAD_API.runtimeConfig : {}), ...cluster.runtimeConfig },
+  };
 }
 
 export interface TopologySpec {
@@ -157,6 +182,9 @@ export function normalizeTopology(doc: unknown): TopologySpec {
       }
       return out;
     };
+    const workloadAPI = cr.workloadAPI;
+    if (workloadAPI !== undefined && typeof workloadAPI !== 'boolean')
+      fail(`clusters[${ci}].workloadAPI must be true or false`);
     return {
       name,
       role,
@@ -164,6 +192,7 @@ export function normalizeTopology(doc: unknown): TopologySpec {
       nodePools,
       featureGates: boolMap('featureGates'),
       runtimeConfig: boolMap('runtimeConfig'),
+      workloadAPI: workloadAPI !== false,
     };
   });
   return { clusters };

@@ -21,6 +21,56 @@ import {
 import { Timestamp } from "../../google/protobuf/timestamp";
 import { OnClusterLost, onClusterLostFromJSON, onClusterLostToJSON, ResourceList, Taint } from "./types";
 
+/** How an agent makes the worker's own scheduler treat a gang as one. */
+export enum GangScheduling {
+  /** GANG_SCHEDULING_UNSPECIFIED - An agent that does not say (older than this field). */
+  GANG_SCHEDULING_UNSPECIFIED = 0,
+  /**
+   * GANG_SCHEDULING_GATES - Scheduling gates only: every member exists before any is released, but the worker's
+   * scheduler binds the members one by one, so a gang can be partly bound until the agent's bind
+   * timeout deletes it.
+   */
+  GANG_SCHEDULING_GATES = 1,
+  /**
+   * GANG_SCHEDULING_WORKLOAD_API - Scheduling gates plus a scheduling.k8s.io/v1alpha2 PodGroup with a gang policy (minCount =
+   * gang size) that every member names: the worker's scheduler binds all members or none.
+   */
+  GANG_SCHEDULING_WORKLOAD_API = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function gangSchedulingFromJSON(object: any): GangScheduling {
+  switch (object) {
+    case 0:
+    case "GANG_SCHEDULING_UNSPECIFIED":
+      return GangScheduling.GANG_SCHEDULING_UNSPECIFIED;
+    case 1:
+    case "GANG_SCHEDULING_GATES":
+      return GangScheduling.GANG_SCHEDULING_GATES;
+    case 2:
+    case "GANG_SCHEDULING_WORKLOAD_API":
+      return GangScheduling.GANG_SCHEDULING_WORKLOAD_API;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return GangScheduling.UNRECOGNIZED;
+  }
+}
+
+export function gangSchedulingToJSON(object: GangScheduling): string {
+  switch (object) {
+    case GangScheduling.GANG_SCHEDULING_UNSPECIFIED:
+      return "GANG_SCHEDULING_UNSPECIFIED";
+    case GangScheduling.GANG_SCHEDULING_GATES:
+      return "GANG_SCHEDULING_GATES";
+    case GangScheduling.GANG_SCHEDULING_WORKLOAD_API:
+      return "GANG_SCHEDULING_WORKLOAD_API";
+    case GangScheduling.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum DispatchOutcome {
   DISPATCH_OUTCOME_UNSPECIFIED = 0,
   /** DISPATCH_OUTCOME_ACCEPTED - Every member exists and is ungated. */
@@ -153,6 +203,8 @@ export interface Hello {
   kubernetesVersion: string;
   /** Node label keys, highest level first, hostname last. */
   topologyLevels: string[];
+  /** How the worker cluster itself holds each gang together (see GangScheduling). */
+  gangScheduling: GangScheduling;
 }
 
 export interface HelloAck {
@@ -658,7 +710,7 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
 };
 
 function createBaseHello(): Hello {
-  return { cluster: "", agentVersion: "", epoch: "", kubernetesVersion: "", topologyLevels: [] };
+  return { cluster: "", agentVersion: "", epoch: "", kubernetesVersion: "", topologyLevels: [], gangScheduling: 0 };
 }
 
 export const Hello: MessageFns<Hello> = {
@@ -677,6 +729,9 @@ export const Hello: MessageFns<Hello> = {
     }
     for (const v of message.topologyLevels) {
       writer.uint32(42).string(v!);
+    }
+    if (message.gangScheduling !== 0) {
+      writer.uint32(48).int32(message.gangScheduling);
     }
     return writer;
   },
@@ -734,6 +789,14 @@ export const Hello: MessageFns<Hello> = {
             message.topologyLevels.push(reader.string());
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.gangScheduling = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -765,6 +828,11 @@ export const Hello: MessageFns<Hello> = {
         : globalThis.Array.isArray(object?.topology_levels)
         ? object.topology_levels.map((e: any) => globalThis.String(e))
         : [],
+      gangScheduling: isSet(object.gangScheduling)
+        ? gangSchedulingFromJSON(object.gangScheduling)
+        : isSet(object.gang_scheduling)
+        ? gangSchedulingFromJSON(object.gang_scheduling)
+        : 0,
     };
   },
 
@@ -785,6 +853,9 @@ export const Hello: MessageFns<Hello> = {
     if (message.topologyLevels?.length) {
       obj.topologyLevels = message.topologyLevels;
     }
+    if (message.gangScheduling !== 0) {
+      obj.gangScheduling = gangSchedulingToJSON(message.gangScheduling);
+    }
     return obj;
   },
 
@@ -798,6 +869,7 @@ export const Hello: MessageFns<Hello> = {
     message.epoch = object.epoch ?? "";
     message.kubernetesVersion = object.kubernetesVersion ?? "";
     message.topologyLevels = object.topologyLevels?.map((e) => e) || [];
+    message.gangScheduling = object.gangScheduling ?? 0;
     return message;
   },
 };
