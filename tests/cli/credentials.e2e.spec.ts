@@ -50,6 +50,7 @@ class StandInHub {
             clientRequestId: '',
             createdAt: new Date(),
             updatedAt: new Date(),
+            restarts: 0,
           },
         });
       },

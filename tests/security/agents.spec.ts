@@ -267,6 +267,7 @@ describe('hostile agent streams are cut off without affecting others', () => {
           epoch: 'e',
           kubernetesVersion: 'v',
           topologyLevels: [],
+          gangScheduling: 0,
         },
       },
     }).finish();

@@ -197,6 +197,7 @@ const spec = fc.record({
     { maxLength: 2 },
   ),
   namespace: fc.oneof(fc.constant(''), fc.constant('default'), anyName),
+  maxRestarts: fc.oneof(fc.constant(0), fc.integer({ min: -5, max: 200 })),
 });
 const id = fc.oneof(fc.uuid(), fc.constant(randomUUID()), anyName);
 const queueMsg = fc.record({
@@ -359,6 +360,7 @@ const nearlyValid: fc.Arbitrary<Omit<Request, 'token'>> = fc.oneof(
           labels: {},
           namespace,
           podSetGroups: [],
+          maxRestarts: 0,
           podSets: [
             {
               name: 'w',
@@ -688,6 +690,7 @@ const HELLO = ConnectRequest.encode({
       epoch: 'fuzz',
       kubernetesVersion: 'v1',
       topologyLevels: [],
+      gangScheduling: 0,
     },
   },
 }).finish();
@@ -719,6 +722,7 @@ const agentMessage: fc.Arbitrary<Uint8Array> = fc.oneof(
           epoch: fc.string(),
           kubernetesVersion: fc.string(),
           topologyLevels: fc.array(fc.string(), { maxLength: 3 }),
+          gangScheduling: fc.integer({ min: -1, max: 5 }),
         }),
       }),
       fc.record({

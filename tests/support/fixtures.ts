@@ -31,6 +31,7 @@ export function jobSpec(queue: string, overrides: Partial<JobSpec> = {}): JobSpe
     podSets: [podSet('workers', 4, { cpu: '2', memory: '4Gi', 'nvidia.com/gpu': '1' })],
     podSetGroups: [],
     namespace: '',
+    maxRestarts: 0,
     ...overrides,
   };
 }

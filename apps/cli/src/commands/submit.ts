@@ -6,6 +6,7 @@ import { status } from '@grpc/grpc-js';
 import { CliError, UsageError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { HubCallError } from '../hub/hub-errors';
+import { SUBMIT_RETRY } from '../hub/retry';
 import type { HubConnection } from '../hub/hub-connection';
 import { present } from '../hub/present';
 import { draftFromDocument, type JobDraft, type SubmitOverrides } from '../manifests/convert';
@@ -25,6 +26,7 @@ interface SubmitFlags {
   priority?: number;
   name?: string;
   onClusterLost?: string;
+  maxRestarts?: number;
   wait?: boolean;
   dryRun?: boolean;
 }
@@ -54,6 +56,11 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
       new Option('--on-cluster-lost <policy>', ON_CLUSTER_LOST_HELP).choices(
         ON_CLUSTER_LOST_CHOICES,
       ),
+    )
+    .option(
+      '--max-restarts <n>',
+      'start the whole gang again up to n times after a member fails (default 0: the job fails)',
+      integerFlag(0, 100),
     )
     .option('--wait', 'follow the jobs until they end; exit 0 Succeeded, 10 Failed, 11 Cancelled')
     .option(
@@ -113,6 +120,7 @@ function draftsOf(ctx: CliContext, flags: SubmitFlags): JobDraft[] {
   if (flags.queue !== undefined) overrides.queue = flags.queue;
   if (flags.priority !== undefined) overrides.priority = flags.priority;
   if (flags.name !== undefined) overrides.name = flags.name;
+  if (flags.maxRestarts !== undefined) overrides.maxRestarts = flags.maxRestarts;
   const lost =
     flags.onClusterLost === undefined ? undefined : parseOnClusterLost(flags.onClusterLost);
   if (lost !== undefined) overrides.onClusterLost = lost;
@@ -157,7 +165,18 @@ async function submitDraft(
   try {
     const response = await hub.call(
       (c) => c.jobs.submitJob({ clientRequestId, spec: draft.spec }),
-      { idempotent: true },
+      {
+        idempotent: true,
+        retry: {
+          attempts: SUBMIT_RETRY.attempts,
+          baseDelayMs: SUBMIT_RETRY.baseDelayMs,
+          maxDelayMs: SUBMIT_RETRY.maxDelayMs,
+          onRetry: ({ attempt, attempts, delayMs }) =>
+            ctx.note(
+              `${draft.source}: the hub at ${hub.settings.address} is unreachable; retrying the submit in ${(delayMs / 1000).toFixed(1)}s (try ${attempt} of ${attempts}, same request id: it is created at most once)`,
+            ),
+        },
+      },
     );
     return { response, job: present(response.job, 'job') };
   } catch (err) {

@@ -9,6 +9,8 @@ import { DEFAULT_RETRY, isServiceError, isUnavailable, withRetry, type RetryPoli
 export interface CallOptions {
   /** Safe to repeat after UNAVAILABLE (reads, idempotent writes, submits with a request id). */
   idempotent: boolean;
+  /** How long and how often to retry an idempotent call; default DEFAULT_RETRY (≈ 1.75 s). */
+  retry?: Partial<RetryPolicy>;
 }
 
 export class HubConnection {
@@ -32,7 +34,7 @@ export class HubConnection {
       return await withRetry(
         () => invoke(this.clients),
         options.idempotent ? isUnavailable : () => false,
-        this.retry,
+        { ...this.retry, ...options.retry },
       );
     } catch (err) {
       throw this.translate(err);

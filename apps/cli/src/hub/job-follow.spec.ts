@@ -62,6 +62,7 @@ function job(id: string, name: string, state = JobState.JOB_STATE_QUEUED): Job {
       name,
       queue: 'q',
       priority: 0,
+      maxRestarts: 0,
       onClusterLost: 0,
       labels: {},
       podSets: [],

@@ -17,6 +17,12 @@ export interface RetryPolicy {
 // At most about 1.75 s of waiting before a down hub is reported.
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 250, maxDelayMs: 1000 };
 
+/**
+ * A submit rides out a hub restart (tens of seconds): it carries a client request id, so a retry
+ * after a reply that was lost returns the job created first. About a minute of tries in all.
+ */
+export const SUBMIT_RETRY: RetryPolicy = { attempts: 16, baseDelayMs: 250, maxDelayMs: 5000 };
+
 export function isServiceError(err: unknown): err is ServiceError {
   return (
     err instanceof Error &&

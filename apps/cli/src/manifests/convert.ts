@@ -26,6 +26,7 @@ export interface SubmitOverrides {
   priority?: number;
   name?: string;
   onClusterLost?: OnClusterLost;
+  maxRestarts?: number;
 }
 
 export interface JobDraft {
@@ -89,6 +90,8 @@ function applyOverrides(settings: JobSettings, overrides: SubmitOverrides): JobS
     out.priority = { value: overrides.priority, path: '--priority' };
   if (overrides.onClusterLost !== undefined)
     out.onClusterLost = { value: overrides.onClusterLost, path: '--on-cluster-lost' };
+  if (overrides.maxRestarts !== undefined)
+    out.maxRestarts = { value: overrides.maxRestarts, path: '--max-restarts' };
   return out;
 }
 
@@ -116,6 +119,7 @@ function buildSpec(
   if (settings.priority) origins.set('spec.priority', pathOrigin(settings.priority.path));
   if (settings.onClusterLost)
     origins.set('spec.on_cluster_lost', pathOrigin(settings.onClusterLost.path));
+  if (settings.maxRestarts) origins.set('spec.max_restarts', pathOrigin(settings.maxRestarts.path));
 
   for (const [key, value] of Object.entries(settings.labels)) {
     const path = childPath(settings.labelsPath, key);
@@ -147,6 +151,7 @@ function buildSpec(
     podSets,
     podSetGroups,
     namespace,
+    maxRestarts: settings.maxRestarts?.value ?? 0,
   };
 }
 

@@ -14,6 +14,7 @@ export interface JobSettings {
   queue?: Located<string>;
   priority?: Located<number>;
   onClusterLost?: Located<OnClusterLost>;
+  maxRestarts?: Located<number>;
   namespace?: Located<string>;
   labels: Record<string, string>;
   labelsPath: string;

@@ -11,6 +11,7 @@ const members = (running: number, total: number): MemberCounts => ({
   running,
   succeeded: 0,
   failed: 0,
+  bound: running,
 });
 const start = new Date('2025-01-01T10:00:00Z');
 const at = (seconds: number) => new Date(start.getTime() + seconds * 1000);
@@ -107,6 +108,19 @@ describe('event lines (piped output)', () => {
     );
   });
 
+  it('says how many members of a dispatched job are bound and how many run', () => {
+    const event = JobEvent.fromPartial({
+      state: JobState.JOB_STATE_DISPATCHED,
+      reason: 'AllBound',
+      message: 'all 4 members bound to nodes in gpu-east',
+      cluster: 'gpu-east',
+      time: at(0),
+    });
+    expect(eventLine(event, { ...members(1, 4), bound: 4 })).toBe(
+      '2025-01-01T10:00:00.000Z  Dispatched4/4 bound, 1/4 running  AllBound: all 4 members bound to nodes in gpu-east  cluster gpu-east',
+    );
+  });
+
   it('names the cluster of a dispatched job', () => {
     const event = JobEvent.fromPartial({
       state: JobState.JOB_STATE_DISPATCHED,
@@ -115,7 +129,7 @@ describe('event lines (piped output)', () => {
       time: at(0),
     });
     expect(eventLine(event, members(0, 2))).toBe(
-      '2025-01-01T10:00:00.000Z  Dispatched0/2 members running  Dispatched  cluster gpu-east',
+      '2025-01-01T10:00:00.000Z  Dispatched0/2 bound, 0/2 running  Dispatched  cluster gpu-east',
     );
   });
 });

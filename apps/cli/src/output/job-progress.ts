@@ -1,5 +1,5 @@
 // A job's progress as one line: rewritten in place on a terminal, one line per event when piped.
-import type { Job, JobEvent, JobState, MemberCounts } from '@muster/api';
+import { JobState, type Job, type JobEvent, type MemberCounts } from '@muster/api';
 import { stateName } from './job-states';
 import { elapsed } from './time-format';
 
@@ -32,8 +32,15 @@ export function progressAfter(previous: JobProgress | undefined, event: JobEvent
   };
 }
 
-function membersText(members: MemberCounts | undefined): string {
+/**
+ * "12/16 members running"; while Dispatched (every member created and ungated, not all running)
+ * also how many the worker's scheduler has bound: "16/16 bound, 12/16 running".
+ */
+function membersText(members: MemberCounts | undefined, state: JobState): string {
   if (!members) return '';
+  if (state === JobState.JOB_STATE_DISPATCHED) {
+    return `${members.bound}/${members.total} bound, ${members.running}/${members.total} running`;
+  }
   return `${members.running}/${members.total} members running`;
 }
 
@@ -44,7 +51,7 @@ export function progressLine(
   now: Date,
   width?: number,
 ): string {
-  const parts = [stateName(p.state).padEnd(10) + membersText(p.members)];
+  const parts = [stateName(p.state).padEnd(10) + membersText(p.members, p.state)];
   if (p.cluster) parts.push(`on ${p.cluster}`);
   const time = elapsed(since, now);
   if (time) parts.push(time);
@@ -57,7 +64,7 @@ export function eventLine(event: JobEvent, members: MemberCounts | undefined): s
   const time = event.time ? event.time.toISOString() : '-';
   const what = event.message ? `${event.reason}: ${event.message}` : event.reason;
   const cluster = event.cluster ? `  cluster ${event.cluster}` : '';
-  return `${time}  ${stateName(event.state).padEnd(10)}${membersText(event.members ?? members)}  ${what}${cluster}`;
+  return `${time}  ${stateName(event.state).padEnd(10)}${membersText(event.members ?? members, event.state)}  ${what}${cluster}`;
 }
 
 /** Cuts a line so it never wraps: a wrapped line cannot be rewritten in place with "\r". */

@@ -39,9 +39,10 @@ export function renderJobDetails(job: Job, now: Date): string {
     [
       'Members',
       m
-        ? `${m.running}/${m.total} running, ${m.pending} pending, ${m.succeeded} succeeded, ${m.failed} failed`
+        ? `${m.running}/${m.total} running, ${m.bound} bound, ${m.pending} pending, ${m.succeeded} succeeded, ${m.failed} failed`
         : '-',
     ],
+    ['Restarts', `${job.restarts} of ${spec?.maxRestarts ?? 0}`],
     ['Namespace', spec?.namespace || 'default'],
     [
       'On cluster lost',
@@ -85,7 +86,8 @@ function requestsOf(templateJson: string): string | undefined {
   }
   const checked = checkPodTemplate(template);
   if (!checked.ok) return undefined;
-  const entries = Object.entries(checked.value.requests);
+  // Every member takes one pod slot; saying so on every line would be noise.
+  const entries = Object.entries(checked.value.requests).filter(([k]) => k !== 'pods');
   return entries.length > 0 ? entries.map(([k, v]) => `${k} ${v}`).join(', ') : 'no requests';
 }
 

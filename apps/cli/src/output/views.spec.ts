@@ -154,6 +154,7 @@ describe('jobs', () => {
       onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
       labels: { team: 'nlp' },
       namespace: 'ml',
+      maxRestarts: 2,
       podSets: [
         {
           name: 'workers',
@@ -182,8 +183,9 @@ describe('jobs', () => {
     message: '',
     cluster: 'gpu-east',
     dispatchGeneration: 1,
-    members: { total: 16, pending: 4, running: 12, succeeded: 0, failed: 0 },
+    members: { total: 16, pending: 4, running: 12, succeeded: 0, failed: 0, bound: 16 },
     clientRequestId: '',
+    restarts: 1,
     createdAt: new Date('2025-01-01T11:55:00Z'),
     updatedAt: new Date('2025-01-01T11:59:00Z'),
   };
@@ -198,8 +200,11 @@ describe('jobs', () => {
   it('describes one job with what each member asks for', () => {
     const text = renderJobDetails(job, now);
     expect(text).toContain('State:            Running (Running)\n');
-    expect(text).toContain('Members:          12/16 running, 4 pending, 0 succeeded, 0 failed\n');
+    expect(text).toContain(
+      'Members:          12/16 running, 16 bound, 4 pending, 0 succeeded, 0 failed\n',
+    );
     expect(text).toContain('On cluster lost:  requeue\n');
+    expect(text).toContain('Restarts:         1 of 2\n');
     expect(text).toContain(
       'Pod sets:\n  workers × 16  (each cpu 2, nvidia.com/gpu 1; required cloud.provider.com/topology-rack)\n',
     );

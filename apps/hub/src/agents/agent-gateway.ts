@@ -1,5 +1,10 @@
 import { status, type ServerDuplexStream } from '@grpc/grpc-js';
-import type { ConnectRequest, ConnectResponse, Hello } from '@muster/api';
+import {
+  gangSchedulingToJSON,
+  type ConnectRequest,
+  type ConnectResponse,
+  type Hello,
+} from '@muster/api';
 import { dns1123LabelError } from '@muster/k8s';
 import type { ContextLogger } from '../logging/json-logger';
 import type {
@@ -135,17 +140,8 @@ export class AgentGateway {
           this.onCapacityChange(s.cluster);
           return;
         }
-        case 'heartbeat': {
-          const now = Date.now();
-          if (now - lastHeartbeatWrite >= this.settings.heartbeatIntervalMs / 2) {
-            lastHeartbeatWrite = now;
-            await this.clusters.patch(s.cluster, {
-              lastHeartbeatAt: new Date(now),
-              agentState: 'Connected',
-            });
-          }
-          return;
-        }
+        case 'heartbeat':
+          return; // recorded on arrival, before the chain (see below)
         case 'dispatchAnswer':
           await this.dispatcher.onAnswer(s.cluster, m.dispatchAnswer);
           return;
@@ -160,6 +156,23 @@ export class AgentGateway {
     };
 
     call.on('data', (msg: ConnectRequest) => {
+      // Liveness is taken from the stream itself, on arrival: a message stuck behind a slow one
+      // (or a slow database) must not make a connected cluster look silent.
+      if (session) {
+        session.lastMessageAt = performance.now();
+        if (msg.message?.$case === 'heartbeat') {
+          const now = performance.now();
+          if (now - lastHeartbeatWrite >= this.settings.heartbeatIntervalMs / 2) {
+            lastHeartbeatWrite = now;
+            const cluster = session.cluster;
+            this.clusters
+              .patch(cluster, { lastHeartbeatAt: 'now', agentState: 'Connected' })
+              .catch((err: Error) =>
+                this.log.warn('could not record a heartbeat', { cluster, error: err.message }),
+              );
+          }
+        }
+      }
       chain = chain
         .then(async () => {
           // Messages are handled in order; a stuck one would silence heartbeats, so say so.
@@ -225,18 +238,26 @@ export class AgentGateway {
       hello.agentVersion.slice(0, 64),
       call,
     );
+    try {
+      await this.clusters.patch(cluster.name, {
+        agentState: 'Connected',
+        agentVersion: session.agentVersion,
+        kubernetesVersion: hello.kubernetesVersion.slice(0, 64),
+        lastHeartbeatAt: 'now',
+        conditions: [
+          condition('Joined', true, 'AgentConnected', 'the Muster agent has connected'),
+          condition('ControlPlaneHealthy', true, 'AgentHeartbeat', 'the agent reports heartbeats'),
+        ],
+      });
+    } catch (err) {
+      // Not registered yet: no delivery may go into a stream the hub could not record.
+      throw new StreamRejected(
+        status.UNAVAILABLE,
+        `could not record the connection: ${(err as Error).message}; retry`,
+      );
+    }
+    // Registered only now, so a failed hello leaves no session behind to deliver into.
     this.registry.add(session);
-    const now = new Date();
-    await this.clusters.patch(cluster.name, {
-      agentState: 'Connected',
-      agentVersion: session.agentVersion,
-      kubernetesVersion: hello.kubernetesVersion.slice(0, 64),
-      lastHeartbeatAt: now,
-      conditions: [
-        condition('Joined', true, 'AgentConnected', 'the Muster agent has connected'),
-        condition('ControlPlaneHealthy', true, 'AgentHeartbeat', 'the agent reports heartbeats'),
-      ],
-    });
     session.send({
       message: {
         $case: 'helloAck',
@@ -250,6 +271,8 @@ export class AgentGateway {
       cluster: cluster.name,
       epoch: session.epoch,
       agentVersion: session.agentVersion,
+      // How the worker holds gangs together: GANG_SCHEDULING_WORKLOAD_API or _GATES.
+      gangScheduling: gangSchedulingToJSON(hello.gangScheduling),
     });
     return session;
   }

@@ -10,6 +10,8 @@ export class AgentSession {
   reportSequence = 0;
   closed = false;
   readonly connectedAt = new Date();
+  /** performance.now() of the last message received on the stream: liveness on one clock. */
+  lastMessageAt = performance.now();
 
   constructor(
     readonly cluster: string,
@@ -78,5 +80,12 @@ export class AgentRegistry {
 
   all(): AgentSession[] {
     return [...this.sessions.values()];
+  }
+
+  /** Clusters whose stream on this replica delivered a message within the last `withinMs`. */
+  heardFrom(withinMs: number, now = performance.now()): string[] {
+    return this.all()
+      .filter((s) => !s.closed && now - s.lastMessageAt <= withinMs)
+      .map((s) => s.cluster);
   }
 }

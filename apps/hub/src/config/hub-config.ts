@@ -26,6 +26,8 @@ export interface HubConfig {
   eventRetentionHours: number;
   /** How often the event pruning job runs, in milliseconds. Env MUSTER_PRUNE_INTERVAL_MS, default 3600000 (1 h). */
   pruneIntervalMs: number;
+  /** Live events held for one watch stream; a watcher that falls further behind is ended with RESOURCE_EXHAUSTED (it resumes with after_sequence). Env MUSTER_WATCH_BUFFER_EVENTS, default 10000. */
+  watchBufferEvents: number;
   /** Fallback poll of the event table when no notification arrives, in ms. Env MUSTER_EVENT_POLL_MS, default 1000. */
   eventPollMs: number;
   /** A cluster whose agent is silent this long turns NotReady (Lost), in ms. Env MUSTER_WORKER_LOST_TIMEOUT_MS, default 60000. */
@@ -44,6 +46,8 @@ export interface HubConfig {
   placementPolicy: 'pack' | 'spread';
   /** Longest requeue backoff after a rejected dispatch, in seconds. Env MUSTER_MAX_REQUEUE_BACKOFF_S, default 60. */
   maxRequeueBackoffSeconds: number;
+  /** After a worker could not run a gang (e.g. its scheduler left members unbound), the gang avoids that cluster this long, in seconds. Env MUSTER_CLUSTER_EXCLUSION_S, default 900. */
+  clusterExclusionSeconds: number;
   /** How often the reconciler rebuilds queue work from Postgres and resends gang lists, in ms. Env MUSTER_RECONCILE_INTERVAL_MS, default 10000. */
   reconcileIntervalMs: number;
   /** Kubeconfig file of the management cluster that holds the ClusterProfiles; unset disables ClusterProfile sync. Env MUSTER_INVENTORY_KUBECONFIG, default unset. */
@@ -264,6 +268,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     redisUrl: env.MUSTER_REDIS_URL ?? 'redis://127.0.0.1:6379',
     redisPrefix: env.MUSTER_REDIS_PREFIX ?? 'muster',
     maxMembersPerGang: intFrom(env, 'MUSTER_MAX_MEMBERS_PER_GANG', 4096, 1),
+    watchBufferEvents: intFrom(env, 'MUSTER_WATCH_BUFFER_EVENTS', 10_000, 10),
     maxPodSetsPerGang: intFrom(env, 'MUSTER_MAX_POD_SETS', 16, 1),
     maxRequestBytes: intFrom(env, 'MUSTER_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 1024),
     eventRetentionHours: intFrom(env, 'MUSTER_EVENT_RETENTION_HOURS', 168, 1),
@@ -277,6 +282,7 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     cycleCoalesceMs: intFrom(env, 'MUSTER_CYCLE_COALESCE_MS', 20, 0),
     placementPolicy,
     maxRequeueBackoffSeconds: intFrom(env, 'MUSTER_MAX_REQUEUE_BACKOFF_S', 60, 0),
+    clusterExclusionSeconds: intFrom(env, 'MUSTER_CLUSTER_EXCLUSION_S', 900, 0),
     reconcileIntervalMs: intFrom(env, 'MUSTER_RECONCILE_INTERVAL_MS', 10_000, 100),
     inventoryKubeconfig: env.MUSTER_INVENTORY_KUBECONFIG || undefined,
     inventoryNamespace: namespaceFrom(env, 'MUSTER_INVENTORY_NAMESPACE', 'muster-inventory'),

@@ -5,10 +5,21 @@ import { ClusterEntity } from '../inventory/cluster.entity';
 import { QueueEntity } from '../inventory/queue.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { Dispatch1764000001000 } from './migrations/1764000001000-dispatch';
+import { ClusterExclusions1764000002000 } from './migrations/1764000002000-cluster-exclusions';
+import { GangListGeneration1764000003000 } from './migrations/1764000003000-gang-list-generation';
+import { SchedulerLeader1764000004000 } from './migrations/1764000004000-scheduler-leader';
+import { GangRestarts1764000005000 } from './migrations/1764000005000-gang-restarts';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
-export const MIGRATIONS = [InitialSchema1764000000000, Dispatch1764000001000];
+export const MIGRATIONS = [
+  InitialSchema1764000000000,
+  Dispatch1764000001000,
+  ClusterExclusions1764000002000,
+  GangListGeneration1764000003000,
+  SchedulerLeader1764000004000,
+  GangRestarts1764000005000,
+];
 
 export function createDataSource(url: string): DataSource {
   return new DataSource({

@@ -1,3 +1,4 @@
+import type { AgentRegistry } from '../agents/agent-session';
 import type { ContextLogger } from '../logging/json-logger';
 import type { ClusterStatusRepository } from '../inventory/inventory.repository';
 import type { DispatchRepository } from './dispatch.repository';
@@ -5,12 +6,21 @@ import type { DispatchRepository } from './dispatch.repository';
 /**
  * Marks clusters whose agents fell silent as Lost and requeues their `requeue` gangs. Safe on
  * every replica: marking is one guarded UPDATE, and requeueing checks each gang's token.
+ *
+ * Silence is judged on one clock each: heartbeat ages on Postgres's (the hub's own clock never
+ * enters), and a stream this replica holds on its monotonic clock — a cluster whose stream here
+ * delivered a message within the timeout is never marked Lost, whatever the database says. After
+ * this replica could not reach Postgres, it marks nothing for a whole timeout: heartbeats could
+ * not be recorded meanwhile, so their age says nothing about the agents.
  */
 export class ClusterLiveness {
   private timer: NodeJS.Timeout | undefined;
+  /** performance.now() since when every check reached Postgres; undefined during an outage. */
+  private databaseUpSince: number | undefined = performance.now();
 
   constructor(
     private readonly clusters: ClusterStatusRepository,
+    private readonly registry: AgentRegistry,
     private readonly repo: DispatchRepository,
     private readonly lostTimeoutMs: number,
     private readonly maxRequeueBackoffSeconds: number,
@@ -22,9 +32,13 @@ export class ClusterLiveness {
     const every = Math.max(100, Math.min(1000, Math.floor(this.lostTimeoutMs / 4)));
     this.timer = setInterval(
       () =>
-        void this.check().catch((err: Error) =>
-          this.log.warn('liveness check failed', { error: err.message }),
-        ),
+        void this.check().catch((err: Error) => {
+          if (this.databaseUpSince !== undefined)
+            this.log.warn('liveness check failed; marking nothing Lost until Postgres is back', {
+              error: err.message,
+            });
+          this.databaseUpSince = undefined;
+        }),
       every,
     );
   }
@@ -34,7 +48,19 @@ export class ClusterLiveness {
   }
 
   async check(): Promise<void> {
-    const lost = await this.clusters.markLost(this.lostTimeoutMs);
+    const now = performance.now();
+    if (this.databaseUpSince === undefined) {
+      await this.clusters.lostClusters(); // throws while Postgres is still away
+      this.databaseUpSince = now;
+      this.log.info('Postgres reachable again; judging silence again after one timeout', {
+        timeoutMs: this.lostTimeoutMs,
+      });
+    }
+    if (now - this.databaseUpSince < this.lostTimeoutMs) return;
+    const lost = await this.clusters.markLost(
+      this.lostTimeoutMs,
+      this.registry.heardFrom(this.lostTimeoutMs, now),
+    );
     for (const cluster of lost) {
       this.log.warn('cluster lost: agent silent past workerLostTimeout', {
         cluster,

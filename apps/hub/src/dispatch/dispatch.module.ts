@@ -55,7 +55,10 @@ export class DispatchRuntime {
       this.repo,
       this.registry,
       queues,
-      { maxRequeueBackoffSeconds: config.maxRequeueBackoffSeconds },
+      {
+        maxRequeueBackoffSeconds: config.maxRequeueBackoffSeconds,
+        clusterExclusionSeconds: config.clusterExclusionSeconds,
+      },
       notify,
       trigger,
       logger.child('dispatch'),
@@ -90,6 +93,7 @@ export class DispatchRuntime {
     );
     this.liveness = new ClusterLiveness(
       this.clusters,
+      this.registry,
       this.repo,
       config.workerLostTimeoutMs,
       config.maxRequeueBackoffSeconds,
@@ -102,7 +106,7 @@ export class DispatchRuntime {
     this.leader = new LeaderElector(
       config.databaseUrl,
       Math.min(2000, config.workerLostTimeoutMs),
-      (leading) => this.scheduler.setLeader(leading),
+      (leading, epoch) => this.scheduler.setLeader(leading, epoch),
       logger.child('leader'),
     );
     this.reconcile = new ReconcileWork(

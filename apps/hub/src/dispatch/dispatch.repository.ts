@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JobsRepository, NewEvent } from '../jobs/jobs.repository';
+import type { ClusterExclusions } from './cluster-exclusion';
+import { gangVerdict } from './gang-state';
 import type {
   GangSpec,
   JobStateName,
@@ -17,6 +19,8 @@ export interface QueuedGang {
   createdAt: Date;
   /** The stored explanation's summary and clusters as JSON, to write only what changed. */
   explanationKey: string;
+  /** Clusters that could not run this gang, with why and until when. */
+  excludedClusters: ClusterExclusions;
 }
 
 /** Per node, the requests a reservation holds (quantity strings). */
@@ -66,6 +70,8 @@ export interface GangTransition {
   cluster: string;
   fencingToken: number;
   state: JobStateName;
+  /** The agent must delete every member of this token (the gang restarts once they are gone). */
+  teardown?: boolean;
 }
 
 interface LiveJobRow {
@@ -75,6 +81,16 @@ interface LiveJobRow {
   cluster: string;
   dispatch_generation: string;
   members: MemberCountsValue;
+}
+
+/** A cycle commit refused because another replica took the scheduling lead meanwhile. */
+export class LeadershipLost extends Error {
+  constructor(
+    readonly mine: number,
+    readonly current: number,
+  ) {
+    super(`leader epoch ${mine} is over (the leader is now epoch ${current}); nothing committed`);
+  }
 }
 
 /** Compares explanations independently of how jsonb orders object keys. */
@@ -96,7 +112,7 @@ export class DispatchRepository {
 
   async queuedGangs(limit: number): Promise<QueuedGang[]> {
     const rows = (await this.db.query(
-      `SELECT id, queue, priority, gang, created_at, explanation FROM jobs
+      `SELECT id, queue, priority, gang, created_at, explanation, excluded_clusters FROM jobs
         WHERE state = 'Queued' AND (not_before IS NULL OR not_before <= now())
         ORDER BY priority DESC, created_at ASC LIMIT $1`,
       [limit],
@@ -107,6 +123,7 @@ export class DispatchRepository {
       gang: GangSpec;
       created_at: Date;
       explanation: StoredExplanation | null;
+      excluded_clusters: ClusterExclusions | null;
     }[];
     return rows.map((r) => ({
       id: r.id,
@@ -115,6 +132,7 @@ export class DispatchRepository {
       gang: r.gang,
       createdAt: r.created_at,
       explanationKey: explanationKey(r.explanation),
+      excludedClusters: r.excluded_clusters ?? {},
     }));
   }
 
@@ -140,15 +158,24 @@ export class DispatchRepository {
 
   /**
    * Commits one cycle: every placement becomes a reservation and a Reserved job, in one
-   * transaction, guarded on the job still being Queued (a gang cancelled meanwhile is skipped).
+   * transaction, guarded on the job still being Queued (a gang cancelled meanwhile is skipped)
+   * and on `epoch` still being the leader epoch: it holds the epoch row (FOR SHARE) to the end,
+   * so a new leader's epoch takes effect only after this commit, and its cycles see these
+   * reservations; a cycle that outlived its leadership throws {@link LeadershipLost}.
    * Returns the gangs actually reserved with their new fencing tokens.
    */
   async commitCycle(
     placed: NewReservation[],
     explained: { jobId: string; explanation: StoredExplanation }[],
+    epoch: number,
   ): Promise<GangTransition[]> {
     if (placed.length === 0 && explained.length === 0) return [];
     return this.db.transaction(async (tx) => {
+      const [leader] = (await tx.query(
+        'SELECT epoch FROM scheduler_leader WHERE id = 1 FOR SHARE',
+      )) as { epoch: string }[];
+      const current = Number(leader?.epoch ?? -1);
+      if (current !== epoch) throw new LeadershipLost(epoch, current);
       let reserved: GangTransition[] = [];
       if (placed.length > 0) {
         const rows = (await tx.query(
@@ -265,6 +292,14 @@ export class DispatchRepository {
     }));
   }
 
+  /** The next generation of an authoritative gang list (one sequence across replicas). */
+  async nextListGeneration(): Promise<number> {
+    const rows = (await this.db.query(`SELECT nextval('gang_list_generation') AS g`)) as {
+      g: string;
+    }[];
+    return Number(rows[0]!.g);
+  }
+
   /** The gangs a cluster should hold: its authoritative list. */
   async liveGangsOn(cluster: string): Promise<{ jobId: string; fencingToken: number }[]> {
     const rows = (await this.db.query(
@@ -272,6 +307,20 @@ export class DispatchRepository {
       [cluster],
     )) as { id: string; dispatch_generation: string }[];
     return rows.map((r) => ({ jobId: r.id, fencingToken: Number(r.dispatch_generation) }));
+  }
+
+  /** Where the job's current placement is (cluster and token), whatever its state; null if unknown. */
+  async currentPlacement(
+    jobId: string,
+  ): Promise<{ state: JobStateName; cluster: string | null; fencingToken: number } | null> {
+    const rows = (await this.db.query(
+      'SELECT state, cluster, dispatch_generation FROM jobs WHERE id = $1',
+      [jobId],
+    )) as { state: JobStateName; cluster: string | null; dispatch_generation: string }[];
+    const r = rows[0];
+    return r
+      ? { state: r.state, cluster: r.cluster, fencingToken: Number(r.dispatch_generation) }
+      : null;
   }
 
   /** The agent accepted: Reserved → Dispatched, only for the current token. */
@@ -305,6 +354,7 @@ export class DispatchRepository {
    * Back to Queued with the reservation released: after a rejection, a lost requeue cluster or
    * a bind timeout. Only for the current token, so a late answer about an old dispatch does nothing.
    * The gang waits 0.5 s × 2^attempts (at most `maxBackoffSeconds`) before it is placed again.
+   * With `exclude`, the gang also keeps away from `cluster` for `exclude.seconds`.
    */
   async requeue(
     cluster: string,
@@ -313,23 +363,45 @@ export class DispatchRepository {
     reason: string,
     message: string,
     maxBackoffSeconds: number,
+    exclude?: { reason: string; message: string; seconds: number },
+    restart = false,
   ): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(
         `WITH old AS (SELECT id, state FROM jobs WHERE id = $1 FOR UPDATE)
          UPDATE jobs j SET state = 'Queued', cluster = NULL, reason = $4, message = $5, updated_at = now(),
-                attempts = j.attempts + 1,
-                not_before = now() + make_interval(secs => LEAST($6::float8, 0.5 * power(2, LEAST(j.attempts, 12))))
+                attempts = j.attempts + 1, restarts = j.restarts + $9::int,
+                not_before = now() + make_interval(secs => LEAST($6::float8, 0.5 * power(2, LEAST(j.attempts, 12)))),
+                excluded_clusters = CASE WHEN $7::jsonb IS NULL THEN j.excluded_clusters
+                  ELSE j.excluded_clusters || jsonb_build_object($2::text, $7::jsonb || jsonb_build_object('until',
+                    to_jsonb(now() + make_interval(secs => $8::float8)))) END
            FROM old
           WHERE j.id = old.id AND j.cluster = $2 AND j.dispatch_generation = $3 AND j.state IN ('Reserved','Dispatched','Running')
         RETURNING j.id, j.queue, old.state AS from_state, j.members`,
-        [jobId, cluster, fencingToken, reason, message, maxBackoffSeconds],
+        [
+          jobId,
+          cluster,
+          fencingToken,
+          reason,
+          message,
+          maxBackoffSeconds,
+          exclude ? JSON.stringify({ reason: exclude.reason, message: exclude.message }) : null,
+          exclude?.seconds ?? 0,
+          restart ? 1 : 0,
+        ],
       )) as [(LiveJobRow & { from_state: JobStateName })[], number];
       const row = rows[0][0];
       if (!row) return false;
       await tx.query('DELETE FROM reservations WHERE job_id = $1', [jobId]);
       await tx.query('DELETE FROM job_members WHERE job_id = $1', [jobId]);
-      const members = { ...row.members, pending: 0, running: 0, succeeded: 0, failed: 0 };
+      const members = {
+        ...row.members,
+        pending: 0,
+        running: 0,
+        succeeded: 0,
+        failed: 0,
+        bound: 0,
+      };
       await tx.query('UPDATE jobs SET members = $2 WHERE id = $1', [
         jobId,
         JSON.stringify(members),
@@ -373,13 +445,20 @@ export class DispatchRepository {
   }
 
   /**
-   * Records member states and derives each gang's state: Running when every member runs (or
-   * has succeeded), Succeeded when all succeeded, Failed as soon as one failed or was lost.
-   * Reports for an old token or another cluster are ignored.
+   * Records member states and derives each gang's state with {@link gangVerdict}. Reports for an
+   * old token or another cluster are ignored; of several reports of one member in a batch the
+   * last wins. A self-fenced `requeue` gang whose members are all gone is requeued (with
+   * `maxBackoffSeconds`) after the batch commits.
    */
-  async applyMemberStates(cluster: string, reports: MemberReport[]): Promise<GangTransition[]> {
+  async applyMemberStates(
+    cluster: string,
+    reports: MemberReport[],
+    maxBackoffSeconds: number,
+  ): Promise<GangTransition[]> {
     if (reports.length === 0) return [];
-    return this.db.transaction(async (tx) => {
+    const latest = new Map<string, MemberReport>();
+    for (const r of reports) latest.set(`${r.jobId}|${r.fencingToken}|${r.podSet}|${r.index}`, r);
+    const { transitions, requeue } = await this.db.transaction(async (tx) => {
       await tx.query(
         `INSERT INTO job_members (job_id, fencing_token, pod_set, idx, phase, reason, exit_code, node_name, updated_at)
          SELECT v.job_id, v.fencing_token, v.pod_set, v.idx, v.phase, v.reason, v.exit_code, v.node_name, now()
@@ -390,7 +469,7 @@ export class DispatchRepository {
            exit_code = EXCLUDED.exit_code, node_name = EXCLUDED.node_name, updated_at = now()`,
         [
           JSON.stringify(
-            reports.map((r) => ({
+            [...latest.values()].map((r) => ({
               job_id: r.jobId,
               fencing_token: r.fencingToken,
               pod_set: r.podSet,
@@ -407,21 +486,56 @@ export class DispatchRepository {
       const ids = [...new Set(reports.map((r) => r.jobId))];
       return this.deriveGangStates(tx, cluster, ids);
     });
+    for (const r of requeue) {
+      if (
+        await this.requeue(
+          cluster,
+          r.jobId,
+          r.fencingToken,
+          r.reason,
+          r.message,
+          maxBackoffSeconds,
+          undefined,
+          r.restart,
+        )
+      ) {
+        transitions.push({
+          jobId: r.jobId,
+          cluster,
+          fencingToken: r.fencingToken,
+          state: 'Queued',
+        });
+      }
+    }
+    return transitions;
   }
 
   private async deriveGangStates(
     tx: EntityManager,
     cluster: string,
     ids: string[],
-  ): Promise<GangTransition[]> {
+  ): Promise<{
+    transitions: GangTransition[];
+    requeue: {
+      jobId: string;
+      fencingToken: number;
+      reason: string;
+      message: string;
+      restart: boolean;
+    }[];
+  }> {
     // Lock the gangs (in a fixed order, so concurrent reports cannot deadlock) before deriving.
     await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
     const rows = (await tx.query(
-      `SELECT j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members,
+      `SELECT j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members, j.on_cluster_lost,
+              j.max_restarts, j.restarts,
               COUNT(*) FILTER (WHERE m.phase = 'Pending')::int AS pending,
               COUNT(*) FILTER (WHERE m.phase = 'Running')::int AS running,
               COUNT(*) FILTER (WHERE m.phase = 'Succeeded')::int AS succeeded,
               COUNT(*) FILTER (WHERE m.phase IN ('Failed','Lost'))::int AS failed,
+              COUNT(*) FILTER (WHERE m.phase = 'Lost')::int AS lost,
+              COUNT(*) FILTER (WHERE m.phase = 'Lost' AND m.reason = 'SelfFenced')::int AS self_fenced,
+              COUNT(*) FILTER (WHERE m.node_name <> '' AND m.phase <> 'Lost')::int AS bound,
               string_agg(CASE WHEN m.phase IN ('Failed','Lost') THEN m.pod_set || '-' || m.idx || ': ' || m.phase ||
                          CASE WHEN m.reason <> '' THEN ' (' || m.reason || ', exit code ' || m.exit_code || ')' ELSE '' END END, '; ') AS failures
          FROM jobs j LEFT JOIN job_members m ON m.job_id = j.id AND m.fencing_token = j.dispatch_generation
@@ -429,13 +543,26 @@ export class DispatchRepository {
         GROUP BY j.id`,
       [ids, cluster],
     )) as (LiveJobRow & {
+      on_cluster_lost: OnClusterLostPolicy;
+      max_restarts: number;
+      restarts: number;
       pending: number;
       running: number;
       succeeded: number;
       failed: number;
+      lost: number;
+      self_fenced: number;
+      bound: number;
       failures: string | null;
     })[];
     const transitions: GangTransition[] = [];
+    const requeue: {
+      jobId: string;
+      fencingToken: number;
+      reason: string;
+      message: string;
+      restart: boolean;
+    }[] = [];
     const events: NewEvent[] = [];
     for (const r of rows) {
       const members: MemberCountsValue = {
@@ -444,29 +571,53 @@ export class DispatchRepository {
         running: r.running,
         succeeded: r.succeeded,
         failed: r.failed,
+        bound: r.bound,
       };
-      let next: JobStateName = r.state;
-      let reason = 'MembersChanged';
-      let message = `${members.running}/${members.total} members running`;
-      if (members.failed > 0) {
-        next = 'Failed';
-        reason = 'MemberFailed';
-        message = `member failed: ${r.failures ?? 'unknown'}`;
-      } else if (members.succeeded === members.total) {
-        next = 'Succeeded';
-        reason = 'Succeeded';
-        message = `all ${members.total} members succeeded`;
-      } else if (members.running + members.succeeded === members.total && r.state !== 'Running') {
-        next = 'Running';
-        reason = 'Running';
-        message = `all ${members.total} members running`;
+      const verdict = gangVerdict(
+        r.state,
+        r.members,
+        {
+          ...members,
+          bound: r.bound,
+          lost: r.lost,
+          selfFenced: r.self_fenced,
+          failures: r.failures ?? '',
+        },
+        r.on_cluster_lost,
+        cluster,
+        { maxRestarts: r.max_restarts, restarts: r.restarts },
+      );
+      if (verdict.kind === 'requeue') {
+        requeue.push({
+          jobId: r.id,
+          fencingToken: Number(r.dispatch_generation),
+          reason: verdict.reason,
+          message: verdict.message,
+          restart: verdict.restart === true,
+        });
+        continue;
       }
+      const next: JobStateName = verdict.kind === 'move' ? verdict.state : r.state;
+      const { reason, message } = verdict;
       const countsChanged = JSON.stringify(members) !== JSON.stringify(r.members);
-      if (next === r.state && !countsChanged) continue;
+      const teardown = verdict.kind === 'stay' && verdict.teardown === true;
+      // Restarting and fencing are told on the job itself too, while its state stays.
+      const sayIt = next !== r.state || reason === 'Restarting' || reason === 'Fencing';
+      if (next === r.state && !countsChanged) {
+        if (teardown)
+          transitions.push({
+            jobId: r.id,
+            cluster,
+            fencingToken: Number(r.dispatch_generation),
+            state: next,
+            teardown,
+          });
+        continue;
+      }
       const final = next === 'Succeeded' || next === 'Failed';
       await tx.query(
-        `UPDATE jobs SET state = $2, members = $3, updated_at = now()${next !== r.state ? ', reason = $4, message = $5' : ''} WHERE id = $1`,
-        next !== r.state
+        `UPDATE jobs SET state = $2, members = $3, updated_at = now()${sayIt ? ', reason = $4, message = $5' : ''} WHERE id = $1`,
+        sayIt
           ? [r.id, next, JSON.stringify(members), reason, message]
           : [r.id, next, JSON.stringify(members)],
       );
@@ -481,16 +632,17 @@ export class DispatchRepository {
         cluster,
         members,
       });
-      if (next !== r.state)
+      if (next !== r.state || teardown)
         transitions.push({
           jobId: r.id,
           cluster,
           fencingToken: Number(r.dispatch_generation),
           state: next,
+          ...(teardown ? { teardown } : {}),
         });
     }
     await this.jobs.appendEvents(tx, events);
-    return transitions;
+    return { transitions, requeue };
   }
 
   /** Stores an agent's node list so the leader can schedule on it from any replica. */

@@ -8,6 +8,7 @@ import {
 import type { Placement } from '@muster/placement';
 import type { ContextLogger } from '../logging/json-logger';
 import type { QueueDriver, WorkDefinition } from '../queue/queue-driver';
+import { excludesCluster } from './cluster-exclusion';
 import type { AgentRegistry, AgentSession } from '../agents/agent-session';
 import type {
   DispatchRepository,
@@ -26,6 +27,8 @@ export interface DeliveryPayload {
 export interface DispatchSettings {
   /** Longest wait before a rejected gang is placed again, in seconds. */
   maxRequeueBackoffSeconds: number;
+  /** How long a cluster that could not run a gang is avoided by that gang, in seconds. */
+  clusterExclusionSeconds: number;
 }
 
 /** Something to wake when gangs go back to the queue or capacity frees up. */
@@ -48,7 +51,6 @@ const PHASES: Record<number, MemberPhaseName | undefined> = {
 export class Dispatcher implements WorkDefinition<DeliveryPayload> {
   readonly queue = 'dispatch';
   readonly name = 'deliver';
-  private listGeneration = Date.now();
 
   constructor(
     private readonly repo: DispatchRepository,
@@ -155,17 +157,18 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
    */
   async sendGangList(session: AgentSession): Promise<void> {
     session.beginListRead();
+    // Numbered before the read: a list read later always carries a higher generation.
+    const generation = await this.repo.nextListGeneration();
     const live = await this.repo.liveGangsOn(session.cluster);
     const gangs = new Map(live.map((g) => [g.jobId, g.fencingToken]));
     for (const [jobId, token] of session.endListRead())
       if ((gangs.get(jobId) ?? -1) < token) gangs.set(jobId, token);
-    this.listGeneration = Math.max(this.listGeneration + 1, Date.now());
     session.send({
       message: {
         $case: 'gangList',
         gangList: {
           gangs: [...gangs].map(([gangId, fencingToken]) => ({ gangId, fencingToken })),
-          generation: this.listGeneration,
+          generation,
         },
       },
     });
@@ -177,6 +180,19 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
       if (await this.repo.accept(cluster, answer.gangId, answer.fencingToken)) {
         this.log.info('gang dispatched', fields);
         this.onChange();
+        return;
+      }
+      // Not the current placement (a repeated answer for it is fine): that copy must not run.
+      const now = await this.repo.currentPlacement(answer.gangId);
+      const current = now?.cluster === cluster && now.fencingToken === answer.fencingToken;
+      if (now && !current) {
+        this.log.warn('accepted a dispatch that is no longer current; cancelling that copy', {
+          ...fields,
+          currentCluster: now.cluster ?? undefined,
+          currentToken: now.fencingToken,
+          state: now.state,
+        });
+        await this.enqueueCancel(answer.gangId, cluster, answer.fencingToken);
       }
       return;
     }
@@ -188,12 +204,20 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
         answer.reason || 'Rejected',
         `${cluster} rejected the gang: ${answer.message || answer.reason}`,
         this.settings.maxRequeueBackoffSeconds,
+        excludesCluster(answer.reason)
+          ? {
+              reason: answer.reason,
+              message: answer.message || answer.reason,
+              seconds: this.settings.clusterExclusionSeconds,
+            }
+          : undefined,
       );
       if (requeued) {
         this.log.info('gang rejected; requeued with backoff', {
           ...fields,
           reason: answer.reason,
           error: answer.message,
+          excluded: excludesCluster(answer.reason) || undefined,
         });
         this.onChange();
         this.trigger.requestCycle('rejection');
@@ -217,18 +241,28 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
         nodeName: s.nodeName,
       });
     }
-    const transitions = await this.repo.applyMemberStates(cluster, reports);
+    const transitions = await this.repo.applyMemberStates(
+      cluster,
+      reports,
+      this.settings.maxRequeueBackoffSeconds,
+    );
     this.onChange();
     for (const t of transitions) {
-      this.log.info(`gang ${t.state.toLowerCase()}`, {
-        job: t.jobId,
-        gang: t.jobId,
-        cluster,
-        state: t.state,
-      });
-      if (t.state === 'Failed') await this.enqueueCancel(t.jobId, cluster, t.fencingToken);
+      this.log.info(
+        t.teardown ? 'gang restarting: deleting every member' : `gang ${t.state.toLowerCase()}`,
+        {
+          job: t.jobId,
+          gang: t.jobId,
+          cluster,
+          token: t.fencingToken,
+          state: t.state,
+        },
+      );
+      // A failed gang, or one restarting, goes whole: the agent deletes every member left.
+      if (t.state === 'Failed' || t.teardown)
+        await this.enqueueCancel(t.jobId, cluster, t.fencingToken);
     }
-    if (transitions.some((t) => t.state === 'Succeeded' || t.state === 'Failed'))
-      this.trigger.requestCycle('gang ended');
+    if (transitions.some((t) => ['Succeeded', 'Failed', 'Queued'].includes(t.state)))
+      this.trigger.requestCycle('gang ended or requeued');
   }
 }

@@ -106,7 +106,8 @@ export interface AgentStatePatch {
   agentState?: 'Connected' | 'Lost';
   agentVersion?: string;
   kubernetesVersion?: string;
-  lastHeartbeatAt?: Date;
+  /** Set to Postgres's `now()`: heartbeat ages are judged on the database's clock alone. */
+  lastHeartbeatAt?: 'now';
   capacity?: unknown;
   conditions?: unknown;
 }
@@ -124,7 +125,7 @@ export class ClusterStatusRepository {
     if (patch.agentState !== undefined) add('agent_state', patch.agentState);
     if (patch.agentVersion !== undefined) add('agent_version', patch.agentVersion);
     if (patch.kubernetesVersion !== undefined) add('kubernetes_version', patch.kubernetesVersion);
-    if (patch.lastHeartbeatAt !== undefined) add('last_heartbeat_at', patch.lastHeartbeatAt);
+    if (patch.lastHeartbeatAt === 'now') sets.push('last_heartbeat_at = now()');
     if (patch.capacity !== undefined) add('capacity', JSON.stringify(patch.capacity));
     if (patch.conditions !== undefined) add('conditions', JSON.stringify(patch.conditions));
     if (sets.length === 0) return;
@@ -134,13 +135,17 @@ export class ClusterStatusRepository {
     );
   }
 
-  /** Connected clusters whose last heartbeat is older than the timeout become Lost; returns them. */
-  async markLost(timeoutMs: number): Promise<string[]> {
+  /**
+   * Connected clusters whose last heartbeat (on the database's clock) is older than the timeout
+   * become Lost, except those in `heardFrom` (a live stream on the calling replica); returns them.
+   */
+  async markLost(timeoutMs: number, heardFrom: string[] = []): Promise<string[]> {
     const rows = (await this.db.query(
       `UPDATE clusters SET agent_state = 'Lost', updated_at = now()
         WHERE agent_state = 'Connected' AND (last_heartbeat_at IS NULL OR last_heartbeat_at < now() - make_interval(secs => $1::float8 / 1000))
+          AND name <> ALL($2::text[])
       RETURNING name`,
-      [timeoutMs],
+      [timeoutMs, heardFrom],
     )) as [{ name: string }[], number];
     return rows[0].map((r) => r.name);
   }

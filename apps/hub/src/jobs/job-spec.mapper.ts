@@ -47,7 +47,21 @@ export function jobSpecToDomain(spec: JobSpec | undefined, limits: SpecLimits): 
     labels: labelsToDomain('spec.labels', spec.labels),
     namespace,
     gang: gangToDomain(spec, limits),
+    // Left out when 0, so the spec hash of a retried request from before the field is unchanged.
+    ...(maxRestartsToDomain(spec.maxRestarts) > 0 ? { maxRestarts: spec.maxRestarts } : {}),
   };
+}
+
+/** Most restarts a job may ask for. */
+export const MAX_RESTARTS = 100;
+
+function maxRestartsToDomain(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_RESTARTS)
+    throw invalidArgument(
+      'spec.max_restarts',
+      `must be between 0 and ${MAX_RESTARTS} (got ${value})`,
+    );
+  return value;
 }
 
 export function clientRequestIdToDomain(id: string): string | null {

@@ -46,6 +46,8 @@ export interface JobSpecValue {
   labels: Record<string, string>;
   namespace: string;
   gang: GangSpec;
+  /** Restarts of the whole gang allowed after a member failed; absent means 0. */
+  maxRestarts?: number;
 }
 
 export interface MemberCountsValue {
@@ -54,6 +56,8 @@ export interface MemberCountsValue {
   running: number;
   succeeded: number;
   failed: number;
+  /** Bound to a node by the worker's scheduler (running and finished included). Rows written before it existed lack it. */
+  bound?: number;
 }
 
 export interface JobEventValue {
@@ -70,7 +74,7 @@ export interface JobEventValue {
 }
 
 export function emptyMembers(total: number): MemberCountsValue {
-  return { total, pending: 0, running: 0, succeeded: 0, failed: 0 };
+  return { total, pending: 0, running: 0, succeeded: 0, failed: 0, bound: 0 };
 }
 
 /** The last scheduling cycle's verdict on a queued gang, kept for ExplainJob. */

@@ -63,6 +63,14 @@ export class JobEntity {
   @Column({ type: 'jsonb' })
   members!: MemberCountsValue;
 
+  /** Restarts of the whole gang allowed after a member failed. */
+  @Column({ name: 'max_restarts', type: 'int', default: 0 })
+  maxRestarts!: number;
+
+  /** Restarts used so far. */
+  @Column({ type: 'int', default: 0 })
+  restarts!: number;
+
   /** A requeued gang is not considered again before this time (backoff after a rejection). */
   @Column({ name: 'not_before', type: 'timestamptz', nullable: true })
   notBefore?: Date | null;

@@ -52,6 +52,7 @@ function membersToProto(m: MemberCountsValue) {
     running: m.running,
     succeeded: m.succeeded,
     failed: m.failed,
+    bound: m.bound ?? 0,
   };
 }
 
@@ -66,6 +67,7 @@ export function jobSpecOfEntity(job: JobEntity): JobSpec {
         : OnClusterLost.ON_CLUSTER_LOST_WAIT,
     labels: job.labels,
     namespace: job.namespace,
+    maxRestarts: job.maxRestarts,
     podSets: job.gang.podSets.map((ps) => ({
       name: ps.name,
       count: ps.count,
@@ -97,6 +99,7 @@ export function jobToProto(job: JobEntity): Job {
     clientRequestId: job.clientRequestId ?? '',
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
+    restarts: job.restarts,
   };
 }
 

@@ -45,8 +45,8 @@ export class JobsRepository {
       if (job.clientRequestId !== null) {
         const inserted: unknown[] = await tx.query(
           `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
-             labels, gang, state, reason, message, cluster, dispatch_generation, members, created_at, updated_at)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)
+             labels, gang, state, reason, message, cluster, dispatch_generation, members, created_at, updated_at, max_restarts)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
            ON CONFLICT (client_request_id) DO NOTHING RETURNING id`,
           [
             job.id,
@@ -67,6 +67,7 @@ export class JobsRepository {
             JSON.stringify(job.members),
             job.createdAt,
             job.updatedAt,
+            job.maxRestarts,
           ],
         );
         if (inserted.length === 0) {
@@ -154,12 +155,13 @@ export class JobsRepository {
     });
   }
 
-  async eventsOfJob(jobId: string, afterSequence: number): Promise<JobEventValue[]> {
+  async eventsOfJob(jobId: string, afterSequence: number, limit: number): Promise<JobEventValue[]> {
     const rows = await this.db
       .getRepository(JobEventEntity)
       .createQueryBuilder('e')
       .where('e.job_id = :jobId AND e.seq > :after', { jobId, after: afterSequence })
       .orderBy('e.seq', 'ASC')
+      .limit(limit)
       .getMany();
     return rows.map(toEventValue);
   }

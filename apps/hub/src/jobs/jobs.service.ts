@@ -13,6 +13,8 @@ import type { JobsRepository } from './jobs.repository';
 import { clientRequestIdToDomain, jobSpecToDomain, type SpecLimits } from './job-spec.mapper';
 import { jobStateToDomain } from './job.proto-mapper';
 
+/** Events a watch replays per Postgres read. */
+const WATCH_PAGE = 500;
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 /** Every unfinished state can be cancelled; where a cluster holds the gang its agent deletes it. */
@@ -30,7 +32,10 @@ export class JobsService {
     private readonly jobs: JobsRepository,
     private readonly inventory: InventoryRepository,
     private readonly feed: JobEventFeed,
-    private readonly limits: SpecLimits,
+    private readonly limits: SpecLimits & {
+      /** Live events held for one watcher (while it replays, or reads slower than they come). */
+      watchBufferEvents: number;
+    },
     private readonly metrics: HubMetrics,
     private readonly log: ContextLogger,
   ) {}
@@ -79,6 +84,8 @@ export class JobsService {
       namespace: spec.namespace,
       labels: spec.labels,
       gang: spec.gang,
+      maxRestarts: spec.maxRestarts ?? 0,
+      restarts: 0,
       state: 'Queued' as const,
       reason: 'Submitted',
       message: 'waiting for a cluster with room for the whole gang',
@@ -185,21 +192,18 @@ export class JobsService {
     const jobId = jobIdToDomain(id);
     if (!Number.isInteger(afterSequence) || afterSequence < 0)
       throw invalidArgument('after_sequence', 'must be 0 or more');
-    return this.follow(
-      (e) => e.jobId === jobId,
-      afterSequence,
-      signal,
-      async (after) => {
+    return this.follow((e) => e.jobId === jobId, afterSequence, signal, {
+      open: async () => {
         const job = await this.jobs.findById(jobId);
         if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', id);
-        return {
-          history: await this.jobs.eventsOfJob(jobId, after),
-          endsWithJob: true,
-          // A job that ended before the watch (its final event perhaps pruned) ends the stream too.
-          endedAlready: isFinal(job.state),
-        };
+        // A job that ended before the watch (its final event perhaps pruned) ends the stream too.
+        return { endsWithJob: true, endedAlready: isFinal(job.state) };
       },
-    );
+      page: async (after, limit) => {
+        const events = await this.jobs.eventsOfJob(jobId, after, limit);
+        return { events, more: events.length === limit, cursor: events.at(-1)?.sequence ?? after };
+      },
+    });
   }
 
   /** Events of every job (or one queue's) until the caller leaves. */
@@ -217,37 +221,53 @@ export class JobsService {
     const allowed = visible === null ? null : new Set(visible);
     const match = (e: JobEventValue) =>
       (queue === '' || e.queue === queue) && (allowed === null || allowed.has(e.queue));
-    return this.follow(match, afterSequence, signal, async (after) => {
-      if (after === 0) return { history: [], endsWithJob: false };
-      const history: JobEventValue[] = [];
-      let cursor = after;
-      for (;;) {
-        const batch = await this.jobs.eventsAfter(cursor, 1000);
-        history.push(...batch.filter(match));
-        if (batch.length < 1000) break;
-        cursor = batch[batch.length - 1]!.sequence;
-      }
-      return { history, endsWithJob: false };
+    return this.follow(match, afterSequence, signal, {
+      open: async () => ({ endsWithJob: false, endedAlready: false }),
+      page: async (after, limit) => {
+        // after_sequence 0 means "from now on": no history.
+        if (afterSequence === 0) return { events: [], more: false, cursor: after };
+        const batch = await this.jobs.eventsAfter(after, limit);
+        return {
+          events: batch.filter(match),
+          more: batch.length === limit,
+          cursor: batch.at(-1)?.sequence ?? after,
+        };
+      },
     });
   }
 
   /**
-   * Subscribes first and buffers, then replays history, then goes live skipping what the
-   * history already held: no event is lost or repeated between the two.
+   * Replays history page by page, then goes live, with no event lost or repeated in between and
+   * bounded memory: live events are buffered while a page is read (at most `watchBufferEvents`; past that
+   * the buffer is dropped and the next page reads them from Postgres instead), and a watcher that
+   * falls that many events behind the live feed is ended with RESOURCE_EXHAUSTED naming the
+   * sequence to resume after.
    */
   private follow(
     match: (e: JobEventValue) => boolean,
     afterSequence: number,
     signal: AbortSignal,
-    loadHistory: (
-      after: number,
-    ) => Promise<{ history: JobEventValue[]; endsWithJob: boolean; endedAlready?: boolean }>,
+    history: {
+      open: () => Promise<{ endsWithJob: boolean; endedAlready: boolean }>;
+      page: (
+        after: number,
+        limit: number,
+      ) => Promise<{ events: JobEventValue[]; more: boolean; cursor: number }>;
+    },
   ): AsyncIterable<JobEventValue> {
-    const out = new AsyncQueue<JobEventValue>();
-    let live = false;
+    const WATCH_BUFFER = this.limits.watchBufferEvents;
     let last = afterSequence;
+    const out = new AsyncQueue<JobEventValue>(
+      WATCH_BUFFER,
+      () =>
+        new MusterError(
+          ErrorCode.ResourceExhausted,
+          `the watcher fell more than ${WATCH_BUFFER} events behind; resume with after_sequence ${last}`,
+        ),
+    );
+    let live = false;
     let endsWithJob = false;
-    const buffered: JobEventValue[] = [];
+    let buffered: JobEventValue[] | null = [];
     const emit = (e: JobEventValue) => {
       if (e.sequence <= last) return;
       last = e.sequence;
@@ -257,7 +277,8 @@ export class JobsService {
     const unsubscribe = this.feed.subscribe((e) => {
       if (!match(e)) return;
       if (live) emit(e);
-      else buffered.push(e);
+      else if (buffered && buffered.length < WATCH_BUFFER) buffered.push(e);
+      else buffered = null; // overflowed: the next page reads these from Postgres
     });
     this.metrics.watchers.inc();
     let stopped = false;
@@ -272,13 +293,27 @@ export class JobsService {
     return {
       async *[Symbol.asyncIterator]() {
         try {
-          const loaded = await loadHistory(afterSequence);
-          endsWithJob = loaded.endsWithJob;
-          for (const e of loaded.history) emit(e);
-          for (const e of buffered) emit(e);
-          buffered.length = 0;
+          const opened = await history.open();
+          endsWithJob = opened.endsWithJob;
+          let cursor = afterSequence;
+          for (;;) {
+            buffered = [];
+            const page = await history.page(cursor, WATCH_PAGE);
+            cursor = page.cursor;
+            for (const e of page.events) {
+              if (e.sequence <= last) continue;
+              last = e.sequence;
+              yield e;
+              if (endsWithJob && isFinal(e.state)) return;
+            }
+            if (page.more || buffered === null) continue;
+            break;
+          }
+          // Caught up with Postgres: what arrived meanwhile, then live.
+          for (const e of buffered ?? []) emit(e);
+          buffered = [];
           live = true;
-          if (loaded.endedAlready) stop();
+          if (opened.endedAlready) stop();
           yield* out;
         } finally {
           stop();

@@ -1,11 +1,19 @@
+import { hostname } from 'node:os';
 import { Client } from 'pg';
 import { SCHEDULER_LEADER_LOCK } from '../database/advisory-locks';
 import type { ContextLogger } from '../logging/json-logger';
 
+/** Bound of every query on the leader connection, in ms: a stalled one loses leadership. */
+const LEADER_QUERY_TIMEOUT_MS = 10_000;
+/** A leader connection idle this long (the leader checks it every ≤ 2 s) is closed by Postgres. */
+const LEADER_IDLE_LIMIT_S = 15;
+
 /**
  * One scheduling leader among hub replicas: a session advisory lock on a dedicated Postgres
  * connection. If the leader dies, Postgres drops its connection and the lock with it, and
- * another replica takes over at its next try.
+ * another replica takes over at its next try. TCP keepalives on both ends and a query timeout
+ * make a half-open connection (a partition, a frozen host) let go of the lock in seconds, not
+ * hours. Each new leader raises the leader epoch, which every cycle commit checks.
  */
 export class LeaderElector {
   private client: Client | undefined;
@@ -16,8 +24,11 @@ export class LeaderElector {
   constructor(
     private readonly databaseUrl: string,
     private readonly retryMs: number,
-    private readonly onChange: (leader: boolean) => void,
+    /** `epoch` is the leader epoch this replica raised when it took the lead. */
+    private readonly onChange: (leader: boolean, epoch: number) => void,
     private readonly log: ContextLogger,
+    /** Who leads, for people reading scheduler_leader. */
+    private readonly holder = `${hostname()}:${process.pid}`,
   ) {}
 
   get isLeader(): boolean {
@@ -35,9 +46,20 @@ export class LeaderElector {
         const client = new Client({
           connectionString: this.databaseUrl,
           application_name: 'muster-hub-leader',
+          keepAlive: true,
+          keepAliveInitialDelayMillis: 5_000,
+          query_timeout: LEADER_QUERY_TIMEOUT_MS,
+          statement_timeout: LEADER_QUERY_TIMEOUT_MS,
+          connectionTimeoutMillis: LEADER_QUERY_TIMEOUT_MS,
         });
         client.on('error', (err) => this.lose(`leader connection failed: ${err.message}`));
         await client.connect();
+        // The server side too: a leader whose host vanished without a FIN frees the lock in
+        // ~25 s, and one that stopped talking (a frozen or SIGSTOPped process, whose kernel still
+        // answers keepalives) is cut off after LEADER_IDLE_LIMIT: the lock is a lease.
+        await client.query(
+          `SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3; SET idle_session_timeout = '${LEADER_IDLE_LIMIT_S}s'`,
+        );
         this.client = client;
       }
       if (!this.leading) {
@@ -45,9 +67,16 @@ export class LeaderElector {
           await this.client.query('SELECT pg_try_advisory_lock($1) AS ok', [SCHEDULER_LEADER_LOCK])
         ).rows as { ok: boolean }[];
         if (row?.ok) {
+          const [bumped] = (
+            await this.client.query(
+              `UPDATE scheduler_leader SET epoch = epoch + 1, holder = $1, since = now() WHERE id = 1 RETURNING epoch`,
+              [this.holder],
+            )
+          ).rows as { epoch: string }[];
+          const epoch = Number(bumped!.epoch);
           this.leading = true;
-          this.log.info('became scheduling leader');
-          this.onChange(true);
+          this.log.info('became scheduling leader', { epoch });
+          this.onChange(true, epoch);
         }
       } else {
         await this.client.query('SELECT 1');
@@ -65,7 +94,7 @@ export class LeaderElector {
     if (this.leading) {
       this.leading = false;
       this.log.warn('lost scheduling leadership', { reason });
-      this.onChange(false);
+      this.onChange(false, 0);
     }
   }
 

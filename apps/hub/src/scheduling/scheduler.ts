@@ -6,6 +6,7 @@ import {
   type Gang,
   type NodeSnapshot,
 } from '@muster/placement';
+import { requiredNodeAffinityOf } from '@muster/k8s';
 import type { ContextLogger } from '../logging/json-logger';
 import type { StoredExplanation } from '../jobs/job.domain';
 import type { InventoryRepository } from '../inventory/inventory.repository';
@@ -18,9 +19,11 @@ import {
   type NodeRequests,
   type QueuedGang,
   type ReservationRow,
+  LeadershipLost,
 } from '../dispatch/dispatch.repository';
 import type { Dispatcher } from '../dispatch/dispatcher';
 import { orderForCycle } from './queue-order';
+import { activeExclusions } from '../dispatch/cluster-exclusion';
 
 export interface SchedulerSettings {
   /** Most queued gangs considered in one cycle. */
@@ -47,6 +50,8 @@ export interface CycleReport {
  */
 export class Scheduler {
   private leader = false;
+  /** The leader epoch this replica raised; every commit checks it is still the current one. */
+  private epoch = 0;
   private running = false;
   private again = false;
   private wake: NodeJS.Timeout | undefined;
@@ -63,8 +68,9 @@ export class Scheduler {
     private readonly log: ContextLogger,
   ) {}
 
-  setLeader(leader: boolean): void {
+  setLeader(leader: boolean, epoch = 0): void {
     this.leader = leader;
+    this.epoch = epoch;
     if (leader) {
       this.periodic = setInterval(() => this.requestCycle('timer'), this.settings.periodMs);
       this.requestCycle('became leader');
@@ -106,7 +112,9 @@ export class Scheduler {
           this.again = true;
       } while (this.again && this.leader);
     } catch (err) {
-      this.log.error('scheduling cycle failed', { error: (err as Error).stack ?? String(err) });
+      if (err instanceof LeadershipLost) this.log.warn('cycle discarded', { reason: err.message });
+      else
+        this.log.error('scheduling cycle failed', { error: (err as Error).stack ?? String(err) });
     } finally {
       this.running = false;
     }
@@ -132,7 +140,8 @@ export class Scheduler {
     ]);
     const usable = deductReservations(clusters, reservations);
     const ordered = orderForCycle(queued, weights);
-    const gangs = ordered.map(gangOf);
+    const now = new Date();
+    const gangs = ordered.map((q) => gangOf(q, now));
     const result = placeBatch(usable, gangs, { policy: this.settings.policy, explain: true });
     const placed: NewReservation[] = [];
     const explained: { jobId: string; explanation: StoredExplanation }[] = [];
@@ -158,7 +167,9 @@ export class Scheduler {
               summary:
                 usable.length === 0
                   ? 'no cluster is ready: no agent is connected, or every cluster is cordoned'
-                  : `no cluster can hold all ${q.gang.podSets.reduce((n, p) => n + p.count, 0)} members now`,
+                  : d.explanations.every((e) => e.code === 'ExcludedForGang')
+                    ? `every ready cluster failed to run all ${memberCount(q)} members; waiting until an exclusion ends`
+                    : `no cluster can hold all ${memberCount(q)} members now`,
               clusters: [
                 ...d.explanations.map((e) => ({
                   cluster: e.cluster,
@@ -173,7 +184,7 @@ export class Scheduler {
       if (q.explanationKey !== explanationKey(explanation))
         explained.push({ jobId: q.id, explanation });
     });
-    const reserved = await this.repo.commitCycle(placed, explained);
+    const reserved = await this.repo.commitCycle(placed, explained, this.epoch);
     if (reserved.length > 0) {
       this.onChange();
       await this.dispatcher.enqueueDispatches(reserved);
@@ -251,10 +262,17 @@ interface ExcludedCluster {
   message: string;
 }
 
-function gangOf(q: QueuedGang): Gang {
+/**
+ * The placement view of a queued gang. Stored requests were checked at submit with the same
+ * parser, so a failure here means a corrupt row: it is passed on unparsed so that placement
+ * reports the gang invalid (never as a gang that requests nothing).
+ */
+function gangOf(q: QueuedGang, now: Date): Gang {
   const group = q.gang.groups[0];
+  const excluded = activeExclusions(q.excludedClusters, now);
   return {
     id: q.id,
+    ...(Object.keys(excluded).length > 0 ? { excludedClusters: excluded } : {}),
     podSets: q.gang.podSets.map((ps) => {
       const parsed = parseResourceList(ps.requests);
       const spec = (ps.template.spec ?? {}) as {
@@ -264,14 +282,19 @@ function gangOf(q: QueuedGang): Gang {
       return {
         name: ps.name,
         count: ps.count,
-        requests: parsed.ok ? parsed.value : {},
+        requests: parsed.ok ? parsed.value : (ps.requests as unknown as Record<string, bigint>),
         nodeSelector: spec.nodeSelector,
+        nodeAffinity: requiredNodeAffinityOf(spec),
         tolerations: spec.tolerations,
         topology: ps.topology,
       };
     }),
     colocation: group ? { podSets: group.podSets, level: group.level } : undefined,
   };
+}
+
+function memberCount(q: QueuedGang): number {
+  return q.gang.podSets.reduce((n, p) => n + p.count, 0);
 }
 
 function nodeRequestsOf(

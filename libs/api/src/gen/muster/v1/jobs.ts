@@ -125,6 +125,12 @@ export interface JobSpec {
   podSetGroups: PodSetGroup[];
   /** Namespace in the worker cluster; default "default". */
   namespace: string;
+  /**
+   * How often the whole gang is started again after a member failed or vanished once it had
+   * started (0 to 100; default 0: the job fails). Each restart tears down every member first and
+   * is placed anew with a new fencing token.
+   */
+  maxRestarts: number;
 }
 
 export interface JobSpec_LabelsEntry {
@@ -132,13 +138,22 @@ export interface JobSpec_LabelsEntry {
   value: string;
 }
 
-/** Member counts by phase, as last reported by the agent. */
+/**
+ * Members of the gang's current placement, as its agent last reported them. A member exists
+ * (is created) once it is reported; `pending` counts members created but not yet running.
+ */
 export interface MemberCounts {
   total: number;
   pending: number;
   running: number;
   succeeded: number;
   failed: number;
+  /**
+   * Members the worker's scheduler has bound to a node (running and finished ones included).
+   * A gang is Dispatched once every member exists and is ungated; it is Running only when every
+   * member runs.
+   */
+  bound: number;
 }
 
 export interface Job {
@@ -156,7 +171,11 @@ export interface Job {
   members?: MemberCounts | undefined;
   clientRequestId: string;
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** Restarts used so far (see JobSpec.max_restarts). */
+  restarts: number;
 }
 
 /** One state transition of a job. */
@@ -489,6 +508,7 @@ function createBaseJobSpec(): JobSpec {
     podSets: [],
     podSetGroups: [],
     namespace: "",
+    maxRestarts: 0,
   };
 }
 
@@ -517,6 +537,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.namespace !== "") {
       writer.uint32(66).string(message.namespace);
+    }
+    if (message.maxRestarts !== 0) {
+      writer.uint32(72).int32(message.maxRestarts);
     }
     return writer;
   },
@@ -601,6 +624,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.namespace = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxRestarts = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -648,6 +679,11 @@ export const JobSpec: MessageFns<JobSpec> = {
         ? object.pod_set_groups.map((e: any) => PodSetGroup.fromJSON(e))
         : [],
       namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : "",
+      maxRestarts: isSet(object.maxRestarts)
+        ? globalThis.Number(object.maxRestarts)
+        : isSet(object.max_restarts)
+        ? globalThis.Number(object.max_restarts)
+        : 0,
     };
   },
 
@@ -683,6 +719,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.namespace !== "") {
       obj.namespace = message.namespace;
     }
+    if (message.maxRestarts !== 0) {
+      obj.maxRestarts = Math.round(message.maxRestarts);
+    }
     return obj;
   },
 
@@ -707,6 +746,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.podSets = object.podSets?.map((e) => PodSet.fromPartial(e)) || [];
     message.podSetGroups = object.podSetGroups?.map((e) => PodSetGroup.fromPartial(e)) || [];
     message.namespace = object.namespace ?? "";
+    message.maxRestarts = object.maxRestarts ?? 0;
     return message;
   },
 };
@@ -797,7 +837,7 @@ export const JobSpec_LabelsEntry: MessageFns<JobSpec_LabelsEntry> = {
 };
 
 function createBaseMemberCounts(): MemberCounts {
-  return { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0 };
+  return { total: 0, pending: 0, running: 0, succeeded: 0, failed: 0, bound: 0 };
 }
 
 export const MemberCounts: MessageFns<MemberCounts> = {
@@ -816,6 +856,9 @@ export const MemberCounts: MessageFns<MemberCounts> = {
     }
     if (message.failed !== 0) {
       writer.uint32(40).int32(message.failed);
+    }
+    if (message.bound !== 0) {
+      writer.uint32(48).int32(message.bound);
     }
     return writer;
   },
@@ -873,6 +916,14 @@ export const MemberCounts: MessageFns<MemberCounts> = {
             message.failed = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bound = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -892,6 +943,7 @@ export const MemberCounts: MessageFns<MemberCounts> = {
       running: isSet(object.running) ? globalThis.Number(object.running) : 0,
       succeeded: isSet(object.succeeded) ? globalThis.Number(object.succeeded) : 0,
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      bound: isSet(object.bound) ? globalThis.Number(object.bound) : 0,
     };
   },
 
@@ -912,6 +964,9 @@ export const MemberCounts: MessageFns<MemberCounts> = {
     if (message.failed !== 0) {
       obj.failed = Math.round(message.failed);
     }
+    if (message.bound !== 0) {
+      obj.bound = Math.round(message.bound);
+    }
     return obj;
   },
 
@@ -925,6 +980,7 @@ export const MemberCounts: MessageFns<MemberCounts> = {
     message.running = object.running ?? 0;
     message.succeeded = object.succeeded ?? 0;
     message.failed = object.failed ?? 0;
+    message.bound = object.bound ?? 0;
     return message;
   },
 };
@@ -942,6 +998,7 @@ function createBaseJob(): Job {
     clientRequestId: "",
     createdAt: undefined,
     updatedAt: undefined,
+    restarts: 0,
   };
 }
 
@@ -979,6 +1036,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(90).fork()).join();
+    }
+    if (message.restarts !== 0) {
+      writer.uint32(96).int32(message.restarts);
     }
     return writer;
   },
@@ -1084,6 +1144,14 @@ export const Job: MessageFns<Job> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.restarts = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1125,6 +1193,7 @@ export const Job: MessageFns<Job> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      restarts: isSet(object.restarts) ? globalThis.Number(object.restarts) : 0,
     };
   },
 
@@ -1163,6 +1232,9 @@ export const Job: MessageFns<Job> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.restarts !== 0) {
+      obj.restarts = Math.round(message.restarts);
+    }
     return obj;
   },
 
@@ -1184,6 +1256,7 @@ export const Job: MessageFns<Job> = {
     message.clientRequestId = object.clientRequestId ?? "";
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.restarts = object.restarts ?? 0;
     return message;
   },
 };

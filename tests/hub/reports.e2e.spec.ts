@@ -1,0 +1,273 @@
+// Agent answers and member reports the hub must get right even when they come late, twice or in
+// odd batches: real hub process, real Postgres and Redis, scripted agents.
+import { randomUUID } from 'node:crypto';
+import { JobState, MemberPhase, OnClusterLost, type Dispatch, type HubClients } from '@muster/api';
+import { HubProcess } from '../support/hub-process';
+import {
+  createTestDatabase,
+  createTestRedis,
+  type TestDatabase,
+  type TestRedis,
+} from '../support/services';
+import { jobSpec, podSet } from '../support/fixtures';
+import { eventually, FakeAgent } from '../support/fake-agent';
+
+let db: TestDatabase;
+let redis: TestRedis;
+let hub: HubProcess;
+let api: HubClients;
+let agent: FakeAgent;
+let heartbeat: NodeJS.Timeout;
+
+async function submit(
+  name: string,
+  onClusterLost = OnClusterLost.ON_CLUSTER_LOST_WAIT,
+  maxRestarts = 0,
+): Promise<string> {
+  return (
+    await api.jobs.submitJob({
+      clientRequestId: randomUUID(),
+      spec: jobSpec('q', {
+        name,
+        onClusterLost,
+        maxRestarts,
+        podSets: [podSet('w', 2, { 'nvidia.com/gpu': '1' })],
+      }),
+    })
+  ).job!.id;
+}
+
+function dispatches(jobId: string): Dispatch[] {
+  return agent.dispatches().filter((d) => d.gangId === jobId);
+}
+
+async function nthDispatch(jobId: string, n: number): Promise<Dispatch> {
+  return eventually(`dispatch #${n} of ${jobId}`, () => dispatches(jobId)[n - 1]);
+}
+
+async function stateOf(jobId: string): Promise<JobState> {
+  return (await api.jobs.getJob({ jobId })).job!.state;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  redis = await createTestRedis();
+  hub = await HubProcess.start({
+    databaseUrl: db.url,
+    redisPrefix: redis.prefix,
+    env: {
+      MUSTER_CYCLE_PERIOD_MS: '300',
+      MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
+      MUSTER_RECONCILE_INTERVAL_MS: '1000',
+    },
+  });
+  api = hub.connect();
+  await api.inventory.createQueue({
+    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
+  });
+  await api.inventory.registerCluster({
+    name: 'east',
+    displayName: '',
+    clusterSet: '',
+    topologyLevels: [],
+    accessProviders: [],
+    labels: {},
+  });
+  agent = new FakeAgent(hub.grpcAddress, 'east').connect([
+    { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
+  ]);
+  heartbeat = setInterval(() => !agent.ended && agent.heartbeat(), 200);
+  await eventually(
+    'east connected',
+    async () =>
+      (await api.inventory.getCluster({ name: 'east' })).cluster!.agentState === 2 || undefined,
+  );
+});
+
+afterAll(async () => {
+  clearInterval(heartbeat);
+  agent?.close();
+  api?.close();
+  const end = await hub?.stop();
+  await redis?.cleanup();
+  await db?.drop();
+  if (hub) expect(end).toBe(0);
+});
+
+describe('answers for a dispatch that is no longer current', () => {
+  it('an ACCEPTED for an outdated token cancels that copy, and leaves the current one alone', async () => {
+    const id = await submit('late-accept');
+    const first = await nthDispatch(id, 1);
+    agent.answer(first, false, 'Fenced'); // requeued with a new token, excluded nowhere
+    const second = await nthDispatch(id, 2);
+    expect(second.fencingToken).toBeGreaterThan(first.fencingToken);
+    agent.answer(first, true); // the old copy turns out to exist after all
+    const cancel = await eventually('a cancel of the old token', () =>
+      agent.cancels().find((c) => c.gangId === id && c.fencingToken === first.fencingToken),
+    );
+    expect(cancel).toBeDefined();
+    agent.answer(second, true);
+    await eventually(
+      'the current copy Dispatched',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_DISPATCHED || undefined,
+    );
+    agent.answer(second, true); // a repeated answer for the current copy cancels nothing
+    await new Promise((r) => setTimeout(r, 500));
+    expect(
+      agent
+        .cancels()
+        .filter((c) => c.gangId === id)
+        .map((c) => c.fencingToken),
+    ).toEqual([first.fencingToken]);
+  });
+});
+
+describe('member reports', () => {
+  it('applies a batch that reports one member twice (the last report wins)', async () => {
+    const id = await submit('twice');
+    const d = await nthDispatch(id, 1);
+    agent.answer(d, true);
+    await eventually(
+      'Dispatched',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_DISPATCHED || undefined,
+    );
+    const state = (index: number, phase: MemberPhase) => ({
+      gangId: id,
+      fencingToken: d.fencingToken,
+      podSet: 'w',
+      index,
+      phase,
+      reason: '',
+      exitCode: 0,
+      nodeName: d.podSets[0]!.members[index]!.nodeName,
+      podName: `p-${index}`,
+    });
+    agent.send({
+      $case: 'memberStates',
+      memberStates: {
+        members: [
+          state(0, MemberPhase.MEMBER_PHASE_PENDING),
+          state(1, MemberPhase.MEMBER_PHASE_RUNNING),
+          state(0, MemberPhase.MEMBER_PHASE_RUNNING),
+        ],
+      },
+    });
+    await eventually(
+      'Running',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+    );
+  });
+
+  it('requeues (not fails) a requeue gang its agent fenced itself, once every member is gone', async () => {
+    const id = await submit('self-fenced', OnClusterLost.ON_CLUSTER_LOST_REQUEUE);
+    const d = await nthDispatch(id, 1);
+    agent.answer(d, true);
+    agent.members(d, MemberPhase.MEMBER_PHASE_RUNNING);
+    await eventually(
+      'Running',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+    );
+    const lost = (index: number) => ({
+      gangId: id,
+      fencingToken: d.fencingToken,
+      podSet: 'w',
+      index,
+      phase: MemberPhase.MEMBER_PHASE_LOST,
+      reason: 'SelfFenced',
+      exitCode: 0,
+      nodeName: d.podSets[0]!.members[index]!.nodeName,
+      podName: `p-${index}`,
+    });
+    agent.send({ $case: 'memberStates', memberStates: { members: [lost(0)] } });
+    await eventually('Fencing noted', async () => {
+      const e = await db.query<{ reason: string }>(
+        `SELECT reason FROM job_events WHERE job_id = $1 ORDER BY seq DESC LIMIT 1`,
+        [id],
+      );
+      return e[0]?.reason === 'Fencing' || undefined;
+    });
+    expect(await stateOf(id)).toBe(JobState.JOB_STATE_RUNNING);
+    expect(dispatches(id)).toHaveLength(1); // one member may still run: not moved yet
+    agent.send({ $case: 'memberStates', memberStates: { members: [lost(1)] } });
+    const again = await nthDispatch(id, 2);
+    expect(again.fencingToken).toBeGreaterThan(d.fencingToken);
+    const states = await db.query<{ state: string; reason: string }>(
+      'SELECT state, reason FROM job_events WHERE job_id = $1 ORDER BY seq',
+      [id],
+    );
+    expect(states.map((s) => s.state)).not.toContain('Failed');
+    expect(states.map((s) => `${s.state}:${s.reason}`)).toContain('Queued:SelfFenced');
+  });
+});
+
+describe('restarts', () => {
+  it('tears the whole gang down when a member fails, starts it again with a new token, and fails once restarts are used up', async () => {
+    const id = await submit('restartable', OnClusterLost.ON_CLUSTER_LOST_WAIT, 1);
+    const first = await nthDispatch(id, 1);
+    agent.answer(first, true);
+    agent.members(first, MemberPhase.MEMBER_PHASE_RUNNING);
+    await eventually(
+      'Running',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+    );
+    const member = (d: Dispatch, index: number, phase: MemberPhase, reason = '') => ({
+      gangId: id,
+      fencingToken: d.fencingToken,
+      podSet: 'w',
+      index,
+      phase,
+      reason,
+      exitCode: phase === MemberPhase.MEMBER_PHASE_FAILED ? 1 : 0,
+      nodeName: d.podSets[0]!.members[index]!.nodeName,
+      podName: `p-${index}`,
+    });
+    agent.send({
+      $case: 'memberStates',
+      memberStates: { members: [member(first, 0, MemberPhase.MEMBER_PHASE_FAILED, 'Error')] },
+    });
+    // The other member still runs: the agent is told to delete the gang, and it is not moved yet.
+    await eventually('a cancel of the failed copy', () =>
+      agent.cancels().find((c) => c.gangId === id && c.fencingToken === first.fencingToken),
+    );
+    const restarting = (await api.jobs.getJob({ jobId: id })).job!;
+    expect(restarting.state).toBe(JobState.JOB_STATE_RUNNING);
+    expect(restarting.reason).toBe('Restarting');
+    expect(restarting.message).toMatch(/restart 1 of 1/);
+    expect(dispatches(id)).toHaveLength(1);
+    // The agent reports the rest gone: now the gang starts again, whole, with a new token.
+    agent.send({
+      $case: 'memberStates',
+      memberStates: { members: [member(first, 1, MemberPhase.MEMBER_PHASE_LOST, 'Cancelled')] },
+    });
+    const second = await nthDispatch(id, 2);
+    expect(second.fencingToken).toBe(first.fencingToken + 1);
+    expect((await api.jobs.getJob({ jobId: id })).job!.restarts).toBe(1);
+    agent.answer(second, true);
+    agent.members(second, MemberPhase.MEMBER_PHASE_RUNNING);
+    await eventually(
+      'Running again',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+    );
+    agent.send({
+      $case: 'memberStates',
+      memberStates: { members: [member(second, 1, MemberPhase.MEMBER_PHASE_FAILED, 'Error')] },
+    });
+    await eventually(
+      'Failed: no restarts left',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_FAILED || undefined,
+    );
+    await eventually('a cancel of the second copy', () =>
+      agent.cancels().find((c) => c.gangId === id && c.fencingToken === second.fencingToken),
+    );
+    expect(dispatches(id)).toHaveLength(2);
+  });
+
+  it('refuses a restart budget out of range, naming the field', async () => {
+    await expect(
+      api.jobs.submitJob({
+        clientRequestId: randomUUID(),
+        spec: jobSpec('q', { maxRestarts: 101, podSets: [podSet('w', 1, { cpu: '1' })] }),
+      }),
+    ).rejects.toMatchObject({ details: 'spec.max_restarts: must be between 0 and 100 (got 101)' });
+  });
+});
