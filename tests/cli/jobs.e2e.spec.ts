@@ -70,9 +70,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await hub?.stop();
+  const hubEnd = await hub?.stop();
   await redis?.cleanup();
   await db?.drop();
+  if (hub) expect(hubEnd).toBe(0);
 });
 
 describe('submit', () => {
@@ -297,8 +298,17 @@ describe('following jobs', () => {
     expect(r.stdout.trimEnd().split('\n')).toHaveLength(2);
     expect(r.stderr).toBe('(showing the newest 1 jobs; --limit N shows more, --limit 0 all)\n');
 
+    // A job known to be cancelled, so the filtered list cannot pass by being empty.
+    const cancelledId = await submitOne(
+      manifest('cancel-me.yaml', JOB_YAML.replace('nightly-eval', 'cancel-me')),
+    );
+    expect((await cli.run(['cancel', cancelledId])).code).toBe(0);
     r = await cli.run(['list', '--state', 'cancelled,failed', '-o', 'json']);
-    const listed = JSON.parse(r.stdout) as { jobs: { state: string }[] };
+    expect(r.code).toBe(0);
+    const listed = JSON.parse(r.stdout) as { jobs: { id: string; state: string }[] };
+    expect(listed.jobs.length).toBeGreaterThan(0);
+    expect(listed.jobs.map((j) => j.id)).toContain(cancelledId);
+    expect(listed.jobs.map((j) => j.id)).not.toContain(id);
     expect(
       listed.jobs.every((j) => j.state === 'JOB_STATE_CANCELLED' || j.state === 'JOB_STATE_FAILED'),
     ).toBe(true);

@@ -174,10 +174,11 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const name of [...agents.keys()]) stopAgent(name);
   api?.close();
-  await hub?.stop();
+  const hubEnd = await hub?.stop();
   await redis?.cleanup();
   await db?.drop();
   await tb?.stop();
+  if (hub) expect(hubEnd).toBe(0);
   if (dir) rmSync(dir, { recursive: true, force: true });
   if (measured.length > 0)
     process.stdout.write(`\nClusterProfile sync latency:\n  ${measured.join('\n  ')}\n`);
@@ -283,6 +284,9 @@ describe('Muster clusters as ClusterProfiles', () => {
     measured.push(
       `agent stopped -> ControlPlaneHealthy False: ${took} ms (workerLostTimeout ${LOST_TIMEOUT_MS} ms)`,
     );
+    // "Within": the lost timeout, plus one inventory poll and a second of slack (3.0 s measured
+    // against 3 s; a hub waiting twice its lost timeout, 6 s, fails this).
+    expect(took).toBeLessThan(LOST_TIMEOUT_MS + POLL_MS + 1000);
     const c = (await profile('worker-c'))!;
     expect(condition(c, 'ControlPlaneHealthy')).toMatchObject({ reason: 'AgentSilent' });
     expect(condition(c, 'Joined')?.status).toBe('True');
@@ -461,7 +465,9 @@ describe('Muster clusters as ClusterProfiles', () => {
     expect(names).toEqual(listed);
     expect(names).toEqual(WORKERS);
 
-    if (existsSync(CLI)) {
+    // The CLI is built by the suite's global setup; its absence is a failure, not a skip.
+    expect(existsSync(CLI)).toBe(true);
+    {
       const cli = await run(
         process.execPath,
         [CLI, '--hub', hub.grpcAddress, 'clusters', 'list', '-o', 'json'],

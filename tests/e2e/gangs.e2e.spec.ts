@@ -21,6 +21,8 @@ jest.setTimeout(15 * 60_000);
 const WORKERS = ['w1', 'w2', 'w3'];
 const LOST_MS = 8000;
 const SELF_FENCE_MS = 5000;
+/** The agents' bind timeout: no gang may stay partly bound this long. */
+const BIND_TIMEOUT_MS = 30_000;
 
 const logs = testLogDir('e2e-gangs');
 let testbed: Testbed;
@@ -61,7 +63,7 @@ function startAgent(cluster: string): void {
       logFile: join(logs, `agent-${cluster}.log`),
       env: {
         MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS),
-        MUSTER_BIND_TIMEOUT_MS: '30000',
+        MUSTER_BIND_TIMEOUT_MS: String(BIND_TIMEOUT_MS),
         MUSTER_LOG_LEVEL: 'info',
       },
     }),
@@ -84,6 +86,7 @@ function gangSpec(
     labels: {},
     namespace: '',
     podSetGroups: [],
+    maxRestarts: 0,
     podSets: [
       {
         name: 'workers',
@@ -147,23 +150,56 @@ afterAll(async () => {
   await Promise.all([...agents.values()].map((a) => a.stop()));
   await Promise.all([...proxies.values()].map((p) => p.cut()));
   api?.close();
-  await hub?.stop();
+  const hubEnd = await hub?.stop();
   await testbed?.stop();
   await redis?.cleanup();
   await db?.drop();
+  // The hub serving the suite ran until now and shut down cleanly (not killed by a timer).
+  if (hub) expect(hubEnd).toBe(0);
 });
+
+/** Every check the observer makes, after a run of `intervalMs` samples, in one comparison. */
+function expectHonestRun(observer: ClusterObserver, intervalMs: number): void {
+  const floor = ClusterObserver.floor(observer.stoppedAt - observer.startedAt, intervalMs);
+  expect({
+    failedSamples: observer.failedSamples,
+    errors: observer.errors,
+    // A sample floor proportional to the run: the sampler kept looking the whole time.
+    belowSampleFloor: observer.samples < floor ? `${observer.summary()}; floor ${floor}` : false,
+    violationCount: observer.violations.length,
+    firstViolations: observer.violations.slice(0, 8),
+    stillPartial: observer.ledger.openPartials(),
+    partialLongerThanBindTimeout:
+      observer.ledger.maxPartialMs >= BIND_TIMEOUT_MS ? observer.summary() : false,
+  }).toEqual({
+    failedSamples: 0,
+    errors: [],
+    belowSampleFloor: false,
+    violationCount: 0,
+    firstViolations: [],
+    stillPartial: [],
+    partialLongerThanBindTimeout: false,
+  });
+}
 
 it('runs 200 gangs of 1–32 members whole, each in one cluster, across a hub SIGKILL', async () => {
   // Deterministic sizes: 1..32, cycling with a stride so sizes mix.
   const sizes = Array.from({ length: 200 }, (_, i) => ((i * 13) % 32) + 1);
   const byId = new Map<string, number>();
   const submitted: string[] = [];
+  // Sampling starts before the first submit: a 1-member gang lives about 4 s, less than the
+  // submit phase, so an observer started after it would never see the first gangs.
+  const observer = new ClusterObserver(
+    WORKERS.map((w) => testbed.cluster(w)),
+    byId,
+  );
+  observer.start(300);
   for (let i = 0; i < sizes.length; i += 25) {
     const batch = await Promise.all(
       sizes.slice(i, i + 25).map((n, j) =>
         api.jobs.submitJob({
           clientRequestId: randomUUID(),
-          spec: gangSpec(`gang-${i + j}`, n, { succeedAfter: '2s' }),
+          spec: gangSpec(`gang-${i + j}`, n, { succeedAfter: '4s' }),
         }),
       ),
     );
@@ -172,18 +208,6 @@ it('runs 200 gangs of 1–32 members whole, each in one cluster, across a hub SI
       submitted.push(r.job!.id);
     }
   }
-  const observer = new ClusterObserver(
-    WORKERS.map((w) => ({ name: w, kubeconfig: testbed.cluster(w).kubeconfig })),
-    byId,
-    8000,
-  );
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      await observer.sample().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  })();
 
   const counts = async () => {
     const states = new Map<JobState, number>();
@@ -216,14 +240,26 @@ it('runs 200 gangs of 1–32 members whole, each in one cluster, across a hub SI
       ((await counts()).get(JobState.JOB_STATE_SUCCEEDED) ?? 0) === submitted.length || undefined,
     10 * 60_000,
   );
-  sampling = false;
-  await sampler;
+  await observer.stop();
 
-  expect(observer.samples).toBeGreaterThan(10);
-  expect(observer.violations).toEqual([]);
-  for (const id of submitted) {
-    expect(observer.seen.get(id)?.size ?? 0).toBeLessThanOrEqual(1);
-  }
+  expectHonestRun(observer, 300);
+  // Every gang was seen, in exactly one cluster, and seen with all its members Running at once
+  // or all bound at once with none finished.
+  const unseen = submitted.filter((id) => observer.seen.get(id)?.size !== 1);
+  expect(unseen.map((id) => [id, [...(observer.seen.get(id) ?? [])]])).toEqual([]);
+  // (Each member succeeds 4 s after it starts: longer than the kube-scheduler takes to bind a
+  // 32-member gang here, so a gang placed whole is seen whole.)
+  const neverWhole = submitted.filter(
+    (id) => !observer.ledger.wholeRunning.has(id) && !observer.ledger.wholeBound.has(id),
+  );
+  expect(neverWhole.map((id) => `${id} (${byId.get(id)} members)`)).toEqual([]);
+  // Pod slots bind some of these gangs: w1 and w3 nodes have 6, and sizes go up to 32.
+  expect(Math.max(...sizes)).toBeGreaterThan(6);
+  // No gang was left partly bound until the agent gave up on it.
+  const bindTimeouts = await db.query<{ job_id: string; message: string }>(
+    `SELECT job_id, message FROM job_events WHERE queue = 'e2e' AND reason = 'BindTimeout'`,
+  );
+  expect(bindTimeouts).toEqual([]);
   const rows = await db.query<{ n: string }>(
     `SELECT COUNT(*) AS n FROM jobs WHERE queue = 'e2e' AND state = 'Succeeded'`,
   );
@@ -254,20 +290,13 @@ it('moves requeue gangs of a partitioned cluster elsewhere exactly once and keep
   await api.inventory.uncordonCluster({ name: 'w2' });
 
   const observer = new ClusterObserver(
-    WORKERS.map((w) => ({ name: w, kubeconfig: testbed.cluster(w).kubeconfig })),
+    WORKERS.map((w) => testbed.cluster(w)),
     new Map([
       [elastic, 4],
       [patient, 2],
     ]),
-    8000,
   );
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      await observer.sample().catch(() => undefined);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
+  observer.start(250);
 
   await proxies.get('w1')!.cut(); // w1's agent loses the hub; it keeps running
   const moved = await eventually(
@@ -293,10 +322,11 @@ it('moves requeue gangs of a partitioned cluster elsewhere exactly once and keep
     60_000,
   );
   await new Promise((r) => setTimeout(r, 3000));
-  sampling = false;
-  await sampler;
-  expect(observer.violations).toEqual([]);
+  await observer.stop();
+  expectHonestRun(observer, 250);
   expect([...(observer.seen.get(elastic) ?? [])].sort()).toEqual(['w1', 'w2']);
+  expect([...(observer.seen.get(patient) ?? [])]).toEqual(['w1']);
+  expect([...observer.ledger.wholeRunning].sort()).toEqual([elastic, patient].sort());
   expect((await api.jobs.getJob({ jobId: patient })).job!.state).toBe(JobState.JOB_STATE_RUNNING);
   for (const id of [elastic, patient]) await api.jobs.cancelJob({ jobId: id, reason: 'done' });
 });

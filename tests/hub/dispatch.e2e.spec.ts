@@ -83,6 +83,12 @@ async function state(jobId: string): Promise<JobState> {
   return (await api.jobs.getJob({ jobId })).job!.state;
 }
 
+/** Every dispatch of the gang the agent received, in order (a duplicate shows as two). */
+function dispatchesOf(agent: FakeAgent, jobId: string): Dispatch[] {
+  return agent.dispatches().filter((d) => d.gangId === jobId);
+}
+
+/** The latest dispatch of the gang, for waiting on one; count with dispatchesOf(). */
 function dispatchOf(agent: FakeAgent, jobId: string): Dispatch | undefined {
   return agent
     .dispatches()
@@ -109,9 +115,10 @@ afterAll(async () => {
   heartbeats.forEach(clearInterval);
   agents.forEach((a) => a.close());
   api?.close();
-  await hub?.stop();
+  const hubEnd = await hub?.stop();
   await redis?.cleanup();
   await db?.drop();
+  if (hub) expect(hubEnd).toBe(0);
 });
 
 describe('one gang, whole, to one cluster', () => {
@@ -167,6 +174,7 @@ describe('one gang, whole, to one cluster', () => {
       'Running',
       'Succeeded',
     ]);
+    expect(dispatchesOf(alpha, id)).toHaveLength(1);
   });
 
   it('keeps a gang that fits nowhere queued, and explains why per cluster', async () => {
@@ -224,6 +232,8 @@ describe('one gang, whole, to one cluster', () => {
     );
     await new Promise((r) => setTimeout(r, 700));
     expect(ids.filter((id) => dispatchOf(alpha, id))).toHaveLength(6);
+    for (const id of ids.filter((id) => dispatchOf(alpha, id)))
+      expect([id, dispatchesOf(alpha, id).length]).toEqual([id, 1]);
     for (const id of ids)
       await api.jobs.cancelJob({ jobId: id, reason: 'cleanup' }).catch(() => undefined);
   });
@@ -328,10 +338,17 @@ describe('lost clusters and recovery', () => {
       15_000,
     );
     expect(moved.fencingToken).toBe(d1.fencingToken + 1);
+    const alpha = agents.find((a) => a.cluster === 'alpha')!;
+    // Each gang went to beta exactly once; only the requeue gang moved, once, to gamma.
+    expect(dispatchesOf(beta, requeueId)).toHaveLength(1);
+    expect(dispatchesOf(beta, waitId)).toHaveLength(1);
+    expect(dispatchesOf(gamma, requeueId)).toHaveLength(1);
+    expect(dispatchesOf(gamma, waitId)).toHaveLength(0);
+    expect(dispatchesOf(alpha, requeueId)).toHaveLength(0);
+    expect(dispatchesOf(alpha, waitId)).toHaveLength(0);
     expect((await api.inventory.getCluster({ name: 'beta' })).cluster!.agentState).toBe(3);
     expect(await state(waitId)).toBe(JobState.JOB_STATE_RUNNING);
     expect((await api.jobs.getJob({ jobId: waitId })).job!.cluster).toBe('beta');
-    expect(gamma.dispatches().some((d) => d.gangId === waitId)).toBe(false);
     const health = (await api.inventory.getCluster({ name: 'beta' })).cluster!.conditions.find(
       (c) => c.type === 'ControlPlaneHealthy',
     );
@@ -342,8 +359,25 @@ describe('lost clusters and recovery', () => {
     const list = await eventually('gang list', () => betaAgain.gangLists()[0]);
     expect(list.gangs.map((g) => g.gangId)).toContain(waitId);
     expect(list.gangs.map((g) => g.gangId)).not.toContain(requeueId);
-    await api.inventory.uncordonCluster({ name: 'alpha' });
     gamma.answer(moved, true);
+    await eventually(
+      'moved gang Dispatched',
+      async () => (await state(requeueId)) === JobState.JOB_STATE_DISPATCHED || undefined,
+    );
+    // Still exactly once everywhere, the returned beta included (it is told, not re-sent).
+    for (const [agent, id, n] of [
+      [beta, requeueId, 1],
+      [beta, waitId, 1],
+      [gamma, requeueId, 1],
+      [gamma, waitId, 0],
+      [betaAgain, requeueId, 0],
+      [betaAgain, waitId, 0],
+      [alpha, requeueId, 0],
+      [alpha, waitId, 0],
+    ] as const)
+      expect([agent.cluster, id, dispatchesOf(agent, id).length]).toEqual([agent.cluster, id, n]);
+    expect(dispatchesOf(gamma, requeueId)[0]!.fencingToken).toBe(d1.fencingToken + 1);
+    await api.inventory.uncordonCluster({ name: 'alpha' });
     for (const id of [requeueId, waitId]) await api.jobs.cancelJob({ jobId: id, reason: '' });
   });
 
@@ -382,5 +416,16 @@ describe('lost clusters and recovery', () => {
         if ((await state(id)) !== JobState.JOB_STATE_DISPATCHED) return undefined;
       return true;
     });
+    await new Promise((r) => setTimeout(r, 1500)); // a late duplicate would arrive by now
+    // Once before the crash, once after it, with the same token; nowhere else.
+    for (const id of ids) {
+      expect([id, dispatchesOf(deltaAgent, id).length]).toEqual([id, 1]);
+      expect([id, dispatchesOf(again, id).map((d) => d.fencingToken)]).toEqual([
+        id,
+        [dispatchesOf(deltaAgent, id)[0]!.fencingToken],
+      ]);
+      for (const other of agents.filter((a) => a !== deltaAgent && a !== again))
+        expect([other.cluster, id, dispatchesOf(other, id).length]).toEqual([other.cluster, id, 0]);
+    }
   });
 });

@@ -45,16 +45,40 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * How a hub process ended: 0 when it exited cleanly after stop() asked it to (exit code 0, or
+ * Nest's shutdown hooks re-raising the SIGTERM it was sent), otherwise a sentence saying how.
+ */
+export type HubEnd = 0 | string;
+
+const STOP_TIMEOUT_MS = 30_000;
+
 export class HubProcess {
   readonly logs: string[] = [];
   grpcPort = 0;
   httpPort = 0;
-  private exited: Promise<number | null>;
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Why the harness itself ended the process, if it did (kill(), start-up timeout). */
+  private endedBy: string | undefined;
+  private stopping: Promise<HubEnd> | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
 
   private tls: HubProcessOptions['tls'];
 
   private constructor(private readonly child: ChildProcess) {
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.ended = { code, signal };
+        this.clearStartTimer();
+        resolve(this.ended);
+      }),
+    );
+  }
+
+  private clearStartTimer(): void {
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
   }
 
   static async start(options: HubProcessOptions): Promise<HubProcess> {
@@ -86,6 +110,7 @@ export class HubProcess {
           if (entry.msg === 'hub started') {
             hub.grpcPort = entry.grpcPort ?? 0;
             hub.httpPort = entry.httpPort ?? 0;
+            hub.clearStartTimer();
             resolve();
           }
         } catch {
@@ -104,13 +129,19 @@ export class HubProcess {
         hub.logs.push(chunk.toString());
         if (options.logFile) appendFileSync(options.logFile, chunk);
       });
-      child.once('exit', (code) =>
-        reject(new Error(`hub exited with ${code} before starting:\n${hub.logs.join('\n')}`)),
+      child.once('exit', (code, signal) =>
+        reject(
+          new Error(
+            `hub exited (${hub.endedBy ?? describeExit(code, signal)}) before starting:\n${hub.logs.join('\n')}`,
+          ),
+        ),
       );
-      setTimeout(() => {
+      // Only start-up is bounded: the handle is cleared on "hub started" and on exit.
+      hub.startTimer = setTimeout(() => {
+        hub.endedBy = 'SIGKILL by the harness: no "hub started" within 180 s';
         child.kill('SIGKILL');
-        reject(new Error(`hub did not start in 180 s:\n${hub.logs.join('\n')}`));
-      }, 180_000).unref();
+      }, 180_000);
+      hub.startTimer.unref();
     });
     return hub;
   }
@@ -140,18 +171,57 @@ export class HubProcess {
     return this.child.pid!;
   }
 
+  /** Resolves when the process ends, saying how (for watchdogs: benchmarks, long suites). */
+  async whenExited(): Promise<string> {
+    const { code, signal } = await this.exited;
+    return this.endedBy ?? describeExit(code, signal);
+  }
+
+  /** Whether the process is still running. */
+  get running(): boolean {
+    return this.ended === undefined;
+  }
+
   /** SIGKILL: no shutdown hooks run, as in a crash. */
   async kill(): Promise<void> {
+    if (this.running) this.endedBy = 'SIGKILL by kill()';
     this.child.kill('SIGKILL');
     await this.exited;
   }
 
-  /** SIGTERM and wait for a clean exit. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode !== null) return this.child.exitCode;
-    this.child.kill('SIGTERM');
-    return this.exited;
+  /**
+   * SIGTERM and wait for the exit (SIGKILL after 30 s). Resolves to 0 when the hub was running
+   * and shut down cleanly, else to how it ended — an exit before stop() was called, a non-zero
+   * code, a signal, a kill by the harness — so afterAll can `expect(await hub.stop()).toBe(0)`.
+   */
+  stop(): Promise<HubEnd> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
   }
+
+  private async stopOnce(): Promise<HubEnd> {
+    if (this.running) {
+      const askedAt = Date.now();
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        this.endedBy = `SIGKILL by stop(): still running ${STOP_TIMEOUT_MS} ms after SIGTERM`;
+        this.child.kill('SIGKILL');
+      }, STOP_TIMEOUT_MS);
+      await this.exited;
+      clearTimeout(timer);
+      const { code, signal } = this.ended!;
+      if (this.endedBy) return this.endedBy;
+      if (code === 0 || (code === null && signal === 'SIGTERM')) return 0;
+      return `${describeExit(code, signal)} after SIGTERM (${Date.now() - askedAt} ms)`;
+    }
+    const { code, signal } = await this.exited;
+    if (this.endedBy) return this.endedBy;
+    return `${describeExit(code, signal)} before stop() was called`;
+  }
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
 }
 
 /** A folder for one suite's process logs under .muster/test-logs (ignored by git). */
