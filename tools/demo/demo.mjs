@@ -157,6 +157,12 @@ async function main() {
     ['rack', 'tools/demo/rack-gang.yaml', 'llm-pretrain', '4 × 8 GPUs, all in one rack'],
     ['big', 'tools/demo/too-big.yaml', 'moe-giant', '160 GPUs: more than any cluster has'],
     [
+      'sweep',
+      'tools/demo/many-small.yaml',
+      'param-sweep',
+      '460 tiny pods: more than worker-a has pod slots',
+    ],
+    [
       'job',
       'apps/cli/examples/job.yaml',
       'resnet-train',
@@ -171,8 +177,8 @@ async function main() {
   }
 
   step('Watching them');
-  for (let i = 0; i < 150; i++) {
-    const states = ['rack', 'job'].map(
+  for (let i = 0; i < 400; i++) {
+    const states = ['rack', 'job', 'sweep'].map(
       (k) => JSON.parse(muster(['get', submitted[k], '-o', 'json'], { show: false })).state,
     );
     if (states.every((s) => s === 'JOB_STATE_RUNNING' || s === 'JOB_STATE_SUCCEEDED')) break;
@@ -180,6 +186,8 @@ async function main() {
   }
   muster(['list']);
   muster(['get', submitted.rack]);
+  console.log(dim('  # all 460 members bound and running in one cluster, none left Pending'));
+  muster(['get', submitted.sweep]);
   console.log(dim('  # why is the big one still queued?'));
   muster(['explain', submitted.big]);
   muster(['clusters', 'list']);
