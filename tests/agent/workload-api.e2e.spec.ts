@@ -160,7 +160,13 @@ describe('Workload API on', () => {
       ),
     );
     await allGone(on, gang);
-    const lost = on.hub.membersOf(gang.gangId, 1);
+    // The LOST reports follow the deletes (the informer sees them, then the next report goes).
+    const lost = await on.hub.waitFor('5 members LOST', () => {
+      const states = on.hub.membersOf(gang.gangId, 1);
+      return states.length === 5 && states.every((m) => m.phase === MemberPhase.MEMBER_PHASE_LOST)
+        ? states
+        : undefined;
+    });
     expect(lost.map((m) => [m.phase, m.reason])).toEqual(
       Array(5).fill([MemberPhase.MEMBER_PHASE_LOST, 'BindTimeout']),
     );
