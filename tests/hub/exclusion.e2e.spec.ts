@@ -10,37 +10,29 @@ import {
   type TestRedis,
 } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
-import { eventually, FakeAgent, type FakeNode } from '../support/fake-agent';
+import {
+  connectFakeCluster,
+  eventually,
+  type FakeAgent,
+  type FakeCluster,
+  type FakeNode,
+} from '../support/fake-agent';
 
 let db: TestDatabase;
 let redis: TestRedis;
 let hub: HubProcess;
 let api: HubClients;
 const agents = new Map<string, FakeAgent>();
-const heartbeats: NodeJS.Timeout[] = [];
+const clusters: FakeCluster[] = [];
 
 const nodes = (prefix: string): FakeNode[] => [
   { name: `${prefix}-n0`, allocatable: { cpu: '32', memory: '256Gi', 'nvidia.com/gpu': '8' } },
 ];
 
-async function connect(cluster: string): Promise<FakeAgent> {
-  await api.inventory.registerCluster({
-    name: cluster,
-    displayName: '',
-    clusterSet: '',
-    topologyLevels: [],
-    accessProviders: [],
-    labels: {},
-  });
-  const agent = new FakeAgent(hub.grpcAddress, cluster).connect(nodes(cluster));
-  agents.set(cluster, agent);
-  heartbeats.push(setInterval(() => !agent.ended && agent.heartbeat(), 200));
-  await eventually(
-    `${cluster} connected`,
-    async () =>
-      (await api.inventory.getCluster({ name: cluster })).cluster!.agentState === 2 || undefined,
-  );
-  return agent;
+async function connect(cluster: string): Promise<void> {
+  const c = await connectFakeCluster(api, hub.grpcAddress, cluster, nodes(cluster));
+  clusters.push(c);
+  agents.set(cluster, c.agent);
 }
 
 async function submit(name: string): Promise<string> {
@@ -84,8 +76,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  heartbeats.forEach(clearInterval);
-  agents.forEach((a) => a.close());
+  clusters.forEach((c) => c.close());
   api?.close();
   const end = await hub?.stop();
   await redis?.cleanup();

@@ -17,7 +17,7 @@ import {
   type TestRedis,
 } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
-import { eventually, FakeAgent } from '../support/fake-agent';
+import { connectFakeCluster, eventually } from '../support/fake-agent';
 
 let db: TestDatabase;
 let redis: TestRedis;
@@ -63,18 +63,10 @@ describe('scheduling leader', () => {
     await api.inventory.createQueue({
       queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
     });
-    await api.inventory.registerCluster({
-      name: 'east',
-      displayName: '',
-      clusterSet: '',
-      topologyLevels: [],
-      accessProviders: [],
-      labels: {},
-    });
-    const agent = new FakeAgent(other.grpcAddress, 'east').connect([
+    const east = await connectFakeCluster(api, other.grpcAddress, 'east', [
       { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
     ]);
-    const beat = setInterval(() => !agent.ended && agent.heartbeat(), 200);
+    const agent = east.agent;
     try {
       process.kill(frozen.pid, 'SIGSTOP');
       const frozenAt = Date.now();
@@ -112,8 +104,7 @@ describe('scheduling leader', () => {
       expect(agent.dispatches().filter((d) => d.gangId === job!.id)).toHaveLength(1);
     } finally {
       process.kill(frozen.pid, 'SIGCONT');
-      clearInterval(beat);
-      agent.close();
+      east.close();
       api.close();
     }
   });

@@ -11,7 +11,12 @@ import {
   type TestRedis,
 } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
-import { eventually, FakeAgent } from '../support/fake-agent';
+import {
+  connectFakeCluster,
+  eventually,
+  type FakeAgent,
+  type FakeCluster,
+} from '../support/fake-agent';
 import { TcpProxy } from '../support/tcp-proxy';
 
 const LOST_MS = 3000;
@@ -21,8 +26,8 @@ let redis: TestRedis;
 let hub: HubProcess;
 let api: HubClients;
 let proxy: TcpProxy;
+let east: FakeCluster;
 let agent: FakeAgent;
-let heartbeat: NodeJS.Timeout;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -45,30 +50,20 @@ beforeAll(async () => {
   await api.inventory.createQueue({
     queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
   });
-  await api.inventory.registerCluster({
-    name: 'east',
-    displayName: '',
-    clusterSet: '',
-    topologyLevels: [],
-    accessProviders: [],
-    labels: {},
-  });
-  agent = new FakeAgent(hub.grpcAddress, 'east').connect([
-    { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
-  ]);
   // Heartbeats as far apart as the timeout allows: after the outage, the hub must not judge the
   // agent by the age of a heartbeat it could not record.
-  heartbeat = setInterval(() => !agent.ended && agent.heartbeat(), 2000);
-  await eventually(
-    'east connected',
-    async () =>
-      (await api.inventory.getCluster({ name: 'east' })).cluster!.agentState === 2 || undefined,
+  east = await connectFakeCluster(
+    api,
+    hub.grpcAddress,
+    'east',
+    [{ name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } }],
+    2000,
   );
+  agent = east.agent;
 });
 
 afterAll(async () => {
-  clearInterval(heartbeat);
-  agent?.close();
+  east?.close();
   api?.close();
   const end = await hub?.stop();
   await proxy?.cut();

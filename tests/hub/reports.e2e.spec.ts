@@ -10,14 +10,19 @@ import {
   type TestRedis,
 } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
-import { eventually, FakeAgent } from '../support/fake-agent';
+import {
+  connectFakeCluster,
+  eventually,
+  type FakeAgent,
+  type FakeCluster,
+} from '../support/fake-agent';
 
 let db: TestDatabase;
 let redis: TestRedis;
 let hub: HubProcess;
 let api: HubClients;
+let east: FakeCluster;
 let agent: FakeAgent;
-let heartbeat: NodeJS.Timeout;
 
 async function submit(
   name: string,
@@ -65,28 +70,14 @@ beforeAll(async () => {
   await api.inventory.createQueue({
     queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
   });
-  await api.inventory.registerCluster({
-    name: 'east',
-    displayName: '',
-    clusterSet: '',
-    topologyLevels: [],
-    accessProviders: [],
-    labels: {},
-  });
-  agent = new FakeAgent(hub.grpcAddress, 'east').connect([
+  east = await connectFakeCluster(api, hub.grpcAddress, 'east', [
     { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
   ]);
-  heartbeat = setInterval(() => !agent.ended && agent.heartbeat(), 200);
-  await eventually(
-    'east connected',
-    async () =>
-      (await api.inventory.getCluster({ name: 'east' })).cluster!.agentState === 2 || undefined,
-  );
+  agent = east.agent;
 });
 
 afterAll(async () => {
-  clearInterval(heartbeat);
-  agent?.close();
+  east?.close();
   api?.close();
   const end = await hub?.stop();
   await redis?.cleanup();

@@ -14,6 +14,7 @@ import {
   type ConnectRequest,
   type ConnectResponse,
   type Dispatch,
+  type HubClients,
   type NodeState,
 } from '@muster/api';
 
@@ -184,4 +185,48 @@ export async function eventually<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A scripted agent connected for a registered cluster, with heartbeats until `close()`. */
+export interface FakeCluster {
+  agent: FakeAgent;
+  close(): void;
+}
+
+/**
+ * Registers `cluster` at the hub, connects a scripted agent reporting `nodes`, sends heartbeats
+ * every `heartbeatMs`, and waits until the hub calls the cluster Connected.
+ */
+export async function connectFakeCluster(
+  api: HubClients,
+  hubAddress: string,
+  cluster: string,
+  nodes: FakeNode[],
+  heartbeatMs = 200,
+): Promise<FakeCluster> {
+  await api.inventory.registerCluster({
+    name: cluster,
+    displayName: '',
+    clusterSet: '',
+    topologyLevels: [],
+    accessProviders: [],
+    labels: {},
+  });
+  const agent = new FakeAgent(hubAddress, cluster).connect(nodes);
+  const beat = setInterval(() => !agent.ended && agent.heartbeat(), heartbeatMs);
+  const close = () => {
+    clearInterval(beat);
+    agent.close();
+  };
+  try {
+    await eventually(
+      `${cluster} connected`,
+      async () =>
+        (await api.inventory.getCluster({ name: cluster })).cluster!.agentState === 2 || undefined,
+    );
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { agent, close };
 }
