@@ -159,6 +159,16 @@ afterAll(async () => {
 });
 
 /** Every check the observer makes, after a run of `intervalMs` samples, in one comparison. */
+/** The fault run's counts, printed for the record (the assertions below decide). */
+function printCounts(what: string, observer: ClusterObserver, lost: number): void {
+  const count = (kind: string) => observer.violations.filter((v) => v.kind === kind).length;
+  console.log(
+    `${what}: ${observer.summary()}; in two clusters ${count('gang-in-two-clusters')}, ` +
+      `two live tokens ${count('two-live-tokens')}, partial ${count('partial-gang-ungated') + count('partial-gang-abandoned')}, ` +
+      `over-committed nodes ${count('node-over-committed')}, acknowledged jobs lost ${lost}`,
+  );
+}
+
 function expectHonestRun(observer: ClusterObserver, intervalMs: number): void {
   const floor = ClusterObserver.floor(observer.stoppedAt - observer.startedAt, intervalMs);
   expect({
@@ -241,6 +251,8 @@ it('runs 200 gangs of 1–32 members whole, each in one cluster, across a hub SI
     10 * 60_000,
   );
   await observer.stop();
+  const listed = [...(await counts()).values()].reduce((n, k) => n + k, 0);
+  printCounts('hub SIGKILL run', observer, submitted.length - listed);
 
   expectHonestRun(observer, 300);
   // Every gang was seen, in exactly one cluster, and seen with all its members Running at once
@@ -323,6 +335,15 @@ it('moves requeue gangs of a partitioned cluster elsewhere exactly once and keep
   );
   await new Promise((r) => setTimeout(r, 3000));
   await observer.stop();
+  const found = await Promise.all(
+    [elastic, patient].map((jobId) =>
+      api.jobs.getJob({ jobId }).then(
+        () => 1,
+        () => 0,
+      ),
+    ),
+  );
+  printCounts('partition run', observer, 2 - found.reduce((n: number, k: number) => n + k, 0));
   expectHonestRun(observer, 250);
   expect([...(observer.seen.get(elastic) ?? [])].sort()).toEqual(['w1', 'w2']);
   expect([...(observer.seen.get(patient) ?? [])]).toEqual(['w1']);

@@ -136,15 +136,16 @@ async function createPodGroup(
   ctx: MaterialiseContext,
   attempts: number,
   retryMs: number,
-): Promise<string | undefined> {
+): Promise<{ message: string; foreign: boolean } | undefined> {
   const pg = plan.podGroup!;
+  const failed = (message: string, foreign = false) => ({ message, foreign });
   const name = pg.metadata.name;
   try {
     await withRetry(() => ctx.pods.createPodGroup(plan.namespace, pg), attempts, retryMs);
     return undefined;
   } catch (err) {
     const e = kubeError(err);
-    if (!isAlreadyExists(e)) return `creating PodGroup ${name}: ${describeKubeError(e)}`;
+    if (!isAlreadyExists(e)) return failed(`creating PodGroup ${name}: ${describeKubeError(e)}`);
     try {
       const existing = await withRetry(
         () => ctx.pods.readPodGroup(plan.namespace, name),
@@ -156,12 +157,16 @@ async function createPodGroup(
         existing.labels[LABEL_GANG_ID] !== plan.gangId ||
         existing.labels[LABEL_FENCING_TOKEN] !== String(plan.token)
       ) {
-        return `creating PodGroup ${name}: ${describeKubeError(e)} (not this gang's PodGroup)`;
+        return failed(
+          `creating PodGroup ${name}: ${describeKubeError(e)} (not this gang's PodGroup)`,
+          true,
+        );
       }
-      if (existing.deleting) return `PodGroup ${name} of an earlier attempt is still being deleted`;
+      if (existing.deleting)
+        return failed(`PodGroup ${name} of an earlier attempt is still being deleted`);
       return undefined;
     } catch (readErr) {
-      return `reading PodGroup ${name}: ${describeKubeError(kubeError(readErr))}`;
+      return failed(`reading PodGroup ${name}: ${describeKubeError(kubeError(readErr))}`);
     }
   }
 }
@@ -182,14 +187,13 @@ export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Prom
     const failed = await createPodGroup(plan, ctx, attempts, retryMs);
     const gaveUp = ctx.abandoned();
     if (failed || gaveUp) {
-      // A foreign PodGroup of that name is not ours to delete.
-      const ours = !failed?.includes("not this gang's");
       return rollBack(
         plan,
         ctx,
         gaveUp ?? 'CreateFailed',
-        gaveUp ? `gang ${gaveUp.toLowerCase()} while being created` : failed!,
-        ours,
+        gaveUp ? `gang ${gaveUp.toLowerCase()} while being created` : failed!.message,
+        // A foreign PodGroup of that name is not ours to delete.
+        !failed?.foreign,
       );
     }
   }

@@ -21,11 +21,9 @@ export type ClusterExclusions = Record<string, ClusterExclusion>;
  * bind every member in time (`BindTimeout`, with the scheduler's reason). Create and ungate failures are retried with backoff on any cluster,
  * this one included: they are often passing (a quota, an API server restart).
  */
-const THE_CLUSTER_COULD_NOT_RUN_IT = new Set(['BindTimeout']);
-
 /** Whether a rejection with this reason code excludes the cluster for the gang. */
 export function excludesCluster(reason: string): boolean {
-  return THE_CLUSTER_COULD_NOT_RUN_IT.has(reason);
+  return reason === 'BindTimeout';
 }
 
 /** The exclusions still in force at `now`, as placement takes them (cluster → explanation). */

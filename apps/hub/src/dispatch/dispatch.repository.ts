@@ -74,6 +74,16 @@ export interface GangTransition {
   teardown?: boolean;
 }
 
+/** A gang the member reports showed gone, to requeue once their transaction committed. */
+interface GangRequeue {
+  jobId: string;
+  fencingToken: number;
+  reason: string;
+  message: string;
+  /** Counts one of the job's restarts. */
+  restart: boolean;
+}
+
 interface LiveJobRow {
   id: string;
   queue: string;
@@ -516,13 +526,7 @@ export class DispatchRepository {
     ids: string[],
   ): Promise<{
     transitions: GangTransition[];
-    requeue: {
-      jobId: string;
-      fencingToken: number;
-      reason: string;
-      message: string;
-      restart: boolean;
-    }[];
+    requeue: GangRequeue[];
   }> {
     // Lock the gangs (in a fixed order, so concurrent reports cannot deadlock) before deriving.
     await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
@@ -556,13 +560,7 @@ export class DispatchRepository {
       failures: string | null;
     })[];
     const transitions: GangTransition[] = [];
-    const requeue: {
-      jobId: string;
-      fencingToken: number;
-      reason: string;
-      message: string;
-      restart: boolean;
-    }[] = [];
+    const requeue: GangRequeue[] = [];
     const events: NewEvent[] = [];
     for (const r of rows) {
       const members: MemberCountsValue = {

@@ -255,14 +255,14 @@ export class JobsService {
       ) => Promise<{ events: JobEventValue[]; more: boolean; cursor: number }>;
     },
   ): AsyncIterable<JobEventValue> {
-    const WATCH_BUFFER = this.limits.watchBufferEvents;
+    const bufferLimit = this.limits.watchBufferEvents;
     let last = afterSequence;
     const out = new AsyncQueue<JobEventValue>(
-      WATCH_BUFFER,
+      bufferLimit,
       () =>
         new MusterError(
           ErrorCode.ResourceExhausted,
-          `the watcher fell more than ${WATCH_BUFFER} events behind; resume with after_sequence ${last}`,
+          `the watcher fell more than ${bufferLimit} events behind; resume with after_sequence ${last}`,
         ),
     );
     let live = false;
@@ -277,7 +277,7 @@ export class JobsService {
     const unsubscribe = this.feed.subscribe((e) => {
       if (!match(e)) return;
       if (live) emit(e);
-      else if (buffered && buffered.length < WATCH_BUFFER) buffered.push(e);
+      else if (buffered && buffered.length < bufferLimit) buffered.push(e);
       else buffered = null; // overflowed: the next page reads these from Postgres
     });
     this.metrics.watchers.inc();
