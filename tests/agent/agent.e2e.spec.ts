@@ -220,6 +220,11 @@ describe('agent on a real cluster', () => {
     const before = free('gpu-3');
     hub.dispatch(gangA);
     const a = await answer(gangA.gangId, 1);
+    // Held from the moment it is accepted, pods seen by the informer or not.
+    hub.requestSnapshot('after accepting gang A');
+    const heldAt = hub.snapshots.length;
+    const held = await hub.waitFor('snapshot after accepting A', () => hub.snapshots[heldAt]);
+    expect(held.heldGangs).toContainEqual({ gangId: gangA.gangId, fencingToken: 1 });
     expect(a).toEqual({
       gangId: gangA.gangId,
       fencingToken: 1,
@@ -268,23 +273,101 @@ describe('agent on a real cluster', () => {
     );
   });
 
-  it('ignores a lower token and answers a repeated dispatch again without creating anything', async () => {
+  it('rejects a lower token StaleToken and answers a repeated dispatch again without creating anything', async () => {
     const before = await kube.gangPods(NS, gangA.gangId);
     hub.dispatch({ ...gangA, fencingToken: 0 });
     hub.dispatch(gangA);
     const again = await answer(gangA.gangId, 1, 2);
     expect(again.outcome).toBe(ACCEPTED);
-    expect(hub.answersFor(gangA.gangId, 0)).toEqual([]);
+    // Answered, not ignored (review 2.21): the hub learns the token it has to move past.
+    expect(await answer(gangA.gangId, 0)).toEqual({
+      gangId: gangA.gangId,
+      fencingToken: 0,
+      outcome: REJECTED,
+      reason: 'StaleToken',
+      message: 'fencing token 0 is below the token this agent knows for the gang (known=1)',
+    });
+    expect(hub.answersFor(gangA.gangId, 0)).toHaveLength(1);
     expect(
       agent
-        .logs('ignoring dispatch with a stale fencing token')
-        .some((l) => l.gangId === gangA.gangId),
+        .logs('rejecting dispatch with a stale fencing token')
+        .some((l) => l.gangId === gangA.gangId && l.knownToken === 1),
     ).toBe(true);
     const after = await kube.gangPods(NS, gangA.gangId);
     expect(after.map((p) => p.metadata.name).sort()).toEqual(
       before.map((p) => p.metadata.name).sort(),
     );
     expect(after.every((p) => !p.metadata.deletionTimestamp)).toBe(true);
+  });
+
+  it('does not take a copy of a member for a member (review 2.9)', async () => {
+    // Copies of gang A's member labels: index 99 under another name, failing; an existing index
+    // under another name, failing; and the real member name in another namespace, failing.
+    const running = await runningGang(gangA);
+    const real = running.find((p) => p.metadata.labels!['muster.dev/pod-set'] === 'workers')!;
+    const labels = { ...real.metadata.labels! };
+    const forged = (ns: string, name: string, over: Record<string, string>) =>
+      kube.createPod(ns, {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name,
+          labels: { ...labels, ...over },
+          annotations: { ...real.metadata.annotations, 'testbed.muster.dev/fail-after': '0s' },
+        },
+        spec: {
+          nodeName: 'gpu-3',
+          restartPolicy: 'Never',
+          containers: [{ name: 'main', image: 'x', resources: resources({ cpu: '10m' }) }],
+        },
+      });
+    await kube.ensureNamespace('other');
+    await forged(NS, 'forged-99', { 'muster.dev/member-index': '99' });
+    await forged(NS, 'forged-0', {});
+    await forged('other', real.metadata.name, {});
+    await eventually('copies failed', async () => {
+      const phases = [
+        ...(await kube.pods(NS)).filter((p) => p.metadata.name.startsWith('forged-')),
+        ...(await kube.pods('other')),
+      ].map((p) => p.status?.phase);
+      return phases.length === 3 && phases.every((ph) => ph === 'Failed');
+    });
+    // A gang dispatched after the copies failed: once its states are in, the copies' states
+    // would have been too (one pod watch, in order, one reporter).
+    const later = dispatch({ podSets: [podSet('w', ['gpu-1'], { cpu: '100m' })] });
+    hub.dispatch(later);
+    expect((await answer(later.gangId, 1)).outcome).toBe(ACCEPTED);
+    await hub.waitFor('the later gang RUNNING', () =>
+      hub.membersOf(later.gangId, 1).some((m) => m.phase === MemberPhase.MEMBER_PHASE_RUNNING),
+    );
+    const states = hub.membersOf(gangA.gangId, 1);
+    expect(states.map((m) => `${m.podSet}/${m.index}:${m.podName}`).sort()).toEqual(
+      running
+        .map(
+          (p) =>
+            `${p.metadata.labels!['muster.dev/pod-set']}/${p.metadata.labels!['muster.dev/member-index']}:${p.metadata.name}`,
+        )
+        .sort(),
+    );
+    expect(states.every((m) => m.phase === MemberPhase.MEMBER_PHASE_RUNNING)).toBe(true);
+    hub.requestSnapshot('after the copies');
+    const n = hub.snapshots.length;
+    const snap = await hub.waitFor('snapshot after the copies', () => hub.snapshots[n]);
+    expect(snap.heldGangs).toContainEqual({ gangId: gangA.gangId, fencingToken: 1 });
+    hub.cancel({ gangId: later.gangId, fencingToken: 1, reason: 'done' });
+    await gone(NS, later.gangId);
+    for (const [ns, name] of [
+      [NS, 'forged-99'],
+      [NS, 'forged-0'],
+      ['other', real.metadata.name],
+    ] as const)
+      await kube.deletePod(ns, name);
+    await eventually(
+      'copies gone',
+      async () =>
+        (await kube.gangPods(NS, gangA.gangId)).length === running.length &&
+        (await kube.pods('other')).length === 0,
+    );
   });
 
   it('leaves no member behind when the API server refuses the third member', async () => {

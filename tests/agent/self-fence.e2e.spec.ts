@@ -1,6 +1,7 @@
-// Self-fencing: with the hub gone longer than the self-fence timeout (here set by the hub's
-// HelloAck), the agent deletes gangs whose job asked to be requeued and leaves "wait" gangs alone;
-// when the hub is back the agent redials, says hello again and reports what it did.
+// Self-fencing: with nothing heard from the hub for longer than the self-fence timeout (here set by
+// the hub's HelloAck), the agent deletes gangs whose job asked to be requeued and leaves "wait"
+// gangs alone; when the hub is back the agent redials, says hello again and reports what it did.
+// (tests/agent/hub-stopped.e2e.spec.ts does the same with a real hub that is SIGSTOPped.)
 import { DispatchOutcome, MemberPhase, type Dispatch } from '@muster/api';
 import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
 import { AgentProcess } from '../support/agent-process';
@@ -12,6 +13,11 @@ const SETUP_TIMEOUT = 45 * 60_000;
 const NS = 'default';
 /** The self-fence timeout the test hub's HelloAck sets. */
 const SELF_FENCE_MS = 2000;
+const HELLO_ACK = {
+  heartbeatIntervalMs: 500,
+  selfFenceTimeoutMs: SELF_FENCE_MS,
+  fenceDeleteGraceSeconds: 1,
+};
 
 let tb: Testbed;
 let cluster: TestbedCluster;
@@ -23,9 +29,7 @@ beforeAll(async () => {
   tb = await startTestbed(workerTopology('w2', 2), { log: () => undefined });
   cluster = tb.cluster('w2');
   kube = new Kube(cluster);
-  hub = await TestHub.start({
-    helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: SELF_FENCE_MS },
-  });
+  hub = await TestHub.start({ helloAck: HELLO_ACK });
   agent = AgentProcess.start({
     cluster: 'w2',
     hub: hub.address,
@@ -73,10 +77,12 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
     agent.logs('hello acknowledged').some((l) => l.selfFenceTimeoutMs === SELF_FENCE_MS),
   );
 
-  // The hub goes away at t0. Nothing may be deleted before the self-fence timeout has passed:
-  // one second in, both gangs are whole and none of their pods is being deleted.
+  // The hub goes away at t0, having last said something (a HubHeartbeat) at lastHeard <= t0.
+  // Nothing may be deleted before the self-fence timeout has passed since then: one second in,
+  // both gangs are whole and none of their pods is being deleted.
   const port = Number(hub.address.split(':')[1]);
   const t0 = Date.now();
+  const lastHeard = hub.lastSentAt;
   await hub.stop();
   const early = Math.max(0, t0 + 1000 - Date.now());
   await new Promise((r) => setTimeout(r, early));
@@ -93,10 +99,12 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
     'requeue gang deleted',
     async () => (await kube.gangPods(NS, requeue.gangId)).length === 0,
   );
-  const fenced = agent.logs('hub unreachable past the self-fence timeout; deleting requeue gang');
-  // The agent decided to delete no sooner than the timeout after the hub went away.
+  const fenced = agent.logs(
+    'no word from the hub within the self-fence timeout; deleting requeue gang',
+  );
+  // The agent decided to delete no sooner than the timeout after it last heard from the hub.
   expect(fenced.length).toBeGreaterThan(0);
-  expect(Date.parse(fenced[0]!.time) - t0).toBeGreaterThanOrEqual(SELF_FENCE_MS);
+  expect(Date.parse(fenced[0]!.time) - lastHeard).toBeGreaterThanOrEqual(SELF_FENCE_MS);
   expect(fenced.map((l) => l.gangId)).toEqual([requeue.gangId]);
   expect(fenced[0]!.jobId).toBe(requeue.jobId);
   const waiting = await kube.gangPods(NS, wait.gangId);
@@ -107,10 +115,7 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
 
   // The hub comes back on the same address: hello, a snapshot holding only the wait gang, and
   // the requeue gang's members reported LOST.
-  hub = await TestHub.start(
-    { helloAck: { heartbeatIntervalMs: 500, selfFenceTimeoutMs: SELF_FENCE_MS } },
-    port,
-  );
+  hub = await TestHub.start({ helloAck: HELLO_ACK }, port);
   const snap = await hub.waitFor(
     `snapshot after the hub came back\n${agent.tail()}`,
     () => hub.snapshots[0],
@@ -131,4 +136,45 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
     MemberPhase.MEMBER_PHASE_RUNNING,
   ]);
   expect((await kube.gangPods(NS, wait.gangId)).length).toBe(2);
+});
+
+it('a restarted agent that cannot reach the hub fences its requeue gangs by the terms its pods recorded', async () => {
+  const requeue = dispatch({
+    namespace: NS,
+    onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
+    podSets: [podSet('w', ['gpu-0', 'gpu-1'], { cpu: '100m' })],
+  });
+  hub.dispatch(requeue);
+  await accepted(requeue);
+  const recorded = (await kube.gangPods(NS, requeue.gangId)).map((p) => [
+    p.metadata.annotations?.['muster.dev/self-fence-timeout-ms'],
+    p.metadata.annotations?.['muster.dev/fence-delete-grace-s'],
+  ]);
+  expect(recorded).toEqual([
+    [String(SELF_FENCE_MS), '1'],
+    [String(SELF_FENCE_MS), '1'],
+  ]);
+
+  // The hub goes, then the agent dies before its lease ran out; the new agent process never
+  // hears a HelloAck and has no MUSTER_SELF_FENCE_TIMEOUT_MS of its own.
+  await hub.stop();
+  await agent.kill();
+  const t0 = Date.now();
+  agent = AgentProcess.start({
+    cluster: 'w2',
+    hub: hub.address,
+    kubeconfig: cluster.kubeconfigPath,
+  });
+  await eventually(
+    `requeue gang deleted by the restarted agent\n${agent.tail()}`,
+    async () => (await kube.gangPods(NS, requeue.gangId)).length === 0,
+    30_000,
+  );
+  console.log(`restarted agent without a hub: requeue gang gone ${Date.now() - t0} ms after start`);
+  const fenced = agent.logs(
+    'no word from the hub within the self-fence timeout; deleting requeue gang',
+  );
+  expect(
+    fenced.map((l) => [l.gangId, l.selfFenceTimeoutMs, l.fenceDeleteGraceSeconds, l.streamUp]),
+  ).toEqual([[requeue.gangId, SELF_FENCE_MS, 1, false]]);
 });

@@ -132,6 +132,14 @@ describe('clusters', () => {
     );
     r = await cli.run(['clusters', 'cordon', 'nope']);
     expect(r.code).toBe(3);
+    // A cluster whose agent never connected is not Lost: nothing to confirm by hand.
+    r = await cli.run(['clusters', 'fence', 'gpu-east', '--reason', 'powered off']);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      expect.stringMatching(/^error: cluster "gpu-east" is NeverConnected, not Lost; /),
+    ]);
+    r = await cli.run(['clusters', 'fence', 'nope']);
+    expect(r.code).toBe(3);
   });
 });
 

@@ -3,9 +3,11 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import {
   chargedNode,
+  ClusterObserver,
   GangLedger,
   milli,
   podCharge,
+  type ClusterReader,
   type ClusterState,
 } from '../support/cluster-observer';
 
@@ -257,5 +259,158 @@ describe('GangLedger', () => {
     );
     expect(l3.violations).toEqual([]);
     expect([...l.seen.get('a')!].sort()).toEqual(['w1', 'w2']);
+  });
+});
+
+describe('GangLedger subjects and whole sightings', () => {
+  it('names the gang or node each violation is about, for counting distinct ones', () => {
+    const l = new GangLedger(new Map([['a', 2]]));
+    l.observe(
+      0,
+      new Map([
+        ['w1', { pods: gang('a', 2, { token: 1 }), nodes: NODES }],
+        [
+          'w2',
+          {
+            pods: [
+              ...gang('a', 2, { token: 2 }),
+              pod({ gang: 'b', index: 0, pin: 'n1', requests: { cpu: '9' } }),
+            ],
+            nodes: NODES,
+          },
+        ],
+      ]),
+    );
+    const subjects = new Map(l.violations.map((v) => [v.kind, v.subject]));
+    expect(subjects.get('gang-in-two-clusters')).toBe('a');
+    expect(subjects.get('two-live-tokens')).toBe('a');
+    expect(subjects.get('node-over-committed')).toBe('w2/n1');
+    const l2 = new GangLedger(new Map([['c', 3]]));
+    l2.observe(0, one(gang('c', 1)));
+    expect(l2.violations.map((v) => [v.kind, v.subject])).toEqual([['partial-gang-ungated', 'c']]);
+  });
+
+  it('records the first sample that saw each copy whole, Running or bound, once', () => {
+    const l = new GangLedger(new Map([['a', 2]]));
+    l.observe(
+      100,
+      one(gang('a', 2, { token: 1, phase: 'Pending', gated: true, nodeName: undefined })),
+    );
+    expect(l.firstWhole.get('a')).toBeUndefined();
+    l.observe(200, one(gang('a', 2, { token: 1, phase: 'Pending' }))); // bound, not yet Running
+    l.observe(300, one(gang('a', 2, { token: 1 })));
+    l.observe(900, one(gang('a', 2, { token: 2, pin: 'n1', nodeName: 'n1' })));
+    expect(l.firstWhole.get('a')).toEqual([
+      { cluster: 'w1', token: '1', at: 200 },
+      { cluster: 'w1', token: '2', at: 900 },
+    ]);
+  });
+});
+
+describe('ClusterObserver keeping the last read', () => {
+  /** A reader whose answers the test hands out: a list, a stall, or a failure. */
+  function scripted(): ClusterReader & {
+    next: (r: V1Pod[] | Error | 'stall') => void;
+    release: () => void;
+  } {
+    let answer: V1Pod[] | Error | 'stall' = [];
+    let waiting: (() => void)[] = [];
+    return {
+      next: (r) => (answer = r),
+      release: () => {
+        const w = waiting;
+        waiting = [];
+        for (const f of w) f();
+      },
+      async pods() {
+        const a = answer;
+        if (a === 'stall') {
+          await new Promise<void>((r) => waiting.push(r));
+          return [];
+        }
+        if (a instanceof Error) throw a;
+        return a;
+      },
+      nodes: async () => NODES,
+    };
+  }
+
+  it('judges a cluster that stopped answering on its last read, conservatively, and counts it', async () => {
+    const w1 = scripted();
+    const w2 = scripted();
+    const o = ClusterObserver.withReaders(
+      new Map([
+        ['w1', w1],
+        ['w2', w2],
+      ]),
+      new Map([['a', 2]]),
+      { keepLastRead: true, readWaitMs: 20 },
+    );
+    w1.next(gang('a', 2, { token: 1 }));
+    await o.sample();
+    expect(o.samples).toBe(1);
+    expect(o.violations).toEqual([]);
+    // w1's API server stops: its last pods stay live while the gang turns up in w2.
+    w1.next('stall');
+    await o.sample(); // starts the read that stalls
+    w2.next(gang('a', 2, { token: 2, pin: 'n1', nodeName: 'n1' }));
+    await o.sample();
+    expect(o.violations.map((v) => v.kind).sort()).toEqual([
+      'gang-in-two-clusters',
+      'two-live-tokens',
+    ]);
+    expect(o.failedSamples).toBe(2);
+    expect(o.readStats.get('w1')!.staleSamples).toBe(2);
+    expect(o.readStats.get('w1')!.staleAt).toHaveLength(2);
+    expect(o.readStats.get('w2')!.staleSamples).toBe(0);
+    // It answers again (with the old copy gone): fresh samples, and no new violation.
+    w1.next([]);
+    w1.release();
+    const before = o.violations.length;
+    await o.sample();
+    await o.sample();
+    expect(o.violations).toHaveLength(before);
+    expect(o.lastRead('w1')!.state.pods).toEqual([]);
+    expect(o.samples).toBeGreaterThanOrEqual(2);
+    await o.stop();
+  });
+
+  it('counts a read that fails, keeps the last one, and tells when it failed', async () => {
+    const w1 = scripted();
+    const o = ClusterObserver.withReaders(new Map([['w1', w1]]), new Map(), {
+      keepLastRead: true,
+      readWaitMs: 20,
+    });
+    w1.next([pod({ pin: 'n0' })]);
+    await o.sample();
+    w1.next(new Error('connect ECONNREFUSED'));
+    const t = Date.now();
+    await o.sample();
+    const st = o.readStats.get('w1')!;
+    expect(st.failedReads).toBe(1);
+    expect(st.failures[0]!.error).toBe('connect ECONNREFUSED');
+    expect(st.failures[0]!.at).toBeGreaterThanOrEqual(t);
+    expect(o.lastRead('w1')!.state.pods).toHaveLength(1);
+    expect(o.failedSamples).toBe(1);
+    expect(o.errors).toEqual(['w1: connect ECONNREFUSED']);
+  });
+
+  it('without keepLastRead drops a sample that could not read every cluster, as before', async () => {
+    const w1 = scripted();
+    const w2 = scripted();
+    const o = ClusterObserver.withReaders(
+      new Map([
+        ['w1', w1],
+        ['w2', w2],
+      ]),
+      new Map([['a', 2]]),
+    );
+    w1.next(gang('a', 2, { token: 1 }));
+    w2.next(new Error('boom'));
+    await o.sample();
+    expect(o.samples).toBe(0);
+    expect(o.failedSamples).toBe(1);
+    expect(o.violations).toEqual([]);
+    expect(o.errors).toEqual(['boom']);
   });
 });

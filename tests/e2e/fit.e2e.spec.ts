@@ -175,6 +175,8 @@ async function runsWhere(id: string, members: number): Promise<{ job: Job; nodes
 
 async function finish(id: string): Promise<void> {
   const cluster = (await api.jobs.getJob({ jobId: id })).job!.cluster;
+  // The sampler must see the gang as whole as the test did before it goes.
+  await observer.caughtUp();
   await api.jobs.cancelJob({ jobId: id, reason: 'test done' });
   if (cluster)
     await until(

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { JobState, OnClusterLost, type HubClients } from '@muster/api';
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
+import { writeClusterAccess, type ClusterAccess } from '../support/cluster-access';
 import { ClusterObserver } from '../support/cluster-observer';
 import { eventually } from '../support/fake-agent';
 import { freePort, HubProcess, testLogDir } from '../support/hub-process';
@@ -31,6 +32,7 @@ let redis: TestRedis;
 let hub: HubProcess;
 let hubPort: number;
 let api: HubClients;
+let access: ClusterAccess;
 const agents = new Map<string, AgentProcess>();
 const proxies = new Map<string, TcpProxy>();
 
@@ -43,10 +45,12 @@ async function startHub(): Promise<void> {
     env: {
       MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
       MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS),
+      MUSTER_FENCE_DELETE_GRACE_S: '1',
       MUSTER_HEARTBEAT_INTERVAL_MS: '500',
       MUSTER_CYCLE_PERIOD_MS: '500',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '2',
       MUSTER_RECONCILE_INTERVAL_MS: '2000',
+      MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: access.providerFile,
     },
   });
   api = hub.connect();
@@ -115,6 +119,7 @@ beforeAll(async () => {
     createTestDatabase(),
     createTestRedis(),
   ]);
+  access = writeClusterAccess(WORKERS.map((w) => testbed.cluster(w)));
   hubPort = await freePort();
   await startHub();
   await api.inventory.createQueue({
@@ -126,7 +131,7 @@ beforeAll(async () => {
       displayName: '',
       clusterSet: 'e2e',
       topologyLevels: [],
-      accessProviders: [],
+      accessProviders: access.accessProvidersFor(name),
       labels: {},
     });
     const proxy = new TcpProxy({ host: '127.0.0.1', port: hubPort });
@@ -154,6 +159,7 @@ afterAll(async () => {
   await testbed?.stop();
   await redis?.cleanup();
   await db?.drop();
+  access?.cleanup();
   // The hub serving the suite ran until now and shut down cleanly (not killed by a timer).
   if (hub) expect(hubEnd).toBe(0);
 });

@@ -34,7 +34,8 @@ async function startHub(): Promise<void> {
     redisPrefix: redis.prefix,
     env: {
       MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
-      MUSTER_SELF_FENCE_TIMEOUT_MS: '1500',
+      MUSTER_SELF_FENCE_TIMEOUT_MS: '800',
+      MUSTER_FENCE_DELETE_GRACE_S: '1',
       MUSTER_HEARTBEAT_INTERVAL_MS: '300',
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
@@ -298,7 +299,7 @@ describe('one gang, whole, to one cluster', () => {
 });
 
 describe('lost clusters and recovery', () => {
-  it('requeues `requeue` gangs of a lost cluster elsewhere exactly once and keeps `wait` gangs', async () => {
+  it('moves `requeue` gangs of a lost cluster once confirmed gone, exactly once, and keeps `wait` gangs', async () => {
     await register('beta');
     await register('gamma');
     const beta = await agentFor('beta', gpuNodes('beta', 2, 8));
@@ -332,6 +333,24 @@ describe('lost clusters and recovery', () => {
     beta.disconnect();
     beta.ended = true;
     const gamma = await agentFor('gamma', gpuNodes('gamma', 2, 8));
+    // Silence proves nothing (the agent may be dead with its pods running): unconfirmed, the
+    // requeue gang stays on beta and says why, however long the wait.
+    await eventually(
+      'requeue gang awaiting a fence',
+      async () => (await api.jobs.getJob({ jobId: requeueId })).job!.reason === 'AwaitingFence',
+      15_000,
+    );
+    await new Promise((r) => setTimeout(r, 2000));
+    const held = (await api.jobs.getJob({ jobId: requeueId })).job!;
+    expect([held.state, held.cluster]).toEqual([JobState.JOB_STATE_RUNNING, 'beta']);
+    expect(held.message).toMatch(/cannot be confirmed gone: .*muster clusters fence beta/);
+    expect(dispatchesOf(gamma, requeueId)).toHaveLength(0);
+    // An operator who knows beta is down confirms it.
+    const fenced = await api.inventory.fenceCluster({
+      name: 'beta',
+      reason: 'agent gone for good',
+    });
+    expect(fenced.requeuedJobIds).toEqual([requeueId]);
     const moved = await eventually(
       'requeue gang on gamma',
       () => dispatchOf(gamma, requeueId),

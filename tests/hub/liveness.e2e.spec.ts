@@ -40,7 +40,8 @@ beforeAll(async () => {
     redisPrefix: redis.prefix,
     env: {
       MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
-      MUSTER_SELF_FENCE_TIMEOUT_MS: '2000',
+      MUSTER_SELF_FENCE_TIMEOUT_MS: '1000',
+      MUSTER_FENCE_DELETE_GRACE_S: '1',
       MUSTER_HEARTBEAT_INTERVAL_MS: '300',
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',

@@ -17,6 +17,8 @@ import {
   type FakeCluster,
 } from '../support/fake-agent';
 
+const MAX_ATTEMPTS = 3;
+
 let db: TestDatabase;
 let redis: TestRedis;
 let hub: HubProcess;
@@ -64,6 +66,7 @@ beforeAll(async () => {
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',
+      MUSTER_MAX_DISPATCH_ATTEMPTS: String(MAX_ATTEMPTS),
     },
   });
   api = hub.connect();
@@ -83,6 +86,29 @@ afterAll(async () => {
   await redis?.cleanup();
   await db?.drop();
   if (hub) expect(end).toBe(0);
+});
+
+describe('rejections', () => {
+  it('fail a gang rejected MUSTER_MAX_DISPATCH_ATTEMPTS times instead of placing it forever', async () => {
+    const id = await submit('never-creatable');
+    for (let n = 1; n <= MAX_ATTEMPTS; n++) {
+      agent.answer(await nthDispatch(id, n), false, 'CreateFailed');
+    }
+    await eventually(
+      'Failed',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_FAILED || undefined,
+    );
+    const job = (await api.jobs.getJob({ jobId: id })).job!;
+    expect(job.reason).toBe('TooManyAttempts');
+    expect(job.message).toMatch(/^rejected 3 times .*the last time east said: CreateFailed/);
+    await new Promise((r) => setTimeout(r, 1500)); // longer than the 1 s backoff
+    expect(dispatches(id)).toHaveLength(MAX_ATTEMPTS);
+    const held = await db.query<{ n: string }>(
+      'SELECT count(*) AS n FROM reservations WHERE job_id = $1',
+      [id],
+    );
+    expect(Number(held[0]!.n)).toBe(0);
+  });
 });
 
 describe('answers for a dispatch that is no longer current', () => {
@@ -136,6 +162,7 @@ describe('member reports', () => {
     agent.send({
       $case: 'memberStates',
       memberStates: {
+        batchId: 0,
         members: [
           state(0, MemberPhase.MEMBER_PHASE_PENDING),
           state(1, MemberPhase.MEMBER_PHASE_RUNNING),
@@ -146,6 +173,45 @@ describe('member reports', () => {
     await eventually(
       'Running',
       async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+    );
+  });
+
+  it('ignores reports of members the gang does not have (another pod set, an index past its count)', async () => {
+    const id = await submit('forged');
+    const d = await nthDispatch(id, 1);
+    agent.answer(d, true);
+    agent.members(d, MemberPhase.MEMBER_PHASE_RUNNING);
+    await eventually(
+      'Running',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+    );
+    // A pod that copied a member's labels, with a pod set or an index of its own, exits 1.
+    const forged = (podSet: string, index: number) => ({
+      gangId: id,
+      fencingToken: d.fencingToken,
+      podSet,
+      index,
+      phase: MemberPhase.MEMBER_PHASE_FAILED,
+      reason: 'Error',
+      exitCode: 1,
+      nodeName: '',
+      podName: `forged-${podSet}-${index}`,
+    });
+    agent.send({
+      $case: 'memberStates',
+      memberStates: { batchId: 0, members: [forged('w', 99), forged('w', -1), forged('other', 0)] },
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await stateOf(id)).toBe(JobState.JOB_STATE_RUNNING);
+    const rows = await db.query<{ n: string }>(
+      'SELECT count(*) AS n FROM job_members WHERE job_id = $1',
+      [id],
+    );
+    expect(Number(rows[0]!.n)).toBe(2);
+    agent.members(d, MemberPhase.MEMBER_PHASE_SUCCEEDED);
+    await eventually(
+      'Succeeded',
+      async () => (await stateOf(id)) === JobState.JOB_STATE_SUCCEEDED || undefined,
     );
   });
 
@@ -169,7 +235,7 @@ describe('member reports', () => {
       nodeName: d.podSets[0]!.members[index]!.nodeName,
       podName: `p-${index}`,
     });
-    agent.send({ $case: 'memberStates', memberStates: { members: [lost(0)] } });
+    agent.send({ $case: 'memberStates', memberStates: { batchId: 0, members: [lost(0)] } });
     await eventually('Fencing noted', async () => {
       const e = await db.query<{ reason: string }>(
         `SELECT reason FROM job_events WHERE job_id = $1 ORDER BY seq DESC LIMIT 1`,
@@ -179,7 +245,7 @@ describe('member reports', () => {
     });
     expect(await stateOf(id)).toBe(JobState.JOB_STATE_RUNNING);
     expect(dispatches(id)).toHaveLength(1); // one member may still run: not moved yet
-    agent.send({ $case: 'memberStates', memberStates: { members: [lost(1)] } });
+    agent.send({ $case: 'memberStates', memberStates: { batchId: 0, members: [lost(1)] } });
     const again = await nthDispatch(id, 2);
     expect(again.fencingToken).toBeGreaterThan(d.fencingToken);
     const states = await db.query<{ state: string; reason: string }>(
@@ -188,6 +254,61 @@ describe('member reports', () => {
     );
     expect(states.map((s) => s.state)).not.toContain('Failed');
     expect(states.map((s) => `${s.state}:${s.reason}`)).toContain('Queued:SelfFenced');
+  });
+});
+
+describe('gangs the cluster no longer holds', () => {
+  it('are settled by the snapshot of a reconnecting agent: failed, or placed again, never left Running', async () => {
+    // Room for three gangs: earlier tests' gangs that still hold GPUs are cancelled.
+    const { jobs } = await api.jobs.listJobs({
+      queue: 'q',
+      states: [],
+      pageSize: 100,
+      pageToken: '',
+    });
+    for (const j of jobs)
+      if (j.state <= JobState.JOB_STATE_RUNNING)
+        await api.jobs.cancelJob({ jobId: j.id, reason: 'make room' });
+    const gone = await submit('vanished-wait');
+    const moved = await submit('vanished-requeue', OnClusterLost.ON_CLUSTER_LOST_REQUEUE);
+    const kept = await submit('still-held');
+    const first = new Map<string, Dispatch>();
+    for (const id of [gone, moved, kept]) {
+      const d = await nthDispatch(id, 1);
+      first.set(id, d);
+      agent.answer(d, true);
+      agent.members(d, MemberPhase.MEMBER_PHASE_RUNNING);
+    }
+    for (const id of [gone, moved, kept])
+      await eventually(
+        `${id} Running`,
+        async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
+      );
+    // Two gangs' pods are deleted while the agent is away; it comes back without them.
+    agent.disconnect();
+    agent.lose(gone);
+    agent.lose(moved);
+    agent.connect([
+      { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
+    ]);
+    await eventually(
+      'the vanished wait gang Failed',
+      async () => (await stateOf(gone)) === JobState.JOB_STATE_FAILED || undefined,
+    );
+    const failed = (await api.jobs.getJob({ jobId: gone })).job!;
+    expect([failed.reason, failed.message]).toEqual([
+      'Vanished',
+      "no pod of the gang is left in east (its agent's snapshot holds none)",
+    ]);
+    const again = await nthDispatch(moved, 2);
+    expect(again.fencingToken).toBe(first.get(moved)!.fencingToken + 1);
+    expect(await stateOf(kept)).toBe(JobState.JOB_STATE_RUNNING);
+    const reserved = await db.query<{ job_id: string }>(
+      'SELECT job_id FROM reservations WHERE job_id = ANY($1::uuid[])',
+      [[gone, moved, kept]],
+    );
+    expect(reserved.map((r) => r.job_id).sort()).toEqual([moved, kept].sort());
+    for (const id of [moved, kept]) await api.jobs.cancelJob({ jobId: id, reason: 'done' });
   });
 });
 
@@ -214,7 +335,10 @@ describe('restarts', () => {
     });
     agent.send({
       $case: 'memberStates',
-      memberStates: { members: [member(first, 0, MemberPhase.MEMBER_PHASE_FAILED, 'Error')] },
+      memberStates: {
+        batchId: 0,
+        members: [member(first, 0, MemberPhase.MEMBER_PHASE_FAILED, 'Error')],
+      },
     });
     // The other member still runs: the agent is told to delete the gang, and it is not moved yet.
     await eventually('a cancel of the failed copy', () =>
@@ -228,7 +352,10 @@ describe('restarts', () => {
     // The agent reports the rest gone: now the gang starts again, whole, with a new token.
     agent.send({
       $case: 'memberStates',
-      memberStates: { members: [member(first, 1, MemberPhase.MEMBER_PHASE_LOST, 'Cancelled')] },
+      memberStates: {
+        batchId: 0,
+        members: [member(first, 1, MemberPhase.MEMBER_PHASE_LOST, 'Cancelled')],
+      },
     });
     const second = await nthDispatch(id, 2);
     expect(second.fencingToken).toBe(first.fencingToken + 1);
@@ -241,7 +368,10 @@ describe('restarts', () => {
     );
     agent.send({
       $case: 'memberStates',
-      memberStates: { members: [member(second, 1, MemberPhase.MEMBER_PHASE_FAILED, 'Error')] },
+      memberStates: {
+        batchId: 0,
+        members: [member(second, 1, MemberPhase.MEMBER_PHASE_FAILED, 'Error')],
+      },
     });
     await eventually(
       'Failed: no restarts left',

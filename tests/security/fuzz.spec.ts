@@ -69,6 +69,7 @@ const METHODS = {
     'ListClusters',
     'CordonCluster',
     'UncordonCluster',
+    'FenceCluster',
     'DeregisterCluster',
     'CreateQueue',
     'UpdateQueue',
@@ -765,6 +766,7 @@ const agentMessage: fc.Arbitrary<Uint8Array> = fc.oneof(
             }),
             { maxLength: 3 },
           ),
+          batchId: fc.integer(),
         }),
       }),
     )

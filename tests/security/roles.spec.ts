@@ -279,6 +279,7 @@ describe('submitters are tenants of their queues', () => {
       }),
       alice.inventory.cordonCluster({ name: 'gpu-east', reason: '' }),
       alice.inventory.uncordonCluster({ name: 'gpu-east' }),
+      alice.inventory.fenceCluster({ name: 'gpu-east', reason: '' }),
       alice.inventory.deregisterCluster({ name: 'gpu-east' }),
     ])
       expect(await code(p)).toBe(status.PERMISSION_DENIED);

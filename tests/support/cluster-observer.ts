@@ -9,9 +9,11 @@
 //   charging every non-terminal pod to its node — `spec.nodeName`, or the node of the
 //   `matchFields metadata.name In [node]` pin Muster's agent writes — bound or Pending.
 // The judging part (GangLedger) is pure: it takes pod and node lists and a time, so it can be
-// fed hand-made lists (cluster-observer.spec.ts). ClusterObserver only lists and feeds it.
+// fed hand-made lists (cluster-observer.spec.ts). ClusterObserver only lists and feeds it; with
+// keepLastRead it judges a cluster that does not answer (a SIGSTOPped API server) on its last
+// read, its pods still live, and counts the sample as failed.
 import { CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
-import { kubeJSON, type KubeEndpoint } from '@muster/testbed';
+import { kubeRequest, type KubeEndpoint } from '@muster/testbed';
 
 export const GANG_LABEL = 'muster.dev/gang-id';
 export const TOKEN_LABEL = 'muster.dev/fencing-token';
@@ -28,6 +30,16 @@ export interface Violation {
   at: string;
   kind: ViolationKind;
   detail: string;
+  /** What it is about, for counting distinct gangs or nodes: a gang id, or "cluster/node". */
+  subject?: string;
+}
+
+/** A gang copy (cluster, token) seen with every member Running, or every member bound and none finished. */
+export interface WholeSighting {
+  cluster: string;
+  token: string;
+  /** The first sample that saw it so (ms since the epoch). */
+  at: number;
 }
 
 /** What one sample read from one cluster. */
@@ -174,6 +186,8 @@ export class GangLedger {
   readonly wholeBound = new Set<string>();
   /** Longest time each gang was seen partly bound with every member ungated, in ms. */
   readonly partialMs = new Map<string, number>();
+  /** Per gang, each copy's first whole sighting, in the order seen (how long a move took). */
+  readonly firstWhole = new Map<string, WholeSighting[]>();
   /** Gang copies (cluster/gang/token) seen with all their members at once. */
   private readonly everWhole = new Set<string>();
   private readonly open = new Map<string, PartialWindow>();
@@ -197,8 +211,15 @@ export class GangLedger {
     return [...this.open].map(([k, w]) => `${k} for ${this.lastAt - w.since} ms: ${w.detail}`);
   }
 
-  private violate(at: number, kind: ViolationKind, detail: string): void {
-    this.violations.push({ at: new Date(at).toISOString(), kind, detail });
+  private violate(at: number, kind: ViolationKind, detail: string, subject?: string): void {
+    this.violations.push({ at: new Date(at).toISOString(), kind, detail, subject });
+  }
+
+  private sawWhole(at: number, gang: string, cluster: string, token: string): void {
+    const list = this.firstWhole.get(gang) ?? [];
+    if (!list.some((w) => w.cluster === cluster && w.token === token))
+      list.push({ cluster, token, at });
+    this.firstWhole.set(gang, list);
   }
 
   observe(at: number, clusters: Map<string, ClusterState>): void {
@@ -243,14 +264,20 @@ export class GangLedger {
               at,
               'partial-gang-ungated',
               `${cluster}: gang ${gang} has ${copy.length} of ${size} members, ${ungated.length} ungated`,
+              gang,
             );
           continue;
         }
         this.everWhole.add(key);
-        if (copy.length === size && copy.every((p) => p.status?.phase === 'Running'))
+        const token = key.split('/')[2]!;
+        if (copy.length === size && copy.every((p) => p.status?.phase === 'Running')) {
           this.wholeRunning.add(gang);
-        if (copy.length === size && copy.every((p) => bound(p) && !terminal(p)))
+          this.sawWhole(at, gang, cluster, token);
+        }
+        if (copy.length === size && copy.every((p) => bound(p) && !terminal(p))) {
           this.wholeBound.add(gang);
+          this.sawWhole(at, gang, cluster, token);
+        }
         if (ungated.length < copy.length) continue;
         const started = copy.filter(
           (p) => bound(p) || p.status?.phase === 'Running' || p.status?.phase === 'Succeeded',
@@ -267,13 +294,19 @@ export class GangLedger {
     }
     for (const [gang, cs] of liveClusters)
       if (cs.size > 1)
-        this.violate(at, 'gang-in-two-clusters', `gang ${gang} in ${[...cs].sort().join(', ')}`);
+        this.violate(
+          at,
+          'gang-in-two-clusters',
+          `gang ${gang} in ${[...cs].sort().join(', ')}`,
+          gang,
+        );
     for (const [gang, ts] of liveTokens)
       if (ts.size > 1)
         this.violate(
           at,
           'two-live-tokens',
           `gang ${gang} has live pods of tokens ${[...ts].sort().join(', ')}`,
+          gang,
         );
     for (const [key, w] of this.open) {
       if (partialNow.has(key)) continue;
@@ -283,7 +316,12 @@ export class GangLedger {
       this.partialMs.set(gang, Math.max(this.partialMs.get(gang) ?? 0, ms));
       // Left partly bound until it went away: the scheduler never bound the rest.
       if (!this.isWholeBound(key, clusters))
-        this.violate(at, 'partial-gang-abandoned', `${w.detail}; then deleted after ${ms} ms`);
+        this.violate(
+          at,
+          'partial-gang-abandoned',
+          `${w.detail}; then deleted after ${ms} ms`,
+          gang,
+        );
     }
     for (const [key, detail] of partialNow)
       if (!this.open.has(key)) this.open.set(key, { since: at, detail });
@@ -323,6 +361,7 @@ export class GangLedger {
           at,
           'node-over-committed',
           `${cluster}/${node}: pods booked on a node that does not exist`,
+          `${cluster}/${node}`,
         );
         continue;
       }
@@ -330,14 +369,58 @@ export class GangLedger {
         .filter(([r, v]) => v > 0 && v > (alloc.get(r) ?? 0))
         .map(([r, v]) => `${r} ${fmt(r, v)} of ${fmt(r, alloc.get(r) ?? 0)}`);
       if (over.length > 0)
-        this.violate(at, 'node-over-committed', `${cluster}/${node}: ${over.join(', ')} booked`);
+        this.violate(
+          at,
+          'node-over-committed',
+          `${cluster}/${node}: ${over.join(', ')} booked`,
+          `${cluster}/${node}`,
+        );
     }
   }
 }
 
-interface ClusterReader {
+/** Reads one cluster's pods and nodes (the observer's only I/O; tests pass their own). */
+export interface ClusterReader {
   pods(): Promise<V1Pod[]>;
   nodes(): Promise<V1Node[]>;
+}
+
+export interface ObserverOptions {
+  /**
+   * Keep judging when a cluster does not answer (its API server stopped or too slow): its last
+   * read stands in for it, its pods still live, and the sample counts as failed but is judged.
+   * Default false: a sample that could not read every cluster is dropped (and counted).
+   */
+  keepLastRead?: boolean;
+  /** With keepLastRead, how long a sample waits for a cluster's read, in ms; default 400. */
+  readWaitMs?: number;
+  /** Longest time one list call may take before it counts as failed, in ms; default 10000. */
+  readTimeoutMs?: number;
+}
+
+/** How the reads of one cluster went over the run (keepLastRead mode). */
+export interface ClusterReadStats {
+  /** Reads that returned. */
+  reads: number;
+  /** When they returned (ms since the epoch); the first 100000 are kept. */
+  readAt: number[];
+  /** Samples that judged this cluster on an earlier read, because this one had not returned. */
+  staleSamples: number;
+  /** When those samples began (ms since the epoch); the first 10000 are kept. */
+  staleAt: number[];
+  /** Reads that threw or timed out, with when (ms since the epoch); the first 1000 are kept. */
+  failures: { at: number; error: string }[];
+  failedReads: number;
+}
+
+function noReads(): ClusterReadStats {
+  return { reads: 0, readAt: [], staleSamples: 0, staleAt: [], failures: [], failedReads: 0 };
+}
+
+interface LastRead {
+  state: ClusterState;
+  /** When the read returned (ms since the epoch). */
+  at: number;
 }
 
 /** Lists pods and nodes of every worker cluster and feeds the ledger; counts failed samples. */
@@ -346,11 +429,20 @@ export class ClusterObserver {
   readonly ledger: GangLedger;
   /** Samples that read every cluster. */
   samples = 0;
-  /** Samples that failed (a list call threw); never dropped silently. */
+  /**
+   * Samples that failed (a list call threw; with keepLastRead, a cluster not read in time,
+   * judged on its last read); never dropped silently.
+   */
   failedSamples = 0;
   readonly errors: string[] = [];
+  /** Per cluster, how its reads went (keepLastRead mode). */
+  readonly readStats = new Map<string, ClusterReadStats>();
   private loop: Promise<void> | undefined;
   private sampling = false;
+  private readonly options: Required<ObserverOptions>;
+  private readonly last = new Map<string, LastRead>();
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly freshReads = new Map<string, number>();
 
   constructor(
     /**
@@ -360,15 +452,26 @@ export class ClusterObserver {
     clusters: ({ name: string; kubeconfig: string } & Partial<KubeEndpoint>)[],
     /** Members per gang id, as submitted. */
     sizes: Map<string, number>,
+    options: ObserverOptions = {},
   ) {
     this.ledger = new GangLedger(sizes);
+    this.options = {
+      keepLastRead: options.keepLastRead ?? false,
+      readWaitMs: options.readWaitMs ?? 400,
+      readTimeoutMs: options.readTimeoutMs ?? 10_000,
+    };
     for (const c of clusters) {
       if (c.server && c.token && c.ca) {
         const ep: KubeEndpoint = { server: c.server, token: c.token, ca: c.ca };
+        const list = async <T>(path: string): Promise<T[]> => {
+          const res = await kubeRequest(ep, 'GET', path, undefined, this.options.readTimeoutMs);
+          if (res.status !== 200)
+            throw new Error(`GET ${path} -> ${res.status}: ${res.body.slice(0, 500)}`);
+          return (JSON.parse(res.body) as { items: T[] }).items;
+        };
         this.readers.set(c.name, {
-          pods: async () => (await kubeJSON<{ items: V1Pod[] }>(ep, 'GET', '/api/v1/pods')).items,
-          nodes: async () =>
-            (await kubeJSON<{ items: V1Node[] }>(ep, 'GET', '/api/v1/nodes')).items,
+          pods: () => list<V1Pod>('/api/v1/pods'),
+          nodes: () => list<V1Node>('/api/v1/nodes'),
         });
       } else {
         const kc = new KubeConfig();
@@ -380,6 +483,21 @@ export class ClusterObserver {
         });
       }
     }
+    for (const name of this.readers.keys()) this.readStats.set(name, noReads());
+  }
+
+  /** An observer over readers the caller made (hand-made lists, stalls, failures). */
+  static withReaders(
+    readers: Map<string, ClusterReader>,
+    sizes: Map<string, number>,
+    options: ObserverOptions = {},
+  ): ClusterObserver {
+    const o = new ClusterObserver([], sizes, options);
+    for (const [name, r] of readers) {
+      o.readers.set(name, r);
+      o.readStats.set(name, noReads());
+    }
+    return o;
   }
 
   get violations(): Violation[] {
@@ -390,16 +508,42 @@ export class ClusterObserver {
     return this.ledger.seen;
   }
 
+  /** The last state read from each cluster (keepLastRead mode), and when it was read. */
+  lastRead(cluster: string): { state: ClusterState; at: number } | undefined {
+    return this.last.get(cluster);
+  }
+
   /** Longest and total time spent in successful samples, in ms. */
   maxSampleMs = 0;
   totalSampleMs = 0;
   private nodes = new Map<string, V1Node[]>();
+
+  private waiters: { since: number; resolve: () => void }[] = [];
+
+  /**
+   * Resolves once a sample that began after this call has been judged: a test that saw a state
+   * through its own reads (a gang whole, say) waits for the sampler to have seen it too before it
+   * changes it, so the sampler does not judge a change it could not have seen the start of.
+   */
+  caughtUp(): Promise<void> {
+    if (!this.sampling) return Promise.resolve();
+    const since = Date.now();
+    return new Promise((resolve) => this.waiters.push({ since, resolve }));
+  }
+
+  private wake(sampleStartedAt: number): void {
+    const ready = this.waiters.filter((w) => w.since <= sampleStartedAt);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => w.since > sampleStartedAt);
+    for (const w of ready) w.resolve();
+  }
 
   /**
    * One sample: every pod of every cluster (all namespaces, Muster's or not: they all take
    * node resources), and the nodes — re-read every 10th sample (allocatable rarely changes).
    */
   async sample(): Promise<void> {
+    if (this.options.keepLastRead) return this.sampleKeepingLast();
     const t0 = Date.now();
     const readNodes = this.samples % 10 === 0 || this.nodes.size < this.readers.size;
     let read: Map<string, ClusterState>;
@@ -423,6 +567,70 @@ export class ClusterObserver {
     for (const [name, s] of read) this.nodes.set(name, s.nodes);
     this.samples++;
     this.ledger.observe(Date.now(), read);
+    this.wake(t0);
+    const ms = Date.now() - t0;
+    this.maxSampleMs = Math.max(this.maxSampleMs, ms);
+    this.totalSampleMs += ms;
+  }
+
+  /** Starts a read of this cluster unless one is still running; it updates `last` when it returns. */
+  private readCluster(name: string, reader: ClusterReader): Promise<void> {
+    const running = this.inflight.get(name);
+    if (running) return running;
+    const n = this.freshReads.get(name) ?? 0;
+    const cachedNodes = this.last.get(name)?.state.nodes;
+    const stats = this.readStats.get(name)!;
+    const read = (async () => {
+      try {
+        const [pods, nodes] = await Promise.all([
+          reader.pods(),
+          n % 10 === 0 || !cachedNodes ? reader.nodes() : cachedNodes,
+        ]);
+        this.last.set(name, { state: { pods, nodes }, at: Date.now() });
+        this.freshReads.set(name, n + 1);
+        stats.reads++;
+        if (stats.readAt.length < 100_000) stats.readAt.push(Date.now());
+      } catch (err) {
+        const error = (err as Error).message ?? String(err);
+        stats.failedReads++;
+        if (stats.failures.length < 1000) stats.failures.push({ at: Date.now(), error });
+        if (this.errors.length < 20) this.errors.push(`${name}: ${error}`);
+      } finally {
+        this.inflight.delete(name);
+      }
+    })();
+    this.inflight.set(name, read);
+    return read;
+  }
+
+  private async sampleKeepingLast(): Promise<void> {
+    const t0 = Date.now();
+    // A cluster is fresh in this sample when a read of it returned since the sample began.
+    const before = new Map([...this.readers.keys()].map((n) => [n, this.last.get(n)]));
+    const reads = [...this.readers].map(([name, r]) => this.readCluster(name, r));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(reads),
+      new Promise((r) => (timer = setTimeout(r, this.options.readWaitMs))),
+    ]);
+    clearTimeout(timer);
+    const state = new Map<string, ClusterState>();
+    let stale = false;
+    for (const name of this.readers.keys()) {
+      const last = this.last.get(name);
+      if (!last || last === before.get(name)) {
+        stale = true;
+        const stats = this.readStats.get(name)!;
+        stats.staleSamples++;
+        if (stats.staleAt.length < 10_000) stats.staleAt.push(t0);
+      }
+      // Never read yet: nothing is known to be there, so nothing can be judged for it either.
+      state.set(name, last?.state ?? { pods: [], nodes: [] });
+    }
+    if (stale) this.failedSamples++;
+    else this.samples++;
+    this.ledger.observe(Date.now(), state);
+    this.wake(t0);
     const ms = Date.now() - t0;
     this.maxSampleMs = Math.max(this.maxSampleMs, ms);
     this.totalSampleMs += ms;
@@ -456,10 +664,13 @@ export class ClusterObserver {
     return Math.floor((0.8 * durationMs) / intervalMs);
   }
 
+  /** Ends sampling; in keepLastRead mode also waits for the reads still running. */
   async stop(): Promise<void> {
     this.sampling = false;
     await this.loop;
+    await Promise.all(this.inflight.values());
     this.stoppedAt = Date.now();
+    this.wake(Infinity);
   }
 
   /** A one-line account of the run, for failure messages. */

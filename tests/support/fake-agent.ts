@@ -39,6 +39,20 @@ export function nodeState(n: FakeNode): NodeState {
   };
 }
 
+/**
+ * What each scripted cluster holds: gangs one of its agents accepted and the hub has not removed
+ * since (cancel, or an authoritative list without them). Kept per cluster name, not per agent, as
+ * a real cluster's pods outlive any one agent process, so a reconnecting agent's snapshot is as
+ * honest as a real one's.
+ */
+const holdings = new Map<string, Map<string, number>>();
+
+function holdingsOf(cluster: string): Map<string, number> {
+  let h = holdings.get(cluster);
+  if (!h) holdings.set(cluster, (h = new Map()));
+  return h;
+}
+
 export class FakeAgent {
   readonly received: ConnectResponse[] = [];
   private stream: ClientDuplexStream<ConnectRequest, ConnectResponse> | undefined;
@@ -60,7 +74,17 @@ export class FakeAgent {
   connect(nodes: FakeNode[], epoch = `epoch-${Date.now()}`): this {
     this.ended = false;
     this.stream = this.client.connect();
-    this.stream.on('data', (m: ConnectResponse) => this.received.push(m));
+    this.stream.on('data', (m: ConnectResponse) => {
+      this.received.push(m);
+      const held = holdingsOf(this.cluster);
+      if (m.message?.$case === 'cancel') {
+        const c = m.message.cancel;
+        if ((held.get(c.gangId) ?? Infinity) <= c.fencingToken) held.delete(c.gangId);
+      } else if (m.message?.$case === 'gangList') {
+        const listed = new Map(m.message.gangList.gangs.map((g) => [g.gangId, g.fencingToken]));
+        for (const [gang, token] of held) if (listed.get(gang) !== token) held.delete(gang);
+      }
+    });
     this.stream.on('error', (e: Error) => {
       this.error = e;
       this.ended = true;
@@ -85,16 +109,34 @@ export class FakeAgent {
     this.stream!.write({ message });
   }
 
-  snapshot(nodes: FakeNode[], reflected: { gangId: string; fencingToken: number }[] = []): void {
+  /** A snapshot; `held` defaults to what the cluster holds (see `holdings`). */
+  snapshot(
+    nodes: FakeNode[],
+    reflected: { gangId: string; fencingToken: number }[] = [],
+    held: { gangId: string; fencingToken: number }[] = this.held(),
+  ): void {
     this.send({
       $case: 'snapshot',
       snapshot: {
         reportSequence: ++this.sequence,
         nodes: nodes.map(nodeState),
         reflectedDispatches: reflected,
-        heldGangs: [],
+        heldGangs: held,
       },
     });
+  }
+
+  /** The gangs this agent's cluster holds. */
+  held(): { gangId: string; fencingToken: number }[] {
+    return [...holdingsOf(this.cluster)].map(([gangId, fencingToken]) => ({
+      gangId,
+      fencingToken,
+    }));
+  }
+
+  /** The cluster loses a gang's pods behind the agent's back (deleted while it was away). */
+  lose(gangId: string): void {
+    holdingsOf(this.cluster).delete(gangId);
   }
 
   heartbeat(): void {
@@ -121,6 +163,7 @@ export class FakeAgent {
   }
 
   answer(d: Dispatch, accepted: boolean, reason = ''): void {
+    if (accepted) holdingsOf(this.cluster).set(d.gangId, d.fencingToken);
     this.send({
       $case: 'dispatchAnswer',
       dispatchAnswer: {
@@ -139,6 +182,7 @@ export class FakeAgent {
     this.send({
       $case: 'memberStates',
       memberStates: {
+        batchId: 0,
         members: d.podSets.flatMap((ps) =>
           ps.members.map((m) => ({
             gangId: d.gangId,

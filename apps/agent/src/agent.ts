@@ -19,32 +19,67 @@ import {
 } from '@muster/api';
 import { Backoff, sleep } from './backoff';
 import type { AgentConfig } from './config';
-import { fencedByList, GenerationGate, selfFenceDue, type HeldGang } from './fencing';
-import { GangBook } from './gang-book';
+import {
+  fenceDeleteGrace,
+  fenceTermsFor,
+  gangRefsOf,
+  HubLease,
+  termsOfHelloAck,
+  type FenceTerms,
+  type HeldGang,
+} from './fencing';
 import { HubLink } from './hub-link';
+import { MemberOutbox } from './member-outbox';
 import { hubTransport } from './tls';
 import { ResilientInformer } from './informers';
 import { KubeClient, loadKubeConfig, type PodGroupLike } from './kube';
 import { errorText, Logger } from './log';
-import { deletePodGroup, deletePods, materialise, REJECTED, type Outcome } from './materialise';
+import {
+  createMembers,
+  deletePodGroup,
+  deletePods,
+  REJECTED,
+  ungateMembers,
+  type CreateResult,
+  type CreateTiming,
+  type MaterialiseContext,
+  type Outcome,
+} from './materialise';
+import {
+  Ledger,
+  stopReason,
+  type Effect,
+  type GangEvent,
+  type Moment,
+  type PlanFacts,
+  type Presence,
+} from './ledger';
 import { ClusterModel, gangKey, schedulerReason } from './model';
-import { memberMeta, nodeRecord, podKey, podRecord, slimPod, type PodLike } from './objects';
+import {
+  memberMeta,
+  nodeRecord,
+  podKey,
+  podRecord,
+  slimPod,
+  type PodLike,
+  type PodRecord,
+} from './objects';
 import { gangPodGroupName } from './naming';
 import { LABEL_GANG_ID, PODGROUP_API } from './constants';
 import { planGang, type GangPlan } from './pod-builder';
 
-/** How long the agent remembers answers and plans of gangs no longer in the cluster. */
-const ANSWER_RETENTION_MS = 10 * 60_000;
 /** How long LOST member states are resent on every new stream. */
 const LOST_RETENTION_MS = 10 * 60_000;
-/** How long a deleted gang is watched for leftovers after its last pod is gone. */
-const DOOM_RETENTION_MS = 60_000;
-/** Time the first delete of a gang gets before the sweep deletes leftovers again. */
-const SWEEP_GRACE_MS = 2_000;
 /** Period of the housekeeping loop (bind watchdog, self-fencing, pruning). */
 const HOUSEKEEPING_MS = 500;
 /** A Muster PodGroup whose gang the agent neither holds nor materialises is deleted after this. */
 const ORPHAN_PODGROUP_GRACE_MS = 10_000;
+/** A member-state batch the hub has not acknowledged this long goes again on the same stream. */
+const MEMBER_ACK_TIMEOUT_MS = 5_000;
+/** Most member states in one MemberStates message. */
+const MEMBER_BATCH_SIZE = 1000;
+/** Deletes made for these reasons are fencing: their grace is bounded by what the hub told. */
+const FENCING_REASONS = new Set(['SelfFenced', 'Fenced']);
 
 /** A Muster PodGroup seen by the PodGroup informer. */
 interface KnownPodGroup {
@@ -57,26 +92,21 @@ interface KnownPodGroup {
   seenAt: number;
 }
 
-interface BindWatch {
-  gangId: string;
-  jobId: string;
-  token: number;
-  deadline: number;
-}
-
+/** A plan dispatched in this process: what the create, ungate and delete effects carry out. */
 interface KnownPlan {
-  namespace: string;
-  names: string[];
-  jobId: string;
-  onClusterLost: GangPlan['onClusterLost'];
+  plan: GangPlan;
+  /** The fence terms in force when the dispatch arrived (recorded on its pods too). */
+  terms: FenceTerms | undefined;
+  /** Set once every member exists (the create step's timing, for the materialised log). */
+  timing?: CreateTiming;
   at: number;
 }
 
 export class Agent {
   readonly epoch = randomBytes(8).toString('hex');
   private readonly model = new ClusterModel();
-  private readonly book = new GangBook();
-  private readonly lists = new GenerationGate();
+  /** One record per (gang, token): every decision about gangs is the ledger's (ledger.ts). */
+  private readonly ledger = new Ledger();
   private kube!: KubeClient;
   private kubernetesVersion = '';
   private informers: Array<
@@ -92,17 +122,29 @@ export class Agent {
   private timers: NodeJS.Timeout[] = [];
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs: number;
-  private selfFenceMs: number;
+  /** What the hub last told about fencing in this process (HelloAck); undefined until then. */
+  private told: FenceTerms | undefined;
+  /**
+   * The lease: when the hub was last heard from (performance.now()). It runs from the process
+   * start until the first message, so a restarted agent that never reaches the hub lapses too.
+   */
+  private readonly lease = new HubLease(performance.now());
+  /** The shortest self-fence timeout recorded on any member pod seen (never grows back). */
+  private shortestRecordedMs = Infinity;
+  /** (gang, token)s whose missing fence terms were already logged. */
+  private readonly termless = new Set<string>();
+  /** Member states not yet acknowledged by the hub. */
+  private readonly outbox = new MemberOutbox({
+    ackTimeoutMs: MEMBER_ACK_TIMEOUT_MS,
+    maxBatchMembers: MEMBER_BATCH_SIZE,
+  });
   private seq = 0;
-  private readonly bindWatch = new Map<string, BindWatch>();
+  /** Plans dispatched in this process, by gang key: what the effects carry out (no decisions). */
   private readonly plans = new Map<string, KnownPlan>();
+  /** Pods with a member's labels and name outside its plan's namespace (logged once). */
+  private readonly untrusted = new Set<string>();
   /** Pod keys with a delete request in flight (so fencing does not repeat it every tick). */
   private readonly deleting = new Set<string>();
-  /**
-   * (gang, token)s that must be gone, with why: a housekeeping sweep deletes again whatever of
-   * them is still present and not being deleted (a delete may fail, the informer may lag).
-   */
-  private readonly doomed = new Map<string, { reason: string; since: number; log: Logger }>();
   /** Latest undelivered answer per gang, sent once the next stream is up. */
   private readonly pendingAnswers = new Map<string, ConnectRequest>();
   private stopped = false;
@@ -112,7 +154,6 @@ export class Agent {
     private readonly log: Logger,
   ) {
     this.heartbeatMs = config.heartbeatIntervalMs;
-    this.selfFenceMs = config.selfFenceTimeoutMs;
   }
 
   async start(): Promise<void> {
@@ -186,7 +227,8 @@ export class Agent {
       gangs: this.model.gangEntries().length,
       ms: Date.now() - started,
     });
-    this.watchUnboundGangs();
+    // After a (re)start: gangs with members still unbound get the bind timeout from now.
+    this.carryOut(this.ledger.applyAll({ kind: 'synced' }, this.moment()));
 
     this.link = new HubLink({
       address: this.config.hubAddress,
@@ -257,7 +299,7 @@ export class Agent {
       gangId: meta.gangId,
       token: meta.token,
       deleting,
-      seenAt: old?.seenAt ?? Date.now(),
+      seenAt: old?.seenAt ?? performance.now(),
     });
   }
 
@@ -292,9 +334,39 @@ export class Agent {
   private onPod(p: PodLike): void {
     const r = podRecord(p);
     if (!r) return;
+    this.trustMember(r);
     if (r.problem)
       this.log.debug('pod requests partly uncounted', { pod: r.key, error: r.problem });
+    const was = this.model.pod(r.key)?.member;
     this.model.upsertPod(r);
+    const recorded = r.member?.selfFenceTimeoutMs;
+    if (recorded !== undefined && recorded < this.shortestRecordedMs)
+      this.shortestRecordedMs = recorded;
+    if (was && (was.gangId !== r.member?.gangId || was.token !== r.member.token))
+      this.refresh(was.gangId, was.token);
+    if (r.member) this.refresh(r.member.gangId, r.member.token);
+  }
+
+  /**
+   * A pod with the deterministic name of a member (podRecord checks that) outside the namespace of
+   * the gang's plan is a copy, not a member (review 2.9). Without a plan (after a restart) the
+   * name is all there is to go by.
+   */
+  private trustMember(r: PodRecord): void {
+    const m = r.member;
+    if (!m) return;
+    const plan = this.plans.get(gangKey(m.gangId, m.token));
+    if (plan && plan.plan.namespace !== r.namespace) {
+      if (!this.untrusted.has(r.key))
+        this.log.warn('pod copies the labels of a member in another namespace; not a member', {
+          pod: r.key,
+          gangId: m.gangId,
+          token: m.token,
+          namespace: plan.plan.namespace,
+        });
+      this.untrusted.add(r.key);
+      delete r.member;
+    }
   }
 
   private onPodGone(p: PodLike): void {
@@ -304,10 +376,15 @@ export class Agent {
     // A watch DELETED event carries the pod's last state; a relist only its name.
     if (p.spec) {
       const r = podRecord(p);
-      if (r) this.model.upsertPod(r);
+      if (r) {
+        this.trustMember(r);
+        this.model.upsertPod(r);
+      }
     }
-    this.model.removePod(key);
+    const was = this.model.removePod(key)?.member;
+    this.untrusted.delete(key);
     this.deleting.delete(key);
+    if (was) this.refresh(was.gangId, was.token);
   }
 
   // ---- hub stream ----
@@ -332,9 +409,24 @@ export class Agent {
       },
     });
     this.sendSnapshot('stream opened');
-    const states = this.model.takeAllMemberStates();
-    if (states.length > 0) {
-      link.send({ message: { $case: 'memberStates', memberStates: { members: states } } });
+    // The full picture, plus whatever the old stream left unacknowledged.
+    this.outbox.put(this.model.takeAllMemberStates());
+    this.outbox.resendAll();
+    this.sendMemberStates();
+  }
+
+  /** Sends the member states that are due (new, or unacknowledged past the ack timeout). */
+  private sendMemberStates(): void {
+    const link = this.link;
+    if (!link?.open) return;
+    for (const b of this.outbox.take(performance.now())) {
+      link.send({
+        message: {
+          $case: 'memberStates',
+          memberStates: { members: b.members, batchId: b.batchId },
+        },
+      });
+      this.log.debug('member states sent', { batchId: b.batchId, members: b.members.length });
     }
   }
 
@@ -347,7 +439,10 @@ export class Agent {
   }
 
   private sendSnapshot(why: string): void {
-    const view = this.model.takeSnapshot();
+    // held_gangs is what the agent holds or is materialising, not only what the pod informer has
+    // seen: the hub requeues or fails a Dispatched/Running gang the snapshot omits, so a gang
+    // accepted a moment ago must be in it before its pods reach the informer.
+    const view = { ...this.model.takeSnapshot(), heldGangs: gangRefsOf(this.heldGangs()) };
     const reportSequence = this.nextSeq();
     this.link?.send({ message: { $case: 'snapshot', snapshot: { reportSequence, ...view } } });
     this.log.debug('snapshot sent', {
@@ -360,6 +455,7 @@ export class Agent {
   }
 
   private reportTick(): void {
+    if (this.model.hasMemberChanges()) this.outbox.put(this.model.takeMemberChanges());
     const link = this.link;
     // Only on a stream the hub has answered: changes taken now must not vanish into a dead dial.
     if (!link?.up) return;
@@ -374,10 +470,7 @@ export class Agent {
         reflected: delta.reflectedDispatches.length,
       });
     }
-    if (this.model.hasMemberChanges()) {
-      const members = this.model.takeMemberChanges();
-      link.send({ message: { $case: 'memberStates', memberStates: { members } } });
-    }
+    this.sendMemberStates();
   }
 
   private restartHeartbeat(): void {
@@ -394,22 +487,43 @@ export class Agent {
   }
 
   private onHubMessage(m: ConnectResponse): void {
+    const now = performance.now();
+    // A message that arrives after the lease ran out (this process was stopped, or the hub's
+    // messages were held up) does not undo the lapse: what was due is fenced before it renews.
+    // (Only when some gang's lease can have lapsed: a tick visits every gang, and messages come
+    // in bursts.)
+    if (this.lease.silentFor(now) > this.shortestTimeoutMs)
+      this.carryOut(this.ledger.applyAll({ kind: 'tick' }, { ...this.moment(), now }));
+    this.lease.heard(now);
     const msg = m.message;
     if (!msg) return;
     switch (msg.$case) {
       case 'helloAck':
         return this.onHelloAck(msg.helloAck);
+      case 'hubHeartbeat':
+        return; // renewed the lease above; that is all it is for
+      case 'memberStatesAck': {
+        const delivered = this.outbox.ack(msg.memberStatesAck.batchId);
+        this.log.debug('member states acknowledged', {
+          batchId: msg.memberStatesAck.batchId,
+          delivered,
+          unacknowledged: this.outbox.size,
+        });
+        return;
+      }
       case 'snapshotRequest':
         this.log.info('snapshot requested by the hub', { why: msg.snapshotRequest.reason });
         return this.sendSnapshot(`requested: ${msg.snapshotRequest.reason}`);
       case 'dispatch':
-        void this.onDispatch(msg.dispatch).catch((err) =>
+        try {
+          this.onDispatch(msg.dispatch);
+        } catch (err) {
           this.log.error('dispatch handling failed', {
             gangId: msg.dispatch.gangId,
             jobId: msg.dispatch.jobId,
             error: errorText(err),
-          }),
-        );
+          });
+        }
         return;
       case 'cancel':
         return this.onCancel(msg.cancel);
@@ -423,14 +537,41 @@ export class Agent {
       this.heartbeatMs = Math.max(100, ack.heartbeatIntervalMs);
       this.restartHeartbeat();
     }
-    if (ack.selfFenceTimeoutMs > 0) this.selfFenceMs = ack.selfFenceTimeoutMs;
+    const terms = termsOfHelloAck(ack);
+    if (terms) this.told = terms;
     this.log.info('hello acknowledged', {
       heartbeatIntervalMs: this.heartbeatMs,
-      selfFenceTimeoutMs: this.selfFenceMs,
+      selfFenceTimeoutMs: this.told?.selfFenceTimeoutMs,
+      fenceDeleteGraceSeconds: this.told?.deleteGraceSeconds,
     });
   }
 
-  private sendAnswer(gangId: string, token: number, o: Outcome, log: Logger): void {
+  /** The shortest self-fence timeout any gang can be under: told, configured, or recorded. */
+  private get shortestTimeoutMs(): number {
+    return Math.min(
+      this.told?.selfFenceTimeoutMs ?? Infinity,
+      this.config.selfFenceTimeoutMs ?? Infinity,
+      this.shortestRecordedMs,
+    );
+  }
+
+  /** The fence terms of a gang present in the cluster (see fenceTermsFor). */
+  private termsOfGang(g: { recordedTerms: Partial<FenceTerms> }): FenceTerms | undefined {
+    return fenceTermsFor(this.told, g.recordedTerms, this.config.selfFenceTimeoutMs);
+  }
+
+  /**
+   * Sends a dispatch answer; with the stream down it is kept for the next one (`keep`, default
+   * true). A StaleToken answer is not kept: it would replace the gang's real pending answer, and
+   * the hub redelivers the stale dispatch anyway.
+   */
+  private sendAnswer(
+    gangId: string,
+    token: number,
+    o: Outcome,
+    log: Logger,
+    { keep = true }: { keep?: boolean } = {},
+  ): void {
     const answer: ConnectRequest = {
       message: {
         $case: 'dispatchAnswer',
@@ -447,113 +588,260 @@ export class Agent {
       o.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED ? 'ACCEPTED' : 'REJECTED';
     if (this.link?.up && this.link.send(answer)) {
       log.info('dispatch answered', { outcome, reason: o.reason || undefined, message: o.message });
-    } else {
+    } else if (keep) {
       this.pendingAnswers.set(gangId, answer);
       log.warn('hub stream down; answer kept for the next stream', { outcome, reason: o.reason });
     }
   }
 
-  // ---- dispatch ----
+  // ---- the ledger: events in, effects out ----
 
-  private async onDispatch(d: Dispatch): Promise<void> {
-    const log = this.log.with({ gangId: d.gangId, jobId: d.jobId, token: d.fencingToken });
-    const decision = this.book.decide(d.gangId, d.fencingToken, this.model.tokensOf(d.gangId));
-    switch (decision.kind) {
-      case 'stale':
-        log.info('ignoring dispatch with a stale fencing token', { knownToken: decision.known });
-        return;
-      case 'cancelled':
-        return this.sendAnswer(
-          d.gangId,
-          d.fencingToken,
-          { outcome: REJECTED, reason: 'Cancelled', message: 'the gang was cancelled' },
-          log,
-        );
-      case 'replay':
-        log.info('repeated dispatch; answering again', {});
-        return this.sendAnswer(d.gangId, d.fencingToken, decision.outcome, log);
-      case 'join': {
-        log.info('repeated dispatch while materialising; answering when done', {});
-        return this.sendAnswer(d.gangId, d.fencingToken, await decision.done, log);
+  /** The clock and the lease now (monotonic: review 2.19). */
+  private moment(): Moment {
+    return {
+      now: performance.now(),
+      lastHeardAt: this.lease.lastHeardAt,
+      told: this.told,
+      fallbackTimeoutMs: this.config.selfFenceTimeoutMs,
+      bindTimeoutMs: this.config.bindTimeoutMs,
+    };
+  }
+
+  private feed(gangId: string, e: GangEvent): void {
+    this.carryOut(this.ledger.apply(gangId, e, this.moment()));
+  }
+
+  private logOf(gangId: string, token: number): Logger {
+    return this.log.with({ gangId, jobId: this.jobOf(gangId, token), token });
+  }
+
+  private carryOut(effects: readonly Effect[]): void {
+    for (const e of effects) {
+      const log = this.logOf(e.gangId, e.token);
+      switch (e.kind) {
+        case 'create':
+          this.runCreate(e.gangId, e.token, log);
+          break;
+        case 'ungate':
+          this.runUngate(e.gangId, e.token, log);
+          break;
+        case 'delete':
+          this.runDelete(e, log);
+          break;
+        case 'answer':
+          this.sendAnswer(e.gangId, e.token, e.outcome, log, { keep: e.keep });
+          break;
+        case 'gaveUp':
+          log.warn(
+            'no word from the hub within the self-fence timeout; giving up a materialisation',
+            {
+              silentForMs: Math.round(this.lease.silentFor(performance.now())),
+            },
+          );
+          break;
       }
-      case 'start':
-        break;
     }
-    for (const old of decision.superseded) {
-      log.info('deleting members of a superseded fencing token', { oldToken: old });
-      this.bindWatch.delete(gangKey(d.gangId, old));
-      this.deleteGang(d.gangId, old, 'Superseded', log);
+  }
+
+  /** What the pod informer shows of (gang, token), for the ledger. */
+  private presenceOf(gangId: string, token: number): Presence | undefined {
+    const g = this.model.gang(gangId, token);
+    if (!g) return undefined;
+    const members = [...g.members.values()];
+    return {
+      jobId: g.jobId,
+      size: g.size,
+      bound: g.bound,
+      fullyBound: g.fullyBound,
+      unbound: members.some((p) => !p.nodeName && !p.terminal && !p.deleting),
+      undeleted: members.some((p) => !p.deleting && !this.deleting.has(p.key)),
+      onClusterLost: g.onClusterLost,
+      recorded: g.recordedTerms,
+      // Only read for a BindTimeout message; not worth a scan of every member once bound.
+      schedulerReason: g.fullyBound ? '' : schedulerReason(g),
+    };
+  }
+
+  /** Tells the ledger what the cluster now shows of (gang, token). */
+  private refresh(gangId: string, token: number): void {
+    this.feed(gangId, { kind: 'pods', token, presence: this.presenceOf(gangId, token) });
+  }
+
+  private materialiseContext(gangId: string, token: number, log: Logger): MaterialiseContext {
+    return {
+      pods: this.kube,
+      concurrency: this.config.createConcurrency,
+      log,
+      abandoned: () => {
+        // Asked before every create and ungate, on the clock of that moment: an agent resuming
+        // from a stop must not release members of a gang the hub may have moved meanwhile.
+        const m = this.moment();
+        const record = this.ledger.record(gangId, token);
+        const why = stopReason(record, m);
+        if (why && record && !record.abandon)
+          this.carryOut(this.ledger.apply(gangId, { kind: 'tick' }, m));
+        return why;
+      },
+      noteDeletion: (k, reason) => this.model.noteDeletion(k, reason),
+    };
+  }
+
+  private runCreate(gangId: string, token: number, log: Logger): void {
+    const known = this.plans.get(gangKey(gangId, token));
+    if (!known) {
+      const failed = internalError(new Error('no plan for the gang'));
+      return this.feed(gangId, { kind: 'created', token, failed });
     }
-    const planned = planGang(d, { workloadApi: this.workloadApi });
-    if (!planned.ok) {
-      const o: Outcome = { outcome: REJECTED, ...planned.error };
-      this.book.finish(d.gangId, d.fencingToken, o);
-      return this.sendAnswer(d.gangId, d.fencingToken, o, log);
-    }
-    const plan = planned.plan;
-    const key = gangKey(plan.gangId, plan.token);
-    this.plans.set(key, {
-      namespace: plan.namespace,
-      names: plan.members.map((m) => m.name),
-      jobId: plan.jobId,
-      onClusterLost: plan.onClusterLost,
-      at: Date.now(),
-    });
-    this.bindWatch.delete(key);
-    this.doomed.delete(key);
+    const plan = known.plan;
     log.info('materialising gang', {
       members: plan.members.length,
       namespace: plan.namespace,
       onClusterLost: plan.onClusterLost,
     });
-    const done = materialise(plan, {
-      pods: this.kube,
-      concurrency: this.config.createConcurrency,
-      log,
-      abandoned: () => this.book.abandonReason(plan.gangId, plan.token),
-      noteDeletion: (k, reason) => this.model.noteDeletion(k, reason),
-    }).catch((err): Outcome => ({
-      outcome: REJECTED,
-      reason: 'InternalError',
-      message: errorText(err),
-    }));
-    this.book.begin(plan.gangId, plan.token, done);
-    const outcome = await done;
-    this.book.finish(plan.gangId, plan.token, outcome);
-    if (outcome.outcome !== DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
-      // The rollback deleted every member; the sweep deletes any it could not.
-      this.doomed.set(key, { reason: outcome.reason, since: Date.now(), log });
-    } else {
-      this.bindWatch.set(key, {
-        gangId: plan.gangId,
-        jobId: plan.jobId,
-        token: plan.token,
-        deadline: Date.now() + this.config.bindTimeoutMs,
+    void createMembers(plan, this.materialiseContext(gangId, token, log))
+      .catch((err): CreateResult => ({ ok: false, outcome: internalError(err) }))
+      .then((r) => {
+        if (r.ok) {
+          known.timing = r.timing;
+          this.feed(gangId, { kind: 'created', token });
+        } else {
+          this.feed(gangId, { kind: 'created', token, failed: r.outcome });
+        }
       });
+  }
+
+  private runUngate(gangId: string, token: number, log: Logger): void {
+    const known = this.plans.get(gangKey(gangId, token));
+    if (!known?.timing) {
+      const outcome = internalError(new Error('no plan for the gang'));
+      return this.feed(gangId, { kind: 'ungated', token, outcome });
     }
-    this.sendAnswer(plan.gangId, plan.token, outcome, log);
+    void ungateMembers(known.plan, this.materialiseContext(gangId, token, log), known.timing)
+      .catch(internalError)
+      .then((outcome) => this.feed(gangId, { kind: 'ungated', token, outcome }));
+  }
+
+  private runDelete(e: Extract<Effect, { kind: 'delete' }>, log: Logger): void {
+    if (e.first) {
+      switch (e.reason) {
+        case 'Superseded':
+          log.info('deleting members of a superseded fencing token', {});
+          break;
+        case 'Fenced':
+          log.warn('gang not on the authoritative list; deleting it', {});
+          break;
+        case 'BindTimeout': {
+          const g = this.model.gang(e.gangId, e.token);
+          log.warn('gang not bound within the bind timeout; deleting it', {
+            bindTimeoutMs: this.config.bindTimeoutMs,
+            bound: g?.bound ?? 0,
+            size: g?.size ?? 0,
+          });
+          break;
+        }
+        case 'SelfFenced': {
+          const g = this.model.gang(e.gangId, e.token);
+          const terms = g ? this.termsOfGang(g) : this.plans.get(gangKey(e.gangId, e.token))?.terms;
+          log.warn('no word from the hub within the self-fence timeout; deleting requeue gang', {
+            silentForMs: Math.round(this.lease.silentFor(performance.now())),
+            selfFenceTimeoutMs: terms?.selfFenceTimeoutMs,
+            fenceDeleteGraceSeconds: terms?.deleteGraceSeconds,
+            streamUp: this.link?.up ?? false,
+          });
+          break;
+        }
+      }
+    }
+    this.deleteGang(e.gangId, e.token, e.reason, log);
+  }
+
+  // ---- dispatch ----
+
+  private onDispatch(d: Dispatch): void {
+    const log = this.log.with({ gangId: d.gangId, jobId: d.jobId, token: d.fencingToken });
+    const key = gangKey(d.gangId, d.fencingToken);
+    const before = this.ledger.record(d.gangId, d.fencingToken);
+    // The hub told the terms on this stream before any dispatch; recorded on the pods so that a
+    // restarted agent that cannot reach the hub still fences the gang (pods are the only state
+    // that outlives the agent; a Dispatch is not read again after a restart).
+    const terms = this.told ?? fenceTermsFor(undefined, {}, this.config.selfFenceTimeoutMs);
+    const planned = planGang(d, { workloadApi: this.workloadApi, fenceTerms: this.told });
+    const plan: PlanFacts | Outcome = planned.ok
+      ? {
+          jobId: planned.plan.jobId,
+          namespace: planned.plan.namespace,
+          size: planned.plan.members.length,
+          onClusterLost: planned.plan.onClusterLost,
+          terms,
+        }
+      : { outcome: REJECTED, ...planned.error };
+    const effects = this.ledger.apply(
+      d.gangId,
+      { kind: 'dispatch', token: d.fencingToken, jobId: d.jobId, plan },
+      this.moment(),
+    );
+    const stale = effects.find((e) => e.kind === 'answer' && e.outcome.reason === 'StaleToken');
+    if (stale?.kind === 'answer') {
+      // Answered, not ignored: a hub whose generation went back (a restored database) learns
+      // the token to jump past instead of redelivering forever (review 2.21).
+      log.info('rejecting dispatch with a stale fencing token', { knownToken: stale.known });
+    } else if (before && (before.stage === 'creating' || before.stage === 'ungating')) {
+      log.info('repeated dispatch while materialising; answering when done', {});
+    } else if (before?.answer) {
+      log.info('repeated dispatch; answering again', {});
+    }
+    if (planned.ok && effects.some((e) => e.kind === 'create' && e.token === d.fencingToken)) {
+      this.plans.set(key, { plan: planned.plan, terms, at: performance.now() });
+      this.untrustCopies(planned.plan.gangId, planned.plan.token, planned.plan.namespace);
+    }
+    this.carryOut(effects);
+  }
+
+  /** A copy seen before the plan existed stops counting as a member now. */
+  private untrustCopies(gangId: string, token: number, namespace: string): void {
+    for (const p of [...(this.model.gang(gangId, token)?.members.values() ?? [])]) {
+      if (p.namespace !== namespace) {
+        const copy = { ...p };
+        this.trustMember(copy);
+        this.model.upsertPod(copy);
+      }
+    }
+    this.refresh(gangId, token);
+  }
+
+  private inFlight(gangId: string, token: number): boolean {
+    const stage = this.ledger.record(gangId, token)?.stage;
+    return stage === 'creating' || stage === 'ungating';
   }
 
   /** Deletes every member of (gang, token) the agent knows of: seen in the cluster or planned. */
   private deleteGang(gangId: string, token: number, reason: string, log: Logger): void {
-    const key = gangKey(gangId, token);
-    if (!this.doomed.has(key)) this.doomed.set(key, { reason, since: Date.now(), log });
-    const byNamespace = new Map<string, Set<string>>();
-    const add = (ns: string, name: string) => {
-      let s = byNamespace.get(ns);
-      if (!s) byNamespace.set(ns, (s = new Set()));
-      s.add(name);
-    };
     const entry = this.model.gang(gangId, token);
-    for (const p of entry?.members.values() ?? []) if (!p.deleting) add(p.namespace, p.name);
-    const plan = this.plans.get(gangKey(gangId, token));
-    if (plan && !this.book.isInflight(gangId, token)) {
-      for (const n of plan.names) {
-        const p = this.model.pod(podKey(plan.namespace, n));
-        if (!p?.deleting) add(plan.namespace, n);
+    const known = this.plans.get(gangKey(gangId, token));
+    const plan = known?.plan;
+    // A materialisation in flight deletes its own members when it stops (its rollback).
+    const inFlight = this.inFlight(gangId, token);
+    // Fencing deletes are bounded so that a fenced gang is gone within the grace the hub counted
+    // on (selfFence + grace < workerLost); other deletes leave each pod its own grace.
+    const toldGrace = FENCING_REASONS.has(reason)
+      ? (entry ? this.termsOfGang(entry) : (known?.terms ?? this.told))?.deleteGraceSeconds
+      : undefined;
+    /** namespace → pod name → gracePeriodSeconds (undefined: the pod's own). */
+    const byNamespace = new Map<string, Map<string, number | undefined>>();
+    const add = (ns: string, name: string, podGrace: number | undefined) => {
+      let s = byNamespace.get(ns);
+      if (!s) byNamespace.set(ns, (s = new Map()));
+      if (!s.has(name)) s.set(name, fenceDeleteGrace(podGrace, toldGrace));
+    };
+    for (const p of entry?.members.values() ?? [])
+      if (!p.deleting) add(p.namespace, p.name, p.terminationGraceSeconds);
+    if (plan && !inFlight) {
+      for (const m of plan.members) {
+        const p = this.model.pod(podKey(plan.namespace, m.name));
+        if (!p?.deleting) add(plan.namespace, m.name, p?.terminationGraceSeconds);
       }
     }
-    if (this.workloadApi && !this.book.isInflight(gangId, token)) {
+    if (this.workloadApi && !inFlight) {
       // The gang's PodGroup goes with it (an in-flight materialisation's rollback deletes its own).
       const group = gangPodGroupName(gangId, token);
       const namespaces = new Set(byNamespace.keys());
@@ -563,180 +851,125 @@ export class Agent {
       }
       for (const ns of namespaces) this.deleteGroup(ns, group, reason, log);
     }
-    for (const [ns, names] of byNamespace) {
-      const todo = [...names].filter((n) => !this.deleting.has(podKey(ns, n)));
-      if (todo.length === 0) continue;
-      for (const n of todo) this.deleting.add(podKey(ns, n));
-      void deletePods(this.kube, ns, todo, this.config.createConcurrency, reason, (k, r) =>
-        this.model.noteDeletion(k, r),
-      ).then(({ deleted, left }) => {
-        for (const n of todo) this.deleting.delete(podKey(ns, n));
-        if (left.length > 0) {
-          log.warn('some member pods could not be deleted; retrying', {
-            reason,
-            left: left.length,
-          });
-        } else {
-          log.debug('member pods deleted', { reason, deleted });
-        }
-      });
+    let requested = false;
+    for (const [ns, pods] of byNamespace) {
+      const byGrace = new Map<number | undefined, string[]>();
+      for (const [n, grace] of pods) {
+        if (this.deleting.has(podKey(ns, n))) continue;
+        const names = byGrace.get(grace);
+        if (names) names.push(n);
+        else byGrace.set(grace, [n]);
+      }
+      for (const [grace, todo] of byGrace) {
+        for (const n of todo) this.deleting.add(podKey(ns, n));
+        requested = true;
+        void deletePods(
+          this.kube,
+          ns,
+          todo,
+          this.config.createConcurrency,
+          reason,
+          (k, r) => this.model.noteDeletion(k, r),
+          grace,
+        ).then(({ deleted, left }) => {
+          for (const n of todo) this.deleting.delete(podKey(ns, n));
+          if (left.length > 0) {
+            log.warn('some member pods could not be deleted; retrying', {
+              reason,
+              left: left.length,
+            });
+          } else {
+            log.debug('member pods deleted', { reason, deleted, gracePeriodSeconds: grace });
+          }
+          this.refresh(gangId, token);
+        });
+      }
     }
+    // Members with a delete in flight are not "undeleted": no sweep repeats it meanwhile.
+    if (requested) this.refresh(gangId, token);
   }
 
   // ---- cancel and fencing ----
 
   private onCancel(c: Cancel): void {
     const log = this.log.with({ gangId: c.gangId, token: c.fencingToken });
-    this.book.cancel(c.gangId, c.fencingToken);
-    const tokens = new Set(this.model.tokensOf(c.gangId).filter((t) => t <= c.fencingToken));
-    for (const key of this.plans.keys()) {
-      const [g, t] = splitGangKey(key);
-      if (g === c.gangId && t <= c.fencingToken) tokens.add(t);
-    }
-    log.info('cancel: deleting the gang', { reason: c.reason || undefined, tokens: tokens.size });
-    for (const t of tokens) {
-      this.bindWatch.delete(gangKey(c.gangId, t));
-      this.deleteGang(c.gangId, t, 'Cancelled', log.with({ jobId: this.jobOf(c.gangId, t) }));
-    }
+    const effects = this.ledger.apply(
+      c.gangId,
+      { kind: 'cancel', token: c.fencingToken },
+      this.moment(),
+    );
+    log.info('cancel: deleting the gang', {
+      reason: c.reason || undefined,
+      tokens: effects.filter((e) => e.kind === 'delete').length,
+    });
+    this.carryOut(effects);
   }
 
   private jobOf(gangId: string, token: number): string | undefined {
-    return this.model.gang(gangId, token)?.jobId ?? this.plans.get(gangKey(gangId, token))?.jobId;
+    return (
+      this.model.gang(gangId, token)?.jobId || this.ledger.record(gangId, token)?.jobId || undefined
+    );
   }
 
-  /** Every (gang, token) the agent holds or is materialising. */
+  /** Every (gang, token) the agent holds or is materialising (the ledger's held set). */
   private heldGangs(): HeldGang[] {
-    const seen = new Map<string, HeldGang>();
-    for (const g of this.model.gangEntries()) {
-      seen.set(gangKey(g.gangId, g.token), { gangId: g.gangId, token: g.token });
-    }
-    for (const g of this.book.inflightGangs()) seen.set(gangKey(g.gangId, g.token), g);
-    // Accepted just now, perhaps not yet seen by the pod informer.
-    for (const key of this.plans.keys()) {
-      const [gangId, token] = splitGangKey(key);
-      if (
-        this.book.answerFor(gangId, token)?.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED
-      ) {
-        seen.set(key, { gangId, token });
-      }
-    }
-    return [...seen.values()];
+    return this.ledger.held();
   }
 
   private onGangList(list: AuthoritativeGangList): void {
-    if (!this.lists.accept(list.generation)) {
+    const effects = this.ledger.applyList(list.generation, list.gangs, this.moment());
+    if (!effects) {
       this.log.info('ignoring a stale authoritative gang list', {
         generation: list.generation,
-        lastApplied: this.lists.lastApplied,
+        lastApplied: this.ledger.lastListGeneration,
       });
       return;
     }
-    const fenced = fencedByList(this.heldGangs(), list.gangs);
     this.log.info('authoritative gang list applied', {
       generation: list.generation,
       listed: list.gangs.length,
-      fenced: fenced.length,
+      fenced: effects.filter((e) => e.kind === 'delete' && e.reason === 'Fenced').length,
     });
-    for (const g of fenced) {
-      const log = this.log.with({
-        gangId: g.gangId,
-        jobId: this.jobOf(g.gangId, g.token),
-        token: g.token,
-      });
-      log.warn('gang not on the authoritative list; deleting it', {});
-      this.book.abandon(g.gangId, 'Fenced', (t) => t !== g.token);
-      this.forget(g.gangId, g.token, 'Fenced');
-      this.deleteGang(g.gangId, g.token, 'Fenced', log);
-    }
-  }
-
-  /**
-   * A gang deleted on the hub's (or the timeout's) behalf: stop watching its binding, and make a
-   * repeat of its dispatch answer that it is gone rather than replay an old ACCEPTED.
-   */
-  private forget(gangId: string, token: number, reason: string): void {
-    this.bindWatch.delete(gangKey(gangId, token));
-    if (this.book.answerFor(gangId, token)?.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
-      this.book.finish(gangId, token, {
-        outcome: REJECTED,
-        reason,
-        message: `the gang was deleted (${reason})`,
-      });
-    }
+    this.carryOut(effects);
   }
 
   // ---- housekeeping: bind watchdog, self-fencing, pruning ----
 
-  /** After a (re)start: gangs with members still unbound get the bind timeout from now. */
-  private watchUnboundGangs(): void {
-    const deadline = Date.now() + this.config.bindTimeoutMs;
-    for (const g of this.model.gangEntries()) {
-      const unbound = [...g.members.values()].some(
-        (p) => !p.nodeName && !p.terminal && !p.deleting,
-      );
-      if (unbound && !g.fullyBound) {
-        this.bindWatch.set(gangKey(g.gangId, g.token), {
-          gangId: g.gangId,
-          jobId: g.jobId,
-          token: g.token,
-          deadline,
-        });
-      }
-    }
-  }
-
   private housekeeping(): void {
     if (this.stopped) return;
-    const now = Date.now();
-    for (const [key, w] of this.bindWatch) {
-      if (this.book.isInflight(w.gangId, w.token)) continue;
-      const g = this.model.gang(w.gangId, w.token);
-      // Bound, not merely reflected: pinned members are charged (reflected) before they bind.
-      if (g?.fullyBound) {
-        this.bindWatch.delete(key);
-        continue;
-      }
-      if (now < w.deadline) continue;
-      this.bindWatch.delete(key);
-      const log = this.log.with({ gangId: w.gangId, jobId: w.jobId, token: w.token });
-      log.warn('gang not bound within the bind timeout; deleting it', {
-        bindTimeoutMs: this.config.bindTimeoutMs,
-        bound: g?.bound ?? 0,
-        size: g?.size ?? 0,
-      });
-      this.deleteGang(w.gangId, w.token, 'BindTimeout', log);
-      const o: Outcome = {
-        outcome: REJECTED,
-        reason: 'BindTimeout',
-        message: `${g?.bound ?? 0} of ${g?.size ?? 0} members bound within ${this.config.bindTimeoutMs} ms; worker scheduler: ${schedulerReason(g)}`,
-      };
-      this.book.finish(w.gangId, w.token, o);
-      this.sendAnswer(w.gangId, w.token, o, log);
-    }
-
-    if (selfFenceDue(this.link?.downSince, this.selfFenceMs, now)) this.selfFence(now);
-
-    for (const [key, d] of this.doomed) {
-      const [gangId, token] = splitGangKey(key);
-      if (this.book.isInflight(gangId, token)) continue;
-      const g = this.model.gang(gangId, token);
-      if (!g) {
-        if (now - d.since > DOOM_RETENTION_MS) this.doomed.delete(key);
-        continue;
-      }
-      const alive = [...g.members.values()].some((p) => !p.deleting && !this.deleting.has(p.key));
-      if (alive && now - d.since > SWEEP_GRACE_MS) this.deleteGang(gangId, token, d.reason, d.log);
-    }
-
+    // Monotonic, like every stamp it is compared with (review 2.19): a wall-clock step must not
+    // fire bind timeouts early or keep doomed gangs and answers forever.
+    const m = this.moment();
+    const now = m.now;
+    this.carryOut(this.ledger.applyAll({ kind: 'tick' }, m));
+    this.warnTermless();
     if (this.workloadApi) this.sweepPodGroups(now);
-
-    this.book.prune((gangId) => this.model.tokensOf(gangId).length > 0, ANSWER_RETENTION_MS, now);
     this.model.pruneLost(LOST_RETENTION_MS, now);
     for (const [key, plan] of this.plans) {
       const [g, t] = splitGangKey(key);
-      if (now - plan.at > 60_000 && !this.model.gang(g, t) && !this.book.isInflight(g, t)) {
+      const record = this.ledger.record(g, t);
+      if (!record || (now - plan.at > 60_000 && !this.model.gang(g, t) && !this.inFlight(g, t)))
         this.plans.delete(key);
-      }
+    }
+  }
+
+  /** Logs once per (gang, token) a `requeue` gang that no self-fence timeout governs. */
+  private warnTermless(): void {
+    for (const g of this.model.gangEntries()) {
+      if (g.onClusterLost !== 'requeue') continue;
+      const key = gangKey(g.gangId, g.token);
+      if (this.termsOfGang(g) || this.termless.has(key)) continue;
+      this.termless.add(key);
+      this.log.warn('no self-fence timeout known for a requeue gang; it is not self-fenced', {
+        gangId: g.gangId,
+        jobId: g.jobId,
+        token: g.token,
+        hint: 'the hub tells one on connect; set MUSTER_SELF_FENCE_TIMEOUT_MS for pods of older agents',
+      });
+    }
+    for (const key of this.termless) {
+      const [g, t] = splitGangKey(key);
+      if (!this.model.gang(g, t)) this.termless.delete(key);
     }
   }
 
@@ -756,26 +989,10 @@ export class Agent {
       this.deleteGroup(pg.namespace, pg.name, 'Orphan', log);
     }
   }
+}
 
-  private selfFence(now: number): void {
-    const downFor = now - (this.link?.downSince ?? now);
-    for (const g of this.model.gangEntries()) {
-      if (g.onClusterLost !== 'requeue') continue;
-      if (![...g.members.values()].some((p) => !p.deleting && !this.deleting.has(p.key))) continue;
-      const log = this.log.with({ gangId: g.gangId, jobId: g.jobId, token: g.token });
-      log.warn('hub unreachable past the self-fence timeout; deleting requeue gang', {
-        downForMs: downFor,
-        selfFenceTimeoutMs: this.selfFenceMs,
-      });
-      this.forget(g.gangId, g.token, 'SelfFenced');
-      this.deleteGang(g.gangId, g.token, 'SelfFenced', log);
-    }
-    for (const f of this.book.inflightGangs()) {
-      if (this.plans.get(gangKey(f.gangId, f.token))?.onClusterLost === 'requeue') {
-        this.book.abandon(f.gangId, 'SelfFenced');
-      }
-    }
-  }
+function internalError(err: unknown): Outcome {
+  return { outcome: REJECTED, reason: 'InternalError', message: errorText(err) };
 }
 
 function splitGangKey(key: string): [string, number] {

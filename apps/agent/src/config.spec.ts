@@ -13,7 +13,6 @@ describe('loadAgentConfig', () => {
       reportIntervalMs: 500,
       heartbeatIntervalMs: 2000,
       bindTimeoutMs: 60000,
-      selfFenceTimeoutMs: 45000,
       createConcurrency: 32,
       reconnectInitialMs: 500,
       reconnectMaxMs: 30000,
@@ -21,6 +20,8 @@ describe('loadAgentConfig', () => {
       gangScheduling: 'auto',
     });
     expect(c.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
+    // No default of the agent's own: the hub tells it (HelloAck, recorded on the pods).
+    expect(c.selfFenceTimeoutMs).toBeUndefined();
   });
 
   it('reads every option', () => {
@@ -68,6 +69,10 @@ describe('loadAgentConfig', () => {
       'MUSTER_CREATE_CONCURRENCY: must be an integer of at least 1',
     ],
     [{ MUSTER_BIND_TIMEOUT_MS: '1.5' }, 'MUSTER_BIND_TIMEOUT_MS'],
+    [
+      { MUSTER_SELF_FENCE_TIMEOUT_MS: '50' },
+      'MUSTER_SELF_FENCE_TIMEOUT_MS: must be an integer of at least 100',
+    ],
     [{ MUSTER_LOG_LEVEL: 'loud' }, 'MUSTER_LOG_LEVEL'],
     [{ MUSTER_GANG_SCHEDULING: 'podgroup' }, 'MUSTER_GANG_SCHEDULING: must be auto'],
     [{ MUSTER_TOPOLOGY_LEVELS: 'zone,not a label!' }, 'MUSTER_TOPOLOGY_LEVELS[1]'],

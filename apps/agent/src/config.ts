@@ -45,10 +45,12 @@ export interface AgentConfig {
    */
   bindTimeoutMs: number;
   /**
-   * How long the hub stream may be down before the agent deletes the pods of gangs annotated
-   * "requeue", in ms (the hub's HelloAck may override it). Env MUSTER_SELF_FENCE_TIMEOUT_MS, default 45000.
+   * Fallback only: the self-fence timeout, in ms, for gangs whose pods recorded none (made by an
+   * agent older than this one) while no hub has told one since this agent started. What the hub
+   * tells in HelloAck wins, then what a gang's pods recorded at creation. Env
+   * MUSTER_SELF_FENCE_TIMEOUT_MS, default unset (such gangs are then not self-fenced).
    */
-  selfFenceTimeoutMs: number;
+  selfFenceTimeoutMs: number | undefined;
   /** Most pod creates / patches / deletes in flight at once. Env MUSTER_CREATE_CONCURRENCY, default 32. */
   createConcurrency: number;
   /** First reconnect delay to the hub, in ms; doubles per failure. Env MUSTER_RECONNECT_INITIAL_MS, default 500. */
@@ -73,6 +75,11 @@ function intFrom(env: NodeJS.ProcessEnv, key: string, fallback: number, min: num
     throw new ConfigError(`${key}: must be an integer of at least ${min} (got "${raw}")`);
   }
   return value;
+}
+
+function optionalIntFrom(env: NodeJS.ProcessEnv, key: string, min: number): number | undefined {
+  const raw = env[key];
+  return raw === undefined || raw.trim() === '' ? undefined : intFrom(env, key, 0, min);
 }
 
 function hubAddressFrom(env: NodeJS.ProcessEnv): string {
@@ -153,7 +160,7 @@ export function loadAgentConfig(env: NodeJS.ProcessEnv = process.env): AgentConf
     reportIntervalMs: intFrom(env, 'MUSTER_REPORT_INTERVAL_MS', 500, 10),
     heartbeatIntervalMs: intFrom(env, 'MUSTER_HEARTBEAT_INTERVAL_MS', 2000, 100),
     bindTimeoutMs: intFrom(env, 'MUSTER_BIND_TIMEOUT_MS', 60_000, 100),
-    selfFenceTimeoutMs: intFrom(env, 'MUSTER_SELF_FENCE_TIMEOUT_MS', 45_000, 100),
+    selfFenceTimeoutMs: optionalIntFrom(env, 'MUSTER_SELF_FENCE_TIMEOUT_MS', 100),
     createConcurrency: intFrom(env, 'MUSTER_CREATE_CONCURRENCY', 32, 1),
     reconnectInitialMs,
     reconnectMaxMs,

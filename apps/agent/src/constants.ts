@@ -15,6 +15,13 @@ export const LABEL_MEMBER_INDEX = 'muster.dev/member-index';
 export const ANNOTATION_ON_CLUSTER_LOST = 'muster.dev/on-cluster-lost';
 /** Annotation: how many members the whole gang has (all pod sets), so a restarted agent knows. */
 export const ANNOTATION_GANG_SIZE = 'muster.dev/gang-size';
+/**
+ * Annotation: the self-fence timeout (ms) the hub had told the agent that created the pod. A
+ * restarted agent that cannot reach the hub has no HelloAck, and reads the terms back from here.
+ */
+export const ANNOTATION_SELF_FENCE_TIMEOUT_MS = 'muster.dev/self-fence-timeout-ms';
+/** Annotation: the grace (s) the hub had told for deletes made for fencing; see above. */
+export const ANNOTATION_FENCE_DELETE_GRACE_S = 'muster.dev/fence-delete-grace-s';
 /** Scheduling gate that holds every member until the whole gang exists. */
 export const SCHEDULING_GATE = 'muster.dev/gang';
 

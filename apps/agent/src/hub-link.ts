@@ -3,7 +3,9 @@
 //
 // The stream counts as "up" once the hub has answered on it (response headers or a message);
 // it is "down" from the moment it ends, or — if it never came up — since the last time it was
-// up (or since the process started). Self-fencing measures that down time.
+// up (or since the process started). Self-fencing does not go by this: a stopped or blackholed
+// hub leaves the stream looking up for as long as keepalive takes to notice, so the agent's lease
+// counts from the last message received instead (see fencing.ts).
 import {
   ChannelCredentials,
   credentials,
@@ -49,6 +51,10 @@ export class HubLink {
         'grpc.keepalive_timeout_ms': 10_000,
         'grpc.keepalive_permit_without_calls': 1,
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        // The channel keeps a reconnect backoff of its own (up to 120 s by default) under this
+        // link's: without these a restarted hub stays unreached long after the link redials.
+        'grpc.initial_reconnect_backoff_ms': options.reconnect.initialMs,
+        'grpc.max_reconnect_backoff_ms': options.reconnect.maxMs,
       },
     );
     this.backoff = new Backoff(options.reconnect);

@@ -37,8 +37,11 @@ export interface PodApi {
   ): Promise<{ labels: Record<string, string>; gated: boolean; deleting: boolean } | undefined>;
   /** Removes the Muster scheduling gate (strategic merge patch; idempotent). */
   removeGate(namespace: string, name: string): Promise<void>;
-  /** Deletes the pod; true when it existed, false when it was already gone. */
-  deletePod(namespace: string, name: string): Promise<boolean>;
+  /**
+   * Deletes the pod; true when it existed, false when it was already gone. `gracePeriodSeconds`
+   * shortens the pod's own termination grace (fencing); undefined keeps it.
+   */
+  deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<boolean>;
   /** Creates a scheduling.k8s.io/v1alpha2 PodGroup; throws an API error like createPod. */
   createPodGroup(namespace: string, body: object): Promise<void>;
   /** Labels of an existing PodGroup, or undefined when it does not exist. */
@@ -364,9 +367,14 @@ export class KubeClient implements PodApi {
     );
   }
 
-  async deletePod(namespace: string, name: string): Promise<boolean> {
+  async deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<boolean> {
+    const grace =
+      gracePeriodSeconds === undefined ? '' : `?gracePeriodSeconds=${gracePeriodSeconds}`;
     try {
-      await this.request('DELETE', `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`);
+      await this.request(
+        'DELETE',
+        `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}${grace}`,
+      );
       return true;
     } catch (err) {
       if (err instanceof KubeRequestError && err.code === 404) return false;

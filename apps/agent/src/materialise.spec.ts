@@ -1,5 +1,6 @@
 import { OnClusterLost, type Dispatch } from '@muster/api';
 import type { PodApi } from './kube';
+import { HubLease, selfFenceDue } from './fencing';
 import { Logger } from './log';
 import { ACCEPTED, materialise, REJECTED, type MaterialiseContext } from './materialise';
 import { planGang, type GangPlan } from './pod-builder';
@@ -256,6 +257,38 @@ describe('materialise', () => {
     expect(fake.pods.size).toBe(0);
     expect(fake.calls.filter((c) => c.startsWith('create')).length).toBeLessThan(20);
   });
+
+  it.each(['create', 'ungate'])(
+    'creates or ungates nothing more once the lease ran out during a %s (an agent stopped and resumed)',
+    async (step) => {
+      const fake = new FakePods();
+      const plan = gang([6]);
+      // As the agent asks: the hub was last heard at 0; the process "resumes" at 10 s.
+      const lease = new HubLease(0);
+      let now = 0;
+      const resumeAfter = <A extends unknown[], R>(op: (...a: A) => Promise<R>) => {
+        let n = 0;
+        return async (...a: A): Promise<R> => {
+          const r = await op(...a);
+          if (++n === 2) now = 10_000;
+          return r;
+        };
+      };
+      if (step === 'create') fake.createPod = resumeAfter(fake.createPod.bind(fake));
+      else fake.removeGate = resumeAfter(fake.removeGate.bind(fake));
+      const o = await materialise(
+        plan,
+        ctx(fake, {
+          concurrency: 1,
+          abandoned: () => (selfFenceDue(lease.lastHeardAt, 5000, now) ? 'SelfFenced' : undefined),
+        }),
+      );
+      expect(o).toMatchObject({ outcome: REJECTED, reason: 'SelfFenced' });
+      expect(fake.calls.filter((c) => c.startsWith(step))).toHaveLength(2);
+      if (step === 'create') expect(fake.calls.some((c) => c.startsWith('ungate'))).toBe(false);
+      expect(fake.pods.size).toBe(0);
+    },
+  );
 
   describe('with the Workload API', () => {
     it('creates the gang PodGroup (minCount = gang size) before any member, every member naming it', async () => {

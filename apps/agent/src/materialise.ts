@@ -29,7 +29,10 @@ export interface MaterialiseContext {
   pods: PodApi;
   concurrency: number;
   log: Logger;
-  /** A reason when the gang must be given up (cancelled, fenced) — checked between steps. */
+  /**
+   * A reason when the gang must be given up (cancelled, fenced, the agent's lease ran out):
+   * asked before every create and every ungate, and between the steps.
+   */
   abandoned(): string | undefined;
   /** Records why the agent deletes a pod (for the LOST member state). */
   noteDeletion(key: string, reason: string): void;
@@ -85,7 +88,10 @@ export interface DeleteResult {
   left: string[];
 }
 
-/** Deletes the named pods (concurrently; already gone is fine), retrying transient failures. */
+/**
+ * Deletes the named pods (concurrently; already gone is fine), retrying transient failures.
+ * `gracePeriodSeconds` (fencing) bounds each pod's termination grace; undefined keeps its own.
+ */
 export async function deletePods(
   pods: PodApi,
   namespace: string,
@@ -93,6 +99,7 @@ export async function deletePods(
   concurrency: number,
   reason: string,
   noteDeletion: (key: string, reason: string) => void,
+  gracePeriodSeconds?: number,
   attempts = 6,
   retryInitialMs = 200,
 ): Promise<DeleteResult> {
@@ -100,7 +107,11 @@ export async function deletePods(
     names,
     async (name) => {
       noteDeletion(podKey(namespace, name), reason);
-      return withRetry(() => pods.deletePod(namespace, name), attempts, retryInitialMs);
+      return withRetry(
+        () => pods.deletePod(namespace, name, gracePeriodSeconds),
+        attempts,
+        retryInitialMs,
+      );
     },
     { concurrency },
   );
@@ -171,15 +182,40 @@ async function createPodGroup(
   }
 }
 
-export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Promise<Outcome> {
+/** How long the create step took and when it began, for the log of the whole materialisation. */
+export interface CreateTiming {
+  started: number;
+  cpuAtStart: NodeJS.CpuUsage;
+  createdMs: number;
+}
+
+/** Either every member exists, gated, or the create step rolled back and answers this. */
+export type CreateResult = { ok: true; timing: CreateTiming } | { ok: false; outcome: Outcome };
+
+function stepFailure(err: unknown, m: MemberPlan): StepFailed {
+  return err instanceof StepFailed
+    ? err
+    : new StepFailed(m, kubeError(err), describeKubeError(kubeError(err)));
+}
+
+/**
+ * Step 1 of a materialisation: the PodGroup (Workload API mode), then every member gated. On any
+ * failure, or when the gang is given up meanwhile, every member made is deleted again.
+ */
+export async function createMembers(
+  plan: GangPlan,
+  ctx: MaterialiseContext,
+): Promise<CreateResult> {
   const attempts = ctx.attempts ?? 4;
   const retryMs = ctx.retryInitialMs ?? 200;
-  const log = ctx.log;
   // Set by whichever request fails first (an object: closures write it, TS must not narrow it).
   const st: { failure?: StepFailed } = {};
-  const firstFailure = (): StepFailed | undefined => st.failure;
-  const started = Date.now();
+  const started = performance.now();
   const cpuAtStart = process.cpuUsage();
+  const rejected = async (reason: string, message: string, deleteGroup = true) => ({
+    ok: false as const,
+    outcome: await rollBack(plan, ctx, reason, message, deleteGroup),
+  });
 
   // 0. The PodGroup first, so no member ever exists without it (the gates still hold every
   // member until all exist; the PodGroup makes the scheduler bind them all or none).
@@ -187,9 +223,7 @@ export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Prom
     const failed = await createPodGroup(plan, ctx, attempts, retryMs);
     const gaveUp = ctx.abandoned();
     if (failed || gaveUp) {
-      return rollBack(
-        plan,
-        ctx,
+      return rejected(
         gaveUp ?? 'CreateFailed',
         gaveUp ? `gang ${gaveUp.toLowerCase()} while being created` : failed!.message,
         // A foreign PodGroup of that name is not ours to delete.
@@ -224,40 +258,43 @@ export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Prom
       }
     }
   };
-  const fail = (err: unknown, m: MemberPlan): never => {
-    const f =
-      err instanceof StepFailed
-        ? err
-        : new StepFailed(m, kubeError(err), describeKubeError(kubeError(err)));
-    st.failure ??= f;
-    throw f;
-  };
   await runPool(
     plan.members,
     async (m) => {
       try {
         await createOne(m);
       } catch (err) {
-        fail(err, m);
+        const f = stepFailure(err, m);
+        st.failure ??= f;
+        throw f;
       }
     },
     { concurrency: ctx.concurrency, stop: () => st.failure !== undefined || !!ctx.abandoned() },
   );
-  const createdMs = Date.now() - started;
-  let abandoned = ctx.abandoned();
-  const createdFailure = firstFailure();
-  if (createdFailure || abandoned) {
-    return rollBack(
-      plan,
-      ctx,
+  const createdMs = Math.round(performance.now() - started);
+  const abandoned = ctx.abandoned();
+  const failure = st.failure as StepFailed | undefined;
+  if (failure || abandoned) {
+    return rejected(
       abandoned ?? 'CreateFailed',
-      abandoned
-        ? `gang ${abandoned.toLowerCase()} while being created`
-        : (createdFailure?.message ?? ''),
+      abandoned ? `gang ${abandoned.toLowerCase()} while being created` : (failure?.message ?? ''),
     );
   }
+  return { ok: true, timing: { started, cpuAtStart, createdMs } };
+}
 
-  // 2. Every member exists: remove the gate from all of them.
+/**
+ * Step 2, only once every member exists: removes the gate of every member. On any failure, or
+ * when the gang is given up meanwhile, every member is deleted again.
+ */
+export async function ungateMembers(
+  plan: GangPlan,
+  ctx: MaterialiseContext,
+  timing: CreateTiming,
+): Promise<Outcome> {
+  const attempts = ctx.attempts ?? 4;
+  const retryMs = ctx.retryInitialMs ?? 200;
+  const st: { failure?: StepFailed } = {};
   await runPool(
     plan.members,
     async (m) => {
@@ -265,28 +302,30 @@ export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Prom
         await withRetry(() => ctx.pods.removeGate(plan.namespace, m.name), attempts, retryMs);
       } catch (err) {
         const e = kubeError(err);
-        fail(new StepFailed(m, e, `ungating pod ${m.name}: ${describeKubeError(e)}`), m);
+        const f = new StepFailed(m, e, `ungating pod ${m.name}: ${describeKubeError(e)}`);
+        st.failure ??= f;
+        throw f;
       }
     },
-    { concurrency: ctx.concurrency, stop: () => st.failure !== undefined },
+    // Asked before every ungate: an agent whose lease ran out (or whose gang was fenced) while
+    // ungating must not release one more member — the hub may have moved the gang meanwhile.
+    { concurrency: ctx.concurrency, stop: () => st.failure !== undefined || !!ctx.abandoned() },
   );
-  abandoned = ctx.abandoned();
-  const ungatedFailure = firstFailure();
-  if (ungatedFailure || abandoned) {
+  const abandoned = ctx.abandoned();
+  const failure = st.failure as StepFailed | undefined;
+  if (failure || abandoned) {
     return rollBack(
       plan,
       ctx,
       abandoned ?? 'UngateFailed',
-      abandoned
-        ? `gang ${abandoned.toLowerCase()} while being ungated`
-        : (ungatedFailure?.message ?? ''),
+      abandoned ? `gang ${abandoned.toLowerCase()} while being ungated` : (failure?.message ?? ''),
     );
   }
-  const cpu = process.cpuUsage(cpuAtStart);
-  log.info('gang materialised', {
+  const cpu = process.cpuUsage(timing.cpuAtStart);
+  ctx.log.info('gang materialised', {
     members: plan.members.length,
-    createMs: createdMs,
-    totalMs: Date.now() - started,
+    createMs: timing.createdMs,
+    totalMs: Math.round(performance.now() - timing.started),
     // CPU time of the whole agent process meanwhile (informer events included).
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
   });
@@ -295,6 +334,13 @@ export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Prom
     reason: '',
     message: `${plan.members.length} members created and ungated`,
   };
+}
+
+/** Both steps: create every member gated, then, only if all exist, ungate them all. */
+export async function materialise(plan: GangPlan, ctx: MaterialiseContext): Promise<Outcome> {
+  const created = await createMembers(plan, ctx);
+  if (!created.ok) return created.outcome;
+  return ungateMembers(plan, ctx, created.timing);
 }
 
 async function rollBack(

@@ -32,6 +32,7 @@ function pod(
     terminal: false,
     deleting: false,
     gated: false,
+    terminationGraceSeconds: 30,
     requests: { cpu: 1000n, memory: GI, pods: 1000n },
     pinnedNode: '',
     reason: '',
@@ -255,6 +256,19 @@ describe('ClusterModel member states', () => {
       [0, MemberPhase.MEMBER_PHASE_LOST, 'Cancelled'],
       [1, MemberPhase.MEMBER_PHASE_LOST, 'Deleted'],
     ]);
+  });
+
+  it('keeps LOST states on the monotonic clock: a wall-clock step forward drops none (review 2.19)', () => {
+    const m = new ClusterModel();
+    m.upsertPod(pod({ name: 'a', member: { index: 0 } }));
+    m.removePod('ns/a');
+    const wall = jest.spyOn(Date, 'now').mockReturnValue(Date.now() + 24 * 3600_000);
+    try {
+      m.pruneLost(60_000);
+      expect(m.takeAllMemberStates().map((s) => s.phase)).toEqual([MemberPhase.MEMBER_PHASE_LOST]);
+    } finally {
+      wall.mockRestore();
+    }
   });
 
   it('gives the full picture after a reconnect, LOST members included', () => {

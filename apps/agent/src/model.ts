@@ -21,6 +21,8 @@ export interface GangEntry {
   /** Members of the whole gang (from the gang-size annotation; at least the members seen). */
   size: number;
   onClusterLost: MemberMeta['onClusterLost'];
+  /** The fence terms its pods recorded at creation (empty for pods of older agents). */
+  recordedTerms: { selfFenceTimeoutMs?: number; deleteGraceSeconds?: number };
   members: Map<string, PodRecord>;
   /** Members with spec.nodeName set. */
   bound: number;
@@ -202,7 +204,7 @@ export class ClusterModel {
   }
 
   /** Forgets a pod; a member that had not ended is reported LOST. Returns the record. */
-  removePod(key: string, now = Date.now()): PodRecord | undefined {
+  removePod(key: string, now = performance.now()): PodRecord | undefined {
     const old = this.pods.get(key);
     if (!old) return undefined;
     this.detach(old);
@@ -250,6 +252,7 @@ export class ClusterModel {
         token: m.token,
         size: 0,
         onClusterLost: m.onClusterLost,
+        recordedTerms: {},
         members: new Map(),
         bound: 0,
         charged: 0,
@@ -266,6 +269,10 @@ export class ClusterModel {
     if (node) g.charged++;
     g.size = Math.max(g.size, m.gangSize, g.members.size);
     g.onClusterLost = m.onClusterLost;
+    if (m.selfFenceTimeoutMs !== undefined)
+      g.recordedTerms.selfFenceTimeoutMs = m.selfFenceTimeoutMs;
+    if (m.fenceDeleteGraceSeconds !== undefined)
+      g.recordedTerms.deleteGraceSeconds = m.fenceDeleteGraceSeconds;
     if (!g.fullyBound && g.bound >= g.size) g.fullyBound = true;
     if (!g.reflected && g.charged >= g.size) {
       g.reflected = true;
@@ -395,7 +402,7 @@ export class ClusterModel {
   }
 
   /** Forgets LOST states older than `retentionMs`. */
-  pruneLost(retentionMs: number, now = Date.now()): void {
+  pruneLost(retentionMs: number, now = performance.now()): void {
     for (const [key, l] of this.lost) if (now - l.at > retentionMs) this.lost.delete(key);
   }
 }

@@ -6,6 +6,7 @@ import {
   slimPod,
   type PodLike,
 } from './objects';
+import { memberPodName } from './naming';
 
 const memberLabels = {
   'muster.dev/gang-id': 'g1',
@@ -16,10 +17,13 @@ const memberLabels = {
   app: 'x',
 };
 
+/** The name the agent gives member workers-2 of g1, token 3. */
+const MEMBER_NAME = memberPodName('g1', 3, 'workers', 2);
+
 function pod(over: Partial<PodLike> = {}): PodLike {
   return {
     metadata: {
-      name: 'p',
+      name: MEMBER_NAME,
       namespace: 'ns',
       uid: 'u',
       labels: memberLabels,
@@ -67,7 +71,7 @@ describe('podRecord', () => {
   it('reads a member pod', () => {
     const r = podRecord(pod())!;
     expect(r).toMatchObject({
-      key: 'ns/p',
+      key: `ns/${MEMBER_NAME}`,
       nodeName: 'n1',
       phase: 'Running',
       terminal: false,
@@ -86,6 +90,28 @@ describe('podRecord', () => {
     });
   });
 
+  it('reads the fence terms recorded on the pod and its own grace, through slimPod too', () => {
+    const p = pod({
+      metadata: {
+        annotations: {
+          'muster.dev/on-cluster-lost': 'requeue',
+          'muster.dev/self-fence-timeout-ms': '40000',
+          'muster.dev/fence-delete-grace-s': '10',
+        },
+      },
+      spec: { terminationGracePeriodSeconds: 5 },
+    });
+    for (const r of [podRecord(p)!, podRecord(slimPod(p))!]) {
+      expect(r.terminationGraceSeconds).toBe(5);
+      expect(r.member).toMatchObject({ selfFenceTimeoutMs: 40_000, fenceDeleteGraceSeconds: 10 });
+    }
+    // Not recorded (a pod of an older agent): nothing; no grace in the spec: the API default.
+    const old = podRecord(pod())!;
+    expect(old.terminationGraceSeconds).toBe(30);
+    expect(old.member?.selfFenceTimeoutMs).toBeUndefined();
+    expect(old.member?.fenceDeleteGraceSeconds).toBeUndefined();
+  });
+
   it('is not a member without well-formed Muster labels', () => {
     expect(podRecord(pod({ metadata: { labels: { app: 'x' } } }))!.member).toBeUndefined();
     expect(
@@ -93,6 +119,22 @@ describe('podRecord', () => {
         pod({ metadata: { labels: { ...memberLabels, 'muster.dev/fencing-token': 'x' } } }),
       )!.member,
     ).toBeUndefined();
+  });
+
+  it('is not a member under another name than the one the agent gives that member (review 2.9)', () => {
+    // A copy of a member's labels under any other name: not counted, not reported.
+    for (const name of ['forged', memberPodName('g1', 3, 'workers', 99), `${MEMBER_NAME}-x`]) {
+      const r = podRecord(pod({ metadata: { name } }))!;
+      expect(r.key).toBe(`ns/${name}`);
+      expect(r.member).toBeUndefined();
+      expect(podRecord(slimPod(pod({ metadata: { name } })))!.member).toBeUndefined();
+    }
+    // Labels naming another index than the name says: not a member either.
+    const moved = podRecord(
+      pod({ metadata: { labels: { ...memberLabels, 'muster.dev/member-index': '99' } } }),
+    )!;
+    expect(moved.member).toBeUndefined();
+    expect(podRecord(pod())!.member).toMatchObject({ gangId: 'g1', token: 3, index: 2 });
   });
 
   it('sees the Muster gate and deletion', () => {

@@ -4,8 +4,10 @@
 import { parseResourceList, type ResourceList } from '@muster/placement';
 import type { Taint } from '@muster/api';
 import {
+  ANNOTATION_FENCE_DELETE_GRACE_S,
   ANNOTATION_GANG_SIZE,
   ANNOTATION_ON_CLUSTER_LOST,
+  ANNOTATION_SELF_FENCE_TIMEOUT_MS,
   LABEL_FENCING_TOKEN,
   LABEL_GANG_ID,
   LABEL_JOB_ID,
@@ -15,6 +17,7 @@ import {
   type OnClusterLostPolicy,
 } from './constants';
 import { podRequests, type PodSpecLike } from '@muster/k8s';
+import { memberPodName } from './naming';
 
 /** The parts of a core/v1 Node the agent reads. */
 export interface NodeLike {
@@ -43,6 +46,7 @@ export interface PodLike {
   spec?:
     | (PodSpecLike & {
         nodeName?: string | null;
+        terminationGracePeriodSeconds?: number | null;
         schedulingGates?: Array<{ name?: string }> | null;
         affinity?: {
           nodeAffinity?: {
@@ -112,6 +116,10 @@ export interface MemberMeta {
   onClusterLost: OnClusterLostPolicy;
   /** Members of the whole gang; 0 when the annotation is missing. */
   gangSize: number;
+  /** The self-fence timeout (ms) recorded at creation; undefined when not recorded. */
+  selfFenceTimeoutMs?: number;
+  /** The grace (s) of fencing deletes recorded at creation; undefined when not recorded. */
+  fenceDeleteGraceSeconds?: number;
 }
 
 export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
@@ -129,6 +137,8 @@ export interface PodRecord {
   deleting: boolean;
   /** Still held by the Muster scheduling gate. */
   gated: boolean;
+  /** spec.terminationGracePeriodSeconds (30, the API default, when unset). */
+  terminationGraceSeconds: number;
   /** Effective requests (see pod-requests.ts), in milli-units, including `pods`. */
   requests: ResourceList;
   /**
@@ -189,7 +199,7 @@ export function memberMeta(
   const token = nonNegativeInt(labels?.[LABEL_FENCING_TOKEN]);
   const index = nonNegativeInt(labels?.[LABEL_MEMBER_INDEX]);
   if (token === undefined || index === undefined) return undefined;
-  return {
+  const meta: MemberMeta = {
     gangId,
     jobId: labels?.[LABEL_JOB_ID] ?? '',
     token,
@@ -198,6 +208,11 @@ export function memberMeta(
     onClusterLost: annotations?.[ANNOTATION_ON_CLUSTER_LOST] === 'requeue' ? 'requeue' : 'wait',
     gangSize: nonNegativeInt(annotations?.[ANNOTATION_GANG_SIZE]) ?? 0,
   };
+  const timeout = nonNegativeInt(annotations?.[ANNOTATION_SELF_FENCE_TIMEOUT_MS]);
+  if (timeout !== undefined && timeout > 0) meta.selfFenceTimeoutMs = timeout;
+  const grace = nonNegativeInt(annotations?.[ANNOTATION_FENCE_DELETE_GRACE_S]);
+  if (grace !== undefined) meta.fenceDeleteGraceSeconds = grace;
+  return meta;
 }
 
 function exitInfo(statuses: ContainerStatusLike[]): { exitCode: number; reason: string } {
@@ -247,6 +262,10 @@ function scheduledCondition(pod: PodLike): ScheduledCondition | undefined {
   };
 }
 
+function graceOf(raw: number | null | undefined): number {
+  return typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0 ? raw : 30;
+}
+
 export function podRecord(pod: PodLike): PodRecord | undefined {
   const name = pod.metadata?.name;
   const namespace = pod.metadata?.namespace ?? '';
@@ -277,6 +296,7 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
     deleting:
       pod.metadata?.deletionTimestamp !== undefined && pod.metadata?.deletionTimestamp !== null,
     gated,
+    terminationGraceSeconds: graceOf(pod.spec?.terminationGracePeriodSeconds),
     requests,
     pinnedNode: pinnedNodeOf(pod.spec),
     reason,
@@ -286,7 +306,10 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
   const scheduled = scheduledCondition(pod);
   if (scheduled) record.scheduled = scheduled;
   const member = memberMeta(pod.metadata?.labels, pod.metadata?.annotations);
-  if (member) record.member = member;
+  // Labels alone are forgeable (anyone who can create pods can copy them): a member is the pod
+  // under the deterministic name the agent gives it, so a copy never counts or is reported.
+  if (member && name === memberPodName(member.gangId, member.token, member.podSet, member.index))
+    record.member = member;
   if (problem) record.problem = problem;
   return record;
 }
@@ -298,7 +321,12 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
 export function slimPod(pod: PodLike): PodLike {
   const m = pod.metadata ?? {};
   const keepAnnotations: Record<string, string> = {};
-  for (const k of [ANNOTATION_ON_CLUSTER_LOST, ANNOTATION_GANG_SIZE]) {
+  for (const k of [
+    ANNOTATION_ON_CLUSTER_LOST,
+    ANNOTATION_GANG_SIZE,
+    ANNOTATION_SELF_FENCE_TIMEOUT_MS,
+    ANNOTATION_FENCE_DELETE_GRACE_S,
+  ]) {
     const v = m.annotations?.[k];
     if (v !== undefined) keepAnnotations[k] = v;
   }
@@ -329,6 +357,7 @@ export function slimPod(pod: PodLike): PodLike {
     },
     spec: {
       nodeName: pod.spec?.nodeName,
+      terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds,
       schedulingGates: pod.spec?.schedulingGates,
       // Only the name requirements of the required terms decide the pinned node.
       affinity: slimAffinity(pod.spec?.affinity),

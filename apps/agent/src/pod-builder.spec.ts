@@ -89,6 +89,34 @@ describe('planGang', () => {
     expect(launcher.spec.affinity).toBeUndefined();
   });
 
+  it('records the fence terms the hub told on every member, and only those', () => {
+    const sneaky = dispatch({
+      podSets: [
+        {
+          name: 'w',
+          podTemplateJson: JSON.stringify({
+            metadata: { annotations: { 'muster.dev/self-fence-timeout-ms': '999999999' } },
+            spec: { containers: [{ name: 'c', image: 'i' }] },
+          }),
+          members: [{ index: 0, nodeName: 'n1' }],
+          domainLevel: '',
+          domainValue: '',
+        },
+      ],
+    });
+    const told = planGang(sneaky, {
+      fenceTerms: { selfFenceTimeoutMs: 40_000, deleteGraceSeconds: 10 },
+    });
+    if (!told.ok) throw new Error(told.error.message);
+    expect(told.plan.members[0]!.body.metadata.annotations).toMatchObject({
+      'muster.dev/self-fence-timeout-ms': '40000',
+      'muster.dev/fence-delete-grace-s': '10',
+    });
+    const none = plan(sneaky).members[0]!.body.metadata.annotations;
+    expect(none['muster.dev/self-fence-timeout-ms']).toBeUndefined();
+    expect(none['muster.dev/fence-delete-grace-s']).toBeUndefined();
+  });
+
   it('keeps the template, ANDs the node pin into its own affinity terms and drops nodeName', () => {
     const p = plan(
       dispatch({

@@ -4,8 +4,10 @@
 import { OnClusterLost, type Dispatch } from '@muster/api';
 import { dns1123LabelError, labelValueError, qualifiedNameError } from '@muster/k8s';
 import {
+  ANNOTATION_FENCE_DELETE_GRACE_S,
   ANNOTATION_GANG_SIZE,
   ANNOTATION_ON_CLUSTER_LOST,
+  ANNOTATION_SELF_FENCE_TIMEOUT_MS,
   LABEL_FENCING_TOKEN,
   LABEL_GANG_ID,
   LABEL_JOB_ID,
@@ -14,6 +16,7 @@ import {
   SCHEDULING_GATE,
   type OnClusterLostPolicy,
 } from './constants';
+import type { FenceTerms } from './fencing';
 import { gangPodGroupName, memberPodName } from './naming';
 
 export const DEFAULT_NAMESPACE = 'default';
@@ -67,6 +70,11 @@ export interface GangPlan {
 export interface PlanOptions {
   /** Make a gang PodGroup and point every member's spec.schedulingGroup at it. */
   workloadApi?: boolean;
+  /**
+   * The fence terms the hub told (HelloAck), recorded on every member so that a restarted agent
+   * that cannot reach the hub still knows when and how to fence the gang; undefined: none told.
+   */
+  fenceTerms?: FenceTerms;
 }
 
 export interface PlanError {
@@ -131,6 +139,7 @@ function buildPod(
   nodeName: string,
   gangSize: number,
   podGroupName: string | undefined,
+  fenceTerms: FenceTerms | undefined,
 ): PodBody {
   const name = memberPodName(d.gangId, d.fencingToken, podSet.name, index);
   const tmeta = isObject(template.metadata) ? template.metadata : {};
@@ -148,6 +157,14 @@ function buildPod(
     [ANNOTATION_ON_CLUSTER_LOST]: onClusterLostPolicy(d.onClusterLost),
     [ANNOTATION_GANG_SIZE]: String(gangSize),
   };
+  // Muster's own, so a template cannot claim terms the hub never told.
+  delete annotations[ANNOTATION_SELF_FENCE_TIMEOUT_MS];
+  delete annotations[ANNOTATION_FENCE_DELETE_GRACE_S];
+  if (fenceTerms) {
+    annotations[ANNOTATION_SELF_FENCE_TIMEOUT_MS] = String(fenceTerms.selfFenceTimeoutMs);
+    if (fenceTerms.deleteGraceSeconds !== undefined)
+      annotations[ANNOTATION_FENCE_DELETE_GRACE_S] = String(fenceTerms.deleteGraceSeconds);
+  }
   const spec: Record<string, unknown> = { ...(template.spec as Record<string, unknown>) };
   delete spec.nodeName;
   const gates = Array.isArray(spec.schedulingGates)
@@ -250,7 +267,17 @@ export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
           index: m.index,
           name: memberPodName(d.gangId, d.fencingToken, ps.name, m.index),
           nodeName: m.nodeName,
-          body: buildPod(d, namespace, copy, ps, m.index, m.nodeName, gangSize, podGroupName),
+          body: buildPod(
+            d,
+            namespace,
+            copy,
+            ps,
+            m.index,
+            m.nodeName,
+            gangSize,
+            podGroupName,
+            options.fenceTerms,
+          ),
         });
       }
     }

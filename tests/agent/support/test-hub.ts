@@ -1,6 +1,8 @@
 // The hub side of AgentService.Connect for agent tests: records everything the agent sends, keeps
 // the view a hub would build from it (snapshot + deltas, member states, answers), and lets the test
-// send dispatches, cancels, gang lists and snapshot requests.
+// send dispatches, cancels, gang lists and snapshot requests. Like a hub it sends a HubHeartbeat
+// every heartbeat interval (the agent's self-fence lease runs from the last message it received)
+// and acknowledges member-state batches.
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import {
   AgentServiceService,
@@ -26,8 +28,12 @@ export interface Received {
 }
 
 export interface TestHubOptions {
-  /** Sent on every new stream; null sends none. Default { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0 }. */
+  /** Sent on every new stream; null sends none. Default: no intervals, no fence terms (all 0). */
   helloAck?: HelloAck | null;
+  /** Period of the HubHeartbeat sent on the current stream, in ms; 0 sends none. Default 500. */
+  hubHeartbeatMs?: number;
+  /** Answer MemberStatesAck for every batch with an id, as the hub does after its commit. Default true. */
+  ackMemberStates?: boolean;
 }
 
 const POLL_MS = 50;
@@ -60,6 +66,9 @@ export class TestHub {
   private lastSeq = 0;
   private epoch = '';
   private port = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  /** Date.now() of the last message written to any agent stream (the agent's lease starts there). */
+  lastSentAt = 0;
 
   private constructor(private readonly options: TestHubOptions) {}
 
@@ -71,6 +80,13 @@ export class TestHub {
         err ? reject(err) : resolve(p),
       ),
     );
+    const every = options.hubHeartbeatMs ?? 500;
+    if (every > 0) {
+      hub.heartbeat = setInterval(() => {
+        if (hub.current)
+          hub.write(hub.current, { $case: 'hubHeartbeat', hubHeartbeat: { sentAt: new Date() } });
+      }, every);
+    }
     return hub;
   }
 
@@ -90,7 +106,7 @@ export class TestHub {
     const stream = ++this.streamCount;
     this.current = call;
     call.on('data', (req: ConnectRequest) => {
-      if (req.message) this.record(stream, req.message);
+      if (req.message) this.record(stream, req.message, call);
     });
     call.on('end', () => {
       if (this.current === call) this.current = undefined;
@@ -104,13 +120,28 @@ export class TestHub {
     });
     const ack =
       this.options.helloAck === undefined
-        ? { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0 }
+        ? { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0, fenceDeleteGraceSeconds: 0 }
         : this.options.helloAck;
-    if (ack) call.write({ message: { $case: 'helloAck', helloAck: ack } });
+    if (ack) this.write(call, { $case: 'helloAck', helloAck: ack });
   }
 
-  private record(stream: number, msg: NonNullable<ConnectRequest['message']>): void {
+  private write(call: Stream, message: NonNullable<ConnectResponse['message']>): void {
+    call.write({ message });
+    this.lastSentAt = Date.now();
+  }
+
+  private record(stream: number, msg: NonNullable<ConnectRequest['message']>, call: Stream): void {
     this.received.push({ stream, at: Date.now(), msg });
+    if (
+      msg.$case === 'memberStates' &&
+      msg.memberStates.batchId > 0 &&
+      this.options.ackMemberStates !== false
+    ) {
+      this.write(call, {
+        $case: 'memberStatesAck',
+        memberStatesAck: { batchId: msg.memberStates.batchId },
+      });
+    }
     switch (msg.$case) {
       case 'hello':
         this.hellos.push(msg.hello);
@@ -169,7 +200,7 @@ export class TestHub {
 
   send(message: NonNullable<ConnectResponse['message']>): void {
     if (!this.current) throw new Error('test hub: no agent stream');
-    this.current.write({ message });
+    this.write(this.current, message);
   }
 
   dispatch(dispatch: Dispatch): void {
@@ -225,6 +256,7 @@ export class TestHub {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.heartbeat);
     this.server.forceShutdown();
     this.current = undefined;
   }

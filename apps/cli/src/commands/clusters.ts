@@ -1,7 +1,12 @@
-// muster clusters list|get|register|cordon|uncordon|deregister: the worker cluster inventory.
+// muster clusters list|get|register|cordon|uncordon|fence|deregister: the worker cluster inventory.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Cluster, ListClustersResponse, type AccessProvider } from '@muster/api';
+import {
+  Cluster,
+  FenceClusterResponse,
+  ListClustersResponse,
+  type AccessProvider,
+} from '@muster/api';
 import { UsageError } from '../errors';
 import { present } from '../hub/present';
 import { renderClusterDetails, renderClusterTable } from '../output/cluster-views';
@@ -173,6 +178,40 @@ Examples:
           cmd,
           () => `cluster ${cluster.name} uncordoned\n`,
           () => Cluster.toJSON(cluster),
+        );
+      });
+    });
+
+  clusters
+    .command('fence')
+    .description(
+      'confirm that a lost cluster runs none of its gangs any more, so its requeue gangs move now',
+    )
+    .argument('<name>', 'cluster name (its agent must be Lost)')
+    .option('--reason <text>', "how you know its pods are gone, kept in the jobs' events")
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      `
+Only for a cluster whose agent is Lost and whose API server the hub cannot reach either: the
+hub then cannot confirm that the cluster's gangs are gone, and keeps them where they are
+(reason AwaitingFence) rather than risk running them twice. Fence only a cluster you know is
+down or cut off for good: a gang still running there would then run twice.
+
+Examples:
+  muster clusters fence gpu-east --reason "powered off in the datacenter console"`,
+    )
+    .action(async (name: string, flags: { reason?: string }, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        const response = await hub.call(
+          (c) => c.inventory.fenceCluster({ name, reason: flags.reason ?? '' }),
+          { idempotent: true },
+        );
+        const n = response.requeuedJobIds.length;
+        ctx.show(
+          cmd,
+          () => `cluster ${name} fenced; ${n} requeue gang${n === 1 ? '' : 's'} placed again\n`,
+          () => FenceClusterResponse.toJSON(response),
         );
       });
     });

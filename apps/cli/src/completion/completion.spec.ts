@@ -42,6 +42,7 @@ describe('the completion tree', () => {
       'register',
       'cordon',
       'uncordon',
+      'fence',
       'deregister',
     ]);
     expect(node('clusters register')!.flags).toEqual(

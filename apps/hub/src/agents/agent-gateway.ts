@@ -19,8 +19,12 @@ import { capacitySummaryOf, reportedNodeOf } from './capacity.mapper';
 import { helloClusterError } from '../auth/agent-identity';
 
 export interface GatewaySettings {
+  /** Told to agents, and the period of the hub's own HubHeartbeat on every stream, in ms. */
   heartbeatIntervalMs: number;
+  /** Told to agents: their lease on `requeue` gangs, in ms. */
   selfFenceTimeoutMs: number;
+  /** Told to agents: most grace of the pod deletes they make for fencing, in seconds. */
+  fenceDeleteGraceSeconds: number;
   /** Capacity is written to Postgres at most this often per cluster, in ms. */
   persistIntervalMs: number;
 }
@@ -95,7 +99,7 @@ export class AgentGateway {
       if (!session) {
         if (m.$case !== 'hello')
           throw new StreamRejected(status.FAILED_PRECONDITION, 'the first message must be hello');
-        session = await this.open(call, m.hello);
+        session = await this.open(call, m.hello, () => chain);
         return;
       }
       const s = session;
@@ -118,6 +122,8 @@ export class AgentGateway {
           s.reportSequence = m.snapshot.reportSequence;
           persist();
           this.onCapacityChange(s.cluster);
+          // Placements whose pods are no longer in the cluster end here, not never.
+          await this.dispatcher.onHeldGangs(s.cluster, m.snapshot.heldGangs);
           if (!resynced) {
             resynced = true;
             await this.dispatcher.resync(s);
@@ -145,9 +151,15 @@ export class AgentGateway {
         case 'dispatchAnswer':
           await this.dispatcher.onAnswer(s.cluster, m.dispatchAnswer);
           return;
-        case 'memberStates':
+        case 'memberStates': {
           await this.dispatcher.onMemberStates(s.cluster, m.memberStates.members);
+          // Only now, after the commit: an agent keeps a batch until it is acknowledged, so a
+          // batch this hub dies or fails on is sent again rather than lost.
+          const batchId = m.memberStates.batchId;
+          if (batchId > 0)
+            s.send({ message: { $case: 'memberStatesAck', memberStatesAck: { batchId } } });
           return;
+        }
         default: {
           const never: never = m;
           throw new StreamRejected(status.INVALID_ARGUMENT, `unknown message ${String(never)}`);
@@ -175,6 +187,9 @@ export class AgentGateway {
       }
       chain = chain
         .then(async () => {
+          // A newer stream of this cluster was accepted: what this one still has queued is older
+          // than anything that stream sends and must not be applied after it.
+          if (session?.replaced) return;
           // Messages are handled in order; a stuck one would silence heartbeats, so say so.
           const slow = setTimeout(
             () =>
@@ -202,6 +217,7 @@ export class AgentGateway {
     });
     const closed = () => {
       if (persistTimer) clearTimeout(persistTimer);
+      session?.stopHeartbeat();
       if (session && this.registry.remove(session)) {
         session.closed = true;
         this.log.info('agent disconnected', { cluster: session.cluster, epoch: session.epoch });
@@ -218,6 +234,7 @@ export class AgentGateway {
   private async open(
     call: ServerDuplexStream<ConnectRequest, ConnectResponse>,
     hello: Hello,
+    drained: () => Promise<void>,
   ): Promise<AgentSession> {
     const nameError = dns1123LabelError(hello.cluster);
     if (nameError) throw new StreamRejected(status.INVALID_ARGUMENT, `hello.cluster: ${nameError}`);
@@ -238,6 +255,7 @@ export class AgentGateway {
       hello.agentVersion.slice(0, 64),
       call,
     );
+    session.drained = drained;
     try {
       await this.clusters.patch(cluster.name, {
         agentState: 'Connected',
@@ -257,16 +275,22 @@ export class AgentGateway {
       );
     }
     // Registered only now, so a failed hello leaves no session behind to deliver into.
-    this.registry.add(session);
+    const previous = this.registry.add(session);
+    // HelloAck before anything else, so the agent knows the fence terms before any dispatch.
     session.send({
       message: {
         $case: 'helloAck',
         helloAck: {
           heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
           selfFenceTimeoutMs: this.settings.selfFenceTimeoutMs,
+          fenceDeleteGraceSeconds: this.settings.fenceDeleteGraceSeconds,
         },
       },
     });
+    session.startHeartbeat(this.settings.heartbeatIntervalMs);
+    // The old stream's queued messages are dropped (replaced); the one it is handling right now
+    // finishes first, so this stream's messages are applied after it, never before.
+    if (previous) await previous.drained();
     this.log.info('agent connected', {
       cluster: cluster.name,
       epoch: session.epoch,

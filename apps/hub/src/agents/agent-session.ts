@@ -12,6 +12,14 @@ export class AgentSession {
   readonly connectedAt = new Date();
   /** performance.now() of the last message received on the stream: liveness on one clock. */
   lastMessageAt = performance.now();
+  /**
+   * Set when a newer stream of the same cluster was accepted: the messages this stream still has
+   * queued are dropped, so nothing older is applied after something newer.
+   */
+  replaced = false;
+  /** Resolves once every message received on this stream so far is handled (or dropped). */
+  drained: () => Promise<void> = () => Promise.resolve();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     readonly cluster: string,
@@ -50,7 +58,27 @@ export class AgentSession {
     if (this.listReads > 0) this.sentDuringRead.set(gangId, fencingToken);
   }
 
+  /**
+   * Sends a HubHeartbeat every `intervalMs` until the stream ends: the agent's self-fence lease
+   * runs from the last message it received, so a hub with nothing to say must still speak. A
+   * timer of its own, not the message chain, so a slow database does not silence it.
+   */
+  startHeartbeat(intervalMs: number): void {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      if (!this.send({ message: { $case: 'hubHeartbeat', hubHeartbeat: { sentAt: new Date() } } }))
+        this.stopHeartbeat();
+    }, intervalMs);
+    this.heartbeat.unref();
+  }
+
+  stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
   close(): void {
+    this.stopHeartbeat();
     if (this.closed) return;
     this.closed = true;
     this.call.end();
@@ -60,16 +88,27 @@ export class AgentSession {
 /** This replica's agent streams, one per cluster. */
 export class AgentRegistry {
   private readonly sessions = new Map<string, AgentSession>();
+  /** The newest stream accepted per cluster, still known after it ended (its queue may not be). */
+  private readonly newest = new Map<string, AgentSession>();
 
   get(cluster: string): AgentSession | undefined {
     return this.sessions.get(cluster);
   }
 
-  /** Adds a session; an older stream of the same cluster is closed (the agent reconnected). */
-  add(session: AgentSession): void {
+  /**
+   * Adds a session; an older stream of the same cluster is closed (the agent reconnected) and
+   * marked replaced, so whatever it still has queued is dropped. Returns that older stream, if
+   * any — ended or not — so the caller can wait for the message it is handling right now.
+   */
+  add(session: AgentSession): AgentSession | undefined {
     const old = this.sessions.get(session.cluster);
     if (old && old !== session) old.close();
     this.sessions.set(session.cluster, session);
+    const previous = this.newest.get(session.cluster);
+    this.newest.set(session.cluster, session);
+    if (!previous || previous === session) return undefined;
+    previous.replaced = true;
+    return previous;
   }
 
   remove(session: AgentSession): boolean {

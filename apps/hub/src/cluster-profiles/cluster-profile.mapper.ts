@@ -333,7 +333,7 @@ export function propertiesFor(row: ClusterRow, warnings: MappingWarning[] = []):
 
 /** Registered access providers in ClusterProfile form (kubeconfig Cluster field names). */
 export function accessProvidersFor(
-  row: ClusterRow,
+  row: Pick<ClusterRow, 'accessProviders'>,
   warnings: MappingWarning[] = [],
 ): ProfileAccessProvider[] {
   return (row.accessProviders ?? []).map((p, i) => {

@@ -1,5 +1,10 @@
 // The hub's whole configuration, read once from the environment at start-up.
-import { podPolicyOf, type PodPolicy } from '@muster/k8s';
+import {
+  podPolicyOf,
+  readAccessProviderFile,
+  type AccessProviderFile,
+  type PodPolicy,
+} from '@muster/k8s';
 
 export interface HubConfig {
   /** gRPC listen address. Env MUSTER_GRPC_ADDR, default "127.0.0.1:50051". */
@@ -32,8 +37,10 @@ export interface HubConfig {
   eventPollMs: number;
   /** A cluster whose agent is silent this long turns NotReady (Lost), in ms. Env MUSTER_WORKER_LOST_TIMEOUT_MS, default 60000. */
   workerLostTimeoutMs: number;
-  /** Told to agents: delete `requeue` gangs after this long without the hub, in ms; must be below workerLostTimeoutMs. Env MUSTER_SELF_FENCE_TIMEOUT_MS, default 40000. */
+  /** Told to agents: delete `requeue` gangs after this long without any message from the hub, in ms; selfFence + fence delete grace + 2 heartbeat intervals must be below workerLostTimeoutMs. Env MUSTER_SELF_FENCE_TIMEOUT_MS, default 40000. */
   selfFenceTimeoutMs: number;
+  /** Told to agents: the most grace a pod deleted for fencing gets (the smaller of this and its own terminationGracePeriodSeconds), in seconds. Env MUSTER_FENCE_DELETE_GRACE_S, default 10 (at least 1: 0 would be a force delete that leaves containers running unseen). */
+  fenceDeleteGraceSeconds: number;
   /** Told to agents: heartbeat interval, in ms. Env MUSTER_HEARTBEAT_INTERVAL_MS, default 2000. */
   heartbeatIntervalMs: number;
   /** Most queued gangs one scheduling cycle considers. Env MUSTER_MAX_GANGS_PER_CYCLE, default 2000. */
@@ -46,10 +53,14 @@ export interface HubConfig {
   placementPolicy: 'pack' | 'spread';
   /** Longest requeue backoff after a rejected dispatch, in seconds. Env MUSTER_MAX_REQUEUE_BACKOFF_S, default 60. */
   maxRequeueBackoffSeconds: number;
+  /** A gang rejected by its clusters this many times fails (reason TooManyAttempts) instead of looping; 0 means never. Env MUSTER_MAX_DISPATCH_ATTEMPTS, default 50. */
+  maxDispatchAttempts: number;
   /** After a worker could not run a gang (e.g. its scheduler left members unbound), the gang avoids that cluster this long, in seconds. Env MUSTER_CLUSTER_EXCLUSION_S, default 900. */
   clusterExclusionSeconds: number;
   /** How often the reconciler rebuilds queue work from Postgres and resends gang lists, in ms. Env MUSTER_RECONCILE_INTERVAL_MS, default 10000. */
   reconcileIntervalMs: number;
+  /** Access provider file (the Cluster Inventory API's provider file: exec credential plugins by provider name) through which the hub reaches worker API servers with each cluster's registered access providers, to confirm a lost cluster's gangs gone; unset means only agents and operators (muster clusters fence) can confirm. Env MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE, default unset. */
+  clusterAccessProviders: AccessProviderFile | undefined;
   /** Kubeconfig file of the management cluster that holds the ClusterProfiles; unset disables ClusterProfile sync. Env MUSTER_INVENTORY_KUBECONFIG, default unset. */
   inventoryKubeconfig: string | undefined;
   /** Namespace Muster writes its ClusterProfiles to (created if missing). Env MUSTER_INVENTORY_NAMESPACE, default "muster-inventory". */
@@ -239,6 +250,17 @@ function namespaceFrom(env: NodeJS.ProcessEnv, key: string, fallback: string): s
   return names[0] ?? fallback;
 }
 
+/** A provider file named by `name`, read and checked at start so a bad file stops the hub. */
+function accessProvidersFrom(env: NodeJS.ProcessEnv, name: string): AccessProviderFile | undefined {
+  const path = env[name];
+  if (!path) return undefined;
+  try {
+    return readAccessProviderFile(path);
+  } catch (err) {
+    throw new ConfigError(`${name}: ${(err as Error).message}`);
+  }
+}
+
 export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
   const logLevel = (env.MUSTER_LOG_LEVEL ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
@@ -248,9 +270,15 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
   }
   const workerLostTimeoutMs = intFrom(env, 'MUSTER_WORKER_LOST_TIMEOUT_MS', 60_000, 100);
   const selfFenceTimeoutMs = intFrom(env, 'MUSTER_SELF_FENCE_TIMEOUT_MS', 40_000, 50);
-  if (selfFenceTimeoutMs >= workerLostTimeoutMs) {
+  const fenceDeleteGraceSeconds = intFrom(env, 'MUSTER_FENCE_DELETE_GRACE_S', 10, 1);
+  const heartbeatIntervalMs = intFrom(env, 'MUSTER_HEARTBEAT_INTERVAL_MS', 2000, 100);
+  // An agent cut off from the hub must have deleted its requeue gangs, grace included, before the
+  // hub calls the cluster lost; the margin covers the up to one heartbeat by which the agent's
+  // last word from the hub and the hub's last word from the agent differ, and then some.
+  const fenced = selfFenceTimeoutMs + fenceDeleteGraceSeconds * 1000 + 2 * heartbeatIntervalMs;
+  if (fenced >= workerLostTimeoutMs) {
     throw new ConfigError(
-      `MUSTER_SELF_FENCE_TIMEOUT_MS (${selfFenceTimeoutMs}) must be below MUSTER_WORKER_LOST_TIMEOUT_MS (${workerLostTimeoutMs}), or a lost cluster's gangs could run twice`,
+      `MUSTER_SELF_FENCE_TIMEOUT_MS (${selfFenceTimeoutMs}) + MUSTER_FENCE_DELETE_GRACE_S (${fenceDeleteGraceSeconds} s) + 2 × MUSTER_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}) = ${fenced} ms must be below MUSTER_WORKER_LOST_TIMEOUT_MS (${workerLostTimeoutMs}), or a lost cluster's gangs could still be running when the hub gives up on it`,
     );
   }
   const placementPolicy = (env.MUSTER_PLACEMENT_POLICY ?? 'pack') as 'pack' | 'spread';
@@ -276,14 +304,17 @@ export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
     eventPollMs: intFrom(env, 'MUSTER_EVENT_POLL_MS', 1000, 50),
     workerLostTimeoutMs,
     selfFenceTimeoutMs,
-    heartbeatIntervalMs: intFrom(env, 'MUSTER_HEARTBEAT_INTERVAL_MS', 2000, 100),
+    fenceDeleteGraceSeconds,
+    heartbeatIntervalMs,
     maxGangsPerCycle: intFrom(env, 'MUSTER_MAX_GANGS_PER_CYCLE', 2000, 1),
     cyclePeriodMs: intFrom(env, 'MUSTER_CYCLE_PERIOD_MS', 2000, 50),
     cycleCoalesceMs: intFrom(env, 'MUSTER_CYCLE_COALESCE_MS', 20, 0),
     placementPolicy,
     maxRequeueBackoffSeconds: intFrom(env, 'MUSTER_MAX_REQUEUE_BACKOFF_S', 60, 0),
     clusterExclusionSeconds: intFrom(env, 'MUSTER_CLUSTER_EXCLUSION_S', 900, 0),
+    maxDispatchAttempts: intFrom(env, 'MUSTER_MAX_DISPATCH_ATTEMPTS', 50, 0),
     reconcileIntervalMs: intFrom(env, 'MUSTER_RECONCILE_INTERVAL_MS', 10_000, 100),
+    clusterAccessProviders: accessProvidersFrom(env, 'MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE'),
     inventoryKubeconfig: env.MUSTER_INVENTORY_KUBECONFIG || undefined,
     inventoryNamespace: namespaceFrom(env, 'MUSTER_INVENTORY_NAMESPACE', 'muster-inventory'),
     inventoryImportNamespaces: namespacesFrom(env, 'MUSTER_INVENTORY_IMPORT_NAMESPACES', []),

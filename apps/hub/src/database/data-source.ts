@@ -9,6 +9,8 @@ import { ClusterExclusions1764000002000 } from './migrations/1764000002000-clust
 import { GangListGeneration1764000003000 } from './migrations/1764000003000-gang-list-generation';
 import { SchedulerLeader1764000004000 } from './migrations/1764000004000-scheduler-leader';
 import { GangRestarts1764000005000 } from './migrations/1764000005000-gang-restarts';
+import { AwaitingFence1764000006000 } from './migrations/1764000006000-awaiting-fence';
+import { QueuedPerQueue1764000007000 } from './migrations/1764000007000-queued-per-queue';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
@@ -19,6 +21,8 @@ export const MIGRATIONS = [
   GangListGeneration1764000003000,
   SchedulerLeader1764000004000,
   GangRestarts1764000005000,
+  AwaitingFence1764000006000,
+  QueuedPerQueue1764000007000,
 ];
 
 export function createDataSource(url: string): DataSource {

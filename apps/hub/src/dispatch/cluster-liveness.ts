@@ -1,10 +1,11 @@
 import type { AgentRegistry } from '../agents/agent-session';
 import type { ContextLogger } from '../logging/json-logger';
 import type { ClusterStatusRepository } from '../inventory/inventory.repository';
-import type { DispatchRepository } from './dispatch.repository';
+import type { GangFencing } from './gang-fencing';
 
 /**
- * Marks clusters whose agents fell silent as Lost and requeues their `requeue` gangs. Safe on
+ * Marks clusters whose agents fell silent as Lost and hands them to {@link GangFencing}, which
+ * moves their `requeue` gangs once they are confirmed gone (never on the timer alone). Safe on
  * every replica: marking is one guarded UPDATE, and requeueing checks each gang's token.
  *
  * Silence is judged on one clock each: heartbeat ages on Postgres's (the hub's own clock never
@@ -21,10 +22,8 @@ export class ClusterLiveness {
   constructor(
     private readonly clusters: ClusterStatusRepository,
     private readonly registry: AgentRegistry,
-    private readonly repo: DispatchRepository,
+    private readonly fencing: GangFencing,
     private readonly lostTimeoutMs: number,
-    private readonly maxRequeueBackoffSeconds: number,
-    private readonly onChange: () => void,
     private readonly log: ContextLogger,
   ) {}
 
@@ -87,13 +86,8 @@ export class ClusterLiveness {
         ],
       });
     }
-    // Also after a restart: a crash between marking and requeueing must not strand gangs.
-    for (const cluster of await this.clusters.lostClusters()) {
-      const moved = await this.repo.requeueLostCluster(cluster, this.maxRequeueBackoffSeconds);
-      if (moved.length > 0) {
-        this.log.info('requeued gangs of a lost cluster', { cluster, gangs: moved.length });
-        this.onChange();
-      }
-    }
+    // Also after a restart: a crash between marking and fencing must not strand gangs.
+    for (const cluster of await this.clusters.lostClusters()) this.fencing.onLost(cluster);
+    await this.fencing.clearRecovered();
   }
 }

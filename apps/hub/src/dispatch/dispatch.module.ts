@@ -10,6 +10,7 @@ import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
 import { JsonLogger, LOGGER } from '../logging/json-logger';
 import { InventoryModule } from '../inventory/inventory.module';
 import { ClusterStatusRepository, InventoryRepository } from '../inventory/inventory.repository';
+import { InventoryService } from '../inventory/inventory.service';
 import { JobsModule } from '../jobs/jobs.module';
 import { JobsRepository } from '../jobs/jobs.repository';
 import { JobsService } from '../jobs/jobs.service';
@@ -19,7 +20,9 @@ import { AgentGateway } from '../agents/agent-gateway';
 import { AgentRegistry } from '../agents/agent-session';
 import { LeaderElector } from '../scheduling/leader-elector';
 import { Scheduler } from '../scheduling/scheduler';
+import { ClusterFencer } from './cluster-fencer';
 import { ClusterLiveness } from './cluster-liveness';
+import { GangFencing } from './gang-fencing';
 import { DispatchRepository } from './dispatch.repository';
 import { Dispatcher } from './dispatcher';
 import { ReconcileWork } from './reconcile.work';
@@ -33,6 +36,7 @@ export class DispatchRuntime {
   readonly scheduler: Scheduler;
   readonly gateway: AgentGateway;
   readonly liveness: ClusterLiveness;
+  readonly fencing: GangFencing;
   readonly leader: LeaderElector;
   readonly reconcile: ReconcileWork;
   private listTimer: NodeJS.Timeout | undefined;
@@ -42,6 +46,7 @@ export class DispatchRuntime {
     jobsRepo: JobsRepository,
     inventory: InventoryRepository,
     jobs: JobsService,
+    inventoryService: InventoryService,
     feed: JobEventFeed,
     private readonly queues: QueueDriver,
     private readonly config: HubConfig,
@@ -58,6 +63,7 @@ export class DispatchRuntime {
       {
         maxRequeueBackoffSeconds: config.maxRequeueBackoffSeconds,
         clusterExclusionSeconds: config.clusterExclusionSeconds,
+        maxDispatchAttempts: config.maxDispatchAttempts,
       },
       notify,
       trigger,
@@ -86,23 +92,37 @@ export class DispatchRuntime {
       {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         selfFenceTimeoutMs: config.selfFenceTimeoutMs,
+        fenceDeleteGraceSeconds: config.fenceDeleteGraceSeconds,
         persistIntervalMs: 500,
       },
       () => this.scheduler.requestCycle('capacity'),
       logger.child('agents'),
     );
-    this.liveness = new ClusterLiveness(
+    this.fencing = new GangFencing(
       this.clusters,
-      this.registry,
       this.repo,
-      config.workerLostTimeoutMs,
+      new ClusterFencer(
+        config.clusterAccessProviders,
+        config.fenceDeleteGraceSeconds,
+        logger.child('fencing'),
+      ),
       config.maxRequeueBackoffSeconds,
       () => {
         notify();
-        this.scheduler.requestCycle('cluster lost');
+        this.scheduler.requestCycle('cluster fenced');
       },
+      logger.child('fencing'),
+    );
+    this.liveness = new ClusterLiveness(
+      this.clusters,
+      this.registry,
+      this.fencing,
+      config.workerLostTimeoutMs,
       logger.child('liveness'),
     );
+    inventoryService.setFencing({
+      fenceCluster: (name, reason, by) => this.fencing.byHand(name, reason, by),
+    });
     this.leader = new LeaderElector(
       config.databaseUrl,
       Math.min(2000, config.workerLostTimeoutMs),
@@ -160,6 +180,7 @@ export class DispatchRuntime {
         JobsRepository,
         InventoryRepository,
         JobsService,
+        InventoryService,
         JobEventFeed,
         QUEUE_DRIVER,
         HUB_CONFIG,
@@ -170,11 +191,23 @@ export class DispatchRuntime {
         jobsRepo: JobsRepository,
         inventory: InventoryRepository,
         jobs: JobsService,
+        inventoryService: InventoryService,
         feed: JobEventFeed,
         queues: QueueDriver,
         config: HubConfig,
         logger: JsonLogger,
-      ) => new DispatchRuntime(db, jobsRepo, inventory, jobs, feed, queues, config, logger),
+      ) =>
+        new DispatchRuntime(
+          db,
+          jobsRepo,
+          inventory,
+          jobs,
+          inventoryService,
+          feed,
+          queues,
+          config,
+          logger,
+        ),
     },
   ],
   exports: [DispatchRuntime],

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { JobsRepository, NewEvent } from '../jobs/jobs.repository';
 import type { ClusterExclusions } from './cluster-exclusion';
-import { gangVerdict } from './gang-state';
+import { gangVerdict, vanishedVerdict } from './gang-state';
 import type {
   GangSpec,
   JobStateName,
@@ -75,6 +75,20 @@ export interface GangTransition {
 }
 
 /** A gang the member reports showed gone, to requeue once their transaction committed. */
+export interface RequeueOptions {
+  exclude?: { reason: string; message: string; seconds: number };
+  restart?: boolean;
+  whileLost?: boolean;
+}
+
+/** A gang placed on a cluster, with what the job says about it now. */
+export interface PlacedGang {
+  jobId: string;
+  fencingToken: number;
+  reason: string;
+  message: string;
+}
+
 interface GangRequeue {
   jobId: string;
   fencingToken: number;
@@ -120,11 +134,21 @@ export class DispatchRepository {
     private readonly jobs: JobsRepository,
   ) {}
 
+  /**
+   * The queued gangs a cycle considers: each queue's head (priority, then age) taken in turns —
+   * every queue's first, then every queue's second, … — up to `limit`. Cutting one global
+   * priority order instead would let one queue's unplaceable high-priority gangs fill every cycle
+   * and starve all other queues.
+   */
   async queuedGangs(limit: number): Promise<QueuedGang[]> {
     const rows = (await this.db.query(
-      `SELECT id, queue, priority, gang, created_at, explanation, excluded_clusters FROM jobs
-        WHERE state = 'Queued' AND (not_before IS NULL OR not_before <= now())
-        ORDER BY priority DESC, created_at ASC LIMIT $1`,
+      `SELECT h.* FROM queues q CROSS JOIN LATERAL (
+         SELECT id, queue, priority, gang, created_at, explanation, excluded_clusters,
+                row_number() OVER (ORDER BY priority DESC, created_at ASC) AS turn
+           FROM jobs
+          WHERE queue = q.name AND state = 'Queued' AND (not_before IS NULL OR not_before <= now())
+          ORDER BY priority DESC, created_at ASC LIMIT $1) h
+        ORDER BY h.turn, h.priority DESC, h.created_at ASC LIMIT $1`,
       [limit],
     )) as {
       id: string;
@@ -364,7 +388,9 @@ export class DispatchRepository {
    * Back to Queued with the reservation released: after a rejection, a lost requeue cluster or
    * a bind timeout. Only for the current token, so a late answer about an old dispatch does nothing.
    * The gang waits 0.5 s × 2^attempts (at most `maxBackoffSeconds`) before it is placed again.
-   * With `exclude`, the gang also keeps away from `cluster` for `exclude.seconds`.
+   * With `exclude`, the gang also keeps away from `cluster` for `exclude.seconds`; `restart`
+   * counts a restart; `whileLost` moves it only while `cluster` is still Lost (a manual fence
+   * must not move a gang whose agent has just come back and runs it).
    */
   async requeue(
     cluster: string,
@@ -373,9 +399,9 @@ export class DispatchRepository {
     reason: string,
     message: string,
     maxBackoffSeconds: number,
-    exclude?: { reason: string; message: string; seconds: number },
-    restart = false,
+    opts: RequeueOptions = {},
   ): Promise<boolean> {
+    const { exclude, restart = false, whileLost = false } = opts;
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(
         `WITH old AS (SELECT id, state FROM jobs WHERE id = $1 FOR UPDATE)
@@ -387,6 +413,7 @@ export class DispatchRepository {
                     to_jsonb(now() + make_interval(secs => $8::float8)))) END
            FROM old
           WHERE j.id = old.id AND j.cluster = $2 AND j.dispatch_generation = $3 AND j.state IN ('Reserved','Dispatched','Running')
+            AND (NOT $10::boolean OR EXISTS (SELECT 1 FROM clusters c WHERE c.name = $2 AND c.agent_state = 'Lost'))
         RETURNING j.id, j.queue, old.state AS from_state, j.members`,
         [
           jobId,
@@ -398,6 +425,7 @@ export class DispatchRepository {
           exclude ? JSON.stringify({ reason: exclude.reason, message: exclude.message }) : null,
           exclude?.seconds ?? 0,
           restart ? 1 : 0,
+          whileLost,
         ],
       )) as [(LiveJobRow & { from_state: JobStateName })[], number];
       const row = rows[0][0];
@@ -432,26 +460,171 @@ export class DispatchRepository {
     });
   }
 
-  /** Requeues the `requeue`-policy gangs of a lost cluster; `wait` gangs stay. */
-  async requeueLostCluster(cluster: string, maxBackoffSeconds: number): Promise<string[]> {
+  /** The `requeue`-policy gangs still placed on a cluster (they move once confirmed gone). */
+  async requeueGangsOn(cluster: string): Promise<PlacedGang[]> {
     const rows = (await this.db.query(
-      `SELECT id, dispatch_generation FROM jobs
-        WHERE cluster = $1 AND on_cluster_lost = 'requeue' AND state IN ('Reserved','Dispatched','Running')`,
+      `SELECT id, dispatch_generation, reason, message FROM jobs
+        WHERE cluster = $1 AND on_cluster_lost = 'requeue' AND state IN ('Reserved','Dispatched','Running')
+        ORDER BY created_at`,
       [cluster],
-    )) as { id: string; dispatch_generation: string }[];
-    const moved: string[] = [];
+    )) as { id: string; dispatch_generation: string; reason: string; message: string }[];
+    return rows.map((r) => ({
+      jobId: r.id,
+      fencingToken: Number(r.dispatch_generation),
+      reason: r.reason,
+      message: r.message,
+    }));
+  }
+
+  /**
+   * Says on the job why it has not moved off its lost cluster (reason `AwaitingFence`), with one
+   * event when the message changes; the state stays. False when the gang is no longer there.
+   */
+  async noteAwaitingFence(
+    cluster: string,
+    jobId: string,
+    fencingToken: number,
+    message: string,
+  ): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = (await tx.query(
+        `UPDATE jobs SET reason = 'AwaitingFence', message = $4, updated_at = now()
+          WHERE id = $1 AND cluster = $2 AND dispatch_generation = $3
+            AND state IN ('Reserved','Dispatched','Running')
+            AND (reason <> 'AwaitingFence' OR message <> $4)
+        RETURNING id, queue, state, members`,
+        [jobId, cluster, fencingToken, message],
+      )) as [LiveJobRow[], number];
+      const row = rows[0][0];
+      if (!row) return false;
+      await this.jobs.appendEvents(tx, [
+        {
+          jobId,
+          queue: row.queue,
+          fromState: row.state,
+          state: row.state,
+          reason: 'AwaitingFence',
+          message,
+          cluster,
+          members: row.members,
+        },
+      ]);
+      return true;
+    });
+  }
+
+  /** Gangs awaiting a fence on clusters whose agent is back no longer await one. Returns how many. */
+  async clearAwaitingFence(): Promise<number> {
+    const rows = (await this.db.query(
+      `UPDATE jobs j SET reason = j.state::text, updated_at = now(),
+              message = 'the agent of ' || j.cluster || ' is connected again'
+         FROM clusters c
+        WHERE j.reason = 'AwaitingFence' AND c.name = j.cluster AND c.agent_state = 'Connected'
+      RETURNING j.id`,
+    )) as [{ id: string }[], number];
+    return rows[0].length;
+  }
+
+  /**
+   * Reconciles the placements on `cluster` with what its agent's snapshot holds: a Dispatched or
+   * Running gang the snapshot does not hold has no pod left there and goes by
+   * {@link vanishedVerdict} (requeued, restarted or failed), its reservation released, so nothing
+   * stays booked for pods that are gone. Reserved gangs are left alone: their dispatch may not
+   * have reached the agent yet (an agent holds a gang from the moment it accepts it).
+   */
+  async reconcileHeld(
+    cluster: string,
+    held: readonly { gangId: string; fencingToken: number }[],
+    maxBackoffSeconds: number,
+  ): Promise<GangTransition[]> {
+    const rows = (await this.db.query(
+      `SELECT id, dispatch_generation, on_cluster_lost, max_restarts, restarts FROM jobs
+        WHERE cluster = $1 AND state IN ('Dispatched','Running')`,
+      [cluster],
+    )) as {
+      id: string;
+      dispatch_generation: string;
+      on_cluster_lost: OnClusterLostPolicy;
+      max_restarts: number;
+      restarts: number;
+    }[];
+    const holds = new Set(held.map((g) => `${g.gangId}#${g.fencingToken}`));
+    const transitions: GangTransition[] = [];
     for (const r of rows) {
-      const ok = await this.requeue(
-        cluster,
-        r.id,
-        Number(r.dispatch_generation),
-        'ClusterLost',
-        `cluster ${cluster} was lost; its agent fenced the gang`,
-        maxBackoffSeconds,
-      );
-      if (ok) moved.push(r.id);
+      const fencingToken = Number(r.dispatch_generation);
+      if (holds.has(`${r.id}#${fencingToken}`)) continue;
+      const v = vanishedVerdict(r.on_cluster_lost, cluster, {
+        maxRestarts: r.max_restarts,
+        restarts: r.restarts,
+      });
+      const moved =
+        v.kind === 'requeue'
+          ? await this.requeue(
+              cluster,
+              r.id,
+              fencingToken,
+              v.reason,
+              v.message,
+              maxBackoffSeconds,
+              {
+                restart: v.restart === true,
+              },
+            )
+          : await this.failPlaced(cluster, r.id, fencingToken, v.reason, v.message);
+      if (moved)
+        transitions.push({
+          jobId: r.id,
+          cluster,
+          fencingToken,
+          state: v.kind === 'requeue' ? 'Queued' : v.state,
+        });
     }
-    return moved;
+    return transitions;
+  }
+
+  /** How often the gang was placed and sent back to the queue. */
+  async attemptsOf(jobId: string): Promise<number> {
+    const rows = (await this.db.query('SELECT attempts FROM jobs WHERE id = $1', [jobId])) as {
+      attempts: number;
+    }[];
+    return rows[0]?.attempts ?? 0;
+  }
+
+  /** Fails a placed gang of the current token, releasing its reservation. */
+  async failPlaced(
+    cluster: string,
+    jobId: string,
+    fencingToken: number,
+    reason: string,
+    message: string,
+  ): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const rows = (await tx.query(
+        `WITH old AS (SELECT id, state FROM jobs WHERE id = $1 FOR UPDATE)
+         UPDATE jobs j SET state = 'Failed', reason = $4, message = $5, updated_at = now()
+           FROM old
+          WHERE j.id = old.id AND j.cluster = $2 AND j.dispatch_generation = $3
+            AND j.state IN ('Reserved','Dispatched','Running')
+        RETURNING j.id, j.queue, old.state AS from_state, j.members`,
+        [jobId, cluster, fencingToken, reason, message],
+      )) as [(LiveJobRow & { from_state: JobStateName })[], number];
+      const row = rows[0][0];
+      if (!row) return false;
+      await tx.query('DELETE FROM reservations WHERE job_id = $1', [jobId]);
+      await this.jobs.appendEvents(tx, [
+        {
+          jobId,
+          queue: row.queue,
+          fromState: row.from_state,
+          state: 'Failed',
+          reason,
+          message,
+          cluster,
+          members: row.members,
+        },
+      ]);
+      return true;
+    });
   }
 
   /**
@@ -475,6 +648,11 @@ export class DispatchRepository {
            FROM jsonb_to_recordset($1::jsonb) AS v(job_id uuid, fencing_token bigint, pod_set text, idx int, phase text, reason text, exit_code int, node_name text)
            JOIN jobs j ON j.id = v.job_id AND j.cluster = $2 AND j.dispatch_generation = v.fencing_token
                       AND j.state IN ('Reserved','Dispatched','Running')
+                      -- Only members the gang has: a pod copying a member's labels with another
+                      -- pod set or an index past its count must not count towards the gang.
+                      AND v.idx >= 0 AND EXISTS (
+                        SELECT 1 FROM jsonb_array_elements(j.gang->'podSets') ps
+                         WHERE ps->>'name' = v.pod_set AND v.idx < (ps->>'count')::int)
          ON CONFLICT (job_id, fencing_token, pod_set, idx) DO UPDATE SET phase = EXCLUDED.phase, reason = EXCLUDED.reason,
            exit_code = EXCLUDED.exit_code, node_name = EXCLUDED.node_name, updated_at = now()`,
         [
@@ -505,8 +683,7 @@ export class DispatchRepository {
           r.reason,
           r.message,
           maxBackoffSeconds,
-          undefined,
-          r.restart,
+          { restart: r.restart },
         )
       ) {
         transitions.push({

@@ -3,6 +3,7 @@ import {
   MemberPhase,
   OnClusterLost,
   type DispatchAnswer,
+  type GangRef,
   type MemberState,
 } from '@muster/api';
 import type { Placement } from '@muster/placement';
@@ -29,6 +30,8 @@ export interface DispatchSettings {
   maxRequeueBackoffSeconds: number;
   /** How long a cluster that could not run a gang is avoided by that gang, in seconds. */
   clusterExclusionSeconds: number;
+  /** A gang rejected this many times fails instead of being placed again; 0: never. */
+  maxDispatchAttempts: number;
 }
 
 /** Something to wake when gangs go back to the queue or capacity frees up. */
@@ -197,6 +200,23 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
       return;
     }
     if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_REJECTED) {
+      const cap = this.settings.maxDispatchAttempts;
+      if (cap > 0 && (await this.repo.attemptsOf(answer.gangId)) + 1 >= cap) {
+        // A gang no cluster can create (an admission webhook refuses it, say) must end, not loop.
+        const failed = await this.repo.failPlaced(
+          cluster,
+          answer.gangId,
+          answer.fencingToken,
+          'TooManyAttempts',
+          `rejected ${cap} times (MUSTER_MAX_DISPATCH_ATTEMPTS); the last time ${cluster} said: ${answer.reason || 'Rejected'}: ${answer.message || answer.reason}`,
+        );
+        if (failed) {
+          this.log.warn('gang rejected too often; failed', { ...fields, attempts: cap });
+          this.onChange();
+          this.trigger.requestCycle('rejection');
+        }
+        return;
+      }
       const requeued = await this.repo.requeue(
         cluster,
         answer.gangId,
@@ -206,11 +226,13 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
         this.settings.maxRequeueBackoffSeconds,
         excludesCluster(answer.reason)
           ? {
-              reason: answer.reason,
-              message: answer.message || answer.reason,
-              seconds: this.settings.clusterExclusionSeconds,
+              exclude: {
+                reason: answer.reason,
+                message: answer.message || answer.reason,
+                seconds: this.settings.clusterExclusionSeconds,
+              },
             }
-          : undefined,
+          : {},
       );
       if (requeued) {
         this.log.info('gang rejected; requeued with backoff', {
@@ -223,6 +245,26 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
         this.trigger.requestCycle('rejection');
       }
     }
+  }
+
+  /** An agent's snapshot: gangs placed on its cluster that it no longer holds are settled. */
+  async onHeldGangs(cluster: string, held: readonly GangRef[]): Promise<void> {
+    const transitions = await this.repo.reconcileHeld(
+      cluster,
+      held,
+      this.settings.maxRequeueBackoffSeconds,
+    );
+    if (transitions.length === 0) return;
+    this.onChange();
+    for (const t of transitions)
+      this.log.warn('gang no longer held by its cluster', {
+        job: t.jobId,
+        gang: t.jobId,
+        cluster,
+        token: t.fencingToken,
+        state: t.state,
+      });
+    this.trigger.requestCycle('gang vanished');
   }
 
   async onMemberStates(cluster: string, states: MemberState[]): Promise<void> {

@@ -1,5 +1,5 @@
 import type { JobStateName } from '../jobs/job.domain';
-import { gangVerdict, type GangMembers, type GangVerdict } from './gang-state';
+import { gangVerdict, vanishedVerdict, type GangMembers, type GangVerdict } from './gang-state';
 
 const m = (over: Partial<GangMembers>): GangMembers => ({
   total: 4,
@@ -151,5 +151,46 @@ describe('gangVerdict', () => {
     expect(
       gangVerdict('Dispatched', { ...none, bound: 4 }, m({ pending: 4, bound: 4 }), 'wait', 'east'),
     ).toMatchObject({ kind: 'stay', reason: 'MembersChanged' });
+  });
+});
+
+describe('vanishedVerdict', () => {
+  it.each<[string, 'wait' | 'requeue', { maxRestarts: number; restarts: number }, GangVerdict]>([
+    [
+      'requeue gang: placed again, not counted as a restart',
+      'requeue',
+      { maxRestarts: 0, restarts: 0 },
+      {
+        kind: 'requeue',
+        reason: 'Vanished',
+        message:
+          "no pod of the gang is left in w1 (its agent's snapshot holds none); placing it again",
+      },
+    ],
+    [
+      'wait gang with restarts left: started again, counted',
+      'wait',
+      { maxRestarts: 2, restarts: 1 },
+      {
+        kind: 'requeue',
+        reason: 'Restart',
+        message:
+          "no pod of the gang is left in w1 (its agent's snapshot holds none); starting the gang again (restart 2 of 2)",
+        restart: true,
+      },
+    ],
+    [
+      'wait gang without restarts: failed',
+      'wait',
+      { maxRestarts: 1, restarts: 1 },
+      {
+        kind: 'move',
+        state: 'Failed',
+        reason: 'Vanished',
+        message: "no pod of the gang is left in w1 (its agent's snapshot holds none)",
+      },
+    ],
+  ])('%s', (_what, policy, budget, expected) => {
+    expect(vanishedVerdict(policy, 'w1', budget)).toEqual(expected);
   });
 });

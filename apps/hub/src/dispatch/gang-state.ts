@@ -121,3 +121,30 @@ export function gangVerdict(
     message: `${m.bound}/${m.total} members bound, ${m.running} running`,
   };
 }
+
+/**
+ * A Dispatched or Running gang that its agent's snapshot does not hold: no pod of it is left in
+ * the cluster (deleted, or its nodes gone, while the agent was not there to report each member).
+ * The gang is gone, which is the confirmation a move needs; it goes where its policy says:
+ * - a `requeue` gang is placed again (as its agent's self-fencing would have done);
+ * - a gang with restarts left starts again (counted as one);
+ * - any other fails, saying so.
+ */
+export function vanishedVerdict(
+  onClusterLost: OnClusterLostPolicy,
+  cluster: string,
+  budget: RestartBudget,
+): Exclude<GangVerdict, { kind: 'stay' }> {
+  const what = `no pod of the gang is left in ${cluster} (its agent's snapshot holds none)`;
+  if (onClusterLost === 'requeue')
+    return { kind: 'requeue', reason: 'Vanished', message: `${what}; placing it again` };
+  if (budget.restarts < budget.maxRestarts) {
+    return {
+      kind: 'requeue',
+      reason: 'Restart',
+      message: `${what}; starting the gang again (restart ${budget.restarts + 1} of ${budget.maxRestarts})`,
+      restart: true,
+    };
+  }
+  return { kind: 'move', state: 'Failed', reason: 'Vanished', message: what };
+}

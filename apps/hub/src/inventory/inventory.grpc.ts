@@ -44,6 +44,10 @@ export function inventoryServiceHandlers(
     uncordonCluster: admin('UncordonCluster', async (req) => ({
       cluster: clusterToProto(await inventory.setCordoned(req, false)),
     })),
+    fenceCluster: admin('FenceCluster', async (req, caller) => {
+      const { cluster, requeued } = await inventory.fenceCluster(req, caller.name);
+      return { cluster: clusterToProto(cluster), requeuedJobIds: requeued };
+    }),
     deregisterCluster: admin('DeregisterCluster', async (req) => {
       await inventory.deregisterCluster(req.name);
       return {};

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { JobEntity } from '../jobs/job.entity';
+import type { AccessProviderValue } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
 
@@ -148,6 +149,14 @@ export class ClusterStatusRepository {
       [timeoutMs, heardFrom],
     )) as [{ name: string }[], number];
     return rows[0].map((r) => r.name);
+  }
+
+  /** How the hub reaches the cluster's API server (empty when it was registered without). */
+  async accessProvidersOf(name: string): Promise<AccessProviderValue[]> {
+    const rows = (await this.db.query(`SELECT access_providers FROM clusters WHERE name = $1`, [
+      name,
+    ])) as { access_providers: AccessProviderValue[] | null }[];
+    return rows[0]?.access_providers ?? [];
   }
 
   /** Lost clusters whose requeue gangs may still wait for a requeue (run after a hub restart too). */

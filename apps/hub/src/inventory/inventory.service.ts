@@ -1,10 +1,11 @@
 import type {
   CordonClusterRequest,
+  FenceClusterRequest,
   RegisterClusterRequest,
   UpdateClusterRequest,
   Queue,
 } from '@muster/api';
-import { ErrorCode, MusterError, notFound } from '../common/errors';
+import { ErrorCode, invalidArgument, MusterError, notFound } from '../common/errors';
 import type { ContextLogger } from '../logging/json-logger';
 import { labelsToDomain } from '../jobs/job-spec.mapper';
 import { ClusterEntity } from './cluster.entity';
@@ -20,12 +21,53 @@ import {
   topologyLevelsToDomain,
 } from './inventory.mapper';
 
+/** Moves a Lost cluster's `requeue` gangs once an operator confirms it runs none (dispatch). */
+export interface ManualFencing {
+  fenceCluster(name: string, reason: string, by: string): Promise<string[]>;
+}
+
+/** Longest operator reason kept with a manual fence. */
+const MAX_FENCE_REASON = 1024;
+
 /** Clusters and queues: validation and rules; storage is the repository's. */
 export class InventoryService {
+  private fencing: ManualFencing | undefined;
+
   constructor(
     private readonly repo: InventoryRepository,
     private readonly log: ContextLogger,
   ) {}
+
+  setFencing(fencing: ManualFencing): void {
+    this.fencing = fencing;
+  }
+
+  /**
+   * `muster clusters fence`: the operator confirms that a Lost cluster runs none of its gangs
+   * (powered off, network cut for good, pods deleted by hand). Refused for any other state: a
+   * connected agent, or one never seen, is not the operator's to overrule.
+   */
+  async fenceCluster(
+    req: FenceClusterRequest,
+    by: string,
+  ): Promise<{ cluster: ClusterEntity; requeued: string[] }> {
+    const cluster = await this.getCluster(req.name);
+    if (req.reason.length > MAX_FENCE_REASON) {
+      throw invalidArgument(
+        'reason',
+        `must be at most ${MAX_FENCE_REASON} characters (got ${req.reason.length})`,
+      );
+    }
+    if (cluster.agentState !== 'Lost') {
+      throw new MusterError(
+        ErrorCode.FailedPrecondition,
+        `cluster "${cluster.name}" is ${cluster.agentState}, not Lost; only a lost cluster can be fenced by hand (a connected agent deletes what the hub no longer lists by itself)`,
+      );
+    }
+    if (!this.fencing) throw new Error('manual fencing is not wired');
+    const requeued = await this.fencing.fenceCluster(cluster.name, req.reason, by);
+    return { cluster, requeued };
+  }
 
   async registerCluster(req: RegisterClusterRequest): Promise<ClusterEntity> {
     const now = new Date();

@@ -1,5 +1,4 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { JOB_EVENTS_APPEND_LOCK } from '../database/advisory-locks';
 import { JobEntity } from './job.entity';
 import { JobEventEntity } from './job-event.entity';
@@ -42,43 +41,41 @@ export class JobsRepository {
     event: NewEvent,
   ): Promise<{ job: JobEntity; created: boolean }> {
     return this.db.transaction(async (tx) => {
-      if (job.clientRequestId !== null) {
-        const inserted: unknown[] = await tx.query(
-          `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
-             labels, gang, state, reason, message, cluster, dispatch_generation, members, created_at, updated_at, max_restarts)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)
-           ON CONFLICT (client_request_id) DO NOTHING RETURNING id`,
-          [
-            job.id,
-            job.clientRequestId,
-            job.specHash,
-            job.name,
-            job.queue,
-            job.priority,
-            job.onClusterLost,
-            job.namespace,
-            JSON.stringify(job.labels),
-            JSON.stringify(job.gang),
-            job.state,
-            job.reason,
-            job.message,
-            job.cluster,
-            job.dispatchGeneration,
-            JSON.stringify(job.members),
-            job.createdAt,
-            job.updatedAt,
-            job.maxRestarts,
-          ],
-        );
-        if (inserted.length === 0) {
-          const existing = await tx.findOneByOrFail(JobEntity, {
-            clientRequestId: job.clientRequestId,
-          });
-          return { job: existing, created: false };
-        }
-      } else {
-        await tx.insert(JobEntity, job as QueryDeepPartialEntity<JobEntity>);
+      // Times come from Postgres's clock, one for every replica: submit order (FIFO within a
+      // priority) must not shift with a replica's clock offset. A NULL client request id never
+      // conflicts.
+      const inserted = (await tx.query(
+        `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
+           labels, gang, state, reason, message, cluster, dispatch_generation, members, created_at, updated_at, max_restarts)
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,now(),now(),$17)
+         ON CONFLICT (client_request_id) DO NOTHING RETURNING created_at`,
+        [
+          job.id,
+          job.clientRequestId,
+          job.specHash,
+          job.name,
+          job.queue,
+          job.priority,
+          job.onClusterLost,
+          job.namespace,
+          JSON.stringify(job.labels),
+          JSON.stringify(job.gang),
+          job.state,
+          job.reason,
+          job.message,
+          job.cluster,
+          job.dispatchGeneration,
+          JSON.stringify(job.members),
+          job.maxRestarts,
+        ],
+      )) as { created_at: Date }[];
+      if (inserted.length === 0) {
+        const existing = await tx.findOneByOrFail(JobEntity, {
+          clientRequestId: job.clientRequestId!,
+        });
+        return { job: existing, created: false };
       }
+      job.createdAt = job.updatedAt = inserted[0]!.created_at;
       await this.appendEvents(tx, [event]);
       return { job, created: true };
     });
@@ -88,10 +85,8 @@ export class JobsRepository {
   async appendEvents(tx: EntityManager, events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
     await tx.query('SELECT pg_advisory_xact_lock($1)', [JOB_EVENTS_APPEND_LOCK]);
-    await tx.insert(
-      JobEventEntity,
-      events.map((e) => ({ ...e, createdAt: new Date() })),
-    );
+    // created_at defaults to Postgres's now(), like every time the hub stores.
+    await tx.insert(JobEventEntity, events);
   }
 
   findById(id: string): Promise<JobEntity | null> {
@@ -134,8 +129,12 @@ export class JobsRepository {
       job.state = to;
       job.reason = reason;
       job.message = message;
-      job.updatedAt = new Date();
-      await tx.update(JobEntity, { id }, { state: to, reason, message, updatedAt: job.updatedAt });
+      const updated = (await tx.query(
+        `UPDATE jobs SET state = $2, reason = $3, message = $4, updated_at = now() WHERE id = $1
+         RETURNING updated_at`,
+        [id, to, reason, message],
+      )) as [{ updated_at: Date }[], number];
+      job.updatedAt = updated[0][0]!.updated_at;
       // A gang that ends gives its reserved capacity back in the same transaction.
       if (to === 'Succeeded' || to === 'Failed' || to === 'Cancelled')
         await tx.query('DELETE FROM reservations WHERE job_id = $1', [id]);

@@ -20,6 +20,9 @@ const MAX_PAGE_SIZE = 1000;
 /** Every unfinished state can be cancelled; where a cluster holds the gang its agent deletes it. */
 const CANCELLABLE_STATES: readonly JobStateName[] = ['Queued', 'Reserved', 'Dispatched', 'Running'];
 
+/** Reasons of a placed gang that is held up, which explain tells rather than "nothing to explain". */
+const WAITING_REASONS = new Set(['AwaitingFence', 'Fencing', 'Restarting']);
+
 /** Tells a cluster's agent to delete a cancelled gang. */
 export interface GangCanceller {
   cancelGang(jobId: string, cluster: string, fencingToken: number): Promise<void>;
@@ -71,7 +74,6 @@ export class JobsService {
       );
     }
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
-    const now = new Date();
     const total = spec.gang.podSets.reduce((n, ps) => n + ps.count, 0);
     const job = Object.assign(new JobEntity(), {
       id: randomUUID(),
@@ -92,8 +94,6 @@ export class JobsService {
       cluster: null,
       dispatchGeneration: 0,
       members: emptyMembers(total),
-      createdAt: now,
-      updatedAt: now,
     });
     const result = await this.jobs.insertOrGetExisting(job, {
       jobId: job.id,
@@ -374,9 +374,12 @@ export class JobsService {
     const clusters = await this.inventory.listClusters();
     const evaluatedAt = new Date();
     if (job.state !== 'Queued') {
+      const where = `job is ${job.state}${job.cluster ? ` on cluster ${job.cluster}` : ''}`;
       return {
         job,
-        summary: `job is ${job.state}${job.cluster ? ` on cluster ${job.cluster}` : ''}; nothing to explain`,
+        summary: WAITING_REASONS.has(job.reason)
+          ? `${where}; ${job.reason}: ${job.message}`
+          : `${where}; nothing to explain`,
         clusters: [],
         evaluatedAt,
       };

@@ -190,6 +190,8 @@ export interface ConnectResponse {
     | { $case: "dispatch"; dispatch: Dispatch }
     | { $case: "cancel"; cancel: Cancel }
     | { $case: "gangList"; gangList: AuthoritativeGangList }
+    | { $case: "hubHeartbeat"; hubHeartbeat: HubHeartbeat }
+    | { $case: "memberStatesAck"; memberStatesAck: MemberStatesAck }
     | undefined;
 }
 
@@ -210,7 +212,26 @@ export interface Hello {
 export interface HelloAck {
   /** Intervals the hub expects, in milliseconds. */
   heartbeatIntervalMs: number;
+  /**
+   * The agent's lease: once nothing at all has arrived from the hub for this long, the agent
+   * deletes its `requeue` gangs and creates or ungates nothing more until the hub is heard again.
+   */
   selfFenceTimeoutMs: number;
+  /**
+   * Grace period, in seconds, of the pod deletes made for fencing: each pod gets the smaller of
+   * this and its own terminationGracePeriodSeconds, so a fenced gang is gone within
+   * self_fence_timeout_ms + this (the hub checks that both fit below its worker-lost timeout).
+   */
+  fenceDeleteGraceSeconds: number;
+}
+
+/**
+ * Sent by the hub every heartbeat interval on every agent stream, so that an agent can tell a hub
+ * that is gone (stopped, partitioned, blackholed with the socket still open) from one that merely
+ * has nothing to say: the agent's self-fence lease counts from the last message of any kind.
+ */
+export interface HubHeartbeat {
+  sentAt?: Date | undefined;
 }
 
 /** A gang and the dispatch generation (fencing token) it was materialised with. */
@@ -320,6 +341,18 @@ export interface MemberState {
 
 export interface MemberStates {
   members: MemberState[];
+  /**
+   * Increases with every batch of the agent's epoch; 0 from an agent that wants no answer. The hub
+   * answers MemberStatesAck with the same id once the batch is committed, and the agent sends the
+   * states again (on a new stream, or after a timeout) until then. Applying a batch twice is
+   * harmless: the latest state per member is stored, not a change.
+   */
+  batchId: number;
+}
+
+/** The member states of this batch are committed at the hub. */
+export interface MemberStatesAck {
+  batchId: number;
 }
 
 export interface Cancel {
@@ -555,6 +588,12 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "gangList":
         AuthoritativeGangList.encode(message.message.gangList, writer.uint32(42).fork()).join();
         break;
+      case "hubHeartbeat":
+        HubHeartbeat.encode(message.message.hubHeartbeat, writer.uint32(50).fork()).join();
+        break;
+      case "memberStatesAck":
+        MemberStatesAck.encode(message.message.memberStatesAck, writer.uint32(58).fork()).join();
+        break;
     }
     return writer;
   },
@@ -615,6 +654,25 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             message.message = { $case: "gangList", gangList: AuthoritativeGangList.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = { $case: "hubHeartbeat", hubHeartbeat: HubHeartbeat.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = {
+              $case: "memberStatesAck",
+              memberStatesAck: MemberStatesAck.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -645,6 +703,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         ? { $case: "gangList", gangList: AuthoritativeGangList.fromJSON(object.gangList) }
         : isSet(object.gang_list)
         ? { $case: "gangList", gangList: AuthoritativeGangList.fromJSON(object.gang_list) }
+        : isSet(object.hubHeartbeat)
+        ? { $case: "hubHeartbeat", hubHeartbeat: HubHeartbeat.fromJSON(object.hubHeartbeat) }
+        : isSet(object.hub_heartbeat)
+        ? { $case: "hubHeartbeat", hubHeartbeat: HubHeartbeat.fromJSON(object.hub_heartbeat) }
+        : isSet(object.memberStatesAck)
+        ? { $case: "memberStatesAck", memberStatesAck: MemberStatesAck.fromJSON(object.memberStatesAck) }
+        : isSet(object.member_states_ack)
+        ? { $case: "memberStatesAck", memberStatesAck: MemberStatesAck.fromJSON(object.member_states_ack) }
         : undefined,
     };
   },
@@ -661,6 +727,10 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.cancel = Cancel.toJSON(message.message.cancel);
     } else if (message.message?.$case === "gangList") {
       obj.gangList = AuthoritativeGangList.toJSON(message.message.gangList);
+    } else if (message.message?.$case === "hubHeartbeat") {
+      obj.hubHeartbeat = HubHeartbeat.toJSON(message.message.hubHeartbeat);
+    } else if (message.message?.$case === "memberStatesAck") {
+      obj.memberStatesAck = MemberStatesAck.toJSON(message.message.memberStatesAck);
     }
     return obj;
   },
@@ -701,6 +771,24 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "gangList": {
         if (object.message?.gangList !== undefined && object.message?.gangList !== null) {
           message.message = { $case: "gangList", gangList: AuthoritativeGangList.fromPartial(object.message.gangList) };
+        }
+        break;
+      }
+      case "hubHeartbeat": {
+        if (object.message?.hubHeartbeat !== undefined && object.message?.hubHeartbeat !== null) {
+          message.message = {
+            $case: "hubHeartbeat",
+            hubHeartbeat: HubHeartbeat.fromPartial(object.message.hubHeartbeat),
+          };
+        }
+        break;
+      }
+      case "memberStatesAck": {
+        if (object.message?.memberStatesAck !== undefined && object.message?.memberStatesAck !== null) {
+          message.message = {
+            $case: "memberStatesAck",
+            memberStatesAck: MemberStatesAck.fromPartial(object.message.memberStatesAck),
+          };
         }
         break;
       }
@@ -875,7 +963,7 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseHelloAck(): HelloAck {
-  return { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0 };
+  return { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0, fenceDeleteGraceSeconds: 0 };
 }
 
 export const HelloAck: MessageFns<HelloAck> = {
@@ -885,6 +973,9 @@ export const HelloAck: MessageFns<HelloAck> = {
     }
     if (message.selfFenceTimeoutMs !== 0) {
       writer.uint32(16).int64(message.selfFenceTimeoutMs);
+    }
+    if (message.fenceDeleteGraceSeconds !== 0) {
+      writer.uint32(24).int64(message.fenceDeleteGraceSeconds);
     }
     return writer;
   },
@@ -918,6 +1009,14 @@ export const HelloAck: MessageFns<HelloAck> = {
             message.selfFenceTimeoutMs = longToNumber(reader.int64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fenceDeleteGraceSeconds = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -942,6 +1041,11 @@ export const HelloAck: MessageFns<HelloAck> = {
         : isSet(object.self_fence_timeout_ms)
         ? globalThis.Number(object.self_fence_timeout_ms)
         : 0,
+      fenceDeleteGraceSeconds: isSet(object.fenceDeleteGraceSeconds)
+        ? globalThis.Number(object.fenceDeleteGraceSeconds)
+        : isSet(object.fence_delete_grace_seconds)
+        ? globalThis.Number(object.fence_delete_grace_seconds)
+        : 0,
     };
   },
 
@@ -953,6 +1057,9 @@ export const HelloAck: MessageFns<HelloAck> = {
     if (message.selfFenceTimeoutMs !== 0) {
       obj.selfFenceTimeoutMs = Math.round(message.selfFenceTimeoutMs);
     }
+    if (message.fenceDeleteGraceSeconds !== 0) {
+      obj.fenceDeleteGraceSeconds = Math.round(message.fenceDeleteGraceSeconds);
+    }
     return obj;
   },
 
@@ -963,6 +1070,80 @@ export const HelloAck: MessageFns<HelloAck> = {
     const message = createBaseHelloAck();
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.selfFenceTimeoutMs = object.selfFenceTimeoutMs ?? 0;
+    message.fenceDeleteGraceSeconds = object.fenceDeleteGraceSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseHubHeartbeat(): HubHeartbeat {
+  return { sentAt: undefined };
+}
+
+export const HubHeartbeat: MessageFns<HubHeartbeat> = {
+  encode(message: HubHeartbeat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sentAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HubHeartbeat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHubHeartbeat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HubHeartbeat {
+    return {
+      sentAt: isSet(object.sentAt)
+        ? fromJsonTimestamp(object.sentAt)
+        : isSet(object.sent_at)
+        ? fromJsonTimestamp(object.sent_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: HubHeartbeat): unknown {
+    const obj: any = {};
+    if (message.sentAt !== undefined) {
+      obj.sentAt = message.sentAt.toISOString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HubHeartbeat>): HubHeartbeat {
+    return HubHeartbeat.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HubHeartbeat>): HubHeartbeat {
+    const message = createBaseHubHeartbeat();
+    message.sentAt = object.sentAt ?? undefined;
     return message;
   },
 };
@@ -2683,13 +2864,16 @@ export const MemberState: MessageFns<MemberState> = {
 };
 
 function createBaseMemberStates(): MemberStates {
-  return { members: [] };
+  return { members: [], batchId: 0 };
 }
 
 export const MemberStates: MessageFns<MemberStates> = {
   encode(message: MemberStates, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.members) {
       MemberState.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.batchId !== 0) {
+      writer.uint32(16).int64(message.batchId);
     }
     return writer;
   },
@@ -2715,6 +2899,14 @@ export const MemberStates: MessageFns<MemberStates> = {
             message.members.push(MemberState.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.batchId = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2730,6 +2922,11 @@ export const MemberStates: MessageFns<MemberStates> = {
   fromJSON(object: any): MemberStates {
     return {
       members: globalThis.Array.isArray(object?.members) ? object.members.map((e: any) => MemberState.fromJSON(e)) : [],
+      batchId: isSet(object.batchId)
+        ? globalThis.Number(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.Number(object.batch_id)
+        : 0,
     };
   },
 
@@ -2737,6 +2934,9 @@ export const MemberStates: MessageFns<MemberStates> = {
     const obj: any = {};
     if (message.members?.length) {
       obj.members = message.members.map((e) => MemberState.toJSON(e));
+    }
+    if (message.batchId !== 0) {
+      obj.batchId = Math.round(message.batchId);
     }
     return obj;
   },
@@ -2747,6 +2947,80 @@ export const MemberStates: MessageFns<MemberStates> = {
   fromPartial(object: DeepPartial<MemberStates>): MemberStates {
     const message = createBaseMemberStates();
     message.members = object.members?.map((e) => MemberState.fromPartial(e)) || [];
+    message.batchId = object.batchId ?? 0;
+    return message;
+  },
+};
+
+function createBaseMemberStatesAck(): MemberStatesAck {
+  return { batchId: 0 };
+}
+
+export const MemberStatesAck: MessageFns<MemberStatesAck> = {
+  encode(message: MemberStatesAck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== 0) {
+      writer.uint32(8).int64(message.batchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberStatesAck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberStatesAck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.batchId = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MemberStatesAck {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.Number(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.Number(object.batch_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: MemberStatesAck): unknown {
+    const obj: any = {};
+    if (message.batchId !== 0) {
+      obj.batchId = Math.round(message.batchId);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<MemberStatesAck>): MemberStatesAck {
+    return MemberStatesAck.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MemberStatesAck>): MemberStatesAck {
+    const message = createBaseMemberStatesAck();
+    message.batchId = object.batchId ?? 0;
     return message;
   },
 };

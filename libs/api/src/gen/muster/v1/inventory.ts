@@ -205,6 +205,20 @@ export interface CordonClusterResponse {
   cluster?: Cluster | undefined;
 }
 
+export interface FenceClusterRequest {
+  name: string;
+  /** Why the operator knows the cluster's pods are gone (kept in the jobs' events). */
+  reason: string;
+}
+
+export interface FenceClusterResponse {
+  cluster?:
+    | Cluster
+    | undefined;
+  /** The `requeue` gangs that were moved off the cluster. */
+  requeuedJobIds: string[];
+}
+
 export interface UncordonClusterRequest {
   name: string;
 }
@@ -2583,6 +2597,182 @@ export const CordonClusterResponse: MessageFns<CordonClusterResponse> = {
   },
 };
 
+function createBaseFenceClusterRequest(): FenceClusterRequest {
+  return { name: "", reason: "" };
+}
+
+export const FenceClusterRequest: MessageFns<FenceClusterRequest> = {
+  encode(message: FenceClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FenceClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFenceClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FenceClusterRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: FenceClusterRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FenceClusterRequest>): FenceClusterRequest {
+    return FenceClusterRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FenceClusterRequest>): FenceClusterRequest {
+    const message = createBaseFenceClusterRequest();
+    message.name = object.name ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseFenceClusterResponse(): FenceClusterResponse {
+  return { cluster: undefined, requeuedJobIds: [] };
+}
+
+export const FenceClusterResponse: MessageFns<FenceClusterResponse> = {
+  encode(message: FenceClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      Cluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.requeuedJobIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FenceClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFenceClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = Cluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requeuedJobIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FenceClusterResponse {
+    return {
+      cluster: isSet(object.cluster) ? Cluster.fromJSON(object.cluster) : undefined,
+      requeuedJobIds: globalThis.Array.isArray(object?.requeuedJobIds)
+        ? object.requeuedJobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.requeued_job_ids)
+        ? object.requeued_job_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: FenceClusterResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = Cluster.toJSON(message.cluster);
+    }
+    if (message.requeuedJobIds?.length) {
+      obj.requeuedJobIds = message.requeuedJobIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FenceClusterResponse>): FenceClusterResponse {
+    return FenceClusterResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FenceClusterResponse>): FenceClusterResponse {
+    const message = createBaseFenceClusterResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? Cluster.fromPartial(object.cluster)
+      : undefined;
+    message.requeuedJobIds = object.requeuedJobIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseUncordonClusterRequest(): UncordonClusterRequest {
   return { name: "" };
 }
@@ -3715,6 +3905,22 @@ export const InventoryServiceService = {
       Buffer.from(DeregisterClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeregisterClusterResponse => DeregisterClusterResponse.decode(value),
   },
+  /**
+   * Confirms by hand that a Lost cluster runs none of its gangs any more (the STONITH rule of HA
+   * clusters): its `requeue` gangs are placed elsewhere at once, with an event naming who fenced.
+   * For when neither the agent nor the cluster's API server can confirm; FAILED_PRECONDITION
+   * unless the cluster is Lost.
+   */
+  fenceCluster: {
+    path: "/muster.v1.InventoryService/FenceCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FenceClusterRequest): Buffer => Buffer.from(FenceClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FenceClusterRequest => FenceClusterRequest.decode(value),
+    responseSerialize: (value: FenceClusterResponse): Buffer =>
+      Buffer.from(FenceClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FenceClusterResponse => FenceClusterResponse.decode(value),
+  },
   createQueue: {
     path: "/muster.v1.InventoryService/CreateQueue" as const,
     requestStream: false as const,
@@ -3771,6 +3977,13 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   cordonCluster: handleUnaryCall<CordonClusterRequest, CordonClusterResponse>;
   uncordonCluster: handleUnaryCall<UncordonClusterRequest, UncordonClusterResponse>;
   deregisterCluster: handleUnaryCall<DeregisterClusterRequest, DeregisterClusterResponse>;
+  /**
+   * Confirms by hand that a Lost cluster runs none of its gangs any more (the STONITH rule of HA
+   * clusters): its `requeue` gangs are placed elsewhere at once, with an event naming who fenced.
+   * For when neither the agent nor the cluster's API server can confirm; FAILED_PRECONDITION
+   * unless the cluster is Lost.
+   */
+  fenceCluster: handleUnaryCall<FenceClusterRequest, FenceClusterResponse>;
   createQueue: handleUnaryCall<CreateQueueRequest, CreateQueueResponse>;
   updateQueue: handleUnaryCall<UpdateQueueRequest, UpdateQueueResponse>;
   getQueue: handleUnaryCall<GetQueueRequest, GetQueueResponse>;
@@ -3884,6 +4097,27 @@ export interface InventoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeregisterClusterResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Confirms by hand that a Lost cluster runs none of its gangs any more (the STONITH rule of HA
+   * clusters): its `requeue` gangs are placed elsewhere at once, with an event naming who fenced.
+   * For when neither the agent nor the cluster's API server can confirm; FAILED_PRECONDITION
+   * unless the cluster is Lost.
+   */
+  fenceCluster(
+    request: FenceClusterRequest,
+    callback: (error: ServiceError | null, response: FenceClusterResponse) => void,
+  ): ClientUnaryCall;
+  fenceCluster(
+    request: FenceClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FenceClusterResponse) => void,
+  ): ClientUnaryCall;
+  fenceCluster(
+    request: FenceClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FenceClusterResponse) => void,
   ): ClientUnaryCall;
   createQueue(
     request: CreateQueueRequest,
