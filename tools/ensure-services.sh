@@ -24,3 +24,13 @@ if ! redis_up; then
   for _ in $(seq 1 30); do redis_up && break; sleep 1; done
   redis_up || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
 fi
+# The fault suite (tests/faults) runs hub replicas with shifted clocks through libfaketime.
+faketime_lib() { ls /usr/lib/*-linux-gnu/faketime/libfaketime.so.1 >/dev/null 2>&1; }
+if ! faketime_lib; then
+  echo "installing libfaketime..."
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q libfaketime >/dev/null 2>&1 ||
+      { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libfaketime >/dev/null 2>&1; } || true
+  fi
+  faketime_lib || { echo "libfaketime is missing and could not be installed (apt-get install -y libfaketime)" >&2; exit 1; }
+fi
