@@ -4,7 +4,7 @@
 //   npm run demo            run it and tear everything down
 //   npm run demo -- --keep  leave it running (prints how to use and stop it)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ mkdirSync(runDir, { recursive: true });
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 let stepNo = 0;
-const step = (title) => console.log(`\n${bold(`[${++stepNo}/7] ${title}`)}`);
+const step = (title) => console.log(`\n${bold(`[${++stepNo}/8] ${title}`)}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function freePort() {
@@ -34,6 +34,7 @@ function freePort() {
 }
 
 const children = [];
+const agents = new Map();
 let testbed;
 let hubAddress;
 
@@ -66,7 +67,7 @@ async function teardown() {
 }
 
 async function main() {
-  console.log(bold('Muster demo: one hub, three worker clusters, gangs placed whole'));
+  console.log(bold('Muster demo: one hub, three worker clusters, gangs placed whole, never twice'));
   step('Postgres, Redis, npm packages, generated code and the build');
   execFileSync('bash', ['tools/ensure-services.sh'], { cwd: root, stdio: 'inherit' });
   execFileSync('bash', ['tools/ensure-install.sh'], { cwd: root, stdio: 'inherit' });
@@ -94,6 +95,35 @@ async function main() {
   await admin.end();
   const port = await freePort();
   hubAddress = `127.0.0.1:${port}`;
+  // The hub reaches the workers' API servers the way Argo CD and MultiKueue do, through each
+  // cluster's registered access provider and an exec credential plugin (here a token file), so it
+  // can confirm a lost cluster's gangs gone before it places them elsewhere.
+  const tokenFile = join(runDir, 'tokens.json');
+  writeFileSync(
+    tokenFile,
+    JSON.stringify(Object.fromEntries(workers.map((w) => [w.server, w.token]))),
+  );
+  const providerFile = join(runDir, 'providers.json');
+  writeFileSync(
+    providerFile,
+    JSON.stringify({
+      providers: [
+        {
+          name: 'muster',
+          execConfig: {
+            apiVersion: 'client.authentication.k8s.io/v1',
+            command: process.execPath,
+            args: [
+              join(root, 'infra/inventory/muster-token-plugin.mjs'),
+              '--token-file',
+              tokenFile,
+            ],
+            provideClusterInfo: true,
+          },
+        },
+      ],
+    }),
+  );
   const hubLog = join(runDir, 'hub.log');
   const hub = spawn(process.execPath, [join(root, 'apps/hub/dist/main.js')], {
     cwd: root,
@@ -105,12 +135,22 @@ async function main() {
       MUSTER_REDIS_PREFIX: `muster-demo-${process.pid}`,
       // The demo runs on loopback only: plain text, no tokens (the hub warns about it).
       MUSTER_DEV_INSECURE: 'true',
+      MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: providerFile,
+      // Short, so the demo shows a lost cluster in seconds (defaults: 60 s and 40 s).
+      MUSTER_WORKER_LOST_TIMEOUT_MS: '12000',
+      MUSTER_SELF_FENCE_TIMEOUT_MS: '6000',
+      MUSTER_FENCE_DELETE_GRACE_S: '2',
+      MUSTER_HEARTBEAT_INTERVAL_MS: '1000',
     },
     stdio: ['ignore', openSync(hubLog, 'w'), openSync(hubLog, 'a')],
     detached: keep,
   });
   children.push(hub);
   for (let i = 0; ; i++) {
+    if (hub.exitCode !== null)
+      throw new Error(
+        `the hub exited (code ${hub.exitCode}):\n${readFileSync(hubLog, 'utf8').slice(-2000)}`,
+      );
     if (muster(['queues', 'list'], { show: false, allowFail: true }) !== '' || i > 100) break;
     await sleep(200);
   }
@@ -119,9 +159,22 @@ async function main() {
   step('Registering the worker clusters and starting one agent in each');
   muster(['queues', 'create', 'research', '--description', 'demo queue']);
   for (const w of workers) {
-    muster(['clusters', 'register', w.name, '--cluster-set', 'demo', '--server', w.server]);
+    const caFile = join(runDir, `${w.name}-ca.pem`);
+    writeFileSync(caFile, w.ca);
+    muster([
+      'clusters',
+      'register',
+      w.name,
+      '--cluster-set',
+      'demo',
+      '--server',
+      w.server,
+      '--ca-file',
+      caFile,
+    ]);
     const agentLog = join(runDir, `agent-${w.name}.log`);
-    children.push(
+    agents.set(
+      w.name,
       spawn(process.execPath, [join(root, 'apps/agent/dist/main.js')], {
         cwd: root,
         env: {
@@ -134,6 +187,7 @@ async function main() {
         detached: keep,
       }),
     );
+    children.push(agents.get(w.name));
   }
   for (let i = 0; i < 150; i++) {
     const clusters = JSON.parse(
@@ -191,6 +245,47 @@ async function main() {
   console.log(dim('  # why is the big one still queued?'));
   muster(['explain', submitted.big]);
   muster(['clusters', 'list']);
+
+  step('A killed agent: the gang moves only once its old copy is confirmed gone');
+  console.log(dim('  # a Job that asks to be placed elsewhere if its cluster is lost'));
+  muster([
+    'submit',
+    '-f',
+    'apps/cli/examples/job.yaml',
+    '--queue',
+    'research',
+    '--name',
+    'elastic-train',
+    '--on-cluster-lost',
+    'requeue',
+  ]);
+  const listed = JSON.parse(muster(['list', '-o', 'json'], { show: false }));
+  const elastic = (Array.isArray(listed) ? listed : (listed.jobs ?? [])).find(
+    (j) => j.spec?.name === 'elastic-train',
+  )?.id;
+  const getElastic = () => JSON.parse(muster(['get', elastic, '-o', 'json'], { show: false }));
+  let before;
+  for (let i = 0; i < 300; i++) {
+    before = getElastic();
+    if (before.state === 'JOB_STATE_RUNNING') break;
+    await sleep(200);
+  }
+  console.log(dim(`  # running on ${before.cluster}; SIGKILL its agent (its pods keep running)`));
+  agents.get(before.cluster)?.kill('SIGKILL');
+  const killedAt = Date.now();
+  let after;
+  for (let i = 0; i < 600; i++) {
+    after = getElastic();
+    if (after.state === 'JOB_STATE_RUNNING' && after.cluster !== before.cluster) break;
+    await sleep(200);
+  }
+  console.log(
+    dim(
+      `  # ${((Date.now() - killedAt) / 1000).toFixed(1)} s later: ${before.cluster} was declared lost, the hub ` +
+        'deleted the old pods through its API server, saw none left, and only then placed the gang again',
+    ),
+  );
+  muster(['get', elastic]);
 
   step(keep ? 'Left running' : 'Done; tearing down');
   writeFileSync(join(runDir, 'env'), `export MUSTER_HUB=${hubAddress}\n`);
