@@ -210,6 +210,12 @@ export class DispatchRepository {
       )) as { epoch: string }[];
       const current = Number(leader?.epoch ?? -1);
       if (current !== epoch) throw new LeadershipLost(epoch, current);
+      // Every row this commit changes is locked first, in id order, before the event append lock:
+      // the order member-state batches and cancels take them too, so none of them can deadlock
+      // with a cycle (a deadlock victim is a whole cycle's reservations, or a batch of reports).
+      await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [
+        [...new Set([...placed.map((p) => p.jobId), ...explained.map((e) => e.jobId)])],
+      ]);
       let reserved: GangTransition[] = [];
       if (placed.length > 0) {
         const rows = (await tx.query(
