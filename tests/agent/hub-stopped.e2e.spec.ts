@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
-import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
+import { startTestbed, type Testbed, type TestbedCluster } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
+import { registerWorker, untilReporting } from '../support/clusters';
 import { eventually } from '../support/fake-agent';
 import { HubProcess, testLogDir } from '../support/hub-process';
 import {
@@ -16,6 +17,7 @@ import {
   type TestDatabase,
   type TestRedis,
 } from '../support/services';
+import { jobSpec, podSet } from '../support/fixtures';
 import { workerTopology } from './support/fixtures';
 import { Kube } from './support/kube';
 
@@ -42,34 +44,8 @@ let agent: AgentProcess;
 let stopped = false;
 
 function spec(name: string, onClusterLost: OnClusterLost): JobSpec {
-  return {
-    name,
-    queue: 'q',
-    priority: 0,
-    onClusterLost,
-    labels: {},
-    namespace: '', // the agent's default, NS
-    podSetGroups: [],
-    maxRestarts: 0,
-    podSets: [
-      {
-        name: 'w',
-        count: 2,
-        topology: undefined,
-        podTemplateJson: JSON.stringify({
-          spec: {
-            containers: [
-              {
-                name: 'main',
-                image: 'registry.example/train:1',
-                resources: { requests: { cpu: '100m' } },
-              },
-            ],
-          },
-        }),
-      },
-    ],
-  };
+  // namespace '': the agent's default, NS
+  return jobSpec('q', { name, onClusterLost, podSets: [podSet('w', 2, { cpu: '100m' })] });
 }
 
 async function submit(name: string, onClusterLost: OnClusterLost): Promise<string> {
@@ -123,28 +99,14 @@ beforeAll(async () => {
   await api.inventory.createQueue({
     queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
   });
-  await api.inventory.registerCluster({
-    name: CLUSTER,
-    displayName: '',
-    clusterSet: '',
-    topologyLevels: [],
-    accessProviders: [],
-    labels: {},
-  });
+  await registerWorker(api, CLUSTER);
   agent = AgentProcess.start({
     cluster: CLUSTER,
     hub: hub.grpcAddress,
     kubeconfig: cluster.kubeconfigPath,
     logFile: join(logs, 'agent.log'),
   });
-  await eventually(
-    `agent connected with capacity\n${agent.tail()}`,
-    async () => {
-      const c = (await api.inventory.getCluster({ name: CLUSTER })).cluster;
-      return (c?.agentState === 2 && (c.capacity?.nodeCount ?? 0) > 0) || undefined;
-    },
-    90_000,
-  );
+  await untilReporting(api, CLUSTER, 90_000, agent.tail());
 }, SETUP_TIMEOUT);
 
 afterAll(async () => {

@@ -5,12 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { JobState, OnClusterLost, type HubClients } from '@muster/api';
+import { LABEL_GANG_ID } from '@muster/k8s';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
+import { registerWorker, untilReporting } from '../support/clusters';
 import { writeClusterAccess, type ClusterAccess } from '../support/cluster-access';
 import { ClusterObserver } from '../support/cluster-observer';
 import { eventually } from '../support/fake-agent';
-import { grpcError } from '../support/fixtures';
+import { grpcError, jobSpec, podSet } from '../support/fixtures';
 import { HubProcess, testLogDir } from '../support/hub-process';
 import {
   createTestDatabase,
@@ -24,7 +26,6 @@ jest.setTimeout(10 * 60_000);
 const WORKERS = ['w1', 'w2'];
 const LOST_MS = 6000;
 const SELF_FENCE_MS = 3000;
-const GANG_LABEL = 'muster.dev/gang-id';
 
 const logs = testLogDir('e2e-fencing');
 let testbed: Testbed;
@@ -49,41 +50,6 @@ function startAgent(cluster: string): void {
   );
 }
 
-async function agentState(cluster: string): Promise<number> {
-  return (await api.inventory.getCluster({ name: cluster })).cluster!.agentState;
-}
-
-function gangSpec(name: string, members: number, onClusterLost: OnClusterLost) {
-  return {
-    name,
-    queue: 'fence',
-    priority: 0,
-    onClusterLost,
-    labels: {},
-    namespace: '',
-    podSetGroups: [],
-    maxRestarts: 0,
-    podSets: [
-      {
-        name: 'workers',
-        count: members,
-        topology: undefined,
-        podTemplateJson: JSON.stringify({
-          spec: {
-            containers: [
-              {
-                name: 'main',
-                image: 'registry.example/train:1',
-                resources: { requests: { cpu: '1', memory: '1Gi' } },
-              },
-            ],
-          },
-        }),
-      },
-    ],
-  };
-}
-
 /** Submits a gang and waits until it runs on `cluster` (the other worker cordoned meanwhile). */
 async function runningOn(cluster: string, name: string, members: number, policy: OnClusterLost) {
   const others = WORKERS.filter((w) => w !== cluster);
@@ -91,7 +57,11 @@ async function runningOn(cluster: string, name: string, members: number, policy:
   const id = (
     await api.jobs.submitJob({
       clientRequestId: randomUUID(),
-      spec: gangSpec(name, members, policy),
+      spec: jobSpec('fence', {
+        name,
+        onClusterLost: policy,
+        podSets: [podSet('workers', members, { cpu: '1', memory: '1Gi' })],
+      }),
     })
   ).job!.id;
   await eventually(
@@ -116,7 +86,7 @@ async function podsOf(cluster: string, gangId: string): Promise<number> {
   const list = await kubeJSON<{ items: unknown[] }>(
     { server: c.server, token: c.token, ca: c.ca },
     'GET',
-    `/api/v1/pods?labelSelector=${encodeURIComponent(`${GANG_LABEL}=${gangId}`)}`,
+    `/api/v1/pods?labelSelector=${encodeURIComponent(`${LABEL_GANG_ID}=${gangId}`)}`,
   );
   return list.items.length;
 }
@@ -162,21 +132,10 @@ beforeAll(async () => {
     queue: { name: 'fence', description: '', weight: 1, allowedNamespaces: [] },
   });
   for (const name of WORKERS) {
-    await api.inventory.registerCluster({
-      name,
-      displayName: '',
-      clusterSet: 'e2e',
-      topologyLevels: [],
-      accessProviders: access.accessProvidersFor(name),
-      labels: {},
-    });
+    await registerWorker(api, name, { accessProviders: access.accessProvidersFor(name) });
     startAgent(name);
   }
-  await eventually(
-    'both agents connected',
-    async () => (await Promise.all(WORKERS.map(agentState))).every((s) => s === 2),
-    60_000,
-  );
+  for (const name of WORKERS) await untilReporting(api, name, 60_000);
 }, 15 * 60_000);
 
 afterAll(async () => {
@@ -225,7 +184,7 @@ it('agent SIGKILLed, API server reachable: the hub deletes the old copy, then mo
   expect(await podsOf('w1', patient)).toBe(2);
   // Back before the checks, so the suite's next tests find w1 whole whatever they say.
   startAgent('w1');
-  await eventually('w1 connected again', async () => (await agentState('w1')) === 2, 60_000);
+  await untilReporting(api, 'w1', 60_000);
 
   expectNoViolations(observer);
   expect([...(observer.seen.get(elastic) ?? [])].sort()).toEqual(['w1', 'w2']);
@@ -295,7 +254,7 @@ it('agent SIGKILLed, API server unreachable: the gang stays, says why, and moves
     if (!resumed) process.kill(-w1.pid, 'SIGCONT');
   }
   startAgent('w1');
-  await eventually('w1 connected again', async () => (await agentState('w1')) === 2, 60_000);
+  await untilReporting(api, 'w1', 60_000);
   await api.jobs.cancelJob({ jobId: elastic, reason: 'done' });
 });
 

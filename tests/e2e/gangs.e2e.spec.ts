@@ -6,6 +6,8 @@ import { JobState, OnClusterLost, type HubClients } from '@muster/api';
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
 import { writeClusterAccess, type ClusterAccess } from '../support/cluster-access';
+import { registerWorker } from '../support/clusters';
+import { jobSpec, podSet, succeedsAfter } from '../support/fixtures';
 import { ClusterObserver } from '../support/cluster-observer';
 import { eventually } from '../support/fake-agent';
 import { freePort, HubProcess, testLogDir } from '../support/hub-process';
@@ -79,38 +81,18 @@ function gangSpec(
   members: number,
   opts: { succeedAfter?: string; onClusterLost?: OnClusterLost } = {},
 ) {
-  const annotations: Record<string, string> = opts.succeedAfter
-    ? { 'testbed.muster.dev/succeed-after': opts.succeedAfter }
-    : {};
-  return {
+  return jobSpec('e2e', {
     name,
-    queue: 'e2e',
-    priority: 0,
     onClusterLost: opts.onClusterLost ?? OnClusterLost.ON_CLUSTER_LOST_WAIT,
-    labels: {},
-    namespace: '',
-    podSetGroups: [],
-    maxRestarts: 0,
     podSets: [
-      {
-        name: 'workers',
-        count: members,
-        topology: undefined,
-        podTemplateJson: JSON.stringify({
-          metadata: { annotations },
-          spec: {
-            containers: [
-              {
-                name: 'main',
-                image: 'registry.example/train:1',
-                resources: { requests: { cpu: '1', memory: '1Gi' } },
-              },
-            ],
-          },
-        }),
-      },
+      podSet(
+        'workers',
+        members,
+        { cpu: '1', memory: '1Gi' },
+        opts.succeedAfter ? succeedsAfter(opts.succeedAfter) : undefined,
+      ),
     ],
-  };
+  });
 }
 
 beforeAll(async () => {
@@ -126,13 +108,9 @@ beforeAll(async () => {
     queue: { name: 'e2e', description: '', weight: 1, allowedNamespaces: [] },
   });
   for (const name of WORKERS) {
-    await api.inventory.registerCluster({
-      name,
-      displayName: '',
-      clusterSet: 'e2e',
-      topologyLevels: [],
+    await registerWorker(api, name, {
       accessProviders: access.accessProvidersFor(name),
-      labels: {},
+      clusterSet: 'e2e',
     });
     const proxy = new TcpProxy({ host: '127.0.0.1', port: hubPort });
     await proxy.open();

@@ -5,6 +5,7 @@
 // still be known to the hub at the end.
 import { randomUUID } from 'node:crypto';
 import { OnClusterLost, type JobSpec } from '@muster/api';
+import { jobSpec, podSet, succeedsAfter } from '../support/fixtures';
 import type { Acknowledged } from './figures';
 import { QUEUE, type FaultFleet } from './fleet';
 
@@ -35,38 +36,14 @@ export function gangSpec(
   policy: LostPolicy,
   succeedAfter: string,
 ): JobSpec {
-  return {
+  return jobSpec(QUEUE, {
     name,
-    queue: QUEUE,
-    priority: 0,
     onClusterLost:
       policy === 'requeue'
         ? OnClusterLost.ON_CLUSTER_LOST_REQUEUE
         : OnClusterLost.ON_CLUSTER_LOST_WAIT,
-    labels: {},
-    namespace: '',
-    podSetGroups: [],
-    maxRestarts: 0,
-    podSets: [
-      {
-        name: 'workers',
-        count: members,
-        topology: undefined,
-        podTemplateJson: JSON.stringify({
-          metadata: { annotations: { 'testbed.muster.dev/succeed-after': succeedAfter } },
-          spec: {
-            containers: [
-              {
-                name: 'main',
-                image: 'registry.example/train:1',
-                resources: { requests: { cpu: '1', memory: '1Gi' } },
-              },
-            ],
-          },
-        }),
-      },
-    ],
-  };
+    podSets: [podSet('workers', members, { cpu: '1', memory: '1Gi' }, succeedsAfter(succeedAfter))],
+  });
 }
 
 const SHORT_RUNS = ['2s', '3s', '4s', '6s'];

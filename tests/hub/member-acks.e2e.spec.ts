@@ -5,9 +5,10 @@
 // hub, a database that refuses the write).
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
-import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
+import { JobState, type HubClients, type JobSpec } from '@muster/api';
+import { startTestbed, type Testbed, type TestbedCluster } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
+import { registerWorker, untilReporting } from '../support/clusters';
 import { eventually } from '../support/fake-agent';
 import { freePort, HubProcess, testLogDir } from '../support/hub-process';
 import {
@@ -17,6 +18,7 @@ import {
   type TestRedis,
 } from '../support/services';
 import { workerTopology } from '../agent/support/fixtures';
+import { jobSpec, podSet, succeedsAfter } from '../support/fixtures';
 import { Kube } from '../agent/support/kube';
 
 jest.setTimeout(10 * 60_000);
@@ -54,35 +56,11 @@ async function startHub(): Promise<void> {
 
 /** A gang of `members` pods that succeed `succeedAfter` (a Go duration) after they run. */
 function spec(name: string, members: number, succeedAfter: string): JobSpec {
-  return {
+  // namespace '': the agent's default, NS
+  return jobSpec('q', {
     name,
-    queue: 'q',
-    priority: 0,
-    onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT,
-    labels: {},
-    namespace: '', // the agent's default, NS
-    podSetGroups: [],
-    maxRestarts: 0,
-    podSets: [
-      {
-        name: 'w',
-        count: members,
-        topology: undefined,
-        podTemplateJson: JSON.stringify({
-          metadata: { annotations: { 'testbed.muster.dev/succeed-after': succeedAfter } },
-          spec: {
-            containers: [
-              {
-                name: 'main',
-                image: 'registry.example/train:1',
-                resources: { requests: { cpu: '100m' } },
-              },
-            ],
-          },
-        }),
-      },
-    ],
-  };
+    podSets: [podSet('w', members, { cpu: '100m' }, succeedsAfter(succeedAfter))],
+  });
 }
 
 async function submit(name: string, members: number, succeedAfter: string): Promise<string> {
@@ -127,28 +105,14 @@ beforeAll(async () => {
   await api.inventory.createQueue({
     queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
   });
-  await api.inventory.registerCluster({
-    name: CLUSTER,
-    displayName: '',
-    clusterSet: '',
-    topologyLevels: [],
-    accessProviders: [],
-    labels: {},
-  });
+  await registerWorker(api, CLUSTER);
   agent = AgentProcess.start({
     cluster: CLUSTER,
     hub: `127.0.0.1:${hubPort}`,
     kubeconfig: cluster.kubeconfigPath,
     logFile: join(logs, 'agent.log'),
   });
-  await eventually(
-    `agent connected with capacity\n${agent.tail()}`,
-    async () => {
-      const c = (await api.inventory.getCluster({ name: CLUSTER })).cluster;
-      return (c?.agentState === 2 && (c.capacity?.nodeCount ?? 0) > 0) || undefined;
-    },
-    90_000,
-  );
+  await untilReporting(api, CLUSTER, 90_000, agent.tail());
 }, SETUP_TIMEOUT);
 
 afterAll(async () => {

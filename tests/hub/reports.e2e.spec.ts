@@ -1,7 +1,14 @@
 // Agent answers and member reports the hub must get right even when they come late, twice or in
 // odd batches: real hub process, real Postgres and Redis, scripted agents.
 import { randomUUID } from 'node:crypto';
-import { JobState, MemberPhase, OnClusterLost, type Dispatch, type HubClients } from '@muster/api';
+import {
+  JobState,
+  MemberPhase,
+  OnClusterLost,
+  type Dispatch,
+  type HubClients,
+  type MemberState,
+} from '@muster/api';
 import { HubProcess } from '../support/hub-process';
 import {
   createTestDatabase,
@@ -42,6 +49,28 @@ async function submit(
       }),
     })
   ).job!.id;
+}
+
+/** One member's report for dispatch `d`, for any pod set and index (the hub must check them). */
+function report(
+  d: Dispatch,
+  podSet: string,
+  index: number,
+  phase: MemberPhase,
+  over: Partial<MemberState> = {},
+): MemberState {
+  return {
+    gangId: d.gangId,
+    fencingToken: d.fencingToken,
+    podSet,
+    index,
+    phase,
+    reason: '',
+    exitCode: 0,
+    nodeName: '',
+    podName: `${podSet}-${index}`,
+    ...over,
+  };
 }
 
 function dispatches(jobId: string): Dispatch[] {
@@ -148,17 +177,8 @@ describe('member reports', () => {
       'Dispatched',
       async () => (await stateOf(id)) === JobState.JOB_STATE_DISPATCHED || undefined,
     );
-    const state = (index: number, phase: MemberPhase) => ({
-      gangId: id,
-      fencingToken: d.fencingToken,
-      podSet: 'w',
-      index,
-      phase,
-      reason: '',
-      exitCode: 0,
-      nodeName: d.podSets[0]!.members[index]!.nodeName,
-      podName: `p-${index}`,
-    });
+    const state = (index: number, phase: MemberPhase) =>
+      report(d, 'w', index, phase, { nodeName: d.podSets[0]!.members[index]!.nodeName });
     agent.send({
       $case: 'memberStates',
       memberStates: {
@@ -186,17 +206,8 @@ describe('member reports', () => {
       async () => (await stateOf(id)) === JobState.JOB_STATE_RUNNING || undefined,
     );
     // A pod that copied a member's labels, with a pod set or an index of its own, exits 1.
-    const forged = (podSet: string, index: number) => ({
-      gangId: id,
-      fencingToken: d.fencingToken,
-      podSet,
-      index,
-      phase: MemberPhase.MEMBER_PHASE_FAILED,
-      reason: 'Error',
-      exitCode: 1,
-      nodeName: '',
-      podName: `forged-${podSet}-${index}`,
-    });
+    const forged = (podSet: string, index: number) =>
+      report(d, podSet, index, MemberPhase.MEMBER_PHASE_FAILED, { reason: 'Error', exitCode: 1 });
     agent.send({
       $case: 'memberStates',
       memberStates: { batchId: 0, members: [forged('w', 99), forged('w', -1), forged('other', 0)] },

@@ -12,11 +12,12 @@
 // fed hand-made lists (cluster-observer.spec.ts). ClusterObserver only lists and feeds it; with
 // keepLastRead it judges a cluster that does not answer (a SIGSTOPped API server) on its last
 // read, its pods still live, and counts the sample as failed.
+import { LABEL_FENCING_TOKEN, LABEL_GANG_ID } from '@muster/k8s';
 import { CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { kubeRequest, type KubeEndpoint } from '@muster/testbed';
 
-export const GANG_LABEL = 'muster.dev/gang-id';
-export const TOKEN_LABEL = 'muster.dev/fencing-token';
+export const GANG_LABEL = LABEL_GANG_ID;
+export const TOKEN_LABEL = LABEL_FENCING_TOKEN;
 export const MUSTER_GATE = 'muster.dev/gang';
 
 export type ViolationKind =

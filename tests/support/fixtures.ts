@@ -4,8 +4,10 @@ import type { JobSpec, PodSet } from '@muster/api';
 export function podTemplate(
   requests: Record<string, string>,
   extra: Record<string, unknown> = {},
+  annotations?: Record<string, string>,
 ): string {
   return JSON.stringify({
+    ...(annotations ? { metadata: { annotations } } : {}),
     spec: {
       containers: [{ name: 'main', image: 'registry.example/train:1', resources: { requests } }],
       ...extra,
@@ -17,8 +19,19 @@ export function podSet(
   name: string,
   count: number,
   requests: Record<string, string> = { cpu: '1' },
+  annotations?: Record<string, string>,
 ): PodSet {
-  return { name, count, podTemplateJson: podTemplate(requests), topology: undefined };
+  return {
+    name,
+    count,
+    podTemplateJson: podTemplate(requests, {}, annotations),
+    topology: undefined,
+  };
+}
+
+/** Pod annotations that make the testbed end each member with success `after` (a Go duration) of running. */
+export function succeedsAfter(after: string): Record<string, string> {
+  return { 'testbed.muster.dev/succeed-after': after };
 }
 
 export function jobSpec(queue: string, overrides: Partial<JobSpec> = {}): JobSpec {

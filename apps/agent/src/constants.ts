@@ -1,12 +1,9 @@
 // Names Muster puts on the pods it creates in a worker cluster. Everything the agent knows about
-// a gang after a restart is read back from these labels and annotations.
+// a gang after a restart is read back from these labels and annotations. The gang, job and token
+// labels are shared with the hub, which selects a gang's pods by them when it fences a cluster.
+import { LABEL_GANG_ID, PODGROUP_GROUP, PODGROUP_VERSION } from '@muster/k8s';
 
-/** Label: the gang a member pod belongs to (the hub's gang id). */
-export const LABEL_GANG_ID = 'muster.dev/gang-id';
-/** Label: the job the gang belongs to (the hub's job id). */
-export const LABEL_JOB_ID = 'muster.dev/job-id';
-/** Label: the dispatch generation the pod was created with (decimal integer). */
-export const LABEL_FENCING_TOKEN = 'muster.dev/fencing-token';
+export { LABEL_FENCING_TOKEN, LABEL_GANG_ID, LABEL_JOB_ID } from '@muster/k8s';
 /** Label: the pod set of the member. */
 export const LABEL_POD_SET = 'muster.dev/pod-set';
 /** Label: the member's index inside its pod set (decimal integer). */
@@ -26,7 +23,7 @@ export const ANNOTATION_FENCE_DELETE_GRACE_S = 'muster.dev/fence-delete-grace-s'
 export const SCHEDULING_GATE = 'muster.dev/gang';
 
 /** API group/version of the upstream Workload/PodGroup API (Kubernetes 1.36, alpha). */
-export const PODGROUP_API = '/apis/scheduling.k8s.io/v1alpha2';
+export const PODGROUP_API = `/apis/${PODGROUP_GROUP}/${PODGROUP_VERSION}`;
 
 /** Label selector matching every pod Muster created. */
 export const MUSTER_POD_SELECTOR = LABEL_GANG_ID;

@@ -5,7 +5,6 @@ import {
   GenerationGate,
   HubLease,
   selfFenceDue,
-  selfFenceTargets,
   termsOfHelloAck,
 } from './fencing';
 
@@ -35,14 +34,6 @@ describe('fencing', () => {
     expect(g.accept(5)).toBe(true);
     expect(g.accept(9)).toBe(true);
     expect(g.lastApplied).toBe(9);
-  });
-
-  it('self-fences only requeue gangs', () => {
-    const held = [
-      { gangId: 'a', token: 1, onClusterLost: 'wait' as const },
-      { gangId: 'b', token: 1, onClusterLost: 'requeue' as const },
-    ];
-    expect(selfFenceTargets(held).map((g) => g.gangId)).toEqual(['b']);
   });
 });
 

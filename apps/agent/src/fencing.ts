@@ -8,7 +8,6 @@
 // monotonic clock when it arrives. A stream that merely looks up proves nothing: a SIGSTOPped or
 // blackholed hub keeps its socket open for as long as TCP keepalive allows.
 import type { GangRef, HelloAck } from '@muster/api';
-import type { OnClusterLostPolicy } from './constants';
 
 export interface HeldGang {
   gangId: string;
@@ -115,13 +114,6 @@ export function selfFenceDue(
   now: number,
 ): boolean {
   return timeoutMs !== undefined && timeoutMs > 0 && now - lastHeardAt > timeoutMs;
-}
-
-/** Gangs whose job asked to be requeued rather than wait when the hub is gone. */
-export function selfFenceTargets<T extends HeldGang & { onClusterLost: OnClusterLostPolicy }>(
-  held: readonly T[],
-): T[] {
-  return held.filter((g) => g.onClusterLost === 'requeue');
 }
 
 /**

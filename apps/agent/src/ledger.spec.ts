@@ -153,6 +153,14 @@ describe('Ledger (examples)', () => {
     ).toEqual(['create 3']);
   });
 
+  it('self-fences only requeue gangs: a running wait gang stays under a lapsed lease', () => {
+    const l = new Ledger();
+    l.apply('w', { kind: 'pods', token: 1, presence: presence(2, 'wait', true) }, moment(0));
+    l.apply('r', { kind: 'pods', token: 1, presence: presence(2, 'requeue', true) }, moment(0));
+    const effects = l.applyAll({ kind: 'tick' }, moment(2_000, 0));
+    expect(effects.map((e) => `${e.gangId} ${kinds([e])[0]}`)).toEqual(['r delete 1 SelfFenced']);
+  });
+
   it('never re-creates a gang it deleted: a repeat is told it is gone', () => {
     const l = new Ledger();
     l.apply('g', { kind: 'pods', token: 3, presence: presence(2, 'requeue') }, moment(0));

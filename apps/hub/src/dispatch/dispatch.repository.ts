@@ -81,12 +81,10 @@ export interface RequeueOptions {
   whileLost?: boolean;
 }
 
-/** A gang placed on a cluster, with what the job says about it now. */
+/** A gang placed on a cluster, with the token it was placed with. */
 export interface PlacedGang {
   jobId: string;
   fencingToken: number;
-  reason: string;
-  message: string;
 }
 
 interface GangRequeue {
@@ -469,17 +467,12 @@ export class DispatchRepository {
   /** The `requeue`-policy gangs still placed on a cluster (they move once confirmed gone). */
   async requeueGangsOn(cluster: string): Promise<PlacedGang[]> {
     const rows = (await this.db.query(
-      `SELECT id, dispatch_generation, reason, message FROM jobs
+      `SELECT id, dispatch_generation FROM jobs
         WHERE cluster = $1 AND on_cluster_lost = 'requeue' AND state IN ('Reserved','Dispatched','Running')
         ORDER BY created_at`,
       [cluster],
-    )) as { id: string; dispatch_generation: string; reason: string; message: string }[];
-    return rows.map((r) => ({
-      jobId: r.id,
-      fencingToken: Number(r.dispatch_generation),
-      reason: r.reason,
-      message: r.message,
-    }));
+    )) as { id: string; dispatch_generation: string }[];
+    return rows.map((r) => ({ jobId: r.id, fencingToken: Number(r.dispatch_generation) }));
   }
 
   /**
@@ -498,6 +491,8 @@ export class DispatchRepository {
           WHERE id = $1 AND cluster = $2 AND dispatch_generation = $3
             AND state IN ('Reserved','Dispatched','Running')
             AND (reason <> 'AwaitingFence' OR message <> $4)
+            -- A pass that started before the agent came back must not say it is still away.
+            AND EXISTS (SELECT 1 FROM clusters c WHERE c.name = $2 AND c.agent_state = 'Lost')
         RETURNING id, queue, state, members`,
         [jobId, cluster, fencingToken, message],
       )) as [LiveJobRow[], number];
