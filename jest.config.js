@@ -4,6 +4,7 @@ module.exports = {
   // suites start processes and clusters. Suites that need longer set it themselves.
   testTimeout: 180000,
   projects: [
+    '<rootDir>/libs/common/jest.config.js',
     '<rootDir>/libs/placement/jest.config.js',
     '<rootDir>/libs/k8s/jest.config.js',
     '<rootDir>/libs/api/jest.config.js',

@@ -1,0 +1,2 @@
+// Small pure helpers every Muster process shares: no dependencies, no I/O.
+export { isRecord } from './lib/records';
