@@ -9,7 +9,6 @@ import {
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, REDIS } from '../core.module';
-import { JobsRepository } from '../jobs/jobs.repository';
 import { HubMetrics } from './metrics';
 
 @Controller()
@@ -18,7 +17,6 @@ export class HealthController {
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly metrics: HubMetrics,
-    private readonly jobs: JobsRepository,
   ) {}
 
   /** Liveness: the process answers. */
@@ -43,13 +41,6 @@ export class HealthController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4')
   async prometheus(): Promise<string> {
-    try {
-      const counts = await this.jobs.countByState();
-      this.metrics.jobsByState.reset();
-      for (const [state, n] of Object.entries(counts)) this.metrics.jobsByState.set({ state }, n);
-    } catch {
-      // Postgres down: serve the process metrics anyway; readiness reports the outage.
-    }
     return this.metrics.registry.metrics();
   }
 }

@@ -22,12 +22,6 @@ export class HubMetrics {
     labelNames: ['queue'] as const,
     registers: [this.registry],
   });
-  readonly jobsByState = new Gauge({
-    name: 'muster_jobs',
-    help: 'Jobs in Postgres by state, read at scrape time.',
-    labelNames: ['state'] as const,
-    registers: [this.registry],
-  });
   readonly watchers = new Gauge({
     name: 'muster_job_watchers',
     help: 'Open WatchJob and WatchJobs streams on this replica.',
