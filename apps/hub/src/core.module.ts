@@ -9,7 +9,10 @@ import { BullMqDriver } from './queue/bullmq-driver';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
 
 export const DATA_SOURCE = Symbol('DATA_SOURCE');
-/** A Redis connection for commands (publish, readiness); subscribers get their own. */
+/**
+ * A Redis connection for commands (publish, readiness, BullMQ); subscribers get their own.
+ * `maxRetriesPerRequest: null` is what BullMQ requires of the connections its workers use.
+ */
 export const REDIS = Symbol('REDIS');
 
 /** Configuration, logging, metrics and the connections every feature shares. */
@@ -45,21 +48,11 @@ export const REDIS = Symbol('REDIS');
     },
     {
       provide: QUEUE_DRIVER,
-      inject: [HUB_CONFIG, LOGGER],
-      useFactory: (c: HubConfig, logger: JsonLogger): QueueDriver => {
-        const url = new URL(c.redisUrl);
-        return new BullMqDriver(
-          {
-            host: url.hostname,
-            port: Number(url.port || 6379),
-            password: url.password || undefined,
-            db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
-            maxRetriesPerRequest: null,
-          },
-          `${c.redisPrefix}:bull`,
-          logger.child('queue'),
-        );
-      },
+      inject: [HUB_CONFIG, LOGGER, REDIS],
+      // BullMQ shares the command connection (ioredis parsed the URL: user, password, db,
+      // rediss:// TLS) and duplicates it for its blocking worker reads; CoreModule closes it.
+      useFactory: (c: HubConfig, logger: JsonLogger, redis: Redis): QueueDriver =>
+        new BullMqDriver(redis, `${c.redisPrefix}:bull`, logger.child('queue')),
     },
   ],
   exports: [HUB_CONFIG, LOGGER, HubMetrics, DATA_SOURCE, REDIS, QUEUE_DRIVER],
