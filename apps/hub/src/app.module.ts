@@ -1,4 +1,5 @@
 import {
+  type DynamicModule,
   Inject,
   Module,
   type OnApplicationBootstrap,
@@ -10,6 +11,7 @@ import { DispatchModule, DispatchRuntime } from './dispatch/dispatch.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
+import { JobStateGauge } from './http/job-state.gauge';
 import { HubMetrics } from './http/metrics';
 import { InventoryModule } from './inventory/inventory.module';
 import { InventoryService } from './inventory/inventory.service';
@@ -19,16 +21,29 @@ import { JobsService } from './jobs/jobs.service';
 import { jobServiceHandlers } from './jobs/jobs.grpc';
 import { JsonLogger, LOGGER } from './logging/json-logger';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
-import { buildSecurity } from './auth/security';
+import type { HubSecurity } from './auth/security';
 import { guardAgentStream } from './grpc/agent-stream-guard';
+
+/** The transport and authentication main.ts built from the configuration before startup. */
+const HUB_SECURITY = Symbol('HUB_SECURITY');
 
 @Module({
   imports: [CoreModule, InventoryModule, JobsModule, DispatchModule, ClusterProfilesModule],
   controllers: [HealthController],
   providers: [
+    // Nest builds every provider at startup, so the gauge registers without being injected.
+    JobStateGauge,
     {
       provide: HubGrpcServer,
-      inject: [JobsService, InventoryService, DispatchRuntime, HubMetrics, HUB_CONFIG, LOGGER],
+      inject: [
+        JobsService,
+        InventoryService,
+        DispatchRuntime,
+        HubMetrics,
+        HUB_CONFIG,
+        LOGGER,
+        HUB_SECURITY,
+      ],
       useFactory: (
         jobs: JobsService,
         inventory: InventoryService,
@@ -36,9 +51,9 @@ import { guardAgentStream } from './grpc/agent-stream-guard';
         metrics: HubMetrics,
         c: HubConfig,
         logger: JsonLogger,
+        security: HubSecurity,
       ) => {
         const log = logger.child('grpc');
-        const security = buildSecurity(c, logger);
         const ctx = { log, metrics, auth: security.auth, watchers: security.watchers };
         return new HubGrpcServer(
           jobServiceHandlers(jobs, ctx, security.submits),
@@ -61,6 +76,14 @@ import { guardAgentStream } from './grpc/agent-stream-guard';
   ],
 })
 export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** The hub with the security main.ts already built (and so already checked). */
+  static forRoot(security: HubSecurity): DynamicModule {
+    return {
+      module: AppModule,
+      providers: [{ provide: HUB_SECURITY, useValue: security }],
+    };
+  }
+
   constructor(
     private readonly grpc: HubGrpcServer,
     @Inject(QUEUE_DRIVER) private readonly queues: QueueDriver,

@@ -5,10 +5,14 @@ import { buildSecurity, devModeWarnings } from './auth/security';
 
 async function main(): Promise<void> {
   let config;
+  let logger;
+  let security;
   try {
     config = loadHubConfig();
-    // Certificates, tokens and OIDC keys are checked now, before anything connects anywhere.
-    buildSecurity(config, new JsonLogger('error'));
+    logger = new JsonLogger(config.logLevel);
+    // Certificates, tokens and OIDC keys are checked now, before anything connects anywhere,
+    // and the result is what the gRPC server uses: built once.
+    security = buildSecurity(config, logger);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`muster-hub: invalid configuration: ${err.message}\n`);
@@ -16,7 +20,6 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = new JsonLogger(config.logLevel);
   for (const warning of devModeWarnings(config)) logger.write('warn', warning, {}, 'security');
   // Loaded only now, so a bad configuration is reported at once.
   const { NestFactory } = await import('@nestjs/core');
@@ -24,9 +27,9 @@ async function main(): Promise<void> {
   const { HubGrpcServer } = await import('./grpc/grpc-server');
   let app;
   try {
-    app = await NestFactory.create(AppModule, { logger, abortOnError: false });
+    app = await NestFactory.create(AppModule.forRoot(security), { logger, abortOnError: false });
   } catch (err) {
-    // TLS files, the tokens file, OIDC keys: read while the modules are built.
+    // The database and Redis settings are checked while the modules are built.
     if (err instanceof ConfigError) {
       process.stderr.write(`muster-hub: invalid configuration: ${err.message}\n`);
       process.exit(2);
