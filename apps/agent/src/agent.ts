@@ -33,7 +33,8 @@ import { MemberOutbox } from './member-outbox';
 import { hubTransport } from './tls';
 import { ResilientInformer } from './informers';
 import { KubeClient, loadKubeConfig, type PodGroupLike } from './kube';
-import { errorText, Logger } from './log';
+import { errorText } from '@muster/common';
+import { Logger } from './log';
 import {
   createMembers,
   deletePodGroup,

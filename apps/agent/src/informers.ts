@@ -17,7 +17,8 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import { Backoff } from './backoff';
-import { errorText, type Logger } from './log';
+import { errorText } from '@muster/common';
+import type { Logger } from './log';
 import { kubeError } from './api-errors';
 
 export interface InformerHandlers<T> {

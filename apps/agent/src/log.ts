@@ -47,9 +47,3 @@ export class Logger {
     this.write('error', msg, fields);
   }
 }
-
-/** A short, single-line description of any thrown value. */
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message.split('\n')[0] ?? err.name;
-  return String(err);
-}

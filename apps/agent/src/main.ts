@@ -3,7 +3,8 @@
 // bad configuration.
 import { Agent } from './agent';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config';
-import { errorText, Logger } from './log';
+import { errorText } from '@muster/common';
+import { Logger } from './log';
 
 async function main(): Promise<void> {
   let config: AgentConfig;

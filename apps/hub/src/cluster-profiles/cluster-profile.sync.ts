@@ -13,6 +13,7 @@
 // reverted at once), and forced (applying everything regardless of the cache) by the resync work.
 // Passes never overlap within a replica; across replicas every write is an idempotent apply of the
 // same computed object, so no leader is needed.
+import { errorText } from '@muster/common';
 import type { ClusterProfile } from '@muster/k8s';
 import type { ContextLogger } from '../logging/json-logger';
 import type { ClusterEntity } from '../inventory/cluster.entity';
@@ -39,8 +40,6 @@ export interface SyncSettings extends ProducerSettings {
   /** Least time between two capacity-only status writes of one cluster, in ms. */
   capacityIntervalMs: number;
 }
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class ClusterProfileSync {
   private readonly watches = new Map<string, ProfileWatch>();
