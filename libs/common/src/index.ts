@@ -1,2 +1,11 @@
 // Small pure helpers every Muster process shares: no dependencies, no I/O.
+export {
+  Backoff,
+  backoffDelay,
+  sleep,
+  type BackoffOptions,
+  type BackoffPolicy,
+} from './lib/backoff';
+export { CoalescedRunner, type CoalescedRunnerOptions } from './lib/coalesced-runner';
+export { gangRefKey } from './lib/gang-ref';
 export { isRecord } from './lib/records';
