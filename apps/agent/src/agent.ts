@@ -17,7 +17,7 @@ import {
   type Dispatch,
   type HelloAck,
 } from '@muster/api';
-import { Backoff, sleep } from './backoff';
+import { Backoff, sleep } from '@muster/common';
 import type { AgentConfig } from './config';
 import {
   fenceDeleteGrace,

@@ -16,7 +16,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
 } from '@kubernetes/client-node';
-import { Backoff } from './backoff';
+import { Backoff } from '@muster/common';
 import { errorText, type Logger } from './log';
 import { kubeError } from './api-errors';
 
