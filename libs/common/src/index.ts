@@ -2,7 +2,6 @@
 export {
   Backoff,
   backoffDelay,
-  sleep,
   type BackoffOptions,
   type BackoffPolicy,
 } from './lib/backoff';

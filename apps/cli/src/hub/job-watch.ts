@@ -4,7 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { JobState, type JobEvent, type WatchJobResponse } from '@muster/api';
 import { CliError } from '../errors';
 import type { HubConnection } from './hub-connection';
-import { sleep as wait } from '@muster/common';
+import { setTimeout as wait } from 'node:timers/promises';
 import { DEFAULT_RETRY, isServiceError, type RetryPolicy, retryDelay } from './retry';
 
 const FINAL = new Set([

@@ -2,7 +2,8 @@
 // to repeat are retried: reads, idempotent writes, and submits carrying a client request id
 // (the hub returns the job created first).
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { backoffDelay, sleep as wait } from '@muster/common';
+import { setTimeout as wait } from 'node:timers/promises';
+import { backoffDelay } from '@muster/common';
 
 export interface RetryPolicy {
   /** Total tries, the first included. */

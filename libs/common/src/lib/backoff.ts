@@ -48,7 +48,3 @@ export class Backoff {
     return this.attempt;
   }
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
