@@ -17,7 +17,8 @@ import {
   type Dispatch,
   type HelloAck,
 } from '@muster/api';
-import { Backoff, sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '@muster/common';
 import type { AgentConfig } from './config';
 import {
   fenceDeleteGrace,

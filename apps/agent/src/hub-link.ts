@@ -14,7 +14,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { AgentServiceClient, type ConnectRequest, type ConnectResponse } from '@muster/api';
-import { Backoff } from './backoff';
+import { Backoff } from '@muster/common';
 import type { Logger } from './log';
 
 export interface HubLinkOptions {

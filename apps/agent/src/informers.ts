@@ -16,8 +16,7 @@ import {
   type KubernetesObject,
   type ObjectCache,
 } from '@kubernetes/client-node';
-import { Backoff } from './backoff';
-import { errorText } from '@muster/common';
+import { Backoff, errorText } from '@muster/common';
 import type { Logger } from './log';
 import { kubeError } from './api-errors';
 

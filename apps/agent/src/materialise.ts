@@ -10,7 +10,8 @@ import {
   kubeError,
   type KubeError,
 } from './api-errors';
-import { Backoff, sleep } from './backoff';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff } from '@muster/common';
 import { LABEL_FENCING_TOKEN, LABEL_GANG_ID, LABEL_MEMBER_INDEX, LABEL_POD_SET } from './constants';
 import type { PodApi } from './kube';
 import type { Logger } from './log';

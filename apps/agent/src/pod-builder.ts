@@ -1,6 +1,7 @@
 // Turns a Dispatch into the exact Pod objects of its members: labelled, annotated, pinned to the
 // placement's node (required node affinity on metadata.name — never spec.nodeName, which would
 // bypass the scheduling gate) or topology domain (nodeSelector), and held by the Muster gate.
+import { isRecord } from '@muster/common';
 import { OnClusterLost, type Dispatch } from '@muster/api';
 import { dns1123LabelError, labelValueError, qualifiedNameError } from '@muster/k8s';
 import {
@@ -85,10 +86,6 @@ export interface PlanError {
 
 export type PlanResult = { ok: true; plan: GangPlan } | { ok: false; error: PlanError };
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 class Invalid extends Error {
   constructor(
     readonly reason: string,
@@ -109,14 +106,14 @@ function checkLabelValue(field: string, value: string): void {
 
 /** Adds `metadata.name In [node]` to every required node selector term (or makes the one term). */
 function pinToNode(affinity: unknown, node: string): Record<string, unknown> {
-  const a = isObject(affinity) ? { ...affinity } : {};
-  const na = isObject(a.nodeAffinity) ? { ...a.nodeAffinity } : {};
-  const required = isObject(na.requiredDuringSchedulingIgnoredDuringExecution)
+  const a = isRecord(affinity) ? { ...affinity } : {};
+  const na = isRecord(a.nodeAffinity) ? { ...a.nodeAffinity } : {};
+  const required = isRecord(na.requiredDuringSchedulingIgnoredDuringExecution)
     ? na.requiredDuringSchedulingIgnoredDuringExecution
     : {};
   const field = { key: 'metadata.name', operator: 'In', values: [node] };
   const existing = Array.isArray(required.nodeSelectorTerms)
-    ? (required.nodeSelectorTerms as unknown[]).filter(isObject)
+    ? (required.nodeSelectorTerms as unknown[]).filter(isRecord)
     : [];
   const terms =
     existing.length === 0
@@ -142,9 +139,9 @@ function buildPod(
   fenceTerms: FenceTerms | undefined,
 ): PodBody {
   const name = memberPodName(d.gangId, d.fencingToken, podSet.name, index);
-  const tmeta = isObject(template.metadata) ? template.metadata : {};
+  const tmeta = isRecord(template.metadata) ? template.metadata : {};
   const labels: Record<string, string> = {
-    ...(isObject(tmeta.labels) ? (tmeta.labels as Record<string, string>) : {}),
+    ...(isRecord(tmeta.labels) ? (tmeta.labels as Record<string, string>) : {}),
     ...d.labels,
     [LABEL_GANG_ID]: d.gangId,
     [LABEL_JOB_ID]: d.jobId,
@@ -153,7 +150,7 @@ function buildPod(
     [LABEL_MEMBER_INDEX]: String(index),
   };
   const annotations: Record<string, string> = {
-    ...(isObject(tmeta.annotations) ? (tmeta.annotations as Record<string, string>) : {}),
+    ...(isRecord(tmeta.annotations) ? (tmeta.annotations as Record<string, string>) : {}),
     [ANNOTATION_ON_CLUSTER_LOST]: onClusterLostPolicy(d.onClusterLost),
     [ANNOTATION_GANG_SIZE]: String(gangSize),
   };
@@ -168,12 +165,12 @@ function buildPod(
   const spec: Record<string, unknown> = { ...(template.spec as Record<string, unknown>) };
   delete spec.nodeName;
   const gates = Array.isArray(spec.schedulingGates)
-    ? (spec.schedulingGates as unknown[]).filter((g) => !isObject(g) || g.name !== SCHEDULING_GATE)
+    ? (spec.schedulingGates as unknown[]).filter((g) => !isRecord(g) || g.name !== SCHEDULING_GATE)
     : [];
   spec.schedulingGates = [...gates, { name: SCHEDULING_GATE }];
   if (podSet.domainLevel !== '') {
     spec.nodeSelector = {
-      ...(isObject(spec.nodeSelector) ? spec.nodeSelector : {}),
+      ...(isRecord(spec.nodeSelector) ? spec.nodeSelector : {}),
       [podSet.domainLevel]: podSet.domainValue,
     };
   }
@@ -253,7 +250,7 @@ export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
           `pod_sets[${i}].pod_template_json: not JSON (${(e as Error).message})`,
         );
       }
-      if (!isObject(template) || !isObject(template.spec)) {
+      if (!isRecord(template) || !isRecord(template.spec)) {
         throw new Invalid(
           'InvalidTemplate',
           `pod_sets[${i}].pod_template_json: must be a PodTemplateSpec object with "spec"`,

@@ -1,17 +1,5 @@
 import { describeKubeError, isAlreadyExists, isTransient, kubeError } from './api-errors';
-import { Backoff } from './backoff';
 import { runPool } from './pool';
-
-describe('Backoff', () => {
-  it('doubles up to the cap with jitter in [d/2, d)', () => {
-    const lo = new Backoff({ initialMs: 100, maxMs: 1000, random: () => 0 });
-    expect([1, 2, 3, 4, 5, 6].map(() => lo.next())).toEqual([50, 100, 200, 400, 500, 500]);
-    const hi = new Backoff({ initialMs: 100, maxMs: 1000, random: () => 0.999 });
-    expect(hi.next()).toBe(99);
-    hi.reset();
-    expect(hi.failures).toBe(0);
-  });
-});
 
 describe('runPool', () => {
   it('bounds concurrency, keeps order and collects failures', async () => {

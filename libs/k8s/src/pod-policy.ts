@@ -2,6 +2,7 @@
 // runs with the agent's rights in a worker cluster, so what a template may ask for is decided
 // here, not by whoever submits it. The rules follow the Kubernetes Pod Security Standards
 // ("baseline" level) for the fields a batch job has no business setting.
+import { isRecord } from '@muster/common';
 import type { FieldViolation } from './pod-template';
 
 /** The names of the rules, as they appear in messages and in configuration. */
@@ -83,10 +84,6 @@ const RULE_MESSAGES: Record<PodPolicyRule, string> = {
   'allowed-capabilities': 'adding this capability is not allowed',
 };
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function normaliseCapability(c: string): string {
   const upper = c.trim().toUpperCase();
   return upper.startsWith('CAP_') ? upper.slice(4) : upper;
@@ -102,7 +99,7 @@ export function policyMessage(rule: PodPolicyRule, detail?: string): string {
  * first violation, its field a path inside the template, or undefined when the template passes.
  */
 export function checkPodPolicy(template: unknown, policy: PodPolicy): PolicyViolation | undefined {
-  if (!isObject(template) || !isObject(template.spec)) return undefined;
+  if (!isRecord(template) || !isRecord(template.spec)) return undefined;
   const spec = template.spec;
   const on = (rule: PodPolicyRule) => policy.enabled.has(rule);
   const violation = (rule: PodPolicyRule, field: string, detail?: string): PolicyViolation => ({
@@ -119,7 +116,7 @@ export function checkPodPolicy(template: unknown, policy: PodPolicy): PolicyViol
   }
   if (on('no-host-path') && Array.isArray(spec.volumes)) {
     for (const [i, v] of spec.volumes.entries()) {
-      if (isObject(v) && v.hostPath !== undefined && v.hostPath !== null)
+      if (isRecord(v) && v.hostPath !== undefined && v.hostPath !== null)
         return violation('no-host-path', `spec.volumes[${i}].hostPath`);
     }
   }
@@ -127,7 +124,7 @@ export function checkPodPolicy(template: unknown, policy: PodPolicy): PolicyViol
     const value = spec[list];
     if (!Array.isArray(value)) continue;
     for (const [i, c] of value.entries()) {
-      if (!isObject(c)) continue;
+      if (!isRecord(c)) continue;
       const f = `spec.${list}[${i}]`;
       const found = checkContainer(f, c, policy, on, violation);
       if (found) return found;
@@ -144,7 +141,7 @@ function checkContainer(
   violation: (rule: PodPolicyRule, field: string, detail?: string) => PolicyViolation,
 ): PolicyViolation | undefined {
   const sc = c.securityContext;
-  if (isObject(sc)) {
+  if (isRecord(sc)) {
     if (
       on('no-privileged') &&
       sc.privileged !== undefined &&
@@ -159,7 +156,7 @@ function checkContainer(
       sc.allowPrivilegeEscalation !== null
     )
       return violation('no-privilege-escalation', `${f}.securityContext.allowPrivilegeEscalation`);
-    if (on('allowed-capabilities') && isObject(sc.capabilities)) {
+    if (on('allowed-capabilities') && isRecord(sc.capabilities)) {
       const add = sc.capabilities.add;
       if (add !== undefined && add !== null) {
         if (!Array.isArray(add))
@@ -185,7 +182,7 @@ function checkContainer(
   }
   if (on('no-host-ports') && Array.isArray(c.ports)) {
     for (const [j, p] of c.ports.entries()) {
-      if (isObject(p) && p.hostPort !== undefined && p.hostPort !== null && p.hostPort !== 0)
+      if (isRecord(p) && p.hostPort !== undefined && p.hostPort !== null && p.hostPort !== 0)
         return violation('no-host-ports', `${f}.ports[${j}].hostPort`);
     }
   }

@@ -1,5 +1,6 @@
 // Checks a pod template before Muster stores it, and computes what one member requests the way
 // the Kubernetes scheduler counts it, so placement and the API server agree.
+import { isRecord } from '@muster/common';
 import {
   formatQuantity,
   nodeAffinityProblem,
@@ -53,10 +54,6 @@ class Violation extends Error {
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why a string cannot be stored (Postgres refuses NUL and unpaired surrogates), or undefined. */
@@ -92,7 +89,7 @@ function scan(v: unknown, limit: number): void {
 
 function stringMap(field: string, value: unknown): [string, string][] {
   if (value === undefined || value === null) return [];
-  if (!isObject(value)) throw new Violation(field, 'must be a map of string to string');
+  if (!isRecord(value)) throw new Violation(field, 'must be a map of string to string');
   const entries = Object.entries(value);
   for (const [k, v] of entries) {
     if (typeof v !== 'string') throw new Violation(`${field}.${k}`, 'must be a string');
@@ -139,7 +136,7 @@ function checkMetadata(metadata: Record<string, unknown>, limits: PodTemplateLim
 function resourceMap(field: string, value: unknown, container = false): Map<string, bigint> {
   const out = new Map<string, bigint>();
   if (value === undefined || value === null) return out;
-  if (!isObject(value)) throw new Violation(field, 'must be a map of resource name to quantity');
+  if (!isRecord(value)) throw new Violation(field, 'must be a map of resource name to quantity');
   for (const [name, raw] of Object.entries(value)) {
     const f = `${field}.${name}`;
     if (typeof raw !== 'string' && typeof raw !== 'number')
@@ -164,7 +161,7 @@ function resourceMap(field: string, value: unknown, container = false): Map<stri
 function containerRequests(field: string, c: Record<string, unknown>): Map<string, bigint> {
   const resources = c.resources;
   if (resources === undefined || resources === null) return new Map();
-  if (!isObject(resources)) throw new Violation(`${field}.resources`, 'must be an object');
+  if (!isRecord(resources)) throw new Violation(`${field}.resources`, 'must be an object');
   const requests = resourceMap(`${field}.resources.requests`, resources.requests, true);
   const limits = resourceMap(`${field}.resources.limits`, resources.limits, true);
   for (const [name, limit] of limits) {
@@ -193,7 +190,7 @@ function containers(
     throw new Violation(field, `at most ${MAX_CONTAINERS} containers`);
   return value.map((c, i) => {
     const f = `${field}[${i}]`;
-    if (!isObject(c)) throw new Violation(f, 'must be an object');
+    if (!isRecord(c)) throw new Violation(f, 'must be an object');
     if (typeof c.name !== 'string') throw new Violation(`${f}.name`, 'is required');
     const nameError = dns1123LabelError(c.name);
     if (nameError) throw new Violation(`${f}.name`, nameError);
@@ -212,7 +209,7 @@ function listOf(m: Map<string, bigint>): ResourceList {
 /** spec.resources (pod-level requests and limits): cpu and memory only, as Kubernetes allows. */
 function podLevelRequests(value: unknown): ResourceList {
   if (value === undefined || value === null) return {};
-  if (!isObject(value)) throw new Violation('spec.resources', 'must be an object');
+  if (!isRecord(value)) throw new Violation('spec.resources', 'must be an object');
   const requests = resourceMap('spec.resources.requests', value.requests);
   const limits = resourceMap('spec.resources.limits', value.limits);
   for (const name of [...requests.keys(), ...limits.keys()]) {
@@ -234,7 +231,7 @@ const REQUIRED_AFFINITY =
  * undefined. Placement honours it as the kube-scheduler's NodeAffinity filter does.
  */
 export function requiredNodeAffinityOf(spec: unknown): RequiredNodeAffinity | undefined {
-  if (!isObject(spec) || !isObject(spec.affinity) || !isObject(spec.affinity.nodeAffinity)) {
+  if (!isRecord(spec) || !isRecord(spec.affinity) || !isRecord(spec.affinity.nodeAffinity)) {
     return undefined;
   }
   const required = spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution;
@@ -249,20 +246,20 @@ export function checkPodTemplate(
   limits: PodTemplateLimits = {},
 ): PodTemplateResult {
   try {
-    if (!isObject(template))
+    if (!isRecord(template))
       throw new Violation('', 'must be a JSON object with "spec" (a core/v1 PodTemplateSpec)');
     scan(template, MAX_TEMPLATE_DEPTH);
-    if (template.metadata !== undefined && !isObject(template.metadata))
+    if (template.metadata !== undefined && !isRecord(template.metadata))
       throw new Violation('metadata', 'must be an object');
-    if (isObject(template.metadata)) checkMetadata(template.metadata, limits);
+    if (isRecord(template.metadata)) checkMetadata(template.metadata, limits);
     const spec = template.spec;
-    if (!isObject(spec)) throw new Violation('spec', 'is required (a core/v1 PodSpec)');
+    if (!isRecord(spec)) throw new Violation('spec', 'is required (a core/v1 PodSpec)');
     if (spec.nodeName !== undefined && spec.nodeName !== '') {
       throw new Violation('spec.nodeName', 'must not be set; Muster chooses the node');
     }
     if (spec.nodeSelector !== undefined) {
       if (
-        !isObject(spec.nodeSelector) ||
+        !isRecord(spec.nodeSelector) ||
         Object.values(spec.nodeSelector).some((v) => typeof v !== 'string')
       ) {
         throw new Violation('spec.nodeSelector', 'must be a map of label key to string value');

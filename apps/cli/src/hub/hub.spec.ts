@@ -1,7 +1,7 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { ExitCode } from '../exit-codes';
 import { hubCallError } from './hub-errors';
-import { backoffDelay, withRetry, type RetryPolicy } from './retry';
+import { retryDelay, withRetry, type RetryPolicy } from './retry';
 
 function serviceError(code: status, details: string, field?: string): ServiceError {
   const metadata = new Metadata();
@@ -75,8 +75,8 @@ describe('withRetry', () => {
   });
 
   it('spreads delays between half and all of the exponential step', () => {
-    expect(backoffDelay(1, policy, () => 0)).toBe(50);
-    expect(backoffDelay(3, policy, () => 0.5)).toBe(188);
+    expect(retryDelay(1, policy, () => 0)).toBe(50);
+    expect(retryDelay(3, policy, () => 0.5)).toBe(187);
   });
 });
 

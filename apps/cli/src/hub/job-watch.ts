@@ -4,7 +4,8 @@ import { status } from '@grpc/grpc-js';
 import { JobState, type JobEvent, type WatchJobResponse } from '@muster/api';
 import { CliError } from '../errors';
 import type { HubConnection } from './hub-connection';
-import { backoffDelay, DEFAULT_RETRY, isServiceError, type RetryPolicy } from './retry';
+import { setTimeout as wait } from 'node:timers/promises';
+import { DEFAULT_RETRY, isServiceError, type RetryPolicy, retryDelay } from './retry';
 
 const FINAL = new Set([
   JobState.JOB_STATE_SUCCEEDED,
@@ -29,7 +30,7 @@ export async function* followJob(
   options: FollowOptions = {},
 ): AsyncGenerator<JobEvent> {
   const retry = options.retry ?? DEFAULT_RETRY;
-  const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = retry.sleep ?? wait;
   let last = options.afterSequence ?? 0;
   let failures = 0;
   for (;;) {
@@ -61,7 +62,7 @@ export async function* followJob(
       if (failure !== undefined) throw hub.translate(failure);
       throw new CliError(`lost the watch of job ${jobId} ${failures} times in a row: ${reason}`);
     }
-    const delayMs = backoffDelay(failures, retry, retry.random);
+    const delayMs = retryDelay(failures, retry, retry.random);
     options.onReconnect?.({ attempt: failures, delayMs, reason });
     await sleep(delayMs);
   }

@@ -2,6 +2,8 @@
 // to repeat are retried: reads, idempotent writes, and submits carrying a client request id
 // (the hub returns the job created first).
 import { status, type ServiceError } from '@grpc/grpc-js';
+import { setTimeout as wait } from 'node:timers/promises';
+import { backoffDelay } from '@muster/common';
 
 export interface RetryPolicy {
   /** Total tries, the first included. */
@@ -35,14 +37,17 @@ export function isUnavailable(err: unknown): boolean {
   return isServiceError(err) && err.code === status.UNAVAILABLE;
 }
 
-/** Delay before retry number `retry` (1-based): exponential, capped, with jitter in [50%, 100%]. */
-export function backoffDelay(
+/** Delay before retry number `retry` (1-based): exponential, capped, with jitter in [50%, 100%). */
+export function retryDelay(
   retry: number,
   policy: RetryPolicy,
   random: () => number = Math.random,
 ): number {
-  const full = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (retry - 1));
-  return Math.round(full * (0.5 + random() / 2));
+  return backoffDelay(
+    retry - 1,
+    { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs },
+    random,
+  );
 }
 
 export async function withRetry<T>(
@@ -50,13 +55,13 @@ export async function withRetry<T>(
   retryable: (err: unknown) => boolean,
   policy: RetryPolicy = DEFAULT_RETRY,
 ): Promise<T> {
-  const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = policy.sleep ?? wait;
   for (let attempt = 1; ; attempt++) {
     try {
       return await call();
     } catch (error) {
       if (attempt >= policy.attempts || !retryable(error)) throw error;
-      const delayMs = backoffDelay(attempt, policy, policy.random);
+      const delayMs = retryDelay(attempt, policy, policy.random);
       policy.onRetry?.({ attempt: attempt + 1, attempts: policy.attempts, delayMs, error });
       await sleep(delayMs);
     }

@@ -1,6 +1,7 @@
 // ClusterProfileStore on a real API server through @kubernetes/client-node: server-side apply of
 // objects and status, a list+watch cache per namespace (resumed from the last resourceVersion,
 // relisted after 410 Gone or an error, with capped backoff), and namespace creation.
+import { isRecord } from '@muster/common';
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -78,10 +79,6 @@ class KubeRequestError extends Error {
       `${what}: ${failure.code ? `HTTP ${failure.code}${failure.reason ? ` ${failure.reason}` : ''}` : 'unreachable'}: ${failure.message}`,
     );
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** An API object with a name is taken as a ClusterProfile; deeper checks are the mapper's. */

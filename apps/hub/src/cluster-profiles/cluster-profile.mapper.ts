@@ -3,6 +3,7 @@
 // ClusterProfile of another cluster manager becomes a read-only cluster row. No I/O, no clock: the
 // time is a parameter, so the same inputs always give the same objects (a resync never rewrites an
 // unchanged ClusterProfile, and concurrent replicas compute the same apply).
+import { isRecord } from '@muster/common';
 import {
   CLUSTER_PROFILE_API_VERSION,
   CLUSTER_PROFILE_KIND,
@@ -504,10 +505,6 @@ class Malformed extends Error {
   ) {
     super(`${field}: ${reason}`);
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Runs a Muster validator, turning its error into a Malformed naming the ClusterProfile field. */

@@ -1,3 +1,4 @@
+import { CoalescedRunner } from '@muster/common';
 import {
   formatQuantity,
   parseResourceList,
@@ -52,8 +53,20 @@ export class Scheduler {
   private leader = false;
   /** The leader epoch this replica raised; every commit checks it is still the current one. */
   private epoch = 0;
-  private running = false;
-  private again = false;
+  private readonly cycles = new CoalescedRunner({
+    run: async () => {
+      const report = await this.cycle();
+      this.lastReport = report;
+      // A full batch placed something: more may be waiting behind it.
+      return report.considered === this.settings.maxGangsPerCycle && report.placed > 0;
+    },
+    onError: (err) => {
+      if (err instanceof LeadershipLost) this.log.warn('cycle discarded', { reason: err.message });
+      else
+        this.log.error('scheduling cycle failed', { error: (err as Error).stack ?? String(err) });
+    },
+    enabled: () => this.leader,
+  });
   private wake: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   lastReport: CycleReport | undefined;
@@ -88,36 +101,15 @@ export class Scheduler {
 
   requestCycle(_reason: string): void {
     if (!this.leader) return;
-    if (this.running) {
-      this.again = true;
+    if (this.cycles.running) {
+      this.cycles.request();
       return;
     }
     if (this.wake) return;
     this.wake = setTimeout(() => {
       this.wake = undefined;
-      void this.runCycles();
+      this.cycles.request();
     }, this.settings.coalesceMs);
-  }
-
-  private async runCycles(): Promise<void> {
-    if (this.running || !this.leader) return;
-    this.running = true;
-    try {
-      do {
-        this.again = false;
-        const report = await this.cycle();
-        this.lastReport = report;
-        // A full batch placed something: more may be waiting behind it.
-        if (report.considered === this.settings.maxGangsPerCycle && report.placed > 0)
-          this.again = true;
-      } while (this.again && this.leader);
-    } catch (err) {
-      if (err instanceof LeadershipLost) this.log.warn('cycle discarded', { reason: err.message });
-      else
-        this.log.error('scheduling cycle failed', { error: (err as Error).stack ?? String(err) });
-    } finally {
-      this.running = false;
-    }
   }
 
   /** One cycle. Public for tests and benchmarks. */

@@ -14,6 +14,7 @@
 //
 // Everything but the last step (creating the KubeConfig) is pure; @kubernetes/client-node is loaded
 // lazily so that importing this library never pulls in the ESM-only client.
+import { isRecord } from '@muster/common';
 import { readFileSync } from 'node:fs';
 import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node';
 import {
@@ -76,10 +77,6 @@ const EXEC_API_VERSIONS = new Set([
 ]);
 const CLI_POLICIES = new Set<string>(['', 'Append', 'Ignore']);
 const ENV_POLICIES = new Set<string>(['', 'AppendIfNotExists', 'Replace', 'Ignore']);
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function stringList(v: unknown, field: string): string[] {
   if (v === undefined || v === null) return [];
