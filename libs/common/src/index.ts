@@ -1,10 +1,5 @@
 // Small pure helpers every Muster process shares: no dependencies, no I/O.
-export {
-  Backoff,
-  backoffDelay,
-  type BackoffOptions,
-  type BackoffPolicy,
-} from './lib/backoff';
+export { Backoff, backoffDelay, type BackoffOptions, type BackoffPolicy } from './lib/backoff';
 export { CoalescedRunner, type CoalescedRunnerOptions } from './lib/coalesced-runner';
 export { isRecord } from './lib/records';
 export { errorText } from './lib/errors';

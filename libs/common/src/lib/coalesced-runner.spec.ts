@@ -54,12 +54,11 @@ describe('CoalescedRunner', () => {
   it('reports an error and goes on with the run requested meanwhile', async () => {
     const errors: unknown[] = [];
     let runs = 0;
-    let runner: CoalescedRunner | undefined;
-    runner = new CoalescedRunner({
+    const runner: CoalescedRunner = new CoalescedRunner({
       run: async () => {
         runs++;
         if (runs === 1) {
-          runner?.request();
+          runner.request();
           throw new Error('first run fails');
         }
       },
