@@ -11,6 +11,8 @@ bash tools/ensure-install.sh || exit 1
 echo "== lint"
 node tools/check-graph.mjs || exit 1
 npx --no-install buf lint proto || exit 1
+# Specs are compiled by SWC without types; this is where they are type-checked.
+npx --no-install tsc -p tsconfig.spec.json || exit 1
 npx --no-install eslint --max-warnings 0 . || exit 1
 npx --no-install prettier --check . >/dev/null || { npx --no-install prettier --check . ; exit 1; }
 

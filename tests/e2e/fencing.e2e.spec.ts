@@ -4,6 +4,7 @@
 // (`muster clusters fence`). A killed agent alone proves nothing: its pods keep running.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import { JobState, OnClusterLost, type HubClients } from '@muster/api';
 import { LABEL_GANG_ID } from '@muster/k8s';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
@@ -260,7 +261,7 @@ it('agent SIGKILLed, API server unreachable: the gang stays, says why, and moves
 
 it('refuses a manual fence of a cluster that is not Lost, and bad input, storing nothing', async () => {
   const connected = await grpcError(api.inventory.fenceCluster({ name: 'w1', reason: '' }));
-  expect(connected.code).toBe(9); // FAILED_PRECONDITION
+  expect(connected.code).toBe(status.FAILED_PRECONDITION);
   expect(connected.details).toMatch(/cluster "w1" is Connected, not Lost/);
   const missing = await grpcError(api.inventory.fenceCluster({ name: 'nowhere', reason: '' }));
   expect(missing.code).toBe(5);

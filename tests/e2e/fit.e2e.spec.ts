@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { JobState, OnClusterLost, type HubClients, type Job } from '@muster/api';
+import { AgentState, JobState, OnClusterLost, type HubClients, type Job } from '@muster/api';
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
 import { ClusterObserver, GANG_LABEL, pinnedNode } from '../support/cluster-observer';
@@ -240,7 +240,10 @@ beforeAll(async () => {
     async () => {
       const { clusters } = await api.inventory.listClusters({});
       return clusters.length === 3 &&
-        clusters.every((c) => c.agentState === 2 && (c.capacity?.nodeCount ?? 0) > 0)
+        clusters.every(
+          (c) =>
+            c.agentState === AgentState.AGENT_STATE_CONNECTED && (c.capacity?.nodeCount ?? 0) > 0,
+        )
         ? true
         : undefined;
     },

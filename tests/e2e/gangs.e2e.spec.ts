@@ -2,7 +2,7 @@
 // (testbed), Postgres and Redis. Checks the invariants from the clusters' own API servers.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { JobState, OnClusterLost, type HubClients } from '@muster/api';
+import { AgentState, JobState, OnClusterLost, type HubClients } from '@muster/api';
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
 import { writeClusterAccess, type ClusterAccess } from '../support/cluster-access';
@@ -122,7 +122,10 @@ beforeAll(async () => {
     async () => {
       const { clusters } = await api.inventory.listClusters({});
       return (
-        clusters.every((c) => c.agentState === 2 && (c.capacity?.nodeCount ?? 0) > 0) || undefined
+        clusters.every(
+          (c) =>
+            c.agentState === AgentState.AGENT_STATE_CONNECTED && (c.capacity?.nodeCount ?? 0) > 0,
+        ) || undefined
       );
     },
     60_000,
@@ -314,7 +317,8 @@ it('moves requeue gangs of a partitioned cluster elsewhere exactly once and keep
   await eventually(
     'w1 connected again',
     async () =>
-      (await api.inventory.getCluster({ name: 'w1' })).cluster!.agentState === 2 || undefined,
+      (await api.inventory.getCluster({ name: 'w1' })).cluster!.agentState ===
+        AgentState.AGENT_STATE_CONNECTED || undefined,
     60_000,
   );
   await new Promise((r) => setTimeout(r, 3000));

@@ -2,6 +2,7 @@
 // Postgres and Redis, no Kubernetes (the agent's side is tested in tests/agent and tests/e2e).
 import { randomUUID } from 'node:crypto';
 import {
+  AgentState,
   JobState,
   MemberPhase,
   OnClusterLost,
@@ -64,7 +65,8 @@ async function agentFor(cluster: string, nodes: FakeNode[]): Promise<FakeAgent> 
   await eventually(
     `${cluster} connected`,
     async () =>
-      (await api.inventory.getCluster({ name: cluster })).cluster!.agentState === 2 || undefined,
+      (await api.inventory.getCluster({ name: cluster })).cluster!.agentState ===
+        AgentState.AGENT_STATE_CONNECTED || undefined,
   );
   return agent;
 }
@@ -365,7 +367,9 @@ describe('lost clusters and recovery', () => {
     expect(dispatchesOf(gamma, waitId)).toHaveLength(0);
     expect(dispatchesOf(alpha, requeueId)).toHaveLength(0);
     expect(dispatchesOf(alpha, waitId)).toHaveLength(0);
-    expect((await api.inventory.getCluster({ name: 'beta' })).cluster!.agentState).toBe(3);
+    expect((await api.inventory.getCluster({ name: 'beta' })).cluster!.agentState).toBe(
+      AgentState.AGENT_STATE_LOST,
+    );
     expect(await state(waitId)).toBe(JobState.JOB_STATE_RUNNING);
     expect((await api.jobs.getJob({ jobId: waitId })).job!.cluster).toBe('beta');
     const health = (await api.inventory.getCluster({ name: 'beta' })).cluster!.conditions.find(

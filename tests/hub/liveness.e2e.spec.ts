@@ -2,7 +2,7 @@
 // outage longer than workerLostTimeout, with agents connected all along, loses no cluster and
 // moves no gang. Real hub process, real Postgres behind a proxy the test cuts, real Redis.
 import { randomUUID } from 'node:crypto';
-import { JobState, MemberPhase, OnClusterLost, type HubClients } from '@muster/api';
+import { AgentState, JobState, MemberPhase, OnClusterLost, type HubClients } from '@muster/api';
 import { HubProcess } from '../support/hub-process';
 import {
   createTestDatabase,
@@ -106,7 +106,7 @@ it('a Postgres outage longer than the lost timeout, agents connected, loses no c
     'the hub serving again',
     async () => (await api.inventory.getCluster({ name: 'east' })).cluster,
   );
-  expect(cluster.agentState).toBe(2); // Connected, never Lost
+  expect(cluster.agentState).toBe(AgentState.AGENT_STATE_CONNECTED); // never Lost
   expect((await api.jobs.getJob({ jobId: id })).job!.state).toBe(JobState.JOB_STATE_RUNNING);
   expect(agent.dispatches().filter((x) => x.gangId === id)).toHaveLength(1);
   expect(agent.ended).toBe(false);

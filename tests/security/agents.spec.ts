@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client, status, type ServiceError } from '@grpc/grpc-js';
 import {
+  AgentState,
   ConnectRequest,
   DispatchOutcome,
   JobState,
@@ -72,7 +73,7 @@ async function refusal(a: FakeAgent): Promise<ServiceError> {
   return (await eventually('the stream to end with an error', () => a.error)) as ServiceError;
 }
 
-async function agentState(cluster: string): Promise<number> {
+async function agentState(cluster: string): Promise<AgentState> {
   return (await api.inventory.getCluster({ name: cluster })).cluster!.agentState;
 }
 
@@ -139,7 +140,10 @@ describe('transport', () => {
 describe('agent authentication', () => {
   it('accepts an agent with its cluster’s certificate', async () => {
     const a = await connected(agent('alpha'), nodes('alpha', 0));
-    await eventually('alpha connected', async () => (await agentState('alpha')) === 2 || undefined);
+    await eventually(
+      'alpha connected',
+      async () => (await agentState('alpha')) === AgentState.AGENT_STATE_CONNECTED || undefined,
+    );
     a.close();
   });
 
@@ -149,7 +153,7 @@ describe('agent authentication', () => {
     const err = await refusal(a);
     expect(err.code).toBe(status.UNAUTHENTICATED);
     expect(err.details).toMatch(/client certificate/);
-    expect(await agentState('beta')).toBe(1); // still NeverConnected
+    expect(await agentState('beta')).toBe(AgentState.AGENT_STATE_NEVER_CONNECTED);
   });
 
   it('refuses a certificate from another CA, even one naming a real cluster: UNAUTHENTICATED', async () => {
@@ -173,7 +177,7 @@ describe('agent authentication', () => {
       'hello.cluster "gamma" does not match the cluster "alpha" of the client certificate',
     );
     // Its capacity report counted for nothing: gamma never connected.
-    expect(await agentState('gamma')).toBe(1);
+    expect(await agentState('gamma')).toBe(AgentState.AGENT_STATE_NEVER_CONNECTED);
     expect((await api.inventory.getCluster({ name: 'gamma' })).cluster!.capacity).toBeUndefined();
   });
 });
@@ -246,7 +250,7 @@ describe('hostile agent streams are cut off without affecting others', () => {
     await eventually('beta gets the next gang', () =>
       beta.dispatches().find((x) => x.gangId === job!.id),
     );
-    expect(await agentState('beta')).toBe(2);
+    expect(await agentState('beta')).toBe(AgentState.AGENT_STATE_CONNECTED);
   }
 
   it('a stream of garbage bytes: INVALID_ARGUMENT', async () => {

@@ -214,7 +214,8 @@ const accessProvider = fc.record({
   cluster: fc.option(
     fc.record({
       server: fc.oneof(fc.webUrl(), fc.string()),
-      certificateAuthorityData: fc.uint8Array({ maxLength: 64 }),
+      // ts-proto types `bytes` as Buffer.
+      certificateAuthorityData: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
       tlsServerName: fc.string(),
       proxyUrl: fc.oneof(fc.constant(''), fc.string()),
       insecureSkipTlsVerify: fc.boolean(),
@@ -596,7 +597,7 @@ function account(r: Request, o: Outcome): boolean {
 }
 
 /** Counterexamples can be megabytes of bytes: report what went wrong, and the seed to replay. */
-function shortReport(run: fc.RunDetails<unknown>): void {
+function shortReport<Ts>(run: fc.RunDetails<Ts>): void {
   if (!run.failed) return;
   throw new Error(
     `fuzz failed (seed ${run.seed}, path ${run.counterexamplePath}): ${tally.improper.slice(0, 10).join('; ') || String(run.errorInstance)}`,

@@ -170,8 +170,9 @@ describe('pod template policy (PERMISSION_DENIED, naming the rule and the field)
   });
 
   it('passes a template within the policy', async () => {
-    const { job } = await alice.jobs.submitJob({
-      clientRequestId: randomUUID(),
+    const clientRequestId = randomUUID();
+    const { job, created } = await alice.jobs.submitJob({
+      clientRequestId,
       spec: withTemplate({
         spec: {
           containers: [
@@ -186,7 +187,12 @@ describe('pod template policy (PERMISSION_DENIED, naming the rule and the field)
         },
       }),
     });
-    expect(job!.id).toBeDefined();
+    expect(created).toBe(true);
+    const rows = await db.query<{ id: string }>(
+      'SELECT id FROM jobs WHERE client_request_id = $1',
+      [clientRequestId],
+    );
+    expect(rows).toEqual([{ id: job!.id }]);
   });
 
   it('keeps the queue’s namespace list: INVALID_ARGUMENT', async () => {

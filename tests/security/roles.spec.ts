@@ -400,7 +400,7 @@ describe('viewers read and never write', () => {
   it('read every job, queue and cluster (with access details)', async () => {
     const listed = await eve.jobs.listJobs({ queue: '', states: [], pageSize: 0, pageToken: '' });
     expect(new Set(listed.jobs.map((j) => j.spec!.queue))).toEqual(new Set(['research', 'vision']));
-    expect((await eve.jobs.getJob({ jobId: listed.jobs[0]!.id })).job).toBeDefined();
+    expect((await eve.jobs.getJob({ jobId: listed.jobs[0]!.id })).job!.id).toBe(listed.jobs[0]!.id);
     expect((await eve.inventory.listQueues({})).queues.length).toBeGreaterThanOrEqual(2);
     expect(
       (await eve.inventory.getCluster({ name: 'gpu-east' })).cluster!.accessProviders,

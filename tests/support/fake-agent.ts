@@ -8,6 +8,7 @@ import {
 } from '@grpc/grpc-js';
 import {
   AgentServiceClient,
+  AgentState,
   DispatchOutcome,
   GangScheduling,
   MemberPhase,
@@ -266,7 +267,8 @@ export async function connectFakeCluster(
     await eventually(
       `${cluster} connected`,
       async () =>
-        (await api.inventory.getCluster({ name: cluster })).cluster!.agentState === 2 || undefined,
+        (await api.inventory.getCluster({ name: cluster })).cluster!.agentState ===
+          AgentState.AGENT_STATE_CONNECTED || undefined,
     );
   } catch (err) {
     close();

@@ -76,6 +76,7 @@ function job(id: string, name: string, state = JobState.JOB_STATE_QUEUED): Job {
     dispatchGeneration: 0,
     members: undefined,
     clientRequestId: '',
+    restarts: 0,
   };
 }
 

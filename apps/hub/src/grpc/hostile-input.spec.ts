@@ -15,13 +15,32 @@ describe('tolerantDecoding', () => {
       spec: undefined,
     });
     expect(isUndecodable(submit.requestDeserialize(Buffer.from([0x0f, 0xff])))).toBe(true);
+    // Random bytes rarely decode, so well-formed encodings (whole or cut short) are mixed in.
+    const encoded = fc
+      .record({ clientRequestId: fc.string(), cut: fc.nat() })
+      .map(({ clientRequestId, cut }) => {
+        const whole = SubmitJobRequest.encode({ clientRequestId, spec: undefined }).finish();
+        return whole.subarray(0, cut % 2 === 0 ? whole.length : cut % (whole.length + 1));
+      });
+    const seen = { decoded: 0, undecodable: 0 };
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-        submit.requestDeserialize(Buffer.from(bytes));
-        return true;
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), encoded), (bytes) => {
+        const r = submit.requestDeserialize(Buffer.from(bytes));
+        let expected: SubmitJobRequest;
+        try {
+          expected = SubmitJobRequest.decode(bytes);
+        } catch {
+          seen.undecodable++;
+          expect(isUndecodable(r)).toBe(true);
+          return;
+        }
+        seen.decoded++;
+        expect(r).toEqual(expected);
       }),
       { numRuns: 3000 },
     );
+    expect(seen.decoded).toBeGreaterThan(300);
+    expect(seen.undecodable).toBeGreaterThan(300);
   });
 });
 

@@ -1,0 +1,193 @@
+import { DispatchRepository, LeadershipLost } from '../../src/dispatch/dispatch.repository';
+import type { MemberPhaseName, MemberReport } from '../../src/dispatch/dispatch.repository';
+import { ClusterStatusRepository } from '../../src/inventory/inventory.repository';
+import { JobsRepository } from '../../src/jobs/jobs.repository';
+import {
+  gangOf,
+  insertCluster,
+  insertQueue,
+  migratedDatabase,
+  queuedJob,
+  type MigratedDatabase,
+} from './database';
+
+let m: MigratedDatabase;
+let jobs: JobsRepository;
+let dispatch: DispatchRepository;
+const EPOCH = 0; // the epoch the migration seeds scheduler_leader with
+
+beforeAll(async () => {
+  m = await migratedDatabase();
+  jobs = new JobsRepository(m.dataSource);
+  dispatch = new DispatchRepository(m.dataSource, jobs);
+  await insertQueue(m.db, 'q');
+  await insertCluster(m.db, 'w1');
+  await insertCluster(m.db, 'w2');
+});
+afterAll(() => m.close());
+
+async function submit(members = 2): Promise<string> {
+  const { job, event } = queuedJob('q', gangOf(members));
+  await jobs.insertOrGetExisting(job, event);
+  return job.id;
+}
+
+function reservation(jobId: string, cluster = 'w1') {
+  return {
+    jobId,
+    cluster,
+    placement: { nodes: ['n0'] },
+    nodeRequests: { n0: { cpu: '2' } },
+    message: `reserved on ${cluster}`,
+  };
+}
+
+async function stateOf(jobId: string) {
+  const job = await jobs.findById(jobId);
+  return { state: job!.state, cluster: job!.cluster, token: job!.dispatchGeneration };
+}
+
+function reports(jobId: string, token: number, phases: MemberPhaseName[]): MemberReport[] {
+  return phases.map((phase, index) => ({
+    jobId,
+    fencingToken: token,
+    podSet: 'w',
+    index,
+    phase,
+    reason: phase === 'Failed' ? 'Error' : '',
+    exitCode: phase === 'Failed' ? 1 : 0,
+    nodeName: 'n0',
+  }));
+}
+
+/** A gang Reserved on w1 and accepted there, with its token. */
+async function dispatched(members = 2): Promise<{ id: string; token: number }> {
+  const id = await submit(members);
+  const [t] = await dispatch.commitCycle([reservation(id)], [], EPOCH);
+  expect(await dispatch.accept('w1', id, t!.fencingToken)).toBe(true);
+  return { id, token: t!.fencingToken };
+}
+
+describe('DispatchRepository.commitCycle', () => {
+  it('commits the reservation, the state and the event together', async () => {
+    const id = await submit();
+    const out = await dispatch.commitCycle([reservation(id)], [], EPOCH);
+    expect(out).toEqual([{ jobId: id, cluster: 'w1', fencingToken: 1, state: 'Reserved' }]);
+    expect(await stateOf(id)).toEqual({ state: 'Reserved', cluster: 'w1', token: 1 });
+    expect(await dispatch.reservations()).toContainEqual({
+      jobId: id,
+      cluster: 'w1',
+      fencingToken: 1,
+      nodeRequests: { n0: { cpu: '2' } },
+    });
+    const events = await jobs.eventsOfJob(id, 0, 10);
+    expect(events.map((e) => e.state)).toEqual(['Queued', 'Reserved']);
+  });
+
+  it('refuses a second commit for the same gang', async () => {
+    const id = await submit();
+    await dispatch.commitCycle([reservation(id, 'w1')], [], EPOCH);
+    expect(await dispatch.commitCycle([reservation(id, 'w2')], [], EPOCH)).toEqual([]);
+    expect(await stateOf(id)).toEqual({ state: 'Reserved', cluster: 'w1', token: 1 });
+    const mine = (await dispatch.reservations()).filter((r) => r.jobId === id);
+    expect(mine.map((r) => [r.cluster, r.fencingToken])).toEqual([['w1', 1]]);
+    expect((await jobs.eventsOfJob(id, 0, 10)).map((e) => e.state)).toEqual(['Queued', 'Reserved']);
+  });
+
+  it('commits nothing for a leader epoch that is over', async () => {
+    const id = await submit();
+    await expect(dispatch.commitCycle([reservation(id)], [], EPOCH + 1)).rejects.toBeInstanceOf(
+      LeadershipLost,
+    );
+    expect(await stateOf(id)).toEqual({ state: 'Queued', cluster: null, token: 0 });
+    expect((await dispatch.reservations()).some((r) => r.jobId === id)).toBe(false);
+  });
+});
+
+describe('DispatchRepository.requeue', () => {
+  it('moves the gang back to Queued and releases its reservation for the current token', async () => {
+    const { id, token } = await dispatched();
+    expect(await dispatch.requeue('w1', id, token, 'Rejected', 'no room', 1)).toBe(true);
+    expect(await stateOf(id)).toEqual({ state: 'Queued', cluster: null, token });
+    expect((await dispatch.reservations()).some((r) => r.jobId === id)).toBe(false);
+    expect(await dispatch.attemptsOf(id)).toBe(1);
+  });
+
+  it('changes nothing for a stale fencing token', async () => {
+    const { id, token } = await dispatched();
+    const before = await jobs.eventsOfJob(id, 0, 10);
+    expect(await dispatch.requeue('w1', id, token - 1, 'Rejected', 'late', 1)).toBe(false);
+    expect(await dispatch.requeue('w2', id, token, 'Rejected', 'other cluster', 1)).toBe(false);
+    expect(await stateOf(id)).toEqual({ state: 'Dispatched', cluster: 'w1', token });
+    expect((await dispatch.reservations()).some((r) => r.jobId === id)).toBe(true);
+    expect(await jobs.eventsOfJob(id, 0, 10)).toEqual(before);
+    expect(await dispatch.attemptsOf(id)).toBe(0);
+  });
+
+  it('gives a requeued gang a new token, so the old one is refused afterwards', async () => {
+    const { id, token } = await dispatched();
+    await dispatch.requeue('w1', id, token, 'Rejected', 'no room', 0);
+    await m.db.query('UPDATE jobs SET not_before = NULL WHERE id = $1', [id]);
+    const [again] = await dispatch.commitCycle([reservation(id, 'w2')], [], EPOCH);
+    expect(again!.fencingToken).toBe(token + 1);
+    expect(await dispatch.accept('w1', id, token)).toBe(false);
+    expect(await dispatch.accept('w2', id, token + 1)).toBe(true);
+  });
+});
+
+describe('DispatchRepository.applyMemberStates', () => {
+  it('moves a gang Running once every member runs, then Succeeded', async () => {
+    const { id, token } = await dispatched(2);
+    expect(
+      await dispatch.applyMemberStates('w1', reports(id, token, ['Running', 'Pending']), 1),
+    ).toEqual([]);
+    expect((await stateOf(id)).state).toBe('Dispatched');
+    const running = await dispatch.applyMemberStates(
+      'w1',
+      reports(id, token, ['Running', 'Running']),
+      1,
+    );
+    expect(running).toEqual([expect.objectContaining({ jobId: id, state: 'Running' })]);
+    await dispatch.applyMemberStates('w1', reports(id, token, ['Succeeded', 'Succeeded']), 1);
+    expect((await stateOf(id)).state).toBe('Succeeded');
+    expect((await jobs.eventsOfJob(id, 0, 10)).map((e) => e.state)).toEqual([
+      'Queued',
+      'Reserved',
+      'Dispatched',
+      'Dispatched', // one member running: the counts changed, the state did not
+      'Running',
+      'Succeeded',
+    ]);
+  });
+
+  it('fails the whole gang when one member fails', async () => {
+    const { id, token } = await dispatched(2);
+    await dispatch.applyMemberStates('w1', reports(id, token, ['Running', 'Failed']), 1);
+    const job = await jobs.findById(id);
+    expect(job!.state).toBe('Failed');
+    expect(job!.message).toContain('w-1: Failed (Error, exit code 1)');
+  });
+
+  it('ignores reports for an old token or another cluster', async () => {
+    const { id, token } = await dispatched(1);
+    expect(await dispatch.applyMemberStates('w1', reports(id, token + 1, ['Failed']), 1)).toEqual(
+      [],
+    );
+    expect(await dispatch.applyMemberStates('w2', reports(id, token, ['Failed']), 1)).toEqual([]);
+    expect((await stateOf(id)).state).toBe('Dispatched');
+  });
+});
+
+describe('ClusterStatusRepository.markLost', () => {
+  it('marks a connected cluster Lost once its heartbeat is too old, unless heard from', async () => {
+    await insertCluster(m.db, 'stale');
+    await insertCluster(m.db, 'heard');
+    await m.db.query(
+      `UPDATE clusters SET last_heartbeat_at = now() - interval '1 minute' WHERE name IN ('stale','heard')`,
+    );
+    const status = new ClusterStatusRepository(m.dataSource);
+    expect(await status.markLost(10_000, ['heard'])).toEqual(['stale']);
+    expect(await status.lostClusters()).toEqual(['stale']);
+    expect(await status.markLost(10_000, ['heard'])).toEqual([]);
+  });
+});
