@@ -33,10 +33,6 @@ export default tseslint.config(
               onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'],
             },
             { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared'] },
-            {
-              sourceTag: 'scope:tests',
-              onlyDependOnLibsWithTags: ['scope:pure', 'scope:shared', 'scope:infra'],
-            },
           ],
         },
       ],
@@ -45,6 +41,23 @@ export default tseslint.config(
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
       ],
       'no-control-regex': 'off',
+    },
+  },
+  {
+    // Type-aware rules over one program of every TypeScript file, specs included (the same
+    // tsconfig the lint stage type-checks): async-heavy code needs its promises awaited or
+    // explicitly voided, and a switch over a union must name every member or have a default.
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: ['./tsconfig.spec.json'], tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': [
+        'error',
+        { considerDefaultExhaustiveForUnions: true },
+      ],
     },
   },
   {

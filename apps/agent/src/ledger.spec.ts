@@ -320,6 +320,9 @@ class World {
           break;
         case 'answer':
           break;
+        case 'gaveUp':
+          // The world finishes the create it was doing; the ledger deletes what it made.
+          break;
       }
     }
   }
