@@ -12,6 +12,11 @@ export const ExitCode = {
   JobFailed: 10,
   /** `watch` and `submit --wait`: the job ended as Cancelled. */
   JobCancelled: 11,
+  /**
+   * The reader of stdout or stderr went away (`muster list | head`): the status a shell reports
+   * for any tool a closed pipe stops (128 + SIGPIPE).
+   */
+  BrokenPipe: 141,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -2,6 +2,16 @@
 // Entry point of the muster CLI (apps/cli/dist/main.js; `muster` once installed).
 import { readFileSync } from 'node:fs';
 import { runCli } from './cli';
+import { ExitCode } from './exit-codes';
+
+// Node ignores SIGPIPE and reports a closed pipe as an EPIPE error on the stream instead, which
+// would end `muster --help | head` in a stack trace: stop quietly, as a Unix tool does.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.BrokenPipe);
+    throw err;
+  });
+}
 
 void runCli(process.argv.slice(2), {
   stdout: process.stdout,
