@@ -9,7 +9,7 @@ module.exports = {
     '<rootDir>/libs/k8s/jest.config.js',
     '<rootDir>/libs/api/jest.config.js',
     '<rootDir>/apps/hub/jest.config.js',
-    '<rootDir>/apps/hub/jest.medium.config.js',
+    '<rootDir>/tests/medium/jest.config.js',
     '<rootDir>/apps/agent/jest.config.js',
     '<rootDir>/apps/cli/jest.config.js',
     '<rootDir>/infra/testbed/jest.config.js',

@@ -1,4 +1,4 @@
-import { JobsRepository } from '../../src/jobs/jobs.repository';
+import { JobsRepository } from '../../apps/hub/src/jobs/jobs.repository';
 import { insertQueue, migratedDatabase, queuedJob, type MigratedDatabase } from './database';
 
 let m: MigratedDatabase;

@@ -1,7 +1,13 @@
-import { DispatchRepository, LeadershipLost } from '../../src/dispatch/dispatch.repository';
-import type { MemberPhaseName, MemberReport } from '../../src/dispatch/dispatch.repository';
-import { ClusterStatusRepository } from '../../src/inventory/inventory.repository';
-import { JobsRepository } from '../../src/jobs/jobs.repository';
+import {
+  DispatchRepository,
+  LeadershipLost,
+} from '../../apps/hub/src/dispatch/dispatch.repository';
+import type {
+  MemberPhaseName,
+  MemberReport,
+} from '../../apps/hub/src/dispatch/dispatch.repository';
+import { ClusterStatusRepository } from '../../apps/hub/src/inventory/inventory.repository';
+import { JobsRepository } from '../../apps/hub/src/jobs/jobs.repository';
 import {
   gangOf,
   insertCluster,

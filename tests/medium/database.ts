@@ -1,11 +1,11 @@
 // One migrated throwaway database per suite, and rows the repositories expect to exist.
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { createTestDatabase, type TestDatabase } from '../../../../tests/support/services';
-import { createDataSource, migrate } from '../../src/database/data-source';
-import { JobEntity } from '../../src/jobs/job.entity';
-import type { NewEvent } from '../../src/jobs/jobs.repository';
-import type { GangSpec } from '../../src/jobs/job.domain';
+import { createTestDatabase, type TestDatabase } from '../support/services';
+import { createDataSource, migrate } from '../../apps/hub/src/database/data-source';
+import { JobEntity } from '../../apps/hub/src/jobs/job.entity';
+import type { NewEvent } from '../../apps/hub/src/jobs/jobs.repository';
+import type { GangSpec } from '../../apps/hub/src/jobs/job.domain';
 
 export interface MigratedDatabase {
   db: TestDatabase;
