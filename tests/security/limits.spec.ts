@@ -271,6 +271,37 @@ describe('size limits (INVALID_ARGUMENT or RESOURCE_EXHAUSTED, nothing stored)',
   });
 });
 
+describe('an error quoting a huge input (INVALID_ARGUMENT, cut to fit a client trailer)', () => {
+  // A status message travels in the grpc-message trailer, and a client drops trailers over its
+  // metadata limit (8 KiB in grpc-js): quoting a 60 KB label prefix used to leave the call
+  // unanswered until its deadline.
+  it('names the field and says how much of the message was left out', async () => {
+    const ops = as(T.ops);
+    const level = `${'a.'.repeat(30_000)}b/zone`;
+    const err = await grpcError(
+      ops.inventory.registerCluster(
+        {
+          name: 'huge-level',
+          displayName: '',
+          clusterSet: '',
+          topologyLevels: [level],
+          accessProviders: [],
+          labels: {},
+        },
+        { timeoutMs: 10_000 },
+      ),
+    );
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.metadata.get('muster-field')).toEqual(['topology_levels[0]']);
+    expect(err.details).toMatch(/^topology_levels\[0\]: prefix "a\.a\./);
+    expect(err.details).toMatch(/… \(\d+ more characters\)$/);
+    expect((await ops.inventory.listClusters({})).clusters.map((c) => c.name)).not.toContain(
+      'huge-level',
+    );
+    ops.close();
+  });
+});
+
 describe('rate and concurrency limits per caller (RESOURCE_EXHAUSTED)', () => {
   it(`submits: a burst of ${BURST}, then the rate, with a retry hint; other callers unaffected`, async () => {
     const rita = as(T.rita);

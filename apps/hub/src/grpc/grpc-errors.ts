@@ -33,6 +33,32 @@ export function asciiMetadataValue(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_METADATA_VALUE);
 }
 
+/**
+ * The budget for a status message on the wire. It travels percent-encoded in the grpc-message
+ * trailer, and a client refuses trailers over its metadata limit (8 KiB by default in grpc-js):
+ * the call then never ends for the caller, who waits out the deadline. A message can quote the
+ * request (a 150 KB label prefix did), so it is cut to fit, saying how much was left out.
+ */
+const MAX_DETAILS_ENCODED = 2048;
+
+/** Bytes a character takes percent-encoded in grpc-message: printable ASCII as is, else %XX per byte. */
+function encodedSize(ch: string): number {
+  const c = ch.codePointAt(0)!;
+  return c >= 0x20 && c <= 0x7e && ch !== '%' ? 1 : 3 * Buffer.byteLength(ch, 'utf8');
+}
+
+/** `message`, cut to fit the status-message budget on the wire. */
+export function boundedDetails(message: string): string {
+  const chars = [...message];
+  if (chars.reduce((n, ch) => n + encodedSize(ch), 0) <= MAX_DETAILS_ENCODED) return message;
+  let size = 0;
+  let kept = 0;
+  // Room for the note on what was left out.
+  while (size + encodedSize(chars[kept]!) <= MAX_DETAILS_ENCODED - 64)
+    size += encodedSize(chars[kept++]!);
+  return `${chars.slice(0, kept).join('')}… (${chars.length - kept} more characters)`;
+}
+
 /** RESOURCE_EXHAUSTED with a hint of when to try again (trailer "muster-retry-after-ms"). */
 export class RateLimitedError extends MusterError {
   constructor(
@@ -55,7 +81,7 @@ export function toServiceError(
     metadata.set('muster-error-code', err.code);
     if (err instanceof RateLimitedError)
       metadata.set('muster-retry-after-ms', String(err.retryAfterMs));
-    return { code: grpcStatusOf(err.code), details: err.message, metadata };
+    return { code: grpcStatusOf(err.code), details: boundedDetails(err.message), metadata };
   }
   return { code: status.INTERNAL, details: 'internal error; see the hub log' };
 }
