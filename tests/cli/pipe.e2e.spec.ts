@@ -2,29 +2,29 @@
 // it stops quietly with status 141 (128 + SIGPIPE) instead of an unhandled EPIPE stack trace.
 // The pipe is closed before the CLI has written anything, so every write it makes fails.
 import { spawn } from 'node:child_process';
+import { buildProgram } from '../../apps/cli/src/cli';
+import { CliContext } from '../../apps/cli/src/commands/cli-context';
+import { completionTree } from '../../apps/cli/src/completion/command-tree';
 import { CLI_MAIN } from './support/cli-process';
 
-/** Every output the CLI can produce without a hub: the help of each command, the completions. */
+/**
+ * Every output the CLI can produce without a hub: the help of each command and subcommand (read
+ * from the CLI's own command tree, so a new command is covered too), the version, the completions.
+ */
 const OUTPUTS: string[][] = [
-  ['--help'],
+  ...completionTree(
+    buildProgram(
+      new CliContext({
+        stdout: { write: () => true },
+        stderr: { write: () => true },
+        env: {},
+        now: () => new Date(),
+        readStdin: () => '',
+      }),
+    ),
+    {},
+  ).nodes.map((n) => [...n.path, '--help']),
   ['--version'],
-  ['help', 'submit'],
-  ...[
-    'submit',
-    'get',
-    'list',
-    'watch',
-    'explain',
-    'cancel',
-    'clusters',
-    'queues',
-    'config',
-    'completion',
-  ].map((c) => [c, '--help']),
-  ['clusters', 'register', '--help'],
-  ['clusters', 'fence', '--help'],
-  ['queues', 'create', '--help'],
-  ['config', 'set-context', '--help'],
   ['completion', 'bash'],
   ['completion', 'zsh'],
 ];
