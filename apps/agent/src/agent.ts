@@ -18,7 +18,7 @@ import {
   type HelloAck,
 } from '@muster/api';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Backoff } from '@muster/common';
+import { Backoff, errorText, gangRefKey } from '@muster/common';
 import type { AgentConfig } from './config';
 import {
   fenceDeleteGrace,
@@ -34,7 +34,6 @@ import { MemberOutbox } from './member-outbox';
 import { hubTransport } from './tls';
 import { ResilientInformer } from './informers';
 import { KubeClient, loadKubeConfig, type PodGroupLike } from './kube';
-import { errorText } from '@muster/common';
 import { Logger } from './log';
 import {
   createMembers,
@@ -56,7 +55,7 @@ import {
   type PlanFacts,
   type Presence,
 } from './ledger';
-import { ClusterModel, gangKey, schedulerReason } from './model';
+import { ClusterModel, schedulerReason } from './model';
 import {
   memberMeta,
   nodeRecord,
@@ -357,7 +356,7 @@ export class Agent {
   private trustMember(r: PodRecord): void {
     const m = r.member;
     if (!m) return;
-    const plan = this.plans.get(gangKey(m.gangId, m.token));
+    const plan = this.plans.get(gangRefKey(m.gangId, m.token));
     if (plan && plan.plan.namespace !== r.namespace) {
       if (!this.untrusted.has(r.key))
         this.log.warn('pod copies the labels of a member in another namespace; not a member', {
@@ -689,7 +688,7 @@ export class Agent {
   }
 
   private runCreate(gangId: string, token: number, log: Logger): void {
-    const known = this.plans.get(gangKey(gangId, token));
+    const known = this.plans.get(gangRefKey(gangId, token));
     if (!known) {
       const failed = internalError(new Error('no plan for the gang'));
       return this.feed(gangId, { kind: 'created', token, failed });
@@ -713,7 +712,7 @@ export class Agent {
   }
 
   private runUngate(gangId: string, token: number, log: Logger): void {
-    const known = this.plans.get(gangKey(gangId, token));
+    const known = this.plans.get(gangRefKey(gangId, token));
     if (!known?.timing) {
       const outcome = internalError(new Error('no plan for the gang'));
       return this.feed(gangId, { kind: 'ungated', token, outcome });
@@ -743,7 +742,9 @@ export class Agent {
         }
         case 'SelfFenced': {
           const g = this.model.gang(e.gangId, e.token);
-          const terms = g ? this.termsOfGang(g) : this.plans.get(gangKey(e.gangId, e.token))?.terms;
+          const terms = g
+            ? this.termsOfGang(g)
+            : this.plans.get(gangRefKey(e.gangId, e.token))?.terms;
           log.warn('no word from the hub within the self-fence timeout; deleting requeue gang', {
             silentForMs: Math.round(this.lease.silentFor(performance.now())),
             selfFenceTimeoutMs: terms?.selfFenceTimeoutMs,
@@ -761,7 +762,7 @@ export class Agent {
 
   private onDispatch(d: Dispatch): void {
     const log = this.log.with({ gangId: d.gangId, jobId: d.jobId, token: d.fencingToken });
-    const key = gangKey(d.gangId, d.fencingToken);
+    const key = gangRefKey(d.gangId, d.fencingToken);
     const before = this.ledger.record(d.gangId, d.fencingToken);
     // The hub told the terms on this stream before any dispatch; recorded on the pods so that a
     // restarted agent that cannot reach the hub still fences the gang (pods are the only state
@@ -819,7 +820,7 @@ export class Agent {
   /** Deletes every member of (gang, token) the agent knows of: seen in the cluster or planned. */
   private deleteGang(gangId: string, token: number, reason: string, log: Logger): void {
     const entry = this.model.gang(gangId, token);
-    const known = this.plans.get(gangKey(gangId, token));
+    const known = this.plans.get(gangRefKey(gangId, token));
     const plan = known?.plan;
     // A materialisation in flight deletes its own members when it stops (its rollback).
     const inFlight = this.inFlight(gangId, token);
@@ -959,7 +960,7 @@ export class Agent {
   private warnTermless(): void {
     for (const g of this.model.gangEntries()) {
       if (g.onClusterLost !== 'requeue') continue;
-      const key = gangKey(g.gangId, g.token);
+      const key = gangRefKey(g.gangId, g.token);
       if (this.termsOfGang(g) || this.termless.has(key)) continue;
       this.termless.add(key);
       this.log.warn('no self-fence timeout known for a requeue gang; it is not self-fenced', {
@@ -982,9 +983,9 @@ export class Agent {
    */
   private sweepPodGroups(now: number): void {
     if (this.podGroups.size === 0) return;
-    const held = new Set(this.heldGangs().map((g) => gangKey(g.gangId, g.token)));
+    const held = new Set(this.heldGangs().map((g) => gangRefKey(g.gangId, g.token)));
     for (const pg of this.podGroups.values()) {
-      if (pg.deleting || held.has(gangKey(pg.gangId, pg.token))) continue;
+      if (pg.deleting || held.has(gangRefKey(pg.gangId, pg.token))) continue;
       if (now - pg.seenAt < ORPHAN_PODGROUP_GRACE_MS) continue;
       const log = this.log.with({ gangId: pg.gangId, token: pg.token });
       log.info('deleting an orphan PodGroup', { podGroup: `${pg.namespace}/${pg.name}` });

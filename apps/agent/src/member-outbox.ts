@@ -4,6 +4,7 @@
 // dies or fails before it applies a batch, therefore loses nothing. Only the latest state per
 // member is kept, so the outbox holds at most one entry per member with an unacknowledged change.
 // Sending twice is harmless: the hub stores the latest state per member (an upsert). Pure.
+import { gangRefKey } from '@muster/common';
 import type { MemberState } from '@muster/api';
 
 export interface MemberStatesBatch {
@@ -27,7 +28,7 @@ interface Entry {
 
 /** The identity of a member at the hub. */
 export function memberId(s: Pick<MemberState, 'gangId' | 'fencingToken' | 'podSet' | 'index'>) {
-  return `${s.gangId}#${s.fencingToken}/${s.podSet}/${s.index}`;
+  return `${gangRefKey(s.gangId, s.fencingToken)}/${s.podSet}/${s.index}`;
 }
 
 export class MemberOutbox {

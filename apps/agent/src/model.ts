@@ -9,6 +9,7 @@
 // nowhere else, so its slot is taken from the moment it exists, gated or not, and the hub never
 // books that slot twice. A gang is reflected (the report's capacity accounts for it) once every
 // member is charged to a node, bound or pinned.
+import { gangRefKey } from '@muster/common';
 import { MemberPhase, type GangRef, type MemberState, type NodeState } from '@muster/api';
 import { formatQuantity, quantityOf, type ResourceList } from '@muster/placement';
 import type { MemberMeta, NodeRecord, PodRecord } from './objects';
@@ -44,10 +45,6 @@ export interface CapacitySnapshotView {
   nodes: NodeState[];
   reflectedDispatches: GangRef[];
   heldGangs: GangRef[];
-}
-
-export function gangKey(gangId: string, token: number): string {
-  return `${gangId}#${token}`;
 }
 
 function sameList(a: ResourceList, b: ResourceList): boolean {
@@ -243,7 +240,7 @@ export class ClusterModel {
     if (node && !pod.terminal) this.addUse(node, pod.requests, 1n);
     const m = pod.member;
     if (!m) return;
-    const key = gangKey(m.gangId, m.token);
+    const key = gangRefKey(m.gangId, m.token);
     let g = this.gangs.get(key);
     if (!g) {
       g = {
@@ -285,7 +282,7 @@ export class ClusterModel {
     if (node && !pod.terminal) this.addUse(node, pod.requests, -1n);
     const m = pod.member;
     if (!m) return;
-    const key = gangKey(m.gangId, m.token);
+    const key = gangRefKey(m.gangId, m.token);
     const g = this.gangs.get(key);
     if (!g || !g.members.delete(pod.key)) return;
     if (pod.nodeName) g.bound--;
@@ -314,7 +311,7 @@ export class ClusterModel {
   // ---- gangs ----
 
   gang(gangId: string, token: number): GangEntry | undefined {
-    return this.gangs.get(gangKey(gangId, token));
+    return this.gangs.get(gangRefKey(gangId, token));
   }
 
   /** Tokens of the gang present in the cluster, ascending. */
