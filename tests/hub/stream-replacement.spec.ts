@@ -22,6 +22,7 @@ import type {
   InventoryRepository,
 } from '../../apps/hub/src/inventory/inventory.repository';
 import { ContextLogger, JsonLogger } from '../../apps/hub/src/logging/json-logger';
+import { CycleRequests } from '../../apps/hub/src/scheduling/cycle-requests';
 
 type Call = ServerDuplexStream<ConnectRequest, ConnectResponse>;
 
@@ -114,7 +115,7 @@ describe('agent gateway', () => {
       fenceDeleteGraceSeconds: 7,
       persistIntervalMs: 500,
     },
-    () => undefined,
+    new CycleRequests(),
     new ContextLogger(new JsonLogger('error', quiet), 'agents'),
   );
   const streams: FakeCall[] = [];

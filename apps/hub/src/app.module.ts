@@ -7,19 +7,23 @@ import {
 } from '@nestjs/common';
 import { ClusterProfilesModule } from './cluster-profiles/cluster-profiles.module';
 import { CoreModule } from './core.module';
-import { DispatchModule, DispatchRuntime } from './dispatch/dispatch.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
 import { JobStateGauge } from './http/job-state.gauge';
 import { HubMetrics } from './http/metrics';
+import { AgentsModule } from './agents/agents.module';
+import { AgentGateway } from './agents/agent-gateway';
 import { InventoryModule } from './inventory/inventory.module';
 import { InventoryService } from './inventory/inventory.service';
 import { inventoryServiceHandlers } from './inventory/inventory.grpc';
 import { JobsModule } from './jobs/jobs.module';
+import { JobStoreModule } from './jobs/job-store.module';
 import { JobsService } from './jobs/jobs.service';
 import { jobServiceHandlers } from './jobs/jobs.grpc';
 import { JsonLogger, LOGGER } from './logging/json-logger';
+import { LogModule } from './logging/inject-log';
+import { SchedulingModule } from './scheduling/scheduling.module';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
 import type { HubSecurity } from './auth/security';
 import { guardAgentStream } from './grpc/agent-stream-guard';
@@ -28,7 +32,17 @@ import { guardAgentStream } from './grpc/agent-stream-guard';
 const HUB_SECURITY = Symbol('HUB_SECURITY');
 
 @Module({
-  imports: [CoreModule, InventoryModule, JobsModule, DispatchModule, ClusterProfilesModule],
+  imports: [
+    CoreModule,
+    // After every feature file is loaded, so it provides each logger they asked for.
+    LogModule.forRoot(),
+    JobStoreModule,
+    InventoryModule,
+    JobsModule,
+    AgentsModule,
+    SchedulingModule,
+    ClusterProfilesModule,
+  ],
   controllers: [HealthController],
   providers: [
     // Nest builds every provider at startup, so the gauge registers without being injected.
@@ -38,7 +52,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
       inject: [
         JobsService,
         InventoryService,
-        DispatchRuntime,
+        AgentGateway,
         HubMetrics,
         HUB_CONFIG,
         LOGGER,
@@ -47,7 +61,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
       useFactory: (
         jobs: JobsService,
         inventory: InventoryService,
-        dispatch: DispatchRuntime,
+        gateway: AgentGateway,
         metrics: HubMetrics,
         c: HubConfig,
         logger: JsonLogger,
@@ -59,7 +73,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
           jobServiceHandlers(jobs, ctx, security.submits),
           inventoryServiceHandlers(inventory, ctx),
           {
-            connect: guardAgentStream(dispatch.gateway.connect, {
+            connect: guardAgentStream(gateway.connect, {
               requireCertificate: security.transport.mode === 'mtls',
               messagesPerSecond: c.agentMessagesPerSecond,
               messageBurst: c.agentMessageBurst,

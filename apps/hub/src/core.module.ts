@@ -7,15 +7,10 @@ import { HubMetrics } from './http/metrics';
 import { JsonLogger, LOGGER } from './logging/json-logger';
 import { BullMqDriver } from './queue/bullmq-driver';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
+import { DATA_SOURCE, REDIS } from './core.tokens';
+import { CycleRequests } from './scheduling/cycle-requests';
 
-export const DATA_SOURCE = Symbol('DATA_SOURCE');
-/**
- * A Redis connection for commands (publish, readiness, BullMQ); subscribers get their own.
- * `maxRetriesPerRequest: null` is what BullMQ requires of the connections its workers use.
- */
-export const REDIS = Symbol('REDIS');
-
-/** Configuration, logging, metrics and the connections every feature shares. */
+/** Configuration, logging, metrics, cycle requests and the connections every feature shares. */
 @Global()
 @Module({
   providers: [
@@ -25,7 +20,8 @@ export const REDIS = Symbol('REDIS');
       inject: [HUB_CONFIG],
       useFactory: (c: HubConfig) => new JsonLogger(c.logLevel),
     },
-    { provide: HubMetrics, useFactory: () => new HubMetrics() },
+    HubMetrics,
+    CycleRequests,
     {
       provide: DATA_SOURCE,
       inject: [HUB_CONFIG, LOGGER],
@@ -55,7 +51,7 @@ export const REDIS = Symbol('REDIS');
         new BullMqDriver(redis, `${c.redisPrefix}:bull`, logger.child('queue')),
     },
   ],
-  exports: [HUB_CONFIG, LOGGER, HubMetrics, DATA_SOURCE, REDIS, QUEUE_DRIVER],
+  exports: [HUB_CONFIG, LOGGER, HubMetrics, CycleRequests, DATA_SOURCE, REDIS, QUEUE_DRIVER],
 })
 export class CoreModule implements OnApplicationShutdown {
   constructor(

@@ -6,17 +6,20 @@ import {
   type Hello,
 } from '@muster/api';
 import { dns1123LabelError } from '@muster/k8s';
+import { gangRefKey } from '@muster/common';
 import type { ContextLogger } from '../logging/json-logger';
-import type {
-  InventoryRepository,
-  ClusterStatusRepository,
-} from '../inventory/inventory.repository';
+import { InventoryRepository, ClusterStatusRepository } from '../inventory/inventory.repository';
 import type { ConditionValue } from '../inventory/cluster.domain';
-import type { DispatchRepository } from '../dispatch/dispatch.repository';
-import type { Dispatcher } from '../dispatch/dispatcher';
-import { AgentSession, type AgentRegistry } from './agent-session';
+import { DispatchRepository } from '../dispatch/dispatch.repository';
+import { Dispatcher } from '../dispatch/dispatcher';
+import { AgentRegistry, AgentSession } from './agent-session';
 import { capacitySummaryOf, reportedNodeOf } from './capacity.mapper';
 import { helloClusterError } from '../auth/agent-identity';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
+import { CycleRequests } from '../scheduling/cycle-requests';
+
+export const GATEWAY_SETTINGS = Symbol('GATEWAY_SETTINGS');
 
 export interface GatewaySettings {
   /** Told to agents, and the period of the hub's own HubHeartbeat on every stream, in ms. */
@@ -50,6 +53,7 @@ function condition(type: string, ok: boolean, reason: string, message: string): 
 }
 
 /** The hub's end of AgentService.Connect: one stream per worker cluster. */
+@Injectable()
 export class AgentGateway {
   constructor(
     private readonly inventory: InventoryRepository,
@@ -57,9 +61,9 @@ export class AgentGateway {
     private readonly registry: AgentRegistry,
     private readonly dispatcher: Dispatcher,
     private readonly repo: DispatchRepository,
-    private readonly settings: GatewaySettings,
-    private readonly onCapacityChange: (cluster: string) => void,
-    private readonly log: ContextLogger,
+    @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
+    private readonly cycles: CycleRequests,
+    @InjectLog('agents') private readonly log: ContextLogger,
   ) {}
 
   readonly connect = (call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void => {
@@ -117,11 +121,11 @@ export class AgentGateway {
             s.nodes.set(r.node.name, r.node);
           }
           s.reflected = new Set(
-            m.snapshot.reflectedDispatches.map((g) => `${g.gangId}:${g.fencingToken}`),
+            m.snapshot.reflectedDispatches.map((g) => gangRefKey(g.gangId, g.fencingToken)),
           );
           s.reportSequence = m.snapshot.reportSequence;
           persist();
-          this.onCapacityChange(s.cluster);
+          this.cycles.requestCycle('capacity');
           // Placements whose pods are no longer in the cluster end here, not never.
           await this.dispatcher.onHeldGangs(s.cluster, m.snapshot.heldGangs);
           if (!resynced) {
@@ -139,11 +143,11 @@ export class AgentGateway {
           for (const r of upserts) if (r.ok) s.nodes.set(r.node.name, r.node);
           for (const name of m.delta.removedNodes) s.nodes.delete(name);
           s.reflected = new Set(
-            m.delta.reflectedDispatches.map((g) => `${g.gangId}:${g.fencingToken}`),
+            m.delta.reflectedDispatches.map((g) => gangRefKey(g.gangId, g.fencingToken)),
           );
           s.reportSequence = m.delta.reportSequence;
           persist();
-          this.onCapacityChange(s.cluster);
+          this.cycles.requestCycle('capacity');
           return;
         }
         case 'heartbeat':

@@ -1,6 +1,7 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ConnectRequest, ConnectResponse } from '@muster/api';
 import type { ReportedNode } from './capacity.mapper';
+import { Injectable } from '@nestjs/common';
 
 /** One connected agent: its stream and the capacity it last reported. */
 export class AgentSession {
@@ -86,6 +87,7 @@ export class AgentSession {
 }
 
 /** This replica's agent streams, one per cluster. */
+@Injectable()
 export class AgentRegistry {
   private readonly sessions = new Map<string, AgentSession>();
   /** The newest stream accepted per cluster, still known after it ended (its queue may not be). */

@@ -5,7 +5,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../core.module';
+import { DATA_SOURCE } from '../core.tokens';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
 import { JsonLogger, LOGGER, type ContextLogger } from '../logging/json-logger';
 import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';

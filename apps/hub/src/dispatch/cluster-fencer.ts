@@ -15,6 +15,8 @@ import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profi
 import { kubeFailure } from '../cluster-profiles/cluster-profile.kube';
 import type { AccessProviderValue } from '../inventory/cluster.domain';
 import type { ContextLogger } from '../logging/json-logger';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
 
 /** Deadline of one API request of a fence, in ms: an unreachable server must not stall liveness. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -59,14 +61,23 @@ function terminating(p: V1Pod): boolean {
   return p.metadata?.deletionTimestamp !== undefined && p.metadata?.deletionTimestamp !== null;
 }
 
+export const FENCER_SETTINGS = Symbol('FENCER_SETTINGS');
+
+export interface FencerSettings {
+  /** How the hub reaches worker API servers, by access provider name; unset: it cannot. */
+  providers: AccessProviderFile | undefined;
+  /** The most grace a pod deleted for fencing gets, in seconds. */
+  deleteGraceSeconds: number;
+}
+
+@Injectable()
 export class ClusterFencer {
   /** KubeConfigs by cluster, rebuilt when its registered access changes. */
   private readonly configs = new Map<string, { key: string; kc: KubeConfig }>();
 
   constructor(
-    private readonly providers: AccessProviderFile | undefined,
-    private readonly deleteGraceSeconds: number,
-    private readonly log: ContextLogger,
+    @Inject(FENCER_SETTINGS) private readonly settings: FencerSettings,
+    @InjectLog('fencing') private readonly log: ContextLogger,
   ) {}
 
   /**
@@ -122,7 +133,7 @@ export class ClusterFencer {
       await core.deleteNamespacedPod({
         name: pod.metadata!.name!,
         namespace: pod.metadata!.namespace!,
-        gracePeriodSeconds: Math.min(own, this.deleteGraceSeconds),
+        gracePeriodSeconds: Math.min(own, this.settings.deleteGraceSeconds),
         // Only the pod that was listed: a pod recreated under the same name is another's.
         body: { preconditions: { uid: pod.metadata?.uid } },
       });
@@ -169,7 +180,7 @@ export class ClusterFencer {
   }
 
   private async kubeConfig(target: FenceTarget): Promise<KubeConfig> {
-    if (!this.providers) {
+    if (!this.settings.providers) {
       throw new FenceUnavailable(
         'the hub has no access provider file (MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE), so it cannot reach worker API servers',
       );
@@ -194,7 +205,7 @@ export class ClusterFencer {
             accessProviders: accessProvidersFor({ accessProviders: target.accessProviders }),
           },
         },
-        this.providers,
+        this.settings.providers,
       );
     } catch (err) {
       throw new FenceUnavailable(

@@ -1,7 +1,16 @@
-import type { AgentRegistry } from '../agents/agent-session';
+import { AgentRegistry } from '../agents/agent-session';
 import type { ContextLogger } from '../logging/json-logger';
-import type { ClusterStatusRepository } from '../inventory/inventory.repository';
-import type { GangFencing } from './gang-fencing';
+import { ClusterStatusRepository } from '../inventory/inventory.repository';
+import { GangFencing } from './gang-fencing';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
+
+export const LIVENESS_SETTINGS = Symbol('LIVENESS_SETTINGS');
+
+export interface LivenessSettings {
+  /** A cluster whose agent is silent this long turns Lost, in ms. */
+  lostTimeoutMs: number;
+}
 
 /**
  * Marks clusters whose agents fell silent as Lost and hands them to {@link GangFencing}, which
@@ -14,6 +23,7 @@ import type { GangFencing } from './gang-fencing';
  * this replica could not reach Postgres, it marks nothing for a whole timeout: heartbeats could
  * not be recorded meanwhile, so their age says nothing about the agents.
  */
+@Injectable()
 export class ClusterLiveness {
   private timer: NodeJS.Timeout | undefined;
   /** performance.now() since when every check reached Postgres; undefined during an outage. */
@@ -23,12 +33,12 @@ export class ClusterLiveness {
     private readonly clusters: ClusterStatusRepository,
     private readonly registry: AgentRegistry,
     private readonly fencing: GangFencing,
-    private readonly lostTimeoutMs: number,
-    private readonly log: ContextLogger,
+    @Inject(LIVENESS_SETTINGS) private readonly settings: LivenessSettings,
+    @InjectLog('liveness') private readonly log: ContextLogger,
   ) {}
 
   start(): void {
-    const every = Math.max(100, Math.min(1000, Math.floor(this.lostTimeoutMs / 4)));
+    const every = Math.max(100, Math.min(1000, Math.floor(this.settings.lostTimeoutMs / 4)));
     this.timer = setInterval(
       () =>
         void this.check().catch((err: Error) => {
@@ -52,18 +62,18 @@ export class ClusterLiveness {
       await this.clusters.lostClusters(); // throws while Postgres is still away
       this.databaseUpSince = now;
       this.log.info('Postgres reachable again; judging silence again after one timeout', {
-        timeoutMs: this.lostTimeoutMs,
+        timeoutMs: this.settings.lostTimeoutMs,
       });
     }
-    if (now - this.databaseUpSince < this.lostTimeoutMs) return;
+    if (now - this.databaseUpSince < this.settings.lostTimeoutMs) return;
     const lost = await this.clusters.markLost(
-      this.lostTimeoutMs,
-      this.registry.heardFrom(this.lostTimeoutMs, now),
+      this.settings.lostTimeoutMs,
+      this.registry.heardFrom(this.settings.lostTimeoutMs, now),
     );
     for (const cluster of lost) {
       this.log.warn('cluster lost: agent silent past workerLostTimeout', {
         cluster,
-        timeoutMs: this.lostTimeoutMs,
+        timeoutMs: this.settings.lostTimeoutMs,
       });
       await this.clusters.patch(cluster, {
         conditions: [
@@ -79,7 +89,7 @@ export class ClusterLiveness {
             type: 'ControlPlaneHealthy',
             status: 'False',
             reason: 'AgentSilent',
-            message: `no heartbeat for ${this.lostTimeoutMs} ms`,
+            message: `no heartbeat for ${this.settings.lostTimeoutMs} ms`,
             lastTransitionTime: new Date().toISOString(),
             observedGeneration: 0,
           },

@@ -4,222 +4,84 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../core.module';
+import { configSlice } from '../config/config-slice';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
-import { JsonLogger, LOGGER } from '../logging/json-logger';
-import { InventoryModule } from '../inventory/inventory.module';
-import { ClusterStatusRepository, InventoryRepository } from '../inventory/inventory.repository';
-import { InventoryService } from '../inventory/inventory.service';
-import { JobsModule } from '../jobs/jobs.module';
-import { JobsRepository } from '../jobs/jobs.repository';
-import { JobsService } from '../jobs/jobs.service';
-import { JobEventFeed } from '../jobs/job-event-feed';
-import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
-import { AgentGateway } from '../agents/agent-gateway';
 import { AgentRegistry } from '../agents/agent-session';
-import { LeaderElector } from '../scheduling/leader-elector';
-import { Scheduler } from '../scheduling/scheduler';
-import { ClusterFencer } from './cluster-fencer';
-import { ClusterLiveness } from './cluster-liveness';
-import { GangFencing } from './gang-fencing';
+import { InventoryStoreModule } from '../inventory/inventory-store.module';
+import { MANUAL_FENCING } from '../inventory/inventory.service';
+import { JobStoreModule } from '../jobs/job-store.module';
+import { GANG_CANCELLER } from '../jobs/jobs.service';
+import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
+import { ClusterFencer, FENCER_SETTINGS } from './cluster-fencer';
+import { ClusterLiveness, LIVENESS_SETTINGS } from './cluster-liveness';
 import { DispatchRepository } from './dispatch.repository';
-import { Dispatcher } from './dispatcher';
-import { ReconcileWork } from './reconcile.work';
+import { DISPATCH_SETTINGS, Dispatcher } from './dispatcher';
+import { FENCING_SETTINGS, GangFencing } from './gang-fencing';
+import { RECONCILE_SETTINGS, ReconcileWork } from './reconcile.work';
 
-/** Everything between a queued gang and its pods: scheduling, dispatch, agents, liveness. */
-export class DispatchRuntime {
-  readonly registry = new AgentRegistry();
-  readonly repo: DispatchRepository;
-  readonly clusters: ClusterStatusRepository;
-  readonly dispatcher: Dispatcher;
-  readonly scheduler: Scheduler;
-  readonly gateway: AgentGateway;
-  readonly liveness: ClusterLiveness;
-  readonly fencing: GangFencing;
-  readonly leader: LeaderElector;
-  readonly reconcile: ReconcileWork;
+/**
+ * Between a reserved gang and its pods: deliveries to agents and their answers, the agents'
+ * sessions, liveness, fencing and the reconciler that rebuilds deliveries from Postgres.
+ */
+@Module({
+  imports: [JobStoreModule, InventoryStoreModule],
+  providers: [
+    AgentRegistry,
+    DispatchRepository,
+    Dispatcher,
+    GangFencing,
+    ClusterFencer,
+    ClusterLiveness,
+    ReconcileWork,
+    { provide: GANG_CANCELLER, useExisting: Dispatcher },
+    { provide: MANUAL_FENCING, useExisting: GangFencing },
+    configSlice(DISPATCH_SETTINGS, (c) => ({
+      maxRequeueBackoffSeconds: c.maxRequeueBackoffSeconds,
+      clusterExclusionSeconds: c.clusterExclusionSeconds,
+      maxDispatchAttempts: c.maxDispatchAttempts,
+    })),
+    configSlice(FENCING_SETTINGS, (c) => ({
+      maxRequeueBackoffSeconds: c.maxRequeueBackoffSeconds,
+    })),
+    configSlice(FENCER_SETTINGS, (c) => ({
+      providers: c.clusterAccessProviders,
+      deleteGraceSeconds: c.fenceDeleteGraceSeconds,
+    })),
+    configSlice(LIVENESS_SETTINGS, (c) => ({ lostTimeoutMs: c.workerLostTimeoutMs })),
+    configSlice(RECONCILE_SETTINGS, (c) => ({
+      staleAfterMs: Math.max(5000, c.heartbeatIntervalMs * 3),
+    })),
+  ],
+  exports: [AgentRegistry, DispatchRepository, Dispatcher, GANG_CANCELLER, MANUAL_FENCING],
+})
+export class DispatchModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private listTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    db: DataSource,
-    jobsRepo: JobsRepository,
-    inventory: InventoryRepository,
-    jobs: JobsService,
-    inventoryService: InventoryService,
-    feed: JobEventFeed,
-    private readonly queues: QueueDriver,
-    private readonly config: HubConfig,
-    logger: JsonLogger,
-  ) {
-    this.repo = new DispatchRepository(db, jobsRepo);
-    this.clusters = new ClusterStatusRepository(db);
-    const notify = () => feed.notify();
-    const trigger = { requestCycle: (reason: string) => this.scheduler.requestCycle(reason) };
-    this.dispatcher = new Dispatcher(
-      this.repo,
-      this.registry,
-      queues,
-      {
-        maxRequeueBackoffSeconds: config.maxRequeueBackoffSeconds,
-        clusterExclusionSeconds: config.clusterExclusionSeconds,
-        maxDispatchAttempts: config.maxDispatchAttempts,
-      },
-      notify,
-      trigger,
-      logger.child('dispatch'),
-    );
-    this.scheduler = new Scheduler(
-      this.repo,
-      inventory,
-      this.registry,
-      this.dispatcher,
-      {
-        maxGangsPerCycle: config.maxGangsPerCycle,
-        periodMs: config.cyclePeriodMs,
-        coalesceMs: config.cycleCoalesceMs,
-        policy: config.placementPolicy,
-      },
-      notify,
-      logger.child('scheduler'),
-    );
-    this.gateway = new AgentGateway(
-      inventory,
-      this.clusters,
-      this.registry,
-      this.dispatcher,
-      this.repo,
-      {
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        selfFenceTimeoutMs: config.selfFenceTimeoutMs,
-        fenceDeleteGraceSeconds: config.fenceDeleteGraceSeconds,
-        persistIntervalMs: 500,
-      },
-      () => this.scheduler.requestCycle('capacity'),
-      logger.child('agents'),
-    );
-    this.fencing = new GangFencing(
-      this.clusters,
-      this.repo,
-      new ClusterFencer(
-        config.clusterAccessProviders,
-        config.fenceDeleteGraceSeconds,
-        logger.child('fencing'),
-      ),
-      config.maxRequeueBackoffSeconds,
-      () => {
-        notify();
-        this.scheduler.requestCycle('cluster fenced');
-      },
-      logger.child('fencing'),
-    );
-    this.liveness = new ClusterLiveness(
-      this.clusters,
-      this.registry,
-      this.fencing,
-      config.workerLostTimeoutMs,
-      logger.child('liveness'),
-    );
-    inventoryService.setFencing({
-      fenceCluster: (name, reason, by) => this.fencing.byHand(name, reason, by),
-    });
-    this.leader = new LeaderElector(
-      config.databaseUrl,
-      Math.min(2000, config.workerLostTimeoutMs),
-      (leading, epoch) => this.scheduler.setLeader(leading, epoch),
-      logger.child('leader'),
-    );
-    this.reconcile = new ReconcileWork(
-      this.repo,
-      this.dispatcher,
-      Math.max(5000, config.heartbeatIntervalMs * 3),
-      logger.child('reconcile'),
-    );
-    jobs.setCanceller({
-      cancelGang: (jobId, cluster, token) => {
-        this.scheduler.requestCycle('cancel');
-        return this.dispatcher.enqueueCancel(jobId, cluster, token);
-      },
-    });
-    // Any committed job event may be a submit: wake the scheduler (a no-op off the leader).
-    feed.subscribe((e) => {
-      if (e.state === 'Queued') this.scheduler.requestCycle('submit');
-    });
-  }
+    private readonly dispatcher: Dispatcher,
+    private readonly reconcile: ReconcileWork,
+    private readonly liveness: ClusterLiveness,
+    private readonly registry: AgentRegistry,
+    @Inject(QUEUE_DRIVER) private readonly queues: QueueDriver,
+    @Inject(HUB_CONFIG) private readonly config: HubConfig,
+  ) {}
 
-  async start(): Promise<void> {
+  async onApplicationBootstrap(): Promise<void> {
     this.queues.register(this.dispatcher);
     this.queues.register(this.reconcile);
     await this.queues.repeat(this.reconcile, {}, this.config.reconcileIntervalMs);
     // Redis may have been emptied while the hub was down: rebuild deliveries from Postgres now.
     await this.reconcile.run();
     this.liveness.start();
-    this.leader.start();
     this.listTimer = setInterval(() => {
       for (const s of this.registry.all())
         void this.dispatcher.sendGangList(s).catch(() => undefined);
     }, this.config.reconcileIntervalMs);
   }
 
-  async stop(): Promise<void> {
+  onApplicationShutdown(): void {
     if (this.listTimer) clearInterval(this.listTimer);
     this.liveness.stop();
-    this.scheduler.stop();
-    await this.leader.stop();
     for (const s of this.registry.all()) s.close();
-  }
-}
-
-@Module({
-  imports: [InventoryModule, JobsModule],
-  providers: [
-    {
-      provide: DispatchRuntime,
-      inject: [
-        DATA_SOURCE,
-        JobsRepository,
-        InventoryRepository,
-        JobsService,
-        InventoryService,
-        JobEventFeed,
-        QUEUE_DRIVER,
-        HUB_CONFIG,
-        LOGGER,
-      ],
-      useFactory: (
-        db: DataSource,
-        jobsRepo: JobsRepository,
-        inventory: InventoryRepository,
-        jobs: JobsService,
-        inventoryService: InventoryService,
-        feed: JobEventFeed,
-        queues: QueueDriver,
-        config: HubConfig,
-        logger: JsonLogger,
-      ) =>
-        new DispatchRuntime(
-          db,
-          jobsRepo,
-          inventory,
-          jobs,
-          inventoryService,
-          feed,
-          queues,
-          config,
-          logger,
-        ),
-    },
-  ],
-  exports: [DispatchRuntime],
-})
-export class DispatchModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(DispatchRuntime) private readonly runtime: DispatchRuntime) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    await this.runtime.start();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.runtime.stop();
   }
 }

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { JobsRepository, NewEvent } from '../jobs/jobs.repository';
+import { JobsRepository, type NewEvent } from '../jobs/jobs.repository';
 import type { ClusterExclusions } from './cluster-exclusion';
 import { gangVerdict, vanishedVerdict } from './gang-state';
 import type {
@@ -9,6 +9,8 @@ import type {
   OnClusterLostPolicy,
   StoredExplanation,
 } from '../jobs/job.domain';
+import { Inject, Injectable } from '@nestjs/common';
+import { DATA_SOURCE } from '../core.tokens';
 
 /** A queued gang as the scheduling cycle sees it. */
 export interface QueuedGang {
@@ -126,9 +128,10 @@ export function explanationKey(e: Pick<StoredExplanation, 'summary' | 'clusters'
 }
 
 /** All SQL of scheduling and dispatch: reservations, state moves driven by agents, capacity. */
+@Injectable()
 export class DispatchRepository {
   constructor(
-    private readonly db: DataSource,
+    @Inject(DATA_SOURCE) private readonly db: DataSource,
     private readonly jobs: JobsRepository,
   ) {}
 

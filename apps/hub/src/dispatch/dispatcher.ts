@@ -8,15 +8,20 @@ import {
 } from '@muster/api';
 import type { Placement } from '@muster/placement';
 import type { ContextLogger } from '../logging/json-logger';
-import type { QueueDriver, WorkDefinition } from '../queue/queue-driver';
+import { QUEUE_DRIVER, type QueueDriver, type WorkDefinition } from '../queue/queue-driver';
 import { excludesCluster } from './cluster-exclusion';
-import type { AgentRegistry, AgentSession } from '../agents/agent-session';
-import type {
+import { AgentRegistry, type AgentSession } from '../agents/agent-session';
+import {
   DispatchRepository,
-  GangTransition,
-  MemberPhaseName,
-  MemberReport,
+  type GangTransition,
+  type MemberPhaseName,
+  type MemberReport,
 } from './dispatch.repository';
+import { Inject, Injectable } from '@nestjs/common';
+import { JobEventFeed } from '../jobs/job-event-feed';
+import type { GangCanceller } from '../jobs/jobs.service';
+import { CycleRequests } from '../scheduling/cycle-requests';
+import { InjectLog } from '../logging/inject-log';
 
 export interface DeliveryPayload {
   kind: 'dispatch' | 'cancel';
@@ -25,6 +30,8 @@ export interface DeliveryPayload {
   fencingToken: number;
 }
 
+export const DISPATCH_SETTINGS = Symbol('DISPATCH_SETTINGS');
+
 export interface DispatchSettings {
   /** Longest wait before a rejected gang is placed again, in seconds. */
   maxRequeueBackoffSeconds: number;
@@ -32,11 +39,6 @@ export interface DispatchSettings {
   clusterExclusionSeconds: number;
   /** A gang rejected this many times fails instead of being placed again; 0: never. */
   maxDispatchAttempts: number;
-}
-
-/** Something to wake when gangs go back to the queue or capacity frees up. */
-export interface CycleTrigger {
-  requestCycle(reason: string): void;
 }
 
 const PHASES: Record<number, MemberPhaseName | undefined> = {
@@ -51,18 +53,19 @@ const PHASES: Record<number, MemberPhaseName | undefined> = {
  * Delivers dispatches and cancels to agents through a retried BullMQ queue, and turns agents'
  * answers and member states into job state changes.
  */
-export class Dispatcher implements WorkDefinition<DeliveryPayload> {
+@Injectable()
+export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCanceller {
   readonly queue = 'dispatch';
   readonly name = 'deliver';
 
   constructor(
     private readonly repo: DispatchRepository,
     private readonly agents: AgentRegistry,
-    private readonly queues: QueueDriver,
-    private readonly settings: DispatchSettings,
-    private readonly onChange: () => void,
-    private readonly trigger: CycleTrigger,
-    private readonly log: ContextLogger,
+    @Inject(QUEUE_DRIVER) private readonly queues: QueueDriver,
+    @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
+    private readonly feed: JobEventFeed,
+    private readonly trigger: CycleRequests,
+    @InjectLog('dispatch') private readonly log: ContextLogger,
   ) {}
 
   /** Queues delivery of freshly reserved gangs (after their reservation committed). */
@@ -79,6 +82,12 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
         options: { id: `dispatch.${r.jobId}.${r.fencingToken}${idSuffix}`, attempts: 30 },
       })),
     );
+  }
+
+  /** A cancelled gang's capacity frees up once its agent deleted it: tell the agent, wake a cycle. */
+  async cancelGang(jobId: string, cluster: string, fencingToken: number): Promise<void> {
+    this.trigger.requestCycle('cancel');
+    await this.enqueueCancel(jobId, cluster, fencingToken);
   }
 
   async enqueueCancel(jobId: string, cluster: string, fencingToken: number): Promise<void> {
@@ -182,7 +191,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
     if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
       if (await this.repo.accept(cluster, answer.gangId, answer.fencingToken)) {
         this.log.info('gang dispatched', fields);
-        this.onChange();
+        this.feed.notify();
         return;
       }
       // Not the current placement (a repeated answer for it is fine): that copy must not run.
@@ -212,7 +221,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
         );
         if (failed) {
           this.log.warn('gang rejected too often; failed', { ...fields, attempts: cap });
-          this.onChange();
+          this.feed.notify();
           this.trigger.requestCycle('rejection');
         }
         return;
@@ -241,7 +250,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
           error: answer.message,
           excluded: excludesCluster(answer.reason) || undefined,
         });
-        this.onChange();
+        this.feed.notify();
         this.trigger.requestCycle('rejection');
       }
     }
@@ -255,7 +264,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
       this.settings.maxRequeueBackoffSeconds,
     );
     if (transitions.length === 0) return;
-    this.onChange();
+    this.feed.notify();
     for (const t of transitions)
       this.log.warn('gang no longer held by its cluster', {
         job: t.jobId,
@@ -288,7 +297,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
       reports,
       this.settings.maxRequeueBackoffSeconds,
     );
-    this.onChange();
+    this.feed.notify();
     for (const t of transitions) {
       this.log.info(
         t.teardown ? 'gang restarting: deleting every member' : `gang ${t.state.toLowerCase()}`,

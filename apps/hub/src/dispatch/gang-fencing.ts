@@ -1,7 +1,19 @@
-import type { ClusterStatusRepository } from '../inventory/inventory.repository';
+import { ClusterStatusRepository } from '../inventory/inventory.repository';
 import type { ContextLogger } from '../logging/json-logger';
-import { FenceUnavailable, type ClusterFencer } from './cluster-fencer';
-import type { DispatchRepository } from './dispatch.repository';
+import { ClusterFencer, FenceUnavailable } from './cluster-fencer';
+import { DispatchRepository } from './dispatch.repository';
+import { Inject, Injectable } from '@nestjs/common';
+import { JobEventFeed } from '../jobs/job-event-feed';
+import type { ManualFencing } from '../inventory/inventory.service';
+import { CycleRequests } from '../scheduling/cycle-requests';
+import { InjectLog } from '../logging/inject-log';
+
+export const FENCING_SETTINGS = Symbol('FENCING_SETTINGS');
+
+export interface FencingSettings {
+  /** Longest requeue backoff of a gang put back by fencing, in seconds. */
+  maxRequeueBackoffSeconds: number;
+}
 
 /** Least time between two fencing passes over one lost cluster on one replica, in ms. */
 const FENCE_RETRY_MS = 2_000;
@@ -14,13 +26,14 @@ const FENCE_RETRY_MS = 2_000;
  *  - the agent (its LOST/SelfFenced member reports, applied by the dispatch repository),
  *  - the hub, deleting the gang's pods through the worker's API server and reading back that none
  *    remain ({@link ClusterFencer}), or
- *  - an operator who knows the cluster is dead (`muster clusters fence`, {@link byHand}).
+ *  - an operator who knows the cluster is dead (`muster clusters fence`, {@link fenceCluster}).
  * Until one of them confirms, the job says why it waits (reason `AwaitingFence`).
  *
  * Every replica may run passes: they are idempotent (deletes of what is listed, a requeue guarded
  * by the fencing token), and at most one per cluster is in flight on a replica.
  */
-export class GangFencing {
+@Injectable()
+export class GangFencing implements ManualFencing {
   private readonly inFlight = new Set<string>();
   private readonly lastPass = new Map<string, number>();
 
@@ -28,10 +41,16 @@ export class GangFencing {
     private readonly clusters: ClusterStatusRepository,
     private readonly repo: DispatchRepository,
     private readonly fencer: ClusterFencer,
-    private readonly maxRequeueBackoffSeconds: number,
-    private readonly onChange: () => void,
-    private readonly log: ContextLogger,
+    @Inject(FENCING_SETTINGS) private readonly settings: FencingSettings,
+    private readonly feed: JobEventFeed,
+    private readonly cycles: CycleRequests,
+    @InjectLog('fencing') private readonly log: ContextLogger,
   ) {}
+
+  private onChange(): void {
+    this.feed.notify();
+    this.cycles.requestCycle('cluster fenced');
+  }
 
   /** Starts a fencing pass over a lost cluster unless one ran recently or still runs. */
   onLost(cluster: string): void {
@@ -96,7 +115,7 @@ export class GangFencing {
           'ClusterLost',
           `cluster ${cluster} was lost; the hub deleted the gang's pods there through the ` +
             `cluster's API server (${f.deleted} deleted in the last pass) and confirmed none remain`,
-          this.maxRequeueBackoffSeconds,
+          this.settings.maxRequeueBackoffSeconds,
           { whileLost: true },
         );
         if (ok) moved.push(g.jobId);
@@ -124,7 +143,7 @@ export class GangFencing {
    * An operator confirms that a Lost cluster runs none of its gangs any more: its `requeue` gangs
    * move at once (only while it is still Lost), each with an event naming who fenced it and why.
    */
-  async byHand(cluster: string, reason: string, by: string): Promise<string[]> {
+  async fenceCluster(cluster: string, reason: string, by: string): Promise<string[]> {
     const moved: string[] = [];
     for (const g of await this.repo.requeueGangsOn(cluster)) {
       const ok = await this.repo.requeue(
@@ -134,7 +153,7 @@ export class GangFencing {
         'ClusterLost',
         `cluster ${cluster} was lost; ${by} confirmed by hand that it runs none of its gangs ` +
           `(muster clusters fence)${reason ? `: ${reason}` : ''}`,
-        this.maxRequeueBackoffSeconds,
+        this.settings.maxRequeueBackoffSeconds,
         { whileLost: true },
       );
       if (ok) moved.push(g.jobId);

@@ -1,12 +1,22 @@
 import type { ContextLogger } from '../logging/json-logger';
 import type { WorkDefinition } from '../queue/queue-driver';
-import type { DispatchRepository } from './dispatch.repository';
-import type { Dispatcher } from './dispatcher';
+import { DispatchRepository } from './dispatch.repository';
+import { Dispatcher } from './dispatcher';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
+
+export const RECONCILE_SETTINGS = Symbol('RECONCILE_SETTINGS');
+
+export interface ReconcileSettings {
+  /** A delivery older than this is sent again, in ms. */
+  staleAfterMs: number;
+}
 
 /**
  * Rebuilds queue work from Postgres: every Reserved gang that has waited a while gets its
  * delivery queued again, so a lost BullMQ job (or an emptied Redis) loses nothing.
  */
+@Injectable()
 export class ReconcileWork implements WorkDefinition<Record<string, never>> {
   readonly queue = 'maintenance';
   readonly name = 'reconcile-dispatches';
@@ -14,12 +24,12 @@ export class ReconcileWork implements WorkDefinition<Record<string, never>> {
   constructor(
     private readonly repo: DispatchRepository,
     private readonly dispatcher: Dispatcher,
-    private readonly staleAfterMs: number,
-    private readonly log: ContextLogger,
+    @Inject(RECONCILE_SETTINGS) private readonly settings: ReconcileSettings,
+    @InjectLog('reconcile') private readonly log: ContextLogger,
   ) {}
 
   async run(): Promise<void> {
-    const stale = await this.repo.reservedOn(null, this.staleAfterMs);
+    const stale = await this.repo.reservedOn(null, this.settings.staleAfterMs);
     if (stale.length === 0) return;
     // A fresh id per pass: an earlier delivery that gave up must not block this one.
     await this.dispatcher.enqueueDispatches(

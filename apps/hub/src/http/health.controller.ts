@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { DATA_SOURCE, REDIS } from '../core.module';
+import { DATA_SOURCE, REDIS } from '../core.tokens';
 import { HubMetrics } from './metrics';
 
 @Controller()

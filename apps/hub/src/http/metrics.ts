@@ -28,6 +28,19 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  private readonly cyclePhases = new Histogram({
+    name: 'muster_scheduling_cycle_phase_seconds',
+    help: 'Time one scheduling cycle spent in each phase: load, capacity, order, place, verdicts, commit.',
+    labelNames: ['phase'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  private readonly gangsReserved = new Counter({
+    name: 'muster_gangs_reserved_total',
+    help: 'Gangs a scheduling cycle placed and reserved on a cluster.',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'muster_hub_' });
   }
@@ -35,5 +48,12 @@ export class HubMetrics {
   observeCall(method: string, code: string, startedNs: bigint): void {
     this.calls.inc({ method, code });
     this.latency.observe({ method }, Number(process.hrtime.bigint() - startedNs) / 1e9);
+  }
+
+  /** Records one scheduling cycle's phase timings (ms) and the gangs it reserved. */
+  observeCycle(phases: Readonly<Record<string, number>>, reserved: number): void {
+    for (const [phase, ms] of Object.entries(phases))
+      this.cyclePhases.observe({ phase }, ms / 1000);
+    this.gangsReserved.inc(reserved);
   }
 }

@@ -50,3 +50,39 @@ export const DEFAULT_TOPOLOGY_LEVELS = [
   'cloud.provider.com/topology-rack',
   'kubernetes.io/hostname',
 ];
+
+/** Why a registered cluster takes no gangs now, in the words `explain` shows. */
+export interface ClusterUnavailable {
+  cluster: string;
+  reasonCode: 'ClusterCordoned' | 'ClusterNotReady' | 'ClusterReadOnly';
+  message: string;
+}
+
+/**
+ * The one rule for which registered clusters a scheduling cycle offers to placement: the
+ * cycle's snapshot and `explain` of a gang not yet evaluated both ask it, so they never disagree.
+ * `null` means the cluster can take gangs.
+ */
+export function clusterUnavailable(c: {
+  name: string;
+  cordoned: boolean;
+  agentState: AgentStateName;
+  readOnly: boolean;
+}): ClusterUnavailable | null {
+  const cluster = c.name;
+  if (c.readOnly)
+    return {
+      cluster,
+      reasonCode: 'ClusterReadOnly',
+      message: 'imported from another cluster manager; Muster does not dispatch to it',
+    };
+  if (c.cordoned) return { cluster, reasonCode: 'ClusterCordoned', message: 'cluster is cordoned' };
+  switch (c.agentState) {
+    case 'NeverConnected':
+      return { cluster, reasonCode: 'ClusterNotReady', message: 'no agent has connected yet' };
+    case 'Lost':
+      return { cluster, reasonCode: 'ClusterNotReady', message: 'agent lost; cluster is NotReady' };
+    case 'Connected':
+      return null;
+  }
+}

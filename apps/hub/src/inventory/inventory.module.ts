@@ -1,24 +1,12 @@
 import { Module } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
-import { DATA_SOURCE } from '../core.module';
-import { JsonLogger, LOGGER } from '../logging/json-logger';
-import { InventoryRepository } from './inventory.repository';
+import { DispatchModule } from '../dispatch/dispatch.module';
+import { InventoryStoreModule } from './inventory-store.module';
 import { InventoryService } from './inventory.service';
 
+/** Registering clusters and queues, cordoning and fencing by hand (InventoryService). */
 @Module({
-  providers: [
-    {
-      provide: InventoryRepository,
-      inject: [DATA_SOURCE],
-      useFactory: (db: DataSource) => new InventoryRepository(db),
-    },
-    {
-      provide: InventoryService,
-      inject: [InventoryRepository, LOGGER],
-      useFactory: (repo: InventoryRepository, logger: JsonLogger) =>
-        new InventoryService(repo, logger.child('inventory')),
-    },
-  ],
-  exports: [InventoryService, InventoryRepository],
+  imports: [InventoryStoreModule, DispatchModule],
+  providers: [InventoryService],
+  exports: [InventoryService],
 })
 export class InventoryModule {}

@@ -4,10 +4,13 @@ import { JobEntity } from '../jobs/job.entity';
 import type { AccessProviderValue } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
+import { Inject, Injectable } from '@nestjs/common';
+import { DATA_SOURCE } from '../core.tokens';
 
 /** All SQL about clusters and queues. */
+@Injectable()
 export class InventoryRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
   findQueue(name: string): Promise<QueueEntity | null> {
     return this.db.getRepository(QueueEntity).findOneBy({ name });
@@ -113,8 +116,9 @@ export interface AgentStatePatch {
   conditions?: unknown;
 }
 
+@Injectable()
 export class ClusterStatusRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
   async patch(name: string, patch: AgentStatePatch): Promise<void> {
     const sets: string[] = [];

@@ -11,7 +11,7 @@ import { labelsToDomain } from '../jobs/job-spec.mapper';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
 import { DEFAULT_TOPOLOGY_LEVELS, MUSTER_CLUSTER_MANAGER } from './cluster.domain';
-import type { InventoryRepository } from './inventory.repository';
+import { InventoryRepository } from './inventory.repository';
 import {
   accessProvidersToDomain,
   checkName,
@@ -20,8 +20,13 @@ import {
   queueToDomain,
   topologyLevelsToDomain,
 } from './inventory.mapper';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
 
 /** Moves a Lost cluster's `requeue` gangs once an operator confirms it runs none (dispatch). */
+/** Provided by the dispatch feature, which owns fencing. */
+export const MANUAL_FENCING = Symbol('MANUAL_FENCING');
+
 export interface ManualFencing {
   fenceCluster(name: string, reason: string, by: string): Promise<string[]>;
 }
@@ -30,17 +35,13 @@ export interface ManualFencing {
 const MAX_FENCE_REASON = 1024;
 
 /** Clusters and queues: validation and rules; storage is the repository's. */
+@Injectable()
 export class InventoryService {
-  private fencing: ManualFencing | undefined;
-
   constructor(
     private readonly repo: InventoryRepository,
-    private readonly log: ContextLogger,
+    @Inject(MANUAL_FENCING) private readonly fencing: ManualFencing,
+    @InjectLog('inventory') private readonly log: ContextLogger,
   ) {}
-
-  setFencing(fencing: ManualFencing): void {
-    this.fencing = fencing;
-  }
 
   /**
    * `muster clusters fence`: the operator confirms that a Lost cluster runs none of its gangs
@@ -64,7 +65,6 @@ export class InventoryService {
         `cluster "${cluster.name}" is ${cluster.agentState}, not Lost; only a lost cluster can be fenced by hand (a connected agent deletes what the hub no longer lists by itself)`,
       );
     }
-    if (!this.fencing) throw new Error('manual fencing is not wired');
     const requeued = await this.fencing.fenceCluster(cluster.name, req.reason, by);
     return { cluster, requeued };
   }

@@ -1,7 +1,10 @@
-import type Redis from 'ioredis';
+import Redis from 'ioredis';
 import type { ContextLogger } from '../logging/json-logger';
 import type { JobEventValue } from './job.domain';
-import type { JobsRepository } from './jobs.repository';
+import { JobsRepository } from './jobs.repository';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
+import { REDIS } from '../core.tokens';
 
 export type JobEventListener = (event: JobEventValue) => void;
 
@@ -10,6 +13,16 @@ export type JobEventListener = (event: JobEventValue) => void;
  * notification after each commit wakes it at once (on any replica); a slow poll covers a lost
  * notification, so Redis is never needed for correctness.
  */
+export const EVENT_FEED_SETTINGS = Symbol('EVENT_FEED_SETTINGS');
+
+export interface EventFeedSettings {
+  /** The Redis channel of commit notifications. */
+  channel: string;
+  /** Fallback poll of the event table, in ms. */
+  pollMs: number;
+}
+
+@Injectable()
 export class JobEventFeed {
   private lastSequence = 0;
   private readonly listeners = new Set<JobEventListener>();
@@ -17,14 +30,21 @@ export class JobEventFeed {
   private pumpAgain = false;
   private timer: NodeJS.Timeout | undefined;
 
+  /** Its own connection: a subscribed Redis connection takes no other commands. */
+  private readonly subscriber: Redis;
+  private readonly channel: string;
+  private readonly pollMs: number;
+
   constructor(
     private readonly repo: JobsRepository,
-    private readonly publisher: Redis,
-    private readonly subscriber: Redis,
-    private readonly channel: string,
-    private readonly pollMs: number,
-    private readonly log: ContextLogger,
-  ) {}
+    @Inject(REDIS) private readonly publisher: Redis,
+    @Inject(EVENT_FEED_SETTINGS) settings: EventFeedSettings,
+    @InjectLog('events') private readonly log: ContextLogger,
+  ) {
+    this.subscriber = publisher.duplicate({ enableReadyCheck: false });
+    this.channel = settings.channel;
+    this.pollMs = settings.pollMs;
+  }
 
   async start(): Promise<void> {
     this.lastSequence = await this.repo.lastEventSequence();
@@ -39,6 +59,7 @@ export class JobEventFeed {
     if (this.timer) clearInterval(this.timer);
     this.listeners.clear();
     await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+    this.subscriber.disconnect();
   }
 
   /** Tells every replica that new events are committed. */

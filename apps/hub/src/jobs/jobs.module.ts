@@ -1,84 +1,42 @@
-import {
-  Inject,
-  Module,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
-import Redis from 'ioredis';
-import type { DataSource } from 'typeorm';
-import { DATA_SOURCE, REDIS } from '../core.module';
+import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { configSlice } from '../config/config-slice';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
-import { HubMetrics } from '../http/metrics';
-import { JsonLogger, LOGGER } from '../logging/json-logger';
-import { InventoryModule } from '../inventory/inventory.module';
-import { InventoryRepository } from '../inventory/inventory.repository';
+import { DispatchModule } from '../dispatch/dispatch.module';
+import { InventoryStoreModule } from '../inventory/inventory-store.module';
 import { PruneEventsWork } from '../maintenance/prune-events.work';
 import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
-import { JobEventFeed } from './job-event-feed';
-import { JobsRepository } from './jobs.repository';
-import { JobsService } from './jobs.service';
+import { JobStoreModule } from './job-store.module';
+import { JOBS_SETTINGS, JobsService } from './jobs.service';
 
+/** Submitting, reading, watching and cancelling jobs (JobsService), and pruning old events. */
 @Module({
-  imports: [InventoryModule],
+  imports: [JobStoreModule, InventoryStoreModule, DispatchModule],
   providers: [
-    {
-      provide: JobsRepository,
-      inject: [DATA_SOURCE],
-      useFactory: (db: DataSource) => new JobsRepository(db),
-    },
-    {
-      provide: JobEventFeed,
-      inject: [JobsRepository, REDIS, HUB_CONFIG, LOGGER],
-      useFactory: (repo: JobsRepository, redis: Redis, c: HubConfig, logger: JsonLogger) =>
-        new JobEventFeed(
-          repo,
-          redis,
-          redis.duplicate({ enableReadyCheck: false }),
-          `${c.redisPrefix}:job-events`,
-          c.eventPollMs,
-          logger.child('events'),
-        ),
-    },
-    {
-      provide: JobsService,
-      inject: [JobsRepository, InventoryRepository, JobEventFeed, HUB_CONFIG, HubMetrics, LOGGER],
-      useFactory: (
-        repo: JobsRepository,
-        inventory: InventoryRepository,
-        feed: JobEventFeed,
-        c: HubConfig,
-        metrics: HubMetrics,
-        logger: JsonLogger,
-      ) => new JobsService(repo, inventory, feed, c, metrics, logger.child('jobs')),
-    },
-    {
-      provide: PruneEventsWork,
-      inject: [JobsRepository, LOGGER],
-      useFactory: (repo: JobsRepository, logger: JsonLogger) =>
-        new PruneEventsWork(repo, logger.child('maintenance')),
-    },
+    JobsService,
+    PruneEventsWork,
+    configSlice(JOBS_SETTINGS, (c) => ({
+      maxPodSetsPerGang: c.maxPodSetsPerGang,
+      maxMembersPerGang: c.maxMembersPerGang,
+      podPolicy: c.podPolicy,
+      maxTemplateMetadataBytes: c.maxTemplateMetadataBytes,
+      watchBufferEvents: c.watchBufferEvents,
+    })),
   ],
-  exports: [JobsService, JobsRepository, JobEventFeed],
+  exports: [JobsService],
 })
-export class JobsModule implements OnApplicationBootstrap, OnApplicationShutdown {
+export class JobsModule implements OnApplicationBootstrap {
   constructor(
-    private readonly feed: JobEventFeed,
     private readonly prune: PruneEventsWork,
     @Inject(QUEUE_DRIVER) private readonly queues: QueueDriver,
     @Inject(HUB_CONFIG) private readonly config: HubConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.feed.start();
     this.queues.register(this.prune);
     await this.queues.repeat(
       this.prune,
       { retentionHours: this.config.eventRetentionHours },
       this.config.pruneIntervalMs,
     );
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.feed.stop();
   }
 }

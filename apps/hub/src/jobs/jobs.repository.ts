@@ -3,6 +3,8 @@ import { JOB_EVENTS_APPEND_LOCK } from '../database/advisory-locks';
 import { JobEntity } from './job.entity';
 import { JobEventEntity } from './job-event.entity';
 import type { JobEventValue, JobStateName, MemberCountsValue } from './job.domain';
+import { Inject, Injectable } from '@nestjs/common';
+import { DATA_SOURCE } from '../core.tokens';
 
 export interface ListJobsQuery {
   queue?: string;
@@ -29,8 +31,9 @@ export interface TransitionResult {
 }
 
 /** All SQL about jobs and their events. */
+@Injectable()
 export class JobsRepository {
-  constructor(private readonly db: DataSource) {}
+  constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
   /**
    * Stores a new job and its first event in one transaction. When the client request id was

@@ -4,14 +4,17 @@ import { AsyncQueue } from '../common/async-queue';
 import { ErrorCode, MusterError, invalidArgument, notFound } from '../common/errors';
 import { canSeeQueue, canWriteQueue, queuesOf, type Principal } from '../auth/principal';
 import type { ContextLogger } from '../logging/json-logger';
-import type { HubMetrics } from '../http/metrics';
-import type { InventoryRepository } from '../inventory/inventory.repository';
+import { HubMetrics } from '../http/metrics';
+import { InventoryRepository } from '../inventory/inventory.repository';
+import { clusterUnavailable } from '../inventory/cluster.domain';
 import { JobEntity } from './job.entity';
 import { emptyMembers, isFinal, type JobEventValue, type JobStateName } from './job.domain';
-import type { JobEventFeed } from './job-event-feed';
-import type { JobsRepository } from './jobs.repository';
+import { JobEventFeed } from './job-event-feed';
+import { JobsRepository } from './jobs.repository';
 import { clientRequestIdToDomain, jobSpecToDomain, type SpecLimits } from './job-spec.mapper';
 import { jobStateToDomain } from './job.proto-mapper';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
 
 /** Events a watch replays per Postgres read. */
 const WATCH_PAGE = 500;
@@ -23,29 +26,32 @@ const CANCELLABLE_STATES: readonly JobStateName[] = ['Queued', 'Reserved', 'Disp
 /** Reasons of a placed gang that is held up, which explain tells rather than "nothing to explain". */
 const WAITING_REASONS = new Set(['AwaitingFence', 'Fencing', 'Restarting']);
 
+/** Provided by the dispatch feature, which tells the agents. */
+export const GANG_CANCELLER = Symbol('GANG_CANCELLER');
+
 /** Tells a cluster's agent to delete a cancelled gang. */
 export interface GangCanceller {
   cancelGang(jobId: string, cluster: string, fencingToken: number): Promise<void>;
 }
 
-export class JobsService {
-  private canceller: GangCanceller | undefined;
+export const JOBS_SETTINGS = Symbol('JOBS_SETTINGS');
 
+export interface JobsSettings extends SpecLimits {
+  /** Live events held for one watcher (while it replays, or reads slower than they come). */
+  watchBufferEvents: number;
+}
+
+@Injectable()
+export class JobsService {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly inventory: InventoryRepository,
     private readonly feed: JobEventFeed,
-    private readonly limits: SpecLimits & {
-      /** Live events held for one watcher (while it replays, or reads slower than they come). */
-      watchBufferEvents: number;
-    },
+    @Inject(JOBS_SETTINGS) private readonly limits: JobsSettings,
     private readonly metrics: HubMetrics,
-    private readonly log: ContextLogger,
+    @Inject(GANG_CANCELLER) private readonly canceller: GangCanceller,
+    @InjectLog('jobs') private readonly log: ContextLogger,
   ) {}
-
-  setCanceller(canceller: GangCanceller): void {
-    this.canceller = canceller;
-  }
 
   /** Validates, then commits the job as Queued before answering. */
   async submit(
@@ -348,7 +354,7 @@ export class JobsService {
         queue: result.job.queue,
         cluster: result.job.cluster ?? undefined,
       });
-      if (result.job.cluster && this.canceller) {
+      if (result.job.cluster) {
         await this.canceller.cancelGang(jobId, result.job.cluster, result.job.dispatchGeneration);
       }
       return result.job;
@@ -385,30 +391,15 @@ export class JobsService {
       };
     }
     const fits = clusters.map((c) => {
-      if (c.cordoned)
-        return {
-          cluster: c.name,
-          fits: false,
-          reasonCode: 'ClusterCordoned',
-          message: 'cluster is cordoned',
-        };
-      if (c.agentState !== 'Connected') {
-        return {
-          cluster: c.name,
-          fits: false,
-          reasonCode: 'ClusterNotReady',
-          message:
-            c.agentState === 'NeverConnected'
-              ? 'no agent has connected yet'
-              : 'agent lost; cluster is NotReady',
-        };
-      }
-      return {
-        cluster: c.name,
-        fits: true,
-        reasonCode: 'AwaitingCycle',
-        message: 'ready; waiting for the next scheduling cycle',
-      };
+      const why = clusterUnavailable(c);
+      return why
+        ? { ...why, fits: false }
+        : {
+            cluster: c.name,
+            fits: true,
+            reasonCode: 'AwaitingCycle',
+            message: 'ready; waiting for the next scheduling cycle',
+          };
     });
     const summary =
       clusters.length === 0

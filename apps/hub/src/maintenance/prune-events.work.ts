@@ -1,19 +1,22 @@
 import type { ContextLogger } from '../logging/json-logger';
-import type { JobsRepository } from '../jobs/jobs.repository';
+import { JobsRepository } from '../jobs/jobs.repository';
 import type { WorkDefinition } from '../queue/queue-driver';
+import { Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
 
 export interface PruneEventsPayload {
   retentionHours: number;
 }
 
 /** Deletes old events of finished jobs (keeping each job's last one), so the event table stays small. */
+@Injectable()
 export class PruneEventsWork implements WorkDefinition<PruneEventsPayload> {
   readonly queue = 'maintenance';
   readonly name = 'prune-events';
 
   constructor(
     private readonly jobs: JobsRepository,
-    private readonly log: ContextLogger,
+    @InjectLog('maintenance') private readonly log: ContextLogger,
   ) {}
 
   async run(payload: PruneEventsPayload): Promise<void> {

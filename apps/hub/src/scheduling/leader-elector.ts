@@ -2,6 +2,9 @@ import { hostname } from 'node:os';
 import { Client } from 'pg';
 import { SCHEDULER_LEADER_LOCK } from '../database/advisory-locks';
 import type { ContextLogger } from '../logging/json-logger';
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectLog } from '../logging/inject-log';
+import { Scheduler } from './scheduler';
 
 /** Bound of every query on the leader connection, in ms: a stalled one loses leadership. */
 const LEADER_QUERY_TIMEOUT_MS = 10_000;
@@ -15,21 +18,42 @@ const LEADER_IDLE_LIMIT_S = 15;
  * make a half-open connection (a partition, a frozen host) let go of the lock in seconds, not
  * hours. Each new leader raises the leader epoch, which every cycle commit checks.
  */
+export const LEADER_SETTINGS = Symbol('LEADER_SETTINGS');
+
+export interface LeaderSettings {
+  /** The Postgres the lock lives in (a dedicated connection). */
+  databaseUrl: string;
+  /** A follower tries to take the lead this often, in ms. */
+  retryMs: number;
+  /** Who leads, for people reading scheduler_leader; default host:pid. */
+  holder?: string;
+}
+
+@Injectable()
 export class LeaderElector {
   private client: Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private leading = false;
   private stopped = false;
 
+  private readonly databaseUrl: string;
+  private readonly retryMs: number;
+  private readonly holder: string;
+
   constructor(
-    private readonly databaseUrl: string,
-    private readonly retryMs: number,
-    /** `epoch` is the leader epoch this replica raised when it took the lead. */
-    private readonly onChange: (leader: boolean, epoch: number) => void,
-    private readonly log: ContextLogger,
-    /** Who leads, for people reading scheduler_leader. */
-    private readonly holder = `${hostname()}:${process.pid}`,
-  ) {}
+    @Inject(LEADER_SETTINGS) settings: LeaderSettings,
+    /** Told when this replica takes or loses the lead, with the epoch it raised. */
+    private readonly scheduler: Scheduler,
+    @InjectLog('leader') private readonly log: ContextLogger,
+  ) {
+    this.databaseUrl = settings.databaseUrl;
+    this.retryMs = settings.retryMs;
+    this.holder = settings.holder ?? `${hostname()}:${process.pid}`;
+  }
+
+  private onChange(leader: boolean, epoch: number): void {
+    this.scheduler.setLeader(leader, epoch);
+  }
 
   get isLeader(): boolean {
     return this.leading;

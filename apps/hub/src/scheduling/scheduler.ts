@@ -1,30 +1,19 @@
+import { Inject, Injectable } from '@nestjs/common';
 import { CoalescedRunner } from '@muster/common';
-import {
-  formatQuantity,
-  parseResourceList,
-  placeBatch,
-  type ClusterSnapshot,
-  type Gang,
-  type NodeSnapshot,
-} from '@muster/placement';
-import { requiredNodeAffinityOf } from '@muster/k8s';
 import type { ContextLogger } from '../logging/json-logger';
-import type { StoredExplanation } from '../jobs/job.domain';
-import type { InventoryRepository } from '../inventory/inventory.repository';
-import type { AgentRegistry } from '../agents/agent-session';
+import { HubMetrics } from '../http/metrics';
+import { InventoryRepository } from '../inventory/inventory.repository';
+import { clusterUnavailable, type ClusterUnavailable } from '../inventory/cluster.domain';
+import { AgentRegistry } from '../agents/agent-session';
 import { nodeSnapshotOf, type ReportedNode } from '../agents/capacity.mapper';
-import {
-  explanationKey,
-  type DispatchRepository,
-  type NewReservation,
-  type NodeRequests,
-  type QueuedGang,
-  type ReservationRow,
-  LeadershipLost,
-} from '../dispatch/dispatch.repository';
-import type { Dispatcher } from '../dispatch/dispatcher';
-import { orderForCycle } from './queue-order';
-import { activeExclusions } from '../dispatch/cluster-exclusion';
+import { DispatchRepository, LeadershipLost } from '../dispatch/dispatch.repository';
+import { Dispatcher } from '../dispatch/dispatcher';
+import { JobEventFeed } from '../jobs/job-event-feed';
+import { InjectLog } from '../logging/inject-log';
+import { CycleRequests } from './cycle-requests';
+import { planCycle, type CycleCluster, type CyclePhase } from './plan-cycle';
+
+export const SCHEDULER_SETTINGS = Symbol('SCHEDULER_SETTINGS');
 
 export interface SchedulerSettings {
   /** Most queued gangs considered in one cycle. */
@@ -36,6 +25,9 @@ export interface SchedulerSettings {
   policy: 'pack' | 'spread';
 }
 
+/** Where a cycle's time went, in ms: loading, each phase of {@link planCycle}, committing. */
+export type CycleTimings = Record<'load' | CyclePhase | 'commit', number>;
+
 export interface CycleReport {
   considered: number;
   placed: number;
@@ -43,12 +35,15 @@ export interface CycleReport {
   invalid: number;
   clusters: number;
   durationMs: number;
+  /** Absent when nothing was queued. */
+  phases?: CycleTimings;
 }
 
 /**
  * The scheduling cycle, on the leader only: load → snapshot → place → commit → enqueue.
  * Triggered by submits, capacity changes and a timer; never a busy loop.
  */
+@Injectable()
 export class Scheduler {
   private leader = false;
   /** The leader epoch this replica raised; every commit checks it is still the current one. */
@@ -76,10 +71,18 @@ export class Scheduler {
     private readonly inventory: InventoryRepository,
     private readonly agents: AgentRegistry,
     private readonly dispatcher: Dispatcher,
-    private readonly settings: SchedulerSettings,
-    private readonly onChange: () => void,
-    private readonly log: ContextLogger,
-  ) {}
+    @Inject(SCHEDULER_SETTINGS) private readonly settings: SchedulerSettings,
+    private readonly feed: JobEventFeed,
+    private readonly metrics: HubMetrics,
+    cycles: CycleRequests,
+    @InjectLog('scheduler') private readonly log: ContextLogger,
+  ) {
+    cycles.onRequest((reason) => this.requestCycle(reason));
+    // Any committed job event may be a submit: wake the cycle (a no-op off the leader).
+    feed.subscribe((e) => {
+      if (e.state === 'Queued') this.requestCycle('submit');
+    });
+  }
 
   setLeader(leader: boolean, epoch = 0): void {
     this.leader = leader;
@@ -112,240 +115,92 @@ export class Scheduler {
     }, this.settings.coalesceMs);
   }
 
-  /** One cycle. Public for tests and benchmarks. */
+  /** One cycle: load, decide ({@link planCycle}), commit, enqueue. Public for tests and benchmarks. */
   async cycle(): Promise<CycleReport> {
     const started = performance.now();
     const queued = await this.repo.queuedGangs(this.settings.maxGangsPerCycle);
-    if (queued.length === 0)
-      return {
-        considered: 0,
-        placed: 0,
-        unplaced: 0,
-        invalid: 0,
-        clusters: 0,
-        durationMs: performance.now() - started,
-      };
-    const [{ clusters, excluded }, weights, reservations] = await Promise.all([
-      this.snapshot(),
+    if (queued.length === 0) return { ...EMPTY_REPORT, durationMs: performance.now() - started };
+    const [{ clusters, unavailable }, weights, reservations] = await Promise.all([
+      this.readyClusters(),
       this.repo.queueWeights(),
       this.repo.reservations(),
     ]);
-    const usable = deductReservations(clusters, reservations);
-    const ordered = orderForCycle(queued, weights);
-    const now = new Date();
-    const gangs = ordered.map((q) => gangOf(q, now));
-    const result = placeBatch(usable, gangs, { policy: this.settings.policy, explain: true });
-    const placed: NewReservation[] = [];
-    const explained: { jobId: string; explanation: StoredExplanation }[] = [];
-    const evaluatedAt = new Date().toISOString();
-    result.decisions.forEach((d, i) => {
-      const q = ordered[i]!;
-      if (d.status === 'placed') {
-        const where = d.placement.domain ? ` in ${d.placement.domain.path.join('/')}` : '';
-        placed.push({
-          jobId: q.id,
-          cluster: d.placement.cluster,
-          placement: d.placement,
-          nodeRequests: nodeRequestsOf(q, d.placement.podSets),
-          message: `placed on ${d.placement.cluster}${where}`,
-        });
-        return;
-      }
-      const explanation: StoredExplanation =
-        d.status === 'invalid'
-          ? { evaluatedAt, summary: `gang cannot be placed: ${d.error.message}`, clusters: [] }
-          : {
-              evaluatedAt,
-              summary:
-                usable.length === 0
-                  ? 'no cluster is ready: no agent is connected, or every cluster is cordoned'
-                  : d.explanations.every((e) => e.code === 'ExcludedForGang')
-                    ? `every ready cluster failed to run all ${memberCount(q)} members; waiting until an exclusion ends`
-                    : `no cluster can hold all ${memberCount(q)} members now`,
-              clusters: [
-                ...d.explanations.map((e) => ({
-                  cluster: e.cluster,
-                  fits: false,
-                  reasonCode: e.code,
-                  message: e.message,
-                })),
-                ...excluded.map((e) => ({ ...e, fits: false })),
-              ].sort((a, b) => (a.cluster < b.cluster ? -1 : 1)),
-            };
-      // Store only when the verdict changed, so a long queue does not rewrite every row each cycle.
-      if (q.explanationKey !== explanationKey(explanation))
-        explained.push({ jobId: q.id, explanation });
-    });
-    const reserved = await this.repo.commitCycle(placed, explained, this.epoch);
+    const loaded = performance.now();
+    const plan = planCycle(
+      { clusters, unavailable, reservations, weights, now: new Date() },
+      queued,
+      { policy: this.settings.policy },
+    );
+    if (plan.unreadableReservations.length > 0)
+      this.log.error('reservations with unreadable node requests; their nodes count as full', {
+        jobs: plan.unreadableReservations.join(','),
+      });
+    const decided = performance.now();
+    const reserved = await this.repo.commitCycle(plan.reservations, plan.explanations, this.epoch);
     if (reserved.length > 0) {
-      this.onChange();
+      this.feed.notify();
       await this.dispatcher.enqueueDispatches(reserved);
     }
-    const report = {
-      considered: queued.length,
-      placed: reserved.length,
-      unplaced: result.unplaced,
-      invalid: result.invalid,
-      clusters: usable.length,
-      durationMs: performance.now() - started,
+    const phases: CycleTimings = {
+      load: loaded - started,
+      ...plan.phases,
+      commit: performance.now() - decided,
     };
-    if (reserved.length > 0 || result.invalid > 0) this.log.info('scheduling cycle', { ...report });
+    this.metrics.observeCycle(phases, reserved.length);
+    const report: CycleReport = {
+      considered: plan.considered,
+      placed: reserved.length,
+      unplaced: plan.unplaced,
+      invalid: plan.invalid,
+      clusters: plan.clusters,
+      durationMs: performance.now() - started,
+      phases,
+    };
+    if (reserved.length > 0 || plan.invalid > 0)
+      this.log.info('scheduling cycle', {
+        considered: report.considered,
+        placed: report.placed,
+        unplaced: report.unplaced,
+        invalid: report.invalid,
+        clusters: report.clusters,
+        durationMs: Math.round(report.durationMs),
+        ...Object.fromEntries(
+          Object.entries(phases).map(([k, v]) => [`${k}Ms`, Math.round(v * 10) / 10]),
+        ),
+      });
     return report;
   }
 
-  /** Ready clusters with their reported nodes: from this replica's streams, else from Postgres. */
-  private async snapshot(): Promise<{ clusters: ClusterSnapshot[]; excluded: ExcludedCluster[] }> {
+  /** Ready clusters with their reported nodes (this replica's streams, else Postgres), and the rest with why. */
+  private async readyClusters(): Promise<{
+    clusters: CycleCluster[];
+    unavailable: ClusterUnavailable[];
+  }> {
     const all = await this.inventory.listClusters();
-    const excluded: ExcludedCluster[] = [];
+    const unavailable: ClusterUnavailable[] = [];
+    const ready: typeof all = [];
     for (const c of all) {
-      if (c.cordoned)
-        excluded.push({
-          cluster: c.name,
-          reasonCode: 'ClusterCordoned',
-          message: 'cluster is cordoned',
-        });
-      else if (c.agentState === 'NeverConnected')
-        excluded.push({
-          cluster: c.name,
-          reasonCode: 'ClusterNotReady',
-          message: 'no agent has connected yet',
-        });
-      else if (c.agentState === 'Lost')
-        excluded.push({
-          cluster: c.name,
-          reasonCode: 'ClusterNotReady',
-          message: 'agent lost; cluster is NotReady',
-        });
+      const why = clusterUnavailable(c);
+      if (why) unavailable.push(why);
+      else ready.push(c);
     }
-    const clusters = all.filter((c) => c.agentState === 'Connected' && !c.cordoned && !c.readOnly);
-    const remote = clusters.filter((c) => !this.agents.get(c.name)).map((c) => c.name);
+    const remote = ready.filter((c) => !this.agents.get(c.name)).map((c) => c.name);
     const stored = new Map((await this.repo.loadCapacity(remote)).map((r) => [r.cluster, r]));
-    const out: ClusterSnapshot[] = [];
-    for (const c of clusters) {
+    const clusters: CycleCluster[] = [];
+    for (const c of ready) {
       const session = this.agents.get(c.name);
-      let nodes: ReportedNode[];
-      let reflected: Set<string>;
-      if (session) {
-        nodes = [...session.nodes.values()];
-        reflected = session.reflected;
-      } else {
-        const row = stored.get(c.name);
-        if (!row) continue;
-        nodes = row.nodes as ReportedNode[];
-        reflected = new Set(row.reflected);
-      }
-      out.push({
+      const row = session ? undefined : stored.get(c.name);
+      if (!session && !row) continue;
+      const nodes = session ? [...session.nodes.values()] : (row!.nodes as ReportedNode[]);
+      clusters.push({
         name: c.name,
         topologyLevels: c.topologyLevels,
         nodes: nodes.map(nodeSnapshotOf),
-        reflected,
-      } as ClusterSnapshot & {
-        reflected: Set<string>;
+        reflected: session ? session.reflected : new Set(row!.reflected),
       });
     }
-    return { clusters: out, excluded };
+    return { clusters, unavailable };
   }
 }
 
-/** A registered cluster the cycle did not consider, and why. */
-interface ExcludedCluster {
-  cluster: string;
-  reasonCode: string;
-  message: string;
-}
-
-/**
- * The placement view of a queued gang. Stored requests were checked at submit with the same
- * parser, so a failure here means a corrupt row: it is passed on unparsed so that placement
- * reports the gang invalid (never as a gang that requests nothing).
- */
-function gangOf(q: QueuedGang, now: Date): Gang {
-  const group = q.gang.groups[0];
-  const excluded = activeExclusions(q.excludedClusters, now);
-  return {
-    id: q.id,
-    ...(Object.keys(excluded).length > 0 ? { excludedClusters: excluded } : {}),
-    podSets: q.gang.podSets.map((ps) => {
-      const parsed = parseResourceList(ps.requests);
-      const spec = (ps.template.spec ?? {}) as {
-        nodeSelector?: Record<string, string>;
-        tolerations?: Gang['podSets'][number]['tolerations'];
-      };
-      return {
-        name: ps.name,
-        count: ps.count,
-        requests: parsed.ok ? parsed.value : (ps.requests as unknown as Record<string, bigint>),
-        nodeSelector: spec.nodeSelector,
-        nodeAffinity: requiredNodeAffinityOf(spec),
-        tolerations: spec.tolerations,
-        topology: ps.topology,
-      };
-    }),
-    colocation: group ? { podSets: group.podSets, level: group.level } : undefined,
-  };
-}
-
-function memberCount(q: QueuedGang): number {
-  return q.gang.podSets.reduce((n, p) => n + p.count, 0);
-}
-
-function nodeRequestsOf(
-  q: QueuedGang,
-  podSets: readonly { podSet: string; nodes: readonly string[] }[],
-): NodeRequests {
-  const perNode = new Map<string, Map<string, bigint>>();
-  for (const psp of podSets) {
-    const ps = q.gang.podSets.find((p) => p.name === psp.podSet);
-    const parsed = ps ? parseResourceList(ps.requests) : undefined;
-    const requests: Record<string, bigint> = parsed?.ok ? { ...parsed.value } : {};
-    for (const node of psp.nodes) {
-      const acc = perNode.get(node) ?? new Map<string, bigint>();
-      for (const [k, v] of Object.entries(requests)) acc.set(k, (acc.get(k) ?? 0n) + v);
-      perNode.set(node, acc);
-    }
-  }
-  const out: NodeRequests = {};
-  for (const [node, m] of perNode)
-    out[node] = Object.fromEntries([...m].map(([k, v]) => [k, formatQuantity(v, k)]));
-  return out;
-}
-
-/**
- * The snapshot the cycle places against: each cluster's reported free capacity minus the
- * reservations its report does not reflect yet. Never more than the cluster shows free.
- */
-export function deductReservations(
-  clusters: (ClusterSnapshot & { reflected?: Set<string> })[],
-  reservations: ReservationRow[],
-): ClusterSnapshot[] {
-  const byCluster = new Map<string, ReservationRow[]>();
-  for (const r of reservations) {
-    const list = byCluster.get(r.cluster) ?? [];
-    list.push(r);
-    byCluster.set(r.cluster, list);
-  }
-  return clusters.map(({ reflected, ...cluster }) => {
-    const pending = (byCluster.get(cluster.name) ?? []).filter(
-      (r) => !reflected?.has(`${r.jobId}:${r.fencingToken}`),
-    );
-    if (pending.length === 0) return cluster;
-    const used = new Map<string, Map<string, bigint>>();
-    for (const r of pending) {
-      for (const [node, requests] of Object.entries(r.nodeRequests)) {
-        const acc = used.get(node) ?? new Map<string, bigint>();
-        const parsed = parseResourceList(requests);
-        if (parsed.ok)
-          for (const [k, v] of Object.entries(parsed.value)) acc.set(k, (acc.get(k) ?? 0n) + v);
-        used.set(node, acc);
-      }
-    }
-    const nodes: NodeSnapshot[] = cluster.nodes.map((n) => {
-      const u = used.get(n.name);
-      if (!u) return n;
-      const free: Record<string, bigint> = { ...n.free };
-      for (const [k, v] of u) free[k] = (free[k] ?? 0n) - v;
-      return { ...n, free };
-    });
-    return { ...cluster, nodes };
-  });
-}
+const EMPTY_REPORT = { considered: 0, placed: 0, unplaced: 0, invalid: 0, clusters: 0 };

@@ -1,0 +1,224 @@
+import { CYCLE_PHASES, deductReservations, planCycle, type CycleCluster } from './plan-cycle';
+import { explanationKey, type QueuedGang } from '../dispatch/dispatch.repository';
+import { clusterUnavailable } from '../inventory/cluster.domain';
+
+const NOW = new Date('2026-12-02T12:00:00Z');
+const HOST = 'kubernetes.io/hostname';
+
+const cluster = (name: string, gpusFree: number[], reflected: string[] = []): CycleCluster => ({
+  name,
+  topologyLevels: [HOST],
+  nodes: gpusFree.map((free, i) => ({
+    name: `${name}-n${i + 1}`,
+    labels: { [HOST]: `${name}-n${i + 1}` },
+    allocatable: { 'nvidia.com/gpu': 8000n },
+    free: { 'nvidia.com/gpu': BigInt(free) * 1000n },
+  })),
+  reflected: new Set(reflected),
+});
+
+const queued = (id: string, count: number, gpus: string, extra: Partial<QueuedGang> = {}) =>
+  ({
+    id,
+    queue: 'research',
+    priority: 0,
+    createdAt: new Date(NOW.getTime() - 60_000),
+    explanationKey: '',
+    excludedClusters: {},
+    gang: {
+      podSets: [
+        { name: 'workers', count, template: { spec: {} }, requests: { 'nvidia.com/gpu': gpus } },
+      ],
+      groups: [],
+    },
+    ...extra,
+  }) satisfies QueuedGang;
+
+const snapshot = (
+  clusters: CycleCluster[],
+  extra: Partial<Parameters<typeof planCycle>[0]> = {},
+) => ({
+  clusters,
+  unavailable: [],
+  reservations: [],
+  weights: new Map<string, number>(),
+  now: NOW,
+  ...extra,
+});
+
+const plan = (s: Parameters<typeof planCycle>[0], q: QueuedGang[]) =>
+  planCycle(s, q, { policy: 'pack' });
+
+describe('planCycle', () => {
+  it('reserves a gang that fits, with the requests it holds per node', () => {
+    const p = plan(snapshot([cluster('c1', [8, 8])]), [queued('g1', 2, '8')]);
+    expect(p.reservations).toHaveLength(1);
+    expect(p.reservations[0]).toMatchObject({
+      jobId: 'g1',
+      cluster: 'c1',
+      nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '8' }, 'c1-n2': { 'nvidia.com/gpu': '8' } },
+      message: 'placed on c1',
+    });
+    expect(p).toMatchObject({ considered: 1, unplaced: 0, invalid: 0, clusters: 1 });
+    expect(p.explanations).toEqual([]);
+  });
+
+  it('never places two gangs on the same free capacity in one cycle', () => {
+    const p = plan(snapshot([cluster('c1', [8])]), [queued('g1', 1, '8'), queued('g2', 1, '8')]);
+    expect(p.reservations.map((r) => r.jobId)).toEqual(['g1']);
+    expect(p.unplaced).toBe(1);
+    expect(p.explanations.map((e) => e.jobId)).toEqual(['g2']);
+    expect(p.explanations[0]!.explanation.summary).toBe('no cluster can hold all 1 members now');
+  });
+
+  it('places nothing on capacity a reservation holds that the report does not reflect yet', () => {
+    const held = {
+      jobId: 'old',
+      cluster: 'c1',
+      fencingToken: 4,
+      nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '8' } },
+    };
+    const stale = plan(snapshot([cluster('c1', [8])], { reservations: [held] }), [
+      queued('g1', 1, '8'),
+    ]);
+    expect(stale.reservations).toEqual([]);
+    const reflected = plan(snapshot([cluster('c1', [8], ['old#4'])], { reservations: [held] }), [
+      queued('g1', 1, '8'),
+    ]);
+    expect(reflected.reservations.map((r) => r.jobId)).toEqual(['g1']);
+  });
+
+  it('explains a gang with unreadable stored requests as invalid, and places the rest', () => {
+    const corrupt = queued('bad', 1, 'eight');
+    const p = plan(snapshot([cluster('c1', [8])]), [corrupt, queued('g1', 1, '8')]);
+    expect(p.reservations.map((r) => r.jobId)).toEqual(['g1']);
+    expect(p.invalid).toBe(1);
+    expect(p.explanations).toHaveLength(1);
+    expect(p.explanations[0]!.jobId).toBe('bad');
+    expect(p.explanations[0]!.explanation.summary).toMatch(
+      /^gang cannot be placed: stored requests of pod set "workers" cannot be read: /,
+    );
+  });
+
+  it('says no cluster is ready when none is, and lists why each registered one is not', () => {
+    const unavailable = [
+      clusterUnavailable({ name: 'b', cordoned: true, agentState: 'Connected', readOnly: false })!,
+      clusterUnavailable({ name: 'a', cordoned: false, agentState: 'Lost', readOnly: false })!,
+    ];
+    const p = plan(snapshot([], { unavailable }), [queued('g1', 1, '1')]);
+    expect(p.reservations).toEqual([]);
+    const e = p.explanations[0]!.explanation;
+    expect(e.summary).toBe(
+      'no cluster is ready: no agent is connected, or every cluster is cordoned',
+    );
+    expect(e.clusters).toEqual([
+      {
+        cluster: 'a',
+        fits: false,
+        reasonCode: 'ClusterNotReady',
+        message: 'agent lost; cluster is NotReady',
+      },
+      { cluster: 'b', fits: false, reasonCode: 'ClusterCordoned', message: 'cluster is cordoned' },
+    ]);
+    expect(e.evaluatedAt).toBe(NOW.toISOString());
+  });
+
+  it('keeps a gang off a cluster that could not run it until the exclusion ends', () => {
+    const excludedClusters = {
+      c1: {
+        reason: 'BindTimeout',
+        message: 'members left unbound',
+        until: new Date(NOW.getTime() + 1000).toISOString(),
+      },
+    };
+    const p = plan(snapshot([cluster('c1', [8])]), [queued('g1', 1, '8', { excludedClusters })]);
+    expect(p.reservations).toEqual([]);
+    expect(p.explanations[0]!.explanation.summary).toBe(
+      'every ready cluster failed to run all 1 members; waiting until an exclusion ends',
+    );
+    const later = plan(snapshot([cluster('c1', [8])], { now: new Date(NOW.getTime() + 2000) }), [
+      queued('g1', 1, '8', { excludedClusters }),
+    ]);
+    expect(later.reservations.map((r) => r.jobId)).toEqual(['g1']);
+  });
+
+  it('does not rewrite an explanation that did not change', () => {
+    const first = plan(snapshot([cluster('c1', [0])]), [queued('g1', 1, '8')]);
+    const stored = first.explanations[0]!.explanation;
+    const again = plan(snapshot([cluster('c1', [0])]), [
+      queued('g1', 1, '8', { explanationKey: explanationKey(stored) }),
+    ]);
+    expect(again.explanations).toEqual([]);
+    expect(again.unplaced).toBe(1);
+  });
+
+  it('offers queues in weighted turns, so one queue cannot take every slot', () => {
+    const gangs = [
+      ...['a1', 'a2', 'a3'].map((id) => queued(id, 1, '8', { queue: 'a' })),
+      ...['b1', 'b2', 'b3'].map((id) => queued(id, 1, '8', { queue: 'b' })),
+    ];
+    const p = plan(snapshot([cluster('c1', [8, 8, 8])], { weights: new Map([['a', 2]]) }), gangs);
+    expect(p.reservations.map((r) => r.jobId)).toEqual(['a1', 'a2', 'b1']);
+  });
+
+  it('times every phase', () => {
+    const p = plan(snapshot([cluster('c1', [8])]), [queued('g1', 1, '8')]);
+    expect(Object.keys(p.phases)).toEqual([...CYCLE_PHASES]);
+    for (const ms of Object.values(p.phases)) expect(ms).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('deductReservations', () => {
+  const c1 = (reflected: string[] = []): CycleCluster => ({
+    name: 'c1',
+    topologyLevels: [HOST],
+    nodes: [
+      { name: 'n1', allocatable: { 'nvidia.com/gpu': 8000n }, free: { 'nvidia.com/gpu': 8000n } },
+      { name: 'n2', allocatable: { 'nvidia.com/gpu': 8000n }, free: { 'nvidia.com/gpu': 2000n } },
+    ],
+    reflected: new Set(reflected),
+  });
+  const reservation = {
+    jobId: 'g1',
+    cluster: 'c1',
+    fencingToken: 3,
+    nodeRequests: { n1: { 'nvidia.com/gpu': '6' } },
+  };
+
+  it('subtracts reservations the report does not reflect yet', () => {
+    const [c] = deductReservations([c1()], [reservation]).clusters;
+    expect(c!.nodes[0]!.free['nvidia.com/gpu']).toBe(2000n);
+    expect(c!.nodes[1]!.free['nvidia.com/gpu']).toBe(2000n);
+  });
+
+  it('does not subtract twice what the report already reflects', () => {
+    const [c] = deductReservations([c1(['g1#3'])], [reservation]).clusters;
+    expect(c!.nodes[0]!.free['nvidia.com/gpu']).toBe(8000n);
+  });
+
+  it('treats a reflected older token as not reflecting the current reservation', () => {
+    const [c] = deductReservations([c1(['g1#2'])], [reservation]).clusters;
+    expect(c!.nodes[0]!.free['nvidia.com/gpu']).toBe(2000n);
+  });
+
+  it('counts a node of a reservation with unreadable requests as full, and names it', () => {
+    const corrupt = {
+      ...reservation,
+      jobId: 'g9',
+      nodeRequests: { n2: { 'nvidia.com/gpu': 'lots' } },
+    };
+    const { clusters, unreadable } = deductReservations([c1()], [reservation, corrupt]);
+    expect(clusters[0]!.nodes[0]!.free['nvidia.com/gpu']).toBe(2000n);
+    expect(clusters[0]!.nodes[1]!.free['nvidia.com/gpu']).toBe(0n);
+    expect(unreadable).toEqual(['g9']);
+  });
+
+  it('ignores reservations of other clusters and does not mutate its input', () => {
+    const input = c1();
+    const [c] = deductReservations([input], [{ ...reservation, cluster: 'c2' }]).clusters;
+    expect(c!.nodes[0]!.free['nvidia.com/gpu']).toBe(8000n);
+    deductReservations([input], [reservation]);
+    expect(input.nodes[0]!.free['nvidia.com/gpu']).toBe(8000n);
+    expect('reflected' in c!).toBe(false);
+  });
+});

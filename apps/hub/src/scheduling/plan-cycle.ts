@@ -1,0 +1,295 @@
+// The scheduling cycle's decision as a value: what a cycle does with the queue, given what it
+// loaded. No I/O and no clock but the snapshot's `now`, so every verdict is table-tested; the
+// Scheduler around it only loads, commits and enqueues. Kueue's `schedule()` is the model: the
+// phases are numbered and timed, so a slow cycle says where its time went.
+import {
+  formatQuantity,
+  parseResourceList,
+  placeBatch,
+  type ClusterSnapshot,
+  type Gang,
+  type GangDecision,
+  type NodeSnapshot,
+} from '@muster/placement';
+import { gangRefKey } from '@muster/common';
+import { requiredNodeAffinityOf } from '@muster/k8s';
+import type { StoredExplanation } from '../jobs/job.domain';
+import type { ClusterUnavailable } from '../inventory/cluster.domain';
+import {
+  explanationKey,
+  type NewReservation,
+  type NodeRequests,
+  type QueuedGang,
+  type ReservationRow,
+} from '../dispatch/dispatch.repository';
+import { activeExclusions } from '../dispatch/cluster-exclusion';
+import { orderForCycle } from './queue-order';
+
+/** A ready cluster as the cycle places against it. */
+export interface CycleCluster extends ClusterSnapshot {
+  /** `gangRefKey`s of the dispatches the cluster's report already counts in its free capacity. */
+  readonly reflected: ReadonlySet<string>;
+}
+
+/** Everything one cycle decides from, loaded before it starts. */
+export interface CycleSnapshot {
+  /** Ready clusters with their reported nodes. */
+  readonly clusters: readonly CycleCluster[];
+  /** Registered clusters not offered to placement, and why. */
+  readonly unavailable: readonly ClusterUnavailable[];
+  /** Every reservation still holding capacity. */
+  readonly reservations: readonly ReservationRow[];
+  /** Queue name → round-robin weight. */
+  readonly weights: ReadonlyMap<string, number>;
+  readonly now: Date;
+}
+
+export interface CycleSettings {
+  readonly policy: 'pack' | 'spread';
+}
+
+/** The phases of a cycle's decision, in order. */
+export const CYCLE_PHASES = ['capacity', 'order', 'place', 'verdicts'] as const;
+export type CyclePhase = (typeof CYCLE_PHASES)[number];
+
+/** What a cycle will commit: reservations to take and explanations to store. */
+export interface CyclePlan {
+  /** Gangs to reserve, in the order they were placed. */
+  readonly reservations: NewReservation[];
+  /** Explanations that changed since they were stored, for gangs that stay queued. */
+  readonly explanations: { jobId: string; explanation: StoredExplanation }[];
+  readonly considered: number;
+  readonly unplaced: number;
+  /** Gangs placement refused as malformed (a corrupt stored spec); each is explained. */
+  readonly invalid: number;
+  /** Ready clusters offered to placement. */
+  readonly clusters: number;
+  /**
+   * Reservations whose stored node requests cannot be read. Their nodes count as full for this
+   * cycle (never as free), and the Scheduler logs them: a corrupt row must not over-book.
+   */
+  readonly unreadableReservations: readonly string[];
+  /** Milliseconds each phase took. */
+  readonly phases: Readonly<Record<CyclePhase, number>>;
+}
+
+/**
+ * One cycle's decision:
+ *  1. capacity: each ready cluster's reported free capacity minus what its report does not
+ *     reflect yet;
+ *  2. order: the queued gangs in fair order, each as placement sees it;
+ *  3. place: all of them against the capacity, one after another, each deducting its own;
+ *  4. verdicts: a reservation per placed gang, a changed explanation per gang left queued.
+ */
+export function planCycle(
+  snapshot: CycleSnapshot,
+  queued: readonly QueuedGang[],
+  settings: CycleSettings,
+): CyclePlan {
+  const phases: Record<CyclePhase, number> = { capacity: 0, order: 0, place: 0, verdicts: 0 };
+  let mark = performance.now();
+  const lap = (phase: CyclePhase): void => {
+    const now = performance.now();
+    phases[phase] = now - mark;
+    mark = now;
+  };
+
+  const { clusters, unreadable } = deductReservations(snapshot.clusters, snapshot.reservations);
+  lap('capacity');
+
+  const ordered = orderForCycle(queued, snapshot.weights).map((q) => ({
+    q,
+    view: gangOf(q, snapshot.now),
+  }));
+  const offered = ordered.flatMap(({ view }) => (view.ok ? [view.gang] : []));
+  lap('order');
+
+  const result = placeBatch(clusters, offered, { policy: settings.policy, explain: true });
+  lap('place');
+
+  const reservations: NewReservation[] = [];
+  const explanations: { jobId: string; explanation: StoredExplanation }[] = [];
+  const evaluatedAt = snapshot.now.toISOString();
+  let next = 0;
+  let invalid = 0;
+  for (const { q, view } of ordered) {
+    const decision: GangDecision | string = view.ok ? result.decisions[next++]! : view.error;
+    if (typeof decision !== 'string' && decision.status === 'placed') {
+      const { placement } = decision;
+      const where = placement.domain ? ` in ${placement.domain.path.join('/')}` : '';
+      reservations.push({
+        jobId: q.id,
+        cluster: placement.cluster,
+        placement,
+        nodeRequests: nodeRequestsOf(q, placement.podSets),
+        message: `placed on ${placement.cluster}${where}`,
+      });
+      continue;
+    }
+    if (typeof decision === 'string' || decision.status === 'invalid') invalid++;
+    const explanation = explain(q, decision, clusters.length, snapshot.unavailable, evaluatedAt);
+    // Store only when the verdict changed, so a long queue does not rewrite every row each cycle.
+    if (q.explanationKey !== explanationKey(explanation))
+      explanations.push({ jobId: q.id, explanation });
+  }
+  lap('verdicts');
+
+  return {
+    reservations,
+    explanations,
+    considered: queued.length,
+    unplaced: result.unplaced,
+    invalid,
+    clusters: clusters.length,
+    unreadableReservations: unreadable,
+    phases,
+  };
+}
+
+/** Why a gang stays queued: a malformed gang's error, or every cluster's reason. */
+function explain(
+  q: QueuedGang,
+  decision: Exclude<GangDecision, { status: 'placed' }> | string,
+  ready: number,
+  unavailable: readonly ClusterUnavailable[],
+  evaluatedAt: string,
+): StoredExplanation {
+  if (typeof decision === 'string' || decision.status === 'invalid') {
+    const why = typeof decision === 'string' ? decision : decision.error.message;
+    return { evaluatedAt, summary: `gang cannot be placed: ${why}`, clusters: [] };
+  }
+  const members = q.gang.podSets.reduce((n, p) => n + p.count, 0);
+  const summary =
+    ready === 0
+      ? 'no cluster is ready: no agent is connected, or every cluster is cordoned'
+      : decision.explanations.every((e) => e.code === 'ExcludedForGang')
+        ? `every ready cluster failed to run all ${members} members; waiting until an exclusion ends`
+        : `no cluster can hold all ${members} members now`;
+  const clusters = [
+    ...decision.explanations.map((e) => ({
+      cluster: e.cluster,
+      fits: false,
+      reasonCode: e.code as string,
+      message: e.message,
+    })),
+    ...unavailable.map((u) => ({ ...u, fits: false })),
+  ].sort((a, b) => (a.cluster < b.cluster ? -1 : 1));
+  return { evaluatedAt, summary, clusters };
+}
+
+/**
+ * The placement view of a queued gang. Stored requests were checked at submit with the same
+ * parser, so a failure here means a corrupt row: the gang is explained as invalid, never placed
+ * as a gang that requests nothing.
+ */
+export function gangOf(
+  q: QueuedGang,
+  now: Date,
+): { ok: true; gang: Gang } | { ok: false; error: string } {
+  const group = q.gang.groups[0];
+  const excluded = activeExclusions(q.excludedClusters, now);
+  const podSets: Gang['podSets'][number][] = [];
+  for (const ps of q.gang.podSets) {
+    const parsed = parseResourceList(ps.requests);
+    if (!parsed.ok)
+      return {
+        ok: false,
+        error: `stored requests of pod set "${ps.name}" cannot be read: ${parsed.error.message}`,
+      };
+    const spec = (ps.template.spec ?? {}) as {
+      nodeSelector?: Record<string, string>;
+      tolerations?: Gang['podSets'][number]['tolerations'];
+    };
+    podSets.push({
+      name: ps.name,
+      count: ps.count,
+      requests: parsed.value,
+      nodeSelector: spec.nodeSelector,
+      nodeAffinity: requiredNodeAffinityOf(spec),
+      tolerations: spec.tolerations,
+      topology: ps.topology,
+    });
+  }
+  return {
+    ok: true,
+    gang: {
+      id: q.id,
+      ...(Object.keys(excluded).length > 0 ? { excludedClusters: excluded } : {}),
+      podSets,
+      colocation: group ? { podSets: group.podSets, level: group.level } : undefined,
+    },
+  };
+}
+
+/** Per node, the sum of the requests of the members placed there, as quantity strings. */
+function nodeRequestsOf(
+  q: QueuedGang,
+  podSets: readonly { podSet: string; nodes: readonly string[] }[],
+): NodeRequests {
+  const perNode = new Map<string, Map<string, bigint>>();
+  for (const psp of podSets) {
+    const ps = q.gang.podSets.find((p) => p.name === psp.podSet);
+    // Placed, so gangOf read these requests a moment ago.
+    const parsed = ps ? parseResourceList(ps.requests) : undefined;
+    const requests: Record<string, bigint> = parsed?.ok ? { ...parsed.value } : {};
+    for (const node of psp.nodes) {
+      const acc = perNode.get(node) ?? new Map<string, bigint>();
+      for (const [k, v] of Object.entries(requests)) acc.set(k, (acc.get(k) ?? 0n) + v);
+      perNode.set(node, acc);
+    }
+  }
+  const out: NodeRequests = {};
+  for (const [node, m] of perNode)
+    out[node] = Object.fromEntries([...m].map(([k, v]) => [k, formatQuantity(v, k)]));
+  return out;
+}
+
+/**
+ * The capacity a cycle places against: each cluster's reported free capacity minus the
+ * reservations its report does not reflect yet. Never more than the cluster shows free; a
+ * reservation whose requests cannot be read leaves its nodes with nothing free.
+ */
+export function deductReservations(
+  clusters: readonly CycleCluster[],
+  reservations: readonly ReservationRow[],
+): { clusters: ClusterSnapshot[]; unreadable: string[] } {
+  const byCluster = new Map<string, ReservationRow[]>();
+  for (const r of reservations) {
+    const list = byCluster.get(r.cluster) ?? [];
+    list.push(r);
+    byCluster.set(r.cluster, list);
+  }
+  const unreadable: string[] = [];
+  const out = clusters.map(({ reflected, ...cluster }): ClusterSnapshot => {
+    const pending = (byCluster.get(cluster.name) ?? []).filter(
+      (r) => !reflected.has(gangRefKey(r.jobId, r.fencingToken)),
+    );
+    if (pending.length === 0) return cluster;
+    const used = new Map<string, Map<string, bigint>>();
+    const full = new Set<string>();
+    for (const r of pending) {
+      for (const [node, requests] of Object.entries(r.nodeRequests)) {
+        const parsed = parseResourceList(requests);
+        if (!parsed.ok) {
+          full.add(node);
+          if (!unreadable.includes(r.jobId)) unreadable.push(r.jobId);
+          continue;
+        }
+        const acc = used.get(node) ?? new Map<string, bigint>();
+        for (const [k, v] of Object.entries(parsed.value)) acc.set(k, (acc.get(k) ?? 0n) + v);
+        used.set(node, acc);
+      }
+    }
+    const nodes: NodeSnapshot[] = cluster.nodes.map((n) => {
+      if (full.has(n.name))
+        return { ...n, free: Object.fromEntries(Object.keys(n.free).map((k) => [k, 0n])) };
+      const u = used.get(n.name);
+      if (!u) return n;
+      const free: Record<string, bigint> = { ...n.free };
+      for (const [k, v] of u) free[k] = (free[k] ?? 0n) - v;
+      return { ...n, free };
+    });
+    return { ...cluster, nodes };
+  });
+  return { clusters: out, unreadable };
+}
