@@ -7,8 +7,7 @@
 //      Several matching groups: the strongest role wins (admin, then submitter, then viewer) and
 //      the queues of the matching groups of that role are joined.
 import { ConfigError } from '../config/hub-config';
-import { decodeJwt, jwtKeyHint, verifyJwt, type JwtCheck } from './jwt';
-import type { KeySource } from './jwks';
+import { verifyJwt, type KeySource } from './jwt';
 import { isRole, type Principal, type Role } from './principal';
 
 export interface GroupRole {
@@ -119,15 +118,12 @@ export class OidcVerifier {
 
   /** Verifies the token and maps its claims; throws JwtError or NoRoleError. */
   async verify(token: string, nowSeconds?: number): Promise<Principal> {
-    const decoded = decodeJwt(token);
-    const { kid } = jwtKeyHint(decoded);
-    const check: JwtCheck = {
+    const claims = await verifyJwt(token, this.keys, {
       issuer: this.settings.issuer,
       audience: this.settings.audience,
       clockSkewSeconds: this.settings.clockSkewSeconds,
       nowSeconds,
-    };
-    const claims = verifyJwt(decoded, await this.keys.keys(kid), check);
+    });
     return principalFromClaims(claims, this.settings);
   }
 }
