@@ -61,6 +61,9 @@ describe('UrlKeySource (issuer discovery on a loopback server)', () => {
       res.setHeader('content-type', 'application/json');
       if (req.url === '/.well-known/openid-configuration')
         res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/keys` }));
+      // A document that names another issuer than the one it is served for.
+      else if (req.url === '/impostor/.well-known/openid-configuration')
+        res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/keys` }));
       else if (req.url === '/keys') {
         res.statusCode = keysStatus;
         res.end(JSON.stringify({ keys }));
@@ -98,6 +101,22 @@ describe('UrlKeySource (issuer discovery on a loopback server)', () => {
     expect(await verdict(source, base, token(base, 'b'))).toBe('unknown-key');
     expect(hits).toHaveLength(2);
     expect(errors).toEqual([]);
+  });
+
+  it('refuses a discovery document of another issuer, and fetches no keys from it', async () => {
+    const errors: string[] = [];
+    const source = new UrlKeySource({
+      issuer: `${base}/impostor`,
+      refreshMs: 60_000,
+      minFetchIntervalMs: 0,
+      fetchTimeoutMs: 2000,
+      onError: (e) => errors.push(e),
+    });
+    expect(await keyFor(source, 'a')).toBe('none');
+    expect(hits).toEqual(['/impostor/.well-known/openid-configuration']);
+    expect(errors).toEqual([
+      `fetching the OIDC keys failed: ${base}/impostor/.well-known/openid-configuration: its issuer "${base}" is not MUSTER_OIDC_ISSUER`,
+    ]);
   });
 
   it('refetches an unknown kid after the interval (key rotation)', async () => {

@@ -132,14 +132,19 @@ export class UrlKeySource implements KeySource {
   private async resolveUrl(): Promise<string> {
     if (this.jwksUrl) return this.jwksUrl;
     const discovery = `${this.options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    let doc: { jwks_uri?: unknown } | null;
+    let doc: { issuer?: unknown; jwks_uri?: unknown } | null;
     try {
       doc = JSON.parse(await fetchJson(discovery, this.options.fetchTimeoutMs)) as typeof doc;
     } catch (err) {
       if (err instanceof SyntaxError) throw new JwksError(`${discovery}: not JSON`);
       throw err;
     }
-    if (typeof doc?.jwks_uri !== 'string') throw new JwksError(`${discovery}: no jwks_uri`);
+    // OpenID Connect Discovery 1.0 §4.3: a document for another issuer must not be used.
+    if (doc?.issuer !== this.options.issuer)
+      throw new JwksError(
+        `${discovery}: its issuer ${JSON.stringify(doc?.issuer)?.slice(0, 200)} is not MUSTER_OIDC_ISSUER`,
+      );
+    if (typeof doc.jwks_uri !== 'string') throw new JwksError(`${discovery}: no jwks_uri`);
     this.jwksUrl = doc.jwks_uri;
     return this.jwksUrl;
   }
