@@ -7,10 +7,10 @@ import type { PeerCertificate } from 'node:tls';
 // loaded before it.
 import 'reflect-metadata';
 import { SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { dns1123LabelError } from '@muster/k8s';
 
 export const CLUSTER_URI_PREFIX = 'muster://cluster/';
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export type AgentIdentity =
   /** Verified by mutual TLS: the stream may act for this cluster only. */
@@ -47,7 +47,7 @@ export function clusterOfCertificate(
       error: `the client certificate must name exactly one cluster as a SAN URI ${CLUSTER_URI_PREFIX}<name>`,
     };
   const cluster = clusters[0]!;
-  if (cluster.length > 63 || !DNS1123_LABEL.test(cluster))
+  if (dns1123LabelError(cluster) !== undefined)
     return { error: 'the cluster named by the client certificate is not a DNS-1123 label' };
   return { cluster };
 }

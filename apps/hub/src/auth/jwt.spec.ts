@@ -247,6 +247,12 @@ describe('OIDC claims', () => {
     );
     expect(p).toMatchObject({ name: 'ada', role: 'submitter', via: 'oidc' });
     expect([...p.queues!]).toEqual(['a', 'b']);
+    // Names that are no queue name (a DNS-1123 label) are dropped, not trusted.
+    const listed = principalFromClaims(
+      { sub: 'u', muster_role: 'viewer', muster_queues: ['a', 'Bad_Q', '', 'x'.repeat(64), 7] },
+      settings,
+    );
+    expect([...listed.queues!]).toEqual(['a']);
     expect(principalFromClaims({ sub: 'u', muster_role: 'viewer' }, settings).queues).toBeNull();
     expect(() => principalFromClaims({ sub: 'u', muster_role: 'root' }, settings)).toThrow(
       NoRoleError,

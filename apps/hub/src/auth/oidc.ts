@@ -6,6 +6,7 @@
 //      object such as {"ml-admins": "admin", "vision": {"role": "submitter", "queues": ["vision"]}}.
 //      Several matching groups: the strongest role wins (admin, then submitter, then viewer) and
 //      the queues of the matching groups of that role are joined.
+import { dns1123LabelError } from '@muster/k8s';
 import { ConfigError } from '../config/hub-config';
 import { verifyJwt, type KeySource } from './jwt';
 import { isRole, type Principal, type Role } from './principal';
@@ -30,7 +31,6 @@ export interface OidcSettings {
 /** The token was fine but gives no Muster role. */
 export class NoRoleError extends Error {}
 
-const QUEUE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const RANK: Record<Role, number> = { admin: 3, submitter: 2, viewer: 1 };
 
 function queueList(value: unknown): string[] {
@@ -40,7 +40,7 @@ function queueList(value: unknown): string[] {
       : Array.isArray(value)
         ? value.filter((v): v is string => typeof v === 'string')
         : [];
-  return raw.filter((q) => q.length <= 63 && QUEUE_NAME.test(q));
+  return raw.filter((q) => dns1123LabelError(q) === undefined);
 }
 
 /** Parses MUSTER_OIDC_GROUP_ROLES; throws ConfigError. */
