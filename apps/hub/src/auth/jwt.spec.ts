@@ -129,6 +129,18 @@ describe('verifyJwt', () => {
     }
   });
 
+  it('never trusts a key the token carries in its own header (jwk, x5c, jku)', async () => {
+    const forger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const own = forger.publicKey.export({ format: 'jwk' });
+    for (const header of [
+      { jwk: own },
+      { jwk: own, kid: 'ec' },
+      { jku: 'https://evil.test/keys' },
+      { x5c: ['MIIB'] },
+    ])
+      expect(await reason(sign('ES256', forger.privateKey, claims, header))).toBe('signature');
+  });
+
   it('refuses a signature by another key, a tampered payload and a wrong kid', async () => {
     expect(await reason(sign('RS256', other.privateKey, claims, { kid: 'rsa' }))).toBe('signature');
     const [h, , s] = sign('RS256', rsa.privateKey, claims, { kid: 'rsa' }).split('.');
