@@ -8,6 +8,7 @@ import {
   sign as cryptoSign,
   type KeyObject,
 } from 'node:crypto';
+import fc from 'fast-check';
 import { createLocalJWKSet } from 'jose';
 import { verifyJwt, JwtError, type KeySource } from './jwt';
 import { parseJwks } from './jwks';
@@ -211,6 +212,51 @@ describe('verifyJwt', () => {
       'x'.repeat(20000),
     ])
       await expect(verifyJwt(bad, keys, check)).rejects.toThrow(JwtError);
+  });
+});
+
+describe('verifyJwt on hostile input', () => {
+  const b64url = fc
+    .uint8Array({ maxLength: 96 })
+    .map((bytes) => Buffer.from(bytes).toString('base64url'));
+  const claim = fc.oneof(
+    fc.constant(undefined),
+    fc.jsonValue(),
+    fc.integer({ min: NOW - 100, max: NOW + 100 }),
+    fc.constantFrom(ISSUER, AUDIENCE),
+  );
+  const header = fc.record(
+    {
+      alg: fc.oneof(
+        fc.constantFrom('ES256', 'RS256', 'EdDSA', 'none', 'HS256', ''),
+        fc.jsonValue(),
+      ),
+      kid: fc.oneof(fc.constantFrom('ec', 'rsa', 'ed'), fc.jsonValue()),
+      crit: fc.jsonValue(),
+      b64: fc.jsonValue(),
+      typ: fc.jsonValue(),
+    },
+    { requiredKeys: [] },
+  );
+  const payload = fc.record(
+    { iss: claim, aud: claim, exp: claim, nbf: claim, iat: claim, sub: claim },
+    { requiredKeys: [] },
+  );
+
+  it('refuses every forged or garbled token with a JwtError, never anything else', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.tuple(header, payload, b64url).map(([h, p, sig]) => `${b64(h)}.${b64(p)}.${sig}`),
+          fc.tuple(b64url, b64url, b64url).map((parts) => parts.join('.')),
+          fc.string({ maxLength: 200 }),
+        ),
+        async (token) => {
+          await expect(verifyJwt(token, keys, check)).rejects.toThrow(JwtError);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
