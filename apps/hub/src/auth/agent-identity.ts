@@ -3,10 +3,14 @@
 // the form muster://cluster/<name>. The common name is not used: a CA that also signs other
 // certificates (people, services) cannot thereby make a cluster identity by accident.
 import type { PeerCertificate } from 'node:tls';
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API
+// loaded before it.
+import 'reflect-metadata';
+import { SubjectAlternativeNameExtension, X509Certificate } from '@peculiar/x509';
+import { dns1123LabelError } from '@muster/k8s';
 
 export const CLUSTER_URI_PREFIX = 'muster://cluster/';
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export type AgentIdentity =
   /** Verified by mutual TLS: the stream may act for this cluster only. */
@@ -15,37 +19,12 @@ export type AgentIdentity =
   | { via: 'insecure'; cluster: null };
 
 /**
- * Splits Node's subjectaltname string ("DNS:a, URI:b", values with special characters quoted
- * as JSON strings) into [type, value] pairs.
+ * The URIs among the certificate's subject alternative names, read from its DER encoding: each
+ * is one GeneralName, so no value can pass for two.
  */
-export function parseSubjectAltName(san: string): [string, string][] {
-  const out: [string, string][] = [];
-  let i = 0;
-  while (i < san.length) {
-    const colon = san.indexOf(':', i);
-    if (colon < 0) break;
-    const type = san.slice(i, colon).trim();
-    let j = colon + 1;
-    let value: string;
-    if (san[j] === '"') {
-      // A JSON string literal: find its closing quote, skipping escapes.
-      let k = j + 1;
-      while (k < san.length && san[k] !== '"') k += san[k] === '\\' ? 2 : 1;
-      try {
-        value = JSON.parse(san.slice(j, k + 1)) as string;
-      } catch {
-        value = '';
-      }
-      j = k + 1;
-    } else {
-      const end = san.indexOf(', ', j);
-      value = san.slice(j, end < 0 ? san.length : end);
-      j = end < 0 ? san.length : end;
-    }
-    out.push([type, value]);
-    i = san.startsWith(', ', j) ? j + 2 : j + 1;
-  }
-  return out;
+export function subjectAltUris(der: Uint8Array): string[] {
+  const san = new X509Certificate(der).getExtension(SubjectAlternativeNameExtension);
+  return (san?.names.items ?? []).filter((n) => n.type === 'url').map((n) => n.value);
 }
 
 /** The cluster a verified client certificate names, or why it names none. */
@@ -54,15 +33,21 @@ export function clusterOfCertificate(
 ): { cluster: string } | { error: string } {
   if (Array.isArray(cert.ext_key_usage) && !cert.ext_key_usage.includes(CLIENT_AUTH_OID))
     return { error: 'the client certificate is not for client authentication' };
-  const uris = parseSubjectAltName(cert.subjectaltname ?? '')
-    .filter(([type, value]) => type === 'URI' && value.startsWith(CLUSTER_URI_PREFIX))
-    .map(([, value]) => value.slice(CLUSTER_URI_PREFIX.length));
-  if (uris.length !== 1)
+  let uris: string[];
+  try {
+    uris = cert.raw?.length ? subjectAltUris(cert.raw) : [];
+  } catch {
+    return { error: 'the client certificate cannot be parsed' };
+  }
+  const clusters = uris
+    .filter((uri) => uri.startsWith(CLUSTER_URI_PREFIX))
+    .map((uri) => uri.slice(CLUSTER_URI_PREFIX.length));
+  if (clusters.length !== 1)
     return {
       error: `the client certificate must name exactly one cluster as a SAN URI ${CLUSTER_URI_PREFIX}<name>`,
     };
-  const cluster = uris[0]!;
-  if (cluster.length > 63 || !DNS1123_LABEL.test(cluster))
+  const cluster = clusters[0]!;
+  if (dns1123LabelError(cluster) !== undefined)
     return { error: 'the cluster named by the client certificate is not a DNS-1123 label' };
   return { cluster };
 }

@@ -1,21 +1,51 @@
 // The OIDC issuer's signing keys (a JWKS): from a file (MUSTER_OIDC_JWKS_FILE, read again when
 // it changes), from a URL (MUSTER_OIDC_JWKS_URL), or from the issuer's discovery document
-// (<issuer>/.well-known/openid-configuration → jwks_uri) when neither is set. Fetched keys are
-// cached; a token naming an unknown kid triggers at most one refetch per minFetchIntervalMs, so
-// a flood of made-up kids cannot turn the hub into a load generator against the issuer.
+// (<issuer>/.well-known/openid-configuration → jwks_uri) when neither is set. jose's local key
+// sets pick the key for a token; fetching stays here, because jose's remote key set refuses every
+// token once its cache is older than its maximum age and the issuer is down, where Muster keeps the
+// keys it has and says so. A token whose key is not in the set triggers at most one refetch per
+// minFetchIntervalMs, so a flood of made-up kids cannot turn the hub into a load generator
+// against the issuer.
+import { createPublicKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { keyFromJwk, type PublicJwk, type VerificationKey } from './jwt';
+import {
+  createLocalJWKSet,
+  errors,
+  type CompactJWSHeaderParameters,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWK,
+} from 'jose';
+import type { KeySource } from './jwt';
 
 const MAX_JWKS_BYTES = 1024 * 1024;
 
-export interface KeySource {
-  /** Keys to try for a token; `kid` may ask for a refresh when no cached key has it. */
-  keys(kid: string | undefined): Promise<readonly VerificationKey[]>;
-}
+type KeySet = ReturnType<typeof createLocalJWKSet>;
 
 export class JwksError extends Error {}
 
-export function parseJwks(text: string, source: string): VerificationKey[] {
+/**
+ * A JWKS member jose may verify with: a public signing key that Node can import, RSA ones of at
+ * least 2048 bits. Anything else is dropped here, so a file of unusable keys fails at start.
+ */
+function isSigningKey(value: unknown): value is JWK {
+  if (typeof value !== 'object' || value === null) return false;
+  const jwk = value as JWK;
+  // No "oct": a shared secret is never a verification key. A published private key ("d") means
+  // anyone can sign as the issuer.
+  if (!['RSA', 'EC', 'OKP'].includes(jwk.kty ?? '') || jwk.d !== undefined) return false;
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  try {
+    const key = createPublicKey({ key: jwk, format: 'jwk' });
+    return jwk.kty !== 'RSA' || (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+  } catch {
+    return false;
+  }
+}
+
+/** The usable signing keys of a JWKS document; throws JwksError naming `source`. */
+export function parseJwks(text: string, source: string): JSONWebKeySet {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -24,19 +54,13 @@ export function parseJwks(text: string, source: string): VerificationKey[] {
   }
   const list = (doc as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list)) throw new JwksError(`${source}: no "keys" list`);
-  const keys: VerificationKey[] = [];
-  for (const jwk of list) {
-    if (typeof jwk !== 'object' || jwk === null || typeof (jwk as PublicJwk).kty !== 'string')
-      continue;
-    const key = keyFromJwk(jwk as PublicJwk);
-    if (key) keys.push(key);
-  }
+  const keys = list.filter(isSigningKey);
   if (keys.length === 0) throw new JwksError(`${source}: no usable signing key`);
-  return keys;
+  return { keys };
 }
 
 export class FileKeySource implements KeySource {
-  private cached: VerificationKey[] = [];
+  private keySet: KeySet = createLocalJWKSet({ keys: [] });
   private mtimeMs = -1;
 
   constructor(
@@ -50,9 +74,8 @@ export class FileKeySource implements KeySource {
     try {
       const mtimeMs = statSync(this.path).mtimeMs;
       if (mtimeMs === this.mtimeMs) return;
-      this.cached = parseJwks(
-        readFileSync(this.path, 'utf8'),
-        `MUSTER_OIDC_JWKS_FILE (${this.path})`,
+      this.keySet = createLocalJWKSet(
+        parseJwks(readFileSync(this.path, 'utf8'), `MUSTER_OIDC_JWKS_FILE (${this.path})`),
       );
       this.mtimeMs = mtimeMs;
     } catch (err) {
@@ -65,9 +88,9 @@ export class FileKeySource implements KeySource {
     }
   }
 
-  keys(): Promise<readonly VerificationKey[]> {
+  key(header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
     this.load(false);
-    return Promise.resolve(this.cached);
+    return this.keySet(header, token);
   }
 }
 
@@ -83,7 +106,7 @@ export interface UrlKeySourceOptions {
   onError: (message: string) => void;
 }
 
-async function fetchText(url: string, timeoutMs: number): Promise<string> {
+async function fetchJson(url: string, timeoutMs: number): Promise<string> {
   const res = await fetch(url, {
     signal: AbortSignal.timeout(timeoutMs),
     headers: { accept: 'application/json' },
@@ -96,7 +119,7 @@ async function fetchText(url: string, timeoutMs: number): Promise<string> {
 }
 
 export class UrlKeySource implements KeySource {
-  private cached: VerificationKey[] = [];
+  private keySet: KeySet | undefined;
   private fetchedAt = 0;
   private lastAttempt = 0;
   private inFlight: Promise<void> | undefined;
@@ -109,9 +132,18 @@ export class UrlKeySource implements KeySource {
   private async resolveUrl(): Promise<string> {
     if (this.jwksUrl) return this.jwksUrl;
     const discovery = `${this.options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const doc = JSON.parse(await fetchText(discovery, this.options.fetchTimeoutMs)) as {
-      jwks_uri?: unknown;
-    };
+    let doc: { issuer?: unknown; jwks_uri?: unknown } | null;
+    try {
+      doc = JSON.parse(await fetchJson(discovery, this.options.fetchTimeoutMs)) as typeof doc;
+    } catch (err) {
+      if (err instanceof SyntaxError) throw new JwksError(`${discovery}: not JSON`);
+      throw err;
+    }
+    // OpenID Connect Discovery 1.0 §4.3: a document for another issuer must not be used.
+    if (doc?.issuer !== this.options.issuer)
+      throw new JwksError(
+        `${discovery}: its issuer ${JSON.stringify(doc?.issuer)?.slice(0, 200)} is not MUSTER_OIDC_ISSUER`,
+      );
     if (typeof doc.jwks_uri !== 'string') throw new JwksError(`${discovery}: no jwks_uri`);
     this.jwksUrl = doc.jwks_uri;
     return this.jwksUrl;
@@ -125,7 +157,8 @@ export class UrlKeySource implements KeySource {
     this.inFlight = (async () => {
       try {
         const url = await this.resolveUrl();
-        this.cached = parseJwks(await fetchText(url, this.options.fetchTimeoutMs), url);
+        const jwks = parseJwks(await fetchJson(url, this.options.fetchTimeoutMs), url);
+        this.keySet = createLocalJWKSet(jwks);
         this.fetchedAt = Date.now();
       } catch (err) {
         this.options.onError(`fetching the OIDC keys failed: ${(err as Error).message}`);
@@ -136,10 +169,21 @@ export class UrlKeySource implements KeySource {
     return this.inFlight;
   }
 
-  async keys(kid: string | undefined): Promise<readonly VerificationKey[]> {
-    const stale = Date.now() - this.fetchedAt > this.options.refreshMs;
-    const unknownKid = kid !== undefined && !this.cached.some((k) => k.kid === kid);
-    if (this.cached.length === 0 || stale || unknownKid) await this.refresh();
-    return this.cached;
+  private lookUp(header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+    if (!this.keySet) throw new errors.JWKSNoMatchingKey('the issuer’s keys are not available');
+    return this.keySet(header, token);
+  }
+
+  async key(header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
+    const due = !this.keySet || Date.now() - this.fetchedAt > this.options.refreshMs;
+    if (due) await this.refresh();
+    try {
+      return await this.lookUp(header, token);
+    } catch (err) {
+      // A key not seen yet: the issuer may have rotated its keys. At most one fetch per token.
+      if (due || !(err instanceof errors.JWKSNoMatchingKey)) throw err;
+      await this.refresh();
+      return this.lookUp(header, token);
+    }
   }
 }

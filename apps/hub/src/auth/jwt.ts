@@ -1,7 +1,16 @@
-// JSON Web Token (compact JWS) verification with Node's crypto alone: asymmetric algorithms
-// only (RS*, PS*, ES*, EdDSA), never "none" nor HMAC, so a public key can never be used as a
-// shared secret. Claims checked: iss, aud, exp (required), nbf.
-import { createPublicKey, verify as cryptoVerify, constants, type KeyObject } from 'node:crypto';
+// JSON Web Token (compact JWS) verification by jose, under Muster's policy: asymmetric
+// algorithms only (RS*, PS*, ES*, EdDSA), never "none" nor HMAC, so a public key can never be
+// used as a shared secret. Claims checked: iss, aud, exp (required), nbf; jose's errors become
+// JwtErrors whose reason the authenticator logs.
+import {
+  errors,
+  jwtVerify,
+  type CompactJWSHeaderParameters,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWTPayload,
+  type JWTVerifyOptions,
+} from 'jose';
 
 export type JwtFailure =
   | 'malformed'
@@ -24,135 +33,29 @@ export class JwtError extends Error {
   }
 }
 
-interface AlgSpec {
-  hash: string | null;
-  kty: 'RSA' | 'EC' | 'OKP';
-  pss?: boolean;
-  curve?: string;
-}
-
-const ALGORITHMS: Record<string, AlgSpec> = {
-  RS256: { hash: 'sha256', kty: 'RSA' },
-  RS384: { hash: 'sha384', kty: 'RSA' },
-  RS512: { hash: 'sha512', kty: 'RSA' },
-  PS256: { hash: 'sha256', kty: 'RSA', pss: true },
-  PS384: { hash: 'sha384', kty: 'RSA', pss: true },
-  PS512: { hash: 'sha512', kty: 'RSA', pss: true },
-  ES256: { hash: 'sha256', kty: 'EC', curve: 'prime256v1' },
-  ES384: { hash: 'sha384', kty: 'EC', curve: 'secp384r1' },
-  ES512: { hash: 'sha512', kty: 'EC', curve: 'secp521r1' },
-  EdDSA: { hash: null, kty: 'OKP' },
-};
-
-export const SUPPORTED_ALGORITHMS = Object.keys(ALGORITHMS);
+export const SUPPORTED_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
 
 /** Longest token accepted; longer ones are refused before any parsing. */
 export const MAX_JWT_BYTES = 16 * 1024;
 
-export interface PublicJwk {
-  kty: string;
-  kid?: string;
-  alg?: string;
-  use?: string;
-  [field: string]: unknown;
-}
-
-/** A verification key with what the JWKS said about it. */
-export interface VerificationKey {
-  kid: string | undefined;
-  alg: string | undefined;
-  key: KeyObject;
-}
-
-/** Turns one JWK into a key; undefined for keys that cannot verify signatures (e.g. "oct"). */
-export function keyFromJwk(jwk: PublicJwk): VerificationKey | undefined {
-  if (!['RSA', 'EC', 'OKP'].includes(jwk.kty)) return undefined;
-  if (jwk.use !== undefined && jwk.use !== 'sig') return undefined;
-  // Only the public members, so a JWKS that (wrongly) holds a private key still yields a public one.
-  const pub: Record<string, unknown> = { kty: jwk.kty };
-  for (const f of ['n', 'e', 'crv', 'x', 'y']) if (jwk[f] !== undefined) pub[f] = jwk[f];
-  try {
-    const key = createPublicKey({ key: pub as never, format: 'jwk' });
-    return {
-      kid: typeof jwk.kid === 'string' ? jwk.kid : undefined,
-      alg: typeof jwk.alg === 'string' ? jwk.alg : undefined,
-      key,
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function b64urlJson(part: string, what: string): Record<string, unknown> {
-  if (!/^[A-Za-z0-9_-]*$/.test(part)) throw new JwtError('malformed', `${what} is not base64url`);
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-  } catch {
-    throw new JwtError('malformed', `${what} is not JSON`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new JwtError('malformed', `${what} is not a JSON object`);
-  return value as Record<string, unknown>;
-}
-
-export interface DecodedJwt {
-  header: Record<string, unknown>;
-  payload: Record<string, unknown>;
-  signingInput: string;
-  signature: Buffer;
+/** The issuer's keys: the one for a token's header (alg, kid), as jose's key sets resolve it. */
+export interface KeySource {
+  key(header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey>;
 }
 
 export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
-}
-
-export function decodeJwt(token: string): DecodedJwt {
-  if (token.length > MAX_JWT_BYTES) throw new JwtError('malformed', 'token is too long');
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new JwtError('malformed', 'token is not a compact JWS');
-  const [h, p, s] = parts as [string, string, string];
-  if (!/^[A-Za-z0-9_-]*$/.test(s)) throw new JwtError('malformed', 'signature is not base64url');
-  return {
-    header: b64urlJson(h, 'header'),
-    payload: b64urlJson(p, 'payload'),
-    signingInput: `${h}.${p}`,
-    signature: Buffer.from(s, 'base64url'),
-  };
-}
-
-function keyMatches(alg: string, spec: AlgSpec, k: VerificationKey): boolean {
-  if (k.alg !== undefined && k.alg !== alg) return false;
-  const type = k.key.asymmetricKeyType;
-  if (spec.kty === 'RSA') {
-    if (type !== 'rsa' && type !== 'rsa-pss') return false;
-    return (k.key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
-  }
-  if (spec.kty === 'EC')
-    return type === 'ec' && k.key.asymmetricKeyDetails?.namedCurve === spec.curve;
-  return type === 'ed25519' || type === 'ed448';
-}
-
-function signatureValid(spec: AlgSpec, d: DecodedJwt, key: KeyObject): boolean {
-  const data = Buffer.from(d.signingInput, 'ascii');
-  try {
-    if (spec.kty === 'EC')
-      return cryptoVerify(spec.hash, data, { key, dsaEncoding: 'ieee-p1363' }, d.signature);
-    if (spec.pss)
-      return cryptoVerify(
-        spec.hash,
-        data,
-        {
-          key,
-          padding: constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
-        },
-        d.signature,
-      );
-    return cryptoVerify(spec.hash, data, key, d.signature);
-  } catch {
-    return false;
-  }
 }
 
 export interface JwtCheck {
@@ -164,56 +67,77 @@ export interface JwtCheck {
   nowSeconds?: number;
 }
 
-/** The header's alg and kid, checked before any key is looked up. */
-export function jwtKeyHint(d: DecodedJwt): { alg: string; kid: string | undefined } {
-  const alg = d.header.alg;
-  if (typeof alg !== 'string' || !(alg in ALGORITHMS))
-    throw new JwtError(
+function claimRefusal(err: errors.JWTClaimValidationFailed): JwtError {
+  if (err.claim === 'iss') return new JwtError('issuer', 'issuer is not the configured one');
+  if (err.claim === 'aud') return new JwtError('audience', 'audience does not include this hub');
+  if (err.reason === 'missing') return new JwtError('malformed', `${err.claim} is required`);
+  if (err.claim === 'nbf' && err.reason === 'check_failed')
+    return new JwtError('not-yet-valid', 'token is not valid yet');
+  return new JwtError('malformed', `${err.claim} is not a number`);
+}
+
+/** jose's reason for refusing a token, as Muster names it. */
+function refusal(err: unknown): unknown {
+  if (err instanceof errors.JOSEAlgNotAllowed)
+    return new JwtError(
       'algorithm',
       `algorithm not accepted (use one of ${SUPPORTED_ALGORITHMS.join(', ')})`,
     );
-  if (d.header.crit !== undefined)
-    throw new JwtError('malformed', 'critical header extensions are not supported');
-  const kid = d.header.kid;
-  if (kid !== undefined && typeof kid !== 'string')
-    throw new JwtError('malformed', 'kid is not a string');
-  return { alg, kid };
+  if (err instanceof errors.JWKSNoMatchingKey)
+    return new JwtError('unknown-key', 'no key of the issuer matches the token');
+  if (err instanceof errors.JWSSignatureVerificationFailed)
+    return new JwtError('signature', 'signature does not verify');
+  if (err instanceof errors.JWTExpired) return new JwtError('expired', 'token has expired');
+  if (err instanceof errors.JWTClaimValidationFailed) return claimRefusal(err);
+  // JOSENotSupported: a critical header extension jose does not know.
+  if (
+    err instanceof errors.JWSInvalid ||
+    err instanceof errors.JWTInvalid ||
+    err instanceof errors.JOSENotSupported
+  )
+    return new JwtError('malformed', `token is malformed: ${err.message}`);
+  return err;
 }
 
-/**
- * Verifies the signature with one of `keys` (those whose kid matches when the token names one)
- * and checks the claims; returns the payload.
- */
-export function verifyJwt(
-  d: DecodedJwt,
-  keys: readonly VerificationKey[],
-  check: JwtCheck,
-): Record<string, unknown> {
-  const { alg, kid } = jwtKeyHint(d);
-  const spec = ALGORITHMS[alg]!;
-  const candidates = keys.filter(
-    (k) => (kid === undefined || k.kid === kid) && keyMatches(alg, spec, k),
-  );
-  if (candidates.length === 0)
-    throw new JwtError('unknown-key', 'no key of the issuer matches the token');
-  if (!candidates.some((k) => signatureValid(spec, d, k.key)))
-    throw new JwtError('signature', 'signature does not verify');
-  const claims = d.payload;
-  const now = check.nowSeconds ?? Math.floor(Date.now() / 1000);
-  if (claims.iss !== check.issuer) throw new JwtError('issuer', 'issuer is not the configured one');
-  const aud = claims.aud;
-  const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-  if (!audiences.includes(check.audience))
-    throw new JwtError('audience', 'audience does not include this hub');
-  if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp))
-    throw new JwtError('malformed', 'exp is required');
-  if (now >= claims.exp + check.clockSkewSeconds)
-    throw new JwtError('expired', 'token has expired');
-  if (claims.nbf !== undefined) {
-    if (typeof claims.nbf !== 'number' || !Number.isFinite(claims.nbf))
-      throw new JwtError('malformed', 'nbf is not a number');
-    if (now < claims.nbf - check.clockSkewSeconds)
-      throw new JwtError('not-yet-valid', 'token is not valid yet');
+/** jose's verdict; several keys fit a token without a kid (a rotation): the one that verifies wins. */
+async function verifiedClaims(
+  token: string,
+  keys: KeySource,
+  options: JWTVerifyOptions,
+): Promise<JWTPayload> {
+  try {
+    return (await jwtVerify(token, (header, jws) => keys.key(header, jws), options)).payload;
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    for await (const key of err) {
+      try {
+        return (await jwtVerify(token, key, options)).payload;
+      } catch (inner) {
+        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
   }
-  return claims;
+}
+
+/** Verifies the signature with the issuer's key for the token and checks the claims. */
+export async function verifyJwt(
+  token: string,
+  keys: KeySource,
+  check: JwtCheck,
+): Promise<JWTPayload> {
+  if (token.length > MAX_JWT_BYTES) throw new JwtError('malformed', 'token is too long');
+  const options: JWTVerifyOptions = {
+    algorithms: SUPPORTED_ALGORITHMS,
+    issuer: check.issuer,
+    audience: check.audience,
+    requiredClaims: ['exp'],
+    clockTolerance: check.clockSkewSeconds,
+    currentDate: check.nowSeconds === undefined ? undefined : new Date(check.nowSeconds * 1000),
+  };
+  try {
+    return await verifiedClaims(token, keys, options);
+  } catch (err) {
+    throw refusal(err);
+  }
 }

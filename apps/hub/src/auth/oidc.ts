@@ -6,9 +6,9 @@
 //      object such as {"ml-admins": "admin", "vision": {"role": "submitter", "queues": ["vision"]}}.
 //      Several matching groups: the strongest role wins (admin, then submitter, then viewer) and
 //      the queues of the matching groups of that role are joined.
+import { dns1123LabelError } from '@muster/k8s';
 import { ConfigError } from '../config/hub-config';
-import { decodeJwt, jwtKeyHint, verifyJwt, type JwtCheck } from './jwt';
-import type { KeySource } from './jwks';
+import { verifyJwt, type KeySource } from './jwt';
 import { isRole, type Principal, type Role } from './principal';
 
 export interface GroupRole {
@@ -31,7 +31,6 @@ export interface OidcSettings {
 /** The token was fine but gives no Muster role. */
 export class NoRoleError extends Error {}
 
-const QUEUE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const RANK: Record<Role, number> = { admin: 3, submitter: 2, viewer: 1 };
 
 function queueList(value: unknown): string[] {
@@ -41,7 +40,7 @@ function queueList(value: unknown): string[] {
       : Array.isArray(value)
         ? value.filter((v): v is string => typeof v === 'string')
         : [];
-  return raw.filter((q) => q.length <= 63 && QUEUE_NAME.test(q));
+  return raw.filter((q) => dns1123LabelError(q) === undefined);
 }
 
 /** Parses MUSTER_OIDC_GROUP_ROLES; throws ConfigError. */
@@ -119,15 +118,12 @@ export class OidcVerifier {
 
   /** Verifies the token and maps its claims; throws JwtError or NoRoleError. */
   async verify(token: string, nowSeconds?: number): Promise<Principal> {
-    const decoded = decodeJwt(token);
-    const { kid } = jwtKeyHint(decoded);
-    const check: JwtCheck = {
+    const claims = await verifyJwt(token, this.keys, {
       issuer: this.settings.issuer,
       audience: this.settings.audience,
       clockSkewSeconds: this.settings.clockSkewSeconds,
       nowSeconds,
-    };
-    const claims = verifyJwt(decoded, await this.keys.keys(kid), check);
+    });
     return principalFromClaims(claims, this.settings);
   }
 }

@@ -3,7 +3,8 @@
 import { ConfigError, type HubConfig } from '../config/hub-config';
 import type { ContextLogger, JsonLogger } from '../logging/json-logger';
 import { Authenticator } from './authenticator';
-import { FileKeySource, JwksError, UrlKeySource, type KeySource } from './jwks';
+import { FileKeySource, JwksError, UrlKeySource } from './jwks';
+import type { KeySource } from './jwt';
 import { OidcVerifier, parseGroupRoles } from './oidc';
 import { ConcurrencyLimiter, KeyedRateLimiter } from './rate-limiter';
 import { TokenStore } from './token-store';

@@ -13,11 +13,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
+import { dns1123LabelError } from '@muster/k8s';
 import { ConfigError } from '../config/hub-config';
 import { isRole, type Principal, type Role } from './principal';
 
 export const MIN_TOKEN_LENGTH = 16;
-const QUEUE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 interface TokenEntry {
@@ -88,7 +88,7 @@ export function parseTokensFile(text: string, source = 'tokens file'): TokenEntr
       if (!Array.isArray(e.queues)) fail(`${at}.queues`, 'must be a list of queue names');
       const qs = e.queues as unknown[];
       qs.forEach((q, j) => {
-        if (typeof q !== 'string' || q.length > 63 || !QUEUE_NAME.test(q))
+        if (typeof q !== 'string' || dns1123LabelError(q) !== undefined)
           fail(`${at}.queues[${j}]`, 'must be a queue name (a DNS-1123 label)');
       });
       queues = new Set(qs as string[]);
