@@ -3,3 +3,4 @@ export { Backoff, backoffDelay, type BackoffOptions, type BackoffPolicy } from '
 export { CoalescedRunner, type CoalescedRunnerOptions } from './lib/coalesced-runner';
 export { isRecord } from './lib/records';
 export { errorText } from './lib/errors';
+export { ConfigError, settingValues, type SettingProblem } from './lib/settings';
