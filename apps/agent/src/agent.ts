@@ -234,7 +234,7 @@ export class Agent {
     this.link = new HubLink({
       address: this.config.hubAddress,
       // TLS / mutual TLS from MUSTER_TLS_CA_FILE, MUSTER_TLS_CERT_FILE, MUSTER_TLS_KEY_FILE (tls.ts).
-      credentials: hubTransport().credentials,
+      credentials: hubTransport(this.config).credentials,
       reconnect: { initialMs: this.config.reconnectInitialMs, maxMs: this.config.reconnectMaxMs },
       log: this.log,
       onOpen: () => this.onStreamOpen(),

@@ -18,6 +18,9 @@ describe('loadAgentConfig', () => {
       reconnectMaxMs: 30000,
       logLevel: 'info',
       gangScheduling: 'auto',
+      tlsCaFile: undefined,
+      tlsCertFile: undefined,
+      tlsKeyFile: undefined,
     });
     expect(c.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
     // No default of the agent's own: the hub tells it (HelloAck, recorded on the pods).
@@ -36,6 +39,9 @@ describe('loadAgentConfig', () => {
       MUSTER_CREATE_CONCURRENCY: '8',
       MUSTER_LOG_LEVEL: 'debug',
       MUSTER_GANG_SCHEDULING: 'gates',
+      MUSTER_TLS_CA_FILE: ' /pki/ca.crt ',
+      MUSTER_TLS_CERT_FILE: '/pki/agent.crt',
+      MUSTER_TLS_KEY_FILE: '/pki/agent.key',
     });
     expect(c.hubAddress).toBe('hub.muster.svc:7000');
     expect(c.topologyLevels).toEqual(['topology.kubernetes.io/zone', 'kubernetes.io/hostname']);
@@ -46,6 +52,11 @@ describe('loadAgentConfig', () => {
     expect(c.createConcurrency).toBe(8);
     expect(c.logLevel).toBe('debug');
     expect(c.gangScheduling).toBe('gates');
+    expect([c.tlsCaFile, c.tlsCertFile, c.tlsKeyFile]).toEqual([
+      '/pki/ca.crt',
+      '/pki/agent.crt',
+      '/pki/agent.key',
+    ]);
     expect(
       loadAgentConfig({ ...base, MUSTER_GANG_SCHEDULING: 'workload-api' }).gangScheduling,
     ).toBe('workload-api');
@@ -76,7 +87,11 @@ describe('loadAgentConfig', () => {
     [{ MUSTER_LOG_LEVEL: 'loud' }, 'MUSTER_LOG_LEVEL'],
     [{ MUSTER_GANG_SCHEDULING: 'podgroup' }, 'MUSTER_GANG_SCHEDULING: must be auto'],
     [{ MUSTER_TOPOLOGY_LEVELS: 'zone,not a label!' }, 'MUSTER_TOPOLOGY_LEVELS[1]'],
-    [{ MUSTER_TOPOLOGY_LEVELS: 'a,a' }, 'lists a level twice'],
+    [{ MUSTER_TOPOLOGY_LEVELS: 'a,a' }, 'MUSTER_TOPOLOGY_LEVELS: lists a level twice'],
+    [
+      { MUSTER_TLS_CERT_FILE: '/pki/agent.crt' },
+      'MUSTER_TLS_CERT_FILE and MUSTER_TLS_KEY_FILE go together; set both',
+    ],
     [
       { MUSTER_RECONNECT_INITIAL_MS: '5000', MUSTER_RECONNECT_MAX_MS: '100' },
       'MUSTER_RECONNECT_MAX_MS',
@@ -84,5 +99,23 @@ describe('loadAgentConfig', () => {
   ])('refuses %j', (env, message) => {
     expect(() => loadAgentConfig({ ...base, ...env })).toThrow(ConfigError);
     expect(() => loadAgentConfig({ ...base, ...env })).toThrow(message);
+  });
+
+  it('reads a blank variable as unset', () => {
+    const c = loadAgentConfig({ ...base, MUSTER_HUB: ' ', MUSTER_BIND_TIMEOUT_MS: '' });
+    expect([c.hubAddress, c.bindTimeoutMs]).toEqual(['127.0.0.1:50051', 60000]);
+  });
+
+  it('reports every variable at fault at once', () => {
+    expect(() =>
+      loadAgentConfig({
+        ...base,
+        MUSTER_CLUSTER: 'GPU_East',
+        MUSTER_REPORT_INTERVAL_MS: 'soon',
+        MUSTER_LOG_LEVEL: 'loud',
+      }),
+    ).toThrow(
+      /^MUSTER_CLUSTER: must be a DNS-1123 label.* \(got "GPU_East"\); MUSTER_REPORT_INTERVAL_MS: must be an integer of at least 10 \(got "soon"\); MUSTER_LOG_LEVEL: must be debug, info, warn or error \(got "loud"\)$/,
+    );
   });
 });

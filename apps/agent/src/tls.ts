@@ -10,16 +10,15 @@
 // None of them set: plain text, for a hub in development mode only.
 import { readFileSync } from 'node:fs';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { ConfigError } from './config';
+import { ConfigError, type AgentConfig } from './config';
 
 export interface HubTransport {
   credentials: ChannelCredentials;
   mode: 'plaintext' | 'tls' | 'mtls';
 }
 
-function read(env: NodeJS.ProcessEnv, key: string): Buffer | null {
-  const path = env[key]?.trim();
-  if (!path) return null;
+function read(key: string, path: string | undefined): Buffer | null {
+  if (path === undefined) return null;
   try {
     return readFileSync(path);
   } catch (err) {
@@ -30,13 +29,14 @@ function read(env: NodeJS.ProcessEnv, key: string): Buffer | null {
   }
 }
 
-/** The credentials for the hub stream, from MUSTER_TLS_*; throws ConfigError. */
-export function hubTransport(env: NodeJS.ProcessEnv = process.env): HubTransport {
-  const ca = read(env, 'MUSTER_TLS_CA_FILE');
-  const cert = read(env, 'MUSTER_TLS_CERT_FILE');
-  const key = read(env, 'MUSTER_TLS_KEY_FILE');
-  if ((cert === null) !== (key === null))
-    throw new ConfigError('MUSTER_TLS_CERT_FILE and MUSTER_TLS_KEY_FILE go together; set both');
+/** The credentials for the hub stream, from the MUSTER_TLS_* files; throws ConfigError. */
+export function hubTransport(
+  config: Pick<AgentConfig, 'tlsCaFile' | 'tlsCertFile' | 'tlsKeyFile'>,
+): HubTransport {
+  const ca = read('MUSTER_TLS_CA_FILE', config.tlsCaFile);
+  // Both or neither: the configuration has checked that.
+  const cert = read('MUSTER_TLS_CERT_FILE', config.tlsCertFile);
+  const key = read('MUSTER_TLS_KEY_FILE', config.tlsKeyFile);
   if (ca === null && cert === null)
     return { credentials: credentials.createInsecure(), mode: 'plaintext' };
   let creds: ChannelCredentials;

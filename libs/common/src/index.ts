@@ -4,3 +4,4 @@ export { CoalescedRunner, type CoalescedRunnerOptions } from './lib/coalesced-ru
 export { isRecord } from './lib/records';
 export { errorText } from './lib/errors';
 export { gangRefKey } from './lib/gang-ref';
+export { ConfigError, settingValues, type SettingProblem } from './lib/settings';

@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { z } from 'zod';
 import { ConfigError } from '../errors';
 
 export interface TlsConfig {
@@ -39,6 +40,59 @@ export function loadConfig(path: string): MusterConfig {
   return parseConfig(text, path);
 }
 
+const file = (what: string) =>
+  z
+    .string({ error: `must be ${what}` })
+    .nullish()
+    .transform((v) => v ?? undefined);
+
+const tlsSchema = z.object(
+  {
+    caFile: file('a file path'),
+    certFile: file('a file path'),
+    keyFile: file('a file path'),
+    insecure: z
+      .boolean({ error: 'must be true or false' })
+      .nullish()
+      .transform((v) => v ?? undefined),
+  },
+  { error: 'must be a map with caFile, certFile, keyFile, insecure' },
+);
+
+const contextSchema = z.object(
+  {
+    name: z.string({ error: 'must be a non-empty string' }).min(1, 'must be a non-empty string'),
+    hub: z.string({ error: 'must be HOST:PORT of the hub' }).min(1, 'must be HOST:PORT of the hub'),
+    token: file('a string'),
+    tls: tlsSchema.nullish().transform((v) => v ?? undefined),
+  },
+  { error: 'must be a map with name and hub' },
+);
+
+/** The file's schema; a missing or null field is an absent one. */
+const configSchema = z.object(
+  {
+    currentContext: file('a context name'),
+    contexts: z
+      .array(contextSchema, { error: 'must be a list' })
+      .nullish()
+      .transform((v) => v ?? [])
+      .superRefine((contexts, ctx) => {
+        const names = new Set<string>();
+        contexts.forEach((c, i) => {
+          if (names.has(c.name))
+            ctx.addIssue({
+              code: 'custom',
+              path: [i, 'name'],
+              message: `duplicate context "${c.name}"`,
+            });
+          names.add(c.name);
+        });
+      }),
+  },
+  { error: 'must be a map with currentContext and contexts' },
+);
+
 export function parseConfig(text: string, path: string): MusterConfig {
   let raw: unknown;
   try {
@@ -47,61 +101,32 @@ export function parseConfig(text: string, path: string): MusterConfig {
     throw new ConfigError(`${path}: invalid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (raw === null || raw === undefined) return { contexts: [] };
-  // A declaration (not an arrow) so TypeScript narrows after each call that returns never.
-  function fail(field: string, problem: string): never {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${fieldOf(i.path)}: ${i.message}`);
     throw new ConfigError(
-      `${path}: ${field}: ${problem}; fix it or rewrite it with \`muster config set-context\``,
+      `${path}: ${problems.join('; ')}; fix it or rewrite it with \`muster config set-context\``,
     );
   }
-  if (!isRecord(raw)) fail('(top level)', 'must be a map with currentContext and contexts');
-  const config: MusterConfig = { contexts: [] };
-  if (raw.currentContext !== undefined && raw.currentContext !== null) {
-    if (typeof raw.currentContext !== 'string') fail('currentContext', 'must be a context name');
-    config.currentContext = raw.currentContext;
-  }
-  const contexts = raw.contexts ?? [];
-  if (!Array.isArray(contexts)) fail('contexts', 'must be a list');
-  const names = new Set<string>();
-  contexts.forEach((entry: unknown, i) => {
-    const at = `contexts[${i}]`;
-    if (!isRecord(entry)) fail(at, 'must be a map with name and hub');
-    if (typeof entry.name !== 'string' || entry.name === '')
-      fail(`${at}.name`, 'must be a non-empty string');
-    if (names.has(entry.name)) fail(`${at}.name`, `duplicate context "${entry.name}"`);
-    names.add(entry.name);
-    if (typeof entry.hub !== 'string' || entry.hub === '')
-      fail(`${at}.hub`, 'must be HOST:PORT of the hub');
-    const context: ContextConfig = { name: entry.name, hub: entry.hub };
-    if (entry.token !== undefined && entry.token !== null) {
-      if (typeof entry.token !== 'string') fail(`${at}.token`, 'must be a string');
-      context.token = entry.token;
-    }
-    if (entry.tls !== undefined && entry.tls !== null)
-      context.tls = tlsOf(entry.tls, `${at}.tls`, fail);
-    config.contexts.push(context);
-  });
-  return config;
+  return withoutAbsent(parsed.data);
 }
 
-function tlsOf(
-  value: unknown,
-  at: string,
-  fail: (field: string, problem: string) => never,
-): TlsConfig {
-  if (!isRecord(value)) return fail(at, 'must be a map with caFile, certFile, keyFile, insecure');
-  const tls: TlsConfig = {};
-  for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
-    const v = value[key];
-    if (v === undefined || v === null) continue;
-    if (typeof v !== 'string') return fail(`${at}.${key}`, 'must be a file path');
-    tls[key] = v;
-  }
-  const insecure = value.insecure;
-  if (insecure !== undefined && insecure !== null) {
-    if (typeof insecure !== 'boolean') return fail(`${at}.insecure`, 'must be true or false');
-    tls.insecure = insecure;
-  }
-  return tls;
+/** "contexts[0].tls.insecure" for a path in the file. */
+function fieldOf(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`))
+    .join('');
+}
+
+/** The config with absent fields left out, as it was written. */
+function withoutAbsent(config: z.output<typeof configSchema>): MusterConfig {
+  const compact = <T extends object>(o: T): T =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return compact({
+    currentContext: config.currentContext,
+    contexts: config.contexts.map((c) => compact({ ...c, tls: c.tls && compact(c.tls) })),
+  });
 }
 
 /** Writes the config atomically (a crash leaves the old file) and readable by its owner only. */
@@ -128,8 +153,4 @@ export function redactConfig(config: MusterConfig): MusterConfig {
       c.token === undefined ? { ...c } : { ...c, token: REDACTED },
     ),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

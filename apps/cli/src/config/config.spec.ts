@@ -79,6 +79,20 @@ describe('config file', () => {
     expect(() => parseConfig(text, '/c.yaml')).toThrow(expected);
   });
 
+  it('names every field at fault at once', () => {
+    expect(() => parseConfig('contexts: [3, {name: "", hub: "h:1", token: 5}]', '/c.yaml')).toThrow(
+      '/c.yaml: contexts[0]: must be a map with name and hub; contexts[1].name: must be a non-empty string; contexts[1].token: must be a string; fix it',
+    );
+  });
+
+  it('reads a null field as absent and leaves unknown fields out', () => {
+    const text =
+      'currentContext: null\ncontexts: [{name: a, hub: "h:1", token: null, tls: {caFile: c, keyFile: null}, colour: red}]';
+    expect(parseConfig(text, '/c.yaml')).toStrictEqual({
+      contexts: [{ name: 'a', hub: 'h:1', tls: { caFile: 'c' } }],
+    });
+  });
+
   it('writes through a temporary file and leaves none behind', () => {
     const sub = join(dir, 'atomic');
     const path = join(sub, 'config.yaml');

@@ -1,339 +1,517 @@
-// The hub's whole configuration, read once from the environment at start-up.
+// The hub's whole configuration, read once from the environment at start-up. One schema declares
+// every variable once (its doc, default and bounds) and the rules between them; it maps once to
+// HubConfig, so nothing past start-up reads an environment string. The README tables are checked
+// against it (tests/medium/settings-docs.spec.ts).
+import { z } from 'zod';
+import { ConfigError, settingValues } from '@muster/common';
 import {
+  dns1123LabelError,
+  POD_POLICY_RULES,
   podPolicyOf,
   readAccessProviderFile,
   type AccessProviderFile,
   type PodPolicy,
 } from '@muster/k8s';
 
-export interface HubConfig {
-  /** gRPC listen address. Env MUSTER_GRPC_ADDR, default "127.0.0.1:50051". */
-  grpcAddress: string;
-  /** HTTP port for /healthz, /readyz and /metrics. Env MUSTER_HTTP_PORT, default 8080. */
-  httpPort: number;
-  /** HTTP listen host. Env MUSTER_HTTP_HOST, default "127.0.0.1". */
-  httpHost: string;
-  /** Postgres connection URL. Env MUSTER_DATABASE_URL, default "postgres://postgres@127.0.0.1:5432/muster". */
-  databaseUrl: string;
-  /** Apply pending migrations at start-up (under an advisory lock). Env MUSTER_MIGRATE, default true. */
-  migrate: boolean;
-  /** Redis URL for BullMQ and event notifications. Env MUSTER_REDIS_URL, default "redis://127.0.0.1:6379". */
-  redisUrl: string;
-  /** Prefix of every Redis key and channel, so several hubs can share one Redis. Env MUSTER_REDIS_PREFIX, default "muster". */
-  redisPrefix: string;
-  /** Largest member count of one gang (sum over pod sets). Env MUSTER_MAX_MEMBERS_PER_GANG, default 4096. */
-  maxMembersPerGang: number;
-  /** Most pod sets in one gang. Env MUSTER_MAX_POD_SETS, default 16. */
-  maxPodSetsPerGang: number;
-  /** Largest gRPC message the hub accepts, in bytes. Env MUSTER_MAX_REQUEST_BYTES, default 4 MiB. */
-  maxRequestBytes: number;
-  /** How long events of finished jobs are kept, in hours. Env MUSTER_EVENT_RETENTION_HOURS, default 168 (7 days). */
-  eventRetentionHours: number;
-  /** How often the event pruning job runs, in milliseconds. Env MUSTER_PRUNE_INTERVAL_MS, default 3600000 (1 h). */
-  pruneIntervalMs: number;
-  /** Live events held for one watch stream; a watcher that falls further behind is ended with RESOURCE_EXHAUSTED (it resumes with after_sequence). Env MUSTER_WATCH_BUFFER_EVENTS, default 10000. */
-  watchBufferEvents: number;
-  /** Fallback poll of the event table when no notification arrives, in ms. Env MUSTER_EVENT_POLL_MS, default 1000. */
-  eventPollMs: number;
-  /** A cluster whose agent is silent this long turns NotReady (Lost), in ms. Env MUSTER_WORKER_LOST_TIMEOUT_MS, default 60000. */
-  workerLostTimeoutMs: number;
-  /** Told to agents: delete `requeue` gangs after this long without any message from the hub, in ms; selfFence + fence delete grace + 2 heartbeat intervals must be below workerLostTimeoutMs. Env MUSTER_SELF_FENCE_TIMEOUT_MS, default 40000. */
-  selfFenceTimeoutMs: number;
-  /** Told to agents: the most grace a pod deleted for fencing gets (the smaller of this and its own terminationGracePeriodSeconds), in seconds. Env MUSTER_FENCE_DELETE_GRACE_S, default 10 (at least 1: 0 would be a force delete that leaves containers running unseen). */
-  fenceDeleteGraceSeconds: number;
-  /** Told to agents: heartbeat interval, in ms. Env MUSTER_HEARTBEAT_INTERVAL_MS, default 2000. */
-  heartbeatIntervalMs: number;
-  /** Most queued gangs one scheduling cycle considers. Env MUSTER_MAX_GANGS_PER_CYCLE, default 2000. */
-  maxGangsPerCycle: number;
-  /** A cycle runs at least this often on the leader, in ms. Env MUSTER_CYCLE_PERIOD_MS, default 2000. */
-  cyclePeriodMs: number;
-  /** Wake-ups within this window make one cycle, in ms. Env MUSTER_CYCLE_COALESCE_MS, default 20. */
-  cycleCoalesceMs: number;
-  /** "pack" (keep large domains whole) or "spread". Env MUSTER_PLACEMENT_POLICY, default "pack". */
-  placementPolicy: 'pack' | 'spread';
-  /** Longest requeue backoff after a rejected dispatch, in seconds. Env MUSTER_MAX_REQUEUE_BACKOFF_S, default 60. */
-  maxRequeueBackoffSeconds: number;
-  /** A gang rejected by its clusters this many times fails (reason TooManyAttempts) instead of looping; 0 means never. Env MUSTER_MAX_DISPATCH_ATTEMPTS, default 50. */
-  maxDispatchAttempts: number;
-  /** After a worker could not run a gang (e.g. its scheduler left members unbound), the gang avoids that cluster this long, in seconds. Env MUSTER_CLUSTER_EXCLUSION_S, default 900. */
-  clusterExclusionSeconds: number;
-  /** How often the reconciler rebuilds queue work from Postgres and resends gang lists, in ms. Env MUSTER_RECONCILE_INTERVAL_MS, default 10000. */
-  reconcileIntervalMs: number;
-  /** Access provider file (the Cluster Inventory API's provider file: exec credential plugins by provider name) through which the hub reaches worker API servers with each cluster's registered access providers, to confirm a lost cluster's gangs gone; unset means only agents and operators (muster clusters fence) can confirm. Env MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE, default unset. */
-  clusterAccessProviders: AccessProviderFile | undefined;
-  /** Kubeconfig file of the management cluster that holds the ClusterProfiles; unset disables ClusterProfile sync. Env MUSTER_INVENTORY_KUBECONFIG, default unset. */
-  inventoryKubeconfig: string | undefined;
-  /** Namespace Muster writes its ClusterProfiles to (created if missing). Env MUSTER_INVENTORY_NAMESPACE, default "muster-inventory". */
-  inventoryNamespace: string;
-  /** Namespaces whose ClusterProfiles of other cluster managers are imported as read-only clusters. Env MUSTER_INVENTORY_IMPORT_NAMESPACES (comma list), default none. */
-  inventoryImportNamespaces: string[];
-  /** How often Postgres is compared with the ClusterProfiles, in ms; bounds how late a status change shows. Env MUSTER_INVENTORY_POLL_MS, default 1000. */
-  inventoryPollMs: number;
-  /** Full forced resync of every ClusterProfile (once across replicas), in ms. Env MUSTER_INVENTORY_RESYNC_MS, default 60000. */
-  inventoryResyncMs: number;
-  /** A change of capacity properties alone is written at most this often per cluster, in ms (health, version and access go at once). Env MUSTER_INVENTORY_CAPACITY_INTERVAL_MS, default 10000. */
-  inventoryCapacityIntervalMs: number;
-  /** "debug", "info", "warn" or "error". Env MUSTER_LOG_LEVEL, default "info". */
-  logLevel: LogLevel;
+export { ConfigError };
 
-  // --- Security (see apps/hub/README.md "Authentication and limits") ---
-  /** Development mode: plain text and no authentication are allowed when not configured (a configured check is never weakened); logs a warning. Env MUSTER_DEV_INSECURE, default false. */
-  devInsecure: boolean;
-  /** PEM certificate (chain) the hub serves. Env MUSTER_TLS_CERT_FILE; required unless MUSTER_DEV_INSECURE. */
-  tlsCertFile: string | undefined;
-  /** PEM private key of that certificate. Env MUSTER_TLS_KEY_FILE. */
-  tlsKeyFile: string | undefined;
-  /** PEM CA(s) that sign agent client certificates. Env MUSTER_TLS_CLIENT_CA_FILE; required unless MUSTER_DEV_INSECURE. */
-  tlsClientCaFile: string | undefined;
-  /** YAML file of static bearer tokens. Env MUSTER_AUTH_TOKENS_FILE, default unset. */
-  authTokensFile: string | undefined;
-  /** OIDC bearer tokens (JWTs); unset when MUSTER_OIDC_ISSUER is unset. */
-  oidc: OidcConfig | undefined;
-  /** Open WatchJob/WatchJobs streams per caller. Env MUSTER_MAX_WATCHERS_PER_CALLER, default 16 (0: no limit). */
-  maxWatchersPerCaller: number;
-  /** Sustained SubmitJob calls per second per caller. Env MUSTER_SUBMITS_PER_SECOND, default 50 (0: no limit). */
-  submitsPerSecond: number;
-  /** SubmitJob calls a caller may make at once before the rate applies. Env MUSTER_SUBMIT_BURST, default 100. */
-  submitBurst: number;
-  /** Sustained messages per second on one agent stream. Env MUSTER_AGENT_MESSAGES_PER_SECOND, default 200 (0: no limit). */
-  agentMessagesPerSecond: number;
-  /** Messages an agent stream may send at once before the rate applies. Env MUSTER_AGENT_MESSAGE_BURST, default 2000. */
-  agentMessageBurst: number;
-  /** Pod template policy. Env MUSTER_POD_POLICY_DISABLE (comma list of rules to turn off, default none) and MUSTER_POD_POLICY_ALLOWED_CAPABILITIES (comma list, default the Pod Security "baseline" list). */
-  podPolicy: PodPolicy;
-  /** Labels plus annotations of one pod template, in bytes. Env MUSTER_MAX_TEMPLATE_METADATA_BYTES, default 65536. */
-  maxTemplateMetadataBytes: number;
-}
-
-export interface OidcConfig {
-  /** Env MUSTER_OIDC_ISSUER: the exact "iss" of accepted tokens. */
-  issuer: string;
-  /** Env MUSTER_OIDC_AUDIENCE (required with an issuer): must be in "aud". */
-  audience: string;
-  /** Env MUSTER_OIDC_JWKS_FILE: the issuer's keys from a file. */
-  jwksFile: string | undefined;
-  /** Env MUSTER_OIDC_JWKS_URL: the issuer's keys from a URL; neither: issuer discovery. */
-  jwksUrl: string | undefined;
-  /** Env MUSTER_OIDC_ROLE_CLAIM, default "muster_role". */
-  roleClaim: string;
-  /** Env MUSTER_OIDC_QUEUES_CLAIM, default "muster_queues". */
-  queuesClaim: string;
-  /** Env MUSTER_OIDC_NAME_CLAIM (shown in logs), default "preferred_username" (else "sub"). */
-  nameClaim: string;
-  /** Env MUSTER_OIDC_GROUPS_CLAIM, default "groups". */
-  groupsClaim: string;
-  /** Env MUSTER_OIDC_GROUP_ROLES: JSON object group → role (or {role, queues}); default none. */
-  groupRoles: string | undefined;
-  /** Env MUSTER_OIDC_CLOCK_SKEW_S, default 60. */
-  clockSkewSeconds: number;
-  /** Env MUSTER_OIDC_JWKS_REFRESH_S: refetch of URL keys, default 300. */
-  jwksRefreshSeconds: number;
-}
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const HUB_CONFIG = Symbol('HUB_CONFIG');
 
-export class ConfigError extends Error {}
-
-function intFrom(env: NodeJS.ProcessEnv, key: string, fallback: number, min = 0): number {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) {
-    throw new ConfigError(`${key}: must be an integer of at least ${min} (got "${raw}")`);
-  }
-  return value;
+/** An integer setting of at least `min`; the message names the bound and the value given. */
+function integer(min: number, max?: number) {
+  const bound = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+  const error = (issue: { input?: unknown }) =>
+    `must be an integer ${bound} (got "${String(issue.input)}")`;
+  const number = z.number({ error }).int({ error, abort: true }).min(min, { error, abort: true });
+  // A string that is no number stays a string, so the message shows it as given.
+  return z.preprocess(
+    (raw) =>
+      typeof raw === 'string' && raw !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw,
+    max === undefined ? number : number.max(max, { error, abort: true }),
+  );
 }
 
-function boolFrom(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
-  if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
-  throw new ConfigError(`${key}: must be true or false (got "${raw}")`);
+/** A comma list, items trimmed and empty ones dropped, each checked by `itemError`. */
+function list(itemError: (item: string) => string | undefined = () => undefined) {
+  return z.string().transform((raw, ctx) => {
+    const items = raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+    items.forEach((item, i) => {
+      const message = itemError(item);
+      if (message) ctx.addIssue({ code: 'custom', message, path: [i], input: item });
+    });
+    return items;
+  });
 }
 
-function listFrom(env: NodeJS.ProcessEnv, key: string): string[] | undefined {
-  const raw = env[key];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  return raw
-    .split(',')
-    .map((n) => n.trim())
-    .filter((n) => n !== '');
+/** One of `values`; the message lists them. */
+function choice<const T extends readonly [string, ...string[]]>(values: T) {
+  const names = `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
+  return z.enum(values, {
+    error: (issue) => `must be ${names} (got "${String(issue.input)}")`,
+  });
 }
 
-function fileFrom(env: NodeJS.ProcessEnv, key: string): string | undefined {
-  const raw = env[key];
-  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
-}
+const flag = () =>
+  z.stringbool({
+    truthy: ['1', 'true', 'yes'],
+    falsy: ['0', 'false', 'no'],
+    error: (issue) => `must be true or false (got "${String(issue.input)}")`,
+  });
 
-function oidcFrom(env: NodeJS.ProcessEnv): OidcConfig | undefined {
-  const issuer = env.MUSTER_OIDC_ISSUER?.trim();
-  if (!issuer) {
-    for (const key of ['MUSTER_OIDC_AUDIENCE', 'MUSTER_OIDC_JWKS_FILE', 'MUSTER_OIDC_JWKS_URL']) {
-      if (env[key]) throw new ConfigError(`${key} is set but MUSTER_OIDC_ISSUER is not`);
-    }
-    return undefined;
-  }
-  const audience = env.MUSTER_OIDC_AUDIENCE?.trim();
-  if (!audience) throw new ConfigError('MUSTER_OIDC_AUDIENCE: is required with MUSTER_OIDC_ISSUER');
-  const jwksFile = fileFrom(env, 'MUSTER_OIDC_JWKS_FILE');
-  const jwksUrl = fileFrom(env, 'MUSTER_OIDC_JWKS_URL');
-  if (jwksFile && jwksUrl)
-    throw new ConfigError('MUSTER_OIDC_JWKS_FILE and MUSTER_OIDC_JWKS_URL: set one, not both');
-  // Only fetched URLs must be https (http only on loopback): the issuer itself when its
-  // discovery document gives the keys, else the JWKS URL.
-  const fetched: [string, string][] = jwksUrl
-    ? [['MUSTER_OIDC_JWKS_URL', jwksUrl]]
-    : jwksFile
-      ? []
-      : [['MUSTER_OIDC_ISSUER', issuer]];
-  for (const [key, url] of fetched) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConfigError(`${key}: must be a URL (got "${url.slice(0, 200)}")`);
-    }
-    const local = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
-    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local))
-      throw new ConfigError(`${key}: must be an https:// URL (http:// only on loopback)`);
-  }
-  return {
-    issuer,
-    audience,
-    jwksFile,
-    jwksUrl,
-    roleClaim: env.MUSTER_OIDC_ROLE_CLAIM?.trim() || 'muster_role',
-    queuesClaim: env.MUSTER_OIDC_QUEUES_CLAIM?.trim() || 'muster_queues',
-    nameClaim: env.MUSTER_OIDC_NAME_CLAIM?.trim() || 'preferred_username',
-    groupsClaim: env.MUSTER_OIDC_GROUPS_CLAIM?.trim() || 'groups',
-    groupRoles: env.MUSTER_OIDC_GROUP_ROLES?.trim() || undefined,
-    clockSkewSeconds: intFrom(env, 'MUSTER_OIDC_CLOCK_SKEW_S', 60, 0),
-    jwksRefreshSeconds: intFrom(env, 'MUSTER_OIDC_JWKS_REFRESH_S', 300, 10),
-  };
-}
+const namespaceError = (n: string) =>
+  dns1123LabelError(n) ? `"${n}" is not a namespace name (a DNS-1123 label)` : undefined;
 
-function podPolicyFrom(env: NodeJS.ProcessEnv): PodPolicy {
-  try {
-    return podPolicyOf(
-      listFrom(env, 'MUSTER_POD_POLICY_DISABLE') ?? [],
-      listFrom(env, 'MUSTER_POD_POLICY_ALLOWED_CAPABILITIES'),
-    );
-  } catch (err) {
-    throw new ConfigError(`MUSTER_POD_POLICY_DISABLE: ${(err as Error).message}`);
-  }
-}
+/** Every variable the hub reads, by name: the doc, the default and the bounds. */
+export const hubSettings = z.object({
+  MUSTER_GRPC_ADDR: z.string().default('127.0.0.1:50051').describe('gRPC listen address.'),
+  MUSTER_HTTP_PORT: integer(0, 65535)
+    .default(8080)
+    .describe('HTTP port for /healthz, /readyz and /metrics.'),
+  MUSTER_HTTP_HOST: z.string().default('127.0.0.1').describe('HTTP listen host.'),
+  MUSTER_DATABASE_URL: z
+    .string()
+    .default('postgres://postgres@127.0.0.1:5432/muster')
+    .describe('Postgres connection URL.'),
+  MUSTER_MIGRATE: flag()
+    .default(true)
+    .describe('Apply pending migrations at start-up (under an advisory lock).'),
+  MUSTER_REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .describe('Redis URL for BullMQ and event notifications.'),
+  MUSTER_REDIS_PREFIX: z
+    .string()
+    .default('muster')
+    .describe('Prefix of every Redis key and channel, so several hubs can share one Redis.'),
+  MUSTER_LOG_LEVEL: choice(LOG_LEVELS)
+    .default('info')
+    .describe('"debug", "info", "warn" or "error".'),
 
-function namespacesFrom(env: NodeJS.ProcessEnv, key: string, fallback: string[]): string[] {
-  const raw = env[key];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const names = [
-    ...new Set(
-      raw
-        .split(',')
-        .map((n) => n.trim())
-        .filter((n) => n !== ''),
+  // Security (apps/hub/README.md "Authentication and authorization")
+  MUSTER_DEV_INSECURE: flag()
+    .default(false)
+    .describe(
+      'Development mode: plain text and no authentication are allowed when not configured (a configured check is never weakened); logs a warning.',
     ),
-  ];
-  for (const n of names) {
-    if (n.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n))
-      throw new ConfigError(`${key}: "${n}" is not a namespace name (a DNS-1123 label)`);
-  }
-  return names;
+  MUSTER_TLS_CERT_FILE: z
+    .string()
+    .optional()
+    .describe('PEM certificate (chain) the hub serves; required unless MUSTER_DEV_INSECURE.'),
+  MUSTER_TLS_KEY_FILE: z.string().optional().describe('PEM private key of that certificate.'),
+  MUSTER_TLS_CLIENT_CA_FILE: z
+    .string()
+    .optional()
+    .describe(
+      'PEM CA(s) that sign agent client certificates; required unless MUSTER_DEV_INSECURE.',
+    ),
+  MUSTER_AUTH_TOKENS_FILE: z.string().optional().describe('YAML file of static bearer tokens.'),
+  MUSTER_OIDC_ISSUER: z
+    .string()
+    .optional()
+    .describe('The exact "iss" of accepted OIDC tokens (JWTs); unset: no OIDC.'),
+  MUSTER_OIDC_AUDIENCE: z
+    .string()
+    .optional()
+    .describe('Required with an issuer: must be in "aud".'),
+  MUSTER_OIDC_JWKS_FILE: z.string().optional().describe("The issuer's keys from a file."),
+  MUSTER_OIDC_JWKS_URL: z
+    .string()
+    .optional()
+    .describe("The issuer's keys from a URL; neither: issuer discovery."),
+  MUSTER_OIDC_ROLE_CLAIM: z.string().default('muster_role').describe('Claim holding the role.'),
+  MUSTER_OIDC_QUEUES_CLAIM: z
+    .string()
+    .default('muster_queues')
+    .describe('Claim holding the queues.'),
+  MUSTER_OIDC_NAME_CLAIM: z
+    .string()
+    .default('preferred_username')
+    .describe('Claim shown in logs as the name (else "sub").'),
+  MUSTER_OIDC_GROUPS_CLAIM: z.string().default('groups').describe('Claim holding the groups.'),
+  MUSTER_OIDC_GROUP_ROLES: z
+    .string()
+    .optional()
+    .describe('JSON object group → role (or {role, queues}); default none.'),
+  MUSTER_OIDC_CLOCK_SKEW_S: integer(0)
+    .default(60)
+    .describe('Tolerance for "exp" and "nbf", in seconds.'),
+  MUSTER_OIDC_JWKS_REFRESH_S: integer(10).default(300).describe('Refetch of URL keys, in seconds.'),
+  MUSTER_POD_POLICY_DISABLE: list((rule) =>
+    (POD_POLICY_RULES as readonly string[]).includes(rule)
+      ? undefined
+      : `unknown pod policy rule "${rule}"; rules: ${POD_POLICY_RULES.join(', ')}`,
+  )
+    .default([])
+    .describe('Pod template policy rules to turn off (comma list).'),
+  MUSTER_POD_POLICY_ALLOWED_CAPABILITIES: list()
+    .optional()
+    .describe(
+      'Capabilities containers may add (comma list); unset: the Pod Security "baseline" list.',
+    ),
+
+  // Limits
+  MUSTER_MAX_REQUEST_BYTES: integer(1024)
+    .default(4 * 1024 * 1024)
+    .describe('Largest gRPC message the hub accepts, in bytes.'),
+  MUSTER_MAX_MEMBERS_PER_GANG: integer(1)
+    .default(4096)
+    .describe('Largest member count of one gang (sum over pod sets).'),
+  MUSTER_MAX_POD_SETS: integer(1).default(16).describe('Most pod sets in one gang.'),
+  MUSTER_MAX_TEMPLATE_METADATA_BYTES: integer(256)
+    .default(64 * 1024)
+    .describe('Labels plus annotations of one pod template, in bytes.'),
+  MUSTER_MAX_WATCHERS_PER_CALLER: integer(0)
+    .default(16)
+    .describe('Open WatchJob/WatchJobs streams per caller (0: no limit).'),
+  MUSTER_SUBMITS_PER_SECOND: integer(0)
+    .default(50)
+    .describe('Sustained SubmitJob calls per second per caller (0: no limit).'),
+  MUSTER_SUBMIT_BURST: integer(1)
+    .default(100)
+    .describe('SubmitJob calls a caller may make at once before the rate applies.'),
+  MUSTER_AGENT_MESSAGES_PER_SECOND: integer(0)
+    .default(200)
+    .describe('Sustained messages per second on one agent stream (0: no limit).'),
+  MUSTER_AGENT_MESSAGE_BURST: integer(1)
+    .default(2000)
+    .describe('Messages an agent stream may send at once before the rate applies.'),
+
+  // Scheduling and dispatch
+  MUSTER_CYCLE_PERIOD_MS: integer(50)
+    .default(2000)
+    .describe('A cycle runs at least this often on the leader, in ms.'),
+  MUSTER_CYCLE_COALESCE_MS: integer(0)
+    .default(20)
+    .describe('Wake-ups within this window make one cycle, in ms.'),
+  MUSTER_MAX_GANGS_PER_CYCLE: integer(1)
+    .default(2000)
+    .describe('Most queued gangs one scheduling cycle considers.'),
+  MUSTER_PLACEMENT_POLICY: choice(['pack', 'spread'])
+    .default('pack')
+    .describe('"pack" (keep large domains whole) or "spread".'),
+  MUSTER_MAX_REQUEUE_BACKOFF_S: integer(0)
+    .default(60)
+    .describe('Longest requeue backoff after a rejected dispatch, in seconds.'),
+  MUSTER_CLUSTER_EXCLUSION_S: integer(0)
+    .default(900)
+    .describe(
+      'After a worker could not run a gang (e.g. its scheduler left members unbound), the gang avoids that cluster this long, in seconds.',
+    ),
+  MUSTER_MAX_DISPATCH_ATTEMPTS: integer(0)
+    .default(50)
+    .describe(
+      'A gang rejected by its clusters this many times fails (reason TooManyAttempts) instead of looping; 0 means never.',
+    ),
+  MUSTER_RECONCILE_INTERVAL_MS: integer(100)
+    .default(10_000)
+    .describe(
+      'How often the reconciler rebuilds queue work from Postgres and resends gang lists, in ms.',
+    ),
+  MUSTER_HEARTBEAT_INTERVAL_MS: integer(100)
+    .default(2000)
+    .describe('Told to agents: heartbeat interval, in ms.'),
+  MUSTER_SELF_FENCE_TIMEOUT_MS: integer(50)
+    .default(40_000)
+    .describe(
+      'Told to agents: delete `requeue` gangs after this long without any message from the hub, in ms; selfFence + fence delete grace + 2 heartbeat intervals must be below the worker lost timeout.',
+    ),
+  MUSTER_FENCE_DELETE_GRACE_S: integer(1)
+    .default(10)
+    .describe(
+      'Told to agents: the most grace a pod deleted for fencing gets (the smaller of this and its own terminationGracePeriodSeconds), in seconds; at least 1: 0 would be a force delete that leaves containers running unseen.',
+    ),
+  MUSTER_WORKER_LOST_TIMEOUT_MS: integer(100)
+    .default(60_000)
+    .describe('A cluster whose agent is silent this long turns NotReady (Lost), in ms.'),
+  MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: z
+    .string()
+    .optional()
+    .describe(
+      "Access provider file (the Cluster Inventory API's provider file: exec credential plugins by provider name) through which the hub reaches worker API servers with each cluster's registered access providers, to confirm a lost cluster's gangs gone; unset means only agents and operators (muster clusters fence) can confirm.",
+    ),
+  MUSTER_EVENT_POLL_MS: integer(50)
+    .default(1000)
+    .describe('Fallback poll of the event table when no notification arrives, in ms.'),
+  MUSTER_WATCH_BUFFER_EVENTS: integer(10)
+    .default(10_000)
+    .describe(
+      'Live events held for one watch stream; a watcher that falls further behind is ended with RESOURCE_EXHAUSTED (it resumes with after_sequence).',
+    ),
+  MUSTER_EVENT_RETENTION_HOURS: integer(1)
+    .default(168)
+    .describe('How long events of finished jobs are kept, in hours (168: 7 days).'),
+  MUSTER_PRUNE_INTERVAL_MS: integer(1000)
+    .default(3_600_000)
+    .describe('How often the event pruning job runs, in milliseconds (3600000: 1 h).'),
+
+  // Inventory (ClusterProfiles)
+  MUSTER_INVENTORY_KUBECONFIG: z
+    .string()
+    .optional()
+    .describe(
+      'Kubeconfig file of the management cluster that holds the ClusterProfiles; unset disables ClusterProfile sync.',
+    ),
+  MUSTER_INVENTORY_NAMESPACE: z
+    .string()
+    .superRefine((name, ctx) => {
+      const message = name.includes(',') ? 'must name one namespace' : namespaceError(name);
+      if (message) ctx.addIssue(message);
+    })
+    .default('muster-inventory')
+    .describe('Namespace Muster writes its ClusterProfiles to (created if missing).'),
+  MUSTER_INVENTORY_IMPORT_NAMESPACES: list(namespaceError)
+    .transform((names) => [...new Set(names)])
+    .default([])
+    .describe(
+      'Namespaces whose ClusterProfiles of other cluster managers are imported as read-only clusters (comma list).',
+    ),
+  MUSTER_INVENTORY_POLL_MS: integer(100)
+    .default(1000)
+    .describe(
+      'How often Postgres is compared with the ClusterProfiles, in ms; bounds how late a status change shows.',
+    ),
+  MUSTER_INVENTORY_RESYNC_MS: integer(1000)
+    .default(60_000)
+    .describe('Full forced resync of every ClusterProfile (once across replicas), in ms.'),
+  MUSTER_INVENTORY_CAPACITY_INTERVAL_MS: integer(0)
+    .default(10_000)
+    .describe(
+      'A change of capacity properties alone is written at most this often per cluster, in ms (health, version and access go at once).',
+    ),
+});
+
+export type HubSettings = z.output<typeof hubSettings>;
+
+/** The hub's configuration. A field's type names the variable it comes from (see hubSettings). */
+export interface HubConfig {
+  grpcAddress: HubSettings['MUSTER_GRPC_ADDR'];
+  httpPort: HubSettings['MUSTER_HTTP_PORT'];
+  httpHost: HubSettings['MUSTER_HTTP_HOST'];
+  databaseUrl: HubSettings['MUSTER_DATABASE_URL'];
+  migrate: HubSettings['MUSTER_MIGRATE'];
+  redisUrl: HubSettings['MUSTER_REDIS_URL'];
+  redisPrefix: HubSettings['MUSTER_REDIS_PREFIX'];
+  maxMembersPerGang: HubSettings['MUSTER_MAX_MEMBERS_PER_GANG'];
+  maxPodSetsPerGang: HubSettings['MUSTER_MAX_POD_SETS'];
+  maxRequestBytes: HubSettings['MUSTER_MAX_REQUEST_BYTES'];
+  eventRetentionHours: HubSettings['MUSTER_EVENT_RETENTION_HOURS'];
+  pruneIntervalMs: HubSettings['MUSTER_PRUNE_INTERVAL_MS'];
+  watchBufferEvents: HubSettings['MUSTER_WATCH_BUFFER_EVENTS'];
+  eventPollMs: HubSettings['MUSTER_EVENT_POLL_MS'];
+  workerLostTimeoutMs: HubSettings['MUSTER_WORKER_LOST_TIMEOUT_MS'];
+  selfFenceTimeoutMs: HubSettings['MUSTER_SELF_FENCE_TIMEOUT_MS'];
+  fenceDeleteGraceSeconds: HubSettings['MUSTER_FENCE_DELETE_GRACE_S'];
+  heartbeatIntervalMs: HubSettings['MUSTER_HEARTBEAT_INTERVAL_MS'];
+  maxGangsPerCycle: HubSettings['MUSTER_MAX_GANGS_PER_CYCLE'];
+  cyclePeriodMs: HubSettings['MUSTER_CYCLE_PERIOD_MS'];
+  cycleCoalesceMs: HubSettings['MUSTER_CYCLE_COALESCE_MS'];
+  placementPolicy: HubSettings['MUSTER_PLACEMENT_POLICY'];
+  maxRequeueBackoffSeconds: HubSettings['MUSTER_MAX_REQUEUE_BACKOFF_S'];
+  maxDispatchAttempts: HubSettings['MUSTER_MAX_DISPATCH_ATTEMPTS'];
+  clusterExclusionSeconds: HubSettings['MUSTER_CLUSTER_EXCLUSION_S'];
+  reconcileIntervalMs: HubSettings['MUSTER_RECONCILE_INTERVAL_MS'];
+  /** The file of MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE, read and checked at start. */
+  clusterAccessProviders: AccessProviderFile | undefined;
+  inventoryKubeconfig: HubSettings['MUSTER_INVENTORY_KUBECONFIG'];
+  inventoryNamespace: HubSettings['MUSTER_INVENTORY_NAMESPACE'];
+  inventoryImportNamespaces: HubSettings['MUSTER_INVENTORY_IMPORT_NAMESPACES'];
+  inventoryPollMs: HubSettings['MUSTER_INVENTORY_POLL_MS'];
+  inventoryResyncMs: HubSettings['MUSTER_INVENTORY_RESYNC_MS'];
+  inventoryCapacityIntervalMs: HubSettings['MUSTER_INVENTORY_CAPACITY_INTERVAL_MS'];
+  logLevel: LogLevel;
+
+  // --- Security (see apps/hub/README.md "Authentication and authorization") ---
+  devInsecure: HubSettings['MUSTER_DEV_INSECURE'];
+  tlsCertFile: HubSettings['MUSTER_TLS_CERT_FILE'];
+  tlsKeyFile: HubSettings['MUSTER_TLS_KEY_FILE'];
+  tlsClientCaFile: HubSettings['MUSTER_TLS_CLIENT_CA_FILE'];
+  authTokensFile: HubSettings['MUSTER_AUTH_TOKENS_FILE'];
+  /** OIDC bearer tokens (JWTs); unset when MUSTER_OIDC_ISSUER is unset. */
+  oidc: OidcConfig | undefined;
+  maxWatchersPerCaller: HubSettings['MUSTER_MAX_WATCHERS_PER_CALLER'];
+  submitsPerSecond: HubSettings['MUSTER_SUBMITS_PER_SECOND'];
+  submitBurst: HubSettings['MUSTER_SUBMIT_BURST'];
+  agentMessagesPerSecond: HubSettings['MUSTER_AGENT_MESSAGES_PER_SECOND'];
+  agentMessageBurst: HubSettings['MUSTER_AGENT_MESSAGE_BURST'];
+  /** From MUSTER_POD_POLICY_DISABLE and MUSTER_POD_POLICY_ALLOWED_CAPABILITIES. */
+  podPolicy: PodPolicy;
+  maxTemplateMetadataBytes: HubSettings['MUSTER_MAX_TEMPLATE_METADATA_BYTES'];
 }
 
-function namespaceFrom(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
-  const names = namespacesFrom(env, key, [fallback]);
-  if (names.length !== 1) throw new ConfigError(`${key}: must name one namespace`);
-  return names[0] ?? fallback;
+export interface OidcConfig {
+  issuer: string;
+  audience: string;
+  jwksFile: HubSettings['MUSTER_OIDC_JWKS_FILE'];
+  jwksUrl: HubSettings['MUSTER_OIDC_JWKS_URL'];
+  roleClaim: HubSettings['MUSTER_OIDC_ROLE_CLAIM'];
+  queuesClaim: HubSettings['MUSTER_OIDC_QUEUES_CLAIM'];
+  nameClaim: HubSettings['MUSTER_OIDC_NAME_CLAIM'];
+  groupsClaim: HubSettings['MUSTER_OIDC_GROUPS_CLAIM'];
+  groupRoles: HubSettings['MUSTER_OIDC_GROUP_ROLES'];
+  clockSkewSeconds: HubSettings['MUSTER_OIDC_CLOCK_SKEW_S'];
+  jwksRefreshSeconds: HubSettings['MUSTER_OIDC_JWKS_REFRESH_S'];
 }
 
-/** A provider file named by `name`, read and checked at start so a bad file stops the hub. */
-function accessProvidersFrom(env: NodeJS.ProcessEnv, name: string): AccessProviderFile | undefined {
-  const path = env[name];
-  if (!path) return undefined;
-  try {
-    return readAccessProviderFile(path);
-  } catch (err) {
-    throw new ConfigError(`${name}: ${(err as Error).message}`);
-  }
-}
-
-export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
-  const logLevel = (env.MUSTER_LOG_LEVEL ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
-    throw new ConfigError(
-      `MUSTER_LOG_LEVEL: must be debug, info, warn or error (got "${logLevel}")`,
-    );
-  }
-  const workerLostTimeoutMs = intFrom(env, 'MUSTER_WORKER_LOST_TIMEOUT_MS', 60_000, 100);
-  const selfFenceTimeoutMs = intFrom(env, 'MUSTER_SELF_FENCE_TIMEOUT_MS', 40_000, 50);
-  const fenceDeleteGraceSeconds = intFrom(env, 'MUSTER_FENCE_DELETE_GRACE_S', 10, 1);
-  const heartbeatIntervalMs = intFrom(env, 'MUSTER_HEARTBEAT_INTERVAL_MS', 2000, 100);
+/** The rules between settings; each problem names every variable it involves. */
+function checkTogether(s: HubSettings, ctx: z.RefinementCtx): void {
   // An agent cut off from the hub must have deleted its requeue gangs, grace included, before the
   // hub calls the cluster lost; the margin covers the up to one heartbeat by which the agent's
   // last word from the hub and the hub's last word from the agent differ, and then some.
-  const fenced = selfFenceTimeoutMs + fenceDeleteGraceSeconds * 1000 + 2 * heartbeatIntervalMs;
-  if (fenced >= workerLostTimeoutMs) {
-    throw new ConfigError(
-      `MUSTER_SELF_FENCE_TIMEOUT_MS (${selfFenceTimeoutMs}) + MUSTER_FENCE_DELETE_GRACE_S (${fenceDeleteGraceSeconds} s) + 2 × MUSTER_HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs}) = ${fenced} ms must be below MUSTER_WORKER_LOST_TIMEOUT_MS (${workerLostTimeoutMs}), or a lost cluster's gangs could still be running when the hub gives up on it`,
+  const fenced =
+    s.MUSTER_SELF_FENCE_TIMEOUT_MS +
+    s.MUSTER_FENCE_DELETE_GRACE_S * 1000 +
+    2 * s.MUSTER_HEARTBEAT_INTERVAL_MS;
+  if (fenced >= s.MUSTER_WORKER_LOST_TIMEOUT_MS) {
+    ctx.addIssue(
+      `MUSTER_SELF_FENCE_TIMEOUT_MS (${s.MUSTER_SELF_FENCE_TIMEOUT_MS}) + MUSTER_FENCE_DELETE_GRACE_S (${s.MUSTER_FENCE_DELETE_GRACE_S} s) + 2 × MUSTER_HEARTBEAT_INTERVAL_MS (${s.MUSTER_HEARTBEAT_INTERVAL_MS}) = ${fenced} ms must be below MUSTER_WORKER_LOST_TIMEOUT_MS (${s.MUSTER_WORKER_LOST_TIMEOUT_MS}), or a lost cluster's gangs could still be running when the hub gives up on it`,
     );
   }
-  const placementPolicy = (env.MUSTER_PLACEMENT_POLICY ?? 'pack') as 'pack' | 'spread';
-  if (placementPolicy !== 'pack' && placementPolicy !== 'spread') {
-    throw new ConfigError(
-      `MUSTER_PLACEMENT_POLICY: must be pack or spread (got "${String(placementPolicy)}")`,
-    );
+
+  const issuer = s.MUSTER_OIDC_ISSUER;
+  if (issuer === undefined) {
+    for (const name of [
+      'MUSTER_OIDC_AUDIENCE',
+      'MUSTER_OIDC_JWKS_FILE',
+      'MUSTER_OIDC_JWKS_URL',
+    ] as const) {
+      if (s[name] !== undefined) ctx.addIssue(`${name} is set but MUSTER_OIDC_ISSUER is not`);
+    }
+    return;
   }
+  if (s.MUSTER_OIDC_AUDIENCE === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['MUSTER_OIDC_AUDIENCE'],
+      message: 'is required with MUSTER_OIDC_ISSUER',
+    });
+  }
+  if (s.MUSTER_OIDC_JWKS_FILE !== undefined && s.MUSTER_OIDC_JWKS_URL !== undefined) {
+    ctx.addIssue('MUSTER_OIDC_JWKS_FILE and MUSTER_OIDC_JWKS_URL: set one, not both');
+  }
+  // Only fetched URLs must be https (http only on loopback): the issuer itself when its
+  // discovery document gives the keys, else the JWKS URL.
+  const fetched: [string, string][] =
+    s.MUSTER_OIDC_JWKS_URL !== undefined
+      ? [['MUSTER_OIDC_JWKS_URL', s.MUSTER_OIDC_JWKS_URL]]
+      : s.MUSTER_OIDC_JWKS_FILE !== undefined
+        ? []
+        : [['MUSTER_OIDC_ISSUER', issuer]];
+  for (const [name, url] of fetched) {
+    const message = fetchedUrlError(url);
+    if (message) ctx.addIssue({ code: 'custom', path: [name], message });
+  }
+}
+
+function fetchedUrlError(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `must be a URL (got "${url.slice(0, 200)}")`;
+  }
+  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local))
+    return 'must be an https:// URL (http:// only on loopback)';
+  return undefined;
+}
+
+/** The one mapping from settings to the configuration; reads the access provider file. */
+function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
   return {
-    grpcAddress: env.MUSTER_GRPC_ADDR ?? '127.0.0.1:50051',
-    httpPort: intFrom(env, 'MUSTER_HTTP_PORT', 8080),
-    httpHost: env.MUSTER_HTTP_HOST ?? '127.0.0.1',
-    databaseUrl: env.MUSTER_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/muster',
-    migrate: boolFrom(env, 'MUSTER_MIGRATE', true),
-    redisUrl: env.MUSTER_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    redisPrefix: env.MUSTER_REDIS_PREFIX ?? 'muster',
-    maxMembersPerGang: intFrom(env, 'MUSTER_MAX_MEMBERS_PER_GANG', 4096, 1),
-    watchBufferEvents: intFrom(env, 'MUSTER_WATCH_BUFFER_EVENTS', 10_000, 10),
-    maxPodSetsPerGang: intFrom(env, 'MUSTER_MAX_POD_SETS', 16, 1),
-    maxRequestBytes: intFrom(env, 'MUSTER_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 1024),
-    eventRetentionHours: intFrom(env, 'MUSTER_EVENT_RETENTION_HOURS', 168, 1),
-    pruneIntervalMs: intFrom(env, 'MUSTER_PRUNE_INTERVAL_MS', 3_600_000, 1000),
-    eventPollMs: intFrom(env, 'MUSTER_EVENT_POLL_MS', 1000, 50),
-    workerLostTimeoutMs,
-    selfFenceTimeoutMs,
-    fenceDeleteGraceSeconds,
-    heartbeatIntervalMs,
-    maxGangsPerCycle: intFrom(env, 'MUSTER_MAX_GANGS_PER_CYCLE', 2000, 1),
-    cyclePeriodMs: intFrom(env, 'MUSTER_CYCLE_PERIOD_MS', 2000, 50),
-    cycleCoalesceMs: intFrom(env, 'MUSTER_CYCLE_COALESCE_MS', 20, 0),
-    placementPolicy,
-    maxRequeueBackoffSeconds: intFrom(env, 'MUSTER_MAX_REQUEUE_BACKOFF_S', 60, 0),
-    clusterExclusionSeconds: intFrom(env, 'MUSTER_CLUSTER_EXCLUSION_S', 900, 0),
-    maxDispatchAttempts: intFrom(env, 'MUSTER_MAX_DISPATCH_ATTEMPTS', 50, 0),
-    reconcileIntervalMs: intFrom(env, 'MUSTER_RECONCILE_INTERVAL_MS', 10_000, 100),
-    clusterAccessProviders: accessProvidersFrom(env, 'MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE'),
-    inventoryKubeconfig: env.MUSTER_INVENTORY_KUBECONFIG || undefined,
-    inventoryNamespace: namespaceFrom(env, 'MUSTER_INVENTORY_NAMESPACE', 'muster-inventory'),
-    inventoryImportNamespaces: namespacesFrom(env, 'MUSTER_INVENTORY_IMPORT_NAMESPACES', []),
-    inventoryPollMs: intFrom(env, 'MUSTER_INVENTORY_POLL_MS', 1000, 100),
-    inventoryResyncMs: intFrom(env, 'MUSTER_INVENTORY_RESYNC_MS', 60_000, 1000),
-    inventoryCapacityIntervalMs: intFrom(env, 'MUSTER_INVENTORY_CAPACITY_INTERVAL_MS', 10_000, 0),
-    logLevel,
-    devInsecure: boolFrom(env, 'MUSTER_DEV_INSECURE', false),
-    tlsCertFile: fileFrom(env, 'MUSTER_TLS_CERT_FILE'),
-    tlsKeyFile: fileFrom(env, 'MUSTER_TLS_KEY_FILE'),
-    tlsClientCaFile: fileFrom(env, 'MUSTER_TLS_CLIENT_CA_FILE'),
-    authTokensFile: fileFrom(env, 'MUSTER_AUTH_TOKENS_FILE'),
-    oidc: oidcFrom(env),
-    maxWatchersPerCaller: intFrom(env, 'MUSTER_MAX_WATCHERS_PER_CALLER', 16, 0),
-    submitsPerSecond: intFrom(env, 'MUSTER_SUBMITS_PER_SECOND', 50, 0),
-    submitBurst: intFrom(env, 'MUSTER_SUBMIT_BURST', 100, 1),
-    agentMessagesPerSecond: intFrom(env, 'MUSTER_AGENT_MESSAGES_PER_SECOND', 200, 0),
-    agentMessageBurst: intFrom(env, 'MUSTER_AGENT_MESSAGE_BURST', 2000, 1),
-    podPolicy: podPolicyFrom(env),
-    maxTemplateMetadataBytes: intFrom(env, 'MUSTER_MAX_TEMPLATE_METADATA_BYTES', 64 * 1024, 256),
+    grpcAddress: s.MUSTER_GRPC_ADDR,
+    httpPort: s.MUSTER_HTTP_PORT,
+    httpHost: s.MUSTER_HTTP_HOST,
+    databaseUrl: s.MUSTER_DATABASE_URL,
+    migrate: s.MUSTER_MIGRATE,
+    redisUrl: s.MUSTER_REDIS_URL,
+    redisPrefix: s.MUSTER_REDIS_PREFIX,
+    maxMembersPerGang: s.MUSTER_MAX_MEMBERS_PER_GANG,
+    maxPodSetsPerGang: s.MUSTER_MAX_POD_SETS,
+    maxRequestBytes: s.MUSTER_MAX_REQUEST_BYTES,
+    eventRetentionHours: s.MUSTER_EVENT_RETENTION_HOURS,
+    pruneIntervalMs: s.MUSTER_PRUNE_INTERVAL_MS,
+    watchBufferEvents: s.MUSTER_WATCH_BUFFER_EVENTS,
+    eventPollMs: s.MUSTER_EVENT_POLL_MS,
+    workerLostTimeoutMs: s.MUSTER_WORKER_LOST_TIMEOUT_MS,
+    selfFenceTimeoutMs: s.MUSTER_SELF_FENCE_TIMEOUT_MS,
+    fenceDeleteGraceSeconds: s.MUSTER_FENCE_DELETE_GRACE_S,
+    heartbeatIntervalMs: s.MUSTER_HEARTBEAT_INTERVAL_MS,
+    maxGangsPerCycle: s.MUSTER_MAX_GANGS_PER_CYCLE,
+    cyclePeriodMs: s.MUSTER_CYCLE_PERIOD_MS,
+    cycleCoalesceMs: s.MUSTER_CYCLE_COALESCE_MS,
+    placementPolicy: s.MUSTER_PLACEMENT_POLICY,
+    maxRequeueBackoffSeconds: s.MUSTER_MAX_REQUEUE_BACKOFF_S,
+    maxDispatchAttempts: s.MUSTER_MAX_DISPATCH_ATTEMPTS,
+    clusterExclusionSeconds: s.MUSTER_CLUSTER_EXCLUSION_S,
+    reconcileIntervalMs: s.MUSTER_RECONCILE_INTERVAL_MS,
+    clusterAccessProviders: accessProviders(s.MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE, ctx),
+    inventoryKubeconfig: s.MUSTER_INVENTORY_KUBECONFIG,
+    inventoryNamespace: s.MUSTER_INVENTORY_NAMESPACE,
+    inventoryImportNamespaces: s.MUSTER_INVENTORY_IMPORT_NAMESPACES,
+    inventoryPollMs: s.MUSTER_INVENTORY_POLL_MS,
+    inventoryResyncMs: s.MUSTER_INVENTORY_RESYNC_MS,
+    inventoryCapacityIntervalMs: s.MUSTER_INVENTORY_CAPACITY_INTERVAL_MS,
+    logLevel: s.MUSTER_LOG_LEVEL,
+    devInsecure: s.MUSTER_DEV_INSECURE,
+    tlsCertFile: s.MUSTER_TLS_CERT_FILE,
+    tlsKeyFile: s.MUSTER_TLS_KEY_FILE,
+    tlsClientCaFile: s.MUSTER_TLS_CLIENT_CA_FILE,
+    authTokensFile: s.MUSTER_AUTH_TOKENS_FILE,
+    oidc:
+      s.MUSTER_OIDC_ISSUER === undefined || s.MUSTER_OIDC_AUDIENCE === undefined
+        ? undefined
+        : {
+            issuer: s.MUSTER_OIDC_ISSUER,
+            audience: s.MUSTER_OIDC_AUDIENCE,
+            jwksFile: s.MUSTER_OIDC_JWKS_FILE,
+            jwksUrl: s.MUSTER_OIDC_JWKS_URL,
+            roleClaim: s.MUSTER_OIDC_ROLE_CLAIM,
+            queuesClaim: s.MUSTER_OIDC_QUEUES_CLAIM,
+            nameClaim: s.MUSTER_OIDC_NAME_CLAIM,
+            groupsClaim: s.MUSTER_OIDC_GROUPS_CLAIM,
+            groupRoles: s.MUSTER_OIDC_GROUP_ROLES,
+            clockSkewSeconds: s.MUSTER_OIDC_CLOCK_SKEW_S,
+            jwksRefreshSeconds: s.MUSTER_OIDC_JWKS_REFRESH_S,
+          },
+    maxWatchersPerCaller: s.MUSTER_MAX_WATCHERS_PER_CALLER,
+    submitsPerSecond: s.MUSTER_SUBMITS_PER_SECOND,
+    submitBurst: s.MUSTER_SUBMIT_BURST,
+    agentMessagesPerSecond: s.MUSTER_AGENT_MESSAGES_PER_SECOND,
+    agentMessageBurst: s.MUSTER_AGENT_MESSAGE_BURST,
+    podPolicy: podPolicyOf(s.MUSTER_POD_POLICY_DISABLE, s.MUSTER_POD_POLICY_ALLOWED_CAPABILITIES),
+    maxTemplateMetadataBytes: s.MUSTER_MAX_TEMPLATE_METADATA_BYTES,
   };
+}
+
+/** The provider file read and checked now, so a bad file stops the hub at start. */
+function accessProviders(
+  path: string | undefined,
+  ctx: z.RefinementCtx,
+): AccessProviderFile | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readAccessProviderFile(path);
+  } catch (err) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE'],
+      message: (err as Error).message,
+    });
+    return undefined;
+  }
+}
+
+const hubConfig = hubSettings.superRefine(checkTogether).transform(toHubConfig);
+
+/** Reads and checks the configuration; throws one ConfigError naming every variable at fault. */
+export function loadHubConfig(env: NodeJS.ProcessEnv = process.env): HubConfig {
+  const parsed = hubConfig.safeParse(settingValues(env, Object.keys(hubSettings.shape)));
+  if (!parsed.success) throw ConfigError.of(parsed.error.issues);
+  return parsed.data;
 }
