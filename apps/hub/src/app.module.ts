@@ -33,7 +33,6 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
 
 @Module({
   imports: [
-    CoreModule,
     // After every feature file is loaded, so it provides each logger they asked for.
     LogModule.forRoot(),
     JobStoreModule,
@@ -90,10 +89,11 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
   ],
 })
 export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown {
-  /** The hub with the security main.ts already built (and so already checked). */
-  static forRoot(security: HubSecurity): DynamicModule {
+  /** The hub with the configuration, logger and security main.ts built (and so checked). */
+  static forRoot(config: HubConfig, logger: JsonLogger, security: HubSecurity): DynamicModule {
     return {
       module: AppModule,
+      imports: [CoreModule.forRoot(config, logger)],
       providers: [{ provide: HUB_SECURITY, useValue: security }],
     };
   }

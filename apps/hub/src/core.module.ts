@@ -1,7 +1,13 @@
-import { Global, Module, type OnApplicationShutdown, Inject } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Global,
+  Inject,
+  Module,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
-import { HUB_CONFIG, loadHubConfig, type HubConfig } from './config/hub-config';
+import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { createDataSource, migrate } from './database/data-source';
 import { HubMetrics } from './http/metrics';
 import { JsonLogger, LOGGER } from './logging/json-logger';
@@ -14,12 +20,6 @@ import { CycleRequests } from './scheduling/cycle-requests';
 @Global()
 @Module({
   providers: [
-    { provide: HUB_CONFIG, useFactory: () => loadHubConfig() },
-    {
-      provide: LOGGER,
-      inject: [HUB_CONFIG],
-      useFactory: (c: HubConfig) => new JsonLogger(c.logLevel),
-    },
     HubMetrics,
     CycleRequests,
     {
@@ -54,6 +54,18 @@ import { CycleRequests } from './scheduling/cycle-requests';
   exports: [HUB_CONFIG, LOGGER, HubMetrics, CycleRequests, DATA_SOURCE, REDIS, QUEUE_DRIVER],
 })
 export class CoreModule implements OnApplicationShutdown {
+  /** The configuration and logger main.ts built (and so checked) before anything started. */
+  static forRoot(config: HubConfig, logger: JsonLogger): DynamicModule {
+    return {
+      module: CoreModule,
+      global: true,
+      providers: [
+        { provide: HUB_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+      ],
+    };
+  }
+
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     @Inject(REDIS) private readonly redis: Redis,

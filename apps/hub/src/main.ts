@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   const { HubGrpcServer } = await import('./grpc/grpc-server');
   let app;
   try {
-    app = await NestFactory.create(AppModule.forRoot(security), { logger, abortOnError: false });
+    app = await NestFactory.create(AppModule.forRoot(config, logger, security), {
+      logger,
+      abortOnError: false,
+    });
   } catch (err) {
     // The database and Redis settings are checked while the modules are built.
     if (err instanceof ConfigError) {
