@@ -9,7 +9,7 @@ import { dns1123LabelError } from '@muster/k8s';
 import { gangRefKey } from '@muster/common';
 import type { ContextLogger } from '../logging/json-logger';
 import { InventoryRepository, ClusterStatusRepository } from '../inventory/inventory.repository';
-import type { ConditionValue } from '../inventory/cluster.domain';
+import type { Condition } from '../inventory/cluster.domain';
 import { DispatchRepository } from '../dispatch/dispatch.repository';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { AgentRegistry, AgentSession } from './agent-session';
@@ -41,7 +41,7 @@ class StreamRejected extends Error {
   }
 }
 
-function condition(type: string, ok: boolean, reason: string, message: string): ConditionValue {
+function condition(type: string, ok: boolean, reason: string, message: string): Condition {
   return {
     type,
     status: ok ? 'True' : 'False',

@@ -6,7 +6,7 @@ import {
   type ResourceList,
   type Taint,
 } from '@muster/placement';
-import type { CapacitySummaryValue } from '../inventory/cluster.domain';
+import type { CapacitySummary } from '../inventory/cluster.domain';
 
 /** A node as reported, with quantities kept as strings (the form stored in Postgres). */
 export interface ReportedNode {
@@ -76,7 +76,7 @@ export function nodeSnapshotOf(n: ReportedNode): NodeSnapshot {
 }
 
 /** Totals over schedulable, ready nodes, for the inventory and ClusterProfile properties. */
-export function capacitySummaryOf(nodes: Iterable<ReportedNode>): CapacitySummaryValue {
+export function capacitySummaryOf(nodes: Iterable<ReportedNode>): CapacitySummary {
   let nodeCount = 0;
   let readyNodeCount = 0;
   const allocatable = new Map<string, bigint>();

@@ -20,15 +20,15 @@ import {
   type ProfileProperty,
 } from '@muster/k8s';
 import { formatQuantity, parseQuantity } from '@muster/placement';
-import type { AccessProvider } from '@muster/api';
+import type * as wire from '@muster/api';
 import { MusterError } from '../common/errors';
 import type { ClusterEntity } from '../inventory/cluster.entity';
 import {
   DEFAULT_TOPOLOGY_LEVELS,
   MUSTER_CLUSTER_MANAGER,
-  type AccessProviderValue,
-  type ConditionValue,
-  type PropertyValue,
+  type AccessProvider,
+  type Condition,
+  type Property,
 } from '../inventory/cluster.domain';
 import {
   accessProvidersToDomain,
@@ -487,10 +487,10 @@ export interface ImportedCluster {
   clusterSet: string;
   labels: Record<string, string>;
   topologyLevels: string[];
-  accessProviders: AccessProviderValue[];
+  accessProviders: AccessProvider[];
   kubernetesVersion: string;
-  conditions: ConditionValue[];
-  properties: PropertyValue[];
+  conditions: Condition[];
+  properties: Property[];
 }
 
 export type ImportOutcome =
@@ -530,7 +530,7 @@ function optionalString(v: unknown, field: string, max: number): string {
   return v;
 }
 
-function accessProvidersOf(status: Record<string, unknown>): AccessProviderValue[] {
+function accessProvidersOf(status: Record<string, unknown>): AccessProvider[] {
   // Deprecated credentialProviders first; accessProviders win on a name clash (as consumers do).
   const merged = new Map<string, { p: Record<string, unknown>; field: string }>();
   for (const list of ['credentialProviders', 'accessProviders'] as const) {
@@ -544,7 +544,7 @@ function accessProvidersOf(status: Record<string, unknown>): AccessProviderValue
     });
   }
   const entries = [...merged.values()];
-  const proto: AccessProvider[] = entries.map(({ p, field }) => {
+  const proto: wire.AccessProvider[] = entries.map(({ p, field }) => {
     const c = isRecord(p.cluster) ? p.cluster : undefined;
     if (!c) throw new Malformed(`${field}.cluster`, 'is required');
     const ca = optionalString(
@@ -593,7 +593,7 @@ function accessProvidersOf(status: Record<string, unknown>): AccessProviderValue
   }
 }
 
-function conditionsOf(v: unknown): ConditionValue[] {
+function conditionsOf(v: unknown): Condition[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new Malformed('status.conditions', 'must be a list');
   return v.map((c, i) => {
@@ -604,7 +604,7 @@ function conditionsOf(v: unknown): ConditionValue[] {
       throw new Malformed(`${f}.status`, 'must be True, False or Unknown');
     return {
       type: c.type,
-      status: c.status as ConditionValue['status'],
+      status: c.status as Condition['status'],
       reason: optionalString(c.reason, `${f}.reason`, 1024),
       message: optionalString(c.message, `${f}.message`, 32768),
       lastTransitionTime: optionalString(c.lastTransitionTime, `${f}.lastTransitionTime`, 64),
@@ -613,7 +613,7 @@ function conditionsOf(v: unknown): ConditionValue[] {
   });
 }
 
-function propertiesOf(v: unknown): PropertyValue[] {
+function propertiesOf(v: unknown): Property[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new Malformed('status.properties', 'must be a list');
   return v.map((p, i) => {

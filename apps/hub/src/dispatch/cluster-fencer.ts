@@ -13,7 +13,7 @@ import {
 } from '@muster/k8s';
 import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profile.mapper';
 import { kubeFailure } from '../cluster-profiles/cluster-profile.kube';
-import type { AccessProviderValue } from '../inventory/cluster.domain';
+import type { AccessProvider } from '../inventory/cluster.domain';
 import type { ContextLogger } from '../logging/json-logger';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
@@ -25,7 +25,7 @@ const GANGS_PER_LIST = 50;
 
 export interface FenceTarget {
   cluster: string;
-  accessProviders: AccessProviderValue[];
+  accessProviders: AccessProvider[];
 }
 
 /** What a fence found for one gang. */

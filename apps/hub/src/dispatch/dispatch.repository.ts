@@ -5,7 +5,7 @@ import { gangVerdict, vanishedVerdict } from './gang-state';
 import type {
   GangSpec,
   JobStateName,
-  MemberCountsValue,
+  MemberCounts,
   OnClusterLostPolicy,
   StoredExplanation,
 } from '../jobs/job.domain';
@@ -104,7 +104,7 @@ interface LiveJobRow {
   state: JobStateName;
   cluster: string;
   dispatch_generation: string;
-  members: MemberCountsValue;
+  members: MemberCounts;
 }
 
 /** A cycle commit refused because another replica took the scheduling lead meanwhile. */
@@ -744,7 +744,7 @@ export class DispatchRepository {
     const requeue: GangRequeue[] = [];
     const events: NewEvent[] = [];
     for (const r of rows) {
-      const members: MemberCountsValue = {
+      const members: MemberCounts = {
         total: r.members.total,
         pending: r.pending,
         running: r.running,

@@ -1,10 +1,10 @@
 // The gang state rule: from the member counts of a gang's current placement to its next state.
 // Pure, so every case is a row in a table test; the repository only loads counts and writes the
 // verdict.
-import type { JobStateName, MemberCountsValue, OnClusterLostPolicy } from '../jobs/job.domain';
+import type { JobStateName, MemberCounts, OnClusterLostPolicy } from '../jobs/job.domain';
 
 /** Member counts of one placement, as the agent's reports add up. */
-export interface GangMembers extends Required<MemberCountsValue> {
+export interface GangMembers extends Required<MemberCounts> {
   /** Members reported Lost (deleted before they ended); also counted in `failed`. */
   lost: number;
   /** Lost members the agent deleted itself after losing the hub (reason `SelfFenced`). */
@@ -45,7 +45,7 @@ export interface RestartBudget {
  */
 export function gangVerdict(
   state: JobStateName,
-  previous: MemberCountsValue,
+  previous: MemberCounts,
   m: GangMembers,
   onClusterLost: OnClusterLostPolicy,
   cluster: string,

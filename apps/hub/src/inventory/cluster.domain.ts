@@ -5,7 +5,7 @@ export type AgentStateName = 'NeverConnected' | 'Connected' | 'Lost';
 /** spec.clusterManager.name of the clusters Muster manages itself. */
 export const MUSTER_CLUSTER_MANAGER = 'muster';
 
-export interface ConditionValue {
+export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
   reason: string;
@@ -14,13 +14,13 @@ export interface ConditionValue {
   observedGeneration: number;
 }
 
-export interface PropertyValue {
+export interface Property {
   name: string;
   value: string;
   lastObservedTime?: string;
 }
 
-export interface ClusterAccessValue {
+export interface ClusterAccess {
   server: string;
   /** Base64 of the CA bundle, as in a kubeconfig. */
   certificateAuthorityData: string;
@@ -30,12 +30,12 @@ export interface ClusterAccessValue {
   extensions: { name: string; extension: unknown }[];
 }
 
-export interface AccessProviderValue {
+export interface AccessProvider {
   name: string;
-  cluster: ClusterAccessValue;
+  cluster: ClusterAccess;
 }
 
-export interface CapacitySummaryValue {
+export interface CapacitySummary {
   nodeCount: number;
   readyNodeCount: number;
   allocatable: Record<string, string>;

@@ -1,10 +1,10 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import type {
-  AccessProviderValue,
+  AccessProvider,
   AgentStateName,
-  CapacitySummaryValue,
-  ConditionValue,
-  PropertyValue,
+  CapacitySummary,
+  Condition,
+  Property,
 } from './cluster.domain';
 
 /** A cluster of the inventory: the ClusterProfile fields plus Muster's own. */
@@ -29,19 +29,19 @@ export class ClusterEntity {
   topologyLevels!: string[];
 
   @Column({ name: 'access_providers', type: 'jsonb' })
-  accessProviders!: AccessProviderValue[];
+  accessProviders!: AccessProvider[];
 
   @Column({ type: 'jsonb' })
-  conditions!: ConditionValue[];
+  conditions!: Condition[];
 
   @Column({ type: 'jsonb' })
-  properties!: PropertyValue[];
+  properties!: Property[];
 
   @Column({ name: 'kubernetes_version', type: 'text' })
   kubernetesVersion!: string;
 
   @Column({ type: 'jsonb', nullable: true })
-  capacity!: CapacitySummaryValue | null;
+  capacity!: CapacitySummary | null;
 
   @Column({ name: 'agent_state', type: 'text' })
   agentState!: AgentStateName;

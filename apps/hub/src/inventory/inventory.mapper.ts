@@ -1,9 +1,10 @@
-import { AccessProvider, AgentState, Cluster, Queue } from '@muster/api';
+import { AgentState, Cluster, Queue } from '@muster/api';
+import type * as wire from '@muster/api';
 import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
 import { assertNever, invalidArgument } from '../common/errors';
 import type { ClusterEntity } from './cluster.entity';
 import type { QueueEntity } from './queue.entity';
-import type { AccessProviderValue, AgentStateName } from './cluster.domain';
+import type { AccessProvider, AgentStateName } from './cluster.domain';
 
 const MAX_TOPOLOGY_LEVELS = 8;
 const MAX_DISPLAY_NAME = 256;
@@ -42,8 +43,8 @@ export function topologyLevelsToDomain(field: string, levels: string[]): string[
 
 export function accessProvidersToDomain(
   field: string,
-  providers: AccessProvider[],
-): AccessProviderValue[] {
+  providers: wire.AccessProvider[],
+): AccessProvider[] {
   const names = new Set<string>();
   return providers.map((p, i) => {
     const f = `${field}[${i}]`;

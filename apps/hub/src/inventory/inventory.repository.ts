@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { JobEntity } from '../jobs/job.entity';
-import type { AccessProviderValue } from './cluster.domain';
+import type { AccessProvider } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
 import { Inject, Injectable } from '@nestjs/common';
@@ -156,10 +156,10 @@ export class ClusterStatusRepository {
   }
 
   /** How the hub reaches the cluster's API server (empty when it was registered without). */
-  async accessProvidersOf(name: string): Promise<AccessProviderValue[]> {
+  async accessProvidersOf(name: string): Promise<AccessProvider[]> {
     const rows = (await this.db.query(`SELECT access_providers FROM clusters WHERE name = $1`, [
       name,
-    ])) as { access_providers: AccessProviderValue[] | null }[];
+    ])) as { access_providers: AccessProvider[] | null }[];
     return rows[0]?.access_providers ?? [];
   }
 

@@ -1,12 +1,12 @@
 import Redis from 'ioredis';
 import type { ContextLogger } from '../logging/json-logger';
-import type { JobEventValue } from './job.domain';
+import type { JobEvent } from './job.domain';
 import { JobsRepository } from './jobs.repository';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 import { REDIS } from '../core.tokens';
 
-export type JobEventListener = (event: JobEventValue) => void;
+export type JobEventListener = (event: JobEvent) => void;
 
 /**
  * Tails the job_events table and fans events out to this replica's watchers. A Redis

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
-import type { JobStateName, MemberCountsValue } from './job.domain';
+import type { JobStateName, MemberCounts } from './job.domain';
 
 @Entity({ name: 'job_events' })
 @Index('job_events_job_seq', ['jobId', 'sequence'])
@@ -29,7 +29,7 @@ export class JobEventEntity {
   cluster!: string | null;
 
   @Column({ type: 'jsonb' })
-  members!: MemberCountsValue;
+  members!: MemberCounts;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

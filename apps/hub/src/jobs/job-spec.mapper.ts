@@ -1,4 +1,5 @@
-import { JobSpec, OnClusterLost, TopologyMode } from '@muster/api';
+import { OnClusterLost, TopologyMode } from '@muster/api';
+import type * as wire from '@muster/api';
 import {
   checkPodPolicy,
   checkPodTemplate,
@@ -11,11 +12,11 @@ import {
 import { ErrorCode, MusterError, invalidArgument } from '../common/errors';
 import type {
   GangSpec,
-  JobSpecValue,
+  JobSpec,
   OnClusterLostPolicy,
   PodSetGroupSpec,
   PodSetSpec,
-  TopologyConstraintValue,
+  TopologyConstraint,
 } from './job.domain';
 
 export interface SpecLimits {
@@ -33,7 +34,7 @@ const MAX_LABELS = 64;
 const MAX_POD_TEMPLATE_BYTES = 256 * 1024;
 
 /** Validates a wire JobSpec into the domain; throws INVALID_ARGUMENT naming the field. */
-export function jobSpecToDomain(spec: JobSpec | undefined, limits: SpecLimits): JobSpecValue {
+export function jobSpecToDomain(spec: wire.JobSpec | undefined, limits: SpecLimits): JobSpec {
   if (!spec) throw invalidArgument('spec', 'is required');
   nameCheck('spec.name', spec.name, dns1123SubdomainError);
   nameCheck('spec.queue', spec.queue, dns1123LabelError);
@@ -114,7 +115,7 @@ export function labelsToDomain(
   return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-function gangToDomain(spec: JobSpec, limits: SpecLimits): GangSpec {
+function gangToDomain(spec: wire.JobSpec, limits: SpecLimits): GangSpec {
   if (spec.podSets.length === 0)
     throw invalidArgument('spec.pod_sets', 'must have at least one pod set');
   if (spec.podSets.length > limits.maxPodSetsPerGang) {
@@ -208,9 +209,9 @@ function gangToDomain(spec: JobSpec, limits: SpecLimits): GangSpec {
 function topologyToDomain(
   field: string,
   t: { mode: TopologyMode; level: string } | undefined,
-): TopologyConstraintValue | undefined {
+): TopologyConstraint | undefined {
   if (!t || (t.mode === TopologyMode.TOPOLOGY_MODE_UNSPECIFIED && t.level === '')) return undefined;
-  let mode: TopologyConstraintValue['mode'];
+  let mode: TopologyConstraint['mode'];
   switch (t.mode) {
     case TopologyMode.TOPOLOGY_MODE_REQUIRED:
       mode = 'required';

@@ -13,7 +13,7 @@ export type OnClusterLostPolicy = 'wait' | 'requeue';
 
 export type TopologyModeName = 'required' | 'preferred';
 
-export interface TopologyConstraintValue {
+export interface TopologyConstraint {
   mode: TopologyModeName;
   level: string;
 }
@@ -25,7 +25,7 @@ export interface PodSetSpec {
   template: Record<string, unknown>;
   /** Effective requests of one member, as Kubernetes counts them (containers, init containers, overhead). */
   requests: Record<string, string>;
-  topology?: TopologyConstraintValue;
+  topology?: TopologyConstraint;
 }
 
 export interface PodSetGroupSpec {
@@ -38,7 +38,7 @@ export interface GangSpec {
   groups: PodSetGroupSpec[];
 }
 
-export interface JobSpecValue {
+export interface JobSpec {
   name: string;
   queue: string;
   priority: number;
@@ -50,7 +50,7 @@ export interface JobSpecValue {
   maxRestarts?: number;
 }
 
-export interface MemberCountsValue {
+export interface MemberCounts {
   total: number;
   pending: number;
   running: number;
@@ -60,7 +60,7 @@ export interface MemberCountsValue {
   bound?: number;
 }
 
-export interface JobEventValue {
+export interface JobEvent {
   sequence: number;
   jobId: string;
   queue: string;
@@ -69,11 +69,11 @@ export interface JobEventValue {
   reason: string;
   message: string;
   cluster: string | null;
-  members: MemberCountsValue;
+  members: MemberCounts;
   time: Date;
 }
 
-export function emptyMembers(total: number): MemberCountsValue {
+export function emptyMembers(total: number): MemberCounts {
   return { total, pending: 0, running: 0, succeeded: 0, failed: 0, bound: 0 };
 }
 

@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type {
   GangSpec,
   JobStateName,
-  MemberCountsValue,
+  MemberCounts,
   OnClusterLostPolicy,
   StoredExplanation,
 } from './job.domain';
@@ -61,7 +61,7 @@ export class JobEntity {
   dispatchGeneration!: number;
 
   @Column({ type: 'jsonb' })
-  members!: MemberCountsValue;
+  members!: MemberCounts;
 
   /** Restarts of the whole gang allowed after a member failed. */
   @Column({ name: 'max_restarts', type: 'int', default: 0 })

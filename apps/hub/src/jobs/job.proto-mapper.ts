@@ -1,7 +1,8 @@
-import { Job, JobEvent, JobSpec, JobState, OnClusterLost, TopologyMode } from '@muster/api';
+import { Job, JobState, OnClusterLost, TopologyMode } from '@muster/api';
+import type * as wire from '@muster/api';
 import { assertNever, invalidArgument } from '../common/errors';
 import type { JobEntity } from './job.entity';
-import type { JobEventValue, JobStateName, MemberCountsValue } from './job.domain';
+import type { JobEvent, JobStateName, MemberCounts } from './job.domain';
 
 export function jobStateToProto(state: JobStateName): JobState {
   switch (state) {
@@ -45,7 +46,7 @@ export function jobStateToDomain(field: string, state: JobState): JobStateName {
   }
 }
 
-function membersToProto(m: MemberCountsValue) {
+function membersToProto(m: MemberCounts) {
   return {
     total: m.total,
     pending: m.pending,
@@ -56,7 +57,7 @@ function membersToProto(m: MemberCountsValue) {
   };
 }
 
-export function jobSpecOfEntity(job: JobEntity): JobSpec {
+export function jobSpecOfEntity(job: JobEntity): wire.JobSpec {
   return {
     name: job.name,
     queue: job.queue,
@@ -103,7 +104,7 @@ export function jobToProto(job: JobEntity): Job {
   };
 }
 
-export function jobEventToProto(e: JobEventValue): JobEvent {
+export function jobEventToProto(e: JobEvent): wire.JobEvent {
   return {
     sequence: e.sequence,
     jobId: e.jobId,

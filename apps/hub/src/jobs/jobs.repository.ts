@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { JOB_EVENTS_APPEND_LOCK } from '../database/advisory-locks';
 import { JobEntity } from './job.entity';
 import { JobEventEntity } from './job-event.entity';
-import type { JobEventValue, JobStateName, MemberCountsValue } from './job.domain';
+import type { JobEvent, JobStateName, MemberCounts } from './job.domain';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
@@ -22,7 +22,7 @@ export interface NewEvent {
   reason: string;
   message: string;
   cluster: string | null;
-  members: MemberCountsValue;
+  members: MemberCounts;
 }
 
 export interface TransitionResult {
@@ -157,7 +157,7 @@ export class JobsRepository {
     });
   }
 
-  async eventsOfJob(jobId: string, afterSequence: number, limit: number): Promise<JobEventValue[]> {
+  async eventsOfJob(jobId: string, afterSequence: number, limit: number): Promise<JobEvent[]> {
     const rows = await this.db
       .getRepository(JobEventEntity)
       .createQueryBuilder('e')
@@ -168,7 +168,7 @@ export class JobsRepository {
     return rows.map(toEventValue);
   }
 
-  async eventsAfter(afterSequence: number, limit: number): Promise<JobEventValue[]> {
+  async eventsAfter(afterSequence: number, limit: number): Promise<JobEvent[]> {
     const rows = await this.db
       .getRepository(JobEventEntity)
       .createQueryBuilder('e')
@@ -208,7 +208,7 @@ export class JobsRepository {
   }
 }
 
-function toEventValue(e: JobEventEntity): JobEventValue {
+function toEventValue(e: JobEventEntity): JobEvent {
   return {
     sequence: Number(e.sequence),
     jobId: e.jobId,

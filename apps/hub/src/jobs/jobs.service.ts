@@ -8,7 +8,7 @@ import { HubMetrics } from '../http/metrics';
 import { InventoryRepository } from '../inventory/inventory.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
 import { JobEntity } from './job.entity';
-import { emptyMembers, isFinal, type JobEventValue, type JobStateName } from './job.domain';
+import { emptyMembers, isFinal, type JobEvent, type JobStateName } from './job.domain';
 import { JobEventFeed } from './job-event-feed';
 import { JobsRepository } from './jobs.repository';
 import { clientRequestIdToDomain, jobSpecToDomain, type SpecLimits } from './job-spec.mapper';
@@ -194,7 +194,7 @@ export class JobsService {
     afterSequence: number,
     signal: AbortSignal,
     caller: Principal,
-  ): AsyncIterable<JobEventValue> {
+  ): AsyncIterable<JobEvent> {
     const jobId = jobIdToDomain(id);
     if (!Number.isInteger(afterSequence) || afterSequence < 0)
       throw invalidArgument('after_sequence', 'must be 0 or more');
@@ -218,14 +218,14 @@ export class JobsService {
     afterSequence: number,
     signal: AbortSignal,
     caller: Principal,
-  ): AsyncIterable<JobEventValue> {
+  ): AsyncIterable<JobEvent> {
     if (queue !== '' && !/^[a-z0-9-]{1,63}$/.test(queue))
       throw invalidArgument('queue', 'is not a valid queue name');
     if (!Number.isInteger(afterSequence) || afterSequence < 0)
       throw invalidArgument('after_sequence', 'must be 0 or more');
     const visible = this.visibleQueues(caller, queue);
     const allowed = visible === null ? null : new Set(visible);
-    const match = (e: JobEventValue) =>
+    const match = (e: JobEvent) =>
       (queue === '' || e.queue === queue) && (allowed === null || allowed.has(e.queue));
     return this.follow(match, afterSequence, signal, {
       open: async () => ({ endsWithJob: false, endedAlready: false }),
@@ -250,7 +250,7 @@ export class JobsService {
    * sequence to resume after.
    */
   private follow(
-    match: (e: JobEventValue) => boolean,
+    match: (e: JobEvent) => boolean,
     afterSequence: number,
     signal: AbortSignal,
     history: {
@@ -258,12 +258,12 @@ export class JobsService {
       page: (
         after: number,
         limit: number,
-      ) => Promise<{ events: JobEventValue[]; more: boolean; cursor: number }>;
+      ) => Promise<{ events: JobEvent[]; more: boolean; cursor: number }>;
     },
-  ): AsyncIterable<JobEventValue> {
+  ): AsyncIterable<JobEvent> {
     const bufferLimit = this.limits.watchBufferEvents;
     let last = afterSequence;
-    const out = new AsyncQueue<JobEventValue>(
+    const out = new AsyncQueue<JobEvent>(
       bufferLimit,
       () =>
         new MusterError(
@@ -273,8 +273,8 @@ export class JobsService {
     );
     let live = false;
     let endsWithJob = false;
-    let buffered: JobEventValue[] | null = [];
-    const emit = (e: JobEventValue) => {
+    let buffered: JobEvent[] | null = [];
+    const emit = (e: JobEvent) => {
       if (e.sequence <= last) return;
       last = e.sequence;
       out.push(e);
