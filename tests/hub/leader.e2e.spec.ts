@@ -4,10 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { JobState, type HubClients } from '@muster/api';
 import { createDataSource, migrate } from '../../apps/hub/src/database/data-source';
-import {
-  DispatchRepository,
-  LeadershipLost,
-} from '../../apps/hub/src/dispatch/dispatch.repository';
+import { CycleRepository, LeadershipLost } from '../../apps/hub/src/scheduling/cycle.repository';
 import { JobsRepository } from '../../apps/hub/src/jobs/jobs.repository';
 import { HubProcess } from '../support/hub-process';
 import {
@@ -114,7 +111,7 @@ describe('scheduling leader', () => {
     await ds.initialize();
     try {
       await migrate(ds);
-      const repo = new DispatchRepository(ds, new JobsRepository(ds));
+      const repo = new CycleRepository(ds, new JobsRepository(ds));
       const api = hubs[0]!.connect();
       const { job } = await api.jobs.submitJob({
         clientRequestId: randomUUID(),

@@ -16,7 +16,7 @@ import { AgentGateway } from '../../apps/hub/src/agents/agent-gateway';
 import { AgentRegistry } from '../../apps/hub/src/agents/agent-session';
 import { bindAgentIdentity } from '../../apps/hub/src/auth/agent-identity';
 import type { Dispatcher } from '../../apps/hub/src/dispatch/dispatcher';
-import type { DispatchRepository } from '../../apps/hub/src/dispatch/dispatch.repository';
+import type { CapacityRepository } from '../../apps/hub/src/inventory/capacity.repository';
 import type {
   ClusterStatusRepository,
   InventoryRepository,
@@ -108,7 +108,7 @@ describe('agent gateway', () => {
     { patch: async () => undefined } as unknown as ClusterStatusRepository,
     registry,
     dispatcher as unknown as Dispatcher,
-    { saveCapacity: async () => undefined } as unknown as DispatchRepository,
+    { saveCapacity: async () => undefined } as unknown as CapacityRepository,
     {
       heartbeatIntervalMs: 20,
       selfFenceTimeoutMs: 4000,

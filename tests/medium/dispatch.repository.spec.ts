@@ -1,7 +1,5 @@
-import {
-  DispatchRepository,
-  LeadershipLost,
-} from '../../apps/hub/src/dispatch/dispatch.repository';
+import { DispatchRepository } from '../../apps/hub/src/dispatch/dispatch.repository';
+import { CycleRepository, LeadershipLost } from '../../apps/hub/src/scheduling/cycle.repository';
 import type {
   MemberPhaseName,
   MemberReport,
@@ -20,12 +18,14 @@ import {
 let m: MigratedDatabase;
 let jobs: JobsRepository;
 let dispatch: DispatchRepository;
+let cycle: CycleRepository;
 const EPOCH = 0; // the epoch the migration seeds scheduler_leader with
 
 beforeAll(async () => {
   m = await migratedDatabase();
   jobs = new JobsRepository(m.dataSource);
   dispatch = new DispatchRepository(m.dataSource, jobs);
+  cycle = new CycleRepository(m.dataSource, jobs);
   await insertQueue(m.db, 'q');
   await insertCluster(m.db, 'w1');
   await insertCluster(m.db, 'w2');
@@ -69,18 +69,18 @@ function reports(jobId: string, token: number, phases: MemberPhaseName[]): Membe
 /** A gang Reserved on w1 and accepted there, with its token. */
 async function dispatched(members = 2): Promise<{ id: string; token: number }> {
   const id = await submit(members);
-  const [t] = await dispatch.commitCycle([reservation(id)], [], EPOCH);
+  const [t] = await cycle.commitCycle([reservation(id)], [], EPOCH);
   expect(await dispatch.accept('w1', id, t!.fencingToken)).toBe(true);
   return { id, token: t!.fencingToken };
 }
 
-describe('DispatchRepository.commitCycle', () => {
+describe('CycleRepository.commitCycle', () => {
   it('commits the reservation, the state and the event together', async () => {
     const id = await submit();
-    const out = await dispatch.commitCycle([reservation(id)], [], EPOCH);
+    const out = await cycle.commitCycle([reservation(id)], [], EPOCH);
     expect(out).toEqual([{ jobId: id, cluster: 'w1', fencingToken: 1, state: 'Reserved' }]);
     expect(await stateOf(id)).toEqual({ state: 'Reserved', cluster: 'w1', token: 1 });
-    expect(await dispatch.reservations()).toContainEqual({
+    expect(await cycle.reservations()).toContainEqual({
       jobId: id,
       cluster: 'w1',
       fencingToken: 1,
@@ -92,21 +92,21 @@ describe('DispatchRepository.commitCycle', () => {
 
   it('refuses a second commit for the same gang', async () => {
     const id = await submit();
-    await dispatch.commitCycle([reservation(id, 'w1')], [], EPOCH);
-    expect(await dispatch.commitCycle([reservation(id, 'w2')], [], EPOCH)).toEqual([]);
+    await cycle.commitCycle([reservation(id, 'w1')], [], EPOCH);
+    expect(await cycle.commitCycle([reservation(id, 'w2')], [], EPOCH)).toEqual([]);
     expect(await stateOf(id)).toEqual({ state: 'Reserved', cluster: 'w1', token: 1 });
-    const mine = (await dispatch.reservations()).filter((r) => r.jobId === id);
+    const mine = (await cycle.reservations()).filter((r) => r.jobId === id);
     expect(mine.map((r) => [r.cluster, r.fencingToken])).toEqual([['w1', 1]]);
     expect((await jobs.eventsOfJob(id, 0, 10)).map((e) => e.state)).toEqual(['Queued', 'Reserved']);
   });
 
   it('commits nothing for a leader epoch that is over', async () => {
     const id = await submit();
-    await expect(dispatch.commitCycle([reservation(id)], [], EPOCH + 1)).rejects.toBeInstanceOf(
+    await expect(cycle.commitCycle([reservation(id)], [], EPOCH + 1)).rejects.toBeInstanceOf(
       LeadershipLost,
     );
     expect(await stateOf(id)).toEqual({ state: 'Queued', cluster: null, token: 0 });
-    expect((await dispatch.reservations()).some((r) => r.jobId === id)).toBe(false);
+    expect((await cycle.reservations()).some((r) => r.jobId === id)).toBe(false);
   });
 });
 
@@ -115,7 +115,7 @@ describe('DispatchRepository.requeue', () => {
     const { id, token } = await dispatched();
     expect(await dispatch.requeue('w1', id, token, 'Rejected', 'no room', 1)).toBe(true);
     expect(await stateOf(id)).toEqual({ state: 'Queued', cluster: null, token });
-    expect((await dispatch.reservations()).some((r) => r.jobId === id)).toBe(false);
+    expect((await cycle.reservations()).some((r) => r.jobId === id)).toBe(false);
     expect(await dispatch.attemptsOf(id)).toBe(1);
   });
 
@@ -125,7 +125,7 @@ describe('DispatchRepository.requeue', () => {
     expect(await dispatch.requeue('w1', id, token - 1, 'Rejected', 'late', 1)).toBe(false);
     expect(await dispatch.requeue('w2', id, token, 'Rejected', 'other cluster', 1)).toBe(false);
     expect(await stateOf(id)).toEqual({ state: 'Dispatched', cluster: 'w1', token });
-    expect((await dispatch.reservations()).some((r) => r.jobId === id)).toBe(true);
+    expect((await cycle.reservations()).some((r) => r.jobId === id)).toBe(true);
     expect(await jobs.eventsOfJob(id, 0, 10)).toEqual(before);
     expect(await dispatch.attemptsOf(id)).toBe(0);
   });
@@ -134,7 +134,7 @@ describe('DispatchRepository.requeue', () => {
     const { id, token } = await dispatched();
     await dispatch.requeue('w1', id, token, 'Rejected', 'no room', 0);
     await m.db.query('UPDATE jobs SET not_before = NULL WHERE id = $1', [id]);
-    const [again] = await dispatch.commitCycle([reservation(id, 'w2')], [], EPOCH);
+    const [again] = await cycle.commitCycle([reservation(id, 'w2')], [], EPOCH);
     expect(again!.fencingToken).toBe(token + 1);
     expect(await dispatch.accept('w1', id, token)).toBe(false);
     expect(await dispatch.accept('w2', id, token + 1)).toBe(true);

@@ -10,7 +10,7 @@ import { gangRefKey } from '@muster/common';
 import type { ContextLogger } from '../logging/json-logger';
 import { InventoryRepository, ClusterStatusRepository } from '../inventory/inventory.repository';
 import type { Condition } from '../inventory/cluster.domain';
-import { DispatchRepository } from '../dispatch/dispatch.repository';
+import { CapacityRepository } from '../inventory/capacity.repository';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { AgentRegistry, AgentSession } from './agent-session';
 import { capacitySummaryOf, reportedNodeOf } from './capacity.mapper';
@@ -60,7 +60,7 @@ export class AgentGateway {
     private readonly clusters: ClusterStatusRepository,
     private readonly registry: AgentRegistry,
     private readonly dispatcher: Dispatcher,
-    private readonly repo: DispatchRepository,
+    private readonly capacity: CapacityRepository,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly cycles: CycleRequests,
     @InjectLog('agents') private readonly log: ContextLogger,
@@ -80,7 +80,7 @@ export class AgentGateway {
         persistTimer = undefined;
         const nodes = [...s.nodes.values()];
         void Promise.all([
-          this.repo.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
+          this.capacity.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
           this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
         ]).catch((err: Error) =>
           this.log.warn('saving capacity failed', { cluster: s.cluster, error: err.message }),

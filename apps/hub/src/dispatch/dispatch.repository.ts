@@ -1,47 +1,14 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { JobsRepository, type NewEvent } from '../jobs/jobs.repository';
-import type { ClusterExclusions } from './cluster-exclusion';
 import { gangVerdict, vanishedVerdict } from './gang-state';
 import type {
   GangSpec,
   JobStateName,
   MemberCounts,
   OnClusterLostPolicy,
-  StoredExplanation,
 } from '../jobs/job.domain';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
-
-/** A queued gang as the scheduling cycle sees it. */
-export interface QueuedGang {
-  id: string;
-  queue: string;
-  priority: number;
-  gang: GangSpec;
-  createdAt: Date;
-  /** The stored explanation's summary and clusters as JSON, to write only what changed. */
-  explanationKey: string;
-  /** Clusters that could not run this gang, with why and until when. */
-  excludedClusters: ClusterExclusions;
-}
-
-/** Per node, the requests a reservation holds (quantity strings). */
-export type NodeRequests = Record<string, Record<string, string>>;
-
-export interface ReservationRow {
-  jobId: string;
-  cluster: string;
-  fencingToken: number;
-  nodeRequests: NodeRequests;
-}
-
-export interface NewReservation {
-  jobId: string;
-  cluster: string;
-  placement: unknown;
-  nodeRequests: NodeRequests;
-  message: string;
-}
 
 export interface ReservedGang {
   jobId: string;
@@ -98,7 +65,7 @@ interface GangRequeue {
   restart: boolean;
 }
 
-interface LiveJobRow {
+export interface LiveJobRow {
   id: string;
   queue: string;
   state: JobStateName;
@@ -107,183 +74,13 @@ interface LiveJobRow {
   members: MemberCounts;
 }
 
-/** A cycle commit refused because another replica took the scheduling lead meanwhile. */
-export class LeadershipLost extends Error {
-  constructor(
-    readonly mine: number,
-    readonly current: number,
-  ) {
-    super(`leader epoch ${mine} is over (the leader is now epoch ${current}); nothing committed`);
-  }
-}
-
-/** Compares explanations independently of how jsonb orders object keys. */
-export function explanationKey(e: Pick<StoredExplanation, 'summary' | 'clusters'> | null): string {
-  return e
-    ? JSON.stringify([
-        e.summary,
-        e.clusters.map((c) => [c.cluster, c.fits, c.reasonCode, c.message]),
-      ])
-    : '';
-}
-
-/** All SQL of scheduling and dispatch: reservations, state moves driven by agents, capacity. */
+/** The SQL of dispatch: reserved gangs' deliveries, state moves driven by agents, fencing. */
 @Injectable()
 export class DispatchRepository {
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     private readonly jobs: JobsRepository,
   ) {}
-
-  /**
-   * The queued gangs a cycle considers: each queue's head (priority, then age) taken in turns —
-   * every queue's first, then every queue's second, … — up to `limit`. Cutting one global
-   * priority order instead would let one queue's unplaceable high-priority gangs fill every cycle
-   * and starve all other queues.
-   */
-  async queuedGangs(limit: number): Promise<QueuedGang[]> {
-    const rows = (await this.db.query(
-      `SELECT h.* FROM queues q CROSS JOIN LATERAL (
-         SELECT id, queue, priority, gang, created_at, explanation, excluded_clusters,
-                row_number() OVER (ORDER BY priority DESC, created_at ASC) AS turn
-           FROM jobs
-          WHERE queue = q.name AND state = 'Queued' AND (not_before IS NULL OR not_before <= now())
-          ORDER BY priority DESC, created_at ASC LIMIT $1) h
-        ORDER BY h.turn, h.priority DESC, h.created_at ASC LIMIT $1`,
-      [limit],
-    )) as {
-      id: string;
-      queue: string;
-      priority: number;
-      gang: GangSpec;
-      created_at: Date;
-      explanation: StoredExplanation | null;
-      excluded_clusters: ClusterExclusions | null;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      queue: r.queue,
-      priority: r.priority,
-      gang: r.gang,
-      createdAt: r.created_at,
-      explanationKey: explanationKey(r.explanation),
-      excludedClusters: r.excluded_clusters ?? {},
-    }));
-  }
-
-  async queueWeights(): Promise<Map<string, number>> {
-    const rows = (await this.db.query('SELECT name, weight FROM queues')) as {
-      name: string;
-      weight: number;
-    }[];
-    return new Map(rows.map((r) => [r.name, r.weight]));
-  }
-
-  async reservations(): Promise<ReservationRow[]> {
-    const rows = (await this.db.query(
-      'SELECT job_id, cluster, fencing_token, node_requests FROM reservations',
-    )) as { job_id: string; cluster: string; fencing_token: string; node_requests: NodeRequests }[];
-    return rows.map((r) => ({
-      jobId: r.job_id,
-      cluster: r.cluster,
-      fencingToken: Number(r.fencing_token),
-      nodeRequests: r.node_requests,
-    }));
-  }
-
-  /**
-   * Commits one cycle: every placement becomes a reservation and a Reserved job, in one
-   * transaction, guarded on the job still being Queued (a gang cancelled meanwhile is skipped)
-   * and on `epoch` still being the leader epoch: it holds the epoch row (FOR SHARE) to the end,
-   * so a new leader's epoch takes effect only after this commit, and its cycles see these
-   * reservations; a cycle that outlived its leadership throws {@link LeadershipLost}.
-   * Returns the gangs actually reserved with their new fencing tokens.
-   */
-  async commitCycle(
-    placed: NewReservation[],
-    explained: { jobId: string; explanation: StoredExplanation }[],
-    epoch: number,
-  ): Promise<GangTransition[]> {
-    if (placed.length === 0 && explained.length === 0) return [];
-    return this.db.transaction(async (tx) => {
-      const [leader] = (await tx.query(
-        'SELECT epoch FROM scheduler_leader WHERE id = 1 FOR SHARE',
-      )) as { epoch: string }[];
-      const current = Number(leader?.epoch ?? -1);
-      if (current !== epoch) throw new LeadershipLost(epoch, current);
-      // Every row this commit changes is locked first, in id order, before the event append lock:
-      // the order member-state batches and cancels take them too, so none of them can deadlock
-      // with a cycle (a deadlock victim is a whole cycle's reservations, or a batch of reports).
-      await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [
-        [...new Set([...placed.map((p) => p.jobId), ...explained.map((e) => e.jobId)])],
-      ]);
-      let reserved: GangTransition[] = [];
-      if (placed.length > 0) {
-        const rows = (await tx.query(
-          `UPDATE jobs j SET state = 'Reserved', cluster = v.cluster, dispatch_generation = j.dispatch_generation + 1,
-                  reason = 'Reserved', message = v.message, updated_at = now(), explanation = NULL
-             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, cluster text, message text)
-            WHERE j.id = v.id AND j.state = 'Queued'
-          RETURNING j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members`,
-          [
-            JSON.stringify(
-              placed.map((p) => ({ id: p.jobId, cluster: p.cluster, message: p.message })),
-            ),
-          ],
-        )) as [LiveJobRow[], number];
-        const updated = rows[0];
-        const byId = new Map(placed.map((p) => [p.jobId, p]));
-        const reservations = updated.map((r) => {
-          const p = byId.get(r.id)!;
-          return {
-            job_id: r.id,
-            cluster: r.cluster,
-            fencing_token: Number(r.dispatch_generation),
-            placement: p.placement,
-            node_requests: p.nodeRequests,
-          };
-        });
-        if (reservations.length > 0) {
-          await tx.query(
-            `INSERT INTO reservations (job_id, cluster, fencing_token, placement, node_requests)
-             SELECT job_id, cluster, fencing_token, placement, node_requests
-               FROM jsonb_to_recordset($1::jsonb) AS v(job_id uuid, cluster text, fencing_token bigint, placement jsonb, node_requests jsonb)
-             ON CONFLICT (job_id) DO UPDATE SET cluster = EXCLUDED.cluster, fencing_token = EXCLUDED.fencing_token,
-               placement = EXCLUDED.placement, node_requests = EXCLUDED.node_requests, created_at = now()`,
-            [JSON.stringify(reservations)],
-          );
-          await this.jobs.appendEvents(
-            tx,
-            updated.map((r) => ({
-              jobId: r.id,
-              queue: r.queue,
-              fromState: 'Queued' as const,
-              state: 'Reserved' as const,
-              reason: 'Reserved',
-              message: byId.get(r.id)!.message,
-              cluster: r.cluster,
-              members: r.members,
-            })),
-          );
-        }
-        reserved = updated.map((r) => ({
-          jobId: r.id,
-          cluster: r.cluster,
-          fencingToken: Number(r.dispatch_generation),
-          state: 'Reserved' as const,
-        }));
-      }
-      if (explained.length > 0) {
-        await tx.query(
-          `UPDATE jobs j SET explanation = v.explanation
-             FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, explanation jsonb)
-            WHERE j.id = v.id AND j.state = 'Queued'`,
-          [JSON.stringify(explained.map((e) => ({ id: e.jobId, explanation: e.explanation })))],
-        );
-      }
-      return reserved;
-    });
-  }
 
   /** A Reserved gang with what the agent needs to materialise it; null when it moved on. */
   async reservedGang(jobId: string, fencingToken: number): Promise<ReservedGang | null> {
@@ -822,36 +619,5 @@ export class DispatchRepository {
     }
     await this.jobs.appendEvents(tx, events);
     return { transitions, requeue };
-  }
-
-  /** Stores an agent's node list so the leader can schedule on it from any replica. */
-  async saveCapacity(
-    cluster: string,
-    epoch: string,
-    sequence: number,
-    nodes: unknown,
-    reflected: string[],
-  ): Promise<void> {
-    await this.db.query(
-      `INSERT INTO cluster_capacity (cluster, epoch, report_sequence, nodes, reflected, updated_at)
-       VALUES ($1, $2, $3, $4, $5, now())
-       ON CONFLICT (cluster) DO UPDATE SET epoch = EXCLUDED.epoch, report_sequence = EXCLUDED.report_sequence,
-         nodes = EXCLUDED.nodes, reflected = EXCLUDED.reflected, updated_at = now()`,
-      [cluster, epoch, sequence, JSON.stringify(nodes), JSON.stringify(reflected)],
-    );
-  }
-
-  async loadCapacity(
-    clusters: string[],
-  ): Promise<{ cluster: string; nodes: unknown; reflected: string[] }[]> {
-    if (clusters.length === 0) return [];
-    return (await this.db.query(
-      'SELECT cluster, nodes, reflected FROM cluster_capacity WHERE cluster = ANY($1)',
-      [clusters],
-    )) as {
-      cluster: string;
-      nodes: unknown;
-      reflected: string[];
-    }[];
   }
 }

@@ -1,5 +1,5 @@
 import { CYCLE_PHASES, deductReservations, planCycle, type CycleCluster } from './plan-cycle';
-import { explanationKey, type QueuedGang } from '../dispatch/dispatch.repository';
+import { explanationKey, type QueuedGang } from './cycle.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
 
 const NOW = new Date('2026-12-02T12:00:00Z');

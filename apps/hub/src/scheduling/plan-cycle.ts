@@ -21,7 +21,7 @@ import {
   type NodeRequests,
   type QueuedGang,
   type ReservationRow,
-} from '../dispatch/dispatch.repository';
+} from './cycle.repository';
 import { activeExclusions } from '../dispatch/cluster-exclusion';
 import { orderForCycle } from './queue-order';
 

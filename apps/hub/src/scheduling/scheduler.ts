@@ -6,7 +6,8 @@ import { InventoryRepository } from '../inventory/inventory.repository';
 import { clusterUnavailable, type ClusterUnavailable } from '../inventory/cluster.domain';
 import { AgentRegistry } from '../agents/agent-session';
 import { nodeSnapshotOf, type ReportedNode } from '../agents/capacity.mapper';
-import { DispatchRepository, LeadershipLost } from '../dispatch/dispatch.repository';
+import { CapacityRepository } from '../inventory/capacity.repository';
+import { CycleRepository, LeadershipLost } from './cycle.repository';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { JobEventFeed } from '../jobs/job-event-feed';
 import { InjectLog } from '../logging/inject-log';
@@ -67,7 +68,8 @@ export class Scheduler {
   lastReport: CycleReport | undefined;
 
   constructor(
-    private readonly repo: DispatchRepository,
+    private readonly repo: CycleRepository,
+    private readonly capacity: CapacityRepository,
     private readonly inventory: InventoryRepository,
     private readonly agents: AgentRegistry,
     private readonly dispatcher: Dispatcher,
@@ -185,7 +187,7 @@ export class Scheduler {
       else ready.push(c);
     }
     const remote = ready.filter((c) => !this.agents.get(c.name)).map((c) => c.name);
-    const stored = new Map((await this.repo.loadCapacity(remote)).map((r) => [r.cluster, r]));
+    const stored = new Map((await this.capacity.loadCapacity(remote)).map((r) => [r.cluster, r]));
     const clusters: CycleCluster[] = [];
     for (const c of ready) {
       const session = this.agents.get(c.name);

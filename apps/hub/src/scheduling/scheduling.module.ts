@@ -5,11 +5,13 @@ import { InventoryStoreModule } from '../inventory/inventory-store.module';
 import { JobStoreModule } from '../jobs/job-store.module';
 import { LEADER_SETTINGS, LeaderElector } from './leader-elector';
 import { SCHEDULER_SETTINGS, Scheduler } from './scheduler';
+import { CycleRepository } from './cycle.repository';
 
 /** The scheduling cycle, run by the one replica that holds the scheduling lead. */
 @Module({
   imports: [DispatchModule, InventoryStoreModule, JobStoreModule],
   providers: [
+    CycleRepository,
     Scheduler,
     LeaderElector,
     configSlice(SCHEDULER_SETTINGS, (c) => ({

@@ -1,6 +1,6 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
-/** A cycle reads each queue's queued head separately (see DispatchRepository.queuedGangs). */
+/** A cycle reads each queue's queued head separately (see CycleRepository.queuedGangs). */
 export class QueuedPerQueue1764000007000 implements MigrationInterface {
   name = 'QueuedPerQueue1764000007000';
 
