@@ -18,6 +18,7 @@ import {
   type TestDatabase,
   type TestRedis,
 } from '../support/services';
+import { eventually } from '../support/eventually';
 
 jest.setTimeout(5 * 60_000);
 
@@ -121,21 +122,13 @@ async function describeJob(id: string): Promise<string> {
   return `job ${JobState[j.state]} ${j.reason}: ${j.message} on ${j.cluster || '-'} (token ${j.dispatchGeneration}); pods: ${describePods(pods)}`;
 }
 
-async function until<T>(
+/** Polls every 200 ms; on a timeout, says what the job and its pods looked like. */
+const until = <T>(
   what: string,
   probe: () => Promise<T | undefined>,
   timeoutMs: number,
   describe: () => Promise<string>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${await describe()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+): Promise<T> => eventually(what, probe, { timeoutMs, intervalMs: 200, describe });
 
 /**
  * Waits until the hub reports the gang Running, then checks the worker's own view: exactly

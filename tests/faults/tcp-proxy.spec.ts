@@ -2,6 +2,7 @@
 // then what was sent arrives and what gave up meanwhile is closed; cut() is unchanged.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { TcpProxy } from '../support/tcp-proxy';
+import { eventually } from '../support/eventually';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,11 +47,7 @@ async function dial(
 }
 
 async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+  await eventually(what, () => ok() || undefined, { timeoutMs: 5000, intervalMs: 5 });
 }
 
 let upstream: Upstream;

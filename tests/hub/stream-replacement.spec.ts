@@ -23,6 +23,7 @@ import type {
 } from '../../apps/hub/src/inventory/inventory.repository';
 import { ContextLogger, JsonLogger } from '../../apps/hub/src/logging/json-logger';
 import { CycleRequests } from '../../apps/hub/src/scheduling/cycle-requests';
+import { eventually } from '../support/eventually';
 
 type Call = ServerDuplexStream<ConnectRequest, ConnectResponse>;
 
@@ -82,11 +83,7 @@ function hello(): ConnectRequest['message'] {
 }
 
 async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await eventually(what, () => ok() || undefined, { timeoutMs: 5000, intervalMs: 5 });
 }
 
 describe('agent gateway', () => {

@@ -18,6 +18,7 @@ import {
   type HubClients,
   type NodeState,
 } from '@muster/api';
+import { eventually } from './eventually';
 
 export interface FakeNode {
   name: string;
@@ -212,25 +213,7 @@ export class FakeAgent {
   }
 }
 
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually };
 
 /** A scripted agent connected for a registered cluster, with heartbeats until `close()`. */
 export interface FakeCluster {

@@ -3,6 +3,7 @@
 import * as https from 'node:https';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { eventually as sharedEventually } from '../../support/eventually';
 
 export interface ClusterAccess {
   server: string;
@@ -221,23 +222,11 @@ export function writeKubeconfig(
   );
 }
 
-/** Polls `fn` (async) until it returns something truthy. */
-export async function eventually<T>(
+/** {@link sharedEventually} with the patience of real API servers: 60 s, every 100 ms. */
+export function eventually<T>(
   what: string,
   fn: () => Promise<T | undefined | null | false>,
   timeoutMs = 60_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} ${last}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return sharedEventually(what, fn, { timeoutMs, intervalMs: 100 });
 }

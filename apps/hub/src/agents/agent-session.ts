@@ -2,11 +2,12 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ConnectRequest, ConnectResponse } from '@muster/api';
 import type { ReportedNode } from './capacity.mapper';
 import { Injectable } from '@nestjs/common';
+import { gangRefKey } from '@muster/common';
 
 /** One connected agent: its stream and the capacity it last reported. */
 export class AgentSession {
   readonly nodes = new Map<string, ReportedNode>();
-  /** "gangId:token" of dispatches the reported capacity already accounts for. */
+  /** gangRefKeys of dispatches the reported capacity already accounts for. */
   reflected = new Set<string>();
   reportSequence = 0;
   closed = false;
@@ -55,8 +56,21 @@ export class AgentSession {
     return sent;
   }
 
+  /** performance.now() of the last send of each dispatch on this stream, by gangRefKey. */
+  private readonly lastSent = new Map<string, number>();
+
   noteSent(gangId: string, fencingToken: number): void {
     if (this.listReads > 0) this.sentDuringRead.set(gangId, fencingToken);
+    const now = performance.now();
+    if (this.lastSent.size >= 4096)
+      for (const [key, at] of this.lastSent) if (now - at > 60_000) this.lastSent.delete(key);
+    this.lastSent.set(gangRefKey(gangId, fencingToken), now);
+  }
+
+  /** Whether this stream carried the dispatch less than `ms` ago. */
+  sentWithin(gangId: string, fencingToken: number, ms: number): boolean {
+    const at = this.lastSent.get(gangRefKey(gangId, fencingToken));
+    return at !== undefined && performance.now() - at < ms;
   }
 
   /**

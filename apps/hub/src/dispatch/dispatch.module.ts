@@ -19,6 +19,9 @@ import { DISPATCH_SETTINGS, Dispatcher } from './dispatcher';
 import { FENCING_SETTINGS, GangFencing } from './gang-fencing';
 import { RECONCILE_SETTINGS, ReconcileWork } from './reconcile.work';
 
+/** How long a Reserved gang waits for its agent's answer before its dispatch is sent again. */
+const resendAfterMs = (c: HubConfig) => Math.max(5000, c.heartbeatIntervalMs * 3);
+
 /**
  * Between a reserved gang and its pods: deliveries to agents and their answers, the agents'
  * sessions, liveness, fencing and the reconciler that rebuilds deliveries from Postgres.
@@ -39,6 +42,7 @@ import { RECONCILE_SETTINGS, ReconcileWork } from './reconcile.work';
       maxRequeueBackoffSeconds: c.maxRequeueBackoffSeconds,
       clusterExclusionSeconds: c.clusterExclusionSeconds,
       maxDispatchAttempts: c.maxDispatchAttempts,
+      resendAfterMs: resendAfterMs(c),
     })),
     configSlice(FENCING_SETTINGS, (c) => ({
       maxRequeueBackoffSeconds: c.maxRequeueBackoffSeconds,
@@ -48,9 +52,7 @@ import { RECONCILE_SETTINGS, ReconcileWork } from './reconcile.work';
       deleteGraceSeconds: c.fenceDeleteGraceSeconds,
     })),
     configSlice(LIVENESS_SETTINGS, (c) => ({ lostTimeoutMs: c.workerLostTimeoutMs })),
-    configSlice(RECONCILE_SETTINGS, (c) => ({
-      staleAfterMs: Math.max(5000, c.heartbeatIntervalMs * 3),
-    })),
+    configSlice(RECONCILE_SETTINGS, (c) => ({ staleAfterMs: resendAfterMs(c) })),
   ],
   exports: [AgentRegistry, DispatchRepository, Dispatcher, GANG_CANCELLER, MANUAL_FENCING],
 })

@@ -1,12 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { JobsRepository, type NewEvent } from '../jobs/jobs.repository';
 import { gangVerdict, vanishedVerdict } from './gang-state';
-import type {
-  GangSpec,
-  JobStateName,
-  MemberCounts,
-  OnClusterLostPolicy,
-} from '../jobs/job.domain';
+import type { GangSpec, JobStateName, MemberCounts, OnClusterLostPolicy } from '../jobs/job.domain';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 

@@ -39,6 +39,12 @@ export interface DispatchSettings {
   clusterExclusionSeconds: number;
   /** A gang rejected this many times fails instead of being placed again; 0: never. */
   maxDispatchAttempts: number;
+  /**
+   * A queued delivery of a dispatch the agent's stream carried less than this long ago is
+   * dropped, in ms: the agent has it (a stream is reliable and ordered; a new stream is resynced
+   * whole). The reconciler re-queues a gang left unanswered longer, which is the retry.
+   */
+  resendAfterMs: number;
 }
 
 const PHASES: Record<number, MemberPhaseName | undefined> = {
@@ -111,6 +117,9 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
       });
       return;
     }
+    // Deliveries of one dispatch pile up while its agent is away (the reconciler's at start-up,
+    // their retries); the resync on connect already sent it.
+    if (session.sentWithin(p.jobId, p.fencingToken, this.settings.resendAfterMs)) return;
     await this.sendDispatch(session, p.jobId, p.fencingToken);
   }
 
