@@ -61,4 +61,53 @@ describe('orderForCycle', () => {
       { numRuns: 200 },
     );
   });
+
+  it('gives every queue its weighted turns in every prefix, each queue in priority-then-age order', () => {
+    const gang = fc.record({
+      id: fc.uuid(),
+      queue: fc.constantFrom('a', 'b', 'c', 'd'),
+      priority: fc.integer({ min: -2, max: 2 }),
+      createdAt: fc.integer({ min: 0, max: 50 }).map(at),
+    });
+    const weightsArb = fc.record({
+      a: fc.integer({ min: 1, max: 4 }),
+      b: fc.integer({ min: 1, max: 4 }),
+      c: fc.integer({ min: 1, max: 4 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(gang, { selector: (g) => g.id, maxLength: 60 }),
+        weightsArb,
+        (gangs, w) => {
+          const weights = new Map(Object.entries(w));
+          const weight = (q: string) => weights.get(q) ?? 1;
+          const out = orderForCycle(gangs, weights);
+          const total = new Map<string, number>();
+          for (const g of gangs) total.set(g.queue, (total.get(g.queue) ?? 0) + 1);
+          const taken = new Map<string, number>();
+          const last = new Map<string, Orderable>();
+          for (const g of out) {
+            taken.set(g.queue, (taken.get(g.queue) ?? 0) + 1);
+            // Within its queue: never before a gang of higher priority, or of equal one but older.
+            const prev = last.get(g.queue);
+            if (prev)
+              expect(
+                prev.priority > g.priority ||
+                  (prev.priority === g.priority && prev.createdAt <= g.createdAt),
+              ).toBe(true);
+            last.set(g.queue, g);
+            // Across queues: two queues that both still have gangs waiting are never more than
+            // one round apart, a round being each queue's weight in turns.
+            const waiting = [...total].filter(([q, n]) => (taken.get(q) ?? 0) < n).map(([q]) => q);
+            for (const x of waiting)
+              for (const y of waiting)
+                expect((taken.get(x) ?? 0) / weight(x)).toBeLessThanOrEqual(
+                  (taken.get(y) ?? 0) / weight(y) + 1,
+                );
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
 });
