@@ -17,11 +17,11 @@ import { AgentRegistry } from '../../apps/hub/src/agents/agent-session';
 import { bindAgentIdentity } from '../../apps/hub/src/auth/agent-identity';
 import type { Dispatcher } from '../../apps/hub/src/dispatch/dispatcher';
 import type { DispatchRepository } from '../../apps/hub/src/dispatch/dispatch.repository';
+import { createLog } from '@muster/log';
 import type {
   ClusterStatusRepository,
   InventoryRepository,
 } from '../../apps/hub/src/inventory/inventory.repository';
-import { ContextLogger, JsonLogger } from '../../apps/hub/src/logging/json-logger';
 
 type Call = ServerDuplexStream<ConnectRequest, ConnectResponse>;
 
@@ -115,7 +115,7 @@ describe('agent gateway', () => {
       persistIntervalMs: 500,
     },
     () => undefined,
-    new ContextLogger(new JsonLogger('error', quiet), 'agents'),
+    createLog({ level: 'error', destination: quiet }).child({ component: 'agents' }),
   );
   const streams: FakeCall[] = [];
   const open = () => {

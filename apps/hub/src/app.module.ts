@@ -19,7 +19,8 @@ import { inventoryServiceHandlers } from './inventory/inventory.grpc';
 import { JobsModule } from './jobs/jobs.module';
 import { JobsService } from './jobs/jobs.service';
 import { jobServiceHandlers } from './jobs/jobs.grpc';
-import { JsonLogger, LOGGER } from './logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from './logging/log';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
 import type { HubSecurity } from './auth/security';
 import { guardAgentStream } from './grpc/agent-stream-guard';
@@ -50,10 +51,10 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
         dispatch: DispatchRuntime,
         metrics: HubMetrics,
         c: HubConfig,
-        logger: JsonLogger,
+        logger: Log,
         security: HubSecurity,
       ) => {
-        const log = logger.child('grpc');
+        const log = logger.child({ component: 'grpc' });
         const ctx = { log, metrics, auth: security.auth, watchers: security.watchers };
         return new HubGrpcServer(
           jobServiceHandlers(jobs, ctx, security.submits),
@@ -63,7 +64,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
               requireCertificate: security.transport.mode === 'mtls',
               messagesPerSecond: c.agentMessagesPerSecond,
               messageBurst: c.agentMessageBurst,
-              log: logger.child('agents'),
+              log: logger.child({ component: 'agents' }),
               metrics,
             }),
           },

@@ -4,7 +4,8 @@ import type { DataSource } from 'typeorm';
 import { HUB_CONFIG, loadHubConfig, type HubConfig } from './config/hub-config';
 import { createDataSource, migrate } from './database/data-source';
 import { HubMetrics } from './http/metrics';
-import { JsonLogger, LOGGER } from './logging/json-logger';
+import { createLog, type Log } from '@muster/log';
+import { LOGGER } from './logging/log';
 import { BullMqDriver } from './queue/bullmq-driver';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
 
@@ -23,19 +24,21 @@ export const REDIS = Symbol('REDIS');
     {
       provide: LOGGER,
       inject: [HUB_CONFIG],
-      useFactory: (c: HubConfig) => new JsonLogger(c.logLevel),
+      useFactory: (c: HubConfig): Log => createLog({ level: c.logLevel }),
     },
     { provide: HubMetrics, useFactory: () => new HubMetrics() },
     {
       provide: DATA_SOURCE,
       inject: [HUB_CONFIG, LOGGER],
-      useFactory: async (c: HubConfig, logger: JsonLogger) => {
+      useFactory: async (c: HubConfig, logger: Log) => {
         const ds = createDataSource(c.databaseUrl);
         await ds.initialize();
         if (c.migrate) {
           const applied = await migrate(ds);
           if (applied.length > 0)
-            logger.child('database').info('migrations applied', { migrations: applied.join(',') });
+            logger
+              .child({ component: 'database' })
+              .info('migrations applied', { migrations: applied.join(',') });
         }
         return ds;
       },
@@ -51,8 +54,8 @@ export const REDIS = Symbol('REDIS');
       inject: [HUB_CONFIG, LOGGER, REDIS],
       // BullMQ shares the command connection (ioredis parsed the URL: user, password, db,
       // rediss:// TLS) and duplicates it for its blocking worker reads; CoreModule closes it.
-      useFactory: (c: HubConfig, logger: JsonLogger, redis: Redis): QueueDriver =>
-        new BullMqDriver(redis, `${c.redisPrefix}:bull`, logger.child('queue')),
+      useFactory: (c: HubConfig, logger: Log, redis: Redis): QueueDriver =>
+        new BullMqDriver(redis, `${c.redisPrefix}:bull`, logger.child({ component: 'queue' })),
     },
   ],
   exports: [HUB_CONFIG, LOGGER, HubMetrics, DATA_SOURCE, REDIS, QUEUE_DRIVER],

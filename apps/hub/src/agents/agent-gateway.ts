@@ -6,7 +6,7 @@ import {
   type Hello,
 } from '@muster/api';
 import { dns1123LabelError } from '@muster/k8s';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type {
   InventoryRepository,
   ClusterStatusRepository,
@@ -59,7 +59,7 @@ export class AgentGateway {
     private readonly repo: DispatchRepository,
     private readonly settings: GatewaySettings,
     private readonly onCapacityChange: (cluster: string) => void,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   readonly connect = (call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void => {
@@ -79,7 +79,7 @@ export class AgentGateway {
           this.repo.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
           this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
         ]).catch((err: Error) =>
-          this.log.warn('saving capacity failed', { cluster: s.cluster, error: err.message }),
+          this.log.warn('saving capacity failed', { cluster: s.cluster, err }),
         );
       }, this.settings.persistIntervalMs);
     };
@@ -180,7 +180,7 @@ export class AgentGateway {
             this.clusters
               .patch(cluster, { lastHeartbeatAt: 'now', agentState: 'Connected' })
               .catch((err: Error) =>
-                this.log.warn('could not record a heartbeat', { cluster, error: err.message }),
+                this.log.warn('could not record a heartbeat', { cluster, err }),
               );
           }
         }
@@ -210,7 +210,7 @@ export class AgentGateway {
           else {
             this.log.error('agent message failed', {
               cluster: session?.cluster,
-              error: (err as Error)?.stack ?? String(err),
+              err,
             });
           }
         });

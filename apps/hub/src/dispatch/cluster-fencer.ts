@@ -14,7 +14,7 @@ import {
 import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profile.mapper';
 import { kubeFailure } from '../cluster-profiles/cluster-profile.kube';
 import type { AccessProviderValue } from '../inventory/cluster.domain';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 
 /** Deadline of one API request of a fence, in ms: an unreachable server must not stall liveness. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -66,7 +66,7 @@ export class ClusterFencer {
   constructor(
     private readonly providers: AccessProviderFile | undefined,
     private readonly deleteGraceSeconds: number,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   /**

@@ -1,5 +1,5 @@
 import type { AgentRegistry } from '../agents/agent-session';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { ClusterStatusRepository } from '../inventory/inventory.repository';
 import type { GangFencing } from './gang-fencing';
 
@@ -24,7 +24,7 @@ export class ClusterLiveness {
     private readonly registry: AgentRegistry,
     private readonly fencing: GangFencing,
     private readonly lostTimeoutMs: number,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   start(): void {
@@ -34,7 +34,7 @@ export class ClusterLiveness {
         void this.check().catch((err: Error) => {
           if (this.databaseUpSince !== undefined)
             this.log.warn('liveness check failed; marking nothing Lost until Postgres is back', {
-              error: err.message,
+              err,
             });
           this.databaseUpSince = undefined;
         }),

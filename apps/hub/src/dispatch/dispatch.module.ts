@@ -7,7 +7,8 @@ import {
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.module';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
-import { JsonLogger, LOGGER } from '../logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from '../logging/log';
 import { InventoryModule } from '../inventory/inventory.module';
 import { ClusterStatusRepository, InventoryRepository } from '../inventory/inventory.repository';
 import { InventoryService } from '../inventory/inventory.service';
@@ -50,7 +51,7 @@ export class DispatchRuntime {
     feed: JobEventFeed,
     private readonly queues: QueueDriver,
     private readonly config: HubConfig,
-    logger: JsonLogger,
+    logger: Log,
   ) {
     this.repo = new DispatchRepository(db, jobsRepo);
     this.clusters = new ClusterStatusRepository(db);
@@ -67,7 +68,7 @@ export class DispatchRuntime {
       },
       notify,
       trigger,
-      logger.child('dispatch'),
+      logger.child({ component: 'dispatch' }),
     );
     this.scheduler = new Scheduler(
       this.repo,
@@ -81,7 +82,7 @@ export class DispatchRuntime {
         policy: config.placementPolicy,
       },
       notify,
-      logger.child('scheduler'),
+      logger.child({ component: 'scheduler' }),
     );
     this.gateway = new AgentGateway(
       inventory,
@@ -96,7 +97,7 @@ export class DispatchRuntime {
         persistIntervalMs: 500,
       },
       () => this.scheduler.requestCycle('capacity'),
-      logger.child('agents'),
+      logger.child({ component: 'agents' }),
     );
     this.fencing = new GangFencing(
       this.clusters,
@@ -104,21 +105,21 @@ export class DispatchRuntime {
       new ClusterFencer(
         config.clusterAccessProviders,
         config.fenceDeleteGraceSeconds,
-        logger.child('fencing'),
+        logger.child({ component: 'fencing' }),
       ),
       config.maxRequeueBackoffSeconds,
       () => {
         notify();
         this.scheduler.requestCycle('cluster fenced');
       },
-      logger.child('fencing'),
+      logger.child({ component: 'fencing' }),
     );
     this.liveness = new ClusterLiveness(
       this.clusters,
       this.registry,
       this.fencing,
       config.workerLostTimeoutMs,
-      logger.child('liveness'),
+      logger.child({ component: 'liveness' }),
     );
     inventoryService.setFencing({
       fenceCluster: (name, reason, by) => this.fencing.byHand(name, reason, by),
@@ -127,13 +128,13 @@ export class DispatchRuntime {
       config.databaseUrl,
       Math.min(2000, config.workerLostTimeoutMs),
       (leading, epoch) => this.scheduler.setLeader(leading, epoch),
-      logger.child('leader'),
+      logger.child({ component: 'leader' }),
     );
     this.reconcile = new ReconcileWork(
       this.repo,
       this.dispatcher,
       Math.max(5000, config.heartbeatIntervalMs * 3),
-      logger.child('reconcile'),
+      logger.child({ component: 'reconcile' }),
     );
     jobs.setCanceller({
       cancelGang: (jobId, cluster, token) => {
@@ -195,7 +196,7 @@ export class DispatchRuntime {
         feed: JobEventFeed,
         queues: QueueDriver,
         config: HubConfig,
-        logger: JsonLogger,
+        logger: Log,
       ) =>
         new DispatchRuntime(
           db,

@@ -7,7 +7,7 @@ import {
   type MemberState,
 } from '@muster/api';
 import type { Placement } from '@muster/placement';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { QueueDriver, WorkDefinition } from '../queue/queue-driver';
 import { excludesCluster } from './cluster-exclusion';
 import type { AgentRegistry, AgentSession } from '../agents/agent-session';
@@ -62,7 +62,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
     private readonly settings: DispatchSettings,
     private readonly onChange: () => void,
     private readonly trigger: CycleTrigger,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   /** Queues delivery of freshly reserved gangs (after their reservation committed). */
@@ -138,12 +138,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
     });
     if (!sent) throw new Error(`stream of cluster ${session.cluster} closed`);
     session.noteSent(jobId, fencingToken);
-    this.log.debug('dispatch sent', {
-      job: jobId,
-      gang: jobId,
-      cluster: session.cluster,
-      token: fencingToken,
-    });
+    this.log.debug('dispatch sent', gangFields(jobId, session.cluster, fencingToken));
     return true;
   }
 
@@ -178,7 +173,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
   }
 
   async onAnswer(cluster: string, answer: DispatchAnswer): Promise<void> {
-    const fields = { job: answer.gangId, gang: answer.gangId, cluster, token: answer.fencingToken };
+    const fields = gangFields(answer.gangId, cluster, answer.fencingToken);
     if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
       if (await this.repo.accept(cluster, answer.gangId, answer.fencingToken)) {
         this.log.info('gang dispatched', fields);
@@ -258,10 +253,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
     this.onChange();
     for (const t of transitions)
       this.log.warn('gang no longer held by its cluster', {
-        job: t.jobId,
-        gang: t.jobId,
-        cluster,
-        token: t.fencingToken,
+        ...gangFields(t.jobId, cluster, t.fencingToken),
         state: t.state,
       });
     this.trigger.requestCycle('gang vanished');
@@ -292,13 +284,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
     for (const t of transitions) {
       this.log.info(
         t.teardown ? 'gang restarting: deleting every member' : `gang ${t.state.toLowerCase()}`,
-        {
-          job: t.jobId,
-          gang: t.jobId,
-          cluster,
-          token: t.fencingToken,
-          state: t.state,
-        },
+        { ...gangFields(t.jobId, cluster, t.fencingToken), state: t.state },
       );
       // A failed gang, or one restarting, goes whole: the agent deletes every member left.
       if (t.state === 'Failed' || t.teardown)
@@ -307,4 +293,12 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload> {
     if (transitions.some((t) => ['Succeeded', 'Failed', 'Queued'].includes(t.state)))
       this.trigger.requestCycle('gang ended or requeued');
   }
+}
+
+/**
+ * What a line about a gang carries, named as the agent names it. A job has one gang, whose id is
+ * the job's id: the line says both, so a query by either finds it in the hub and the agent.
+ */
+function gangFields(jobId: string, cluster: string, token: number) {
+  return { job: jobId, gang: jobId, cluster, token };
 }

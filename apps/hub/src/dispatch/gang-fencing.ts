@@ -1,5 +1,5 @@
 import type { ClusterStatusRepository } from '../inventory/inventory.repository';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { FenceUnavailable, type ClusterFencer } from './cluster-fencer';
 import type { DispatchRepository } from './dispatch.repository';
 
@@ -30,7 +30,7 @@ export class GangFencing {
     private readonly fencer: ClusterFencer,
     private readonly maxRequeueBackoffSeconds: number,
     private readonly onChange: () => void,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   /** Starts a fencing pass over a lost cluster unless one ran recently or still runs. */
@@ -44,9 +44,7 @@ export class GangFencing {
     this.inFlight.add(cluster);
     this.lastPass.set(cluster, now);
     void this.pass(cluster)
-      .catch((err: Error) =>
-        this.log.warn('fencing pass failed; retrying', { cluster, error: err.message }),
-      )
+      .catch((err: Error) => this.log.warn('fencing pass failed; retrying', { cluster, err }))
       .finally(() => this.inFlight.delete(cluster));
   }
 
@@ -79,7 +77,7 @@ export class GangFencing {
         this.log.warn('lost cluster cannot be fenced; its requeue gangs stay', {
           cluster,
           gangs: gangs.length,
-          error: err.message,
+          err,
         });
         this.onChange();
       }

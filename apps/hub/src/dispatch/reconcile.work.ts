@@ -1,4 +1,4 @@
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { WorkDefinition } from '../queue/queue-driver';
 import type { DispatchRepository } from './dispatch.repository';
 import type { Dispatcher } from './dispatcher';
@@ -15,7 +15,7 @@ export class ReconcileWork implements WorkDefinition<Record<string, never>> {
     private readonly repo: DispatchRepository,
     private readonly dispatcher: Dispatcher,
     private readonly staleAfterMs: number,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   async run(): Promise<void> {

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.module';
-import { JsonLogger, LOGGER } from '../logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from '../logging/log';
 import { InventoryRepository } from './inventory.repository';
 import { InventoryService } from './inventory.service';
 
@@ -15,8 +16,8 @@ import { InventoryService } from './inventory.service';
     {
       provide: InventoryService,
       inject: [InventoryRepository, LOGGER],
-      useFactory: (repo: InventoryRepository, logger: JsonLogger) =>
-        new InventoryService(repo, logger.child('inventory')),
+      useFactory: (repo: InventoryRepository, logger: Log) =>
+        new InventoryService(repo, logger.child({ component: 'inventory' })),
     },
   ],
   exports: [InventoryService, InventoryRepository],

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { JobEventValue } from './job.domain';
 import type { JobsRepository } from './jobs.repository';
 
@@ -23,7 +23,7 @@ export class JobEventFeed {
     private readonly subscriber: Redis,
     private readonly channel: string,
     private readonly pollMs: number,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   async start(): Promise<void> {
@@ -44,9 +44,7 @@ export class JobEventFeed {
   /** Tells every replica that new events are committed. */
   notify(): void {
     this.publisher.publish(this.channel, '1').catch((err: Error) => {
-      this.log.warn('event notification failed; watchers fall back to polling', {
-        error: err.message,
-      });
+      this.log.warn('event notification failed; watchers fall back to polling', { err });
     });
   }
 
@@ -78,7 +76,7 @@ export class JobEventFeed {
         }
       } while (this.pumpAgain);
     } catch (err) {
-      this.log.warn('reading job events failed; will retry', { error: (err as Error).message });
+      this.log.warn('reading job events failed; will retry', { err });
     } finally {
       this.pumping = false;
     }

@@ -9,7 +9,8 @@ import type { DataSource } from 'typeorm';
 import { DATA_SOURCE, REDIS } from '../core.module';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
 import { HubMetrics } from '../http/metrics';
-import { JsonLogger, LOGGER } from '../logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from '../logging/log';
 import { InventoryModule } from '../inventory/inventory.module';
 import { InventoryRepository } from '../inventory/inventory.repository';
 import { PruneEventsWork } from '../maintenance/prune-events.work';
@@ -29,14 +30,14 @@ import { JobsService } from './jobs.service';
     {
       provide: JobEventFeed,
       inject: [JobsRepository, REDIS, HUB_CONFIG, LOGGER],
-      useFactory: (repo: JobsRepository, redis: Redis, c: HubConfig, logger: JsonLogger) =>
+      useFactory: (repo: JobsRepository, redis: Redis, c: HubConfig, logger: Log) =>
         new JobEventFeed(
           repo,
           redis,
           redis.duplicate({ enableReadyCheck: false }),
           `${c.redisPrefix}:job-events`,
           c.eventPollMs,
-          logger.child('events'),
+          logger.child({ component: 'events' }),
         ),
     },
     {
@@ -48,14 +49,14 @@ import { JobsService } from './jobs.service';
         feed: JobEventFeed,
         c: HubConfig,
         metrics: HubMetrics,
-        logger: JsonLogger,
-      ) => new JobsService(repo, inventory, feed, c, metrics, logger.child('jobs')),
+        logger: Log,
+      ) => new JobsService(repo, inventory, feed, c, metrics, logger.child({ component: 'jobs' })),
     },
     {
       provide: PruneEventsWork,
       inject: [JobsRepository, LOGGER],
-      useFactory: (repo: JobsRepository, logger: JsonLogger) =>
-        new PruneEventsWork(repo, logger.child('maintenance')),
+      useFactory: (repo: JobsRepository, logger: Log) =>
+        new PruneEventsWork(repo, logger.child({ component: 'maintenance' })),
     },
   ],
   exports: [JobsService, JobsRepository, JobEventFeed],

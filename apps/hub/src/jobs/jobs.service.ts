@@ -3,7 +3,7 @@ import type { ExplainJobResponse, ListJobsRequest, SubmitJobRequest } from '@mus
 import { AsyncQueue } from '../common/async-queue';
 import { ErrorCode, MusterError, invalidArgument, notFound } from '../common/errors';
 import { canSeeQueue, canWriteQueue, queuesOf, type Principal } from '../auth/principal';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { HubMetrics } from '../http/metrics';
 import type { InventoryRepository } from '../inventory/inventory.repository';
 import { JobEntity } from './job.entity';
@@ -40,7 +40,7 @@ export class JobsService {
       watchBufferEvents: number;
     },
     private readonly metrics: HubMetrics,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   setCanceller(canceller: GangCanceller): void {

@@ -1,4 +1,4 @@
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { JobsRepository } from '../jobs/jobs.repository';
 import type { WorkDefinition } from '../queue/queue-driver';
 
@@ -13,7 +13,7 @@ export class PruneEventsWork implements WorkDefinition<PruneEventsPayload> {
 
   constructor(
     private readonly jobs: JobsRepository,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   async run(payload: PruneEventsPayload): Promise<void> {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Client } from 'pg';
 import { SCHEDULER_LEADER_LOCK } from '../database/advisory-locks';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 
 /** Bound of every query on the leader connection, in ms: a stalled one loses leadership. */
 const LEADER_QUERY_TIMEOUT_MS = 10_000;
@@ -26,7 +26,7 @@ export class LeaderElector {
     private readonly retryMs: number,
     /** `epoch` is the leader epoch this replica raised when it took the lead. */
     private readonly onChange: (leader: boolean, epoch: number) => void,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
     /** Who leads, for people reading scheduler_leader. */
     private readonly holder = `${hostname()}:${process.pid}`,
   ) {}

@@ -8,7 +8,7 @@ import {
   type NodeSnapshot,
 } from '@muster/placement';
 import { requiredNodeAffinityOf } from '@muster/k8s';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { StoredExplanation } from '../jobs/job.domain';
 import type { InventoryRepository } from '../inventory/inventory.repository';
 import type { AgentRegistry } from '../agents/agent-session';
@@ -62,8 +62,7 @@ export class Scheduler {
     },
     onError: (err) => {
       if (err instanceof LeadershipLost) this.log.warn('cycle discarded', { reason: err.message });
-      else
-        this.log.error('scheduling cycle failed', { error: (err as Error).stack ?? String(err) });
+      else this.log.error('scheduling cycle failed', { err });
     },
     enabled: () => this.leader,
   });
@@ -78,7 +77,7 @@ export class Scheduler {
     private readonly dispatcher: Dispatcher,
     private readonly settings: SchedulerSettings,
     private readonly onChange: () => void,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   setLeader(leader: boolean, epoch = 0): void {
