@@ -5,6 +5,7 @@ module.exports = {
   testTimeout: 180000,
   projects: [
     '<rootDir>/libs/common/jest.config.js',
+    '<rootDir>/libs/log/jest.config.js',
     '<rootDir>/libs/placement/jest.config.js',
     '<rootDir>/libs/k8s/jest.config.js',
     '<rootDir>/libs/api/jest.config.js',

@@ -291,7 +291,7 @@ describe('agent on a real cluster', () => {
     expect(
       agent
         .logs('rejecting dispatch with a stale fencing token')
-        .some((l) => l.gangId === gangA.gangId && l.knownToken === 1),
+        .some((l) => l.gang === gangA.gangId && l.knownToken === 1),
     ).toBe(true);
     const after = await kube.gangPods(NS, gangA.gangId);
     expect(after.map((p) => p.metadata.name).sort()).toEqual(
@@ -390,8 +390,8 @@ describe('agent on a real cluster', () => {
     // All three creates start together (concurrency 32): a and b existed and were deleted.
     const rollback = agent
       .logs('gang rejected; every member deleted')
-      .find((l) => l.gangId === gang.gangId);
-    expect(rollback).toMatchObject({ reason: 'CreateFailed', deleted: 2, jobId: gang.jobId });
+      .find((l) => l.gang === gang.gangId);
+    expect(rollback).toMatchObject({ reason: 'CreateFailed', deleted: 2, job: gang.jobId });
     // The answer comes after the deletes: whatever is left is already being deleted.
     expect(await settledGangPods(NS, gang.gangId)).toEqual([]);
     await gone(NS, gang.gangId);
@@ -422,7 +422,7 @@ describe('agent on a real cluster', () => {
     expect(a.message).toContain('exceeded quota');
     const rollback = agent
       .logs('gang rejected; every member deleted')
-      .find((l) => l.gangId === gang.gangId);
+      .find((l) => l.gang === gang.gangId);
     expect(rollback).toMatchObject({ reason: 'CreateFailed', deleted: 2 });
     expect(await settledGangPods('quota', gang.gangId)).toEqual([]);
     await gone('quota', gang.gangId);
@@ -568,7 +568,7 @@ describe('agent on a real cluster', () => {
       const acceptedMs = Date.now() - t;
       await runningGang(gang);
       const runningMs = Date.now() - t;
-      const log = agent.logs('gang materialised').find((l) => l.gangId === gang.gangId)!;
+      const log = agent.logs('gang materialised').find((l) => l.gang === gang.gangId)!;
       hub.cancel({ gangId: gang.gangId, fencingToken: 1, reason: 'measured' });
       await gone(NS, gang.gangId);
       rounds.push({

@@ -152,13 +152,13 @@ it('self-fences the requeue gang of a SIGSTOPped hub from its last message, keep
       `grace ${FENCE_GRACE_S} s; the agent decided ${Date.parse(fenced[0]?.time ?? '') - t0} ms ` +
       `after the stop, ${String(fenced[0]?.silentForMs)} ms after its last message from the hub)`,
   );
-  expect(fenced.map((l) => [l.gangId, l.streamUp])).toEqual([[requeue, true]]);
+  expect(fenced.map((l) => [l.gang, l.streamUp])).toEqual([[requeue, true]]);
   // The delete was bounded by the grace the hub told (the pod's own is the API default, 30 s);
   // logged when the delete returns, which may be after the pods are seen gone.
   const graces = await eventually('the SelfFenced delete logged', () => {
     const g = agent
       .logs('member pods deleted')
-      .filter((l) => l.gangId === requeue && l.reason === 'SelfFenced')
+      .filter((l) => l.gang === requeue && l.reason === 'SelfFenced')
       .map((l) => l.gracePeriodSeconds);
     return g.length > 0 ? g : undefined;
   });

@@ -105,8 +105,8 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
   // The agent decided to delete no sooner than the timeout after it last heard from the hub.
   expect(fenced.length).toBeGreaterThan(0);
   expect(Date.parse(fenced[0]!.time) - lastHeard).toBeGreaterThanOrEqual(SELF_FENCE_MS);
-  expect(fenced.map((l) => l.gangId)).toEqual([requeue.gangId]);
-  expect(fenced[0]!.jobId).toBe(requeue.jobId);
+  expect(fenced.map((l) => l.gang)).toEqual([requeue.gangId]);
+  expect(fenced[0]!.job).toBe(requeue.jobId);
   const waiting = await kube.gangPods(NS, wait.gangId);
   expect(waiting).toHaveLength(2);
   expect(waiting.every((p) => !p.metadata.deletionTimestamp && p.status?.phase === 'Running')).toBe(
@@ -175,6 +175,6 @@ it('a restarted agent that cannot reach the hub fences its requeue gangs by the 
     'no word from the hub within the self-fence timeout; deleting requeue gang',
   );
   expect(
-    fenced.map((l) => [l.gangId, l.selfFenceTimeoutMs, l.fenceDeleteGraceSeconds, l.streamUp]),
+    fenced.map((l) => [l.gang, l.selfFenceTimeoutMs, l.fenceDeleteGraceSeconds, l.streamUp]),
   ).toEqual([[requeue.gangId, SELF_FENCE_MS, 1, false]]);
 });

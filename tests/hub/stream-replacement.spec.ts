@@ -17,11 +17,11 @@ import { AgentRegistry } from '../../apps/hub/src/agents/agent-session';
 import { bindAgentIdentity } from '../../apps/hub/src/auth/agent-identity';
 import type { Dispatcher } from '../../apps/hub/src/dispatch/dispatcher';
 import type { CapacityRepository } from '../../apps/hub/src/inventory/capacity.repository';
+import { createLog } from '@muster/log';
 import type {
   ClusterStatusRepository,
   InventoryRepository,
 } from '../../apps/hub/src/inventory/inventory.repository';
-import { ContextLogger, JsonLogger } from '../../apps/hub/src/logging/json-logger';
 import { CycleRequests } from '../../apps/hub/src/scheduling/cycle-requests';
 import { eventually } from '../support/eventually';
 
@@ -113,7 +113,7 @@ describe('agent gateway', () => {
       persistIntervalMs: 500,
     },
     new CycleRequests(),
-    new ContextLogger(new JsonLogger('error', quiet), 'agents'),
+    createLog({ level: 'error', destination: quiet }).child({ component: 'agents' }),
   );
   const streams: FakeCall[] = [];
   const open = () => {

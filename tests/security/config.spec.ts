@@ -132,7 +132,7 @@ describe('development mode', () => {
     try {
       const warning = hub.logs.find((l) => l.includes('MUSTER_DEV_INSECURE is on'));
       expect(warning).toBeDefined();
-      expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', context: 'security' });
+      expect(JSON.parse(warning!)).toMatchObject({ level: 'warn', component: 'security' });
       expect(warning).toMatch(/PLAIN TEXT.*NO AUTHENTICATION.*agents are NOT AUTHENTICATED/);
       // It works as before: plain text, no token.
       const api = hub.connect();

@@ -34,7 +34,7 @@ import { MemberOutbox } from './member-outbox';
 import { hubTransport } from './tls';
 import { ResilientInformer } from './informers';
 import { KubeClient, loadKubeConfig, type PodGroupLike } from './kube';
-import { Logger } from './log';
+import type { Log } from '@muster/log';
 import {
   createMembers,
   deletePodGroup,
@@ -152,7 +152,7 @@ export class Agent {
 
   constructor(
     private readonly config: AgentConfig,
-    private readonly log: Logger,
+    private readonly log: Log,
   ) {
     this.heartbeatMs = config.heartbeatIntervalMs;
   }
@@ -305,7 +305,7 @@ export class Agent {
   }
 
   /** Deletes a PodGroup of Muster's unless it is already going. */
-  private deleteGroup(namespace: string, name: string, why: string, log: Logger): void {
+  private deleteGroup(namespace: string, name: string, why: string, log: Log): void {
     const key = podKey(namespace, name);
     if (this.deletingGroups.has(key) || this.podGroups.get(key)?.deleting) return;
     this.deletingGroups.add(key);
@@ -324,7 +324,7 @@ export class Agent {
         return await op();
       } catch (err) {
         const delay = backoff.next();
-        this.log.warn(`could not ${what}; retrying`, { error: errorText(err), retryInMs: delay });
+        this.log.warn(`could not ${what}; retrying`, { err, retryInMs: delay });
         await sleep(delay);
       }
     }
@@ -361,7 +361,7 @@ export class Agent {
       if (!this.untrusted.has(r.key))
         this.log.warn('pod copies the labels of a member in another namespace; not a member', {
           pod: r.key,
-          gangId: m.gangId,
+          gang: m.gangId,
           token: m.token,
           namespace: plan.plan.namespace,
         });
@@ -520,9 +520,10 @@ export class Agent {
           this.onDispatch(msg.dispatch);
         } catch (err) {
           this.log.error('dispatch handling failed', {
-            gangId: msg.dispatch.gangId,
-            jobId: msg.dispatch.jobId,
-            error: errorText(err),
+            gang: msg.dispatch.gangId,
+            job: msg.dispatch.jobId,
+            token: msg.dispatch.fencingToken,
+            err,
           });
         }
         return;
@@ -570,7 +571,7 @@ export class Agent {
     gangId: string,
     token: number,
     o: Outcome,
-    log: Logger,
+    log: Log,
     { keep = true }: { keep?: boolean } = {},
   ): void {
     const answer: ConnectRequest = {
@@ -612,8 +613,8 @@ export class Agent {
     this.carryOut(this.ledger.apply(gangId, e, this.moment()));
   }
 
-  private logOf(gangId: string, token: number): Logger {
-    return this.log.with({ gangId, jobId: this.jobOf(gangId, token), token });
+  private logOf(gangId: string, token: number): Log {
+    return this.log.child({ gang: gangId, job: this.jobOf(gangId, token), token });
   }
 
   private carryOut(effects: readonly Effect[]): void {
@@ -668,7 +669,7 @@ export class Agent {
     this.feed(gangId, { kind: 'pods', token, presence: this.presenceOf(gangId, token) });
   }
 
-  private materialiseContext(gangId: string, token: number, log: Logger): MaterialiseContext {
+  private materialiseContext(gangId: string, token: number, log: Log): MaterialiseContext {
     return {
       pods: this.kube,
       concurrency: this.config.createConcurrency,
@@ -687,7 +688,7 @@ export class Agent {
     };
   }
 
-  private runCreate(gangId: string, token: number, log: Logger): void {
+  private runCreate(gangId: string, token: number, log: Log): void {
     const known = this.plans.get(gangRefKey(gangId, token));
     if (!known) {
       const failed = internalError(new Error('no plan for the gang'));
@@ -711,7 +712,7 @@ export class Agent {
       });
   }
 
-  private runUngate(gangId: string, token: number, log: Logger): void {
+  private runUngate(gangId: string, token: number, log: Log): void {
     const known = this.plans.get(gangRefKey(gangId, token));
     if (!known?.timing) {
       const outcome = internalError(new Error('no plan for the gang'));
@@ -722,7 +723,7 @@ export class Agent {
       .then((outcome) => this.feed(gangId, { kind: 'ungated', token, outcome }));
   }
 
-  private runDelete(e: Extract<Effect, { kind: 'delete' }>, log: Logger): void {
+  private runDelete(e: Extract<Effect, { kind: 'delete' }>, log: Log): void {
     if (e.first) {
       switch (e.reason) {
         case 'Superseded':
@@ -761,7 +762,7 @@ export class Agent {
   // ---- dispatch ----
 
   private onDispatch(d: Dispatch): void {
-    const log = this.log.with({ gangId: d.gangId, jobId: d.jobId, token: d.fencingToken });
+    const log = this.log.child({ gang: d.gangId, job: d.jobId, token: d.fencingToken });
     const key = gangRefKey(d.gangId, d.fencingToken);
     const before = this.ledger.record(d.gangId, d.fencingToken);
     // The hub told the terms on this stream before any dispatch; recorded on the pods so that a
@@ -818,7 +819,7 @@ export class Agent {
   }
 
   /** Deletes every member of (gang, token) the agent knows of: seen in the cluster or planned. */
-  private deleteGang(gangId: string, token: number, reason: string, log: Logger): void {
+  private deleteGang(gangId: string, token: number, reason: string, log: Log): void {
     const entry = this.model.gang(gangId, token);
     const known = this.plans.get(gangRefKey(gangId, token));
     const plan = known?.plan;
@@ -895,7 +896,7 @@ export class Agent {
   // ---- cancel and fencing ----
 
   private onCancel(c: Cancel): void {
-    const log = this.log.with({ gangId: c.gangId, token: c.fencingToken });
+    const log = this.logOf(c.gangId, c.fencingToken);
     const effects = this.ledger.apply(
       c.gangId,
       { kind: 'cancel', token: c.fencingToken },
@@ -964,8 +965,8 @@ export class Agent {
       if (this.termsOfGang(g) || this.termless.has(key)) continue;
       this.termless.add(key);
       this.log.warn('no self-fence timeout known for a requeue gang; it is not self-fenced', {
-        gangId: g.gangId,
-        jobId: g.jobId,
+        gang: g.gangId,
+        job: g.jobId,
         token: g.token,
         hint: 'the hub tells one on connect; set MUSTER_SELF_FENCE_TIMEOUT_MS for pods of older agents',
       });
@@ -987,7 +988,7 @@ export class Agent {
     for (const pg of this.podGroups.values()) {
       if (pg.deleting || held.has(gangRefKey(pg.gangId, pg.token))) continue;
       if (now - pg.seenAt < ORPHAN_PODGROUP_GRACE_MS) continue;
-      const log = this.log.with({ gangId: pg.gangId, token: pg.token });
+      const log = this.logOf(pg.gangId, pg.token);
       log.info('deleting an orphan PodGroup', { podGroup: `${pg.namespace}/${pg.name}` });
       this.deleteGroup(pg.namespace, pg.name, 'Orphan', log);
     }

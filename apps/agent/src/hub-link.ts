@@ -15,13 +15,13 @@ import {
 } from '@grpc/grpc-js';
 import { AgentServiceClient, type ConnectRequest, type ConnectResponse } from '@muster/api';
 import { Backoff } from '@muster/common';
-import type { Logger } from './log';
+import type { Log } from '@muster/log';
 
 export interface HubLinkOptions {
   address: string;
   credentials?: ChannelCredentials;
   reconnect: { initialMs: number; maxMs: number };
-  log: Logger;
+  log: Log;
   /** A new stream exists: send Hello and the snapshot now (they queue until it connects). */
   onOpen(): void;
   onMessage(message: ConnectResponse): void;
@@ -131,7 +131,7 @@ export class HubLink {
     // The first failure after being up is a warning; repeats of the same failure are debug.
     const level = wasUp || failure !== this.lastFailure ? 'warn' : 'debug';
     this.lastFailure = failure;
-    this.options.log.write(level, 'hub stream down; redialling', {
+    this.options.log[level]('hub stream down; redialling', {
       hub: this.options.address,
       code: grpcStatus[s.code] ?? String(s.code),
       error: s.details,

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type KubernetesListObject, type V1Pod } from '@kubernetes/client-node';
 import { ResilientInformer } from './informers';
-import { Logger } from './log';
+import { createLog } from '@muster/log';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 
@@ -81,7 +81,7 @@ describe('ResilientInformer', () => {
         upsert: (p) => seen.push(`upsert ${p.metadata!.name}@${p.metadata!.resourceVersion}`),
         remove: (p) => seen.push(`remove ${p.metadata!.name}`),
       },
-      log: new Logger('error', {}, { write: () => true }),
+      log: createLog({ level: 'error', destination: { write: () => true } }),
       pageSize: 1,
       backoff: { initialMs: 10, maxMs: 20 },
     });

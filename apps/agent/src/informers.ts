@@ -17,7 +17,7 @@ import {
   type ObjectCache,
 } from '@kubernetes/client-node';
 import { Backoff, errorText } from '@muster/common';
-import type { Logger } from './log';
+import type { Log } from '@muster/log';
 import { kubeError } from './api-errors';
 
 export interface InformerHandlers<T> {
@@ -35,7 +35,7 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   /** Drops unneeded fields of a listed object before the next page is fetched. */
   slim(obj: T): T;
   handlers: InformerHandlers<T>;
-  log: Logger;
+  log: Log;
   pageSize?: number;
   backoff?: { initialMs: number; maxMs: number };
 }
@@ -129,9 +129,9 @@ export class ResilientInformer<T extends KubernetesObject> {
     // Repeated identical failures are logged once at warn, then at debug.
     const level = text === this.lastError ? 'debug' : 'warn';
     this.lastError = text;
-    this.options.log.write(level, 'informer failed; restarting', {
+    this.options.log[level]('informer failed; restarting', {
       informer: this.options.name,
-      error: text,
+      err,
       retryInMs: delay,
     });
     clearTimeout(this.restartTimer);

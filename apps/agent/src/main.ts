@@ -3,8 +3,7 @@
 // bad configuration.
 import { Agent } from './agent';
 import { ConfigError, loadAgentConfig, type AgentConfig } from './config';
-import { errorText } from '@muster/common';
-import { Logger } from './log';
+import { createLog } from '@muster/log';
 
 async function main(): Promise<void> {
   let config: AgentConfig;
@@ -17,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = new Logger(config.logLevel, { cluster: config.cluster });
+  const log = createLog({ level: config.logLevel }).child({ cluster: config.cluster });
   const agent = new Agent(config, log);
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -30,21 +29,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('unhandledRejection', (err) =>
-    log.error('unhandled rejection', { error: errorText(err) }),
-  );
+  process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err }));
   await agent.start();
   log.info('agent started', { epoch: agent.epoch, pid: process.pid });
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    JSON.stringify({
-      time: new Date().toISOString(),
-      level: 'error',
-      msg: 'agent failed',
-      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
-    }) + '\n',
-  );
+  createLog({ level: 'error', destination: process.stderr }).error('agent failed', { err });
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 import { OnClusterLost, type Dispatch } from '@muster/api';
 import type { PodApi } from './kube';
 import { HubLease, selfFenceDue } from './fencing';
-import { Logger } from './log';
+import { createLog } from '@muster/log';
 import { ACCEPTED, materialise, REJECTED, type MaterialiseContext } from './materialise';
 import { planGang, type GangPlan } from './pod-builder';
 
@@ -112,7 +112,7 @@ class FakePods implements PodApi {
   }
 }
 
-const quiet = new Logger('error', {}, { write: () => true });
+const quiet = createLog({ level: 'error', destination: { write: () => true } });
 
 function gang(members: number[], workloadApi = false): GangPlan {
   const d: Dispatch = {

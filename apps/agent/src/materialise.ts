@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Backoff } from '@muster/common';
 import { LABEL_FENCING_TOKEN, LABEL_GANG_ID, LABEL_MEMBER_INDEX, LABEL_POD_SET } from './constants';
 import type { PodApi } from './kube';
-import type { Logger } from './log';
+import type { Log } from '@muster/log';
 import { podKey } from './objects';
 import type { GangPlan, MemberPlan } from './pod-builder';
 import { runPool } from './pool';
@@ -29,7 +29,7 @@ export interface Outcome {
 export interface MaterialiseContext {
   pods: PodApi;
   concurrency: number;
-  log: Logger;
+  log: Log;
   /**
    * A reason when the gang must be given up (cancelled, fenced, the agent's lease ran out):
    * asked before every create and every ungate, and between the steps.

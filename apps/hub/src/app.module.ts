@@ -21,7 +21,8 @@ import { JobsModule } from './jobs/jobs.module';
 import { JobStoreModule } from './jobs/job-store.module';
 import { JobsService } from './jobs/jobs.service';
 import { jobServiceHandlers } from './jobs/jobs.grpc';
-import { JsonLogger, LOGGER } from './logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from './logging/log';
 import { LogModule } from './logging/inject-log';
 import { SchedulingModule } from './scheduling/scheduling.module';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
@@ -63,10 +64,10 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
         gateway: AgentGateway,
         metrics: HubMetrics,
         c: HubConfig,
-        logger: JsonLogger,
+        logger: Log,
         security: HubSecurity,
       ) => {
-        const log = logger.child('grpc');
+        const log = logger.child({ component: 'grpc' });
         const ctx = { log, metrics, auth: security.auth, watchers: security.watchers };
         return new HubGrpcServer(
           jobServiceHandlers(jobs, ctx, security.submits),
@@ -76,7 +77,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
               requireCertificate: security.transport.mode === 'mtls',
               messagesPerSecond: c.agentMessagesPerSecond,
               messageBurst: c.agentMessageBurst,
-              log: logger.child('agents'),
+              log: logger.child({ component: 'agents' }),
               metrics,
             }),
           },
@@ -90,7 +91,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
 })
 export class AppModule implements OnApplicationBootstrap, OnApplicationShutdown {
   /** The hub with the configuration, logger and security main.ts built (and so checked). */
-  static forRoot(config: HubConfig, logger: JsonLogger, security: HubSecurity): DynamicModule {
+  static forRoot(config: HubConfig, logger: Log, security: HubSecurity): DynamicModule {
     return {
       module: AppModule,
       imports: [CoreModule.forRoot(config, logger)],

@@ -10,7 +10,8 @@ import type { DataSource } from 'typeorm';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { createDataSource, migrate } from './database/data-source';
 import { HubMetrics } from './http/metrics';
-import { JsonLogger, LOGGER } from './logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from './logging/log';
 import { BullMqDriver } from './queue/bullmq-driver';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
 import { DATA_SOURCE, REDIS } from './core.tokens';
@@ -25,13 +26,15 @@ import { CycleRequests } from './scheduling/cycle-requests';
     {
       provide: DATA_SOURCE,
       inject: [HUB_CONFIG, LOGGER],
-      useFactory: async (c: HubConfig, logger: JsonLogger) => {
+      useFactory: async (c: HubConfig, logger: Log) => {
         const ds = createDataSource(c.databaseUrl);
         await ds.initialize();
         if (c.migrate) {
           const applied = await migrate(ds);
           if (applied.length > 0)
-            logger.child('database').info('migrations applied', { migrations: applied.join(',') });
+            logger
+              .child({ component: 'database' })
+              .info('migrations applied', { migrations: applied.join(',') });
         }
         return ds;
       },
@@ -47,15 +50,15 @@ import { CycleRequests } from './scheduling/cycle-requests';
       inject: [HUB_CONFIG, LOGGER, REDIS],
       // BullMQ shares the command connection (ioredis parsed the URL: user, password, db,
       // rediss:// TLS) and duplicates it for its blocking worker reads; CoreModule closes it.
-      useFactory: (c: HubConfig, logger: JsonLogger, redis: Redis): QueueDriver =>
-        new BullMqDriver(redis, `${c.redisPrefix}:bull`, logger.child('queue')),
+      useFactory: (c: HubConfig, logger: Log, redis: Redis): QueueDriver =>
+        new BullMqDriver(redis, `${c.redisPrefix}:bull`, logger.child({ component: 'queue' })),
     },
   ],
   exports: [HUB_CONFIG, LOGGER, HubMetrics, CycleRequests, DATA_SOURCE, REDIS, QUEUE_DRIVER],
 })
 export class CoreModule implements OnApplicationShutdown {
   /** The configuration and logger main.ts built (and so checked) before anything started. */
-  static forRoot(config: HubConfig, logger: JsonLogger): DynamicModule {
+  static forRoot(config: HubConfig, logger: Log): DynamicModule {
     return {
       module: CoreModule,
       global: true,

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { ConfigError, loadHubConfig } from './config/hub-config';
-import { JsonLogger } from './logging/json-logger';
+import { createLog } from '@muster/log';
 import { buildSecurity, devModeWarnings } from './auth/security';
+import { NestLog } from './logging/log';
 
 async function main(): Promise<void> {
   let config;
@@ -9,7 +10,7 @@ async function main(): Promise<void> {
   let security;
   try {
     config = loadHubConfig();
-    logger = new JsonLogger(config.logLevel);
+    logger = createLog({ level: config.logLevel });
     // Certificates, tokens and OIDC keys are checked now, before anything connects anywhere,
     // and the result is what the gRPC server uses: built once.
     security = buildSecurity(config, logger);
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  for (const warning of devModeWarnings(config)) logger.write('warn', warning, {}, 'security');
+  for (const warning of devModeWarnings(config)) logger.warn(warning, { component: 'security' });
   // Loaded only now, so a bad configuration is reported at once.
   const { NestFactory } = await import('@nestjs/core');
   const { AppModule } = await import('./app.module');
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   let app;
   try {
     app = await NestFactory.create(AppModule.forRoot(config, logger, security), {
-      logger,
+      logger: new NestLog(logger),
       abortOnError: false,
     });
   } catch (err) {
@@ -43,21 +44,14 @@ async function main(): Promise<void> {
   await app.listen(config.httpPort, config.httpHost);
   const address = app.getHttpServer().address() as { port: number } | null;
   const grpc = app.get(HubGrpcServer);
-  logger.write('info', 'hub started', {
+  logger.info('hub started', {
     grpcPort: grpc.boundPort,
     httpPort: address?.port ?? config.httpPort,
     pid: process.pid,
   });
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(
-    JSON.stringify({
-      time: new Date().toISOString(),
-      level: 'error',
-      msg: 'hub failed to start',
-      error: err.stack ?? String(err),
-    }) + '\n',
-  );
+main().catch((err: unknown) => {
+  createLog({ level: 'error', destination: process.stderr }).error('hub failed to start', { err });
   process.exit(1);
 });

@@ -7,7 +7,7 @@ import {
 } from '@muster/api';
 import { dns1123LabelError } from '@muster/k8s';
 import { gangRefKey } from '@muster/common';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { InventoryRepository, ClusterStatusRepository } from '../inventory/inventory.repository';
 import type { Condition } from '../inventory/cluster.domain';
 import { CapacityRepository } from '../inventory/capacity.repository';
@@ -63,7 +63,7 @@ export class AgentGateway {
     private readonly capacity: CapacityRepository,
     @Inject(GATEWAY_SETTINGS) private readonly settings: GatewaySettings,
     private readonly cycles: CycleRequests,
-    @InjectLog('agents') private readonly log: ContextLogger,
+    @InjectLog('agents') private readonly log: Log,
   ) {}
 
   readonly connect = (call: ServerDuplexStream<ConnectRequest, ConnectResponse>): void => {
@@ -83,7 +83,7 @@ export class AgentGateway {
           this.capacity.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
           this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
         ]).catch((err: Error) =>
-          this.log.warn('saving capacity failed', { cluster: s.cluster, error: err.message }),
+          this.log.warn('saving capacity failed', { cluster: s.cluster, err }),
         );
       }, this.settings.persistIntervalMs);
     };
@@ -184,7 +184,7 @@ export class AgentGateway {
             this.clusters
               .patch(cluster, { lastHeartbeatAt: 'now', agentState: 'Connected' })
               .catch((err: Error) =>
-                this.log.warn('could not record a heartbeat', { cluster, error: err.message }),
+                this.log.warn('could not record a heartbeat', { cluster, err }),
               );
           }
         }
@@ -214,7 +214,7 @@ export class AgentGateway {
           else {
             this.log.error('agent message failed', {
               cluster: session?.cluster,
-              error: (err as Error)?.stack ?? String(err),
+              err,
             });
           }
         });

@@ -3,7 +3,7 @@
 // what kind of problem it was and nothing about the token.
 import type { Metadata } from '@grpc/grpc-js';
 import { ErrorCode, MusterError } from '../common/errors';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { JwtError, looksLikeJwt, MAX_JWT_BYTES } from './jwt';
 import { NoRoleError, type OidcVerifier } from './oidc';
 import { insecureDevPrincipal, type Principal } from './principal';
@@ -20,7 +20,7 @@ export interface AuthenticatorOptions {
   oidc?: OidcVerifier;
   /** Development mode: without any token source every caller is an anonymous admin. */
   devInsecure: boolean;
-  log: ContextLogger;
+  log: Log;
 }
 
 export class Authenticator {

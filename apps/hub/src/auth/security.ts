@@ -1,7 +1,7 @@
 // Builds the hub's security pieces from the configuration, failing start-up (ConfigError, exit
 // code 2) on anything missing or broken rather than serving with less protection than asked.
 import { ConfigError, type HubConfig } from '../config/hub-config';
-import type { ContextLogger, JsonLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { Authenticator } from './authenticator';
 import { FileKeySource, JwksError, UrlKeySource } from './jwks';
 import type { KeySource } from './jwt';
@@ -17,7 +17,7 @@ export interface HubSecurity {
   submits: KeyedRateLimiter;
 }
 
-function keySource(c: NonNullable<HubConfig['oidc']>, log: ContextLogger): KeySource {
+function keySource(c: NonNullable<HubConfig['oidc']>, log: Log): KeySource {
   const onError = (message: string) => log.warn('OIDC keys unavailable', { error: message });
   if (c.jwksFile) {
     try {
@@ -37,8 +37,8 @@ function keySource(c: NonNullable<HubConfig['oidc']>, log: ContextLogger): KeySo
   });
 }
 
-export function buildSecurity(c: HubConfig, logger: JsonLogger): HubSecurity {
-  const log = logger.child('auth');
+export function buildSecurity(c: HubConfig, logger: Log): HubSecurity {
+  const log = logger.child({ component: 'auth' });
   const transport = transportFor(c);
   const tokens = c.authTokensFile
     ? TokenStore.fromFile(c.authTokensFile, (error) =>

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Metadata } from '@grpc/grpc-js';
 import { ConfigError } from '../config/hub-config';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { Authenticator } from './authenticator';
 import { sha256Hex, TokenStore } from './token-store';
 
@@ -22,7 +22,7 @@ const FILE = `tokens:
     role: viewer
 `;
 
-const silent = { info: () => undefined, warn: () => undefined } as unknown as ContextLogger;
+const silent = { info: () => undefined, warn: () => undefined } as unknown as Log;
 
 describe('TokenStore', () => {
   it('finds principals by plain or hashed token, and nothing for others', () => {

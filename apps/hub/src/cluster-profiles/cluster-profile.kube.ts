@@ -22,7 +22,7 @@ import {
   clusterProfilesPath,
   type ClusterProfile,
 } from '@muster/k8s';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import {
   FIELD_MANAGER,
   type ClusterProfileApply,
@@ -113,7 +113,7 @@ class ProfileReflector implements ProfileWatch {
     private readonly listPage: ListPage,
     private readonly watcher: Watch,
     private readonly onChange: (type: ProfileEventType, profile: ClusterProfile) => void,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   list(): ClusterProfile[] {
@@ -235,7 +235,7 @@ class ProfileReflector implements ProfileWatch {
     if (text !== this.lastError) {
       this.log.warn('ClusterProfile watch failed; relisting', {
         namespace: this.namespace,
-        error: text,
+        err,
         retryInMs: this.delayMs,
       });
     }
@@ -257,7 +257,7 @@ export class KubeClusterProfileStore implements ClusterProfileStore {
 
   constructor(
     kc: KubeConfig,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {
     const cluster = kc.getCurrentCluster();
     if (!cluster) throw new Error('the inventory kubeconfig names no current cluster');
@@ -279,7 +279,7 @@ export class KubeClusterProfileStore implements ClusterProfileStore {
     this.server = cluster.server;
   }
 
-  static fromFile(path: string, log: ContextLogger): KubeClusterProfileStore {
+  static fromFile(path: string, log: Log): KubeClusterProfileStore {
     const kc = new KubeConfig();
     kc.loadFromFile(path);
     return new KubeClusterProfileStore(kc, log);
@@ -325,7 +325,7 @@ export class KubeClusterProfileStore implements ClusterProfileStore {
       if (f.code !== 404) {
         this.log.warn('cannot read the inventory namespace; assuming it exists', {
           namespace,
-          error: f.message,
+          err,
         });
         return;
       }

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import type { ClusterProfile } from '@muster/k8s';
-import { JsonLogger } from '../logging/json-logger';
+import { createLog } from '@muster/log';
 import type { ClusterEntity } from '../inventory/cluster.entity';
 import {
   IMPORTED_FROM_LABEL,
@@ -178,7 +178,7 @@ function setup(settings: Partial<SyncSettings> = {}) {
       capacityIntervalMs: 10_000,
       ...settings,
     },
-    new JsonLogger('debug', out).child('cluster-profiles'),
+    createLog({ level: 'debug', destination: out }).child({ component: 'cluster-profiles' }),
     () => now,
   );
   const pass = async () => {

@@ -15,7 +15,7 @@
 // same computed object, so no leader is needed.
 import { errorText } from '@muster/common';
 import type { ClusterProfile } from '@muster/k8s';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { ClusterEntity } from '../inventory/cluster.entity';
 import {
   IMPORTED_FROM_LABEL,
@@ -61,7 +61,7 @@ export class ClusterProfileSync {
     private readonly store: ClusterProfileStore,
     private readonly rows: ClusterRowStore,
     private readonly settings: SyncSettings,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -115,7 +115,7 @@ export class ClusterProfileSync {
           await this.pass(force);
         } catch (err) {
           this.report('pass', errorText(err), () =>
-            this.log.warn('ClusterProfile sync pass failed', { error: errorText(err) }),
+            this.log.warn('ClusterProfile sync pass failed', { err }),
           );
         }
         for (const w of waiters) w();
@@ -187,7 +187,7 @@ export class ClusterProfileSync {
           this.log.warn('ClusterProfile write failed; retrying', {
             cluster: row.name,
             namespace: this.settings.namespace,
-            error: errorText(err),
+            err,
           }),
         );
       }
@@ -217,7 +217,7 @@ export class ClusterProfileSync {
       } catch (err) {
         this.log.warn('ClusterProfile delete failed; retrying', {
           cluster: name,
-          error: errorText(err),
+          err,
         });
       }
     }
@@ -392,7 +392,7 @@ export class ClusterProfileSync {
           this.log.warn('importing ClusterProfile failed; retrying', {
             cluster: c.name,
             namespace: ns,
-            error: errorText(err),
+            err,
           });
         }
       }
@@ -443,7 +443,7 @@ export class ClusterProfileSync {
       } catch (err) {
         this.log.warn('removing imported cluster failed; retrying', {
           cluster: row.name,
-          error: errorText(err),
+          err,
         });
       }
     }

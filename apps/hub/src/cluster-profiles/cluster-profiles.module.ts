@@ -7,7 +7,8 @@ import {
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.tokens';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
-import { JsonLogger, LOGGER, type ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from '../logging/log';
 import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
 import { ClusterProfileResyncWork } from './cluster-profile-resync.work';
 import { KubeClusterProfileStore } from './cluster-profile.kube';
@@ -20,15 +21,15 @@ import { ClusterProfileSync } from './cluster-profile.sync';
  */
 export class ClusterProfileRuntime {
   private sync: ClusterProfileSync | undefined;
-  private readonly log: ContextLogger;
+  private readonly log: Log;
 
   constructor(
     private readonly db: DataSource,
     private readonly queues: QueueDriver,
     private readonly config: HubConfig,
-    logger: JsonLogger,
+    logger: Log,
   ) {
-    this.log = logger.child('cluster-profiles');
+    this.log = logger.child({ component: 'cluster-profiles' });
   }
 
   get enabled(): boolean {
@@ -78,7 +79,7 @@ export class ClusterProfileRuntime {
     {
       provide: ClusterProfileRuntime,
       inject: [DATA_SOURCE, QUEUE_DRIVER, HUB_CONFIG, LOGGER],
-      useFactory: (db: DataSource, queues: QueueDriver, config: HubConfig, logger: JsonLogger) =>
+      useFactory: (db: DataSource, queues: QueueDriver, config: HubConfig, logger: Log) =>
         new ClusterProfileRuntime(db, queues, config, logger),
     },
   ],

@@ -14,7 +14,7 @@ import {
 import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profile.mapper';
 import { kubeFailure } from '../cluster-profiles/cluster-profile.kube';
 import type { AccessProvider } from '../inventory/cluster.domain';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 
@@ -77,7 +77,7 @@ export class ClusterFencer {
 
   constructor(
     @Inject(FENCER_SETTINGS) private readonly settings: FencerSettings,
-    @InjectLog('fencing') private readonly log: ContextLogger,
+    @InjectLog('fencing') private readonly log: Log,
   ) {}
 
   /**

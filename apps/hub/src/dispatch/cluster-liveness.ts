@@ -1,5 +1,5 @@
 import { AgentRegistry } from '../agents/agent-session';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { ClusterStatusRepository } from '../inventory/inventory.repository';
 import { GangFencing } from './gang-fencing';
 import { Inject, Injectable } from '@nestjs/common';
@@ -34,7 +34,7 @@ export class ClusterLiveness {
     private readonly registry: AgentRegistry,
     private readonly fencing: GangFencing,
     @Inject(LIVENESS_SETTINGS) private readonly settings: LivenessSettings,
-    @InjectLog('liveness') private readonly log: ContextLogger,
+    @InjectLog('liveness') private readonly log: Log,
   ) {}
 
   start(): void {
@@ -44,7 +44,7 @@ export class ClusterLiveness {
         void this.check().catch((err: Error) => {
           if (this.databaseUpSince !== undefined)
             this.log.warn('liveness check failed; marking nothing Lost until Postgres is back', {
-              error: err.message,
+              err,
             });
           this.databaseUpSince = undefined;
         }),

@@ -7,7 +7,7 @@ import {
   type MemberState,
 } from '@muster/api';
 import type { Placement } from '@muster/placement';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { QUEUE_DRIVER, type QueueDriver, type WorkDefinition } from '../queue/queue-driver';
 import { excludesCluster } from './cluster-exclusion';
 import { AgentRegistry, type AgentSession } from '../agents/agent-session';
@@ -71,7 +71,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     private readonly feed: JobEventFeed,
     private readonly trigger: CycleRequests,
-    @InjectLog('dispatch') private readonly log: ContextLogger,
+    @InjectLog('dispatch') private readonly log: Log,
   ) {}
 
   /** Queues delivery of freshly reserved gangs (after their reservation committed). */
@@ -156,12 +156,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     });
     if (!sent) throw new Error(`stream of cluster ${session.cluster} closed`);
     session.noteSent(jobId, fencingToken);
-    this.log.debug('dispatch sent', {
-      job: jobId,
-      gang: jobId,
-      cluster: session.cluster,
-      token: fencingToken,
-    });
+    this.log.debug('dispatch sent', gangFields(jobId, session.cluster, fencingToken));
     return true;
   }
 
@@ -196,7 +191,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
   }
 
   async onAnswer(cluster: string, answer: DispatchAnswer): Promise<void> {
-    const fields = { job: answer.gangId, gang: answer.gangId, cluster, token: answer.fencingToken };
+    const fields = gangFields(answer.gangId, cluster, answer.fencingToken);
     if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
       if (await this.repo.accept(cluster, answer.gangId, answer.fencingToken)) {
         this.log.info('gang dispatched', fields);
@@ -276,10 +271,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     this.feed.notify();
     for (const t of transitions)
       this.log.warn('gang no longer held by its cluster', {
-        job: t.jobId,
-        gang: t.jobId,
-        cluster,
-        token: t.fencingToken,
+        ...gangFields(t.jobId, cluster, t.fencingToken),
         state: t.state,
       });
     this.trigger.requestCycle('gang vanished');
@@ -310,13 +302,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     for (const t of transitions) {
       this.log.info(
         t.teardown ? 'gang restarting: deleting every member' : `gang ${t.state.toLowerCase()}`,
-        {
-          job: t.jobId,
-          gang: t.jobId,
-          cluster,
-          token: t.fencingToken,
-          state: t.state,
-        },
+        { ...gangFields(t.jobId, cluster, t.fencingToken), state: t.state },
       );
       // A failed gang, or one restarting, goes whole: the agent deletes every member left.
       if (t.state === 'Failed' || t.teardown)
@@ -325,4 +311,12 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     if (transitions.some((t) => ['Succeeded', 'Failed', 'Queued'].includes(t.state)))
       this.trigger.requestCycle('gang ended or requeued');
   }
+}
+
+/**
+ * What a line about a gang carries, named as the agent names it. A job has one gang, whose id is
+ * the job's id: the line says both, so a query by either finds it in the hub and the agent.
+ */
+function gangFields(jobId: string, cluster: string, token: number) {
+  return { job: jobId, gang: jobId, cluster, token };
 }

@@ -1,5 +1,5 @@
 import { ClusterStatusRepository } from '../inventory/inventory.repository';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { ClusterFencer, FenceUnavailable } from './cluster-fencer';
 import { DispatchRepository } from './dispatch.repository';
 import { Inject, Injectable } from '@nestjs/common';
@@ -44,7 +44,7 @@ export class GangFencing implements ManualFencing {
     @Inject(FENCING_SETTINGS) private readonly settings: FencingSettings,
     private readonly feed: JobEventFeed,
     private readonly cycles: CycleRequests,
-    @InjectLog('fencing') private readonly log: ContextLogger,
+    @InjectLog('fencing') private readonly log: Log,
   ) {}
 
   private onChange(): void {
@@ -63,9 +63,7 @@ export class GangFencing implements ManualFencing {
     this.inFlight.add(cluster);
     this.lastPass.set(cluster, now);
     void this.pass(cluster)
-      .catch((err: Error) =>
-        this.log.warn('fencing pass failed; retrying', { cluster, error: err.message }),
-      )
+      .catch((err: Error) => this.log.warn('fencing pass failed; retrying', { cluster, err }))
       .finally(() => this.inFlight.delete(cluster));
   }
 
@@ -98,7 +96,7 @@ export class GangFencing implements ManualFencing {
         this.log.warn('lost cluster cannot be fenced; its requeue gangs stay', {
           cluster,
           gangs: gangs.length,
-          error: err.message,
+          err,
         });
         this.onChange();
       }

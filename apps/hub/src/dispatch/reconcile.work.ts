@@ -1,4 +1,4 @@
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { WorkDefinition } from '../queue/queue-driver';
 import { DispatchRepository } from './dispatch.repository';
 import { Dispatcher } from './dispatcher';
@@ -25,7 +25,7 @@ export class ReconcileWork implements WorkDefinition<Record<string, never>> {
     private readonly repo: DispatchRepository,
     private readonly dispatcher: Dispatcher,
     @Inject(RECONCILE_SETTINGS) private readonly settings: ReconcileSettings,
-    @InjectLog('reconcile') private readonly log: ContextLogger,
+    @InjectLog('reconcile') private readonly log: Log,
   ) {}
 
   async run(): Promise<void> {

@@ -10,7 +10,7 @@ import {
   type AgentIdentity,
 } from '../auth/agent-identity';
 import { TokenBucket } from '../auth/rate-limiter';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { HubMetrics } from '../http/metrics';
 import { isUndecodable, unstorableInput } from './hostile-input';
 
@@ -44,7 +44,7 @@ export interface AgentStreamGuardOptions {
   /** Messages per second on one stream (0: no limit) and the burst allowed above it. */
   messagesPerSecond: number;
   messageBurst: number;
-  log: ContextLogger;
+  log: Log;
   metrics: HubMetrics;
 }
 

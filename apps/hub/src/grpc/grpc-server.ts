@@ -11,7 +11,7 @@ import {
   type InventoryServiceServer,
   type JobServiceServer,
 } from '@muster/api';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { Transport } from '../auth/tls';
 import { tolerantDecoding } from './hostile-input';
 
@@ -33,7 +33,7 @@ export class HubGrpcServer {
     agents: AgentServiceServer,
     maxRequestBytes: number,
     private readonly transport: Transport,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {
     this.server = new Server({
       'grpc.max_receive_message_length': maxRequestBytes,
@@ -60,7 +60,7 @@ export class HubGrpcServer {
     } catch (err) {
       this.log.warn('server reflection disabled: proto files not found', {
         protoRoot: PROTO_ROOT,
-        error: (err as Error).message,
+        err,
       });
     }
   }

@@ -5,7 +5,7 @@ import {
   type ServerWritableStream,
 } from '@grpc/grpc-js';
 import { ErrorCode, MusterError, invalidArgument } from '../common/errors';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { HubMetrics } from '../http/metrics';
 import type { Authenticator } from '../auth/authenticator';
 import type { Principal, Role } from '../auth/principal';
@@ -15,7 +15,7 @@ import { isUndecodable, unstorableInput } from './hostile-input';
 
 /** What every people-facing handler needs: logging, metrics, who is calling, their limits. */
 export interface RpcContext {
-  log: ContextLogger;
+  log: Log;
   metrics: HubMetrics;
   auth: Authenticator;
   /** Open watch streams per caller. */
@@ -78,7 +78,7 @@ function logRefusal(
     ctx.log.error(`${kind} failed`, {
       method,
       caller: caller?.name,
-      error: (err as Error)?.stack ?? String(err),
+      err,
     });
 }
 
@@ -89,7 +89,7 @@ function safeServiceError(ctx: RpcContext, method: string, err: unknown) {
   } catch (mapping) {
     ctx.log.error('mapping an error failed', {
       method,
-      error: (mapping as Error)?.stack ?? String(mapping),
+      err: mapping,
     });
     return toServiceError(new Error('unmappable'));
   }
@@ -125,7 +125,7 @@ export function unary<Req, Res>(
       .catch((err: unknown) =>
         ctx.log.error('answering a request failed', {
           method: spec.method,
-          error: (err as Error)?.stack ?? String(err),
+          err,
         }),
       );
   };
@@ -183,7 +183,7 @@ export function serverStream<Req, Res>(
     })().catch((err: unknown) =>
       ctx.log.error('answering a stream failed', {
         method: spec.method,
-        error: (err as Error)?.stack ?? String(err),
+        err,
       }),
     );
   };

@@ -6,7 +6,7 @@ import type {
   Queue,
 } from '@muster/api';
 import { ErrorCode, invalidArgument, MusterError, notFound } from '../common/errors';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { labelsToDomain } from '../jobs/job-spec.mapper';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
@@ -40,7 +40,7 @@ export class InventoryService {
   constructor(
     private readonly repo: InventoryRepository,
     @Inject(MANUAL_FENCING) private readonly fencing: ManualFencing,
-    @InjectLog('inventory') private readonly log: ContextLogger,
+    @InjectLog('inventory') private readonly log: Log,
   ) {}
 
   /**

@@ -1,5 +1,5 @@
 import Redis from 'ioredis';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { JobEvent } from './job.domain';
 import { JobsRepository } from './jobs.repository';
 import { Inject, Injectable } from '@nestjs/common';
@@ -39,7 +39,7 @@ export class JobEventFeed {
     private readonly repo: JobsRepository,
     @Inject(REDIS) private readonly publisher: Redis,
     @Inject(EVENT_FEED_SETTINGS) settings: EventFeedSettings,
-    @InjectLog('events') private readonly log: ContextLogger,
+    @InjectLog('events') private readonly log: Log,
   ) {
     this.subscriber = publisher.duplicate({ enableReadyCheck: false });
     this.channel = settings.channel;
@@ -65,9 +65,7 @@ export class JobEventFeed {
   /** Tells every replica that new events are committed. */
   notify(): void {
     this.publisher.publish(this.channel, '1').catch((err: Error) => {
-      this.log.warn('event notification failed; watchers fall back to polling', {
-        error: err.message,
-      });
+      this.log.warn('event notification failed; watchers fall back to polling', { err });
     });
   }
 
@@ -99,7 +97,7 @@ export class JobEventFeed {
         }
       } while (this.pumpAgain);
     } catch (err) {
-      this.log.warn('reading job events failed; will retry', { error: (err as Error).message });
+      this.log.warn('reading job events failed; will retry', { err });
     } finally {
       this.pumping = false;
     }

@@ -3,7 +3,7 @@ import type { ExplainJobResponse, ListJobsRequest, SubmitJobRequest } from '@mus
 import { AsyncQueue } from '../common/async-queue';
 import { ErrorCode, MusterError, invalidArgument, notFound } from '../common/errors';
 import { canSeeQueue, canWriteQueue, queuesOf, type Principal } from '../auth/principal';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { HubMetrics } from '../http/metrics';
 import { InventoryRepository } from '../inventory/inventory.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
@@ -50,7 +50,7 @@ export class JobsService {
     @Inject(JOBS_SETTINGS) private readonly limits: JobsSettings,
     private readonly metrics: HubMetrics,
     @Inject(GANG_CANCELLER) private readonly canceller: GangCanceller,
-    @InjectLog('jobs') private readonly log: ContextLogger,
+    @InjectLog('jobs') private readonly log: Log,
   ) {}
 
   /** Validates, then commits the job as Queued before answering. */

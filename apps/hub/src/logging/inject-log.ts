@@ -1,5 +1,6 @@
 import { type DynamicModule, Inject, Module } from '@nestjs/common';
-import { LOGGER, type JsonLogger } from './json-logger';
+import type { Log } from '@muster/log';
+import { LOGGER } from './log';
 
 // `@InjectLog('dispatch')` gives a constructor the hub logger bound to one component, the way
 // nestjs-pino's `@InjectPinoLogger(context)` does: each decorated name gets one provider, made
@@ -23,7 +24,7 @@ export class LogModule {
     const providers = [...components].map((component) => ({
       provide: tokenOf(component),
       inject: [LOGGER],
-      useFactory: (logger: JsonLogger) => logger.child(component),
+      useFactory: (logger: Log) => logger.child({ component }),
     }));
     return {
       module: LogModule,

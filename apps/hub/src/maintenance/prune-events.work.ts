@@ -1,4 +1,4 @@
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { JobsRepository } from '../jobs/jobs.repository';
 import type { WorkDefinition } from '../queue/queue-driver';
 import { Injectable } from '@nestjs/common';
@@ -16,7 +16,7 @@ export class PruneEventsWork implements WorkDefinition<PruneEventsPayload> {
 
   constructor(
     private readonly jobs: JobsRepository,
-    @InjectLog('maintenance') private readonly log: ContextLogger,
+    @InjectLog('maintenance') private readonly log: Log,
   ) {}
 
   async run(payload: PruneEventsPayload): Promise<void> {

@@ -1,5 +1,5 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import type { EnqueueOptions, QueueDriver, WorkDefinition } from './queue-driver';
 
 function jobOptions(options: EnqueueOptions) {
@@ -22,7 +22,7 @@ export class BullMqDriver implements QueueDriver {
   constructor(
     private readonly connection: ConnectionOptions,
     private readonly prefix: string,
-    private readonly log: ContextLogger,
+    private readonly log: Log,
   ) {}
 
   register<P>(work: WorkDefinition<P>): void {
@@ -78,12 +78,10 @@ export class BullMqDriver implements QueueDriver {
           queue: queueName,
           work: job?.name,
           attempt: job?.attemptsMade,
-          error: err.message,
+          err,
         }),
       );
-      worker.on('error', (err) =>
-        this.log.error('queue worker error', { queue: queueName, error: err.message }),
-      );
+      worker.on('error', (err) => this.log.error('queue worker error', { queue: queueName, err }));
       this.workers.push(worker);
     }
   }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Client } from 'pg';
 import { SCHEDULER_LEADER_LOCK } from '../database/advisory-locks';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 import { Scheduler } from './scheduler';
@@ -44,7 +44,7 @@ export class LeaderElector {
     @Inject(LEADER_SETTINGS) settings: LeaderSettings,
     /** Told when this replica takes or loses the lead, with the epoch it raised. */
     private readonly scheduler: Scheduler,
-    @InjectLog('leader') private readonly log: ContextLogger,
+    @InjectLog('leader') private readonly log: Log,
   ) {
     this.databaseUrl = settings.databaseUrl;
     this.retryMs = settings.retryMs;

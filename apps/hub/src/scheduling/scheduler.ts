@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoalescedRunner } from '@muster/common';
-import type { ContextLogger } from '../logging/json-logger';
+import type { Log } from '@muster/log';
 import { HubMetrics } from '../http/metrics';
 import { InventoryRepository } from '../inventory/inventory.repository';
 import { clusterUnavailable, type ClusterUnavailable } from '../inventory/cluster.domain';
@@ -58,8 +58,7 @@ export class Scheduler {
     },
     onError: (err) => {
       if (err instanceof LeadershipLost) this.log.warn('cycle discarded', { reason: err.message });
-      else
-        this.log.error('scheduling cycle failed', { error: (err as Error).stack ?? String(err) });
+      else this.log.error('scheduling cycle failed', { err });
     },
     enabled: () => this.leader,
   });
@@ -77,7 +76,7 @@ export class Scheduler {
     private readonly feed: JobEventFeed,
     private readonly metrics: HubMetrics,
     cycles: CycleRequests,
-    @InjectLog('scheduler') private readonly log: ContextLogger,
+    @InjectLog('scheduler') private readonly log: Log,
   ) {
     cycles.onRequest((reason) => this.requestCycle(reason));
     // Any committed job event may be a submit: wake the cycle (a no-op off the leader).
