@@ -128,7 +128,7 @@ describe('inventory', () => {
       { req: { name: 'Bad_Name' }, field: 'name' },
       { req: { name: 'x'.repeat(64) }, field: 'name' },
       { req: { name: 'ok', topologyLevels: ['not a label!'] }, field: 'topology_levels[0]' },
-      { req: { name: 'ok', labels: { 'bad key!': 'v' } }, field: 'labels' },
+      { req: { name: 'ok', labels: { 'bad key!': 'v' } }, field: 'labels["bad key!"]' },
     ];
     for (const { req, field } of bad) {
       const err = await grpcError(
@@ -141,8 +141,11 @@ describe('inventory', () => {
           ...req,
         }),
       );
-      expect(err.code).toBe(status.INVALID_ARGUMENT);
-      expect(err.details.startsWith(field)).toBe(true);
+      expect([field, err.code]).toEqual([field, status.INVALID_ARGUMENT]);
+      // The field travels as its own trailer, exactly, and heads the message people read.
+      expect(err.metadata.get('muster-field')).toEqual([field]);
+      expect(err.metadata.get('muster-error-code')).toEqual(['InvalidArgument']);
+      expect(err.details.startsWith(`${field}:`)).toBe(true);
     }
     const server = await grpcError(
       api.inventory.registerCluster({
@@ -167,6 +170,7 @@ describe('inventory', () => {
       }),
     );
     expect(server.code).toBe(status.INVALID_ARGUMENT);
+    expect(server.metadata.get('muster-field')).toEqual(['access_providers[0].cluster.server']);
     expect(server.details).toMatch(/^access_providers\[0\]\.cluster\.server/);
     expect((await api.inventory.listClusters({})).clusters.length).toBe(before);
   });
