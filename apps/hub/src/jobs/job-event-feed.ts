@@ -1,10 +1,14 @@
 import Redis from 'ioredis';
 import type { Log } from '@muster/log';
+import { CoalescedRunner } from '@muster/common';
 import type { JobEvent } from './job.domain';
 import { JobsRepository } from './jobs.repository';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 import { REDIS } from '../core.tokens';
+
+/** Events read per query. */
+const EVENT_PAGE = 1000;
 
 export type JobEventListener = (event: JobEvent) => void;
 
@@ -26,8 +30,11 @@ export interface EventFeedSettings {
 export class JobEventFeed {
   private lastSequence = 0;
   private readonly listeners = new Set<JobEventListener>();
-  private pumping = false;
-  private pumpAgain = false;
+  /** One read at a time; notifications during a read make one more read after it. */
+  private readonly reads = new CoalescedRunner({
+    run: () => this.readNewEvents(),
+    onError: (err) => this.log.warn('reading job events failed; will retry', { err }),
+  });
   private timer: NodeJS.Timeout | undefined;
 
   /** Its own connection: a subscribed Redis connection takes no other commands. */
@@ -49,14 +56,15 @@ export class JobEventFeed {
   async start(): Promise<void> {
     this.lastSequence = await this.repo.lastEventSequence();
     this.subscriber.on('message', (channel: string) => {
-      if (channel === this.channel) void this.pump();
+      if (channel === this.channel) this.reads.request();
     });
     await this.subscriber.subscribe(this.channel);
-    this.timer = setInterval(() => void this.pump(), this.pollMs);
+    this.timer = setInterval(() => this.reads.request(), this.pollMs);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.reads.stop();
     this.listeners.clear();
     await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
     this.subscriber.disconnect();
@@ -78,28 +86,14 @@ export class JobEventFeed {
     return this.listeners.size;
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) {
-      this.pumpAgain = true;
-      return;
+  /** Hands every event committed after the last one handed out to each listener, in order. */
+  private async readNewEvents(): Promise<boolean> {
+    const events = await this.repo.eventsAfter(this.lastSequence, EVENT_PAGE);
+    for (const e of events) {
+      this.lastSequence = e.sequence;
+      for (const l of this.listeners) l(e);
     }
-    this.pumping = true;
-    try {
-      do {
-        this.pumpAgain = false;
-        for (;;) {
-          const events = await this.repo.eventsAfter(this.lastSequence, 1000);
-          for (const e of events) {
-            this.lastSequence = e.sequence;
-            for (const l of this.listeners) l(e);
-          }
-          if (events.length < 1000) break;
-        }
-      } while (this.pumpAgain);
-    } catch (err) {
-      this.log.warn('reading job events failed; will retry', { err });
-    } finally {
-      this.pumping = false;
-    }
+    // A full page: more may be waiting behind it.
+    return events.length === EVENT_PAGE;
   }
 }
