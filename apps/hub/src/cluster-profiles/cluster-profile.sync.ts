@@ -13,7 +13,7 @@
 // reverted at once), and forced (applying everything regardless of the cache) by the resync work.
 // Passes never overlap within a replica; across replicas every write is an idempotent apply of the
 // same computed object, so no leader is needed.
-import { errorText } from '@muster/common';
+import { CoalescedRunner, errorText } from '@muster/common';
 import type { ClusterProfile } from '@muster/k8s';
 import type { Log } from '@muster/log';
 import type { ClusterEntity } from '../inventory/cluster.entity';
@@ -51,11 +51,26 @@ export class ClusterProfileSync {
   private timer: NodeJS.Timeout | undefined;
   private ready = false;
   private stopped = false;
-  private running = false;
-  private dirty = false;
   private forced = false;
   private forcedWaiters: Array<() => void> = [];
-  private idleWaiters: Array<() => void> = [];
+  /** One pass at a time; requests during a pass make one more pass after it. */
+  private readonly passes = new CoalescedRunner({
+    run: async () => {
+      const force = this.forced;
+      const waiters = force ? this.forcedWaiters.splice(0) : [];
+      this.forced = false;
+      try {
+        await this.pass(force);
+      } finally {
+        for (const w of waiters) w();
+      }
+    },
+    onError: (err) =>
+      this.report('pass', errorText(err), () =>
+        this.log.warn('ClusterProfile sync pass failed', { err }),
+      ),
+    enabled: () => !this.stopped,
+  });
 
   constructor(
     private readonly store: ClusterProfileStore,
@@ -83,9 +98,8 @@ export class ClusterProfileSync {
   /** Asks for a pass; passes requested while one runs are coalesced into one more. */
   request(force: boolean): void {
     if (this.stopped) return;
-    this.dirty = true;
     this.forced ||= force;
-    if (!this.running) void this.loop();
+    this.passes.request();
   }
 
   /** Runs a forced pass (every cluster applied regardless of the cache) and waits for it. */
@@ -99,31 +113,7 @@ export class ClusterProfileSync {
 
   /** Resolves when no pass runs or is pending. */
   idle(): Promise<void> {
-    if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  private async loop(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.dirty && !this.stopped) {
-        const force = this.forced;
-        const waiters = force ? this.forcedWaiters.splice(0) : [];
-        this.dirty = false;
-        this.forced = false;
-        try {
-          await this.pass(force);
-        } catch (err) {
-          this.report('pass', errorText(err), () =>
-            this.log.warn('ClusterProfile sync pass failed', { err }),
-          );
-        }
-        for (const w of waiters) w();
-      }
-    } finally {
-      this.running = false;
-      for (const w of this.idleWaiters.splice(0)) w();
-    }
+    return this.passes.idle();
   }
 
   /** Logs once per distinct state of `key`; `state` undefined clears it. */
