@@ -2,7 +2,7 @@
 // line per event when piped, or one JSON/YAML item per event with -o json|yaml.
 import { JobEvent, type Job, type JobState } from '@muster/api';
 import type { HubConnection } from '../hub/hub-connection';
-import { followJob, isFinalState } from '../hub/job-watch';
+import { followJob, isFinalState } from '../hub/job-follow';
 import { eventLine, progressAfter, progressOfJob, type JobProgress } from '../output/job-progress';
 import { renderStreamItem, type OutputFormat } from '../output/output-format';
 import { LiveProgressLine } from '../output/progress-display';

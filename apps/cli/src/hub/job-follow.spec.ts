@@ -12,7 +12,7 @@ import { listJobs } from '../commands/list';
 import { NotFoundError, UsageError } from '../errors';
 import type { HubConnection } from './hub-connection';
 import { resolveJobId } from './job-ref';
-import { followJob } from './job-watch';
+import { followJob } from './job-follow';
 import type { RetryPolicy } from './retry';
 
 const noWait: RetryPolicy = {
