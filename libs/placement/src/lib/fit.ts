@@ -189,8 +189,39 @@ export type AttemptResult =
 /**
  * Places the whole gang in `cx`, committing to the index on success and leaving the index exactly
  * as it was on failure.
+ *
+ * Most-constrained-first is a heuristic: a constrained pod set can take the very nodes an
+ * unconstrained one had no alternative to. When pod sets conflict in that order, least slack
+ * first and then the gang's own order are tried too (each attempt rolls back whole) before the
+ * first failure is reported. At most three attempts, and only after a conflict between pod sets.
  */
 export function placeInCluster(cx: ClusterIndex, pg: PreparedGang, policy: Policy): AttemptResult {
+  const first = placeInOrder(cx, pg, policy, pg.order);
+  if (first.ok || first.failure.podSet === undefined) return first;
+  const tried = new Set([pg.order.join()]);
+  const positions = pg.podSets.map((ps) => ps.position);
+  // Least slack first: the pod set whose eligible nodes could take the fewest members beyond
+  // its own goes before those with room to spare.
+  const slack = positions.map((p) => {
+    const ps = pg.podSets[p];
+    return ps.count === 0 ? Infinity : cx.countBound(0, ps, cx.view(ps)) - ps.count;
+  });
+  const scarcest = [...positions].sort((a, b) => slack[a] - slack[b] || a - b);
+  for (const order of [scarcest, positions]) {
+    if (tried.has(order.join())) continue;
+    tried.add(order.join());
+    const again = placeInOrder(cx, pg, policy, order);
+    if (again.ok) return again;
+  }
+  return first;
+}
+
+function placeInOrder(
+  cx: ClusterIndex,
+  pg: PreparedGang,
+  policy: Policy,
+  order: readonly number[],
+): AttemptResult {
   const undo: Array<{ counts: Map<number, number>; req: SparseRequest }> = [];
   const assignments: Array<PodSetAssignment | undefined> = new Array(pg.podSets.length);
   const placed: string[] = [];
@@ -288,7 +319,7 @@ export function placeInCluster(cx: ClusterIndex, pg: PreparedGang, policy: Polic
     if (cx.search(cx.all, 0, depth, group.need, policy, prune, accept) < 0) return fail(undefined);
     for (const p of group.members) grouped.add(p);
   }
-  for (const p of pg.order) {
+  for (const p of order) {
     if (grouped.has(p)) continue;
     const ps = pg.podSets[p];
     if (!placeOne(ps, 0)) return fail(ps.name);

@@ -290,3 +290,85 @@ describe('clusters excluded for one gang', () => {
     });
   });
 });
+
+describe('pod sets that conflict in the most-constrained-first order', () => {
+  const BLOCK_LEVEL = 'cloud.provider.com/topology-block';
+  const plain = (name: string, pods: number, labels: Record<string, string> = {}) => ({
+    name,
+    labels: { pool: 'x', ...labels },
+    free: { pods: BigInt(pods) * 1000n },
+    allocatable: { pods: BigInt(pods) * 1000n },
+  });
+  const snapshot = (nodes: ClusterSnapshot['nodes']): ClusterSnapshot => ({
+    name: 'c',
+    topologyLevels: [BLOCK_LEVEL, 'kubernetes.io/hostname'],
+    nodes,
+  });
+  const slots = { pods: 1000n };
+
+  it('places the unconstrained pod set first when the constrained one would take its only room', () => {
+    // "workers" may use every node but n2, and needs all 6 slots of n0, n1 and n3; "leader"
+    // needs one slot in block b1, which has n0 and n2. Leader first on n0 leaves workers short.
+    const c = snapshot([
+      plain('n0', 1, { [BLOCK_LEVEL]: 'b1' }),
+      plain('n1', 3),
+      plain('n2', 1, { [BLOCK_LEVEL]: 'b1', zone: 'z1' }),
+      plain('n3', 2),
+    ]);
+    const g: Gang = {
+      id: 'g',
+      podSets: [
+        {
+          name: 'workers',
+          count: 6,
+          requests: slots,
+          nodeAffinity: {
+            nodeSelectorTerms: [
+              { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['z1'] }] },
+            ],
+          },
+        },
+        {
+          name: 'leader',
+          count: 1,
+          requests: slots,
+          topology: { mode: 'required', level: BLOCK_LEVEL },
+        },
+      ],
+    };
+    const d = placeGang([c], g);
+    expect(d.status).toBe('placed');
+    if (d.status !== 'placed') return;
+    expect(d.placement.podSets.find((p) => p.podSet === 'leader')!.nodes).toEqual(['n2']);
+  });
+
+  it('places first the pod set with the least room to spare', () => {
+    // Both are restricted: "any" to nodes with a pool, "ys" to pool y, which only n1 has. Gang
+    // order puts "any" on n1 (the search tries block b1 before a node outside any block) and
+    // leaves "ys" nothing.
+    const c = snapshot([plain('n0', 1), plain('n1', 1, { pool: 'y', [BLOCK_LEVEL]: 'b1' })]);
+    const g: Gang = {
+      id: 'g',
+      podSets: [
+        {
+          name: 'any',
+          count: 1,
+          requests: slots,
+          nodeAffinity: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: 'pool', operator: 'Exists' }] }],
+          },
+        },
+        { name: 'ys', count: 1, requests: slots, nodeSelector: { pool: 'y' } },
+      ],
+    };
+    for (const policy of ['pack', 'spread'] as const) {
+      const d = placeGang([c], g, { policy });
+      expect([policy, d.status]).toEqual([policy, 'placed']);
+      if (d.status !== 'placed') continue;
+      expect(d.placement.podSets.map((p) => [p.podSet, p.nodes])).toEqual([
+        ['any', ['n0']],
+        ['ys', ['n1']],
+      ]);
+    }
+  });
+});
