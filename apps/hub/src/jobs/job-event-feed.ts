@@ -39,40 +39,36 @@ export class JobEventFeed {
 
   /** Its own connection: a subscribed Redis connection takes no other commands. */
   private readonly subscriber: Redis;
-  private readonly channel: string;
-  private readonly pollMs: number;
 
   constructor(
     private readonly repo: JobsRepository,
     @Inject(REDIS) private readonly publisher: Redis,
-    @Inject(EVENT_FEED_SETTINGS) settings: EventFeedSettings,
+    @Inject(EVENT_FEED_SETTINGS) private readonly settings: EventFeedSettings,
     @InjectLog('events') private readonly log: Log,
   ) {
     this.subscriber = publisher.duplicate({ enableReadyCheck: false });
-    this.channel = settings.channel;
-    this.pollMs = settings.pollMs;
   }
 
   async start(): Promise<void> {
     this.lastSequence = await this.repo.lastEventSequence();
     this.subscriber.on('message', (channel: string) => {
-      if (channel === this.channel) this.reads.request();
+      if (channel === this.settings.channel) this.reads.request();
     });
-    await this.subscriber.subscribe(this.channel);
-    this.timer = setInterval(() => this.reads.request(), this.pollMs);
+    await this.subscriber.subscribe(this.settings.channel);
+    this.timer = setInterval(() => this.reads.request(), this.settings.pollMs);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.reads.stop();
     this.listeners.clear();
-    await this.subscriber.unsubscribe(this.channel).catch(() => undefined);
+    await this.subscriber.unsubscribe(this.settings.channel).catch(() => undefined);
     this.subscriber.disconnect();
   }
 
   /** Tells every replica that new events are committed. */
   notify(): void {
-    this.publisher.publish(this.channel, '1').catch((err: Error) => {
+    this.publisher.publish(this.settings.channel, '1').catch((err: Error) => {
       this.log.warn('event notification failed; watchers fall back to polling', { err });
     });
   }

@@ -36,18 +36,14 @@ export class LeaderElector {
   private leading = false;
   private stopped = false;
 
-  private readonly databaseUrl: string;
-  private readonly retryMs: number;
   private readonly holder: string;
 
   constructor(
-    @Inject(LEADER_SETTINGS) settings: LeaderSettings,
+    @Inject(LEADER_SETTINGS) private readonly settings: LeaderSettings,
     /** Told when this replica takes or loses the lead, with the epoch it raised. */
     private readonly scheduler: Scheduler,
     @InjectLog('leader') private readonly log: Log,
   ) {
-    this.databaseUrl = settings.databaseUrl;
-    this.retryMs = settings.retryMs;
     this.holder = settings.holder ?? `${hostname()}:${process.pid}`;
   }
 
@@ -68,7 +64,7 @@ export class LeaderElector {
     try {
       if (!this.client) {
         const client = new Client({
-          connectionString: this.databaseUrl,
+          connectionString: this.settings.databaseUrl,
           application_name: 'muster-hub-leader',
           keepAlive: true,
           keepAliveInitialDelayMillis: 5_000,
@@ -108,7 +104,7 @@ export class LeaderElector {
     } catch (err) {
       this.lose(`leader check failed: ${(err as Error).message}`);
     }
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.retryMs);
+    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.settings.retryMs);
   }
 
   private lose(reason: string): void {

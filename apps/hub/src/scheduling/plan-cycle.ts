@@ -113,7 +113,7 @@ export function planCycle(
   let next = 0;
   let invalid = 0;
   for (const { q, view } of ordered) {
-    const decision: GangDecision | string = view.ok ? result.decisions[next++]! : view.error;
+    const decision = view.ok ? result.decisions[next++]! : view.error;
     if (typeof decision !== 'string' && decision.status === 'placed') {
       const { placement } = decision;
       const where = placement.domain ? ` in ${placement.domain.path.join('/')}` : '';
@@ -121,7 +121,8 @@ export function planCycle(
         jobId: q.id,
         cluster: placement.cluster,
         placement,
-        nodeRequests: nodeRequestsOf(q, placement.podSets),
+        // Decisions come in the order gangs were offered: this one is offered[next - 1].
+        nodeRequests: nodeRequestsOf(offered[next - 1]!, placement.podSets),
         message: `placed on ${placement.cluster}${where}`,
       });
       continue;
@@ -223,15 +224,12 @@ export function gangOf(
 
 /** Per node, the sum of the requests of the members placed there, as quantity strings. */
 function nodeRequestsOf(
-  q: QueuedGang,
+  gang: Gang,
   podSets: readonly { podSet: string; nodes: readonly string[] }[],
 ): NodeRequests {
   const perNode = new Map<string, Map<string, bigint>>();
   for (const psp of podSets) {
-    const ps = q.gang.podSets.find((p) => p.name === psp.podSet);
-    // Placed, so gangOf read these requests a moment ago.
-    const parsed = ps ? parseResourceList(ps.requests) : undefined;
-    const requests: Record<string, bigint> = parsed?.ok ? { ...parsed.value } : {};
+    const requests = gang.podSets.find((p) => p.name === psp.podSet)?.requests ?? {};
     for (const node of psp.nodes) {
       const acc = perNode.get(node) ?? new Map<string, bigint>();
       for (const [k, v] of Object.entries(requests)) acc.set(k, (acc.get(k) ?? 0n) + v);
