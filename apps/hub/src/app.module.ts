@@ -21,6 +21,7 @@ import { JobsModule } from './jobs/jobs.module';
 import { JobStoreModule } from './jobs/job-store.module';
 import { JobsService } from './jobs/jobs.service';
 import { jobServiceHandlers } from './jobs/jobs.grpc';
+import { SPEC_LIMITS, type SpecLimits } from './jobs/job-spec.mapper';
 import type { Log } from '@muster/log';
 import { LOGGER } from './logging/log';
 import { LogModule } from './logging/inject-log';
@@ -57,6 +58,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
         HUB_CONFIG,
         LOGGER,
         HUB_SECURITY,
+        SPEC_LIMITS,
       ],
       useFactory: (
         jobs: JobsService,
@@ -66,11 +68,12 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
         c: HubConfig,
         logger: Log,
         security: HubSecurity,
+        limits: SpecLimits,
       ) => {
         const log = logger.child({ component: 'grpc' });
         const ctx = { log, metrics, auth: security.auth, watchers: security.watchers };
         return new HubGrpcServer(
-          jobServiceHandlers(jobs, ctx, security.submits),
+          jobServiceHandlers(jobs, ctx, security.submits, limits),
           inventoryServiceHandlers(inventory, ctx),
           {
             connect: guardAgentStream(gateway.connect, {

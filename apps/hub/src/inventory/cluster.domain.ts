@@ -43,6 +43,58 @@ export interface CapacitySummary {
   observedAt: string;
 }
 
+/** A cluster of the inventory: the ClusterProfile fields plus Muster's own. */
+export interface Cluster {
+  name: string;
+  displayName: string;
+  /** spec.clusterManager.name: `muster`, or the manager a read-only cluster was imported from. */
+  clusterManager: string;
+  clusterSet: string;
+  labels: Record<string, string>;
+  topologyLevels: string[];
+  accessProviders: AccessProvider[];
+  conditions: Condition[];
+  properties: Property[];
+  kubernetesVersion: string;
+  capacity: CapacitySummary | null;
+  agentState: AgentStateName;
+  agentVersion: string;
+  lastHeartbeatAt: Date | null;
+  cordoned: boolean;
+  /** Imported from another cluster manager: shown, never dispatched to, changed only there. */
+  readOnly: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What an operator gives when registering a cluster, checked. */
+export interface ClusterRegistration {
+  name: string;
+  displayName: string;
+  clusterSet: string;
+  labels: Record<string, string>;
+  topologyLevels: string[];
+  accessProviders: AccessProvider[];
+}
+
+/** An operator's change to a registered cluster: each field present is replaced. */
+export type ClusterChanges = Partial<Omit<ClusterRegistration, 'name'>>;
+
+/** A queue's settings, as an administrator sets them. */
+export interface QueueSettings {
+  name: string;
+  description: string;
+  /** Share of scheduling turns against other queues (1 to 1000). */
+  weight: number;
+  /** Namespaces its jobs may target; empty means `default` only. */
+  allowedNamespaces: string[];
+}
+
+export interface Queue extends QueueSettings {
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 /** Default topology levels when a cluster is registered without its own. */
 export const DEFAULT_TOPOLOGY_LEVELS = [
   'topology.kubernetes.io/zone',

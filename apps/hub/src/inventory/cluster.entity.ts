@@ -3,13 +3,14 @@ import type {
   AccessProvider,
   AgentStateName,
   CapacitySummary,
+  Cluster,
   Condition,
   Property,
 } from './cluster.domain';
 
 /** A cluster of the inventory: the ClusterProfile fields plus Muster's own. */
 @Entity({ name: 'clusters' })
-export class ClusterEntity {
+export class ClusterEntity implements Cluster {
   @PrimaryColumn({ type: 'text' })
   name!: string;
 

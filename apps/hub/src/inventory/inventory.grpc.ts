@@ -3,7 +3,15 @@ import { notFound } from '../common/errors';
 import { canSeeQueue, type Principal, type Role } from '../auth/principal';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
 import type { InventoryService } from './inventory.service';
-import { checkName, clusterToProto, queueToProto } from './inventory.mapper';
+import {
+  checkName,
+  clusterChangesToDomain,
+  clusterRegistrationToDomain,
+  clusterToProto,
+  queueToDomain,
+  queueToProto,
+  reasonToDomain,
+} from './inventory.mapper';
 
 /** Only admins change the inventory; everyone authenticated may read it (see cluster view). */
 const ADMIN: readonly Role[] = ['admin'];
@@ -16,7 +24,10 @@ function clusterFor(caller: Principal, cluster: Cluster): Cluster {
   return caller.role === 'submitter' ? { ...cluster, accessProviders: [] } : cluster;
 }
 
-/** InventoryService over gRPC: mapping and roles only; the rules live in InventoryService. */
+/**
+ * InventoryService over gRPC: mapping and roles only; the rules live in InventoryService, which
+ * takes and returns domain values.
+ */
 export function inventoryServiceHandlers(
   inventory: InventoryService,
   ctx: RpcContext,
@@ -27,44 +38,51 @@ export function inventoryServiceHandlers(
     unary<Req, Res>(ctx, { method, roles: ANY_ROLE }, fn);
   return {
     registerCluster: admin('RegisterCluster', async (req) => ({
-      cluster: clusterToProto(await inventory.registerCluster(req)),
+      cluster: clusterToProto(await inventory.registerCluster(clusterRegistrationToDomain(req))),
     })),
-    updateCluster: admin('UpdateCluster', async (req) => ({
-      cluster: clusterToProto(await inventory.updateCluster(req)),
-    })),
+    updateCluster: admin('UpdateCluster', async (req) => {
+      const name = checkName('name', req.name);
+      const changes = clusterChangesToDomain(req);
+      return { cluster: clusterToProto(await inventory.updateCluster(name, changes)) };
+    }),
     getCluster: read('GetCluster', async (req, caller) => ({
-      cluster: clusterFor(caller, clusterToProto(await inventory.getCluster(req.name))),
+      cluster: clusterFor(
+        caller,
+        clusterToProto(await inventory.getCluster(checkName('name', req.name))),
+      ),
     })),
     listClusters: read('ListClusters', async (_req, caller) => ({
       clusters: (await inventory.listClusters()).map((c) => clusterFor(caller, clusterToProto(c))),
     })),
-    cordonCluster: admin('CordonCluster', async (req) => ({
-      cluster: clusterToProto(await inventory.setCordoned(req, true)),
-    })),
+    cordonCluster: admin('CordonCluster', async (req) => {
+      const name = checkName('name', req.name);
+      const reason = reasonToDomain(req.reason);
+      return { cluster: clusterToProto(await inventory.setCordoned(name, true, reason)) };
+    }),
     uncordonCluster: admin('UncordonCluster', async (req) => ({
-      cluster: clusterToProto(await inventory.setCordoned(req, false)),
+      cluster: clusterToProto(await inventory.setCordoned(checkName('name', req.name), false)),
     })),
     fenceCluster: admin('FenceCluster', async (req, caller) => {
-      const { cluster, requeued } = await inventory.fenceCluster(req, caller.name);
+      const name = checkName('name', req.name);
+      const reason = reasonToDomain(req.reason);
+      const { cluster, requeued } = await inventory.fenceCluster(name, reason, caller.name);
       return { cluster: clusterToProto(cluster), requeuedJobIds: requeued };
     }),
     deregisterCluster: admin('DeregisterCluster', async (req) => {
-      await inventory.deregisterCluster(req.name);
+      await inventory.deregisterCluster(checkName('name', req.name));
       return {};
     }),
     createQueue: admin('CreateQueue', async (req) => ({
-      queue: queueToProto(await inventory.createQueue(req.queue)),
+      queue: queueToProto(await inventory.createQueue(queueToDomain('queue', req.queue))),
     })),
     updateQueue: admin('UpdateQueue', async (req) => ({
-      queue: queueToProto(await inventory.updateQueue(req.queue)),
+      queue: queueToProto(await inventory.updateQueue(queueToDomain('queue', req.queue))),
     })),
     getQueue: read('GetQueue', async (req, caller) => {
-      // Another tenant's queue answers like a missing one (a bad name still says why).
-      if (!canSeeQueue(caller, req.name)) {
-        checkName('name', req.name);
-        throw notFound('queue', req.name);
-      }
-      return { queue: queueToProto(await inventory.getQueue(req.name)) };
+      const name = checkName('name', req.name);
+      // Another tenant's queue answers like a missing one.
+      if (!canSeeQueue(caller, name)) throw notFound('queue', name);
+      return { queue: queueToProto(await inventory.getQueue(name)) };
     }),
     listQueues: read('ListQueues', async (_req, caller) => ({
       queues: (await inventory.listQueues())
@@ -72,7 +90,7 @@ export function inventoryServiceHandlers(
         .map(queueToProto),
     })),
     deleteQueue: admin('DeleteQueue', async (req) => {
-      await inventory.deleteQueue(req.name);
+      await inventory.deleteQueue(checkName('name', req.name));
       return {};
     }),
   };

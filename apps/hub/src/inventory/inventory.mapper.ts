@@ -1,13 +1,70 @@
-import { AgentState, Cluster, Queue } from '@muster/api';
+// InventoryService's wire types and the domain: requests are checked into domain values here
+// (each error names its field), answers are built from domain values. The handlers call these;
+// InventoryService never sees a proto message.
+import { AgentState } from '@muster/api';
 import type * as wire from '@muster/api';
 import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
 import { assertNever, invalidArgument } from '../common/errors';
-import type { ClusterEntity } from './cluster.entity';
-import type { QueueEntity } from './queue.entity';
-import type { AccessProvider, AgentStateName } from './cluster.domain';
+import { labelsToDomain } from '../jobs/job-spec.mapper';
+import {
+  DEFAULT_TOPOLOGY_LEVELS,
+  type AccessProvider,
+  type AgentStateName,
+  type Cluster,
+  type ClusterChanges,
+  type ClusterRegistration,
+  type Queue,
+  type QueueSettings,
+} from './cluster.domain';
 
 const MAX_TOPOLOGY_LEVELS = 8;
 const MAX_DISPLAY_NAME = 256;
+/** Longest operator reason kept with a manual fence or a cordon. */
+const MAX_REASON = 1024;
+
+export function clusterRegistrationToDomain(req: wire.RegisterClusterRequest): ClusterRegistration {
+  return {
+    name: checkName('name', req.name),
+    displayName: displayNameToDomain('display_name', req.displayName || req.name),
+    clusterSet: clusterSetToDomain('cluster_set', req.clusterSet),
+    labels: labelsToDomain('labels', req.labels),
+    topologyLevels: topologyOrDefault(req.topologyLevels),
+    accessProviders: accessProvidersToDomain('access_providers', req.accessProviders),
+  };
+}
+
+/** Only the fields the request replaces: `display_name`/`cluster_set` when set, the rest by flag. */
+export function clusterChangesToDomain(req: wire.UpdateClusterRequest): ClusterChanges {
+  return {
+    ...(req.displayName !== undefined
+      ? { displayName: displayNameToDomain('display_name', req.displayName) }
+      : {}),
+    ...(req.clusterSet !== undefined
+      ? { clusterSet: clusterSetToDomain('cluster_set', req.clusterSet) }
+      : {}),
+    ...(req.replaceTopologyLevels ? { topologyLevels: topologyOrDefault(req.topologyLevels) } : {}),
+    ...(req.replaceAccessProviders
+      ? { accessProviders: accessProvidersToDomain('access_providers', req.accessProviders) }
+      : {}),
+    ...(req.replaceLabels ? { labels: labelsToDomain('labels', req.labels) } : {}),
+  };
+}
+
+function topologyOrDefault(levels: string[]): string[] {
+  return levels.length > 0
+    ? topologyLevelsToDomain('topology_levels', levels)
+    : DEFAULT_TOPOLOGY_LEVELS;
+}
+
+export function reasonToDomain(reason: string): string {
+  if (reason.length > MAX_REASON) {
+    throw invalidArgument(
+      'reason',
+      `must be at most ${MAX_REASON} characters (got ${reason.length})`,
+    );
+  }
+  return reason;
+}
 
 export function checkName(field: string, value: string): string {
   const error = dns1123LabelError(value);
@@ -112,7 +169,7 @@ export function agentStateToProto(state: AgentStateName): AgentState {
   }
 }
 
-export function clusterToProto(c: ClusterEntity): Cluster {
+export function clusterToProto(c: Cluster): wire.Cluster {
   return {
     name: c.name,
     displayName: c.displayName,
@@ -167,7 +224,7 @@ export function clusterToProto(c: ClusterEntity): Cluster {
   };
 }
 
-export function queueToProto(q: QueueEntity): Queue {
+export function queueToProto(q: Queue): wire.Queue {
   return {
     name: q.name,
     description: q.description,
@@ -178,14 +235,7 @@ export function queueToProto(q: QueueEntity): Queue {
   };
 }
 
-export interface QueueFields {
-  name: string;
-  description: string;
-  weight: number;
-  allowedNamespaces: string[];
-}
-
-export function queueToDomain(field: string, q: Queue | undefined): QueueFields {
+export function queueToDomain(field: string, q: wire.Queue | undefined): QueueSettings {
   if (!q) throw invalidArgument(field, 'is required');
   checkName(`${field}.name`, q.name);
   if (q.description.length > 1024)

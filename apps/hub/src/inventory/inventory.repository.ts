@@ -1,27 +1,27 @@
 import type { DataSource } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { JobEntity } from '../jobs/job.entity';
-import type { AccessProvider } from './cluster.domain';
+import type { AccessProvider, Cluster, Queue } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
-/** All SQL about clusters and queues. */
+/** All SQL about clusters and queues. Entities stay in here: callers get domain values. */
 @Injectable()
 export class InventoryRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  findQueue(name: string): Promise<QueueEntity | null> {
+  findQueue(name: string): Promise<Queue | null> {
     return this.db.getRepository(QueueEntity).findOneBy({ name });
   }
 
-  listQueues(): Promise<QueueEntity[]> {
+  listQueues(): Promise<Queue[]> {
     return this.db.getRepository(QueueEntity).find({ order: { name: 'ASC' } });
   }
 
   /** Inserts the queue; false when one with that name exists. */
-  async insertQueue(queue: QueueEntity): Promise<boolean> {
+  async insertQueue(queue: Queue): Promise<boolean> {
     const rows: unknown[] = await this.db.query(
       `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at)
        VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (name) DO NOTHING RETURNING name`,
@@ -37,7 +37,7 @@ export class InventoryRepository {
     return rows.length > 0;
   }
 
-  async saveQueue(queue: QueueEntity): Promise<void> {
+  async saveQueue(queue: Queue): Promise<void> {
     await this.db.getRepository(QueueEntity).save(queue);
   }
 
@@ -61,15 +61,15 @@ export class InventoryRepository {
     });
   }
 
-  findCluster(name: string): Promise<ClusterEntity | null> {
+  findCluster(name: string): Promise<Cluster | null> {
     return this.db.getRepository(ClusterEntity).findOneBy({ name });
   }
 
-  listClusters(): Promise<ClusterEntity[]> {
+  listClusters(): Promise<Cluster[]> {
     return this.db.getRepository(ClusterEntity).find({ order: { name: 'ASC' } });
   }
 
-  async insertCluster(cluster: ClusterEntity): Promise<boolean> {
+  async insertCluster(cluster: Cluster): Promise<boolean> {
     const result = await this.db
       .createQueryBuilder()
       .insert()
@@ -81,7 +81,7 @@ export class InventoryRepository {
     return (result.raw as unknown[]).length > 0;
   }
 
-  async saveCluster(cluster: ClusterEntity): Promise<void> {
+  async saveCluster(cluster: Cluster): Promise<void> {
     await this.db.getRepository(ClusterEntity).save(cluster);
   }
 

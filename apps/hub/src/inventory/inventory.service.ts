@@ -1,25 +1,14 @@
-import type {
-  CordonClusterRequest,
-  FenceClusterRequest,
-  RegisterClusterRequest,
-  UpdateClusterRequest,
-  Queue,
-} from '@muster/api';
-import { ErrorCode, invalidArgument, MusterError, notFound } from '../common/errors';
+import { ErrorCode, MusterError, notFound } from '../common/errors';
 import type { Log } from '@muster/log';
-import { labelsToDomain } from '../jobs/job-spec.mapper';
-import { ClusterEntity } from './cluster.entity';
-import { QueueEntity } from './queue.entity';
-import { DEFAULT_TOPOLOGY_LEVELS, MUSTER_CLUSTER_MANAGER } from './cluster.domain';
-import { InventoryRepository } from './inventory.repository';
 import {
-  accessProvidersToDomain,
-  checkName,
-  clusterSetToDomain,
-  displayNameToDomain,
-  queueToDomain,
-  topologyLevelsToDomain,
-} from './inventory.mapper';
+  MUSTER_CLUSTER_MANAGER,
+  type Cluster,
+  type ClusterChanges,
+  type ClusterRegistration,
+  type Queue,
+  type QueueSettings,
+} from './cluster.domain';
+import { InventoryRepository } from './inventory.repository';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 
@@ -31,10 +20,10 @@ export interface ManualFencing {
   fenceCluster(name: string, reason: string, by: string): Promise<string[]>;
 }
 
-/** Longest operator reason kept with a manual fence. */
-const MAX_FENCE_REASON = 1024;
-
-/** Clusters and queues: validation and rules; storage is the repository's. */
+/**
+ * Clusters and queues: the rules; storage is the repository's. Requests arrive checked (the
+ * handlers map them with inventory.mapper), so every name here is well formed.
+ */
 @Injectable()
 export class InventoryService {
   constructor(
@@ -49,51 +38,38 @@ export class InventoryService {
    * connected agent, or one never seen, is not the operator's to overrule.
    */
   async fenceCluster(
-    req: FenceClusterRequest,
+    name: string,
+    reason: string,
     by: string,
-  ): Promise<{ cluster: ClusterEntity; requeued: string[] }> {
-    const cluster = await this.getCluster(req.name);
-    if (req.reason.length > MAX_FENCE_REASON) {
-      throw invalidArgument(
-        'reason',
-        `must be at most ${MAX_FENCE_REASON} characters (got ${req.reason.length})`,
-      );
-    }
+  ): Promise<{ cluster: Cluster; requeued: string[] }> {
+    const cluster = await this.getCluster(name);
     if (cluster.agentState !== 'Lost') {
       throw new MusterError(
         ErrorCode.FailedPrecondition,
         `cluster "${cluster.name}" is ${cluster.agentState}, not Lost; only a lost cluster can be fenced by hand (a connected agent deletes what the hub no longer lists by itself)`,
       );
     }
-    const requeued = await this.fencing.fenceCluster(cluster.name, req.reason, by);
+    const requeued = await this.fencing.fenceCluster(cluster.name, reason, by);
     return { cluster, requeued };
   }
 
-  async registerCluster(req: RegisterClusterRequest): Promise<ClusterEntity> {
+  async registerCluster(registration: ClusterRegistration): Promise<Cluster> {
     const now = new Date();
-    const cluster = Object.assign(new ClusterEntity(), {
-      name: checkName('name', req.name),
-      displayName: displayNameToDomain('display_name', req.displayName || req.name),
+    const cluster: Cluster = {
+      ...registration,
       clusterManager: MUSTER_CLUSTER_MANAGER,
-      clusterSet: clusterSetToDomain('cluster_set', req.clusterSet),
-      labels: labelsToDomain('labels', req.labels),
-      topologyLevels:
-        req.topologyLevels.length > 0
-          ? topologyLevelsToDomain('topology_levels', req.topologyLevels)
-          : DEFAULT_TOPOLOGY_LEVELS,
-      accessProviders: accessProvidersToDomain('access_providers', req.accessProviders),
       conditions: [],
       properties: [],
       kubernetesVersion: '',
       capacity: null,
-      agentState: 'NeverConnected' as const,
+      agentState: 'NeverConnected',
       agentVersion: '',
       lastHeartbeatAt: null,
       cordoned: false,
       readOnly: false,
       createdAt: now,
       updatedAt: now,
-    });
+    };
     if (!(await this.repo.insertCluster(cluster))) {
       throw new MusterError(
         ErrorCode.AlreadyExists,
@@ -105,51 +81,36 @@ export class InventoryService {
     return cluster;
   }
 
-  async updateCluster(req: UpdateClusterRequest): Promise<ClusterEntity> {
-    const cluster = await this.writableCluster(req.name);
-    if (req.displayName !== undefined)
-      cluster.displayName = displayNameToDomain('display_name', req.displayName);
-    if (req.clusterSet !== undefined)
-      cluster.clusterSet = clusterSetToDomain('cluster_set', req.clusterSet);
-    if (req.replaceTopologyLevels) {
-      cluster.topologyLevels =
-        req.topologyLevels.length > 0
-          ? topologyLevelsToDomain('topology_levels', req.topologyLevels)
-          : DEFAULT_TOPOLOGY_LEVELS;
-    }
-    if (req.replaceAccessProviders)
-      cluster.accessProviders = accessProvidersToDomain('access_providers', req.accessProviders);
-    if (req.replaceLabels) cluster.labels = labelsToDomain('labels', req.labels);
-    cluster.updatedAt = new Date();
+  async updateCluster(name: string, changes: ClusterChanges): Promise<Cluster> {
+    const cluster: Cluster = {
+      ...(await this.writableCluster(name)),
+      ...changes,
+      updatedAt: new Date(),
+    };
     await this.repo.saveCluster(cluster);
     return cluster;
   }
 
-  async getCluster(name: string): Promise<ClusterEntity> {
-    checkName('name', name);
+  async getCluster(name: string): Promise<Cluster> {
     const cluster = await this.repo.findCluster(name);
     if (!cluster) throw notFound('cluster', name);
     return cluster;
   }
 
-  listClusters(): Promise<ClusterEntity[]> {
+  listClusters(): Promise<Cluster[]> {
     return this.repo.listClusters();
   }
 
-  async setCordoned(
-    req: CordonClusterRequest | { name: string },
-    cordoned: boolean,
-  ): Promise<ClusterEntity> {
-    const cluster = await this.getCluster(req.name);
-    if (cluster.cordoned !== cordoned) {
-      cluster.cordoned = cordoned;
-      cluster.updatedAt = new Date();
-      await this.repo.saveCluster(cluster);
-      this.log.info(cordoned ? 'cluster cordoned' : 'cluster uncordoned', {
-        cluster: cluster.name,
-        reason: 'reason' in req ? req.reason : undefined,
-      });
-    }
+  /** Cordons (or uncordons) a cluster: a cordoned one keeps its gangs and takes no new ones. */
+  async setCordoned(name: string, cordoned: boolean, reason?: string): Promise<Cluster> {
+    const found = await this.getCluster(name);
+    if (found.cordoned === cordoned) return found;
+    const cluster = { ...found, cordoned, updatedAt: new Date() };
+    await this.repo.saveCluster(cluster);
+    this.log.info(cordoned ? 'cluster cordoned' : 'cluster uncordoned', {
+      cluster: cluster.name,
+      reason,
+    });
     return cluster;
   }
 
@@ -166,7 +127,7 @@ export class InventoryService {
     this.log.info('cluster deregistered', { cluster: name });
   }
 
-  private async writableCluster(name: string): Promise<ClusterEntity> {
+  private async writableCluster(name: string): Promise<Cluster> {
     const cluster = await this.getCluster(name);
     if (cluster.readOnly) {
       throw new MusterError(
@@ -177,10 +138,9 @@ export class InventoryService {
     return cluster;
   }
 
-  async createQueue(q: Queue | undefined): Promise<QueueEntity> {
-    const fields = queueToDomain('queue', q);
+  async createQueue(settings: QueueSettings): Promise<Queue> {
     const now = new Date();
-    const queue = Object.assign(new QueueEntity(), { ...fields, createdAt: now, updatedAt: now });
+    const queue: Queue = { ...settings, createdAt: now, updatedAt: now };
     if (!(await this.repo.insertQueue(queue))) {
       throw new MusterError(
         ErrorCode.AlreadyExists,
@@ -192,27 +152,27 @@ export class InventoryService {
     return queue;
   }
 
-  async updateQueue(q: Queue | undefined): Promise<QueueEntity> {
-    const fields = queueToDomain('queue', q);
-    const queue = await this.getQueue(fields.name);
-    Object.assign(queue, fields, { updatedAt: new Date() });
+  async updateQueue(settings: QueueSettings): Promise<Queue> {
+    const queue: Queue = {
+      ...(await this.getQueue(settings.name)),
+      ...settings,
+      updatedAt: new Date(),
+    };
     await this.repo.saveQueue(queue);
     return queue;
   }
 
-  async getQueue(name: string): Promise<QueueEntity> {
-    checkName('name', name);
+  async getQueue(name: string): Promise<Queue> {
     const queue = await this.repo.findQueue(name);
     if (!queue) throw notFound('queue', name);
     return queue;
   }
 
-  listQueues(): Promise<QueueEntity[]> {
+  listQueues(): Promise<Queue[]> {
     return this.repo.listQueues();
   }
 
   async deleteQueue(name: string): Promise<void> {
-    checkName('name', name);
     const outcome = await this.repo.deleteQueue(name);
     if (outcome === 'missing') throw notFound('queue', name);
     if (outcome === 'busy') {

@@ -1,7 +1,8 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { Queue } from './cluster.domain';
 
 @Entity({ name: 'queues' })
-export class QueueEntity {
+export class QueueEntity implements Queue {
   @PrimaryColumn({ type: 'text' })
   name!: string;
 

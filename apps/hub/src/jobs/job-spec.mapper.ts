@@ -19,6 +19,9 @@ import type {
   TopologyConstraint,
 } from './job.domain';
 
+/** The SpecLimits from the hub's configuration, for the handlers that check submitted specs. */
+export const SPEC_LIMITS = Symbol('SPEC_LIMITS');
+
 export interface SpecLimits {
   maxPodSetsPerGang: number;
   maxMembersPerGang: number;

@@ -77,11 +77,88 @@ export function emptyMembers(total: number): MemberCounts {
   return { total, pending: 0, running: 0, succeeded: 0, failed: 0, bound: 0 };
 }
 
+/** Whether one cluster can take a gang now, and why not. */
+export interface ClusterVerdict {
+  cluster: string;
+  fits: boolean;
+  reasonCode: string;
+  message: string;
+}
+
 /** The last scheduling cycle's verdict on a queued gang, kept for ExplainJob. */
 export interface StoredExplanation {
   evaluatedAt: string;
   summary: string;
-  clusters: { cluster: string; fits: boolean; reasonCode: string; message: string }[];
+  clusters: ClusterVerdict[];
+}
+
+/** A job as the hub keeps it: its spec's fields, where it stands, and its bookkeeping. */
+export interface Job {
+  id: string;
+  clientRequestId: string | null;
+  /** SHA-256 of the submitted spec, so a reused client_request_id with another spec is refused. */
+  specHash: string;
+  name: string;
+  queue: string;
+  priority: number;
+  onClusterLost: OnClusterLostPolicy;
+  namespace: string;
+  labels: Record<string, string>;
+  gang: GangSpec;
+  /** Restarts of the whole gang allowed after a member failed. */
+  maxRestarts: number;
+  /** Restarts used so far. */
+  restarts: number;
+  state: JobStateName;
+  reason: string;
+  message: string;
+  cluster: string | null;
+  dispatchGeneration: number;
+  members: MemberCounts;
+  /** A requeued gang is not considered again before this time (backoff after a rejection). */
+  notBefore?: Date | null;
+  /** Dispatches of this job that were rejected or lost. */
+  attempts?: number;
+  /** Why the last scheduling cycle did not place the gang, per cluster. */
+  explanation?: StoredExplanation | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** What a caller submits: a validated spec and the optional key that makes retries safe. */
+export interface Submission {
+  spec: JobSpec;
+  clientRequestId: string | null;
+}
+
+/** Where a listing page starts: after this job, in newest-first order. */
+export interface JobCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** A ListJobs question: one queue or every visible one, some states or all, a page. */
+export interface JobListing {
+  /** null: every queue the caller may see. */
+  queue: string | null;
+  /** Empty: every state. */
+  states: JobStateName[];
+  limit: number;
+  after?: JobCursor;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** Where the next page starts; null on the last page. */
+  next: JobCursor | null;
+}
+
+/** ExplainJob's answer: the job and, while it is queued, why each cluster cannot take it. */
+export interface JobExplanation {
+  job: Job;
+  summary: string;
+  clusters: ClusterVerdict[];
+  evaluatedAt: Date;
 }
 
 /** States in which a gang holds (or is about to hold) a placement in a worker cluster. */

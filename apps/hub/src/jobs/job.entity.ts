@@ -1,6 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type {
   GangSpec,
+  Job,
   JobStateName,
   MemberCounts,
   OnClusterLostPolicy,
@@ -9,7 +10,7 @@ import type {
 
 @Entity({ name: 'jobs' })
 @Index('jobs_queue_state_created', ['queue', 'state', 'createdAt'])
-export class JobEntity {
+export class JobEntity implements Job {
   @PrimaryColumn({ type: 'uuid' })
   id!: string;
 

@@ -4,19 +4,31 @@ import type { Role } from '../auth/principal';
 import { RateLimitedError } from '../grpc/grpc-errors';
 import { ANY_ROLE, serverStream, unary, type RpcContext } from '../grpc/handlers';
 import type { JobsService } from './jobs.service';
-import { jobEventToProto, jobToProto } from './job.proto-mapper';
+import { clientRequestIdToDomain, jobSpecToDomain, type SpecLimits } from './job-spec.mapper';
+import {
+  afterSequenceToDomain,
+  cancelReasonToDomain,
+  jobEventToProto,
+  jobExplanationToProto,
+  jobIdToDomain,
+  jobListingToDomain,
+  jobPageToProto,
+  jobToProto,
+  queueFilterToDomain,
+} from './job.proto-mapper';
 
 /** Roles that may submit and cancel (submitters only in their queues). */
 const WRITERS: readonly Role[] = ['admin', 'submitter'];
 
 /**
  * JobService over gRPC: mapping, roles and the submit rate; the tenant rules (which queues a
- * caller sees) live in JobsService.
+ * caller sees) live in JobsService, which takes and returns domain values only.
  */
 export function jobServiceHandlers(
   jobs: JobsService,
   ctx: RpcContext,
   submits: KeyedRateLimiter,
+  limits: SpecLimits,
 ): JobServiceServer {
   return {
     submitJob: unary(
@@ -34,47 +46,50 @@ export function jobServiceHandlers(
         },
       },
       async (req, caller) => {
-        const { job, created } = await jobs.submit(req, caller);
+        const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
+        const spec = jobSpecToDomain(req.spec, limits);
+        const { job, created } = await jobs.submit({ spec, clientRequestId }, caller);
         return { job: jobToProto(job), created };
       },
     ),
     getJob: unary(ctx, { method: 'GetJob', roles: ANY_ROLE }, async (req, caller) => ({
-      job: jobToProto(await jobs.get(req.jobId, caller)),
+      job: jobToProto(await jobs.get(jobIdToDomain(req.jobId), caller)),
     })),
-    listJobs: unary(ctx, { method: 'ListJobs', roles: ANY_ROLE }, async (req, caller) => {
-      const page = await jobs.list(req, caller);
-      return { jobs: page.jobs.map(jobToProto), nextPageToken: page.nextPageToken };
-    }),
+    listJobs: unary(ctx, { method: 'ListJobs', roles: ANY_ROLE }, async (req, caller) =>
+      jobPageToProto(await jobs.list(jobListingToDomain(req), caller)),
+    ),
     watchJob: serverStream(
       ctx,
       { method: 'WatchJob', roles: ANY_ROLE },
-      (req, caller, signal) =>
-        mapStream(jobs.watchJob(req.jobId, req.afterSequence, signal, caller), (e) => ({
+      (req, caller, signal) => {
+        const jobId = jobIdToDomain(req.jobId);
+        const after = afterSequenceToDomain(req.afterSequence);
+        return mapStream(jobs.watchJob(jobId, after, signal, caller), (e) => ({
           event: jobEventToProto(e),
-        })),
+        }));
+      },
       { watcher: true },
     ),
     watchJobs: serverStream(
       ctx,
       { method: 'WatchJobs', roles: ANY_ROLE },
-      (req, caller, signal) =>
-        mapStream(jobs.watchJobs(req.queue, req.afterSequence, signal, caller), (e) => ({
+      (req, caller, signal) => {
+        const queue = queueFilterToDomain(req.queue);
+        const after = afterSequenceToDomain(req.afterSequence);
+        return mapStream(jobs.watchJobs(queue, after, signal, caller), (e) => ({
           event: jobEventToProto(e),
-        })),
+        }));
+      },
       { watcher: true },
     ),
-    cancelJob: unary(ctx, { method: 'CancelJob', roles: WRITERS }, async (req, caller) => ({
-      job: jobToProto(await jobs.cancel(req.jobId, req.reason, caller)),
-    })),
-    explainJob: unary(ctx, { method: 'ExplainJob', roles: ANY_ROLE }, async (req, caller) => {
-      const e = await jobs.explain(req.jobId, caller);
-      return {
-        job: jobToProto(e.job),
-        summary: e.summary,
-        clusters: e.clusters,
-        evaluatedAt: e.evaluatedAt,
-      };
+    cancelJob: unary(ctx, { method: 'CancelJob', roles: WRITERS }, async (req, caller) => {
+      const jobId = jobIdToDomain(req.jobId);
+      const reason = cancelReasonToDomain(req.reason);
+      return { job: jobToProto(await jobs.cancel(jobId, reason, caller)) };
     }),
+    explainJob: unary(ctx, { method: 'ExplainJob', roles: ANY_ROLE }, async (req, caller) =>
+      jobExplanationToProto(await jobs.explain(jobIdToDomain(req.jobId), caller)),
+    ),
   };
 }
 

@@ -7,6 +7,7 @@ import { PruneEventsWork } from '../maintenance/prune-events.work';
 import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
 import { JobStoreModule } from './job-store.module';
 import { JOBS_SETTINGS, JobsService } from './jobs.service';
+import { SPEC_LIMITS } from './job-spec.mapper';
 
 /** Submitting, reading, watching and cancelling jobs (JobsService), and pruning old events. */
 @Module({
@@ -14,15 +15,15 @@ import { JOBS_SETTINGS, JobsService } from './jobs.service';
   providers: [
     JobsService,
     PruneEventsWork,
-    configSlice(JOBS_SETTINGS, (c) => ({
+    configSlice(JOBS_SETTINGS, (c) => ({ watchBufferEvents: c.watchBufferEvents })),
+    configSlice(SPEC_LIMITS, (c) => ({
       maxPodSetsPerGang: c.maxPodSetsPerGang,
       maxMembersPerGang: c.maxMembersPerGang,
       podPolicy: c.podPolicy,
       maxTemplateMetadataBytes: c.maxTemplateMetadataBytes,
-      watchBufferEvents: c.watchBufferEvents,
     })),
   ],
-  exports: [JobsService],
+  exports: [JobsService, SPEC_LIMITS],
 })
 export class JobsModule implements OnApplicationBootstrap {
   constructor(

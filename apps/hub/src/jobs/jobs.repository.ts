@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { JOB_EVENTS_APPEND_LOCK } from '../database/advisory-locks';
 import { JobEntity } from './job.entity';
 import { JobEventEntity } from './job-event.entity';
-import type { JobEvent, JobStateName, MemberCounts } from './job.domain';
+import type { Job, JobEvent, JobStateName, MemberCounts } from './job.domain';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
@@ -25,12 +25,15 @@ export interface NewEvent {
   members: MemberCounts;
 }
 
+/** A job before Postgres has stamped its times. */
+export type NewJob = Omit<Job, 'createdAt' | 'updatedAt'>;
+
 export interface TransitionResult {
-  job: JobEntity;
+  job: Job;
   changed: boolean;
 }
 
-/** All SQL about jobs and their events. */
+/** All SQL about jobs and their events. Entities stay in here: callers get domain Jobs. */
 @Injectable()
 export class JobsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
@@ -39,10 +42,7 @@ export class JobsRepository {
    * Stores a new job and its first event in one transaction. When the client request id was
    * used before, stores nothing and returns the job created then.
    */
-  async insertOrGetExisting(
-    job: JobEntity,
-    event: NewEvent,
-  ): Promise<{ job: JobEntity; created: boolean }> {
+  async insertOrGetExisting(job: NewJob, event: NewEvent): Promise<{ job: Job; created: boolean }> {
     return this.db.transaction(async (tx) => {
       // Times come from Postgres's clock, one for every replica: submit order (FIFO within a
       // priority) must not shift with a replica's clock offset. A NULL client request id never
@@ -78,9 +78,9 @@ export class JobsRepository {
         });
         return { job: existing, created: false };
       }
-      job.createdAt = job.updatedAt = inserted[0]!.created_at;
+      const createdAt = inserted[0]!.created_at;
       await this.appendEvents(tx, [event]);
-      return { job, created: true };
+      return { job: { ...job, createdAt, updatedAt: createdAt }, created: true };
     });
   }
 
@@ -92,11 +92,11 @@ export class JobsRepository {
     await tx.insert(JobEventEntity, events);
   }
 
-  findById(id: string): Promise<JobEntity | null> {
+  findById(id: string): Promise<Job | null> {
     return this.db.getRepository(JobEntity).findOneBy({ id });
   }
 
-  async list(query: ListJobsQuery): Promise<JobEntity[]> {
+  async list(query: ListJobsQuery): Promise<Job[]> {
     const qb = this.db.getRepository(JobEntity).createQueryBuilder('j');
     if (query.queue) qb.andWhere('j.queue = :queue', { queue: query.queue });
     if (query.states && query.states.length > 0)

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ExplainJobResponse, ListJobsRequest, SubmitJobRequest } from '@muster/api';
 import { AsyncQueue } from '../common/async-queue';
 import { ErrorCode, MusterError, invalidArgument, notFound } from '../common/errors';
 import { canSeeQueue, canWriteQueue, queuesOf, type Principal } from '../auth/principal';
@@ -7,19 +6,24 @@ import type { Log } from '@muster/log';
 import { HubMetrics } from '../http/metrics';
 import { InventoryRepository } from '../inventory/inventory.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
-import { JobEntity } from './job.entity';
-import { emptyMembers, isFinal, type JobEvent, type JobStateName } from './job.domain';
+import {
+  emptyMembers,
+  isFinal,
+  type Job,
+  type JobEvent,
+  type JobExplanation,
+  type JobListing,
+  type JobPage,
+  type JobStateName,
+  type Submission,
+} from './job.domain';
 import { JobEventFeed } from './job-event-feed';
-import { JobsRepository } from './jobs.repository';
-import { clientRequestIdToDomain, jobSpecToDomain, type SpecLimits } from './job-spec.mapper';
-import { jobStateToDomain } from './job.proto-mapper';
+import { JobsRepository, type NewJob } from './jobs.repository';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 
 /** Events a watch replays per Postgres read. */
 const WATCH_PAGE = 500;
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
 /** Every unfinished state can be cancelled; where a cluster holds the gang its agent deletes it. */
 const CANCELLABLE_STATES: readonly JobStateName[] = ['Queued', 'Reserved', 'Dispatched', 'Running'];
 
@@ -36,7 +40,7 @@ export interface GangCanceller {
 
 export const JOBS_SETTINGS = Symbol('JOBS_SETTINGS');
 
-export interface JobsSettings extends SpecLimits {
+export interface JobsSettings {
   /** Live events held for one watcher (while it replays, or reads slower than they come). */
   watchBufferEvents: number;
 }
@@ -47,28 +51,29 @@ export class JobsService {
     private readonly jobs: JobsRepository,
     private readonly inventory: InventoryRepository,
     private readonly feed: JobEventFeed,
-    @Inject(JOBS_SETTINGS) private readonly limits: JobsSettings,
+    @Inject(JOBS_SETTINGS) private readonly settings: JobsSettings,
     private readonly metrics: HubMetrics,
     @Inject(GANG_CANCELLER) private readonly canceller: GangCanceller,
     @InjectLog('jobs') private readonly log: Log,
   ) {}
 
-  /** Validates, then commits the job as Queued before answering. */
+  /**
+   * Commits the job as Queued before answering. The spec arrives validated: its errors depend on
+   * the request alone, so they tell a caller nothing about anyone's queues. Everything that reads
+   * stored state (the queue, its namespaces, who holds the client request id) comes after the
+   * permission check, so another tenant's queue looks the same whether it exists or not.
+   */
   async submit(
-    req: SubmitJobRequest,
+    { spec, clientRequestId }: Submission,
     caller: Principal,
-  ): Promise<{ job: JobEntity; created: boolean }> {
-    const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
-    // The queue first: a caller learns nothing about another tenant's queue from the rest.
-    const queueName = req.spec?.queue ?? '';
-    if (queueName !== '' && !canWriteQueue(caller, queueName)) {
+  ): Promise<{ job: Job; created: boolean }> {
+    if (!canWriteQueue(caller, spec.queue)) {
       throw new MusterError(
         ErrorCode.PermissionDenied,
-        `you may not submit to queue "${queueName.slice(0, 63)}"`,
+        `you may not submit to queue "${spec.queue}"`,
         'spec.queue',
       );
     }
-    const spec = jobSpecToDomain(req.spec, this.limits);
     const queue = await this.inventory.findQueue(spec.queue);
     if (!queue)
       throw new MusterError(ErrorCode.NotFound, `queue "${spec.queue}" not found`, 'spec.queue');
@@ -81,7 +86,7 @@ export class JobsService {
     }
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
     const total = spec.gang.podSets.reduce((n, ps) => n + ps.count, 0);
-    const job = Object.assign(new JobEntity(), {
+    const job: NewJob = {
       id: randomUUID(),
       clientRequestId,
       specHash,
@@ -94,13 +99,13 @@ export class JobsService {
       gang: spec.gang,
       maxRestarts: spec.maxRestarts ?? 0,
       restarts: 0,
-      state: 'Queued' as const,
+      state: 'Queued',
       reason: 'Submitted',
       message: 'waiting for a cluster with room for the whole gang',
       cluster: null,
       dispatchGeneration: 0,
       members: emptyMembers(total),
-    });
+    };
     const result = await this.jobs.insertOrGetExisting(job, {
       jobId: job.id,
       queue: job.queue,
@@ -135,50 +140,39 @@ export class JobsService {
   }
 
   /** The job when the caller may see it; another tenant's job is "not found", like a missing one. */
-  async get(id: string, caller: Principal): Promise<JobEntity> {
-    const job = await this.jobs.findById(jobIdToDomain(id));
-    if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', id);
+  async get(jobId: string, caller: Principal): Promise<Job> {
+    const job = await this.jobs.findById(jobId);
+    if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', jobId);
     return job;
   }
 
-  async list(
-    req: ListJobsRequest,
-    caller: Principal,
-  ): Promise<{ jobs: JobEntity[]; nextPageToken: string }> {
-    if (req.queue !== '' && !/^[a-z0-9-]{1,63}$/.test(req.queue))
-      throw invalidArgument('queue', 'is not a valid queue name');
-    const queues = this.visibleQueues(caller, req.queue);
-    const states = req.states.map((s, i) => jobStateToDomain(`states[${i}]`, s));
-    if (req.pageSize < 0 || req.pageSize > MAX_PAGE_SIZE) {
-      throw invalidArgument(
-        'page_size',
-        `must be between 0 and ${MAX_PAGE_SIZE} (got ${req.pageSize})`,
-      );
-    }
-    const limit = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : req.pageSize;
-    const before = req.pageToken === '' ? undefined : decodePageToken(req.pageToken);
+  /** A page of the jobs the caller may see, newest first. */
+  async list(listing: JobListing, caller: Principal): Promise<JobPage> {
+    const { states, limit, after } = listing;
+    const queues = this.visibleQueues(caller, listing.queue);
+    const query = { states, limit: limit + 1, before: after };
     const jobs =
       queues === null
-        ? await this.jobs.list({ queue: req.queue || undefined, states, limit: limit + 1, before })
+        ? await this.jobs.list({ ...query, queue: listing.queue ?? undefined })
         : mergeNewestFirst(
-            await Promise.all(
-              queues.map((queue) => this.jobs.list({ queue, states, limit: limit + 1, before })),
-            ),
+            await Promise.all(queues.map((queue) => this.jobs.list({ ...query, queue }))),
             limit + 1,
           );
     const page = jobs.slice(0, limit);
     const last = page[page.length - 1];
-    const nextPageToken = jobs.length > limit && last ? encodePageToken(last) : '';
-    return { jobs: page, nextPageToken };
+    return {
+      jobs: page,
+      next: jobs.length > limit && last ? { createdAt: last.createdAt, id: last.id } : null,
+    };
   }
 
   /**
    * The queues a listing or watch covers: null for every queue, else the caller's (or the one
    * asked for, when the caller may see it; PERMISSION_DENIED when not).
    */
-  private visibleQueues(caller: Principal, asked: string): string[] | null {
+  private visibleQueues(caller: Principal, asked: string | null): string[] | null {
     const mine = queuesOf(caller);
-    if (asked === '') return mine;
+    if (asked === null) return mine;
     if (!canSeeQueue(caller, asked))
       throw new MusterError(
         ErrorCode.PermissionDenied,
@@ -190,18 +184,15 @@ export class JobsService {
 
   /** The job's events after `afterSequence`, then live ones, ending after a final state. */
   watchJob(
-    id: string,
+    jobId: string,
     afterSequence: number,
     signal: AbortSignal,
     caller: Principal,
   ): AsyncIterable<JobEvent> {
-    const jobId = jobIdToDomain(id);
-    if (!Number.isInteger(afterSequence) || afterSequence < 0)
-      throw invalidArgument('after_sequence', 'must be 0 or more');
     return this.follow((e) => e.jobId === jobId, afterSequence, signal, {
       open: async () => {
         const job = await this.jobs.findById(jobId);
-        if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', id);
+        if (!job || !canSeeQueue(caller, job.queue)) throw notFound('job', jobId);
         // A job that ended before the watch (its final event perhaps pruned) ends the stream too.
         return { endsWithJob: true, endedAlready: isFinal(job.state) };
       },
@@ -212,21 +203,17 @@ export class JobsService {
     });
   }
 
-  /** Events of every job (or one queue's) until the caller leaves. */
+  /** Events of every job (or one queue's: `queue` not null) until the caller leaves. */
   watchJobs(
-    queue: string,
+    queue: string | null,
     afterSequence: number,
     signal: AbortSignal,
     caller: Principal,
   ): AsyncIterable<JobEvent> {
-    if (queue !== '' && !/^[a-z0-9-]{1,63}$/.test(queue))
-      throw invalidArgument('queue', 'is not a valid queue name');
-    if (!Number.isInteger(afterSequence) || afterSequence < 0)
-      throw invalidArgument('after_sequence', 'must be 0 or more');
     const visible = this.visibleQueues(caller, queue);
     const allowed = visible === null ? null : new Set(visible);
     const match = (e: JobEvent) =>
-      (queue === '' || e.queue === queue) && (allowed === null || allowed.has(e.queue));
+      (queue === null || e.queue === queue) && (allowed === null || allowed.has(e.queue));
     return this.follow(match, afterSequence, signal, {
       open: async () => ({ endsWithJob: false, endedAlready: false }),
       page: async (after, limit) => {
@@ -261,7 +248,7 @@ export class JobsService {
       ) => Promise<{ events: JobEvent[]; more: boolean; cursor: number }>;
     },
   ): AsyncIterable<JobEvent> {
-    const bufferLimit = this.limits.watchBufferEvents;
+    const bufferLimit = this.settings.watchBufferEvents;
     let last = afterSequence;
     const out = new AsyncQueue<JobEvent>(
       bufferLimit,
@@ -328,12 +315,10 @@ export class JobsService {
     };
   }
 
-  async cancel(id: string, reason: string, caller: Principal): Promise<JobEntity> {
-    const jobId = jobIdToDomain(id);
-    if (reason.length > 1024) throw invalidArgument('reason', 'must be at most 1024 characters');
+  async cancel(jobId: string, reason: string, caller: Principal): Promise<Job> {
     // A job the caller may not see is "not found"; one it may see but not change is refused.
     const current = await this.jobs.findById(jobId);
-    if (!current || !canSeeQueue(caller, current.queue)) throw notFound('job', id);
+    if (!current || !canSeeQueue(caller, current.queue)) throw notFound('job', jobId);
     if (!canWriteQueue(caller, current.queue))
       throw new MusterError(
         ErrorCode.PermissionDenied,
@@ -346,7 +331,7 @@ export class JobsService {
       'Cancelled',
       reason || 'cancelled by request',
     );
-    if (!result) throw notFound('job', id);
+    if (!result) throw notFound('job', jobId);
     if (result.changed) {
       this.feed.notify();
       this.log.info('job cancelled', {
@@ -361,14 +346,11 @@ export class JobsService {
     }
     const state = result.job.state;
     if (state === 'Cancelled') return result.job;
-    throw new MusterError(ErrorCode.FailedPrecondition, `job ${id} already ended as ${state}`);
+    throw new MusterError(ErrorCode.FailedPrecondition, `job ${jobId} already ended as ${state}`);
   }
 
-  async explain(
-    id: string,
-    caller: Principal,
-  ): Promise<Omit<ExplainJobResponse, 'job'> & { job: JobEntity }> {
-    const job = await this.get(id, caller);
+  async explain(jobId: string, caller: Principal): Promise<JobExplanation> {
+    const job = await this.get(jobId, caller);
     if (job.state === 'Queued' && job.explanation) {
       return {
         job,
@@ -412,7 +394,7 @@ export class JobsService {
 }
 
 /** Merges per-queue pages (each newest first) into one page, newest first, as SQL orders them. */
-function mergeNewestFirst(pages: JobEntity[][], limit: number): JobEntity[] {
+function mergeNewestFirst(pages: Job[][], limit: number): Job[] {
   return pages
     .flat()
     .sort((a, b) => {
@@ -421,32 +403,4 @@ function mergeNewestFirst(pages: JobEntity[][], limit: number): JobEntity[] {
       return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
     })
     .slice(0, limit);
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-function jobIdToDomain(id: string): string {
-  if (id === '') throw invalidArgument('job_id', 'is required');
-  const lower = id.toLowerCase();
-  if (!UUID.test(lower))
-    throw invalidArgument('job_id', 'must be a job id (a UUID such as 0b0c4a8e-...)');
-  return lower;
-}
-
-function encodePageToken(job: JobEntity): string {
-  return Buffer.from(JSON.stringify([job.createdAt.toISOString(), job.id])).toString('base64url');
-}
-
-function decodePageToken(token: string): { createdAt: Date; id: string } {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [
-      string,
-      string,
-    ];
-    const date = new Date(createdAt);
-    if (Number.isNaN(date.getTime()) || !UUID.test(id)) throw new Error('bad token');
-    return { createdAt: date, id };
-  } catch {
-    throw invalidArgument('page_token', 'is not a token from a previous ListJobs response');
-  }
 }

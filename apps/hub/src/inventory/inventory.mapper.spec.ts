@@ -1,0 +1,114 @@
+import { MusterError } from '../common/errors';
+import { DEFAULT_TOPOLOGY_LEVELS } from './cluster.domain';
+import {
+  clusterChangesToDomain,
+  clusterRegistrationToDomain,
+  queueToDomain,
+  reasonToDomain,
+} from './inventory.mapper';
+
+function fieldOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MusterError) return err.field;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+const register = {
+  name: 'east',
+  displayName: '',
+  clusterSet: '',
+  topologyLevels: [],
+  accessProviders: [],
+  labels: {},
+};
+const update = {
+  name: 'east',
+  topologyLevels: [],
+  replaceTopologyLevels: false,
+  accessProviders: [],
+  replaceAccessProviders: false,
+  labels: {},
+  replaceLabels: false,
+};
+
+describe('clusterRegistrationToDomain', () => {
+  it('fills the display name and topology levels it was not given', () => {
+    expect(clusterRegistrationToDomain(register)).toEqual({
+      name: 'east',
+      displayName: 'east',
+      clusterSet: '',
+      labels: {},
+      topologyLevels: DEFAULT_TOPOLOGY_LEVELS,
+      accessProviders: [],
+    });
+  });
+
+  it('names the field at fault', () => {
+    expect(fieldOf(() => clusterRegistrationToDomain({ ...register, name: 'East' }))).toBe('name');
+    expect(
+      fieldOf(() => clusterRegistrationToDomain({ ...register, displayName: 'a\u0007b' })),
+    ).toBe('display_name');
+    expect(fieldOf(() => clusterRegistrationToDomain({ ...register, clusterSet: '-' }))).toBe(
+      'cluster_set',
+    );
+    expect(
+      fieldOf(() => clusterRegistrationToDomain({ ...register, topologyLevels: ['rack', 'rack'] })),
+    ).toBe('topology_levels[1]');
+    expect(
+      fieldOf(() => clusterRegistrationToDomain({ ...register, labels: { 'bad key!': 'x' } })),
+    ).toBe('labels["bad key!"]');
+  });
+});
+
+describe('clusterChangesToDomain', () => {
+  it('holds only what the request replaces', () => {
+    expect(clusterChangesToDomain(update)).toEqual({});
+    expect(
+      clusterChangesToDomain({
+        ...update,
+        displayName: 'East',
+        labels: { tier: 'a' },
+        replaceLabels: true,
+      }),
+    ).toEqual({ displayName: 'East', labels: { tier: 'a' } });
+    // Replacing the levels with none restores the defaults, as at registration.
+    expect(clusterChangesToDomain({ ...update, replaceTopologyLevels: true })).toEqual({
+      topologyLevels: DEFAULT_TOPOLOGY_LEVELS,
+    });
+  });
+
+  it('checks what is replaced only', () => {
+    expect(clusterChangesToDomain({ ...update, labels: { 'bad key!': 'x' } })).toEqual({});
+    expect(
+      fieldOf(() =>
+        clusterChangesToDomain({ ...update, labels: { 'bad key!': 'x' }, replaceLabels: true }),
+      ),
+    ).toBe('labels["bad key!"]');
+  });
+});
+
+describe('queueToDomain and reasonToDomain', () => {
+  const queue = { name: 'research', description: '', weight: 0, allowedNamespaces: [] };
+
+  it('defaults the weight and sorts the namespaces once each', () => {
+    expect(queueToDomain('queue', { ...queue, allowedNamespaces: ['b', 'a', 'b'] })).toEqual({
+      name: 'research',
+      description: '',
+      weight: 1,
+      allowedNamespaces: ['a', 'b'],
+    });
+  });
+
+  it('names the field at fault', () => {
+    expect(fieldOf(() => queueToDomain('queue', undefined))).toBe('queue');
+    expect(fieldOf(() => queueToDomain('queue', { ...queue, weight: 1001 }))).toBe('queue.weight');
+    expect(
+      fieldOf(() => queueToDomain('queue', { ...queue, allowedNamespaces: ['ok', 'No'] })),
+    ).toBe('queue.allowed_namespaces[1]');
+    expect(fieldOf(() => reasonToDomain('x'.repeat(1025)))).toBe('reason');
+  });
+});
