@@ -81,11 +81,11 @@ describe('InventoryService clusters', () => {
     await m.db.query(
       `UPDATE clusters SET read_only = true, cluster_manager = 'ocm' WHERE name = 'imported'`,
     );
-    for (const p of [
-      inventory.updateCluster('imported', { labels: {} }),
-      inventory.deregisterCluster('imported'),
+    for (const attempt of [
+      () => inventory.updateCluster('imported', { labels: {} }),
+      () => inventory.deregisterCluster('imported'),
     ]) {
-      const err = await refusal(p);
+      const err = await refusal(attempt());
       expect(err.code).toBe(ErrorCode.FailedPrecondition);
       expect(err.message).toBe('cluster "imported" is managed by "ocm"; change it there');
     }

@@ -1,4 +1,5 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import { In, type DataSource, type EntityManager } from 'typeorm';
+import { GroupCommit, type Settled } from '@muster/common';
 import { JOB_EVENTS_APPEND_LOCK } from '../database/advisory-locks';
 import { JobEntity } from './job.entity';
 import { JobEventEntity } from './job-event.entity';
@@ -28,6 +29,19 @@ export interface NewEvent {
 /** A job before Postgres has stamped its times. */
 export type NewJob = Omit<Job, 'createdAt' | 'updatedAt'>;
 
+interface Insert {
+  job: NewJob;
+  event: NewEvent;
+}
+
+interface Inserted {
+  job: Job;
+  created: boolean;
+}
+
+/** Most submits stored in one transaction (17 parameters each; Postgres allows 65,535). */
+const SUBMIT_BATCH = 256;
+
 export interface TransitionResult {
   job: Job;
   changed: boolean;
@@ -38,49 +52,105 @@ export interface TransitionResult {
 export class JobsRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
+  /** New jobs are stored in group commits: one transaction for many concurrent submits. */
+  private readonly submits = new GroupCommit<Insert, Inserted>({
+    maxBatch: SUBMIT_BATCH,
+    write: (items) => this.insertBatch(items),
+  });
+
   /**
-   * Stores a new job and its first event in one transaction. When the client request id was
-   * used before, stores nothing and returns the job created then.
+   * Stores a new job and its first event, committed before it resolves. When the client request
+   * id was used before, stores nothing and returns the job created then. Submits that arrive
+   * together share one transaction (see GroupCommit); each still gets its own answer.
    */
-  async insertOrGetExisting(job: NewJob, event: NewEvent): Promise<{ job: Job; created: boolean }> {
-    return this.db.transaction(async (tx) => {
-      // Times come from Postgres's clock, one for every replica: submit order (FIFO within a
-      // priority) must not shift with a replica's clock offset. A NULL client request id never
-      // conflicts.
-      const inserted = (await tx.query(
-        `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
-           labels, gang, state, reason, message, cluster, dispatch_generation, members, created_at, updated_at, max_restarts)
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,now(),now(),$17)
-         ON CONFLICT (client_request_id) DO NOTHING RETURNING created_at`,
-        [
-          job.id,
-          job.clientRequestId,
-          job.specHash,
-          job.name,
-          job.queue,
-          job.priority,
-          job.onClusterLost,
-          job.namespace,
-          JSON.stringify(job.labels),
-          JSON.stringify(job.gang),
-          job.state,
-          job.reason,
-          job.message,
-          job.cluster,
-          job.dispatchGeneration,
-          JSON.stringify(job.members),
-          job.maxRestarts,
-        ],
-      )) as { created_at: Date }[];
-      if (inserted.length === 0) {
-        const existing = await tx.findOneByOrFail(JobEntity, {
-          clientRequestId: job.clientRequestId!,
-        });
-        return { job: existing, created: false };
+  insertOrGetExisting(job: NewJob, event: NewEvent): Promise<Inserted> {
+    return this.submits.submit({ job, event });
+  }
+
+  private async insertBatch(items: readonly Insert[]): Promise<Settled<Inserted>[]> {
+    try {
+      const stored = await this.db.transaction((tx) => this.insertAll(tx, items));
+      return stored.map((value) => ({ ok: true, value }));
+    } catch (error) {
+      if (items.length === 1) return [{ ok: false, error }];
+      // One bad row (its queue deleted since the submit checked it) fails the whole statement:
+      // each item again in its own transaction, so that only that one fails.
+      const outcomes: Settled<Inserted>[] = [];
+      for (const item of items) {
+        try {
+          const [value] = await this.db.transaction((tx) => this.insertAll(tx, [item]));
+          outcomes.push({ ok: true, value: value! });
+        } catch (err) {
+          outcomes.push({ ok: false, error: err });
+        }
       }
-      const createdAt = inserted[0]!.created_at;
-      await this.appendEvents(tx, [event]);
-      return { job: { ...job, createdAt, updatedAt: createdAt }, created: true };
+      return outcomes;
+    }
+  }
+
+  private async insertAll(tx: EntityManager, items: readonly Insert[]): Promise<Inserted[]> {
+    // Times come from Postgres's clock, one for every replica: submit order (FIFO within a
+    // priority) must not shift with a replica's clock offset. clock_timestamp(), not now(): the
+    // rows of one batch keep the order they arrived in. A NULL client request id never
+    // conflicts; a request id twice in one batch stores the first.
+    const columns = 17;
+    const params: unknown[] = [];
+    const rows = items.map(({ job }, r) => {
+      params.push(
+        job.id,
+        job.clientRequestId,
+        job.specHash,
+        job.name,
+        job.queue,
+        job.priority,
+        job.onClusterLost,
+        job.namespace,
+        JSON.stringify(job.labels),
+        JSON.stringify(job.gang),
+        job.state,
+        job.reason,
+        job.message,
+        job.cluster,
+        job.dispatchGeneration,
+        JSON.stringify(job.members),
+        job.maxRestarts,
+      );
+      const p = (i: number) => `$${r * columns + i}`;
+      return `(${Array.from({ length: columns }, (_, i) => p(i + 1)).join(',')}, clock_timestamp(), clock_timestamp())`;
+    });
+    const inserted = (await tx.query(
+      `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
+         labels, gang, state, reason, message, cluster, dispatch_generation, members, max_restarts, created_at, updated_at)
+       VALUES ${rows.join(',\n')}
+       ON CONFLICT (client_request_id) DO NOTHING RETURNING id, created_at, updated_at`,
+      params,
+    )) as { id: string; created_at: Date; updated_at: Date }[];
+    const times = new Map(inserted.map((r) => [r.id, r]));
+    const reused = items
+      .filter(({ job }) => !times.has(job.id))
+      .map(({ job }) => job.clientRequestId!);
+    const existing = new Map(
+      reused.length === 0
+        ? []
+        : (await tx.getRepository(JobEntity).findBy({ clientRequestId: In(reused) })).map((j) => [
+            j.clientRequestId,
+            j,
+          ]),
+    );
+    await this.appendEvents(
+      tx,
+      items.filter(({ job }) => times.has(job.id)).map(({ event }) => event),
+    );
+    return items.map(({ job }) => {
+      const t = times.get(job.id);
+      if (t)
+        return { job: { ...job, createdAt: t.created_at, updatedAt: t.updated_at }, created: true };
+      const first = existing.get(job.clientRequestId);
+      if (!first)
+        throw new Error(
+          `job with client request id ${job.clientRequestId} neither stored nor found`,
+        );
+      return { job: first, created: false };
     });
   }
 

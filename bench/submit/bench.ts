@@ -1,0 +1,175 @@
+// Submit benchmark (not a test): prints figures. Concurrent clients submit small gangs to one
+// hub process; a submit counts when its reply arrives, and the hub replies only after the job
+// and its first event are committed. Beside it, in the same run and on the same Postgres, the
+// raw limit: a plain loop of single-row INSERT transactions from as many connections, each
+// row the size of a job row. At the end every acknowledged job is counted in Postgres; a missing
+// one fails the run (exit 1, one line).
+//   BENCH_SUBMITS=N (default 10,000), BENCH_CLIENTS=C (default 50)
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'pg';
+import type { HubClients, JobSpec } from '@muster/api';
+import { HubProcess, type HubEnd } from '../../tests/support/hub-process';
+import { createTestDatabase, createTestRedis } from '../../tests/support/services';
+
+class BenchFailure extends Error {}
+
+function positive(name: string, raw: string | undefined, dflt: number): number {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`bench failed: ${name} must be a positive integer\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const SUBMITS = positive('BENCH_SUBMITS', process.env.BENCH_SUBMITS, 10_000);
+const CLIENTS = positive('BENCH_CLIENTS', process.env.BENCH_CLIENTS, 50);
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function fig(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
+}
+
+/** Runs `fn` for indexes 0..n-1 on `workers` concurrent workers; returns each call's ms. */
+async function timedPool(
+  n: number,
+  workers: number,
+  fn: (i: number, worker: number) => Promise<void>,
+): Promise<{ seconds: number; latencies: number[] }> {
+  let next = 0;
+  const latencies: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      while (next < n) {
+        const i = next++;
+        const t = performance.now();
+        await fn(i, w);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return {
+    seconds: (performance.now() - started) / 1000,
+    latencies: latencies.sort((a, b) => a - b),
+  };
+}
+
+const SPEC: JobSpec = {
+  name: 'bench',
+  queue: 'bench',
+  priority: 0,
+  onClusterLost: 0,
+  labels: { team: 'bench' },
+  namespace: 'default',
+  maxRestarts: 0,
+  podSets: [
+    {
+      name: 'w',
+      count: 4,
+      topology: undefined,
+      podTemplateJson: JSON.stringify({
+        spec: {
+          containers: [
+            {
+              name: 'main',
+              image: 'registry.example/train:1',
+              resources: { requests: { cpu: '100m', memory: '128Mi' } },
+            },
+          ],
+        },
+      }),
+    },
+  ],
+  podSetGroups: [],
+};
+
+/**
+ * The raw limit: single-row INSERT transactions of a job-sized row (same jsonb payload) from
+ * `CLIENTS` connections, into a table of its own in the same database.
+ */
+async function rawInserts(url: string): Promise<{ seconds: number; latencies: number[] }> {
+  const pool = new Pool({ connectionString: url, max: CLIENTS });
+  await pool.query(
+    `CREATE TABLE raw_inserts (id uuid PRIMARY KEY, client_request_id text UNIQUE, gang jsonb, created_at timestamptz DEFAULT now())`,
+  );
+  const gang = JSON.stringify({ podSets: SPEC.podSets, groups: [] });
+  const r = await timedPool(SUBMITS, CLIENTS, async () => {
+    await pool.query('INSERT INTO raw_inserts (id, client_request_id, gang) VALUES ($1, $2, $3)', [
+      randomUUID(),
+      randomUUID(),
+      gang,
+    ]);
+  });
+  await pool.end();
+  return r;
+}
+
+async function main(): Promise<void> {
+  const db = await createTestDatabase();
+  const redis = await createTestRedis();
+  let hub: HubProcess | undefined;
+  let hubEnd: HubEnd | undefined;
+  const clients: HubClients[] = [];
+  try {
+    hub = await HubProcess.start({ databaseUrl: db.url, redisPrefix: redis.prefix });
+    for (let i = 0; i < CLIENTS; i++) clients.push(hub.connect());
+    await clients[0]!.inventory.createQueue({
+      queue: { name: 'bench', description: '', weight: 1, allowedNamespaces: [] },
+    });
+    // Warm-up: connections, the hub's JIT and Postgres's caches.
+    await timedPool(CLIENTS * 4, CLIENTS, async (_i, w) => {
+      await clients[w]!.jobs.submitJob({ clientRequestId: randomUUID(), spec: SPEC });
+    });
+    const acknowledged: string[] = [];
+    const muster = await timedPool(SUBMITS, CLIENTS, async (_i, w) => {
+      const id = randomUUID();
+      const { created } = await clients[w]!.jobs.submitJob({ clientRequestId: id, spec: SPEC });
+      if (!created) throw new BenchFailure(`submit ${id} answered created=false`);
+      acknowledged.push(id);
+    });
+    const stored = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM jobs WHERE client_request_id = ANY($1::text[])',
+      [acknowledged],
+    );
+    if (stored[0]!.n !== SUBMITS)
+      throw new BenchFailure(`${SUBMITS} submits acknowledged, ${stored[0]!.n} stored`);
+    const raw = await rawInserts(db.url);
+
+    const ms = (sorted: number[]) =>
+      `${fig(pct(sorted, 50))} / ${fig(pct(sorted, 95))} / ${fig(pct(sorted, 99))} ms`;
+    const rows: [string, string][] = [
+      ['submits acknowledged and stored', `${SUBMITS} of ${SUBMITS}`],
+      ['submits/s through the hub', fig(SUBMITS / muster.seconds, 0)],
+      ['p50 / p95 / p99 submit latency', ms(muster.latencies)],
+      ['raw INSERT transactions/s, same Postgres, same run', fig(SUBMITS / raw.seconds, 0)],
+      ['p50 / p95 / p99 raw INSERT latency', ms(raw.latencies)],
+      ['hub / raw', `${fig((100 * raw.seconds) / muster.seconds, 0)} %`],
+    ];
+    const width = Math.max(...rows.map(([k]) => k.length));
+    process.stdout.write(
+      `\nsubmit bench: ${SUBMITS} submits of a 4-member gang, ${CLIENTS} clients\n`,
+    );
+    for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+  } finally {
+    for (const c of clients) c.close();
+    hubEnd = await hub?.stop();
+    await redis.cleanup();
+    await db.drop();
+  }
+  if (hubEnd !== undefined && hubEnd !== 0)
+    throw new BenchFailure(`the hub did not stop cleanly: ${hubEnd}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

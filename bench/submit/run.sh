@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Submit benchmark: concurrent clients submit to one hub process (every submit committed before
+# its reply), beside a plain INSERT loop into the same Postgres in the same run.
+#   bench/submit/run.sh                         10,000 submits from 50 clients
+#   BENCH_SUBMITS=N BENCH_CLIENTS=C bench/submit/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash tools/ensure-services.sh
+bash tools/ensure-install.sh
+rm -rf bench/submit/dist
+npx tsc -p bench/submit/tsconfig.json
+node bench/submit/dist/bench/submit/bench.js "$@"
