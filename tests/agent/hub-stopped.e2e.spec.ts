@@ -10,13 +10,8 @@ import { startTestbed, type Testbed, type TestbedCluster } from '@muster/testbed
 import { AgentProcess } from '../support/agent-process';
 import { registerWorker, untilReporting } from '../support/clusters';
 import { eventually } from '../support/fake-agent';
-import { HubProcess, testLogDir } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import { testLogDir, type HubProcess } from '../support/hub-process';
 import { jobSpec, podSet } from '../support/fixtures';
 import { workerTopology } from './support/fixtures';
 import { Kube } from './support/kube';
@@ -36,8 +31,7 @@ const logs = testLogDir('agent-hub-stopped');
 let tb: Testbed;
 let cluster: TestbedCluster;
 let kube: Kube;
-let db: TestDatabase;
-let redis: TestRedis;
+let env: HubEnvironment;
 let hub: HubProcess;
 let api: HubClients;
 let agent: AgentProcess;
@@ -74,16 +68,10 @@ async function running(jobId: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  [tb, db, redis] = await Promise.all([
-    startTestbed(workerTopology(CLUSTER, 2), { log: () => undefined }),
-    createTestDatabase(),
-    createTestRedis(),
-  ]);
+  tb = await startTestbed(workerTopology(CLUSTER, 2), { log: () => undefined });
   cluster = tb.cluster(CLUSTER);
   kube = new Kube(cluster);
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     logFile: join(logs, 'hub.log'),
     env: {
       MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
@@ -94,11 +82,9 @@ beforeAll(async () => {
       MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',
     },
+    queues: ['q'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ hub, api } = env);
   await registerWorker(api, CLUSTER);
   agent = AgentProcess.start({
     cluster: CLUSTER,
@@ -112,13 +98,12 @@ beforeAll(async () => {
 afterAll(async () => {
   if (stopped) process.kill(hub.pid, 'SIGCONT');
   await agent?.stop();
-  api?.close();
-  const end = await hub?.stop();
-  kube?.close();
-  await tb?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
+  try {
+    await env?.stop();
+  } finally {
+    kube?.close();
+    await tb?.stop();
+  }
 });
 
 it('self-fences the requeue gang of a SIGSTOPped hub from its last message, keeps the wait gang', async () => {

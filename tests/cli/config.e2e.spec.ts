@@ -1,34 +1,23 @@
 // Contexts, connection failures, help and completion of the built CLI.
 import { statSync } from 'node:fs';
 import { parse } from 'yaml';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { HubProcess } from '../support/hub-process';
 import { CliSandbox, type CliResult } from './support/cli-process';
 
-let db: TestDatabase;
-let redis: TestRedis;
+let env: HubEnvironment;
 let hub: HubProcess;
 /** No MUSTER_HUB: the config file decides. */
 let cli: CliSandbox;
 const TOKEN = 's3cret-token-value';
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({ databaseUrl: db.url, redisPrefix: redis.prefix });
+  env = await startHubEnvironment();
+  hub = env.hub;
   cli = new CliSandbox(undefined);
 });
 
-afterAll(async () => {
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-});
+afterAll(() => env?.stop());
 
 describe('contexts', () => {
   it('set-context, use-context, current-context and view with the token redacted', async () => {

@@ -3,32 +3,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { CliSandbox } from './support/cli-process';
 
-let db: TestDatabase;
-let redis: TestRedis;
-let hub: HubProcess;
+let env: HubEnvironment;
 let cli: CliSandbox;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({ databaseUrl: db.url, redisPrefix: redis.prefix });
-  cli = new CliSandbox(hub.grpcAddress);
+  env = await startHubEnvironment();
+  cli = new CliSandbox(env.hub.grpcAddress);
 });
 
-afterAll(async () => {
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-});
+afterAll(() => env?.stop());
 
 describe('clusters', () => {
   it('register → list → get → cordon → uncordon → deregister', async () => {

@@ -3,17 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 import { CliSandbox, EXAMPLES, submittedIds, UUID } from './support/cli-process';
 
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 let cli: CliSandbox;
 const files = mkdtempSync(join(tmpdir(), 'muster-cli-manifests-'));
@@ -58,23 +54,13 @@ async function submitOne(file: string, ...flags: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
-    env: { MUSTER_MAX_MEMBERS_PER_GANG: '64' },
-  });
+  env = await startHubEnvironment({ env: { MUSTER_MAX_MEMBERS_PER_GANG: '64' } });
+  ({ db, hub } = env);
   cli = new CliSandbox(hub.grpcAddress);
   expect((await cli.run(['queues', 'create', 'default'])).code).toBe(0);
 });
 
-afterAll(async () => {
-  const hubEnd = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(hubEnd).toBe(0);
-});
+afterAll(() => env?.stop());
 
 describe('submit', () => {
   it('submits a batch/v1 Job as one gang of parallelism members', async () => {

@@ -4,13 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { CLI_MAIN, CliSandbox, submittedIds } from './support/cli-process';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
@@ -21,24 +15,16 @@ if (!hasScript) {
   );
 }
 
-let db: TestDatabase;
-let redis: TestRedis;
-let hub: HubProcess;
+let env: HubEnvironment;
 let cli: CliSandbox;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({ databaseUrl: db.url, redisPrefix: redis.prefix });
-  cli = new CliSandbox(hub.grpcAddress);
+  env = await startHubEnvironment();
+  cli = new CliSandbox(env.hub.grpcAddress);
   expect((await cli.run(['queues', 'create', 'default'])).code).toBe(0);
 });
 
-afterAll(async () => {
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-});
+afterAll(() => env?.stop());
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;

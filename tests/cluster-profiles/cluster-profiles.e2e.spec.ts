@@ -11,13 +11,8 @@ import { AgentState, type HubClients } from '@muster/api';
 import type { ClusterProfile } from '@muster/k8s';
 import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
 import { FakeAgent, eventually, type FakeNode } from '../support/fake-agent';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { HubProcess, REPO_ROOT } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
 import {
   EXAMPLES,
   ManagementCluster,
@@ -66,8 +61,7 @@ const TOPOLOGY = {
 
 let tb: Testbed;
 let mgmt: ManagementCluster;
-let db: TestDatabase;
-let redis: TestRedis;
+let env: HubEnvironment;
 let hub: HubProcess;
 let api: HubClients;
 let dir: string;
@@ -151,11 +145,7 @@ beforeAll(async () => {
     }),
   );
 
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     env: {
       MUSTER_INVENTORY_KUBECONFIG: m.kubeconfigPath,
       MUSTER_INVENTORY_IMPORT_NAMESPACES: IMPORT_NS,
@@ -169,17 +159,16 @@ beforeAll(async () => {
       MUSTER_LOG_LEVEL: 'debug',
     },
   });
-  api = hub.connect();
+  ({ hub, api } = env);
 }, 15 * 60_000);
 
 afterAll(async () => {
   for (const name of [...agents.keys()]) stopAgent(name);
-  api?.close();
-  const hubEnd = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  await tb?.stop();
-  if (hub) expect(hubEnd).toBe(0);
+  try {
+    await env?.stop();
+  } finally {
+    await tb?.stop();
+  }
   if (dir) rmSync(dir, { recursive: true, force: true });
   if (measured.length > 0)
     process.stdout.write(`\nClusterProfile sync latency:\n  ${measured.join('\n  ')}\n`);
@@ -328,8 +317,8 @@ describe('Muster clusters as ClusterProfiles', () => {
 
   it('settles: two hub replicas and forced resyncs leave unchanged ClusterProfiles untouched', async () => {
     const second = await HubProcess.start({
-      databaseUrl: db.url,
-      redisPrefix: redis.prefix,
+      databaseUrl: env.db.url,
+      redisPrefix: env.redis.prefix,
       env: {
         MUSTER_INVENTORY_KUBECONFIG: tb.management!.kubeconfigPath,
         MUSTER_INVENTORY_IMPORT_NAMESPACES: IMPORT_NS,

@@ -14,13 +14,9 @@ import { writeClusterAccess, type ClusterAccess } from '../support/cluster-acces
 import { ClusterObserver } from '../support/cluster-observer';
 import { eventually } from '../support/fake-agent';
 import { grpcError, jobSpec, podSet } from '../support/fixtures';
-import { HubProcess, testLogDir } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import { testLogDir, type HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 
 jest.setTimeout(10 * 60_000);
 
@@ -30,8 +26,8 @@ const SELF_FENCE_MS = 3000;
 
 const logs = testLogDir('e2e-fencing');
 let testbed: Testbed;
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let access: ClusterAccess;
 let hub: HubProcess;
 let api: HubClients;
@@ -108,15 +104,9 @@ function expectNoViolations(observer: ClusterObserver): void {
 }
 
 beforeAll(async () => {
-  [testbed, db, redis] = await Promise.all([
-    startTestbed(join(__dirname, 'fencing-topology.yaml'), { log: () => undefined }),
-    createTestDatabase(),
-    createTestRedis(),
-  ]);
+  testbed = await startTestbed(join(__dirname, 'fencing-topology.yaml'), { log: () => undefined });
   access = writeClusterAccess(WORKERS.map((w) => testbed.cluster(w)));
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     logFile: join(logs, 'hub.log'),
     env: {
       MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: access.providerFile,
@@ -127,11 +117,9 @@ beforeAll(async () => {
       MUSTER_CYCLE_PERIOD_MS: '500',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
     },
+    queues: ['fence'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'fence', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ db, hub, api } = env);
   for (const name of WORKERS) {
     await registerWorker(api, name, { accessProviders: access.accessProvidersFor(name) });
     startAgent(name);
@@ -141,13 +129,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([...agents.values()].map((a) => a.kill()));
-  api?.close();
-  const hubEnd = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  await testbed?.stop();
-  access?.cleanup();
-  if (hub) expect(hubEnd).toBe(0);
+  try {
+    await env?.stop();
+  } finally {
+    await testbed?.stop();
+    access?.cleanup();
+  }
   if (figures.length > 0) process.stdout.write(`\nFencing figures:\n  ${figures.join('\n  ')}\n`);
 });
 

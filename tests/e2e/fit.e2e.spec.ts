@@ -11,13 +11,8 @@ import { AgentState, JobState, OnClusterLost, type HubClients, type Job } from '
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
 import { ClusterObserver, GANG_LABEL, pinnedNode } from '../support/cluster-observer';
-import { HubProcess, testLogDir } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import { testLogDir, type HubProcess } from '../support/hub-process';
 import { eventually } from '../support/eventually';
 
 jest.setTimeout(5 * 60_000);
@@ -30,8 +25,7 @@ const GROUP = 'fit.muster.dev/group';
 
 const logs = testLogDir('e2e-fit');
 let testbed: Testbed;
-let db: TestDatabase;
-let redis: TestRedis;
+let env: HubEnvironment;
 let hub: HubProcess;
 let api: HubClients;
 const agents: AgentProcess[] = [];
@@ -187,25 +181,17 @@ function countBy(nodes: string[]): Record<string, number> {
 }
 
 beforeAll(async () => {
-  [testbed, db, redis] = await Promise.all([
-    startTestbed(join(__dirname, 'fit-topology.yaml'), { log: () => undefined }),
-    createTestDatabase(),
-    createTestRedis(),
-  ]);
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  testbed = await startTestbed(join(__dirname, 'fit-topology.yaml'), { log: () => undefined });
+  env = await startHubEnvironment({
     logFile: join(logs, 'hub.log'),
     env: {
       MUSTER_HEARTBEAT_INTERVAL_MS: '500',
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '2',
     },
+    queues: ['fit'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'fit', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ hub, api } = env);
   for (const name of WORKERS) {
     await api.inventory.registerCluster({
       name,
@@ -253,12 +239,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await observer?.stop();
   const agentEnds = await Promise.all(agents.map((a) => a.stop()));
-  api?.close();
-  const hubEnd = await hub?.stop();
-  await testbed?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect({ hubEnd, agentEnds }).toEqual({ hubEnd: 0, agentEnds: agents.map(() => 0) });
+  try {
+    await env?.stop();
+  } finally {
+    await testbed?.stop();
+  }
+  if (env) expect(agentEnds).toEqual(agents.map(() => 0));
 });
 
 describe('the hub places a gang only where the kube-scheduler binds it', () => {

@@ -10,13 +10,9 @@ import { registerWorker } from '../support/clusters';
 import { jobSpec, podSet, succeedsAfter } from '../support/fixtures';
 import { ClusterObserver } from '../support/cluster-observer';
 import { eventually } from '../support/fake-agent';
-import { freePort, HubProcess, testLogDir } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import { freePort, testLogDir, type HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 import { TcpProxy } from '../support/tcp-proxy';
 
 jest.setTimeout(15 * 60_000);
@@ -29,34 +25,14 @@ const BIND_TIMEOUT_MS = 30_000;
 
 const logs = testLogDir('e2e-gangs');
 let testbed: Testbed;
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 let hubPort: number;
 let api: HubClients;
 let access: ClusterAccess;
 const agents = new Map<string, AgentProcess>();
 const proxies = new Map<string, TcpProxy>();
-
-async function startHub(): Promise<void> {
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
-    grpcPort: hubPort,
-    logFile: join(logs, 'hub.log'),
-    env: {
-      MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
-      MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS),
-      MUSTER_FENCE_DELETE_GRACE_S: '1',
-      MUSTER_HEARTBEAT_INTERVAL_MS: '500',
-      MUSTER_CYCLE_PERIOD_MS: '500',
-      MUSTER_MAX_REQUEUE_BACKOFF_S: '2',
-      MUSTER_RECONCILE_INTERVAL_MS: '2000',
-      MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: access.providerFile,
-    },
-  });
-  api = hub.connect();
-}
 
 function startAgent(cluster: string): void {
   const proxy = proxies.get(cluster)!;
@@ -96,17 +72,25 @@ function gangSpec(
 }
 
 beforeAll(async () => {
-  [testbed, db, redis] = await Promise.all([
-    startTestbed(join(__dirname, 'topology.yaml'), { log: () => undefined }),
-    createTestDatabase(),
-    createTestRedis(),
-  ]);
+  testbed = await startTestbed(join(__dirname, 'topology.yaml'), { log: () => undefined });
   access = writeClusterAccess(WORKERS.map((w) => testbed.cluster(w)));
   hubPort = await freePort();
-  await startHub();
-  await api.inventory.createQueue({
-    queue: { name: 'e2e', description: '', weight: 1, allowedNamespaces: [] },
+  env = await startHubEnvironment({
+    grpcPort: hubPort,
+    logFile: join(logs, 'hub.log'),
+    env: {
+      MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
+      MUSTER_SELF_FENCE_TIMEOUT_MS: String(SELF_FENCE_MS),
+      MUSTER_FENCE_DELETE_GRACE_S: '1',
+      MUSTER_HEARTBEAT_INTERVAL_MS: '500',
+      MUSTER_CYCLE_PERIOD_MS: '500',
+      MUSTER_MAX_REQUEUE_BACKOFF_S: '2',
+      MUSTER_RECONCILE_INTERVAL_MS: '2000',
+      MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: access.providerFile,
+    },
+    queues: ['e2e'],
   });
+  ({ db, hub, api } = env);
   for (const name of WORKERS) {
     await registerWorker(api, name, {
       accessProviders: access.accessProvidersFor(name),
@@ -135,14 +119,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...agents.values()].map((a) => a.stop()));
   await Promise.all([...proxies.values()].map((p) => p.cut()));
-  api?.close();
-  const hubEnd = await hub?.stop();
-  await testbed?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  access?.cleanup();
-  // The hub serving the suite ran until now and shut down cleanly (not killed by a timer).
-  if (hub) expect(hubEnd).toBe(0);
+  try {
+    // The hub serving the suite ran until now and shut down cleanly (not killed by a timer).
+    await env?.stop();
+  } finally {
+    await testbed?.stop();
+    access?.cleanup();
+  }
 });
 
 /** Every check the observer makes, after a run of `intervalMs` samples, in one comparison. */
@@ -229,7 +212,8 @@ it('runs 200 gangs of 1–32 members whole, each in one cluster, across a hub SI
   );
   api.close();
   await hub.kill();
-  await startHub();
+  await env.startHub();
+  ({ hub, api } = env);
 
   await eventually(
     'every gang succeeded',

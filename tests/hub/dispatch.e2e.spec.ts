@@ -10,16 +10,13 @@ import {
   type Dispatch,
   type HubClients,
 } from '@muster/api';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { HubProcess } from '../support/hub-process';
+import type { TestDatabase, TestRedis } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
 import { eventually, FakeAgent, type FakeNode } from '../support/fake-agent';
 
+let env: HubEnvironment;
 let db: TestDatabase;
 let redis: TestRedis;
 let hub: HubProcess;
@@ -28,23 +25,6 @@ const agents: FakeAgent[] = [];
 const heartbeats: NodeJS.Timeout[] = [];
 
 const LOST_MS = 2500;
-
-async function startHub(): Promise<void> {
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
-    env: {
-      MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
-      MUSTER_SELF_FENCE_TIMEOUT_MS: '800',
-      MUSTER_FENCE_DELETE_GRACE_S: '1',
-      MUSTER_HEARTBEAT_INTERVAL_MS: '300',
-      MUSTER_CYCLE_PERIOD_MS: '300',
-      MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
-      MUSTER_RECONCILE_INTERVAL_MS: '1000',
-    },
-  });
-  api = hub.connect();
-}
 
 function gpuNodes(prefix: string, count: number, gpus: number, rackSize = 2): FakeNode[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -105,23 +85,26 @@ async function submit(spec: Parameters<typeof jobSpec>[1], queue = 'q'): Promise
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  await startHub();
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
+  env = await startHubEnvironment({
+    env: {
+      MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
+      MUSTER_SELF_FENCE_TIMEOUT_MS: '800',
+      MUSTER_FENCE_DELETE_GRACE_S: '1',
+      MUSTER_HEARTBEAT_INTERVAL_MS: '300',
+      MUSTER_CYCLE_PERIOD_MS: '300',
+      MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
+      MUSTER_RECONCILE_INTERVAL_MS: '1000',
+    },
+    queues: ['q'],
   });
+  ({ db, redis, hub, api } = env);
 });
 
 afterAll(async () => {
   if (process.env.MUSTER_TEST_HUB_LOGS === '1') console.log(hub?.logs.join('\n'));
   heartbeats.forEach(clearInterval);
   agents.forEach((a) => a.close());
-  api?.close();
-  const hubEnd = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(hubEnd).toBe(0);
+  await env?.stop();
 });
 
 describe('one gang, whole, to one cluster', () => {
@@ -422,7 +405,8 @@ describe('lost clusters and recovery', () => {
     await hub.kill();
     await redis.flush(); // Redis lost too: work must be rebuilt from Postgres
     deltaAgent.close();
-    await startHub();
+    await env.startHub();
+    ({ hub, api } = env);
     const again = new FakeAgent(hub.grpcAddress, 'delta').connect(gpuNodes('delta', 4, 8));
     agents.push(again);
     heartbeats.push(setInterval(() => !again.ended && again.heartbeat(), 200));

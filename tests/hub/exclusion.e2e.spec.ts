@@ -2,13 +2,9 @@
 // Redis, scripted agents (the real agent's BindTimeout is tested in tests/agent).
 import { randomUUID } from 'node:crypto';
 import { JobState, MemberPhase, type HubClients } from '@muster/api';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
 import {
   connectFakeCluster,
@@ -18,8 +14,8 @@ import {
   type FakeNode,
 } from '../support/fake-agent';
 
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 let api: HubClients;
 const agents = new Map<string, FakeAgent>();
@@ -56,32 +52,22 @@ async function dispatchedTo(jobId: string, answered: Set<string>): Promise<strin
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     env: {
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',
     },
+    queues: ['q'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ db, hub, api } = env);
   await connect('east');
   await connect('west');
 });
 
 afterAll(async () => {
   clusters.forEach((c) => c.close());
-  api?.close();
-  const end = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
+  await env?.stop();
 });
 
 describe('a cluster that could not run a gang', () => {

@@ -1,29 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { JobState, type HubClients, type JobEvent, type WatchJobResponse } from '@muster/api';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 import { grpcError, jobSpec, podSet, podTemplate, status } from '../support/fixtures';
 
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 let api: HubClients;
 
 const MAX_MEMBERS = 64;
-
-async function startHub(): Promise<void> {
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
-    env: { MUSTER_MAX_MEMBERS_PER_GANG: String(MAX_MEMBERS) },
-  });
-  api = hub.connect();
-}
 
 async function jobCount(): Promise<number> {
   const [row] = await db.query<{ n: string }>('SELECT COUNT(*) AS n FROM jobs');
@@ -31,25 +18,21 @@ async function jobCount(): Promise<number> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  await startHub();
-  await api.inventory.createQueue({
-    queue: {
-      name: 'research',
-      description: 'team research',
-      weight: 2,
-      allowedNamespaces: ['default', 'ml'],
-    },
+  env = await startHubEnvironment({
+    env: { MUSTER_MAX_MEMBERS_PER_GANG: String(MAX_MEMBERS) },
+    queues: [
+      {
+        name: 'research',
+        description: 'team research',
+        weight: 2,
+        allowedNamespaces: ['default', 'ml'],
+      },
+    ],
   });
+  ({ db, hub, api } = env);
 });
 
-afterAll(async () => {
-  api?.close();
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-});
+afterAll(() => env?.stop());
 
 describe('inventory', () => {
   it('registers, lists, cordons and deregisters clusters', async () => {
@@ -636,7 +619,8 @@ describe('operations', () => {
     });
     api.close();
     await hub.kill();
-    await startHub();
+    await env.startHub();
+    ({ hub, api } = env);
     const got = await api.jobs.getJob({ jobId: job!.id });
     expect(got.job!.spec!.name).toBe('survivor');
     expect(got.job!.state).toBe(JobState.JOB_STATE_QUEUED);

@@ -3,13 +3,9 @@
 // moves no gang. Real hub process, real Postgres behind a proxy the test cuts, real Redis.
 import { randomUUID } from 'node:crypto';
 import { AgentState, JobState, MemberPhase, OnClusterLost, type HubClients } from '@muster/api';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
 import {
   connectFakeCluster,
@@ -21,8 +17,8 @@ import { TcpProxy } from '../support/tcp-proxy';
 
 const LOST_MS = 3000;
 
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 let api: HubClients;
 let proxy: TcpProxy;
@@ -30,14 +26,14 @@ let east: FakeCluster;
 let agent: FakeAgent;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  const url = new URL(db.url);
-  proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-  url.port = String(await proxy.open());
-  hub = await HubProcess.start({
-    databaseUrl: url.toString(),
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
+    // The hub reaches Postgres through a proxy the test can cut.
+    databaseUrl: async (database) => {
+      const url = new URL(database.url);
+      proxy = new TcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+      url.port = String(await proxy.open());
+      return url.toString();
+    },
     env: {
       MUSTER_WORKER_LOST_TIMEOUT_MS: String(LOST_MS),
       MUSTER_SELF_FENCE_TIMEOUT_MS: '1000',
@@ -46,11 +42,9 @@ beforeAll(async () => {
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',
     },
+    queues: ['q'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ db, hub, api } = env);
   // Heartbeats as far apart as the timeout allows: after the outage, the hub must not judge the
   // agent by the age of a heartbeat it could not record.
   east = await connectFakeCluster(
@@ -65,12 +59,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   east?.close();
-  api?.close();
-  const end = await hub?.stop();
-  await proxy?.cut();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
+  try {
+    await env?.stop();
+  } finally {
+    await proxy?.cut();
+  }
 });
 
 it('a Postgres outage longer than the lost timeout, agents connected, loses no cluster and moves no gang', async () => {

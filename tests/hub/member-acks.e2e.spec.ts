@@ -10,13 +10,9 @@ import { startTestbed, type Testbed, type TestbedCluster } from '@muster/testbed
 import { AgentProcess } from '../support/agent-process';
 import { registerWorker, untilReporting } from '../support/clusters';
 import { eventually } from '../support/fake-agent';
-import { freePort, HubProcess, testLogDir } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import { freePort, testLogDir, type HubProcess } from '../support/hub-process';
+import type { TestDatabase } from '../support/services';
 import { workerTopology } from '../agent/support/fixtures';
 import { jobSpec, podSet, succeedsAfter } from '../support/fixtures';
 import { Kube } from '../agent/support/kube';
@@ -31,28 +27,11 @@ const logs = testLogDir('hub-member-acks');
 let tb: Testbed;
 let cluster: TestbedCluster;
 let kube: Kube;
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
-let hubPort: number;
 let hub: HubProcess;
 let api: HubClients;
 let agent: AgentProcess;
-
-async function startHub(): Promise<void> {
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
-    grpcPort: hubPort,
-    logFile: join(logs, 'hub.log'),
-    env: {
-      MUSTER_HEARTBEAT_INTERVAL_MS: '500',
-      MUSTER_CYCLE_PERIOD_MS: '300',
-      MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
-      MUSTER_RECONCILE_INTERVAL_MS: '1000',
-    },
-  });
-  api = hub.connect();
-}
 
 /** A gang of `members` pods that succeed `succeedAfter` (a Go duration) after they run. */
 function spec(name: string, members: number, succeedAfter: string): JobSpec {
@@ -93,22 +72,25 @@ async function podPhases(jobId: string): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  [tb, db, redis] = await Promise.all([
-    startTestbed(workerTopology(CLUSTER, 2), { log: () => undefined }),
-    createTestDatabase(),
-    createTestRedis(),
-  ]);
+  tb = await startTestbed(workerTopology(CLUSTER, 2), { log: () => undefined });
   cluster = tb.cluster(CLUSTER);
   kube = new Kube(cluster);
-  hubPort = await freePort();
-  await startHub();
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
+  env = await startHubEnvironment({
+    grpcPort: await freePort(), // kept by startHub(): the agent reconnects to the same address
+    logFile: join(logs, 'hub.log'),
+    env: {
+      MUSTER_HEARTBEAT_INTERVAL_MS: '500',
+      MUSTER_CYCLE_PERIOD_MS: '300',
+      MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
+      MUSTER_RECONCILE_INTERVAL_MS: '1000',
+    },
+    queues: ['q'],
   });
+  ({ db, hub, api } = env);
   await registerWorker(api, CLUSTER);
   agent = AgentProcess.start({
     cluster: CLUSTER,
-    hub: `127.0.0.1:${hubPort}`,
+    hub: hub.grpcAddress,
     kubeconfig: cluster.kubeconfigPath,
     logFile: join(logs, 'agent.log'),
   });
@@ -117,13 +99,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await agent?.stop();
-  api?.close();
-  const end = await hub?.stop();
-  kube?.close();
-  await tb?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
+  try {
+    await env?.stop();
+  } finally {
+    kube?.close();
+    await tb?.stop();
+  }
 });
 
 it('sends a batch again on the same stream when the hub could not commit it', async () => {
@@ -177,7 +158,8 @@ it('a member that ends while the hub is stopped, then killed, still counts once 
     await hub.kill(); // SIGKILL reaches a stopped process too
   }
   const t0 = Date.now();
-  await startHub();
+  await env.startHub();
+  ({ hub, api } = env);
   await reaches(job, JobState.JOB_STATE_SUCCEEDED, 30_000);
   console.log(`unheard Succeeded states applied ${Date.now() - t0} ms after the hub restarted`);
 });

@@ -5,47 +5,28 @@ import { randomUUID } from 'node:crypto';
 import { JobState, type HubClients } from '@muster/api';
 import { connectFakeCluster, eventually, type FakeCluster } from '../support/fake-agent';
 import { jobSpec, podSet } from '../support/fixtures';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 
 const PER_CYCLE = 10;
 
-let db: TestDatabase;
-let redis: TestRedis;
-let hub: HubProcess;
+let env: HubEnvironment;
 let api: HubClients;
 let east: FakeCluster;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     env: { MUSTER_MAX_GANGS_PER_CYCLE: String(PER_CYCLE), MUSTER_CYCLE_PERIOD_MS: '300' },
+    queues: ['greedy', 'modest'],
   });
-  api = hub.connect();
-  for (const name of ['greedy', 'modest'])
-    await api.inventory.createQueue({
-      queue: { name, description: '', weight: 1, allowedNamespaces: [] },
-    });
-  east = await connectFakeCluster(api, hub.grpcAddress, 'east', [
+  api = env.api;
+  east = await connectFakeCluster(api, env.hub.grpcAddress, 'east', [
     { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
   ]);
 });
 
 afterAll(async () => {
   east?.close();
-  api?.close();
-  const end = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
+  await env?.stop();
 });
 
 it("places a low-priority gang of one queue while another queue's head fits nowhere", async () => {

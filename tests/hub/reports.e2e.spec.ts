@@ -9,13 +9,8 @@ import {
   type HubClients,
   type MemberState,
 } from '@muster/api';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { TestDatabase } from '../support/services';
 import { jobSpec, podSet } from '../support/fixtures';
 import {
   connectFakeCluster,
@@ -26,9 +21,8 @@ import {
 
 const MAX_ATTEMPTS = 3;
 
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
-let hub: HubProcess;
 let api: HubClients;
 let east: FakeCluster;
 let agent: FakeAgent;
@@ -86,23 +80,17 @@ async function stateOf(jobId: string): Promise<JobState> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     env: {
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_MAX_REQUEUE_BACKOFF_S: '1',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',
       MUSTER_MAX_DISPATCH_ATTEMPTS: String(MAX_ATTEMPTS),
     },
+    queues: ['q'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
-  });
-  east = await connectFakeCluster(api, hub.grpcAddress, 'east', [
+  ({ db, api } = env);
+  east = await connectFakeCluster(api, env.hub.grpcAddress, 'east', [
     { name: 'east-n0', allocatable: { cpu: '64', memory: '256Gi', 'nvidia.com/gpu': '8' } },
   ]);
   agent = east.agent;
@@ -110,11 +98,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   east?.close();
-  api?.close();
-  const end = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
+  await env?.stop();
 });
 
 describe('rejections', () => {

@@ -3,18 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { HubClients, JobEvent } from '@muster/api';
-import { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
+import type { TestDatabase } from '../support/services';
 import { jobSpec } from '../support/fixtures';
 
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
-let hub: HubProcess;
 let api: HubClients;
 
 const BUFFER = 20;
@@ -35,26 +29,14 @@ async function churn(n: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+  env = await startHubEnvironment({
     env: { MUSTER_WATCH_BUFFER_EVENTS: String(BUFFER) },
+    queues: ['research'],
   });
-  api = hub.connect();
-  await api.inventory.createQueue({
-    queue: { name: 'research', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ db, api } = env);
 });
 
-afterAll(async () => {
-  api?.close();
-  const end = await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  if (hub) expect(end).toBe(0);
-});
+afterAll(() => env?.stop());
 
 describe('WatchJobs', () => {
   it('replays a long history (more than one page, far more than the buffer) in order, exactly once', async () => {

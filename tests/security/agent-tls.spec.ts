@@ -7,17 +7,12 @@ import { startTestbed, type Testbed } from '../../infra/testbed/src';
 import { workerTopology } from '../agent/support/fixtures';
 import { AgentProcess } from '../support/agent-process';
 import { eventually } from '../support/fake-agent';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import type { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
 import {
   issuePki,
   leaks,
-  startSecureHub,
+  secureHubOptions,
   tempDir,
   writeTokensFile,
   type Pki,
@@ -29,8 +24,7 @@ const SETUP_TIMEOUT = 10 * 60_000;
 let dir: ReturnType<typeof tempDir>;
 let pki: Pki;
 let tb: Testbed;
-let db: TestDatabase;
-let redis: TestRedis;
+let env: HubEnvironment;
 let hub: HubProcess;
 let api: HubClients;
 const agents: AgentProcess[] = [];
@@ -59,17 +53,16 @@ async function cluster(name: string) {
 beforeAll(async () => {
   dir = tempDir('muster-sec-agent-tls-');
   pki = issuePki(`${dir.path}/pki`, ['tls-w1', 'tls-other']);
-  [tb, db, redis] = await Promise.all([
-    startTestbed(workerTopology('tls-w1', 2), { log: () => undefined }),
-    createTestDatabase(),
-    createTestRedis(),
-  ]);
-  hub = await startSecureHub(db, redis, pki, {
-    MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
-      { name: 'ops', token: ADMIN, role: 'admin' },
-    ]),
+  tb = await startTestbed(workerTopology('tls-w1', 2), { log: () => undefined });
+  env = await startHubEnvironment({
+    ...secureHubOptions(pki, {
+      MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
+        { name: 'ops', token: ADMIN, role: 'admin' },
+      ]),
+    }),
+    client: { token: ADMIN },
   });
-  api = hub.connect({ token: ADMIN });
+  ({ hub, api } = env);
   for (const name of ['tls-w1', 'tls-other'])
     await api.inventory.registerCluster({
       name,
@@ -87,12 +80,12 @@ afterAll(async () => {
     for (const a of agents) console.log(a.tail(60));
   }
   await Promise.all(agents.map((a) => a.kill()));
-  api?.close();
-  await hub?.stop();
-  await tb?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  dir?.remove();
+  try {
+    await env?.stop();
+  } finally {
+    await tb?.stop();
+    dir?.remove();
+  }
 });
 
 it('connects with its cluster’s certificate and reports capacity', async () => {

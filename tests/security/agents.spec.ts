@@ -13,18 +13,13 @@ import {
 } from '@muster/api';
 import { eventually, FakeAgent, type FakeNode } from '../support/fake-agent';
 import { jobSpec, podSet } from '../support/fixtures';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import type { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
 import {
   agentCredentials,
   issuePki,
   leaks,
-  startSecureHub,
+  secureHubOptions,
   tempDir,
   tlsCredentials,
   writeTokensFile,
@@ -39,8 +34,7 @@ const SERVER_NAME = { 'grpc.ssl_target_name_override': 'localhost' };
 let dir: ReturnType<typeof tempDir>;
 let pki: Pki;
 let foreign: Pki;
-let db: TestDatabase;
-let redis: TestRedis;
+let env: HubEnvironment;
 let hub: HubProcess;
 let api: HubClients;
 const agents: FakeAgent[] = [];
@@ -86,21 +80,20 @@ beforeAll(async () => {
   pki = issuePki(`${dir.path}/pki`, ['alpha', 'beta', 'gamma', 'delta']);
   // Another CA that also issues an "alpha" certificate: it must count for nothing.
   foreign = issuePki(`${dir.path}/foreign`, ['alpha'], 'Impostor CA');
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await startSecureHub(db, redis, pki, {
-    MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
-      { name: 'ops', token: ADMIN_TOKEN, role: 'admin' },
-    ]),
-    MUSTER_AGENT_MESSAGES_PER_SECOND: '10',
-    MUSTER_AGENT_MESSAGE_BURST: String(FLOOD_BURST),
-    MUSTER_CYCLE_PERIOD_MS: '300',
-    MUSTER_HEARTBEAT_INTERVAL_MS: '300',
+  env = await startHubEnvironment({
+    ...secureHubOptions(pki, {
+      MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
+        { name: 'ops', token: ADMIN_TOKEN, role: 'admin' },
+      ]),
+      MUSTER_AGENT_MESSAGES_PER_SECOND: '10',
+      MUSTER_AGENT_MESSAGE_BURST: String(FLOOD_BURST),
+      MUSTER_CYCLE_PERIOD_MS: '300',
+      MUSTER_HEARTBEAT_INTERVAL_MS: '300',
+    }),
+    client: { token: ADMIN_TOKEN },
+    queues: ['q'],
   });
-  api = hub.connect({ token: ADMIN_TOKEN });
-  await api.inventory.createQueue({
-    queue: { name: 'q', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ hub, api } = env);
   for (const name of ['alpha', 'beta', 'gamma', 'delta'])
     await api.inventory.registerCluster({
       name,
@@ -116,11 +109,11 @@ afterAll(async () => {
   if (process.env.MUSTER_TEST_HUB_LOGS === '1') console.log(hub?.logs.join('\n'));
   timers.forEach(clearInterval);
   agents.forEach((a) => a.close());
-  api?.close();
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  dir?.remove();
+  try {
+    await env?.stop();
+  } finally {
+    dir?.remove();
+  }
 });
 
 describe('transport', () => {

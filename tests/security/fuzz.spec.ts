@@ -21,18 +21,14 @@ import {
   UpdateQueueRequest,
   type HubClients,
 } from '@muster/api';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import type { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import type { TestDatabase } from '../support/services';
 import {
   agentCredentials,
   issuePki,
   leaks,
-  startSecureHub,
+  secureHubOptions,
   tempDir,
   tlsCredentials,
   writeTokensFile,
@@ -480,8 +476,8 @@ const request: fc.Arbitrary<Request> = fc
 
 let dir: ReturnType<typeof tempDir>;
 let pki: Pki;
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 let client: Client;
 let api: HubClients;
@@ -607,22 +603,26 @@ function shortReport<Ts>(run: fc.RunDetails<Ts>): void {
 beforeAll(async () => {
   dir = tempDir('muster-sec-fuzz-');
   pki = issuePki(`${dir.path}/pki`, ['fuzz-cluster-base']);
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await startSecureHub(db, redis, pki, {
-    MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
-      { name: 'fuzz-admin', token: ADMIN, role: 'admin' },
-      { name: 'fuzz-submitter', token: SUBMITTER, role: 'submitter', queues: ['fuzz-queue-base'] },
-    ]),
-    MUSTER_MAX_REQUEST_BYTES: String(MAX_REQUEST),
-    MUSTER_SUBMITS_PER_SECOND: '0',
-    MUSTER_AGENT_MESSAGES_PER_SECOND: '50',
-    MUSTER_AGENT_MESSAGE_BURST: '20',
+  env = await startHubEnvironment({
+    ...secureHubOptions(pki, {
+      MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
+        { name: 'fuzz-admin', token: ADMIN, role: 'admin' },
+        {
+          name: 'fuzz-submitter',
+          token: SUBMITTER,
+          role: 'submitter',
+          queues: ['fuzz-queue-base'],
+        },
+      ]),
+      MUSTER_MAX_REQUEST_BYTES: String(MAX_REQUEST),
+      MUSTER_SUBMITS_PER_SECOND: '0',
+      MUSTER_AGENT_MESSAGES_PER_SECOND: '50',
+      MUSTER_AGENT_MESSAGE_BURST: '20',
+    }),
+    client: { token: ADMIN },
+    queues: ['fuzz-queue-base'],
   });
-  api = hub.connect({ token: ADMIN });
-  await api.inventory.createQueue({
-    queue: { name: 'fuzz-queue-base', description: '', weight: 1, allowedNamespaces: [] },
-  });
+  ({ db, hub, api } = env);
   await api.inventory.registerCluster({
     name: 'fuzz-cluster-base',
     displayName: '',
@@ -638,11 +638,11 @@ afterAll(async () => {
   if (process.env.MUSTER_TEST_HUB_LOGS === '1')
     console.log(hub?.logs.filter((l) => !l.includes('"level":"info"')).join('\n'));
   client?.close();
-  api?.close();
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  dir?.remove();
+  try {
+    await env?.stop();
+  } finally {
+    dir?.remove();
+  }
 });
 
 it(`answers ${UNARY_RUNS * BATCH} hostile requests with proper statuses and stores nothing it rejected`, async () => {

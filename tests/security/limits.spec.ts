@@ -5,14 +5,10 @@ import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc
 import type { HubClients, JobSpec, PodSet } from '@muster/api';
 import { eventually } from '../support/fake-agent';
 import { grpcError, jobSpec, podSet } from '../support/fixtures';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import type { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
-import { issuePki, leaks, startSecureHub, tempDir, writeTokensFile } from '../support/security';
+import type { TestDatabase } from '../support/services';
+import { issuePki, leaks, secureHubOptions, tempDir, writeTokensFile } from '../support/security';
 
 // One caller per concern, so the submit rate of one test never throttles another.
 const T = {
@@ -29,8 +25,8 @@ const WATCHERS = 3;
 const BURST = 20;
 
 let dir: ReturnType<typeof tempDir>;
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 const clients: HubClients[] = [];
 let alice: HubClients;
@@ -77,37 +73,38 @@ async function refused(spec: JobSpec, by: HubClients = alice): Promise<ServiceEr
 beforeAll(async () => {
   dir = tempDir('muster-sec-limits-');
   const pki = issuePki(`${dir.path}/pki`, []);
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await startSecureHub(db, redis, pki, {
-    MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
-      { name: 'ops', token: T.ops, role: 'admin' },
-      { name: 'alice', token: T.alice, role: 'submitter', queues: ['research'] },
-      { name: 'sam', token: T.sam, role: 'submitter', queues: ['research'] },
-      { name: 'rita', token: T.rita, role: 'submitter', queues: ['research'] },
-      { name: 'walt', token: T.walt, role: 'viewer' },
-      { name: 'wendy', token: T.wendy, role: 'submitter', queues: ['research'] },
-    ]),
-    MUSTER_MAX_MEMBERS_PER_GANG: '32',
-    MUSTER_MAX_POD_SETS: '4',
-    MUSTER_MAX_REQUEST_BYTES: String(MAX_REQUEST),
-    MUSTER_MAX_TEMPLATE_METADATA_BYTES: String(MAX_METADATA),
-    MUSTER_MAX_WATCHERS_PER_CALLER: String(WATCHERS),
-    MUSTER_SUBMITS_PER_SECOND: '1',
-    MUSTER_SUBMIT_BURST: String(BURST),
+  env = await startHubEnvironment({
+    ...secureHubOptions(pki, {
+      MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
+        { name: 'ops', token: T.ops, role: 'admin' },
+        { name: 'alice', token: T.alice, role: 'submitter', queues: ['research'] },
+        { name: 'sam', token: T.sam, role: 'submitter', queues: ['research'] },
+        { name: 'rita', token: T.rita, role: 'submitter', queues: ['research'] },
+        { name: 'walt', token: T.walt, role: 'viewer' },
+        { name: 'wendy', token: T.wendy, role: 'submitter', queues: ['research'] },
+      ]),
+      MUSTER_MAX_MEMBERS_PER_GANG: '32',
+      MUSTER_MAX_POD_SETS: '4',
+      MUSTER_MAX_REQUEST_BYTES: String(MAX_REQUEST),
+      MUSTER_MAX_TEMPLATE_METADATA_BYTES: String(MAX_METADATA),
+      MUSTER_MAX_WATCHERS_PER_CALLER: String(WATCHERS),
+      MUSTER_SUBMITS_PER_SECOND: '1',
+      MUSTER_SUBMIT_BURST: String(BURST),
+    }),
+    client: { token: T.ops },
+    queues: [{ name: 'research', allowedNamespaces: ['default', 'ml'] }],
   });
+  ({ db, hub } = env);
   alice = as(T.alice);
-  await as(T.ops).inventory.createQueue({
-    queue: { name: 'research', description: '', weight: 1, allowedNamespaces: ['default', 'ml'] },
-  });
 });
 
 afterAll(async () => {
   clients.forEach((c) => c.close());
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  dir?.remove();
+  try {
+    await env?.stop();
+  } finally {
+    dir?.remove();
+  }
 });
 
 describe('pod template policy (PERMISSION_DENIED, naming the rule and the field)', () => {

@@ -7,17 +7,13 @@ import { writeFileSync } from 'node:fs';
 import { CliSandbox } from '../cli/support/cli-process';
 import { eventually } from '../support/fake-agent';
 import { grpcError, jobSpec } from '../support/fixtures';
+import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import type { HubProcess } from '../support/hub-process';
-import {
-  createTestDatabase,
-  createTestRedis,
-  type TestDatabase,
-  type TestRedis,
-} from '../support/services';
+import type { TestDatabase } from '../support/services';
 import {
   issuePki,
   leaks,
-  startSecureHub,
+  secureHubOptions,
   tempDir,
   TestIssuer,
   writeTokensFile,
@@ -34,8 +30,8 @@ const T = {
 let dir: ReturnType<typeof tempDir>;
 let caFile: string;
 let issuer: TestIssuer;
+let env: HubEnvironment;
 let db: TestDatabase;
-let redis: TestRedis;
 let hub: HubProcess;
 const clients: HubClients[] = [];
 let admin: HubClients;
@@ -102,24 +98,25 @@ beforeAll(async () => {
   const pki = issuePki(`${dir.path}/pki`, []);
   caFile = pki.caFile;
   issuer = new TestIssuer(dir.path);
-  db = await createTestDatabase();
-  redis = await createTestRedis();
-  hub = await startSecureHub(db, redis, pki, {
-    MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
-      { name: 'ops', token: T.ops, role: 'admin' },
-      { name: 'alice', token: T.alice, role: 'submitter', queues: ['research'] },
-      { name: 'bob', token: T.bob, role: 'submitter', queues: ['vision'] },
-      { name: 'eve', token: T.eve, role: 'viewer' },
-      { name: 'val', token: T.val, role: 'viewer', queues: ['vision'] },
-    ]),
-    ...issuer.env({
-      MUSTER_OIDC_GROUP_ROLES: JSON.stringify({
-        'platform-admins': 'admin',
-        'research-team': { role: 'submitter', queues: ['research'] },
+  env = await startHubEnvironment({
+    ...secureHubOptions(pki, {
+      MUSTER_AUTH_TOKENS_FILE: writeTokensFile(dir.path, [
+        { name: 'ops', token: T.ops, role: 'admin' },
+        { name: 'alice', token: T.alice, role: 'submitter', queues: ['research'] },
+        { name: 'bob', token: T.bob, role: 'submitter', queues: ['vision'] },
+        { name: 'eve', token: T.eve, role: 'viewer' },
+        { name: 'val', token: T.val, role: 'viewer', queues: ['vision'] },
+      ]),
+      ...issuer.env({
+        MUSTER_OIDC_GROUP_ROLES: JSON.stringify({
+          'platform-admins': 'admin',
+          'research-team': { role: 'submitter', queues: ['research'] },
+        }),
       }),
     }),
+    client: { token: T.ops, timeoutMs: 10_000 },
   });
-  admin = as(T.ops);
+  ({ db, hub, api: admin } = env);
   alice = as(T.alice);
   bob = as(T.bob);
   eve = as(T.eve);
@@ -132,10 +129,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clients.forEach((c) => c.close());
-  await hub?.stop();
-  await redis?.cleanup();
-  await db?.drop();
-  dir?.remove();
+  try {
+    await env?.stop();
+  } finally {
+    dir?.remove();
+  }
 });
 
 describe('authentication', () => {

@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
-import { HubProcess, REPO_ROOT } from './hub-process';
-import type { TestDatabase, TestRedis } from './services';
+import type { HubEnvironmentOptions } from './hub-environment';
+import { REPO_ROOT } from './hub-process';
 
 export interface Pki {
   dir: string;
@@ -133,16 +133,12 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Starts the hub the way production runs it: TLS + client CA, bearer tokens, no dev mode. */
-export function startSecureHub(
-  db: TestDatabase,
-  redis: TestRedis,
+/** The hub the way production runs it: TLS + client CA, bearer tokens (in `env`), no dev mode. */
+export function secureHubOptions(
   pki: Pki,
   env: Record<string, string>,
-): Promise<HubProcess> {
-  return HubProcess.start({
-    databaseUrl: db.url,
-    redisPrefix: redis.prefix,
+): Pick<HubEnvironmentOptions, 'devInsecure' | 'tls' | 'env'> {
+  return {
     devInsecure: false,
     tls: { caFile: pki.caFile, serverName: 'localhost' },
     env: {
@@ -151,7 +147,7 @@ export function startSecureHub(
       MUSTER_TLS_CLIENT_CA_FILE: pki.caFile,
       ...env,
     },
-  });
+  };
 }
 
 /** Runs the hub with `env` expecting it to refuse to start; resolves to its exit code and output. */
