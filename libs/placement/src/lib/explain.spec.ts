@@ -229,13 +229,13 @@ describe('explanations', () => {
   });
 
   it('pod sets that fit alone but not together', () => {
-    // a fits both nodes equally, takes n1 (name order); b then needs n1's CPU.
+    // The cluster has GPUs and CPU enough for both, but a and b each need n1's CPU.
     const c = cluster('c', [
       node('n1', { free: { [GPU]: 8, cpu: 100 } }),
       node('n2', { free: { [GPU]: 8, cpu: 10 } }),
     ]);
     const g = gang('g', [
-      podSet('a', 1, { [GPU]: 8, cpu: 1 }),
+      podSet('a', 1, { [GPU]: 8, cpu: 50 }),
       podSet('b', 1, { [GPU]: 8, cpu: 50 }),
     ]);
     expect(explain([c], g)[0]).toMatchObject({

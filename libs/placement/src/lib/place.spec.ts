@@ -291,7 +291,7 @@ describe('clusters excluded for one gang', () => {
   });
 });
 
-describe('pod sets that conflict in the most-constrained-first order', () => {
+describe('pod sets that conflict in the greedy placement', () => {
   const BLOCK_LEVEL = 'cloud.provider.com/topology-block';
   const plain = (name: string, pods: number, labels: Record<string, string> = {}) => ({
     name,
@@ -306,7 +306,7 @@ describe('pod sets that conflict in the most-constrained-first order', () => {
   });
   const slots = { pods: 1000n };
 
-  it('places the unconstrained pod set first when the constrained one would take its only room', () => {
+  it('moves the constrained pod set off the room the unconstrained one has no alternative to', () => {
     // "workers" may use every node but n2, and needs all 6 slots of n0, n1 and n3; "leader"
     // needs one slot in block b1, which has n0 and n2. Leader first on n0 leaves workers short.
     const c = snapshot([
@@ -342,7 +342,7 @@ describe('pod sets that conflict in the most-constrained-first order', () => {
     expect(d.placement.podSets.find((p) => p.podSet === 'leader')!.nodes).toEqual(['n2']);
   });
 
-  it('places first the pod set with the least room to spare', () => {
+  it('moves a pod set off the only node another may use', () => {
     // Both are restricted: "any" to nodes with a pool, "ys" to pool y, which only n1 has. Gang
     // order puts "any" on n1 (the search tries block b1 before a node outside any block) and
     // leaves "ys" nothing.
@@ -370,5 +370,58 @@ describe('pod sets that conflict in the most-constrained-first order', () => {
         ['ys', ['n1']],
       ]);
     }
+  });
+
+  it('tries another colocation domain when the first takes the only node another pod set may use', () => {
+    // The group (p0 alone) goes first; pack takes block b1 (name order), n4, which p1 needs.
+    const c = snapshot([
+      plain('n3', 1, { [BLOCK_LEVEL]: 'b2' }),
+      plain('n4', 1, { [BLOCK_LEVEL]: 'b1' }),
+    ]);
+    const g: Gang = {
+      id: 'g',
+      podSets: [
+        {
+          name: 'p0',
+          count: 1,
+          requests: slots,
+          topology: { mode: 'required', level: BLOCK_LEVEL },
+        },
+        {
+          name: 'p1',
+          count: 1,
+          requests: slots,
+          nodeAffinity: {
+            nodeSelectorTerms: [
+              { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n4'] }] },
+            ],
+          },
+        },
+      ],
+      colocation: { podSets: ['p0'], level: BLOCK_LEVEL },
+    };
+    const d = placeGang([c], g);
+    expect(d.status === 'placed' && d.placement.podSets.map((p) => [p.podSet, p.nodes])).toEqual([
+      ['p0', ['n3']],
+      ['p1', ['n4']],
+    ]);
+  });
+
+  it('gives up on a large gang within its budget and leaves the cluster as it was', () => {
+    // 40 nodes of one member each; three pod sets of 15 fit one at a time, not together (45).
+    const c = cluster(
+      'c',
+      Array.from({ length: 40 }, (_, i) => node(`n${String(i).padStart(2, '0')}`)),
+    );
+    const three = gang(
+      'three',
+      ['a', 'b', 'c'].map((name) => podSet(name, 15, { [GPU]: 5 })),
+    );
+    const r = placeBatch([c], [three, gang('all', [podSet('w', 40, { [GPU]: 8 })])]);
+    expect(r.decisions.map((d) => d.status)).toEqual(['unplaced', 'placed']);
+    const first = r.decisions[0];
+    expect(first.status === 'unplaced' && first.explanations.map((e) => e.code)).toEqual([
+      'PodSetsConflict',
+    ]);
   });
 });
