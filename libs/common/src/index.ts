@@ -4,5 +4,5 @@ export { CoalescedRunner, type CoalescedRunnerOptions } from './lib/coalesced-ru
 export { GroupCommit, type GroupCommitOptions, type Settled } from './lib/group-commit';
 export { isRecord } from './lib/records';
 export { errorText } from './lib/errors';
-export { gangRefKey } from './lib/gang-ref';
+export { gangRefKey, splitGangRefKey } from './lib/gang-ref';
 export { ConfigError, settingValues, type SettingProblem } from './lib/settings';
