@@ -27,6 +27,7 @@ const HOUSEKEEPING_MS = 500;
 
 export class Agent {
   readonly epoch = randomBytes(8).toString('hex');
+  private readonly log: Log;
   private readonly model = new ClusterModel();
   /** One record per (gang, token): every decision about gangs is the ledger's (ledger.ts). */
   private readonly ledger = new Ledger();
@@ -43,8 +44,10 @@ export class Agent {
 
   constructor(
     private readonly config: AgentConfig,
-    private readonly log: Log,
+    /** The process's log; each part binds its own `component`. */
+    private readonly processLog: Log,
   ) {
+    this.log = processLog.child({ component: 'agent' });
     this.lease = new Lease(config);
   }
 
@@ -84,7 +87,7 @@ export class Agent {
   /** Makes the parts, each with what it needs of the others. */
   private wire(kubernetesVersion: string): void {
     const { config, kube, model, ledger, lease, workloadApi } = this;
-    const log = this.log;
+    const log = this.processLog;
     const effects: GangEffects = new GangEffects({
       config,
       kube,

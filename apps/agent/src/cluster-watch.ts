@@ -85,7 +85,7 @@ export class ClusterWatch {
   private readonly termless = new Set<string>();
 
   constructor(private readonly options: ClusterWatchOptions) {
-    this.log = options.log;
+    this.log = options.log.child({ component: 'cluster-watch' });
     this.kube = options.kube;
     this.model = options.model;
     this.gangs = options.gangs;

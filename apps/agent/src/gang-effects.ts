@@ -76,7 +76,7 @@ export class GangEffects {
   private readonly deleting = new Set<string>();
 
   constructor(private readonly options: GangEffectsOptions) {
-    this.log = options.log;
+    this.log = options.log.child({ component: 'gang-effects' });
     this.config = options.config;
     this.kube = options.kube;
     this.model = options.model;

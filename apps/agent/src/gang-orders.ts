@@ -32,7 +32,7 @@ export class GangOrders {
   private readonly effects: GangEffects;
 
   constructor(private readonly options: GangOrdersOptions) {
-    this.log = options.log;
+    this.log = options.log.child({ component: 'gang-orders' });
     this.config = options.config;
     this.ledger = options.ledger;
     this.lease = options.lease;

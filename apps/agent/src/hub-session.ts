@@ -71,7 +71,7 @@ export class HubSession {
   private readonly pendingAnswers = new Map<string, ConnectRequest>();
 
   constructor(private readonly options: HubSessionOptions) {
-    this.log = options.log;
+    this.log = options.log.child({ component: 'hub-session' });
     this.config = options.config;
     this.model = options.model;
     this.lease = options.lease;
