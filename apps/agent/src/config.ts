@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, settingValues } from '@muster/common';
+import { choice, ConfigError, integer, settingValues } from '@muster/common';
 import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
 
 export { ConfigError };
@@ -27,26 +27,6 @@ export const DEFAULT_TOPOLOGY_LEVELS: readonly string[] = [
   'cloud.provider.com/topology-rack',
   'kubernetes.io/hostname',
 ];
-
-/** An integer setting of at least `min`; the message names the bound and the value given. */
-function integer(min: number) {
-  const error = (issue: { input?: unknown }) =>
-    `must be an integer of at least ${min} (got "${String(issue.input)}")`;
-  // A string that is no number stays a string, so the message shows it as given.
-  return z.preprocess(
-    (raw) =>
-      typeof raw === 'string' && raw !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw,
-    z.number({ error }).int({ error, abort: true }).min(min, { error, abort: true }),
-  );
-}
-
-/** One of `values`; the message lists them. */
-function choice<const T extends readonly [string, ...string[]]>(values: T) {
-  const names = `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
-  return z.enum(values, {
-    error: (issue) => `must be ${names} (got "${String(issue.input)}")`,
-  });
-}
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 

@@ -16,8 +16,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLog({ level: config.logLevel }).child({ cluster: config.cluster });
-  const agent = new Agent(config, log);
+  const processLog = createLog({ level: config.logLevel }).child({ cluster: config.cluster });
+  const agent = new Agent(config, processLog);
+  // This file's own lines (started, stopping, a stray rejection) speak for the agent as a whole.
+  const log = processLog.child({ component: 'agent' });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -3,7 +3,7 @@
 // HubConfig, so nothing past start-up reads an environment string. The README tables are checked
 // against it (tests/medium/settings-docs.spec.ts).
 import { z } from 'zod';
-import { ConfigError, settingValues } from '@muster/common';
+import { choice, ConfigError, flag, integer, list, settingValues } from '@muster/common';
 import {
   dns1123LabelError,
   POD_POLICY_RULES,
@@ -19,50 +19,6 @@ export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const HUB_CONFIG = Symbol('HUB_CONFIG');
-
-/** An integer setting of at least `min`; the message names the bound and the value given. */
-function integer(min: number, max?: number) {
-  const bound = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
-  const error = (issue: { input?: unknown }) =>
-    `must be an integer ${bound} (got "${String(issue.input)}")`;
-  const number = z.number({ error }).int({ error, abort: true }).min(min, { error, abort: true });
-  // A string that is no number stays a string, so the message shows it as given.
-  return z.preprocess(
-    (raw) =>
-      typeof raw === 'string' && raw !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw,
-    max === undefined ? number : number.max(max, { error, abort: true }),
-  );
-}
-
-/** A comma list, items trimmed and empty ones dropped, each checked by `itemError`. */
-function list(itemError: (item: string) => string | undefined = () => undefined) {
-  return z.string().transform((raw, ctx) => {
-    const items = raw
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== '');
-    items.forEach((item, i) => {
-      const message = itemError(item);
-      if (message) ctx.addIssue({ code: 'custom', message, path: [i], input: item });
-    });
-    return items;
-  });
-}
-
-/** One of `values`; the message lists them. */
-function choice<const T extends readonly [string, ...string[]]>(values: T) {
-  const names = `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
-  return z.enum(values, {
-    error: (issue) => `must be ${names} (got "${String(issue.input)}")`,
-  });
-}
-
-const flag = () =>
-  z.stringbool({
-    truthy: ['1', 'true', 'yes'],
-    falsy: ['0', 'false', 'no'],
-    error: (issue) => `must be true or false (got "${String(issue.input)}")`,
-  });
 
 const namespaceError = (n: string) =>
   dns1123LabelError(n) ? `"${n}" is not a namespace name (a DNS-1123 label)` : undefined;

@@ -6,3 +6,9 @@
 export function gangRefKey(gang: string, token: number | string): string {
   return `${gang}#${token}`;
 }
+
+/** The gang id and the fencing token of a key made by {@link gangRefKey} with a numeric token. */
+export function splitGangRefKey(key: string): [gang: string, token: number] {
+  const i = key.lastIndexOf('#');
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
