@@ -17,6 +17,7 @@ const HELLO_ACK = {
   heartbeatIntervalMs: 500,
   selfFenceTimeoutMs: SELF_FENCE_MS,
   fenceDeleteGraceSeconds: 1,
+  echoesHeartbeats: true,
 };
 
 let tb: Testbed;
@@ -77,12 +78,14 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
     agent.logs('hello acknowledged').some((l) => l.selfFenceTimeoutMs === SELF_FENCE_MS),
   );
 
-  // The hub goes away at t0, having last said something (a HubHeartbeat) at lastHeard <= t0.
+  // The hub goes away at t0, having last said something (a HubHeartbeat) before t0. That message
+  // echoed a ping the agent sent at lastHeard: the agent's lease runs from there.
   // Nothing may be deleted before the self-fence timeout has passed since then: one second in,
   // both gangs are whole and none of their pods is being deleted.
+  await eventually('the hub has echoed a heartbeat ping', async () => hub.lastEchoedPingSentAt > 0);
   const port = Number(hub.address.split(':')[1]);
   const t0 = Date.now();
-  const lastHeard = hub.lastSentAt;
+  const lastHeard = hub.lastEchoedPingSentAt;
   await hub.stop();
   const early = Math.max(0, t0 + 1000 - Date.now());
   await new Promise((r) => setTimeout(r, early));
@@ -102,7 +105,7 @@ it('deletes requeue gangs once the hub has been gone too long, keeps wait gangs,
   const fenced = agent.logs(
     'no word from the hub within the self-fence timeout; deleting requeue gang',
   );
-  // The agent decided to delete no sooner than the timeout after it last heard from the hub.
+  // The agent decided to delete no sooner than the timeout after the hub's last proof of life.
   expect(fenced.length).toBeGreaterThan(0);
   expect(Date.parse(fenced[0]!.time) - lastHeard).toBeGreaterThanOrEqual(SELF_FENCE_MS);
   expect(fenced.map((l) => l.gang)).toEqual([requeue.gangId]);

@@ -144,7 +144,7 @@ export class FakeAgent {
   heartbeat(): void {
     this.send({
       $case: 'heartbeat',
-      heartbeat: { reportSequence: this.sequence, sentAt: new Date() },
+      heartbeat: { reportSequence: this.sequence, sentAt: new Date(), ping: 0 },
     });
   }
 

@@ -1,7 +1,7 @@
 // The agent's side of the conversation with the hub, over the one stream HubLink keeps: Hello, the
 // snapshot and the member states on every new stream; capacity deltas and member-state batches on
 // every report tick; heartbeats; dispatch answers (kept while the stream is down). Every message
-// from the hub renews the lease; a HelloAck tells the fence terms and the heartbeat interval,
+// from the hub renews the lease from when the hub was provably alive (StreamEcho); a HelloAck tells the fence terms and the heartbeat interval,
 // snapshot requests and member-state acks are answered here, and dispatches, cancels and gang
 // lists go on to GangOrders.
 import {
@@ -18,7 +18,7 @@ import type { Log } from '@muster/log';
 import type { AgentConfig } from './config';
 import { gangRefsOf, termsOfHelloAck, type HeldGang } from './fencing';
 import { HubLink } from './hub-link';
-import type { Lease } from './lease';
+import { StreamEcho, type Lease } from './lease';
 import type { Outcome } from './materialise';
 import { MemberOutbox } from './member-outbox';
 import type { ClusterModel } from './model';
@@ -67,6 +67,10 @@ export class HubSession {
     maxBatchMembers: MEMBER_BATCH_SIZE,
   });
   private seq = 0;
+  /** Heartbeat pings, increasing for the whole process. */
+  private ping = 0;
+  /** What the current stream's messages prove about the hub (see StreamEcho). */
+  private echo = new StreamEcho(performance.now());
   /** Latest undelivered answer per gang, sent once the next stream is up. */
   private readonly pendingAnswers = new Map<string, ConnectRequest>();
 
@@ -112,6 +116,7 @@ export class HubSession {
 
   private onStreamOpen(): void {
     const link = this.link!;
+    this.echo = new StreamEcho(performance.now());
     link.send({
       message: {
         $case: 'hello',
@@ -194,10 +199,12 @@ export class HubSession {
     clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = setInterval(() => {
       if (!this.link?.up) return;
+      const ping = ++this.ping;
+      this.echo.sent(ping, performance.now());
       this.link.send({
         message: {
           $case: 'heartbeat',
-          heartbeat: { reportSequence: this.seq, sentAt: new Date() },
+          heartbeat: { reportSequence: this.seq, sentAt: new Date(), ping },
         },
       });
     }, this.heartbeatMs);
@@ -210,14 +217,19 @@ export class HubSession {
     // (Only when some gang's lease can have lapsed: a tick visits every gang, and messages come
     // in bursts.)
     if (this.lease.silentFor(now) > this.lease.shortestTimeoutMs) this.options.tick(now);
-    this.lease.heard(now);
     const msg = m.message;
+    if (msg?.$case === 'helloAck') this.echo.acknowledged(msg.helloAck.echoesHeartbeats);
+    const alive = this.echo.aliveSince(
+      { heartbeatEcho: m.heartbeatEcho, helloAck: msg?.$case === 'helloAck' },
+      now,
+    );
+    if (alive !== undefined) this.lease.heard(alive);
     if (!msg) return;
     switch (msg.$case) {
       case 'helloAck':
         return this.onHelloAck(msg.helloAck);
       case 'hubHeartbeat':
-        return; // renewed the lease above; that is all it is for
+        return; // renews the lease (above); that is all it is for
       case 'memberStatesAck': {
         const delivered = this.outbox.ack(msg.memberStatesAck.batchId);
         this.log.debug('member states acknowledged', {

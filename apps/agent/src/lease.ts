@@ -59,3 +59,43 @@ export class Lease {
     return fenceTermsFor(this.told, g.recordedTerms, this.config.selfFenceTimeoutMs);
   }
 }
+
+/** Heartbeat pings remembered per stream; an echo older than these renews nothing. */
+const PINGS_KEPT = 1024;
+
+/**
+ * What the hub's messages on one stream prove about when the hub was last alive. A message
+ * proves the hub was up after the agent sent what the message answers: the stream's Hello for
+ * the HelloAck and for messages sent before any heartbeat arrived, else the heartbeat ping the
+ * hub echoes. So the lease renews from that send time, never from the arrival: a message held up
+ * in the network (a blackhole that lifts after the lease ran out) does not extend the lease. A
+ * hub that does not echo (older than `echoes_heartbeats`) renews from the arrival, as it did.
+ */
+export class StreamEcho {
+  private readonly pings = new Map<number, number>();
+  private echoes = false;
+
+  constructor(private readonly helloSentAt: number) {}
+
+  /** A heartbeat with this ping went out at `at`. */
+  sent(ping: number, at: number): void {
+    this.pings.set(ping, at);
+    if (this.pings.size > PINGS_KEPT) this.pings.delete(this.pings.keys().next().value!);
+  }
+
+  /** The HelloAck said whether the hub echoes pings. */
+  acknowledged(echoes: boolean): void {
+    this.echoes = echoes;
+  }
+
+  /** From when a message proves the hub alive; undefined when it proves nothing the lease uses. */
+  aliveSince(
+    m: { heartbeatEcho: number; helloAck: boolean },
+    arrivedAt: number,
+  ): number | undefined {
+    if (m.helloAck) return this.helloSentAt;
+    if (!this.echoes) return arrivedAt;
+    if (m.heartbeatEcho === 0) return this.helloSentAt;
+    return this.pings.get(m.heartbeatEcho);
+  }
+}

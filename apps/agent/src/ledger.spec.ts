@@ -161,6 +161,23 @@ describe('Ledger (examples)', () => {
     expect(effects.map((e) => `${e.gangId} ${kinds([e])[0]}`)).toEqual(['r delete 1 SelfFenced']);
   });
 
+  it('creates nothing for a dispatch that arrives after the lease ran out, and says so', () => {
+    const l = new Ledger();
+    const late = l.apply(
+      'g',
+      { kind: 'dispatch', token: 2, jobId: 'j', plan: plan() },
+      moment(2_000, 0),
+    );
+    expect(kinds(late)).toEqual(['answer 2 SelfFenced']);
+    // The same dispatch again once the hub is heard: still no, never created for that token.
+    expect(
+      kinds(l.apply('g', { kind: 'dispatch', token: 2, jobId: 'j', plan: plan() }, moment(2_100))),
+    ).toEqual(['answer 2 SelfFenced']);
+    expect(
+      kinds(l.apply('g', { kind: 'dispatch', token: 3, jobId: 'j', plan: plan() }, moment(2_100))),
+    ).toEqual(['create 3']);
+  });
+
   it('never re-creates a gang it deleted: a repeat is told it is gone', () => {
     const l = new Ledger();
     l.apply('g', { kind: 'pods', token: 3, presence: presence(2, 'requeue') }, moment(0));

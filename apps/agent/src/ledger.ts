@@ -370,6 +370,25 @@ function onDispatch(b: Builder, e: Extract<GangEvent, { kind: 'dispatch' }>): vo
     b.answer(old, old.answer);
     return;
   }
+  if (!('outcome' in e.plan) && lapsed(e.plan.terms, m)) {
+    // The lease ran out before this dispatch came: it may have waited in the network while the
+    // hub gave the gang up here and dispatched it elsewhere. Nothing is created under a lapsed
+    // lease; the hub hears no and places the gang again.
+    const refused: Outcome = {
+      outcome: REJECTED,
+      reason: 'SelfFenced',
+      message: 'the agent had not heard from the hub within its self-fence timeout',
+    };
+    const r: GangRecord = {
+      ...(old ?? fresh(b.gangId, e.token, e.jobId, m.now)),
+      stage: 'rejected',
+      answer: refused,
+      at: m.now,
+    };
+    b.set(r);
+    b.answer(r, refused);
+    return;
+  }
   b.known = Math.max(b.known, e.token);
   // One live token per gang: every older one goes in the same step as this one is created.
   for (const r of [...b.records.values()])

@@ -1,7 +1,8 @@
 // The hub side of AgentService.Connect for agent tests: records everything the agent sends, keeps
 // the view a hub would build from it (snapshot + deltas, member states, answers), and lets the test
 // send dispatches, cancels, gang lists and snapshot requests. Like a hub it sends a HubHeartbeat
-// every heartbeat interval (the agent's self-fence lease runs from the last message it received)
+// every heartbeat interval, echoing the agent's last ping (the agent's self-fence lease runs from
+// when it sent the ping the last message echoed)
 // and acknowledges member-state batches.
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import {
@@ -120,18 +121,38 @@ export class TestHub {
     });
     const ack =
       this.options.helloAck === undefined
-        ? { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0, fenceDeleteGraceSeconds: 0 }
+        ? {
+            heartbeatIntervalMs: 0,
+            selfFenceTimeoutMs: 0,
+            fenceDeleteGraceSeconds: 0,
+            echoesHeartbeats: true,
+          }
         : this.options.helloAck;
     if (ack) this.write(call, { $case: 'helloAck', helloAck: ack });
   }
 
+  /** The highest heartbeat ping heard per stream and when the agent sent it, echoed like the hub does. */
+  private readonly pings = new WeakMap<Stream, { ping: number; sentAt: number }>();
+  /**
+   * When the agent sent the ping the last message echoed (the agent's clock): the agent's lease
+   * runs from there, not from when that message arrived.
+   */
+  lastEchoedPingSentAt = 0;
+
   private write(call: Stream, message: NonNullable<ConnectResponse['message']>): void {
-    call.write({ message });
+    const heard = this.pings.get(call);
+    call.write({ message, heartbeatEcho: heard?.ping ?? 0 });
+    if (heard) this.lastEchoedPingSentAt = heard.sentAt;
     this.lastSentAt = Date.now();
   }
 
   private record(stream: number, msg: NonNullable<ConnectRequest['message']>, call: Stream): void {
     this.received.push({ stream, at: Date.now(), msg });
+    if (msg.$case === 'heartbeat' && msg.heartbeat.ping > (this.pings.get(call)?.ping ?? 0))
+      this.pings.set(call, {
+        ping: msg.heartbeat.ping,
+        sentAt: msg.heartbeat.sentAt?.getTime() ?? Date.now(),
+      });
     if (
       msg.$case === 'memberStates' &&
       msg.memberStates.batchId > 0 &&

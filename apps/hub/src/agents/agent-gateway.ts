@@ -177,6 +177,14 @@ export class AgentGateway {
       if (session) {
         session.lastMessageAt = performance.now();
         if (msg.message?.$case === 'heartbeat') {
+          const { ping } = msg.message.heartbeat;
+          if (ping > session.heardPing) {
+            // Answered at once: the agent's lease counts from when it sent the ping this echoes.
+            session.heardPing = ping;
+            session.send({
+              message: { $case: 'hubHeartbeat', hubHeartbeat: { sentAt: new Date() } },
+            });
+          }
           const now = performance.now();
           if (now - lastHeartbeatWrite >= this.settings.heartbeatIntervalMs / 2) {
             lastHeartbeatWrite = now;
@@ -288,6 +296,7 @@ export class AgentGateway {
           heartbeatIntervalMs: this.settings.heartbeatIntervalMs,
           selfFenceTimeoutMs: this.settings.selfFenceTimeoutMs,
           fenceDeleteGraceSeconds: this.settings.fenceDeleteGraceSeconds,
+          echoesHeartbeats: true,
         },
       },
     });

@@ -30,11 +30,14 @@ export class AgentSession {
     private readonly call: ServerDuplexStream<ConnectRequest, ConnectResponse>,
   ) {}
 
-  /** Sends one message; false when the stream is gone. */
-  send(message: ConnectResponse): boolean {
+  /** The highest heartbeat ping received on this stream, echoed on every message sent. */
+  heardPing = 0;
+
+  /** Sends one message, with the heartbeat echo the agent's lease counts from; false when the stream is gone. */
+  send(message: Omit<ConnectResponse, 'heartbeatEcho'>): boolean {
     if (this.closed) return false;
     try {
-      this.call.write(message);
+      this.call.write({ ...message, heartbeatEcho: this.heardPing });
       return true;
     } catch {
       return false;

@@ -193,6 +193,13 @@ export interface ConnectResponse {
     | { $case: "hubHeartbeat"; hubHeartbeat: HubHeartbeat }
     | { $case: "memberStatesAck"; memberStatesAck: MemberStatesAck }
     | undefined;
+  /**
+   * The highest Heartbeat.ping the hub had received on this stream when it sent this message; 0
+   * before the first. The agent renews its lease from the time it sent that ping (or, for 0, the
+   * stream's Hello), never from when a message arrives: a message held up in the network says
+   * nothing about the hub now, so it must not extend the lease.
+   */
+  heartbeatEcho: number;
 }
 
 /** First message on every stream. */
@@ -213,8 +220,9 @@ export interface HelloAck {
   /** Intervals the hub expects, in milliseconds. */
   heartbeatIntervalMs: number;
   /**
-   * The agent's lease: once nothing at all has arrived from the hub for this long, the agent
-   * deletes its `requeue` gangs and creates or ungates nothing more until the hub is heard again.
+   * The agent's lease: once the hub has given no proof of life for this long (a message echoing a
+   * ping the agent sent since, see ConnectResponse.heartbeat_echo), the agent deletes its
+   * `requeue` gangs and creates or ungates nothing more until the hub is heard again.
    */
   selfFenceTimeoutMs: number;
   /**
@@ -223,12 +231,18 @@ export interface HelloAck {
    * self_fence_timeout_ms + this (the hub checks that both fit below its worker-lost timeout).
    */
   fenceDeleteGraceSeconds: number;
+  /**
+   * The hub sets ConnectResponse.heartbeat_echo (absent on hubs older than it: the agent then
+   * renews its lease when a message arrives).
+   */
+  echoesHeartbeats: boolean;
 }
 
 /**
  * Sent by the hub every heartbeat interval on every agent stream, so that an agent can tell a hub
  * that is gone (stopped, partitioned, blackholed with the socket still open) from one that merely
- * has nothing to say: the agent's self-fence lease counts from the last message of any kind.
+ * has nothing to say. The hub also sends one at once for every agent Heartbeat with a new ping, so
+ * the agent's lease, which counts from the ping the hub's last message echoed, stays fresh.
  */
 export interface HubHeartbeat {
   sentAt?: Date | undefined;
@@ -280,7 +294,11 @@ export interface CapacityDelta {
 
 export interface Heartbeat {
   reportSequence: number;
-  sentAt?: Date | undefined;
+  sentAt?:
+    | Date
+    | undefined;
+  /** Increases with every heartbeat on a stream; the hub echoes it (ConnectResponse.heartbeat_echo). */
+  ping: number;
 }
 
 export interface SnapshotRequest {
@@ -567,7 +585,7 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
 };
 
 function createBaseConnectResponse(): ConnectResponse {
-  return { message: undefined };
+  return { message: undefined, heartbeatEcho: 0 };
 }
 
 export const ConnectResponse: MessageFns<ConnectResponse> = {
@@ -594,6 +612,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       case "memberStatesAck":
         MemberStatesAck.encode(message.message.memberStatesAck, writer.uint32(58).fork()).join();
         break;
+    }
+    if (message.heartbeatEcho !== 0) {
+      writer.uint32(64).int64(message.heartbeatEcho);
     }
     return writer;
   },
@@ -673,6 +694,14 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             };
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.heartbeatEcho = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -712,6 +741,11 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         : isSet(object.member_states_ack)
         ? { $case: "memberStatesAck", memberStatesAck: MemberStatesAck.fromJSON(object.member_states_ack) }
         : undefined,
+      heartbeatEcho: isSet(object.heartbeatEcho)
+        ? globalThis.Number(object.heartbeatEcho)
+        : isSet(object.heartbeat_echo)
+        ? globalThis.Number(object.heartbeat_echo)
+        : 0,
     };
   },
 
@@ -731,6 +765,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.hubHeartbeat = HubHeartbeat.toJSON(message.message.hubHeartbeat);
     } else if (message.message?.$case === "memberStatesAck") {
       obj.memberStatesAck = MemberStatesAck.toJSON(message.message.memberStatesAck);
+    }
+    if (message.heartbeatEcho !== 0) {
+      obj.heartbeatEcho = Math.round(message.heartbeatEcho);
     }
     return obj;
   },
@@ -793,6 +830,7 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         break;
       }
     }
+    message.heartbeatEcho = object.heartbeatEcho ?? 0;
     return message;
   },
 };
@@ -963,7 +1001,7 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseHelloAck(): HelloAck {
-  return { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0, fenceDeleteGraceSeconds: 0 };
+  return { heartbeatIntervalMs: 0, selfFenceTimeoutMs: 0, fenceDeleteGraceSeconds: 0, echoesHeartbeats: false };
 }
 
 export const HelloAck: MessageFns<HelloAck> = {
@@ -976,6 +1014,9 @@ export const HelloAck: MessageFns<HelloAck> = {
     }
     if (message.fenceDeleteGraceSeconds !== 0) {
       writer.uint32(24).int64(message.fenceDeleteGraceSeconds);
+    }
+    if (message.echoesHeartbeats !== false) {
+      writer.uint32(32).bool(message.echoesHeartbeats);
     }
     return writer;
   },
@@ -1017,6 +1058,14 @@ export const HelloAck: MessageFns<HelloAck> = {
             message.fenceDeleteGraceSeconds = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.echoesHeartbeats = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1046,6 +1095,11 @@ export const HelloAck: MessageFns<HelloAck> = {
         : isSet(object.fence_delete_grace_seconds)
         ? globalThis.Number(object.fence_delete_grace_seconds)
         : 0,
+      echoesHeartbeats: isSet(object.echoesHeartbeats)
+        ? globalThis.Boolean(object.echoesHeartbeats)
+        : isSet(object.echoes_heartbeats)
+        ? globalThis.Boolean(object.echoes_heartbeats)
+        : false,
     };
   },
 
@@ -1060,6 +1114,9 @@ export const HelloAck: MessageFns<HelloAck> = {
     if (message.fenceDeleteGraceSeconds !== 0) {
       obj.fenceDeleteGraceSeconds = Math.round(message.fenceDeleteGraceSeconds);
     }
+    if (message.echoesHeartbeats !== false) {
+      obj.echoesHeartbeats = message.echoesHeartbeats;
+    }
     return obj;
   },
 
@@ -1071,6 +1128,7 @@ export const HelloAck: MessageFns<HelloAck> = {
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.selfFenceTimeoutMs = object.selfFenceTimeoutMs ?? 0;
     message.fenceDeleteGraceSeconds = object.fenceDeleteGraceSeconds ?? 0;
+    message.echoesHeartbeats = object.echoesHeartbeats ?? false;
     return message;
   },
 };
@@ -1796,7 +1854,7 @@ export const CapacityDelta: MessageFns<CapacityDelta> = {
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { reportSequence: 0, sentAt: undefined };
+  return { reportSequence: 0, sentAt: undefined, ping: 0 };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -1806,6 +1864,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.sentAt !== undefined) {
       Timestamp.encode(toTimestamp(message.sentAt), writer.uint32(18).fork()).join();
+    }
+    if (message.ping !== 0) {
+      writer.uint32(24).int64(message.ping);
     }
     return writer;
   },
@@ -1839,6 +1900,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.sentAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.ping = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1863,6 +1932,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         : isSet(object.sent_at)
         ? fromJsonTimestamp(object.sent_at)
         : undefined,
+      ping: isSet(object.ping) ? globalThis.Number(object.ping) : 0,
     };
   },
 
@@ -1874,6 +1944,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     if (message.sentAt !== undefined) {
       obj.sentAt = message.sentAt.toISOString();
     }
+    if (message.ping !== 0) {
+      obj.ping = Math.round(message.ping);
+    }
     return obj;
   },
 
@@ -1884,6 +1957,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     const message = createBaseHeartbeat();
     message.reportSequence = object.reportSequence ?? 0;
     message.sentAt = object.sentAt ?? undefined;
+    message.ping = object.ping ?? 0;
     return message;
   },
 };
