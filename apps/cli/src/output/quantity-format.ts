@@ -1,34 +1,18 @@
 // Kubernetes quantities ("63500m", "8", "512Gi") shortened for table cells. Display only: the
 // exact strings stay in -o json/yaml.
+import { MILLI, parseQuantity } from '@muster/placement';
 
-const SUFFIX: Record<string, number> = {
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-const QUANTITY =
-  /^([+-]?(?:\d+\.?\d*|\.\d+))(?:([eE][+-]?\d+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei))?$/;
-
-/** The amount in whole units (cores, bytes, devices), or undefined when not a quantity. */
+/**
+ * The amount in whole units (cores, bytes, devices), or undefined when not a quantity (nor one
+ * Kubernetes could hold: negative, or over its int64 range). Parsed exactly by @muster/placement,
+ * which rounds a sub-milli fraction up, then made a float: whole units convert exactly, milli-units
+ * are scaled by 1e-3 (a tie in the last shown digit rounds as it always has: "69585m" is 69.59).
+ */
 export function quantityValue(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const m = QUANTITY.exec(text.trim());
-  if (!m) return undefined;
-  const base = Number(m[1]);
-  if (m[2]) return Number(`${m[1]}${m[2]}`);
-  return base * SUFFIX[m[3] ?? '']!;
+  const q = parseQuantity(text.trim());
+  if (!q.ok) return undefined;
+  return q.value % MILLI === 0n ? Number(q.value / MILLI) : Number(q.value) * 1e-3;
 }
 
 /** 64 → "64", 63.5 → "63.5", 0.25 → "0.25", 1234.56 → "1235". */

@@ -52,8 +52,39 @@ describe('quantities', () => {
     expect(quantityValue('1e3')).toBe(1000);
     expect(quantityValue('lots')).toBeUndefined();
     expect(freeOfTotal('63500m', '64')).toBe('63.5/64');
+    expect(freeOfTotal('69585m', '96')).toBe('69.59/96');
+    expect(freeOfTotal('0', '1536Mi')).toBe('0/1610612736');
     expect(freeOfTotal(undefined, undefined)).toBe('-');
     expect(freeOfTotal(undefined, '8')).toBe('-/8');
+  });
+
+  it('reads n and u like Kubernetes, rounding a sub-milli fraction up', () => {
+    expect(quantityValue('250000u')).toBe(0.25);
+    expect(quantityValue('250000000n')).toBe(0.25);
+    expect(quantityValue('500u')).toBe(0.001);
+    expect(quantityValue('1500000n')).toBe(0.002);
+    expect(freeOfTotal('250000u', '1')).toBe('0.25/1');
+    expect(freeOfTotal('1n', '1')).toBe('0/1');
+  });
+
+  it('shows what is not a quantity as unknown', () => {
+    // A negative figure is no capacity (the hub reports free capacity clamped at zero).
+    for (const bad of [
+      '',
+      ' ',
+      'lots',
+      '1.5.2',
+      '12GB',
+      '1e',
+      'Gi',
+      '-1',
+      '1e2000',
+      '9'.repeat(80),
+    ])
+      expect(quantityValue(bad)).toBeUndefined();
+    expect(quantityValue(' 8 ')).toBe(8);
+    expect(freeOfTotal('bad', 'worse')).toBe('-');
+    expect(freeOfTotal('bad', '8')).toBe('-/8');
   });
 });
 

@@ -53,6 +53,7 @@ describe('UrlKeySource (issuer discovery on a loopback server)', () => {
   let base = '';
   let keys = [jwk('a')];
   let keysStatus = 200;
+  let plainJwksUri = '';
   const hits: string[] = [];
 
   beforeAll(async () => {
@@ -64,6 +65,9 @@ describe('UrlKeySource (issuer discovery on a loopback server)', () => {
       // A document that names another issuer than the one it is served for.
       else if (req.url === '/impostor/.well-known/openid-configuration')
         res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/keys` }));
+      // The document of an issuer at /plain, with the jwks_uri a test sets.
+      else if (req.url === '/plain/.well-known/openid-configuration')
+        res.end(JSON.stringify({ issuer: `${base}/plain`, jwks_uri: plainJwksUri }));
       else if (req.url === '/keys') {
         res.statusCode = keysStatus;
         res.end(JSON.stringify({ keys }));
@@ -117,6 +121,38 @@ describe('UrlKeySource (issuer discovery on a loopback server)', () => {
     expect(errors).toEqual([
       `fetching the OIDC keys failed: ${base}/impostor/.well-known/openid-configuration: its issuer "${base}" is not MUSTER_OIDC_ISSUER`,
     ]);
+  });
+
+  it('refuses a jwks_uri that is not https (http only on loopback), naming the field', async () => {
+    const discovery = `${base}/plain/.well-known/openid-configuration`;
+    const source = (errors: string[]) =>
+      new UrlKeySource({
+        issuer: `${base}/plain`,
+        refreshMs: 60_000,
+        minFetchIntervalMs: 0,
+        fetchTimeoutMs: 2000,
+        onError: (e) => errors.push(e),
+      });
+    const https = 'must be an https:// URL (http:// only on loopback)';
+    const refused: [string, string][] = [
+      ['http://keys.example.test/jwks', https],
+      ['ftp://127.0.0.1/jwks', https],
+      ['keys.json', 'must be a URL (got "keys.json")'],
+    ];
+    for (const [uri, why] of refused) {
+      plainJwksUri = uri;
+      hits.length = 0;
+      const errors: string[] = [];
+      expect(await keyFor(source(errors), 'a')).toBe('none');
+      expect(hits).toEqual(['/plain/.well-known/openid-configuration']);
+      expect(errors).toEqual([`fetching the OIDC keys failed: ${discovery}: jwks_uri ${why}`]);
+    }
+    // Plain http on a loopback host, as for the issuer: an issuer on the same machine.
+    keys = [jwk('a')];
+    plainJwksUri = `${base}/keys`;
+    const errors: string[] = [];
+    expect(await keyFor(source(errors), 'a')).toBe('found');
+    expect(errors).toEqual([]);
   });
 
   it('refetches an unknown kid after the interval (key rotation)', async () => {

@@ -17,6 +17,7 @@ import {
   type JSONWebKeySet,
   type JWK,
 } from 'jose';
+import { fetchedUrlError } from '../common/fetched-url';
 import type { KeySource } from './jwt';
 
 const MAX_JWKS_BYTES = 1024 * 1024;
@@ -145,6 +146,9 @@ export class UrlKeySource implements KeySource {
         `${discovery}: its issuer ${JSON.stringify(doc?.issuer)?.slice(0, 200)} is not MUSTER_OIDC_ISSUER`,
       );
     if (typeof doc.jwks_uri !== 'string') throw new JwksError(`${discovery}: no jwks_uri`);
+    // Keys fetched over plain http could be swapped on the way: https, as for MUSTER_OIDC_ISSUER.
+    const uriError = fetchedUrlError(doc.jwks_uri);
+    if (uriError) throw new JwksError(`${discovery}: jwks_uri ${uriError}`);
     this.jwksUrl = doc.jwks_uri;
     return this.jwksUrl;
   }

@@ -27,7 +27,7 @@ import {
   FIELD_MANAGER,
   type ClusterProfileApply,
   type ClusterProfileStatusApply,
-} from './cluster-profile.mapper';
+} from './cluster-profile.publish';
 import type { ClusterProfileStore, ProfileEventType, ProfileWatch } from './cluster-profile.store';
 
 /** Deadline of one API request (not of watches), in ms. */

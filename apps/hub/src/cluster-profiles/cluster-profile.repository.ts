@@ -1,8 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { ClusterEntity } from '../inventory/cluster.entity';
-import type { ImportedChanges } from './cluster-profile.mapper';
-import { IMPORTED_FROM_LABEL } from './cluster-profile.mapper';
+import { IMPORTED_FROM_LABEL, type ImportedChanges } from './cluster-profile.import';
 import type { ClusterRowStore } from './cluster-profile.store';
 
 const COLUMNS: Record<keyof ImportedChanges | 'clusterManager', { column: string; json: boolean }> =

@@ -2,11 +2,8 @@
 // the management cluster's ClusterProfiles and Muster's cluster rows in Postgres.
 import type { ClusterProfile } from '@muster/k8s';
 import type { ClusterEntity } from '../inventory/cluster.entity';
-import type {
-  ClusterProfileApply,
-  ClusterProfileStatusApply,
-  ImportedChanges,
-} from './cluster-profile.mapper';
+import type { ImportedChanges } from './cluster-profile.import';
+import type { ClusterProfileApply, ClusterProfileStatusApply } from './cluster-profile.publish';
 
 export type ProfileEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 

@@ -2,13 +2,12 @@ import { Writable } from 'node:stream';
 import type { ClusterProfile } from '@muster/k8s';
 import { createLog } from '@muster/log';
 import type { ClusterEntity } from '../inventory/cluster.entity';
+import { IMPORTED_FROM_LABEL, type ImportedChanges } from './cluster-profile.import';
 import {
-  IMPORTED_FROM_LABEL,
   canonical,
   type ClusterProfileApply,
   type ClusterProfileStatusApply,
-  type ImportedChanges,
-} from './cluster-profile.mapper';
+} from './cluster-profile.publish';
 import type { ClusterProfileStore, ClusterRowStore, ProfileWatch } from './cluster-profile.store';
 import { ClusterProfileSync, type SyncSettings } from './cluster-profile.sync';
 

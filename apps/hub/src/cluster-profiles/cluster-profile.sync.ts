@@ -19,17 +19,19 @@ import type { Log } from '@muster/log';
 import type { ClusterEntity } from '../inventory/cluster.entity';
 import {
   IMPORTED_FROM_LABEL,
-  canonical,
-  foreignManager,
   importedChanges,
   importedClusterOf,
   importedRow,
+} from './cluster-profile.import';
+import {
+  canonical,
+  foreignManager,
   objectDiffers,
   profileObjectFor,
   profileStatusFor,
   statusDifference,
   type ProducerSettings,
-} from './cluster-profile.mapper';
+} from './cluster-profile.publish';
 import type { ClusterProfileStore, ClusterRowStore, ProfileWatch } from './cluster-profile.store';
 
 export interface SyncSettings extends ProducerSettings {

@@ -11,7 +11,7 @@ import {
   PODGROUP_VERSION,
   type AccessProviderFile,
 } from '@muster/k8s';
-import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profile.mapper';
+import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profile.publish';
 import { kubeFailure } from '../cluster-profiles/cluster-profile.kube';
 import type { AccessProvider } from '../inventory/cluster.domain';
 import type { Log } from '@muster/log';

@@ -49,7 +49,11 @@ describe('unstorableInput', () => {
     expect(
       unstorableInput({ spec: { podSets: [{ name: 'ok' }, { name: 'a\u0000' }] } })?.message,
     ).toBe('spec.pod_sets[1].name: must not contain NUL characters');
-    expect(unstorableInput({ labels: { 'k\u0000': 'v' } })?.message).toMatch(/map key/);
+    expect(unstorableInput({ labels: { 'k\u0000': 'v' } })?.message).toBe(
+      'labels: map key must not contain NUL characters',
+    );
+    // A decoded proto string cannot hold an unpaired surrogate, but the check holds for any request.
+    expect(unstorableInput({ labels: { 'k\udc00': 'v' } })?.message).toMatch(/map key .*surrogate/);
     expect(unstorableInput({ name: 'fine', data: Buffer.from([0]), at: new Date() })).toBe(
       undefined,
     );
@@ -61,7 +65,12 @@ describe('unstorableInput', () => {
       'pod_template_json: is nested deeper than 64 levels',
     );
     expect(unstorableInput({ extensionJson: '{"a":"\\u0000"}' })?.message).toMatch(/NUL/);
-    expect(unstorableInput({ extensionJson: '["\\ud800"]' })?.message).toMatch(/surrogate/);
+    expect(unstorableInput({ extensionJson: '["\\ud800"]' })?.message).toBe(
+      'extension_json: must be valid Unicode (it has an unpaired surrogate)',
+    );
+    expect(unstorableInput({ extensionJson: '{"\\udc00":1}' })?.message).toBe(
+      'extension_json: key must be valid Unicode (it has an unpaired surrogate)',
+    );
     expect(unstorableInput({ extensionJson: 'not json' })).toBeUndefined();
     expect(unstorableInput({ extensionJson: '{"emoji":"\\ud83d\\ude80"}' })).toBeUndefined();
   });

@@ -1,8 +1,10 @@
 // Defences every request passes before a service sees it: bytes that do not decode become a
 // value the handlers answer with INVALID_ARGUMENT (grpc-js would say INTERNAL), and strings that
-// Postgres cannot store (NUL characters; JSON fields with NUL, unpaired surrogates or absurd
-// nesting) are refused with the field named, instead of failing deep inside a transaction.
+// Postgres cannot store (NUL characters and unpaired surrogates, also inside JSON fields, and
+// absurdly nested JSON) are refused with the field named, instead of failing deep inside a
+// transaction.
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { unstorableStringError } from '@muster/k8s';
 import { invalidArgument, type MusterError } from '../common/errors';
 
 const UNDECODABLE = Symbol('undecodable');
@@ -38,7 +40,6 @@ export function tolerantDecoding<S extends ServiceDefinition>(service: S): S {
 
 /** Deepest JSON accepted in a *_json field (pod templates have their own, lower bound). */
 export const MAX_JSON_FIELD_DEPTH = 64;
-const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -56,12 +57,12 @@ function jsonFieldError(text: string): string | undefined {
     const [node, depth] = stack.pop()!;
     if (depth > MAX_JSON_FIELD_DEPTH) return `is nested deeper than ${MAX_JSON_FIELD_DEPTH} levels`;
     if (typeof node === 'string') {
-      if (node.includes('\u0000')) return 'must not contain NUL characters';
-      if (UNPAIRED_SURROGATE.test(node)) return 'must be valid Unicode (unpaired surrogate)';
+      const error = unstorableStringError(node);
+      if (error) return error;
     } else if (typeof node === 'object' && node !== null) {
       for (const [k, child] of Object.entries(node)) {
-        if (k.includes('\u0000') || UNPAIRED_SURROGATE.test(k))
-          return 'has a key with a NUL character or an unpaired surrogate';
+        const keyError = unstorableStringError(k);
+        if (keyError) return `key ${keyError}`;
         stack.push([child, depth + 1]);
       }
     }
@@ -78,8 +79,8 @@ export function unstorableInput(request: unknown): MusterError | undefined {
   while (stack.length > 0) {
     const [node, path, key] = stack.pop()!;
     if (typeof node === 'string') {
-      if (node.includes('\u0000'))
-        return invalidArgument(path || 'request', 'must not contain NUL characters');
+      const stringError = unstorableStringError(node);
+      if (stringError) return invalidArgument(path || 'request', stringError);
       if (key.endsWith('Json') && node !== '') {
         const error = jsonFieldError(node);
         if (error) return invalidArgument(path, error);
@@ -95,8 +96,8 @@ export function unstorableInput(request: unknown): MusterError | undefined {
       for (const [k, child] of Object.entries(node)) {
         const name = snake(k).slice(0, 64);
         const field = path === '' ? name : `${path}.${name}`;
-        if (k.includes('\u0000'))
-          return invalidArgument(path || 'request', 'has a map key with a NUL character');
+        const keyError = unstorableStringError(k);
+        if (keyError) return invalidArgument(path || 'request', `map key ${keyError}`);
         stack.push([child, field, k]);
       }
     }

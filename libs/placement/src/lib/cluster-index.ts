@@ -23,12 +23,27 @@ import {
   TopologyConstraint,
 } from './model';
 import {
+  canHold,
+  capacity,
+  countBound,
+  geq,
+  itemCapacity,
+  nodeCapacity,
+  type CapacityCache,
+} from './capacity';
+import {
   isHardTaint,
   matchesNodeAffinity,
   matchesNodeSelector,
   toleratesAll,
   toleratesTaint,
 } from './scheduling';
+import { cmpStr, order } from './score';
+
+// Kept here for fit and place, which import them from this file.
+export { geq } from './capacity';
+export { cmpStr, compareKeys, scoreKey } from './score';
+export type { Ratio } from './score';
 
 /** Dense numbering of every resource name seen in a batch. */
 export interface ResourceSpace {
@@ -144,9 +159,6 @@ export interface View {
   readonly rootF: Float64Array[];
 }
 
-/** Below this, integer-valued floats add, compare, divide-and-floor and multiply back exactly. */
-const EXACT_FLOAT = 2 ** 52;
-
 /** Relative slack of the float prefilter; float conversion errors are below 2^-52. */
 const FLOAT_SLACK = 1 - 1e-9;
 
@@ -160,25 +172,8 @@ export function mayHold(vec: Float64Array, idx: readonly number[], amt: Float64A
   return true;
 }
 
-/**
- * Cached member capacity of each non-leaf domain (by cache slot) for one request shape. An entry
- * is valid while `stamp` equals the domain's version + 1; `exact` says whether `cap` is the
- * capacity or only a lower bound (the walk stopped early at a limit).
- */
-interface CapacityCache {
-  readonly stamp: Int32Array;
-  readonly cap: Float64Array;
-  readonly exact: Uint8Array;
-}
-
 /** Resources whose free amounts are whole units up to this many get per-domain histograms. */
 const MAX_COUNTABLE_UNITS = 32;
-
-/** Domains with at most this many eligible nodes are counted in full rather than up to a limit. */
-const FULL_COUNT_NODES = 64;
-
-/** Shapes cached per view before the cache is cleared (bounds memory with many distinct requests). */
-const MAX_CACHED_SHAPES = 32;
 
 export type ClusterStatus =
   | { readonly ok: true }
@@ -226,19 +221,21 @@ export class ClusterIndex {
   /** View over every usable node. */
   readonly all: View;
   private readonly views: View[] = [];
+  // The capacity queries (./capacity) read the next five fields; only the index writes them.
   /** Per domain, bumped whenever free capacity below it changes; invalidates cached capacities. */
-  private version = new Int32Array(0);
+  readonly version: Int32Array;
   /** Per domain, its slot in capacity caches (-1 for leaf domains, which are never cached). */
-  private cacheSlot = new Int32Array(0);
-  private cacheSlots = 0;
-  private readonly viewBySig = new Map<string, View>();
+  readonly cacheSlot: Int32Array;
+  readonly cacheSlots: number;
   /**
    * Resources with small whole-unit free amounts on every node (GPUs: 0..8), with their largest
    * unit count `k`. Whole-node GPU members fail mostly because free GPUs are split across nodes;
    * a histogram of free units per domain shows that in O(k) instead of a walk over the nodes.
    */
-  private countable: Array<{ readonly r: number; readonly k: number }> = [];
-  private countableOf = new Int32Array(0);
+  readonly countable: Array<{ readonly r: number; readonly k: number }> = [];
+  /** Per resource, its position in `countable`, or -1. */
+  readonly countableOf: Int32Array;
+  private readonly viewBySig = new Map<string, View>();
   private readonly hardTaints: Taint[] = [];
   private readonly r: number;
   private readonly zero: readonly bigint[];
@@ -325,9 +322,9 @@ export class ClusterIndex {
       }
     }
     this.version = new Int32Array(this.domains.length);
-    this.cacheSlot = Int32Array.from(this.domains, (d) =>
-      d.leafNode >= 0 ? -1 : this.cacheSlots++,
-    );
+    let slots = 0;
+    this.cacheSlot = Int32Array.from(this.domains, (d) => (d.leafNode >= 0 ? -1 : slots++));
+    this.cacheSlots = slots;
     this.countableOf = new Int32Array(this.r).fill(-1);
     for (let r = 0; r < this.r; r++) {
       let k = 0;
@@ -608,177 +605,48 @@ export class ClusterIndex {
     }
   }
 
-  // ----- fitting -----
+  // ----- fitting (the queries themselves are in ./capacity) -----
 
   /** How many members of `ps` fit on one node (capped at `limit`). */
   nodeCapacity(nid: number, ps: PreparedPodSet, v: View, limit: number): number {
-    if (v.node !== null && v.node[nid] === 0) return 0;
-    const node = this.nodes[nid];
-    const freeF = node.freeF;
-    const { idx, amt } = ps.req;
-    const reqF = ps.reqF;
-    let k = limit;
-    for (let i = 0; i < idx.length; i++) {
-      const f = freeF[idx[i]];
-      const q = reqF[i];
-      if (f < EXACT_FLOAT && q < EXACT_FLOAT) {
-        // Both are integers below 2^52: comparisons, floor(f / q) (corrected) and c × q are exact.
-        if (f < q) return 0;
-        if (k > 1) {
-          let c = Math.floor(f / q);
-          if (c * q > f) c--;
-          if (c < k) k = c;
-        }
-      } else {
-        const fb = node.free[idx[i]];
-        if (fb < amt[i]) return 0;
-        if (k > 1) {
-          const c = Number(fb / amt[i]); // may round when huge, but only ever compared with a small k
-          if (c < k) k = c;
-        }
-      }
-    }
-    return k;
+    return nodeCapacity(this, nid, ps, v, limit);
   }
 
-  /** Upper bound on members of `ps` from free sums alone; Infinity when nothing is requested. */
-  private sumBound(sum: readonly bigint[], ps: PreparedPodSet): number {
-    let k: bigint | undefined;
-    const { idx, amt } = ps.req;
-    for (let i = 0; i < idx.length; i++) {
-      const c = sum[idx[i]] / amt[i];
-      if (k === undefined || c < k) k = c;
-    }
-    if (k === undefined) return Infinity;
-    return k > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(k);
-  }
-
-  /**
-   * Upper bound on members of `ps` in non-leaf domain `d` from the free-unit histograms of the
-   * requested countable resources: Σ over bins of nodes × members one such node could take.
-   * Infinity when no requested resource is countable.
-   */
+  /** Upper bound on members of `ps` in domain `d` from free-unit histograms. */
   countBound(d: number, ps: PreparedPodSet, v: View): number {
-    const slot = this.cacheSlot[d];
-    if (slot < 0) return Infinity;
-    let bound = Infinity;
-    const { idx } = ps.req;
-    for (let i = 0; i < idx.length; i++) {
-      const c = this.countableOf[idx[i]];
-      const q = ps.reqF[i];
-      if (c < 0 || q >= EXACT_FLOAT) continue;
-      const width = this.countable[c].k + 1;
-      const h = v.hist[c];
-      let total = 0;
-      for (let b = 0; b < width; b++) {
-        const nodes = h[slot * width + b];
-        // A node in bin b has less than b + 1 units free; floor is exact or over-estimates.
-        if (nodes > 0) total += nodes * Math.floor(((b + 1) * 1000 - 1) / q);
-      }
-      if (total < bound) bound = total;
-    }
-    return bound;
+    return countBound(this, d, ps, v);
   }
 
-  /** Whether at least `count` members of `ps` fit in domain `d`; cheap bounds first. */
+  /** Whether at least `count` members of `ps` fit in domain `d`. */
   canHold(d: number, ps: PreparedPodSet, v: View, count: number): boolean {
-    if (v.count[d] === 0) return false;
-    if (this.domains[d].leafNode < 0 && this.countBound(d, ps, v) < count) return false;
-    return this.capacity(d, ps, v, count) >= count;
+    return canHold(this, d, ps, v, count);
   }
 
-  /**
-   * Exact number of members of `ps` that fit in domain `d` (capped at `limit`). Members are
-   * identical, so the per-node counts simply add up; subtrees that cannot hold one member are
-   * skipped via `max`, and the walk stops as soon as `limit` is reached.
-   */
+  /** Exact number of members of `ps` that fit in domain `d` (capped at `limit`). */
   capacity(d: number, ps: PreparedPodSet, v: View, limit: number): number {
-    if (limit <= 0 || v.count[d] === 0) return 0;
-    const dom = this.domains[d];
-    if (dom.leafNode >= 0) return this.nodeCapacity(dom.leafNode, ps, v, limit);
-    if (!geq(v.max[d], ps.req)) return 0;
-    const sumBound = Math.min(this.sumBound(v.sum[d], ps), this.countBound(d, ps, v));
-    if (sumBound === 0) return 0;
-    // Cached result for this request shape, valid while nothing below `d` changed. Unchanged
-    // clusters (all but one after each decision) then answer in O(1) for gangs of a known shape.
-    let cache = v.capacities.get(ps.shape);
-    if (!cache) {
-      if (v.capacities.size >= MAX_CACHED_SHAPES) v.capacities.clear();
-      const n = this.cacheSlots;
-      cache = { stamp: new Int32Array(n), cap: new Float64Array(n), exact: new Uint8Array(n) };
-      v.capacities.set(ps.shape, cache);
-    }
-    const slot = this.cacheSlot[d];
-    const stamp = this.version[d] + 1;
-    if (cache.stamp[slot] === stamp) {
-      if (cache.exact[slot] === 1) return Math.min(cache.cap[slot], limit);
-      if (cache.cap[slot] >= limit) return limit;
-    }
-    // Small domains (racks, typically) are always counted in full: the exact figure is cached and
-    // then serves every later limit, so parents add up cached children instead of re-walking nodes.
-    const bound = v.count[d] <= FULL_COUNT_NODES ? sumBound : Math.min(sumBound, limit);
-    let total = 0;
-    for (const nid of dom.nodes) {
-      total += this.nodeCapacity(nid, ps, v, bound - total);
-      if (total >= bound) break;
-    }
-    if (total < bound) {
-      for (const cid of dom.children) {
-        total += this.capacity(cid, ps, v, bound - total);
-        if (total >= bound) break;
-      }
-    }
-    // Exact unless the walk stopped at the caller's limit (the upper bound cannot be exceeded).
-    const exact = total < bound || bound === sumBound;
-    if (cache.stamp[slot] !== stamp || exact || total > cache.cap[slot]) {
-      cache.stamp[slot] = stamp;
-      cache.cap[slot] = total;
-      cache.exact[slot] = exact ? 1 : 0;
-    }
-    return Math.min(total, limit);
+    return capacity(this, d, ps, v, limit);
   }
 
-  itemCapacity(item: number, ps: PreparedPodSet, v: View, limit: number): number {
-    return item >= 0
-      ? this.capacity(item, ps, v, limit)
-      : this.nodeCapacity(-item - 1, ps, v, limit);
-  }
+  // ----- choosing -----
 
-  private itemFree(v: View, item: number): readonly bigint[] {
+  /** Free figures of an item: a domain id, or node `n` as `-n - 1` (see `nodeItem`). */
+  itemFree(v: View, item: number): readonly bigint[] {
     return item >= 0 ? this.sumOf(v, item) : this.nodes[-item - 1].free;
   }
 
-  private itemAlloc(v: View, item: number): readonly bigint[] {
+  /** Allocatable figures of an item. */
+  itemAlloc(v: View, item: number): readonly bigint[] {
     return item >= 0 ? this.allocOf(v, item) : this.nodes[-item - 1].alloc;
   }
 
-  private itemName(item: number): string {
+  /** Name of an item: the domain's label value or the node's name. */
+  itemName(item: number): string {
     return item >= 0 ? this.domains[item].value : this.nodes[-item - 1].name;
   }
 
-  /**
-   * Orders domains/nodes by policy for a demand `need`, using free figures of view `v`:
-   * - `pack`: least free first, measured as min over requested resources of free / need, so the
-   *   tightest domain that can take the demand is tried first and big domains stay whole;
-   * - `spread`: most free first, measured as min over requested resources of
-   *   (free − need) / allocatable, i.e. the emptiest after placement.
-   * Ties: domains before nodes, then by name — never by input order.
-   */
+  /** `items` in policy order for demand `need`, by the free figures of view `v` (see ./score). */
   order(v: View, items: number[], need: SparseRequest, policy: Policy): number[] {
-    if (items.length < 2) return items;
-    const keys = items.map((it) =>
-      scoreKey(this.itemFree(v, it), this.itemAlloc(v, it), need, policy),
-    );
-    const pos = items.map((_, i) => i);
-    pos.sort((a, b) => {
-      const c = compareKeys(keys[a], keys[b], policy);
-      if (c !== 0) return c;
-      const ia = items[a];
-      const ib = items[b];
-      if (ia >= 0 !== ib >= 0) return ia >= 0 ? -1 : 1;
-      return cmpStr(this.itemName(ia), this.itemName(ib));
-    });
-    return pos.map((p) => items[p]);
+    return order(this, v, items, need, policy);
   }
 
   /**
@@ -798,7 +666,7 @@ export class ClusterIndex {
     const dom = this.domains[start];
     if (dom.depth === targetDepth) return accept(start) ? start : -1;
     const kids = dom.children.filter(prune);
-    for (const c of this.order(v, kids, need, policy)) {
+    for (const c of order(this, v, kids, need, policy)) {
       const found = this.search(v, c, targetDepth, need, policy, prune, accept);
       if (found >= 0) return found;
     }
@@ -834,11 +702,11 @@ export class ClusterIndex {
       if (v.count[cid] > 0 && geq(this.maxOf(v, cid), ps.req)) items.push(cid);
     }
     const need = scaleSparse(ps.req, count);
-    const ordered = this.order(v, items, need, policy);
+    const ordered = order(this, v, items, need, policy);
     const caps = new Map<number, number>();
     for (const it of ordered) {
       if (!geq(this.itemFree(v, it), need)) continue;
-      const cap = this.itemCapacity(it, ps, v, count);
+      const cap = itemCapacity(this, it, ps, v, count);
       caps.set(it, cap);
       if (cap >= count) {
         this.assign(it, ps, v, count, policy, out);
@@ -847,7 +715,7 @@ export class ClusterIndex {
     }
     const avail: Array<{ it: number; cap: number }> = [];
     for (const it of ordered) {
-      const cap = caps.get(it) ?? this.itemCapacity(it, ps, v, count);
+      const cap = caps.get(it) ?? itemCapacity(this, it, ps, v, count);
       if (cap > 0) avail.push({ it, cap });
     }
     let remaining = count;
@@ -900,72 +768,7 @@ export class ClusterIndex {
   }
 }
 
-/** True when `vec[r] >= amount` for every entry of `need`. */
-export function geq(vec: readonly bigint[], need: SparseRequest): boolean {
-  const { idx, amt } = need;
-  for (let i = 0; i < idx.length; i++) if (vec[idx[i]] < amt[i]) return false;
-  return true;
-}
-
 export function scaleSparse(req: SparseRequest, count: number): SparseRequest {
   const k = BigInt(count);
   return { idx: req.idx, amt: req.amt.map((a) => a * k) };
-}
-
-/**
- * A fraction with a positive denominator. `approx` is its float value; comparisons use it when
- * the two floats are clearly apart and fall back to exact cross-multiplication otherwise, so the
- * order is always the exact one.
- */
-export interface Ratio {
-  readonly num: bigint;
-  readonly den: bigint;
-  readonly approx: number;
-}
-
-function ratio(num: bigint, den: bigint): Ratio {
-  return { num, den, approx: Number(num) / Number(den) };
-}
-
-/** Exact comparison of two ratios: -1, 0 or 1. */
-export function compareRatios(a: Ratio, b: Ratio): number {
-  const x = a.approx;
-  const y = b.approx;
-  // Each float carries a relative error below 2^-51; a gap of 1e-9 of the magnitudes is decisive.
-  if (Math.abs(x - y) > 1e-9 * (Math.abs(x) + Math.abs(y))) return x < y ? -1 : 1;
-  const l = a.num * b.den;
-  const r = b.num * a.den;
-  return l < r ? -1 : l > r ? 1 : 0;
-}
-
-const ZERO_RATIO = ratio(0n, 1n);
-
-/** Policy score of a domain/node/cluster with free `free` for demand `need` (see {@link ClusterIndex.order}). */
-export function scoreKey(
-  free: readonly bigint[],
-  alloc: readonly bigint[],
-  need: SparseRequest,
-  policy: Policy,
-): Ratio {
-  let best: Ratio | undefined;
-  const { idx, amt } = need;
-  for (let i = 0; i < idx.length; i++) {
-    const r = idx[i];
-    const k =
-      policy === 'pack'
-        ? ratio(free[r], amt[i])
-        : ratio(free[r] - amt[i], alloc[r] > 0n ? alloc[r] : 1n);
-    if (!best || compareRatios(k, best) < 0) best = k;
-  }
-  return best ?? ZERO_RATIO;
-}
-
-/** Sort comparator: pack ascending, spread descending. */
-export function compareKeys(a: Ratio, b: Ratio, policy: Policy): number {
-  const c = compareRatios(a, b);
-  return policy === 'pack' ? c : -c;
-}
-
-export function cmpStr(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

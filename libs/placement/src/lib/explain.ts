@@ -3,7 +3,8 @@
  * nowhere, so it may walk nodes; every sentence states a fact about the snapshot (with exact
  * figures), never a guess, so an operator can act on it.
  */
-import { ClusterIndex, geq, PreparedPodSet, SparseRequest, View } from './cluster-index';
+import { geq } from './capacity';
+import { ClusterIndex, PreparedPodSet, SparseRequest, View } from './cluster-index';
 import { AttemptFailure, PreparedGang } from './fit';
 import { formatQuantity } from './quantity';
 import { formatResourceList } from './resources';
