@@ -12,6 +12,7 @@ import {
   type AccessProviderFile,
   type PodPolicy,
 } from '@muster/k8s';
+import { fetchedUrlError } from '../common/fetched-url';
 
 export { ConfigError };
 
@@ -362,19 +363,6 @@ function checkTogether(s: HubSettings, ctx: z.RefinementCtx): void {
     const message = fetchedUrlError(url);
     if (message) ctx.addIssue({ code: 'custom', path: [name], message });
   }
-}
-
-function fetchedUrlError(url: string): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return `must be a URL (got "${url.slice(0, 200)}")`;
-  }
-  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
-  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && local))
-    return 'must be an https:// URL (http:// only on loopback)';
-  return undefined;
 }
 
 /** The one mapping from settings to the configuration; reads the access provider file. */
