@@ -137,9 +137,27 @@ describe('agent gateway', () => {
       heartbeatIntervalMs: 20,
       selfFenceTimeoutMs: 4000,
       fenceDeleteGraceSeconds: 7,
+      echoesHeartbeats: true,
     });
     await until('three hub heartbeats', () => a.of('hubHeartbeat').length >= 3);
     expect(a.written[0]!.message?.$case).toBe('helloAck');
+  });
+
+  it('echoes the highest heartbeat ping on everything it sends after it, and answers it', async () => {
+    const a = streams[0]!;
+    expect(a.written.every((m) => m.heartbeatEcho === 0)).toBe(true);
+    const before = a.written.length;
+    a.send({ $case: 'heartbeat', heartbeat: { reportSequence: 0, sentAt: undefined, ping: 5 } });
+    await until('an echo of ping 5', () => a.written.length > before);
+    expect(a.written[before]!).toMatchObject({
+      heartbeatEcho: 5,
+      message: { $case: 'hubHeartbeat' },
+    });
+    // An older ping does not lower the echo.
+    a.send({ $case: 'heartbeat', heartbeat: { reportSequence: 0, sentAt: undefined, ping: 3 } });
+    const later = a.written.length;
+    await until('two more hub heartbeats', () => a.written.length >= later + 2);
+    expect(a.written.slice(before).every((m) => m.heartbeatEcho === 5)).toBe(true);
   });
 
   it('drops what a replaced stream still has queued; the new one goes after its message in hand', async () => {

@@ -738,7 +738,11 @@ const agentMessage: fc.Arbitrary<Uint8Array> = fc.oneof(
       }),
       fc.record({
         $case: fc.constant('heartbeat' as const),
-        heartbeat: fc.record({ reportSequence: fc.integer(), sentAt: fc.constant(undefined) }),
+        heartbeat: fc.record({
+          reportSequence: fc.integer(),
+          sentAt: fc.constant(undefined),
+          ping: fc.integer(),
+        }),
       }),
       fc.record({
         $case: fc.constant('dispatchAnswer' as const),
