@@ -55,15 +55,19 @@ async function stateOf(jobId: string): Promise<JobState> {
 }
 
 async function reaches(jobId: string, state: JobState, timeoutMs: number): Promise<void> {
+  let seen = JobState.JOB_STATE_UNSPECIFIED;
   await eventually(
-    `job ${jobId} in state ${JobState[state]}\n${agent.tail(15)}`,
+    `job ${jobId} in state ${JobState[state]}`,
     async () => {
-      const now = await stateOf(jobId);
-      // Thrown, not returned, so that the timeout names the state last seen.
-      if (now !== state) throw new Error(`last seen ${JobState[now]}`);
-      return true;
+      seen = await stateOf(jobId);
+      return seen === state;
     },
-    timeoutMs,
+    {
+      timeoutMs,
+      // Taken when time runs out, so that it shows what the agent and the hub did meanwhile.
+      describe: () =>
+        `last seen ${JobState[seen]}\nagent:\n${agent.tail(25)}\nhub:\n${hub.logs.slice(-25).join('\n')}`,
+    },
   );
 }
 

@@ -290,6 +290,28 @@ describe('ClusterModel member states', () => {
     m.pruneLost(500, 1600);
     expect(m.takeAllMemberStates()).toHaveLength(1);
   });
+
+  it('keeps the last state of a member whose pod went before that state was taken', () => {
+    // A member ends and its pod is deleted between two report ticks, and then a new stream opens:
+    // the pod is no longer in the model, so only its pending change still knows how it ended.
+    const m = new ClusterModel();
+    m.upsertPod(pod({ name: 'a', member: { index: 0 } }));
+    m.upsertPod(pod({ name: 'b', member: { index: 1 } }));
+    m.takeMemberChanges();
+    m.upsertPod(pod({ name: 'a', member: { index: 0 }, phase: 'Succeeded', terminal: true }));
+    m.upsertPod(pod({ name: 'b', member: { index: 1 }, phase: 'Succeeded', terminal: true }));
+    m.removePod('ns/b');
+    const all = m.takeAllMemberStates();
+    expect(all.map((s) => [s.index, s.phase]).sort()).toEqual([
+      [0, MemberPhase.MEMBER_PHASE_SUCCEEDED],
+      [1, MemberPhase.MEMBER_PHASE_SUCCEEDED],
+    ]);
+    expect(m.hasMemberChanges()).toBe(false);
+    // A pod still present is reported once, in its current state, not also as its pending change.
+    m.upsertPod(pod({ name: 'c', member: { index: 2 } }));
+    m.upsertPod(pod({ name: 'c', member: { index: 2 }, phase: 'Succeeded', terminal: true }));
+    expect(m.takeAllMemberStates().filter((s) => s.index === 2)).toHaveLength(1);
+  });
 });
 
 describe('ClusterModel: pods pinned to a node but not yet bound', () => {

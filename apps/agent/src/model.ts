@@ -386,16 +386,20 @@ export class ClusterModel {
   }
 
   /**
-   * Every member's current state plus the LOST states of the retention window; used on every new
-   * stream so the hub starts from the full picture. Clears the pending changes.
+   * Every member's current state, the LOST states of the retention window, and the pending change
+   * of every member whose pod has gone since (the only record left of how it ended: a member that
+   * succeeds and is deleted between two report ticks); used on every new stream so the hub starts
+   * from the full picture. One state per pod, the latest. Clears the pending changes.
    */
   takeAllMemberStates(): MemberState[] {
-    const out: MemberState[] = [...this.lost.values()].map((l) => l.state);
+    const byPod = new Map<string, MemberState>();
+    for (const [key, l] of this.lost) byPod.set(key, l.state);
+    for (const [key, state] of this.memberChanges) byPod.set(key, state);
     this.memberChanges.clear();
     for (const g of this.gangs.values()) {
-      for (const p of g.members.values()) out.push(memberStateOf(p)!);
+      for (const p of g.members.values()) byPod.set(p.key, memberStateOf(p)!);
     }
-    return out;
+    return [...byPod.values()];
   }
 
   /** Forgets LOST states older than `retentionMs`. */
