@@ -11,6 +11,7 @@ import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../../tests/support/agent-process';
 import { HubProcess, REPO_ROOT } from '../../tests/support/hub-process';
 import { createTestDatabase, createTestRedis } from '../../tests/support/services';
+import { fig, pct } from '../support/figures';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,16 +47,6 @@ const WORKERS = ['b1', 'b2', 'b3'];
 const RAW_LABEL = 'bench.muster.dev/raw';
 const GANG_LABEL = 'muster.dev/gang-id';
 const TOKEN_LABEL = 'muster.dev/fencing-token';
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** A figure, or "n/a" when it could not be measured (never NaN or ±Infinity). */
-function fig(n: number, digits = 1): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
-}
 
 async function pool<T>(items: T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;

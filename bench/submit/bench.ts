@@ -10,55 +10,12 @@ import { Pool } from 'pg';
 import type { HubClients, JobSpec } from '@muster/api';
 import { HubProcess, type HubEnd } from '../../tests/support/hub-process';
 import { createTestDatabase, createTestRedis } from '../../tests/support/services';
+import { fig, percentilesMs, positiveInteger, printTable, timedPool } from '../support/figures';
 
 class BenchFailure extends Error {}
 
-function positive(name: string, raw: string | undefined, dflt: number): number {
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) {
-    process.stderr.write(`bench failed: ${name} must be a positive integer\n`);
-    process.exit(2);
-  }
-  return n;
-}
-
-const SUBMITS = positive('BENCH_SUBMITS', process.env.BENCH_SUBMITS, 10_000);
-const CLIENTS = positive('BENCH_CLIENTS', process.env.BENCH_CLIENTS, 50);
-
-function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-function fig(n: number, digits = 1): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : 'n/a';
-}
-
-/** Runs `fn` for indexes 0..n-1 on `workers` concurrent workers; returns each call's ms. */
-async function timedPool(
-  n: number,
-  workers: number,
-  fn: (i: number, worker: number) => Promise<void>,
-): Promise<{ seconds: number; latencies: number[] }> {
-  let next = 0;
-  const latencies: number[] = [];
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: workers }, async (_, w) => {
-      while (next < n) {
-        const i = next++;
-        const t = performance.now();
-        await fn(i, w);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  return {
-    seconds: (performance.now() - started) / 1000,
-    latencies: latencies.sort((a, b) => a - b),
-  };
-}
+const SUBMITS = positiveInteger('BENCH_SUBMITS', process.env.BENCH_SUBMITS, 10_000);
+const CLIENTS = positiveInteger('BENCH_CLIENTS', process.env.BENCH_CLIENTS, 50);
 
 const SPEC: JobSpec = {
   name: 'bench',
@@ -141,21 +98,14 @@ async function main(): Promise<void> {
       throw new BenchFailure(`${SUBMITS} submits acknowledged, ${stored[0]!.n} stored`);
     const raw = await rawInserts(db.url);
 
-    const ms = (sorted: number[]) =>
-      `${fig(pct(sorted, 50))} / ${fig(pct(sorted, 95))} / ${fig(pct(sorted, 99))} ms`;
-    const rows: [string, string][] = [
+    printTable(`submit bench: ${SUBMITS} submits of a 4-member gang, ${CLIENTS} clients`, [
       ['submits acknowledged and stored', `${SUBMITS} of ${SUBMITS}`],
       ['submits/s through the hub', fig(SUBMITS / muster.seconds, 0)],
-      ['p50 / p95 / p99 submit latency', ms(muster.latencies)],
+      ['p50 / p95 / p99 submit latency', percentilesMs(muster.latencies)],
       ['raw INSERT transactions/s, same Postgres, same run', fig(SUBMITS / raw.seconds, 0)],
-      ['p50 / p95 / p99 raw INSERT latency', ms(raw.latencies)],
+      ['p50 / p95 / p99 raw INSERT latency', percentilesMs(raw.latencies)],
       ['hub / raw', `${fig((100 * raw.seconds) / muster.seconds, 0)} %`],
-    ];
-    const width = Math.max(...rows.map(([k]) => k.length));
-    process.stdout.write(
-      `\nsubmit bench: ${SUBMITS} submits of a 4-member gang, ${CLIENTS} clients\n`,
-    );
-    for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
+    ]);
   } finally {
     for (const c of clients) c.close();
     hubEnd = await hub?.stop();
