@@ -88,6 +88,11 @@ describe('scheduling leader', () => {
           (await api.jobs.getJob({ jobId: job!.id })).job!.state === JobState.JOB_STATE_RESERVED ||
           undefined,
       );
+      // The new leader says when it decided again, for the operator timing a failover.
+      const firstCycle = other.logs
+        .filter((l) => l.includes('"first scheduling cycle since becoming leader"'))
+        .map((l) => JSON.parse(l) as { epoch?: number; afterMs?: number })[0];
+      expect(firstCycle).toMatchObject({ epoch: next.epoch, afterMs: expect.any(Number) });
       process.kill(frozen.pid, 'SIGCONT');
       await new Promise((r) => setTimeout(r, 3000)); // the old leader wakes up and runs its timers
       expect((await leader()).pid).toBe(other.pid);

@@ -11,6 +11,7 @@ import { SchedulerLeader1764000004000 } from './migrations/1764000004000-schedul
 import { GangRestarts1764000005000 } from './migrations/1764000005000-gang-restarts';
 import { AwaitingFence1764000006000 } from './migrations/1764000006000-awaiting-fence';
 import { QueuedPerQueue1764000007000 } from './migrations/1764000007000-queued-per-queue';
+import { ListIndexes1764000008000 } from './migrations/1764000008000-list-indexes';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
@@ -23,6 +24,7 @@ export const MIGRATIONS = [
   GangRestarts1764000005000,
   AwaitingFence1764000006000,
   QueuedPerQueue1764000007000,
+  ListIndexes1764000008000,
 ];
 
 export function createDataSource(url: string): DataSource {

@@ -49,10 +49,23 @@ export class Scheduler {
   private leader = false;
   /** The leader epoch this replica raised; every commit checks it is still the current one. */
   private epoch = 0;
+  /** When this replica became leader, until its first cycle as leader has run (monotonic ms). */
+  private ledSince: number | undefined;
   private readonly cycles = new CoalescedRunner({
     run: async () => {
       const report = await this.cycle();
       this.lastReport = report;
+      if (this.ledSince !== undefined) {
+        // How long a new leader (after a restart or a failover) takes to decide again.
+        this.log.info('first scheduling cycle since becoming leader', {
+          epoch: this.epoch,
+          afterMs: Math.round(performance.now() - this.ledSince),
+          considered: report.considered,
+          placed: report.placed,
+          durationMs: Math.round(report.durationMs),
+        });
+        this.ledSince = undefined;
+      }
       // A full batch placed something: more may be waiting behind it.
       return report.considered === this.settings.maxGangsPerCycle && report.placed > 0;
     },
@@ -89,6 +102,7 @@ export class Scheduler {
     this.leader = leader;
     this.epoch = epoch;
     if (leader) {
+      this.ledSince = performance.now();
       this.periodic = setInterval(() => this.requestCycle('timer'), this.settings.periodMs);
       this.requestCycle('became leader');
     } else if (this.periodic) {
