@@ -286,6 +286,13 @@ async function main(): Promise<void> {
         '  that cycle: gangs considered, cycle ms',
         `${String(firstCycle.line.considered)}, ${String(firstCycle.line.durationMs)} ms`,
       ],
+      [
+        '  its phases',
+        Object.entries(firstCycle.line)
+          .filter(([k]) => k.endsWith('Ms') && k !== 'durationMs' && k !== 'afterMs')
+          .map(([k, v]) => `${k.slice(0, -2)} ${String(v)}`)
+          .join(', ') + ' ms',
+      ],
     ];
     for (const c of cases) {
       const got = (await client.jobs.listJobs(c.request)).jobs.length;

@@ -387,3 +387,49 @@ describe('restarts', () => {
     ).rejects.toMatchObject({ details: 'spec.max_restarts: must be between 0 and 100 (got 101)' });
   });
 });
+
+describe('metrics', () => {
+  it('export how long gangs waited and were dispatched, and how many wait in each queue', async () => {
+    // A gang no node can hold stays queued; the gangs above were reserved and accepted.
+    await api.jobs.submitJob({
+      clientRequestId: randomUUID(),
+      spec: jobSpec('q', { name: 'too-big', podSets: [podSet('w', 2, { cpu: '100000' })] }),
+    });
+    const read = async () => {
+      const [{ queued, accepted }] = await db.query<{ queued: number; accepted: number }>(
+        `SELECT (SELECT count(*) FROM jobs WHERE queue = 'q' AND state = 'Queued')::int AS queued,
+                (SELECT count(*) FROM job_events WHERE state = 'Dispatched')::int AS accepted`,
+      );
+      const metrics = await (await fetch(`${env.hub.httpUrl}/metrics`)).text();
+      const value = (pattern: string): number => {
+        const line = metrics.split('\n').find((l) => l.startsWith(pattern + ' '));
+        return line ? Number(line.slice(pattern.length + 1)) : NaN;
+      };
+      return {
+        queued,
+        accepted,
+        queuedGauge: value('muster_queued_gangs{queue="q"}'),
+        dispatches: value('muster_dispatch_duration_seconds_count'),
+        waits: value('muster_gang_queue_wait_seconds_count{queue="q"}'),
+        enqueuePhases: value('muster_scheduling_cycle_phase_seconds_count{phase="enqueue"}'),
+      };
+    };
+    // Postgres and /metrics are read one after the other: equal once nothing moves between them.
+    let seen: Awaited<ReturnType<typeof read>> | undefined;
+    await eventually(
+      'the metrics to match Postgres',
+      async () => {
+        seen = await read();
+        return (
+          seen.queued > 0 && seen.queuedGauge === seen.queued && seen.dispatches === seen.accepted
+        );
+      },
+      { describe: () => JSON.stringify(seen) },
+    );
+    // One dispatch observation per ACCEPTED of a current placement (each a Dispatched event);
+    // a wait per reservation, and some gangs were reserved more than once.
+    expect(seen!.accepted).toBeGreaterThan(0);
+    expect(seen!.waits).toBeGreaterThanOrEqual(seen!.accepted);
+    expect(seen!.enqueuePhases).toBeGreaterThan(0);
+  });
+});

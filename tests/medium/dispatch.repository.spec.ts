@@ -70,15 +70,29 @@ function reports(jobId: string, token: number, phases: MemberPhaseName[]): Membe
 async function dispatched(members = 2): Promise<{ id: string; token: number }> {
   const id = await submit(members);
   const [t] = await cycle.commitCycle([reservation(id)], [], EPOCH);
-  expect(await dispatch.accept('w1', id, t!.fencingToken)).toBe(true);
+  expect(await dispatch.accept('w1', id, t!.fencingToken)).toEqual(expect.any(Number));
   return { id, token: t!.fencingToken };
 }
 
 describe('CycleRepository.commitCycle', () => {
   it('commits the reservation, the state and the event together', async () => {
+    const before = Date.now();
     const id = await submit();
     const out = await cycle.commitCycle([reservation(id)], [], EPOCH);
-    expect(out).toEqual([{ jobId: id, cluster: 'w1', fencingToken: 1, state: 'Reserved' }]);
+    const sinceBefore = (Date.now() - before) / 1000;
+    expect(out).toEqual([
+      {
+        jobId: id,
+        cluster: 'w1',
+        fencingToken: 1,
+        state: 'Reserved',
+        queue: 'q',
+        waitedSeconds: expect.any(Number),
+      },
+    ]);
+    // Counted from this job's submit: within the time the submit and the commit took.
+    expect(out[0]!.waitedSeconds).toBeGreaterThanOrEqual(0);
+    expect(out[0]!.waitedSeconds).toBeLessThanOrEqual(sinceBefore + 0.5);
     expect(await stateOf(id)).toEqual({ state: 'Reserved', cluster: 'w1', token: 1 });
     expect(await cycle.reservations()).toContainEqual({
       jobId: id,
@@ -136,8 +150,8 @@ describe('DispatchRepository.requeue', () => {
     await m.db.query('UPDATE jobs SET not_before = NULL WHERE id = $1', [id]);
     const [again] = await cycle.commitCycle([reservation(id, 'w2')], [], EPOCH);
     expect(again!.fencingToken).toBe(token + 1);
-    expect(await dispatch.accept('w1', id, token)).toBe(false);
-    expect(await dispatch.accept('w2', id, token + 1)).toBe(true);
+    expect(await dispatch.accept('w1', id, token)).toBeNull();
+    expect(await dispatch.accept('w2', id, token + 1)).toEqual(expect.any(Number));
   });
 });
 

@@ -156,17 +156,21 @@ export class DispatchRepository {
       : null;
   }
 
-  /** The agent accepted: Reserved → Dispatched, only for the current token. */
-  async accept(cluster: string, jobId: string, fencingToken: number): Promise<boolean> {
+  /**
+   * The agent accepted: Reserved → Dispatched, only for the current token. Returns how long the
+   * gang was reserved before it (seconds), or null when this is not the current Reserved placement.
+   */
+  async accept(cluster: string, jobId: string, fencingToken: number): Promise<number | null> {
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(
         `UPDATE jobs SET state = 'Dispatched', reason = 'Dispatched', message = $4, updated_at = now()
           WHERE id = $1 AND cluster = $2 AND dispatch_generation = $3 AND state = 'Reserved'
-        RETURNING id, queue, state, cluster, dispatch_generation, members`,
+        RETURNING id, queue, state, cluster, dispatch_generation, members,
+          EXTRACT(EPOCH FROM now() - (SELECT r.created_at FROM reservations r WHERE r.job_id = jobs.id))::float8 AS reserved_s`,
         [jobId, cluster, fencingToken, `every member exists in ${cluster}`],
-      )) as [LiveJobRow[], number];
+      )) as [(LiveJobRow & { reserved_s: number | null })[], number];
       const row = rows[0][0];
-      if (!row) return false;
+      if (!row) return null;
       await this.jobs.appendEvents(tx, [
         {
           jobId,
@@ -179,7 +183,7 @@ export class DispatchRepository {
           members: row.members,
         },
       ]);
-      return true;
+      return Math.max(0, row.reserved_s ?? 0);
     });
   }
 

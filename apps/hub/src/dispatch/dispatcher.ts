@@ -22,6 +22,7 @@ import { JobEventFeed } from '../jobs/job-event-feed';
 import type { GangCanceller } from '../jobs/jobs.service';
 import { CycleRequests } from '../scheduling/cycle-requests';
 import { InjectLog } from '../logging/inject-log';
+import { HubMetrics } from '../http/metrics';
 
 export interface DeliveryPayload {
   kind: 'dispatch' | 'cancel';
@@ -71,6 +72,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     @Inject(DISPATCH_SETTINGS) private readonly settings: DispatchSettings,
     private readonly feed: JobEventFeed,
     private readonly trigger: CycleRequests,
+    private readonly metrics: HubMetrics,
     @InjectLog('dispatch') private readonly log: Log,
   ) {}
 
@@ -193,7 +195,9 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
   async onAnswer(cluster: string, answer: DispatchAnswer): Promise<void> {
     const fields = gangFields(answer.gangId, cluster, answer.fencingToken);
     if (answer.outcome === DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED) {
-      if (await this.repo.accept(cluster, answer.gangId, answer.fencingToken)) {
+      const reservedFor = await this.repo.accept(cluster, answer.gangId, answer.fencingToken);
+      if (reservedFor !== null) {
+        this.metrics.dispatchSeconds.observe(reservedFor);
         this.log.info('gang dispatched', fields);
         this.feed.notify();
         return;

@@ -30,9 +30,24 @@ export class HubMetrics {
 
   private readonly cyclePhases = new Histogram({
     name: 'muster_scheduling_cycle_phase_seconds',
-    help: 'Time one scheduling cycle spent in each phase: load, capacity, order, place, verdicts, commit.',
+    help: 'Time one scheduling cycle spent in each phase: load, capacity, order, place, verdicts, commit, enqueue.',
     labelNames: ['phase'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  /** Submit to reservation, per queue: how long gangs wait to be placed. */
+  private readonly queueWait = new Histogram({
+    name: 'muster_gang_queue_wait_seconds',
+    help: 'Time from submit to the reservation that placed the gang (a requeued gang counts from its submit again), by queue.',
+    labelNames: ['queue'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400],
+    registers: [this.registry],
+  });
+  /** Reservation to ACCEPTED: the hub's dispatch and the agent creating every member. */
+  readonly dispatchSeconds = new Histogram({
+    name: 'muster_dispatch_duration_seconds',
+    help: "Time from a gang's reservation to its agent answering ACCEPTED (every member created in the worker).",
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
   private readonly gangsReserved = new Counter({
@@ -51,9 +66,13 @@ export class HubMetrics {
   }
 
   /** Records one scheduling cycle's phase timings (ms) and the gangs it reserved. */
-  observeCycle(phases: Readonly<Record<string, number>>, reserved: number): void {
+  observeCycle(
+    phases: Readonly<Record<string, number>>,
+    reserved: readonly { queue: string; waitedSeconds: number }[],
+  ): void {
     for (const [phase, ms] of Object.entries(phases))
       this.cyclePhases.observe({ phase }, ms / 1000);
-    this.gangsReserved.inc(reserved);
+    this.gangsReserved.inc(reserved.length);
+    for (const r of reserved) this.queueWait.observe({ queue: r.queue }, r.waitedSeconds);
   }
 }

@@ -267,6 +267,14 @@ export class JobsRepository {
     return result[1] ?? 0;
   }
 
+  /** Queued gangs per queue (from the partial index on Queued jobs). */
+  async countQueuedByQueue(): Promise<Record<string, number>> {
+    const rows = (await this.db.query(
+      `SELECT queue, COUNT(*)::int AS n FROM jobs WHERE state = 'Queued' GROUP BY queue`,
+    )) as { queue: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.queue, r.n]));
+  }
+
   async countByState(): Promise<Record<string, number>> {
     const rows = (await this.db.query(
       'SELECT state, COUNT(*)::int AS n FROM jobs GROUP BY state',

@@ -37,6 +37,12 @@ export interface NewReservation {
   message: string;
 }
 
+/** A gang a cycle reserved, with its queue and how long it had waited since its submit. */
+export interface ReservedGang extends GangTransition {
+  queue: string;
+  waitedSeconds: number;
+}
+
 /** A cycle commit refused because another replica took the scheduling lead meanwhile. */
 export class LeadershipLost extends Error {
   constructor(
@@ -133,7 +139,7 @@ export class CycleRepository {
     placed: NewReservation[],
     explained: { jobId: string; explanation: StoredExplanation }[],
     epoch: number,
-  ): Promise<GangTransition[]> {
+  ): Promise<ReservedGang[]> {
     if (placed.length === 0 && explained.length === 0) return [];
     return this.db.transaction(async (tx) => {
       const [leader] = (await tx.query(
@@ -147,20 +153,21 @@ export class CycleRepository {
       await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [
         [...new Set([...placed.map((p) => p.jobId), ...explained.map((e) => e.jobId)])],
       ]);
-      let reserved: GangTransition[] = [];
+      let reserved: ReservedGang[] = [];
       if (placed.length > 0) {
         const rows = (await tx.query(
           `UPDATE jobs j SET state = 'Reserved', cluster = v.cluster, dispatch_generation = j.dispatch_generation + 1,
                   reason = 'Reserved', message = v.message, updated_at = now(), explanation = NULL
              FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, cluster text, message text)
             WHERE j.id = v.id AND j.state = 'Queued'
-          RETURNING j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members`,
+          RETURNING j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members,
+                    EXTRACT(EPOCH FROM now() - j.created_at)::float8 AS waited_s`,
           [
             JSON.stringify(
               placed.map((p) => ({ id: p.jobId, cluster: p.cluster, message: p.message })),
             ),
           ],
-        )) as [LiveJobRow[], number];
+        )) as [(LiveJobRow & { waited_s: number })[], number];
         const updated = rows[0];
         const byId = new Map(placed.map((p) => [p.jobId, p]));
         const reservations = updated.map((r) => {
@@ -201,6 +208,8 @@ export class CycleRepository {
           cluster: r.cluster,
           fencingToken: Number(r.dispatch_generation),
           state: 'Reserved' as const,
+          queue: r.queue,
+          waitedSeconds: Math.max(0, r.waited_s),
         }));
       }
       if (explained.length > 0) {

@@ -26,8 +26,8 @@ export interface SchedulerSettings {
   policy: 'pack' | 'spread';
 }
 
-/** Where a cycle's time went, in ms: loading, each phase of {@link planCycle}, committing. */
-export type CycleTimings = Record<'load' | CyclePhase | 'commit', number>;
+/** Where a cycle's time went, in ms: loading, each phase of {@link planCycle}, committing, enqueueing the dispatches. */
+export type CycleTimings = Record<'load' | CyclePhase | 'commit' | 'enqueue', number>;
 
 export interface CycleReport {
   considered: number;
@@ -63,6 +63,7 @@ export class Scheduler {
           considered: report.considered,
           placed: report.placed,
           durationMs: Math.round(report.durationMs),
+          ...phaseFields(report.phases),
         });
         this.ledSince = undefined;
       }
@@ -152,6 +153,7 @@ export class Scheduler {
       });
     const decided = performance.now();
     const reserved = await this.repo.commitCycle(plan.reservations, plan.explanations, this.epoch);
+    const committed = performance.now();
     if (reserved.length > 0) {
       this.feed.notify();
       await this.dispatcher.enqueueDispatches(reserved);
@@ -159,9 +161,10 @@ export class Scheduler {
     const phases: CycleTimings = {
       load: loaded - started,
       ...plan.phases,
-      commit: performance.now() - decided,
+      commit: committed - decided,
+      enqueue: performance.now() - committed,
     };
-    this.metrics.observeCycle(phases, reserved.length);
+    this.metrics.observeCycle(phases, reserved);
     const report: CycleReport = {
       considered: plan.considered,
       placed: reserved.length,
@@ -179,9 +182,7 @@ export class Scheduler {
         invalid: report.invalid,
         clusters: report.clusters,
         durationMs: Math.round(report.durationMs),
-        ...Object.fromEntries(
-          Object.entries(phases).map(([k, v]) => [`${k}Ms`, Math.round(v * 10) / 10]),
-        ),
+        ...phaseFields(phases),
       });
     return report;
   }
@@ -219,3 +220,10 @@ export class Scheduler {
 }
 
 const EMPTY_REPORT = { considered: 0, placed: 0, unplaced: 0, invalid: 0, clusters: 0 };
+
+/** A cycle's phase timings as log fields: `loadMs`, `placeMs`, … to a tenth of a ms. */
+function phaseFields(phases: CycleTimings | undefined): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(phases ?? {}).map(([k, v]) => [`${k}Ms`, Math.round(v * 10) / 10]),
+  );
+}
