@@ -74,6 +74,28 @@ async function dispatched(members = 2): Promise<{ id: string; token: number }> {
   return { id, token: t!.fencingToken };
 }
 
+describe('CycleRepository.queuedGangs', () => {
+  const counts = (q: Awaited<ReturnType<CycleRepository['queuedGangs']>>, ids: string[]) =>
+    ids.map((id) => q.find((g) => g.id === id)?.gang.podSets[0]!.count);
+
+  it('reads each gang spec once while it stays queued, and a new gang at its first cycle', async () => {
+    const a = await submit(2);
+    const b = await submit(3);
+    const first = await cycle.queuedGangs(1000);
+    expect(counts(first, [a, b])).toEqual([2, 3]);
+    const second = await cycle.queuedGangs(1000);
+    // The same objects: held from the last cycle, not read and parsed again.
+    expect(second.find((g) => g.id === a)!.gang).toBe(first.find((g) => g.id === a)!.gang);
+    const c = await submit(4);
+    const third = await cycle.queuedGangs(1000);
+    expect(counts(third, [a, b, c])).toEqual([2, 3, 4]);
+    // Reserved: no longer queued, and its spec no longer held.
+    await cycle.commitCycle([reservation(a)], [], EPOCH);
+    const fourth = await cycle.queuedGangs(1000);
+    expect(counts(fourth, [a, b, c])).toEqual([undefined, 3, 4]);
+  });
+});
+
 describe('CycleRepository.commitCycle', () => {
   it('commits the reservation, the state and the event together', async () => {
     const before = Date.now();

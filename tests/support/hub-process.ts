@@ -82,7 +82,10 @@ export class HubProcess {
   }
 
   static async start(options: HubProcessOptions): Promise<HubProcess> {
-    const child = spawn(process.execPath, [HUB_MAIN], {
+    // MUSTER_HUB_NODE_ARGS: node flags for the hub, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+    // to profile it under a benchmark (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = (process.env.MUSTER_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, HUB_MAIN], {
       cwd: REPO_ROOT,
       env: {
         ...process.env,

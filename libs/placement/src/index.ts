@@ -82,6 +82,7 @@ export {
   placeBatch,
   placeGang,
   placementStream,
+  PreparedGangs,
 } from './lib/place';
 export type {
   BatchResult,

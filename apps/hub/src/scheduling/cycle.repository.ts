@@ -66,6 +66,9 @@ export function explanationKey(e: Pick<StoredExplanation, 'summary' | 'clusters'
 /** The SQL of the scheduling cycle: what it reads (the queue, weights, reservations) and commits. */
 @Injectable()
 export class CycleRepository {
+  /** The gang specs the last queuedGangs() returned, by job id (see gangsOf). */
+  private gangSpecs = new Map<string, GangSpec>();
+
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
     private readonly jobs: JobsRepository,
@@ -80,7 +83,7 @@ export class CycleRepository {
   async queuedGangs(limit: number): Promise<QueuedGang[]> {
     const rows = (await this.db.query(
       `SELECT h.* FROM queues q CROSS JOIN LATERAL (
-         SELECT id, queue, priority, gang, created_at, explanation, excluded_clusters,
+         SELECT id, queue, priority, created_at, explanation, excluded_clusters,
                 row_number() OVER (ORDER BY priority DESC, created_at ASC) AS turn
            FROM jobs
           WHERE queue = q.name AND state = 'Queued' AND (not_before IS NULL OR not_before <= now())
@@ -91,20 +94,51 @@ export class CycleRepository {
       id: string;
       queue: string;
       priority: number;
-      gang: GangSpec;
       created_at: Date;
       explanation: StoredExplanation | null;
       excluded_clusters: ClusterExclusions | null;
     }[];
-    return rows.map((r) => ({
-      id: r.id,
-      queue: r.queue,
-      priority: r.priority,
-      gang: r.gang,
-      createdAt: r.created_at,
-      explanationKey: explanationKey(r.explanation),
-      excludedClusters: r.excluded_clusters ?? {},
-    }));
+    const gangs = await this.gangsOf(rows.map((r) => r.id));
+    const out: QueuedGang[] = [];
+    for (const r of rows) {
+      const gang = gangs.get(r.id);
+      if (!gang) continue; // deleted between the two reads (its queue went)
+      out.push({
+        id: r.id,
+        queue: r.queue,
+        priority: r.priority,
+        gang,
+        createdAt: r.created_at,
+        explanationKey: explanationKey(r.explanation),
+        excludedClusters: r.excluded_clusters ?? {},
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The gang specs of `ids`: those of the last call from memory, the rest read by primary key.
+   * A job's gang never changes after its submit, so a spec read once stays true, and a queue's
+   * head is read again every cycle: without this each cycle re-read and re-parsed up to
+   * `limit` gang specs (pod templates included), a third of a busy hub's CPU. Holds only the
+   * gangs of the last call, so it is bounded by the cycle's limit.
+   */
+  private async gangsOf(ids: readonly string[]): Promise<Map<string, GangSpec>> {
+    const found = new Map<string, GangSpec>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const g = this.gangSpecs.get(id);
+      if (g) found.set(id, g);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const rows = (await this.db.query('SELECT id, gang FROM jobs WHERE id = ANY($1::uuid[])', [
+        missing,
+      ])) as { id: string; gang: GangSpec }[];
+      for (const r of rows) found.set(r.id, r.gang);
+    }
+    this.gangSpecs = found;
+    return found;
   }
 
   async queueWeights(): Promise<Map<string, number>> {

@@ -1,4 +1,10 @@
-import { CYCLE_PHASES, deductReservations, planCycle, type CycleCluster } from './plan-cycle';
+import {
+  CYCLE_PHASES,
+  deductReservations,
+  gangOf,
+  planCycle,
+  type CycleCluster,
+} from './plan-cycle';
 import { explanationKey, type QueuedGang } from './cycle.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
 
@@ -220,5 +226,30 @@ describe('deductReservations', () => {
     deductReservations([input], [reservation]);
     expect(input.nodes[0]!.free['nvidia.com/gpu']).toBe(8000n);
     expect('reflected' in c!).toBe(false);
+  });
+});
+
+describe('gangOf', () => {
+  it('parses a gang spec once, and each job keeps its own id and exclusions', () => {
+    const a = queued('g1', 2, '1');
+    const again = gangOf(a, NOW);
+    expect(gangOf(a, NOW)).toBe(again); // the same view: not parsed again
+    // Two jobs holding one spec object (a copy of a job, say) still get views of their own.
+    const b = { ...a, id: 'g2' };
+    expect(gangOf(b, NOW)).toMatchObject({ ok: true, gang: { id: 'g2' } });
+    expect(gangOf(a, NOW)).toMatchObject({ ok: true, gang: { id: 'g1' } });
+    // Exclusions are applied per cycle on top of the parsed view, and end when they expire.
+    const until = new Date(NOW.getTime() + 60_000).toISOString();
+    const excluded = {
+      ...a,
+      excludedClusters: { c1: { reason: 'BindTimeout', message: 'm', until } },
+    };
+    expect(gangOf(excluded, NOW)).toMatchObject({
+      ok: true,
+      gang: { excludedClusters: { c1: expect.any(String) } },
+    });
+    const later = new Date(NOW.getTime() + 120_000);
+    const view = gangOf(excluded, later);
+    expect(view.ok && view.gang.excludedClusters).toBeFalsy();
   });
 });

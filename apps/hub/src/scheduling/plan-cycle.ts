@@ -6,6 +6,7 @@ import {
   formatQuantity,
   parseResourceList,
   placeBatch,
+  type PreparedGangs,
   type ClusterSnapshot,
   type Gang,
   type GangDecision,
@@ -13,7 +14,7 @@ import {
 } from '@muster/placement';
 import { gangRefKey } from '@muster/common';
 import { requiredNodeAffinityOf } from '@muster/k8s';
-import type { StoredExplanation } from '../jobs/job.domain';
+import type { GangSpec, StoredExplanation } from '../jobs/job.domain';
 import type { ClusterUnavailable } from '../inventory/cluster.domain';
 import {
   explanationKey,
@@ -46,6 +47,11 @@ export interface CycleSnapshot {
 
 export interface CycleSettings {
   readonly policy: 'pack' | 'spread';
+  /**
+   * Placement's work on each gang, kept from cycle to cycle (the views gangOf gives never change;
+   * a gang with new exclusions is a new object).
+   */
+  readonly prepared?: PreparedGangs;
 }
 
 /** The phases of a cycle's decision, in order. */
@@ -104,7 +110,11 @@ export function planCycle(
   const offered = ordered.flatMap(({ view }) => (view.ok ? [view.gang] : []));
   lap('order');
 
-  const result = placeBatch(clusters, offered, { policy: settings.policy, explain: true });
+  const result = placeBatch(clusters, offered, {
+    policy: settings.policy,
+    explain: true,
+    prepared: settings.prepared,
+  });
   lap('place');
 
   const reservations: NewReservation[] = [];
@@ -187,17 +197,43 @@ export function gangOf(
   q: QueuedGang,
   now: Date,
 ): { ok: true; gang: Gang } | { ok: false; error: string } {
-  const group = q.gang.groups[0];
+  const base = baseViewOf(q.id, q.gang);
+  if (!base.ok) return base;
   const excluded = activeExclusions(q.excludedClusters, now);
+  return Object.keys(excluded).length > 0
+    ? { ok: true, gang: { ...base.gang, excludedClusters: excluded } }
+    : base;
+}
+
+type BaseView = { ok: true; gang: Gang } | { ok: false; error: string };
+
+/**
+ * The view without exclusions, once per gang spec object: specs are never changed once read
+ * (the cycle repository hands the same object to every cycle while the gang is queued), so the
+ * requests of a long queue are not parsed again each cycle. Keyed by the job id too, since the
+ * view carries it.
+ */
+const baseViews = new WeakMap<GangSpec, { id: string; view: BaseView }>();
+
+function baseViewOf(id: string, spec: GangSpec): BaseView {
+  const hit = baseViews.get(spec);
+  if (hit?.id === id) return hit.view;
+  const view = parseBaseView(id, spec);
+  baseViews.set(spec, { id, view });
+  return view;
+}
+
+function parseBaseView(id: string, spec: GangSpec): BaseView {
+  const group = spec.groups[0];
   const podSets: Gang['podSets'][number][] = [];
-  for (const ps of q.gang.podSets) {
+  for (const ps of spec.podSets) {
     const parsed = parseResourceList(ps.requests);
     if (!parsed.ok)
       return {
         ok: false,
         error: `stored requests of pod set "${ps.name}" cannot be read: ${parsed.error.message}`,
       };
-    const spec = (ps.template.spec ?? {}) as {
+    const template = (ps.template.spec ?? {}) as {
       nodeSelector?: Record<string, string>;
       tolerations?: Gang['podSets'][number]['tolerations'];
     };
@@ -205,17 +241,16 @@ export function gangOf(
       name: ps.name,
       count: ps.count,
       requests: parsed.value,
-      nodeSelector: spec.nodeSelector,
-      nodeAffinity: requiredNodeAffinityOf(spec),
-      tolerations: spec.tolerations,
+      nodeSelector: template.nodeSelector,
+      nodeAffinity: requiredNodeAffinityOf(template),
+      tolerations: template.tolerations,
       topology: ps.topology,
     });
   }
   return {
     ok: true,
     gang: {
-      id: q.id,
-      ...(Object.keys(excluded).length > 0 ? { excludedClusters: excluded } : {}),
+      id,
       podSets,
       colocation: group ? { podSets: group.podSets, level: group.level } : undefined,
     },

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoalescedRunner } from '@muster/common';
+import { PreparedGangs } from '@muster/placement';
 import type { Log } from '@muster/log';
 import { HubMetrics } from '../http/metrics';
 import { InventoryRepository } from '../inventory/inventory.repository';
@@ -76,6 +77,8 @@ export class Scheduler {
     },
     enabled: () => this.leader,
   });
+  /** Placement's work on each queued gang, kept across cycles (see PreparedGangs). */
+  private readonly prepared = new PreparedGangs();
   private wake: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   lastReport: CycleReport | undefined;
@@ -145,7 +148,7 @@ export class Scheduler {
     const plan = planCycle(
       { clusters, unavailable, reservations, weights, now: new Date() },
       queued,
-      { policy: this.settings.policy },
+      { policy: this.settings.policy, prepared: this.prepared },
     );
     if (plan.unreadableReservations.length > 0)
       this.log.error('reservations with unreadable node requests; their nodes count as full', {

@@ -49,6 +49,36 @@ export interface PlacementOptions {
    * decisions matter, e.g. in a simulation).
    */
   readonly explain?: boolean;
+  /**
+   * Keeps each gang's check and translation from one batch to the next (see
+   * {@link PreparedGangs}). Only for gangs that never change once offered.
+   */
+  readonly prepared?: PreparedGangs;
+}
+
+type Prepared = { ok: true; pg: PreparedGang } | { ok: false; error: PlacementError };
+
+/**
+ * What a batch works out about each gang before placing it (the gang checked, and translated to
+ * the resource names of the snapshot), kept across batches for a caller that offers the same
+ * gangs again and again, as a scheduler offers its queue every cycle. The caller promises that a
+ * gang object it offers with this cache never changes afterwards: a changed gang must be a new
+ * object. A translation is reused only while the snapshot's resource names are the same; entries
+ * go with their gang objects (weakly held).
+ */
+export class PreparedGangs {
+  private readonly entries = new WeakMap<Gang, { space: string; out: Prepared }>();
+
+  /** @internal */
+  lookup(gang: Gang, space: string): Prepared | undefined {
+    const e = this.entries.get(gang);
+    return e?.space === space ? e.out : undefined;
+  }
+
+  /** @internal */
+  store(gang: Gang, space: string, out: Prepared): void {
+    this.entries.set(gang, { space, out });
+  }
 }
 
 /** A topology domain of a cluster, identified by its label values. */
@@ -125,6 +155,15 @@ class PlacementEngine {
   private readonly clusters: ClusterIndex[];
   private readonly policy: Policy;
   private readonly explain: boolean;
+  /**
+   * Each gang object checked and translated once per engine (warm, then decide, see it twice):
+   * gangs are plain values the engine never changes, and the resource space is fixed here.
+   */
+  private readonly prepared = new WeakMap<Gang, Prepared>();
+  /** Kept across batches when the caller passes one (options.prepared). */
+  private readonly kept: PreparedGangs | undefined;
+  /** The resource names of this snapshot, as the key of a kept translation. */
+  private readonly spaceKey: string;
 
   constructor(snapshot: readonly ClusterSnapshot[], options: PlacementOptions | undefined) {
     const input = Array.isArray(snapshot) ? snapshot : [];
@@ -132,6 +171,8 @@ class PlacementEngine {
     this.explain = options?.explain !== false;
     const valid = input.map((c) => clusterProblem(c) === undefined);
     this.space = buildResourceSpace(input.filter((_, i) => valid[i]));
+    this.kept = options?.prepared instanceof PreparedGangs ? options.prepared : undefined;
+    this.spaceKey = this.space.names.join('\n');
     const nameCount = new Map<string, number>();
     for (const c of input) {
       const n = typeof c?.name === 'string' ? c.name : '';
@@ -171,8 +212,9 @@ class PlacementEngine {
   warm(gangs: readonly Gang[]): void {
     const seen = new Set<string>();
     for (const gang of gangs) {
-      if (!validateGang(gang).ok) continue;
-      for (const ps of prepareGang(gang, this.space).podSets) {
+      const prepared = this.prepare(gang);
+      if (!prepared.ok) continue;
+      for (const ps of prepared.pg.podSets) {
         if (ps.count === 0 || seen.has(ps.sig)) continue;
         seen.add(ps.sig);
         for (const cx of this.clusters) if (cx.status.ok) cx.view(ps);
@@ -182,9 +224,9 @@ class PlacementEngine {
 
   decide(gang: Gang): GangDecision {
     const gangId = typeof gang?.id === 'string' ? gang.id : '';
-    const valid = validateGang(gang);
-    if (!valid.ok) return { status: 'invalid', gangId, error: valid.error };
-    const pg = prepareGang(gang, this.space);
+    const prepared = this.prepare(gang);
+    if (!prepared.ok) return { status: 'invalid', gangId, error: prepared.error };
+    const { pg } = prepared;
 
     const excluded = gang.excludedClusters ?? {};
     const isExcluded = (cx: ClusterIndex): boolean =>
@@ -216,6 +258,27 @@ class PlacementEngine {
         )
       : [];
     return { status: 'unplaced', gangId, explanations };
+  }
+
+  /** The gang checked and translated to this engine's resource space (once per gang object). */
+  private prepare(gang: Gang): Prepared {
+    // A non-object (bad input from an untyped caller) cannot be a WeakMap key: checked each time.
+    const cacheable = typeof gang === 'object' && gang !== null;
+    if (!cacheable) return this.prepareAnew(gang);
+    let out = this.prepared.get(gang) ?? this.kept?.lookup(gang, this.spaceKey);
+    if (!out) {
+      out = this.prepareAnew(gang);
+      this.kept?.store(gang, this.spaceKey, out);
+    }
+    this.prepared.set(gang, out);
+    return out;
+  }
+
+  private prepareAnew(gang: Gang): Prepared {
+    const valid = validateGang(gang);
+    return valid.ok
+      ? { ok: true, pg: prepareGang(gang, this.space) }
+      : { ok: false, error: valid.error };
   }
 
   private toPlacement(

@@ -14,7 +14,7 @@ import {
   Taint,
   Toleration,
 } from './model';
-import { GangDecision, placeBatch, placeGang } from './place';
+import { GangDecision, placeBatch, placeGang, PreparedGangs } from './place';
 import { formatQuantity } from './quantity';
 import { arbClusters, arbGangs, arbPolicy } from '../testing/arbitraries';
 
@@ -237,6 +237,27 @@ describe('placement properties', () => {
           snapshot = applyDecision(snapshot, g, single);
         });
       }),
+      RUNS,
+    );
+  });
+
+  it('decides the same with prepared gangs kept across batches, also when the snapshot changes', () => {
+    fc.assert(
+      fc.property(
+        arbClusters,
+        arbClusters,
+        arbGangs(5),
+        arbPolicy,
+        (first, second, gangs, policy) => {
+          // The same gang objects offered to three batches (a scheduler's cycles), on snapshots
+          // whose resource names differ and then come back, against batches that start afresh.
+          const prepared = new PreparedGangs();
+          for (const clusters of [first, second, first]) {
+            const kept = placeBatch(clusters, gangs, { policy, prepared }).decisions;
+            expect(kept).toEqual(placeBatch(clusters, gangs, { policy }).decisions);
+          }
+        },
+      ),
       RUNS,
     );
   });
