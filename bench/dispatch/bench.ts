@@ -12,6 +12,7 @@ import { AgentProcess } from '../../tests/support/agent-process';
 import { HubProcess, REPO_ROOT } from '../../tests/support/hub-process';
 import { createTestDatabase, createTestRedis } from '../../tests/support/services';
 import { fig, pct } from '../support/figures';
+import { rawInserts } from '../support/raw-inserts';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -161,6 +162,13 @@ async function rawLimit(
 interface Progress {
   submittedAt: Map<string, number>;
   hubRunningAt: Map<string, number>;
+  /** First Reserved event: the hub's decision committed. */
+  hubReservedAt: Map<string, number>;
+  /**
+   * First Dispatched (or Running, when the members' states came before the agent's answer):
+   * the reservation committed and every member created in the worker.
+   */
+  hubDispatchedAt: Map<string, number>;
   workerRunningAt: Map<string, number>;
   bindTimeouts: number;
   requeues: number;
@@ -275,6 +283,8 @@ async function main(): Promise<void> {
     const p: Progress = {
       submittedAt: new Map(),
       hubRunningAt: new Map(),
+      hubReservedAt: new Map(),
+      hubDispatchedAt: new Map(),
       workerRunningAt: new Map(),
       bindTimeouts: 0,
       requeues: 0,
@@ -286,6 +296,13 @@ async function main(): Promise<void> {
       const e = m.event;
       if (e.state === JobState.JOB_STATE_RUNNING && !p.hubRunningAt.has(e.jobId))
         p.hubRunningAt.set(e.jobId, Date.now());
+      if (e.state === JobState.JOB_STATE_RESERVED && !p.hubReservedAt.has(e.jobId))
+        p.hubReservedAt.set(e.jobId, Date.now());
+      if (
+        (e.state === JobState.JOB_STATE_DISPATCHED || e.state === JobState.JOB_STATE_RUNNING) &&
+        !p.hubDispatchedAt.has(e.jobId)
+      )
+        p.hubDispatchedAt.set(e.jobId, Date.now());
       if (e.state === JobState.JOB_STATE_QUEUED && e.fromState !== JobState.JOB_STATE_UNSPECIFIED) {
         p.requeues++;
         if (e.reason === 'BindTimeout') p.bindTimeouts++;
@@ -348,8 +365,24 @@ async function main(): Promise<void> {
       .map((id) => doneAt(p, id)! - p.submittedAt.get(id)!)
       .sort((a, b) => a - b);
     const rawRunningRate = (GANGS * MEMBERS) / raw.runningSeconds;
-    const musterRate = (finished.length * MEMBERS) / total;
+    // Per second from the first submit: gangs reserved (the hub's decision committed) and gangs
+    // admitted, MultiKueue's figure: reserved, and every member created in the worker (the hub's
+    // Dispatched, or Running when the members' states came first). MultiKueue creates one Job in
+    // the worker per workload; Muster creates (and ungates) every pod, so its figure is bounded by
+    // the worker API servers' pod create rate.
     const s = (ms: number) => fig(ms / 1000, 2);
+    const since = (at: Map<string, number>) => {
+      const ids = [...p.submittedAt.keys()].filter((id) => at.has(id));
+      const seconds =
+        ids.length > 0 ? (Math.max(...ids.map((id) => at.get(id)!)) - started) / 1000 : NaN;
+      const latencies = ids.map((id) => at.get(id)! - p.submittedAt.get(id)!).sort((a, b) => a - b);
+      return { n: ids.length, rate: ids.length / seconds, latencies };
+    };
+    const admitted = since(p.hubDispatchedAt);
+    const reserved = since(p.hubReservedAt);
+    const pcts = (l: number[]) => `${s(pct(l, 50))} / ${s(pct(l, 95))} / ${s(pct(l, 99))} s`;
+    const inserts = await rawInserts(db.url, GANGS, 50, { podSets: spec.podSets, groups: [] });
+    const musterRate = (finished.length * MEMBERS) / total;
     const rows: [string, string][] = [
       [
         'gangs Running (hub Running and every member Running in the worker)',
@@ -360,6 +393,20 @@ async function main(): Promise<void> {
       [
         'p50 / p95 / p99 submit → Running',
         `${s(pct(latencies, 50))} / ${s(pct(latencies, 95))} / ${s(pct(latencies, 99))} s`,
+      ],
+      [
+        "gangs/s reserved (the hub's decision committed)",
+        `${fig(reserved.rate)} (${reserved.n} of ${GANGS})`,
+      ],
+      ['p50 / p95 / p99 submit → reserved', pcts(reserved.latencies)],
+      [
+        'gangs/s admitted (reserved, every member created in the worker)',
+        `${fig(admitted.rate)} (${admitted.n} of ${GANGS})`,
+      ],
+      ['p50 / p95 / p99 submit → admitted', pcts(admitted.latencies)],
+      [
+        'plain INSERT transactions/s of a job row, 50 connections, same Postgres, same run',
+        fig(GANGS / inserts.seconds, 0),
       ],
       ['pods/s Running through Muster', fig(musterRate)],
       [

@@ -6,11 +6,11 @@
 // one fails the run (exit 1, one line).
 //   BENCH_SUBMITS=N (default 10,000), BENCH_CLIENTS=C (default 50)
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
 import type { HubClients, JobSpec } from '@muster/api';
 import { HubProcess, type HubEnd } from '../../tests/support/hub-process';
 import { createTestDatabase, createTestRedis } from '../../tests/support/services';
 import { fig, percentilesMs, positiveInteger, printTable, timedPool } from '../support/figures';
+import { rawInserts } from '../support/raw-inserts';
 
 class BenchFailure extends Error {}
 
@@ -46,27 +46,6 @@ const SPEC: JobSpec = {
   podSetGroups: [],
 };
 
-/**
- * The raw limit: single-row INSERT transactions of a job-sized row (same jsonb payload) from
- * `CLIENTS` connections, into a table of its own in the same database.
- */
-async function rawInserts(url: string): Promise<{ seconds: number; latencies: number[] }> {
-  const pool = new Pool({ connectionString: url, max: CLIENTS });
-  await pool.query(
-    `CREATE TABLE raw_inserts (id uuid PRIMARY KEY, client_request_id text UNIQUE, gang jsonb, created_at timestamptz DEFAULT now())`,
-  );
-  const gang = JSON.stringify({ podSets: SPEC.podSets, groups: [] });
-  const r = await timedPool(SUBMITS, CLIENTS, async () => {
-    await pool.query('INSERT INTO raw_inserts (id, client_request_id, gang) VALUES ($1, $2, $3)', [
-      randomUUID(),
-      randomUUID(),
-      gang,
-    ]);
-  });
-  await pool.end();
-  return r;
-}
-
 async function main(): Promise<void> {
   const db = await createTestDatabase();
   const redis = await createTestRedis();
@@ -96,7 +75,7 @@ async function main(): Promise<void> {
     );
     if (stored[0]!.n !== SUBMITS)
       throw new BenchFailure(`${SUBMITS} submits acknowledged, ${stored[0]!.n} stored`);
-    const raw = await rawInserts(db.url);
+    const raw = await rawInserts(db.url, SUBMITS, CLIENTS, { podSets: SPEC.podSets, groups: [] });
 
     printTable(`submit bench: ${SUBMITS} submits of a 4-member gang, ${CLIENTS} clients`, [
       ['submits acknowledged and stored', `${SUBMITS} of ${SUBMITS}`],
