@@ -73,7 +73,7 @@ export class FakeAgent {
     this.client = new AgentServiceClient(address, channelCredentials, channelOptions);
   }
 
-  connect(nodes: FakeNode[], epoch = `epoch-${Date.now()}`): this {
+  connect(nodes: FakeNode[], epoch = `epoch-${Date.now()}`, topologyLevels: string[] = []): this {
     this.ended = false;
     this.stream = this.client.connect();
     this.stream.on('data', (m: ConnectResponse) => {
@@ -99,7 +99,7 @@ export class FakeAgent {
         agentVersion: 'fake-1',
         epoch,
         kubernetesVersion: 'v1.36.1',
-        topologyLevels: [],
+        topologyLevels,
         gangScheduling: GangScheduling.GANG_SCHEDULING_GATES,
       },
     });
@@ -231,16 +231,18 @@ export async function connectFakeCluster(
   cluster: string,
   nodes: FakeNode[],
   heartbeatMs = 200,
+  /** The cluster's topology levels (registered and reported), outermost first. */
+  topologyLevels: string[] = [],
 ): Promise<FakeCluster> {
   await api.inventory.registerCluster({
     name: cluster,
     displayName: '',
     clusterSet: '',
-    topologyLevels: [],
+    topologyLevels,
     accessProviders: [],
     labels: {},
   });
-  const agent = new FakeAgent(hubAddress, cluster).connect(nodes);
+  const agent = new FakeAgent(hubAddress, cluster).connect(nodes, undefined, topologyLevels);
   const beat = setInterval(() => !agent.ended && agent.heartbeat(), heartbeatMs);
   const close = () => {
     clearInterval(beat);
