@@ -13,8 +13,8 @@ export interface QueuedGang {
   priority: number;
   gang: GangSpec;
   createdAt: Date;
-  /** The stored explanation's summary and clusters as JSON, to write only what changed. */
-  explanationKey: string;
+  /** What the stored explanation says (null: none yet), to write only what changed. */
+  explained: ExplanationDigest | null;
   /** Clusters that could not run this gang, with why and until when. */
   excludedClusters: ClusterExclusions;
 }
@@ -53,14 +53,28 @@ export class LeadershipLost extends Error {
   }
 }
 
-/** Compares explanations independently of how jsonb orders object keys. */
-export function explanationKey(e: Pick<StoredExplanation, 'summary' | 'clusters'> | null): string {
-  return e
-    ? JSON.stringify([
-        e.summary,
-        e.clusters.map((c) => [c.cluster, c.fits, c.reasonCode, c.message]),
-      ])
-    : '';
+/** What a stored explanation says, so that a cycle writes a new one only when it matters. */
+export interface ExplanationDigest {
+  /** The verdict: the summary and each cluster's fit and reason code. */
+  verdict: string;
+  /** The verdict with every cluster's message (their figures move with free capacity). */
+  text: string;
+  /** When it was evaluated (epoch ms). */
+  at: number;
+}
+
+/** The digest of an explanation, independent of how jsonb orders object keys. */
+export function explanationDigest(e: StoredExplanation | null): ExplanationDigest | null {
+  if (!e) return null;
+  const at = Date.parse(e.evaluatedAt);
+  return {
+    verdict: JSON.stringify([e.summary, e.clusters.map((c) => [c.cluster, c.fits, c.reasonCode])]),
+    text: JSON.stringify([
+      e.summary,
+      e.clusters.map((c) => [c.cluster, c.fits, c.reasonCode, c.message]),
+    ]),
+    at: Number.isNaN(at) ? 0 : at,
+  };
 }
 
 /** The SQL of the scheduling cycle: what it reads (the queue, weights, reservations) and commits. */
@@ -109,7 +123,7 @@ export class CycleRepository {
         priority: r.priority,
         gang,
         createdAt: r.created_at,
-        explanationKey: explanationKey(r.explanation),
+        explained: explanationDigest(r.explanation),
         excludedClusters: r.excluded_clusters ?? {},
       });
     }

@@ -5,7 +5,7 @@ import {
   planCycle,
   type CycleCluster,
 } from './plan-cycle';
-import { explanationKey, type QueuedGang } from './cycle.repository';
+import { explanationDigest, type QueuedGang } from './cycle.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
 
 const NOW = new Date('2026-12-02T12:00:00Z');
@@ -29,7 +29,7 @@ const queued = (id: string, count: number, gpus: string, extra: Partial<QueuedGa
     queue: 'research',
     priority: 0,
     createdAt: new Date(NOW.getTime() - 60_000),
-    explanationKey: '',
+    explained: null,
     excludedClusters: {},
     gang: {
       podSets: [
@@ -152,10 +152,31 @@ describe('planCycle', () => {
     const first = plan(snapshot([cluster('c1', [0])]), [queued('g1', 1, '8')]);
     const stored = first.explanations[0]!.explanation;
     const again = plan(snapshot([cluster('c1', [0])]), [
-      queued('g1', 1, '8', { explanationKey: explanationKey(stored) }),
+      queued('g1', 1, '8', { explained: explanationDigest(stored) }),
     ]);
     expect(again.explanations).toEqual([]);
     expect(again.unplaced).toBe(1);
+  });
+
+  it('rewrites a changed verdict at once, and changed figures only once a minute', () => {
+    // Stored: c1 has 4 GPUs free, too few for a gang of one 8-GPU member.
+    const stored = plan(snapshot([cluster('c1', [4])]), [queued('g1', 1, '8')]).explanations[0]!
+      .explanation;
+    const later = (ms: number) => new Date(NOW.getTime() + ms);
+    const next = (free: number[], ms: number, clusters = [cluster('c1', free)]) =>
+      plan(snapshot(clusters, { now: later(ms) }), [
+        queued('g1', 1, '8', { explained: explanationDigest(stored) }),
+      ]).explanations;
+    // 2 GPUs free now: the same verdict with another figure; not written within the minute...
+    expect(next([2], 10_000)).toEqual([]);
+    // ...and written once the stored text is a minute old.
+    expect(next([2], 60_000)).toHaveLength(1);
+    expect(next([2], 60_000)[0]!.explanation.clusters[0]!.message).toBe(
+      'cluster has 2 nvidia.com/gpu free, gang needs 8',
+    );
+    expect(stored.clusters[0]!.message).toBe('cluster has 4 nvidia.com/gpu free, gang needs 8');
+    // A new verdict (another cluster, say) is written at once.
+    expect(next([2], 10_000, [cluster('c1', [2]), cluster('c2', [0])])).toHaveLength(1);
   });
 
   it('offers queues in weighted turns, so one queue cannot take every slot', () => {

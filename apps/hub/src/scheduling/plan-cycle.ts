@@ -17,7 +17,8 @@ import { requiredNodeAffinityOf } from '@muster/k8s';
 import type { GangSpec, StoredExplanation } from '../jobs/job.domain';
 import type { ClusterUnavailable } from '../inventory/cluster.domain';
 import {
-  explanationKey,
+  explanationDigest,
+  type ExplanationDigest,
   type NewReservation,
   type NodeRequests,
   type QueuedGang,
@@ -139,8 +140,7 @@ export function planCycle(
     }
     if (typeof decision === 'string' || decision.status === 'invalid') invalid++;
     const explanation = explain(q, decision, clusters.length, snapshot.unavailable, evaluatedAt);
-    // Store only when the verdict changed, so a long queue does not rewrite every row each cycle.
-    if (q.explanationKey !== explanationKey(explanation))
+    if (explanationDue(q.explained, explanationDigest(explanation)!))
       explanations.push({ jobId: q.id, explanation });
   }
   lap('verdicts');
@@ -155,6 +155,22 @@ export function planCycle(
     unreadableReservations: unreadable,
     phases,
   };
+}
+
+/**
+ * A stored explanation whose messages changed but whose verdict did not is rewritten at most this
+ * often, in ms: the messages carry free-capacity figures that move nearly every cycle, and each
+ * rewrite of every queued gang's row (one verdict per cluster) would bloat the jobs table.
+ */
+export const EXPLANATION_REFRESH_MS = 60_000;
+
+/**
+ * Whether a cycle writes its explanation: there is none yet, the verdict changed (a cluster's fit
+ * or reason, or the summary), or only the figures changed and the stored one is a refresh old.
+ */
+function explanationDue(stored: ExplanationDigest | null, next: ExplanationDigest): boolean {
+  if (!stored || stored.verdict !== next.verdict) return true;
+  return stored.text !== next.text && next.at - stored.at >= EXPLANATION_REFRESH_MS;
 }
 
 /** Why a gang stays queued: a malformed gang's error, or every cluster's reason. */
