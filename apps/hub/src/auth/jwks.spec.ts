@@ -199,10 +199,16 @@ describe('UrlKeySource (issuer discovery on a loopback server)', () => {
       fetchTimeoutMs: 2000,
       onError: (e) => errors.push(e),
     });
-    expect(await verdict(failing, base, token(base, 'kept'))).toBe('ok');
-    keysStatus = 503;
-    // The cache is stale at once (refreshMs 0) and the refetch fails: the last keys still verify.
-    expect(await verdict(failing, base, token(base, 'kept'))).toBe('ok');
+    // The clock held still: a fast machine fetches and verifies again within one millisecond.
+    const frozen = jest.spyOn(Date, 'now').mockReturnValue(Date.now());
+    try {
+      expect(await verdict(failing, base, token(base, 'kept'))).toBe('ok');
+      keysStatus = 503;
+      // Stale at once (refreshMs 0) and the refetch fails: the last keys still verify.
+      expect(await verdict(failing, base, token(base, 'kept'))).toBe('ok');
+    } finally {
+      frozen.mockRestore();
+    }
     expect(errors[1]).toMatch(/fetching the OIDC keys failed: .*HTTP 503/);
   });
 });

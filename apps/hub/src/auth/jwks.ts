@@ -179,7 +179,8 @@ export class UrlKeySource implements KeySource {
   }
 
   async key(header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
-    const due = !this.keySet || Date.now() - this.fetchedAt > this.options.refreshMs;
+    // ">=": keys as old as refreshMs are due (refreshMs 0: every use refetches, even in the same ms).
+    const due = !this.keySet || Date.now() - this.fetchedAt >= this.options.refreshMs;
     if (due) await this.refresh();
     try {
       return await this.lookUp(header, token);
