@@ -7,10 +7,4 @@
 #   bench/dispatch/run.sh                 1,000 gangs of 4 members
 #   BENCH_GANGS=200 bench/dispatch/run.sh a quicker run (or: bench/dispatch/run.sh --gangs 200)
 #   BENCH_MEMBERS=M, BENCH_TIMEOUT_S=S    members per gang, longest wait for Running
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash tools/ensure-services.sh
-bash tools/ensure-install.sh
-rm -rf bench/dispatch/dist
-npx tsc -p bench/dispatch/tsconfig.json
-node bench/dispatch/dist/bench/dispatch/bench.js "$@"
+exec bash "$(dirname "$0")/../support/run.sh" dispatch "$@"

@@ -17,7 +17,7 @@ import {
 import { jobSpec, podSet } from '../../tests/support/fixtures';
 import { HubProcess, type HubEnd } from '../../tests/support/hub-process';
 import { createTestDatabase, createTestRedis } from '../../tests/support/services';
-import { fig, pct, positiveInteger, printTable, timedPool } from '../support/figures';
+import { fig, pct, positiveInteger, printTable, runBench, timedPool } from '../support/figures';
 
 class BenchFailure extends Error {}
 
@@ -233,10 +233,4 @@ async function main(): Promise<void> {
     throw new BenchFailure(`the hub did not stop cleanly: ${hubEnd}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

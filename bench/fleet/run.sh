@@ -4,10 +4,4 @@
 # long a cluster joining a busy fleet waits for work.
 #   bench/fleet/run.sh                                        100 × 1,000 nodes, 100,000 gangs
 #   BENCH_CLUSTERS=C BENCH_NODES=N BENCH_GANGS=G BENCH_QUEUES=Q BENCH_RUN_MS=MS bench/fleet/run.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash tools/ensure-services.sh
-bash tools/ensure-install.sh
-rm -rf bench/fleet/dist
-npx tsc -p bench/fleet/tsconfig.json
-node bench/fleet/dist/bench/fleet/bench.js "$@"
+exec bash "$(dirname "$0")/../support/run.sh" fleet "$@"

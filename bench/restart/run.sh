@@ -3,10 +3,4 @@
 # serve and to its first scheduling cycle, and ListJobs pages beside the same pages in plain SQL.
 #   bench/restart/run.sh                                  100,000 jobs, 1,000,000 events
 #   BENCH_JOBS=N BENCH_EVENTS=M BENCH_PAGES=P bench/restart/run.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash tools/ensure-services.sh
-bash tools/ensure-install.sh
-rm -rf bench/restart/dist
-npx tsc -p bench/restart/tsconfig.json
-node bench/restart/dist/bench/restart/bench.js "$@"
+exec bash "$(dirname "$0")/../support/run.sh" restart "$@"

@@ -9,7 +9,14 @@ import { randomUUID } from 'node:crypto';
 import type { HubClients, JobSpec } from '@muster/api';
 import { HubProcess, type HubEnd } from '../../tests/support/hub-process';
 import { createTestDatabase, createTestRedis } from '../../tests/support/services';
-import { fig, percentilesMs, positiveInteger, printTable, timedPool } from '../support/figures';
+import {
+  fig,
+  percentilesMs,
+  positiveInteger,
+  printTable,
+  runBench,
+  timedPool,
+} from '../support/figures';
 import { rawInserts } from '../support/raw-inserts';
 
 class BenchFailure extends Error {}
@@ -95,10 +102,4 @@ async function main(): Promise<void> {
     throw new BenchFailure(`the hub did not stop cleanly: ${hubEnd}`);
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -3,10 +3,4 @@
 # its reply), beside a plain INSERT loop into the same Postgres in the same run.
 #   bench/submit/run.sh                         10,000 submits from 50 clients
 #   BENCH_SUBMITS=N BENCH_CLIENTS=C bench/submit/run.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash tools/ensure-services.sh
-bash tools/ensure-install.sh
-rm -rf bench/submit/dist
-npx tsc -p bench/submit/tsconfig.json
-node bench/submit/dist/bench/submit/bench.js "$@"
+exec bash "$(dirname "$0")/../support/run.sh" submit "$@"

@@ -60,3 +60,17 @@ export function printTable(title: string, rows: readonly (readonly [string, stri
   process.stdout.write(`\n${title}\n`);
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(width)}  ${v}\n`);
 }
+
+/**
+ * Runs a benchmark's main: exit 0 when it ends, 1 with one line "bench failed: …" when it throws
+ * (a run that is not valid says why; it never prints figures as if it were).
+ */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
