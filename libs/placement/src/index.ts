@@ -81,6 +81,7 @@ export {
   formatDecision,
   placeBatch,
   placeGang,
+  PlacementIndex,
   placementStream,
   PreparedGangs,
 } from './lib/place';

@@ -60,8 +60,21 @@ function resources(list: Record<string, string>): ResourceList {
 
 const EFFECTS = new Set(['NoSchedule', 'PreferNoSchedule', 'NoExecute']);
 
+/**
+ * Each reported node's placement view, once per node object: a report replaces a changed node's
+ * object and never edits one, so every cycle hands placement the same object for a node that did
+ * not change, and its kept index skips it (see PlacementIndex).
+ */
+const snapshots = new WeakMap<ReportedNode, NodeSnapshot>();
+
 /** The placement library's view of a reported node. */
 export function nodeSnapshotOf(n: ReportedNode): NodeSnapshot {
+  let snapshot = snapshots.get(n);
+  if (!snapshot) snapshots.set(n, (snapshot = parseNodeSnapshot(n)));
+  return snapshot;
+}
+
+function parseNodeSnapshot(n: ReportedNode): NodeSnapshot {
   return {
     name: n.name,
     labels: n.labels,

@@ -5,7 +5,8 @@ import {
   planCycle,
   type CycleCluster,
 } from './plan-cycle';
-import { explanationDigest, type QueuedGang } from './cycle.repository';
+import { PlacementIndex } from '@muster/placement';
+import { explanationDigest, type QueuedGang, type ReservationRow } from './cycle.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
 
 const NOW = new Date('2026-12-02T12:00:00Z');
@@ -92,6 +93,31 @@ describe('planCycle', () => {
       queued('g1', 1, '8'),
     ]);
     expect(reflected.reservations.map((r) => r.jobId)).toEqual(['g1']);
+  });
+
+  it('with an index kept from cycle to cycle, places on what each snapshot says is free', () => {
+    const index = new PlacementIndex();
+    const cycle = (c: CycleCluster, q: QueuedGang[], reservations: ReservationRow[] = []) =>
+      planCycle(snapshot([c], { reservations }), q, { policy: 'pack', index });
+    const full = cluster('c1', [8, 8]);
+    expect(cycle(full, [queued('g1', 2, '8')]).reservations).toHaveLength(1);
+    // The reservation was not committed (say the commit failed): the same report again.
+    expect(cycle(full, [queued('g1', 2, '8')]).reservations).toHaveLength(1);
+    // Committed now, and not yet in the report: the cycle must not place on it again.
+    const held: ReservationRow = {
+      jobId: 'g1',
+      cluster: 'c1',
+      fencingToken: 1,
+      nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '8' }, 'c1-n2': { 'nvidia.com/gpu': '8' } },
+    };
+    expect(cycle(full, [queued('g2', 1, '8')], [held]).reservations).toEqual([]);
+    // Other work took a node: a new report with one node full.
+    const taken = cluster('c1', [0, 8]);
+    expect(cycle(taken, [queued('g2', 2, '8')]).reservations).toEqual([]);
+    expect(index.last).toEqual({ kept: 1, built: 0 });
+    expect(cycle(taken, [queued('g2', 1, '8')]).reservations[0]!.nodeRequests).toEqual({
+      'c1-n2': { 'nvidia.com/gpu': '8' },
+    });
   });
 
   it('explains a gang with unreadable stored requests as invalid, and places the rest', () => {

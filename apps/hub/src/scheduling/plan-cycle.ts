@@ -6,6 +6,7 @@ import {
   formatQuantity,
   parseResourceList,
   placeBatch,
+  type PlacementIndex,
   type PreparedGangs,
   type ClusterSnapshot,
   type Gang,
@@ -53,6 +54,11 @@ export interface CycleSettings {
    * a gang with new exclusions is a new object).
    */
   readonly prepared?: PreparedGangs;
+  /**
+   * Each cluster's capacity index, kept from cycle to cycle and updated by what changed (node
+   * snapshots are never edited: see nodeSnapshotOf).
+   */
+  readonly index?: PlacementIndex;
 }
 
 /** The phases of a cycle's decision, in order. */
@@ -115,6 +121,7 @@ export function planCycle(
     policy: settings.policy,
     explain: true,
     prepared: settings.prepared,
+    index: settings.index,
   });
   lap('place');
 

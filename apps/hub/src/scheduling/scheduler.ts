@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CoalescedRunner } from '@muster/common';
-import { PreparedGangs } from '@muster/placement';
+import { PlacementIndex, PreparedGangs } from '@muster/placement';
 import type { Log } from '@muster/log';
 import { HubMetrics } from '../http/metrics';
 import { InventoryRepository } from '../inventory/inventory.repository';
@@ -79,6 +79,8 @@ export class Scheduler {
   });
   /** Placement's work on each queued gang, kept across cycles (see PreparedGangs). */
   private readonly prepared = new PreparedGangs();
+  /** Each cluster's capacity index, kept across cycles and updated by what changed. */
+  private readonly index = new PlacementIndex();
   private wake: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   lastReport: CycleReport | undefined;
@@ -148,7 +150,7 @@ export class Scheduler {
     const plan = planCycle(
       { clusters, unavailable, reservations, weights, now: new Date() },
       queued,
-      { policy: this.settings.policy, prepared: this.prepared },
+      { policy: this.settings.policy, prepared: this.prepared, index: this.index },
     );
     if (plan.unreadableReservations.length > 0)
       this.log.error('reservations with unreadable node requests; their nodes count as full', {
@@ -184,6 +186,8 @@ export class Scheduler {
         unplaced: report.unplaced,
         invalid: report.invalid,
         clusters: report.clusters,
+        // Clusters whose placement index was built anew rather than kept and updated.
+        clustersIndexed: this.index.last.built,
         durationMs: Math.round(report.durationMs),
         ...phaseFields(phases),
       });

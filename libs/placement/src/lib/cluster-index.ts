@@ -17,6 +17,8 @@
  */
 import {
   ClusterSnapshot,
+  nodeProblem,
+  NodeSnapshot,
   RequiredNodeAffinity,
   Taint,
   Toleration,
@@ -157,6 +159,24 @@ export interface View {
    * instead of bigints (see {@link mayHold}).
    */
   readonly rootF: Float64Array[];
+  /** Asked for since the last {@link ClusterIndex.sync}; a view nobody asks for is dropped then. */
+  used: boolean;
+}
+
+/** An amount to add to one node's free resources (negative to take away). */
+interface NodeChange {
+  readonly nid: number;
+  readonly delta: SparseRequest;
+}
+
+/** A snapshot node as the index last saw it (see {@link ClusterIndex.sync}). */
+interface SeenNode {
+  /** The snapshot object the index holds the figures of. */
+  source: NodeSnapshot;
+  /** Its {@link IndexedNode} id, or -1 for an unusable node (not ready or unschedulable). */
+  readonly nid: number;
+  /** The sync that last found it in the snapshot. */
+  mark: number;
 }
 
 /** Relative slack of the float prefilter; float conversion errors are below 2^-52. */
@@ -239,10 +259,17 @@ export class ClusterIndex {
   private readonly hardTaints: Taint[] = [];
   private readonly r: number;
   private readonly zero: readonly bigint[];
+  /** Every resource name the snapshot's nodes report (free or allocatable, usable or not). */
+  readonly resourceNames = new Set<string>();
+  /** Each snapshot node by name, with the object whose figures the index holds. */
+  private readonly seen = new Map<string, SeenNode>();
+  /** Nodes whose free capacity {@link apply} changed since the last sync. */
+  private readonly dirty = new Set<number>();
+  private syncs = 0;
 
   constructor(
     snapshot: ClusterSnapshot,
-    space: ResourceSpace,
+    private readonly space: ResourceSpace,
     readonly name: string,
     readonly status: ClusterStatus,
   ) {
@@ -260,12 +287,15 @@ export class ClusterIndex {
       const taintKeys = new Set<string>();
       for (const n of sorted) {
         const labels = n.labels ?? {};
+        for (const k of Object.keys(n.free)) this.resourceNames.add(k);
+        for (const k of Object.keys(n.allocatable)) this.resourceNames.add(k);
         if (n.ready === false || n.unschedulable === true) {
           this.unusable.push({
             name: n.name,
             labels,
             reason: n.ready === false ? 'not ready' : 'unschedulable',
           });
+          this.seen.set(n.name, { source: n, nid: -1, mark: 0 });
           continue;
         }
         let d = 0;
@@ -291,6 +321,7 @@ export class ClusterIndex {
           }
         }
         const id = this.nodes.length;
+        this.seen.set(n.name, { source: n, nid: id, mark: 0 });
         const free = this.vector(n.free, space);
         this.nodes.push({
           id,
@@ -333,6 +364,11 @@ export class ClusterIndex {
         const f = n.free[r];
         if (f % 1000n !== 0n || f > BigInt(MAX_COUNTABLE_UNITS) * 1000n) whole = false;
         else if (Number(f / 1000n) > k) k = Number(f / 1000n);
+        // Room for the node's whole allocatable, so a kept index (sync) need not be rebuilt
+        // when work on the node ends and its free amount grows back.
+        const a = n.alloc[r];
+        if (a % 1000n === 0n && a <= BigInt(MAX_COUNTABLE_UNITS) * 1000n && Number(a / 1000n) > k)
+          k = Number(a / 1000n);
       }
       if (whole && this.nodes.length > 0) {
         this.countableOf[r] = this.countable.length;
@@ -400,6 +436,7 @@ export class ClusterIndex {
       capacities: new Map(),
       rootF: Array.from({ length: this.maxDepth + 2 }, () => new Float64Array(this.r)),
       hist: this.countable.map((c) => new Int32Array((c.k + 1) * this.cacheSlots)),
+      used: true,
     };
     for (const n of this.nodes) {
       if (node && node[n.id] === 0) continue;
@@ -468,7 +505,10 @@ export class ClusterIndex {
   /** The view of the nodes a pod set may use (selector + tolerations), built on first use. */
   view(ps: PreparedPodSet): View {
     const cached = this.viewBySig.get(ps.sig);
-    if (cached) return cached;
+    if (cached) {
+      cached.used = true;
+      return cached;
+    }
     const selectorEmpty = !ps.selector || Object.keys(ps.selector).length === 0;
     let v = this.all;
     if (
@@ -556,17 +596,31 @@ export class ClusterIndex {
    * view's aggregates on the way to the root.
    */
   apply(counts: ReadonlyMap<number, number>, req: SparseRequest, sign: 1n | -1n): void {
+    const changes: NodeChange[] = [];
+    for (const [nid, k] of counts) {
+      const times = BigInt(k) * sign;
+      changes.push({ nid, delta: { idx: req.idx, amt: req.amt.map((a) => a * times) } });
+    }
+    this.change(changes, req.idx);
+  }
+
+  /**
+   * Adds each node's `delta` to its free amounts and updates every view's aggregates on the way
+   * to the root, each domain once however many of its nodes changed. `idx` lists every resource
+   * any delta changes.
+   */
+  private change(changes: readonly NodeChange[], idx: readonly number[]): void {
     const touched = new Set<number>();
     // Histogram moves: [countable index, node, old bin, new bin].
     const moves: Array<[number, number, number, number]> = [];
-    for (const [nid, k] of counts) {
+    for (const { nid, delta } of changes) {
       const n = this.nodes[nid];
-      const times = BigInt(k) * sign;
-      for (let i = 0; i < req.idx.length; i++) {
-        const r = req.idx[i];
+      this.dirty.add(nid);
+      for (let i = 0; i < delta.idx.length; i++) {
+        const r = delta.idx[i];
         const c = this.countableOf[r];
         const before = c >= 0 ? this.bin(c, n.free[r]) : 0;
-        n.free[r] += req.amt[i] * times;
+        n.free[r] += delta.amt[i];
         n.freeF[r] = Number(n.free[r]);
         if (c >= 0) {
           const after = this.bin(c, n.free[r]);
@@ -589,20 +643,83 @@ export class ClusterIndex {
         }
       }
       const dirty = new Set<number>();
-      for (const [nid, k] of counts) {
+      for (const { nid, delta } of changes) {
         if (v.node !== null && v.node[nid] === 0) continue;
-        const times = BigInt(k) * sign;
         for (let d = this.nodes[nid].domain; d >= 0; d = this.domains[d].parent) {
           if (this.domains[d].leafNode >= 0) continue;
           const sum = v.sum[d];
-          for (let i = 0; i < req.idx.length; i++) sum[req.idx[i]] += req.amt[i] * times;
+          for (let i = 0; i < delta.idx.length; i++) sum[delta.idx[i]] += delta.amt[i];
           dirty.add(d);
         }
       }
       const order = [...dirty].sort((a, b) => this.domains[b].depth - this.domains[a].depth);
-      for (const d of order) this.recompute(v, this.domains[d], req.idx);
-      if (dirty.size > 0 || this.domains[0].leafNode >= 0) this.refreshRootF(v, req.idx);
+      for (const d of order) this.recompute(v, this.domains[d], idx);
+      if (dirty.size > 0 || this.domains[0].leafNode >= 0) this.refreshRootF(v, idx);
     }
+  }
+
+  /**
+   * Brings the index up to a newer snapshot of the same cluster, as a rebuild from it would be,
+   * by applying each changed node's new free capacity. Nodes are compared by object first: an
+   * object seen before, whose figures no placement changed since, is skipped, so the caller
+   * promises that a snapshot node object is never changed once offered (a changed node is a new
+   * object). Returns false, leaving the index unfit for use, when the snapshot differs by more
+   * than free capacity — nodes added, removed or renamed, labels, taints, readiness,
+   * allocatable, the resource names a node reports, the cluster's status or levels — or when a
+   * node is malformed, or frees more whole units of a countable resource than its histograms
+   * hold: then the cluster must be indexed anew.
+   */
+  sync(snapshot: ClusterSnapshot, status: ClusterStatus): boolean {
+    if (!this.status.ok || !status.ok) return false;
+    const levels = snapshot.topologyLevels;
+    if (!Array.isArray(levels) || levels.length !== this.levels.length) return false;
+    for (let i = 0; i < levels.length; i++) if (levels[i] !== this.levels[i]) return false;
+    const nodes = snapshot.nodes;
+    if (!Array.isArray(nodes) || nodes.length !== this.seen.size) return false;
+    const mark = ++this.syncs;
+    const changes: NodeChange[] = [];
+    const changed = new Set<number>();
+    const validNames = new Set<string>();
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i] as NodeSnapshot | undefined;
+      const seen = n && typeof n.name === 'string' ? this.seen.get(n.name) : undefined;
+      // Same count, every name known and none twice: the same set of nodes.
+      if (!seen || seen.mark === mark) return false;
+      seen.mark = mark;
+      if (seen.source === n && (seen.nid < 0 || !this.dirty.has(seen.nid))) continue;
+      if (seen.source !== n) {
+        if (nodeProblem(n!, i, validNames) || !sameShape(seen.source, n!)) return false;
+        seen.source = n!;
+      }
+      if (seen.nid < 0) continue;
+      const node = this.nodes[seen.nid];
+      const free = this.vector(n!.free, this.space);
+      const idx: number[] = [];
+      const amt: bigint[] = [];
+      for (let r = 0; r < this.r; r++) {
+        if (free[r] === node.free[r]) continue;
+        const c = this.countableOf[r];
+        if (c >= 0 && free[r] > BigInt(this.countable[c].k) * 1000n + 999n) return false;
+        idx.push(r);
+        amt.push(free[r] - node.free[r]);
+        changed.add(r);
+      }
+      if (idx.length > 0) changes.push({ nid: seen.nid, delta: { idx, amt } });
+    }
+    if (changes.length > 0)
+      this.change(
+        changes,
+        [...changed].sort((a, b) => a - b),
+      );
+    this.dirty.clear();
+    // Views nobody asked for in the last batch stop costing every update; rebuilt on next use.
+    for (let i = this.views.length - 1; i >= 0; i--) {
+      const v = this.views[i];
+      if (!v.used && v !== this.all) this.views.splice(i, 1);
+      v.used = false;
+    }
+    for (const [sig, v] of this.viewBySig) if (!this.views.includes(v)) this.viewBySig.delete(sig);
+    return true;
   }
 
   // ----- fitting (the queries themselves are in ./capacity) -----
@@ -771,4 +888,46 @@ export class ClusterIndex {
 export function scaleSparse(req: SparseRequest, count: number): SparseRequest {
   const k = BigInt(count);
   return { idx: req.idx, amt: req.amt.map((a) => a * k) };
+}
+
+/**
+ * Whether two snapshots of one node differ at most in the amounts free: the same labels, taints,
+ * readiness, allocatable amounts and the same resource names reported free.
+ */
+function sameShape(a: NodeSnapshot, b: NodeSnapshot): boolean {
+  return (
+    a.name === b.name &&
+    (a.ready === false) === (b.ready === false) &&
+    (a.unschedulable === true) === (b.unschedulable === true) &&
+    sameRecord(a.labels ?? {}, b.labels ?? {}) &&
+    sameRecord(a.allocatable, b.allocatable) &&
+    sameKeys(a.free, b.free) &&
+    sameTaints(a.taints ?? [], b.taints ?? [])
+  );
+}
+
+function sameRecord<T>(a: Readonly<Record<string, T>>, b: Readonly<Record<string, T>>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys)
+    if (!Object.prototype.hasOwnProperty.call(b, k) || a[k] !== b[k]) return false;
+  return true;
+}
+
+function sameKeys(a: object, b: object): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+  return true;
+}
+
+function sameTaints(a: readonly Taint[], b: readonly Taint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    const y = b[i];
+    if (x.key !== y.key || (x.value ?? '') !== (y.value ?? '') || x.effect !== y.effect)
+      return false;
+  }
+  return true;
 }

@@ -455,25 +455,39 @@ export function clusterProblem(cluster: ClusterSnapshot):
       return bad(`${f}.name`, `${f} needs a name`);
     if (names.has(n.name)) return bad(`${f}.name`, `node name ${n.name} is used twice`);
     names.add(n.name);
-    const fp = resourceListProblem(n.free, () => `node ${n.name} free`, resourceNames);
-    if (fp) return bad(`${f}.free`, fp);
-    const ap = resourceListProblem(
-      n.allocatable,
-      () => `node ${n.name} allocatable`,
-      resourceNames,
-    );
-    if (ap) return bad(`${f}.allocatable`, ap);
-    if (n.labels !== undefined && !isStringRecord(n.labels)) {
-      return bad(`${f}.labels`, `node ${n.name} labels must be strings`);
-    }
-    if (n.taints !== undefined) {
-      if (!Array.isArray(n.taints))
-        return bad(`${f}.taints`, `node ${n.name} taints must be an array`);
-      for (const t of n.taints) {
-        if (!t || typeof t.key !== 'string' || !EFFECTS.has(t.effect)) {
-          return bad(`${f}.taints`, `node ${n.name} has a malformed taint`);
-        }
-      }
+    const problem = nodeProblem(n, i, resourceNames);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with node `n` at position `i` of a snapshot, apart from a name used twice (a
+ * question about the whole list). `resourceNames` holds the names already found valid.
+ */
+export function nodeProblem(
+  n: NodeSnapshot,
+  i: number,
+  resourceNames: Set<string> = new Set(),
+): { code: 'InvalidCluster'; field: string; message: string } | undefined {
+  const f = `nodes[${i}]`;
+  const bad = (field: string, message: string) => ({
+    code: 'InvalidCluster' as const,
+    field: `${f}${field}`,
+    message,
+  });
+  if (!n || typeof n.name !== 'string' || n.name === '') return bad('.name', `${f} needs a name`);
+  const fp = resourceListProblem(n.free, () => `node ${n.name} free`, resourceNames);
+  if (fp) return bad('.free', fp);
+  const ap = resourceListProblem(n.allocatable, () => `node ${n.name} allocatable`, resourceNames);
+  if (ap) return bad('.allocatable', ap);
+  if (n.labels !== undefined && !isStringRecord(n.labels))
+    return bad('.labels', `node ${n.name} labels must be strings`);
+  if (n.taints !== undefined) {
+    if (!Array.isArray(n.taints)) return bad('.taints', `node ${n.name} taints must be an array`);
+    for (const t of n.taints) {
+      if (!t || typeof t.key !== 'string' || !EFFECTS.has(t.effect))
+        return bad('.taints', `node ${n.name} has a malformed taint`);
     }
   }
   return undefined;

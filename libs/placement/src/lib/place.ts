@@ -54,6 +54,12 @@ export interface PlacementOptions {
    * {@link PreparedGangs}). Only for gangs that never change once offered.
    */
   readonly prepared?: PreparedGangs;
+  /**
+   * Keeps the capacity index of each cluster from one batch to the next, updated to each new
+   * snapshot instead of rebuilt (see {@link PlacementIndex}). Only for snapshot nodes that never
+   * change once offered.
+   */
+  readonly index?: PlacementIndex;
 }
 
 type Prepared = { ok: true; pg: PreparedGang } | { ok: false; error: PlacementError };
@@ -79,6 +85,31 @@ export class PreparedGangs {
   store(gang: Gang, space: string, out: Prepared): void {
     this.entries.set(gang, { space, out });
   }
+}
+
+/**
+ * The capacity index of every cluster, kept from one batch to the next for a caller that places
+ * against a snapshot that changes a little between batches, as a scheduler's does between cycles.
+ * A batch given this index brings each cluster's index up to its snapshot by applying the free
+ * capacity of the nodes that changed, and rebuilds only a cluster whose nodes changed in more
+ * than free capacity (added, removed, relabelled, tainted, not ready, ...), or every cluster when
+ * the resource names of the fleet change. Decisions are the same as with an index built afresh
+ * (a property test checks this); what the batch places is deducted here too, and compared again
+ * with the next snapshot.
+ *
+ * The caller promises that a snapshot node object never changes once offered: a changed node is
+ * a new object (unchanged objects are not compared). One batch at a time: a batch that starts
+ * ends any stream still open on the same index.
+ */
+export class PlacementIndex {
+  /** @internal Clusters indexed by the last batch, by name (only those with a usable index). */
+  clusters = new Map<string, ClusterIndex>();
+  /** @internal The resource names of the last batch, joined. */
+  spaceKey: string | undefined;
+  /** @internal The batch allowed to use these clusters. */
+  owner: object | undefined;
+  /** How the last batch came by each cluster's index: kept and updated, or built anew. */
+  readonly last = { kept: 0, built: 0 };
 }
 
 /** A topology domain of a cluster, identified by its label values. */
@@ -162,6 +193,8 @@ class PlacementEngine {
   private readonly prepared = new WeakMap<Gang, Prepared>();
   /** Kept across batches when the caller passes one (options.prepared). */
   private readonly kept: PreparedGangs | undefined;
+  /** The cluster indexes, kept across batches when the caller passes one (options.index). */
+  private readonly index: PlacementIndex | undefined;
   /** The resource names of this snapshot, as the key of a kept translation. */
   private readonly spaceKey: string;
 
@@ -169,40 +202,13 @@ class PlacementEngine {
     const input = Array.isArray(snapshot) ? snapshot : [];
     this.policy = options?.policy === 'spread' ? 'spread' : 'pack';
     this.explain = options?.explain !== false;
-    const valid = input.map((c) => clusterProblem(c) === undefined);
-    this.space = buildResourceSpace(input.filter((_, i) => valid[i]));
     this.kept = options?.prepared instanceof PreparedGangs ? options.prepared : undefined;
-    this.spaceKey = this.space.names.join('\n');
-    const nameCount = new Map<string, number>();
-    for (const c of input) {
-      const n = typeof c?.name === 'string' ? c.name : '';
-      nameCount.set(n, (nameCount.get(n) ?? 0) + 1);
-    }
-    this.clusters = input
-      .map((c, i) => {
-        const name = typeof c?.name === 'string' && c.name !== '' ? c.name : `clusters[${i}]`;
-        const problem = clusterProblem(c);
-        let status: ClusterStatus = { ok: true };
-        if (problem) {
-          status = {
-            ok: false,
-            code: 'InvalidClusterSnapshot',
-            message: `cluster snapshot is invalid: ${problem.message}`,
-          };
-        } else if ((nameCount.get(c.name) ?? 0) > 1) {
-          status = {
-            ok: false,
-            code: 'InvalidClusterSnapshot',
-            message: `cluster name ${c.name} appears ${nameCount.get(c.name)} times in the snapshot`,
-          };
-        } else if (c.ready === false) {
-          status = { ok: false, code: 'ClusterNotReady', message: 'cluster is not ready' };
-        } else if (c.cordoned === true) {
-          status = { ok: false, code: 'ClusterCordoned', message: 'cluster is cordoned' };
-        }
-        return new ClusterIndex(c, this.space, name, status);
-      })
-      .sort((a, b) => cmpStr(a.name, b.name));
+    this.index = options?.index instanceof PlacementIndex ? options.index : undefined;
+    const { space, clusters } = indexClusters(input, this.index);
+    this.space = space;
+    this.spaceKey = space.names.join('\n');
+    this.clusters = clusters;
+    if (this.index) this.index.owner = this;
   }
 
   /**
@@ -223,6 +229,8 @@ class PlacementEngine {
   }
 
   decide(gang: Gang): GangDecision {
+    if (this.index && this.index.owner !== this)
+      throw new Error('placement stream used after a newer batch took over its PlacementIndex');
     const gangId = typeof gang?.id === 'string' ? gang.id : '';
     const prepared = this.prepare(gang);
     if (!prepared.ok) return { status: 'invalid', gangId, error: prepared.error };
@@ -299,6 +307,88 @@ class PlacementEngine {
       domain: domainRef(cx, cx.commonDomain(all)),
     };
   }
+}
+
+/** Whether a cluster is offered to placement at all, from its snapshot alone. */
+function clusterStatus(
+  c: ClusterSnapshot,
+  problem: ReturnType<typeof clusterProblem>,
+  sameName: number,
+): ClusterStatus {
+  if (problem)
+    return {
+      ok: false,
+      code: 'InvalidClusterSnapshot',
+      message: `cluster snapshot is invalid: ${problem.message}`,
+    };
+  return sameName > 1
+    ? {
+        ok: false,
+        code: 'InvalidClusterSnapshot',
+        message: `cluster name ${c.name} appears ${sameName} times in the snapshot`,
+      }
+    : readiness(c);
+}
+
+/** Ready and not cordoned, or why not (for a snapshot already found valid). */
+function readiness(c: ClusterSnapshot): ClusterStatus {
+  if (c.ready === false)
+    return { ok: false, code: 'ClusterNotReady', message: 'cluster is not ready' };
+  if (c.cordoned === true)
+    return { ok: false, code: 'ClusterCordoned', message: 'cluster is cordoned' };
+  return { ok: true };
+}
+
+/**
+ * The resource space and one index per cluster (sorted by name) for a batch: each kept index
+ * that can be brought up to its snapshot, the others built. The space is every resource name
+ * the valid clusters' nodes report, as {@link buildResourceSpace} finds it; when it differs from
+ * the kept indexes' space, every cluster is built anew in the new one.
+ */
+function indexClusters(
+  input: readonly ClusterSnapshot[],
+  kept: PlacementIndex | undefined,
+): { space: ResourceSpace; clusters: ClusterIndex[] } {
+  const nameOf = (c: ClusterSnapshot): string => (typeof c?.name === 'string' ? c.name : '');
+  const nameCount = new Map<string, number>();
+  for (const c of input) nameCount.set(nameOf(c), (nameCount.get(nameOf(c)) ?? 0) + 1);
+  const reused = new Map<number, ClusterIndex>();
+  const status = new Map<number, ClusterStatus>();
+  const names = new Set<string>();
+  input.forEach((c, i) => {
+    const cx = kept?.clusters.get(nameOf(c));
+    if (cx && nameCount.get(nameOf(c)) === 1 && cx.sync(c, readiness(c))) {
+      reused.set(i, cx);
+      for (const r of cx.resourceNames) names.add(r);
+      return;
+    }
+    const problem = clusterProblem(c);
+    status.set(i, clusterStatus(c, problem, nameCount.get(nameOf(c)) ?? 0));
+    if (!problem) for (const r of buildResourceSpace([c]).names) names.add(r);
+  });
+  const sorted = [...names].sort();
+  const space: ResourceSpace = { names: sorted, index: new Map(sorted.map((n, i) => [n, i])) };
+  const spaceKey = sorted.join('\n');
+  if (kept && kept.spaceKey !== spaceKey) {
+    // Every vector is laid out by the space: a new resource name means new indexes throughout.
+    for (const i of reused.keys()) status.set(i, readiness(input[i]));
+    reused.clear();
+  }
+  const clusters = input
+    .map((c, i): ClusterIndex => {
+      const cx = reused.get(i);
+      if (cx) return cx;
+      const name = nameOf(c) !== '' ? nameOf(c) : `clusters[${i}]`;
+      return new ClusterIndex(c, space, name, status.get(i)!);
+    })
+    .sort((a, b) => cmpStr(a.name, b.name));
+  if (kept) {
+    kept.clusters = new Map(clusters.filter((cx) => cx.status.ok).map((cx) => [cx.name, cx]));
+    kept.spaceKey = spaceKey;
+    kept.last.kept = reused.size;
+    kept.last.built = clusters.length - reused.size;
+  }
+  return { space, clusters };
 }
 
 function domainRef(cx: ClusterIndex, id: number): TopologyDomainRef | null {
