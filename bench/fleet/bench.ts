@@ -195,7 +195,26 @@ async function main(): Promise<void> {
     );
     const cycles = hub.logs
       .filter((l) => l.includes('"msg":"scheduling cycle"'))
-      .map((l) => JSON.parse(l) as { durationMs: number; placed: number; considered: number });
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            durationMs: number;
+            placed: number;
+            considered: number;
+            clustersIndexed?: number;
+          } & Record<string, number>,
+      );
+    // Where a cycle's time goes: the mean of each phase the hub logs (loadMs, placeMs, ...).
+    const phaseNames = Object.keys(cycles[0] ?? {}).filter(
+      (k) => k.endsWith('Ms') && k !== 'durationMs',
+    );
+    const phaseMeans = phaseNames
+      .map(
+        (k) =>
+          `${k.slice(0, -2)} ${fig(cycles.reduce((n, c) => n + (c[k] ?? 0), 0) / cycles.length, 0)}`,
+      )
+      .join(', ');
+    const indexed = cycles.reduce((n, c) => n + (c.clustersIndexed ?? 0), 0);
     const durations = cycles.map((c) => c.durationMs).sort((a, b) => a - b);
     const decided = cycles.reduce((n, c) => n + c.considered, 0);
     const cycleSeconds = durations.reduce((a, b) => a + b, 0) / 1000;
@@ -209,6 +228,11 @@ async function main(): Promise<void> {
       [
         'scheduling cycles that placed: count, p50 / p99 / max ms',
         `${durations.length}, ${fig(pct(durations, 50), 0)} / ${fig(pct(durations, 99), 0)} / ${fig(durations[durations.length - 1] ?? NaN, 0)}`,
+      ],
+      ['cycle phases, mean ms', phaseMeans || 'n/a'],
+      [
+        'clusters indexed anew / kept, over those cycles',
+        `${indexed} / ${cycles.length * (CLUSTERS + 1) - indexed}`,
       ],
       ['gangs considered per second of cycle time', fig(decided / cycleSeconds, 0)],
       ['hub peak RSS', `${fig(peakRss / 2 ** 20, 0)} MiB`],

@@ -3,6 +3,7 @@ import {
   deductReservations,
   gangOf,
   planCycle,
+  ReservationRequests,
   type CycleCluster,
 } from './plan-cycle';
 import { PlacementIndex } from '@muster/placement';
@@ -264,6 +265,20 @@ describe('deductReservations', () => {
     expect(clusters[0]!.nodes[0]!.free['nvidia.com/gpu']).toBe(2000n);
     expect(clusters[0]!.nodes[1]!.free['nvidia.com/gpu']).toBe(0n);
     expect(unreadable).toEqual(['g9']);
+  });
+
+  it('parses a reservation once while it holds capacity, and forgets it once released', () => {
+    const parsed = new ReservationRequests();
+    const first = parsed.of(reservation);
+    parsed.endCycle();
+    expect(parsed.of({ ...reservation })).toBe(first); // a new row of the same reservation
+    parsed.endCycle();
+    parsed.endCycle(); // a cycle that did not read it: released
+    expect(parsed.of(reservation)).not.toBe(first);
+    // A new fencing token is a new reservation, read anew.
+    expect(parsed.of({ ...reservation, fencingToken: 4 })).not.toBe(parsed.of(reservation));
+    const [c] = deductReservations([c1()], [reservation], parsed).clusters;
+    expect(c!.nodes[0]!.free['nvidia.com/gpu']).toBe(2000n);
   });
 
   it('ignores reservations of other clusters and does not mutate its input', () => {

@@ -59,6 +59,8 @@ export interface CycleSettings {
    * snapshots are never edited: see nodeSnapshotOf).
    */
   readonly index?: PlacementIndex;
+  /** Reservations' node requests, parsed once while they hold capacity. */
+  readonly reservations?: ReservationRequests;
 }
 
 /** The phases of a cycle's decision, in order. */
@@ -107,7 +109,12 @@ export function planCycle(
     mark = now;
   };
 
-  const { clusters, unreadable } = deductReservations(snapshot.clusters, snapshot.reservations);
+  const { clusters, unreadable } = deductReservations(
+    snapshot.clusters,
+    snapshot.reservations,
+    settings.reservations,
+  );
+  settings.reservations?.endCycle();
   lap('capacity');
 
   const ordered = orderForCycle(queued, snapshot.weights).map((q) => ({
@@ -300,6 +307,41 @@ function nodeRequestsOf(
   return out;
 }
 
+/** A reservation's node requests as amounts: per node, per resource; `null` when unreadable. */
+type HeldRequests = ReadonlyMap<string, ReadonlyMap<string, bigint> | null>;
+
+/**
+ * Each reservation's node requests, parsed once while it holds capacity (the Scheduler keeps one
+ * across cycles): they never change, and every cycle reads every reservation still holding
+ * capacity, up to thousands in a busy fleet, each with up to hundreds of nodes.
+ */
+export class ReservationRequests {
+  private held = new Map<string, HeldRequests>();
+  private seen = new Map<string, HeldRequests>();
+
+  /** The requests of `r`, parsed on first sight. */
+  of(r: ReservationRow): HeldRequests {
+    const key = gangRefKey(r.jobId, r.fencingToken);
+    let held = this.seen.get(key) ?? this.held.get(key);
+    if (!held) {
+      const perNode = new Map<string, ReadonlyMap<string, bigint> | null>();
+      for (const [node, requests] of Object.entries(r.nodeRequests)) {
+        const parsed = parseResourceList(requests);
+        perNode.set(node, parsed.ok ? new Map(Object.entries(parsed.value)) : null);
+      }
+      held = perNode;
+    }
+    this.seen.set(key, held);
+    return held;
+  }
+
+  /** Forgets the reservations the cycle that ends did not read (released since). */
+  endCycle(): void {
+    this.held = this.seen;
+    this.seen = new Map();
+  }
+}
+
 /**
  * The capacity a cycle places against: each cluster's reported free capacity minus the
  * reservations its report does not reflect yet. Never more than the cluster shows free; a
@@ -308,6 +350,7 @@ function nodeRequestsOf(
 export function deductReservations(
   clusters: readonly CycleCluster[],
   reservations: readonly ReservationRow[],
+  parsed: ReservationRequests = new ReservationRequests(),
 ): { clusters: ClusterSnapshot[]; unreadable: string[] } {
   const byCluster = new Map<string, ReservationRow[]>();
   for (const r of reservations) {
@@ -324,15 +367,14 @@ export function deductReservations(
     const used = new Map<string, Map<string, bigint>>();
     const full = new Set<string>();
     for (const r of pending) {
-      for (const [node, requests] of Object.entries(r.nodeRequests)) {
-        const parsed = parseResourceList(requests);
-        if (!parsed.ok) {
+      for (const [node, requests] of parsed.of(r)) {
+        if (!requests) {
           full.add(node);
           if (!unreadable.includes(r.jobId)) unreadable.push(r.jobId);
           continue;
         }
         const acc = used.get(node) ?? new Map<string, bigint>();
-        for (const [k, v] of Object.entries(parsed.value)) acc.set(k, (acc.get(k) ?? 0n) + v);
+        for (const [k, v] of requests) acc.set(k, (acc.get(k) ?? 0n) + v);
         used.set(node, acc);
       }
     }

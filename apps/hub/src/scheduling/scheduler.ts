@@ -13,7 +13,7 @@ import { Dispatcher } from '../dispatch/dispatcher';
 import { JobEventFeed } from '../jobs/job-event-feed';
 import { InjectLog } from '../logging/inject-log';
 import { CycleRequests } from './cycle-requests';
-import { planCycle, type CycleCluster, type CyclePhase } from './plan-cycle';
+import { planCycle, ReservationRequests, type CycleCluster, type CyclePhase } from './plan-cycle';
 
 export const SCHEDULER_SETTINGS = Symbol('SCHEDULER_SETTINGS');
 
@@ -81,6 +81,8 @@ export class Scheduler {
   private readonly prepared = new PreparedGangs();
   /** Each cluster's capacity index, kept across cycles and updated by what changed. */
   private readonly index = new PlacementIndex();
+  /** Reservations' node requests, parsed once while they hold capacity. */
+  private readonly reservations = new ReservationRequests();
   private wake: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   lastReport: CycleReport | undefined;
@@ -150,7 +152,12 @@ export class Scheduler {
     const plan = planCycle(
       { clusters, unavailable, reservations, weights, now: new Date() },
       queued,
-      { policy: this.settings.policy, prepared: this.prepared, index: this.index },
+      {
+        policy: this.settings.policy,
+        prepared: this.prepared,
+        index: this.index,
+        reservations: this.reservations,
+      },
     );
     if (plan.unreadableReservations.length > 0)
       this.log.error('reservations with unreadable node requests; their nodes count as full', {
