@@ -52,7 +52,6 @@ function condition(type: string, ok: boolean, reason: string, message: string): 
   };
 }
 
-/** The hub's end of AgentService.Connect: one stream per worker cluster. */
 /**
  * Each saved capacity row holds every node of its cluster, so saves are paced by size: at most
  * one per 5 s for a cluster of 1,000 nodes (else a fleet of them rewrites megabytes a second for
@@ -62,6 +61,7 @@ function condition(type: string, ok: boolean, reason: string, message: string): 
  */
 const PERSIST_MS_PER_NODE = 5;
 
+/** The hub's end of AgentService.Connect: one stream per worker cluster. */
 @Injectable()
 export class AgentGateway {
   constructor(
@@ -85,21 +85,17 @@ export class AgentGateway {
     const persist = () => {
       if (persistTimer || !session) return;
       const s = session;
-      persistTimer = setTimeout(
-        () => {
-          persistTimer = undefined;
-          const nodes = [...s.nodes.values()];
-          void Promise.all([
-            this.capacity.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [
-              ...s.reflected,
-            ]),
-            this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
-          ]).catch((err: Error) =>
-            this.log.warn('saving capacity failed', { cluster: s.cluster, err }),
-          );
-        },
-        Math.max(this.settings.persistIntervalMs, s.nodes.size * PERSIST_MS_PER_NODE),
-      );
+      const delayMs = Math.max(this.settings.persistIntervalMs, s.nodes.size * PERSIST_MS_PER_NODE);
+      persistTimer = setTimeout(() => {
+        persistTimer = undefined;
+        const nodes = [...s.nodes.values()];
+        void Promise.all([
+          this.capacity.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
+          this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
+        ]).catch((err: Error) =>
+          this.log.warn('saving capacity failed', { cluster: s.cluster, err }),
+        );
+      }, delayMs);
     };
 
     const reject = (code: status, message: string) => {
