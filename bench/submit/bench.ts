@@ -3,8 +3,9 @@
 // and its first event are committed. Beside it, in the same run and on the same Postgres, the
 // raw limit: a plain loop of single-row INSERT transactions from as many connections, each
 // row the size of a job row. At the end every acknowledged job is counted in Postgres; a missing
-// one fails the run (exit 1, one line).
-//   BENCH_SUBMITS=N (default 10,000), BENCH_CLIENTS=C (default 50)
+// one fails the run (exit 1, one line). Then the same number of jobs again through SubmitJobs,
+// BENCH_BATCH jobs per call from the same clients, each job counted when its call's reply arrives.
+//   BENCH_SUBMITS=N (default 10,000), BENCH_CLIENTS=C (default 50), BENCH_BATCH=B (default 20)
 import { randomUUID } from 'node:crypto';
 import type { HubClients, JobSpec } from '@muster/api';
 import { HubProcess, type HubEnd } from '../../tests/support/hub-process';
@@ -23,6 +24,7 @@ class BenchFailure extends Error {}
 
 const SUBMITS = positiveInteger('BENCH_SUBMITS', process.env.BENCH_SUBMITS, 10_000);
 const CLIENTS = positiveInteger('BENCH_CLIENTS', process.env.BENCH_CLIENTS, 50);
+const BATCH = positiveInteger('BENCH_BATCH', process.env.BENCH_BATCH, 20);
 
 const SPEC: JobSpec = {
   name: 'bench',
@@ -82,12 +84,33 @@ async function main(): Promise<void> {
     );
     if (stored[0]!.n !== SUBMITS)
       throw new BenchFailure(`${SUBMITS} submits acknowledged, ${stored[0]!.n} stored`);
+    // The same number of jobs through SubmitJobs, BATCH per call (the last call may be smaller).
+    const bulkIds: string[] = [];
+    const calls = Math.ceil(SUBMITS / BATCH);
+    const bulk = await timedPool(calls, CLIENTS, async (c, w) => {
+      const n = Math.min(BATCH, SUBMITS - c * BATCH);
+      const jobs = Array.from({ length: n }, () => ({ clientRequestId: randomUUID(), spec: SPEC }));
+      const { results } = await clients[w]!.jobs.submitJobs({ jobs });
+      results.forEach((r, i) => {
+        if (r.result?.$case !== 'submitted' || !r.result.submitted.created)
+          throw new BenchFailure(`SubmitJobs did not create ${jobs[i]!.clientRequestId}`);
+        bulkIds.push(jobs[i]!.clientRequestId);
+      });
+    });
+    const bulkStored = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM jobs WHERE client_request_id = ANY($1::text[])',
+      [bulkIds],
+    );
+    if (bulkStored[0]!.n !== SUBMITS)
+      throw new BenchFailure(`${SUBMITS} bulk submits acknowledged, ${bulkStored[0]!.n} stored`);
     const raw = await rawInserts(db.url, SUBMITS, CLIENTS, { podSets: SPEC.podSets, groups: [] });
 
     printTable(`submit bench: ${SUBMITS} submits of a 4-member gang, ${CLIENTS} clients`, [
       ['submits acknowledged and stored', `${SUBMITS} of ${SUBMITS}`],
       ['submits/s through the hub', fig(SUBMITS / muster.seconds, 0)],
       ['p50 / p95 / p99 submit latency', percentilesMs(muster.latencies)],
+      [`jobs/s through SubmitJobs, ${BATCH} per call`, fig(SUBMITS / bulk.seconds, 0)],
+      ['p50 / p95 / p99 SubmitJobs call latency', percentilesMs(bulk.latencies)],
       ['raw INSERT transactions/s, same Postgres, same run', fig(SUBMITS / raw.seconds, 0)],
       ['p50 / p95 / p99 raw INSERT latency', percentilesMs(raw.latencies)],
       ['hub / raw', `${fig((100 * raw.seconds) / muster.seconds, 0)} %`],

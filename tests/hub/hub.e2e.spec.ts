@@ -296,6 +296,67 @@ describe('jobs', () => {
     expect(other.details).toMatch(/^client_request_id/);
   });
 
+  it('SubmitJobs stores each good job once, refuses each bad one naming its field, and a retry creates nothing twice', async () => {
+    const before = await jobCount();
+    const jobs = [
+      { clientRequestId: randomUUID(), spec: jobSpec('research', { name: 'bulk-a' }) },
+      { clientRequestId: randomUUID(), spec: jobSpec('research', { name: 'Bad_Name' }) },
+      { clientRequestId: randomUUID(), spec: jobSpec('nowhere', { name: 'bulk-c' }) },
+      { clientRequestId: randomUUID(), spec: jobSpec('research', { name: 'bulk-d' }) },
+    ];
+    const { results } = await api.jobs.submitJobs({ jobs });
+    expect(results.map((r) => r.result?.$case)).toEqual([
+      'submitted',
+      'error',
+      'error',
+      'submitted',
+    ]);
+    const error = (i: number) => {
+      const r = results[i]!.result;
+      if (r?.$case !== 'error') throw new Error(`jobs[${i}] was not refused`);
+      return r.error;
+    };
+    expect(error(1)).toMatchObject({ code: 'InvalidArgument', field: 'jobs[1].spec.name' });
+    expect(error(1).message).toMatch(/^jobs\[1\]\.spec\.name: must be a DNS-1123/);
+    expect(error(2)).toMatchObject({ code: 'NotFound', field: 'jobs[2].spec.queue' });
+    expect(await jobCount()).toBe(before + 2);
+    const submitted = results.flatMap((r) =>
+      r.result?.$case === 'submitted' ? [r.result.submitted] : [],
+    );
+    expect(submitted.map((r) => [r.job!.spec!.name, r.created])).toEqual([
+      ['bulk-a', true],
+      ['bulk-d', true],
+    ]);
+    for (const r of submitted)
+      expect((await api.jobs.getJob({ jobId: r.job!.id })).job!.state).toBe(JobState.JOB_STATE_QUEUED);
+
+    // The same call again (a client that lost the reply): the same jobs, none created.
+    const again = await api.jobs.submitJobs({ jobs });
+    expect(
+      again.results.flatMap((r) =>
+        r.result?.$case === 'submitted'
+          ? [[r.result.submitted.job!.id, r.result.submitted.created]]
+          : [],
+      ),
+    ).toEqual(submitted.map((r) => [r.job!.id, false]));
+    expect(await jobCount()).toBe(before + 2);
+  });
+
+  it('SubmitJobs refuses an empty or oversized call whole, naming jobs', async () => {
+    const before = await jobCount();
+    const empty = await grpcError(api.jobs.submitJobs({ jobs: [] }));
+    expect(empty.code).toBe(status.INVALID_ARGUMENT);
+    expect(empty.details).toMatch(/^jobs: needs at least one job/);
+    const many = Array.from({ length: 501 }, () => ({
+      clientRequestId: randomUUID(),
+      spec: jobSpec('research'),
+    }));
+    const oversized = await grpcError(api.jobs.submitJobs({ jobs: many }));
+    expect(oversized.code).toBe(status.INVALID_ARGUMENT);
+    expect(oversized.details).toMatch(/^jobs: at most 500 jobs per call, got 501/);
+    expect(await jobCount()).toBe(before);
+  });
+
   it('pages through ListJobs', async () => {
     await api.inventory.createQueue({
       queue: { name: 'paging', description: '', weight: 1, allowedNamespaces: [] },

@@ -19,6 +19,17 @@ describe('TokenBucket', () => {
     expect(b.take()).toBeGreaterThan(0);
   });
 
+  it('takes several tokens at once or none, and says how long until all are there', () => {
+    const c = clock();
+    const b = new TokenBucket(10, 5, c.now);
+    expect(b.take(3)).toBe(0);
+    expect(b.take(3)).toBe(100); // 2 left: one more needed, 100 ms at 10/s
+    expect(b.take(2)).toBe(0); // nothing was taken by the refusal
+    c.advance(300);
+    expect(b.take(3)).toBe(0);
+    expect(b.take()).toBeGreaterThan(0);
+  });
+
   it('never holds more than the burst, however long it idles', () => {
     const c = clock();
     const b = new TokenBucket(100, 3, c.now);

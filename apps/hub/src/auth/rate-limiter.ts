@@ -24,15 +24,18 @@ export class TokenBucket {
     this.tokens = Math.min(this.burst, this.tokens + (elapsed * this.perSecond) / 1000);
   }
 
-  /** Takes one token: 0 when granted, else the milliseconds until one will be there. */
-  take(): number {
+  /**
+   * Takes `n` tokens (at most `burst`) at once or none: 0 when granted, else the milliseconds
+   * until they will be there.
+   */
+  take(n = 1): number {
     if (this.perSecond <= 0) return 0;
     this.refill();
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.tokens >= n) {
+      this.tokens -= n;
       return 0;
     }
-    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.perSecond));
+    return Math.max(1, Math.ceil(((n - this.tokens) * 1000) / this.perSecond));
   }
 
   /** True when the bucket is full again (so a keyed limiter may forget it). */
@@ -57,8 +60,11 @@ export class KeyedRateLimiter {
     this.sweptAt = now();
   }
 
-  /** 0 when granted, else the milliseconds to wait before the next attempt can succeed. */
-  take(key: string): number {
+  /**
+   * Takes `n` tokens (at most `burst`) from `key`'s bucket: 0 when granted, else the milliseconds
+   * to wait before the next attempt can succeed.
+   */
+  take(key: string, n = 1): number {
     if (this.perSecond <= 0) return 0;
     let bucket = this.buckets.get(key);
     if (!bucket) {
@@ -66,7 +72,7 @@ export class KeyedRateLimiter {
       bucket = new TokenBucket(this.perSecond, this.burst, this.now);
       this.buckets.set(key, bucket);
     }
-    return bucket.take();
+    return bucket.take(n);
   }
 
   get size(): number {

@@ -29,8 +29,11 @@ export interface RpcSpec {
   method: string;
   /** Roles that may call the method at all. */
   roles: readonly Role[];
-  /** A rate limit, checked after the role and before the request is looked at; throws. */
-  limit?: (caller: Principal) => void;
+  /**
+   * A rate limit, checked after the role and before the request is checked (it may only count
+   * what the request asks for, e.g. the jobs of a SubmitJobs call); throws.
+   */
+  limit?: (caller: Principal, request: unknown) => void;
 }
 
 /**
@@ -51,7 +54,7 @@ async function admit(
       `role "${caller.role}" may not call ${spec.method}`,
     );
   }
-  spec.limit?.(caller);
+  spec.limit?.(caller, request);
   if (isUndecodable(request))
     throw invalidArgument('request', `is not a valid ${spec.method} request message`);
   const bad = unstorableInput(request);

@@ -1,6 +1,7 @@
-import type { JobServiceServer } from '@muster/api';
+import type { JobServiceServer, SubmitJobsResult } from '@muster/api';
 import type { KeyedRateLimiter } from '../auth/rate-limiter';
 import type { Role } from '../auth/principal';
+import { MusterError, invalidArgument } from '../common/errors';
 import { RateLimitedError } from '../grpc/grpc-errors';
 import { ANY_ROLE, serverStream, unary, type RpcContext } from '../grpc/handlers';
 import type { JobsService } from './jobs.service';
@@ -16,6 +17,15 @@ import {
   jobToProto,
   queueFilterToDomain,
 } from './job.proto-mapper';
+
+/** Most jobs one SubmitJobs call may carry. */
+export const MAX_SUBMIT_JOBS = 500;
+
+/** How many jobs a SubmitJobs request carries, read before the request is checked. */
+function jobsIn(req: unknown): number {
+  const jobs = (req as { jobs?: unknown } | null)?.jobs;
+  return Array.isArray(jobs) ? jobs.length : 0;
+}
 
 /** Roles that may submit and cancel (submitters only in their queues). */
 const WRITERS: readonly Role[] = ['admin', 'submitter'];
@@ -50,6 +60,61 @@ export function jobServiceHandlers(
         const spec = jobSpecToDomain(req.spec, limits);
         const { job, created } = await jobs.submit({ spec, clientRequestId }, caller);
         return { job: jobToProto(job), created };
+      },
+    ),
+    submitJobs: unary(
+      ctx,
+      {
+        method: 'SubmitJobs',
+        roles: WRITERS,
+        limit: (caller, req) => {
+          const n = jobsIn(req);
+          if (n > MAX_SUBMIT_JOBS)
+            throw invalidArgument('jobs', `at most ${MAX_SUBMIT_JOBS} jobs per call, got ${n}`);
+          if (submits.perSecond > 0 && n > submits.burst)
+            throw invalidArgument(
+              'jobs',
+              `at most ${submits.burst} jobs per call on this hub (its submit burst), got ${n}`,
+            );
+          const waitMs = submits.take(caller.id, Math.max(1, n));
+          if (waitMs > 0)
+            throw new RateLimitedError(
+              `at most ${submits.perSecond} jobs submitted per second per caller (burst ${submits.burst})`,
+              waitMs,
+            );
+        },
+      },
+      async (req, caller) => {
+        if (req.jobs.length === 0) throw invalidArgument('jobs', 'needs at least one job');
+        // Each job on its own, all at once: the repository's group commit stores them together.
+        const results = await Promise.all(
+          req.jobs.map(async (item, i): Promise<SubmitJobsResult> => {
+            try {
+              const clientRequestId = clientRequestIdToDomain(item.clientRequestId);
+              const spec = jobSpecToDomain(item.spec, limits);
+              const { job, created } = await jobs.submit({ spec, clientRequestId }, caller);
+              return {
+                result: { $case: 'submitted', submitted: { job: jobToProto(job), created } },
+              };
+            } catch (err) {
+              // Anything but a refusal (Postgres down, say) fails the call: the client retries
+              // it whole, and the request ids keep the retry from creating anything twice.
+              if (!(err instanceof MusterError)) throw err;
+              const at = `jobs[${i}]`;
+              return {
+                result: {
+                  $case: 'error',
+                  error: {
+                    code: err.code,
+                    message: err.field ? `${at}.${err.message}` : `${at}: ${err.message}`,
+                    field: err.field ? `${at}.${err.field}` : at,
+                  },
+                },
+              };
+            }
+          }),
+        );
+        return { results };
       },
     ),
     getJob: unary(ctx, { method: 'GetJob', roles: ANY_ROLE }, async (req, caller) => ({

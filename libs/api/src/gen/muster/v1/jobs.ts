@@ -207,6 +207,31 @@ export interface SubmitJobResponse {
   created: boolean;
 }
 
+export interface SubmitJobsRequest {
+  jobs: SubmitJobRequest[];
+}
+
+export interface SubmitJobsResponse {
+  /** One per job of the request, in its order. */
+  results: SubmitJobsResult[];
+}
+
+export interface SubmitJobsResult {
+  result?: { $case: "submitted"; submitted: SubmitJobResponse } | //
+  /** The job was refused; nothing of it was stored. */
+  { $case: "error"; error: JobError } | undefined;
+}
+
+/** Why one job of a SubmitJobs call was refused. */
+export interface JobError {
+  /** As the muster-error-code trailer of a failed call says it, e.g. InvalidArgument, NotFound. */
+  code: string;
+  /** The whole sentence, field first, e.g. "jobs[3].spec.queue: queue "x" not found". */
+  message: string;
+  /** The request field at fault, e.g. "jobs[3].spec.queue"; empty when no one field is. */
+  field: string;
+}
+
 export interface GetJobRequest {
   jobId: string;
 }
@@ -1669,6 +1694,348 @@ export const SubmitJobResponse: MessageFns<SubmitJobResponse> = {
   },
 };
 
+function createBaseSubmitJobsRequest(): SubmitJobsRequest {
+  return { jobs: [] };
+}
+
+export const SubmitJobsRequest: MessageFns<SubmitJobsRequest> = {
+  encode(message: SubmitJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobs) {
+      SubmitJobRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobs.push(SubmitJobRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitJobsRequest {
+    return {
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => SubmitJobRequest.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SubmitJobsRequest): unknown {
+    const obj: any = {};
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs.map((e) => SubmitJobRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitJobsRequest>): SubmitJobsRequest {
+    return SubmitJobsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitJobsRequest>): SubmitJobsRequest {
+    const message = createBaseSubmitJobsRequest();
+    message.jobs = object.jobs?.map((e) => SubmitJobRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitJobsResponse(): SubmitJobsResponse {
+  return { results: [] };
+}
+
+export const SubmitJobsResponse: MessageFns<SubmitJobsResponse> = {
+  encode(message: SubmitJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      SubmitJobsResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(SubmitJobsResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitJobsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => SubmitJobsResult.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SubmitJobsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => SubmitJobsResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitJobsResponse>): SubmitJobsResponse {
+    return SubmitJobsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitJobsResponse>): SubmitJobsResponse {
+    const message = createBaseSubmitJobsResponse();
+    message.results = object.results?.map((e) => SubmitJobsResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSubmitJobsResult(): SubmitJobsResult {
+  return { result: undefined };
+}
+
+export const SubmitJobsResult: MessageFns<SubmitJobsResult> = {
+  encode(message: SubmitJobsResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.result?.$case) {
+      case "submitted":
+        SubmitJobResponse.encode(message.result.submitted, writer.uint32(10).fork()).join();
+        break;
+      case "error":
+        JobError.encode(message.result.error, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SubmitJobsResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSubmitJobsResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = { $case: "submitted", submitted: SubmitJobResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = { $case: "error", error: JobError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SubmitJobsResult {
+    return {
+      result: isSet(object.submitted)
+        ? { $case: "submitted", submitted: SubmitJobResponse.fromJSON(object.submitted) }
+        : isSet(object.error)
+        ? { $case: "error", error: JobError.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: SubmitJobsResult): unknown {
+    const obj: any = {};
+    if (message.result?.$case === "submitted") {
+      obj.submitted = SubmitJobResponse.toJSON(message.result.submitted);
+    } else if (message.result?.$case === "error") {
+      obj.error = JobError.toJSON(message.result.error);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SubmitJobsResult>): SubmitJobsResult {
+    return SubmitJobsResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SubmitJobsResult>): SubmitJobsResult {
+    const message = createBaseSubmitJobsResult();
+    switch (object.result?.$case) {
+      case "submitted": {
+        if (object.result?.submitted !== undefined && object.result?.submitted !== null) {
+          message.result = { $case: "submitted", submitted: SubmitJobResponse.fromPartial(object.result.submitted) };
+        }
+        break;
+      }
+      case "error": {
+        if (object.result?.error !== undefined && object.result?.error !== null) {
+          message.result = { $case: "error", error: JobError.fromPartial(object.result.error) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseJobError(): JobError {
+  return { code: "", message: "", field: "" };
+}
+
+export const JobError: MessageFns<JobError> = {
+  encode(message: JobError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    if (message.field !== "") {
+      writer.uint32(26).string(message.field);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobError {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+    };
+  },
+
+  toJSON(message: JobError): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobError>): JobError {
+    return JobError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobError>): JobError {
+    const message = createBaseJobError();
+    message.code = object.code ?? "";
+    message.message = object.message ?? "";
+    message.field = object.field ?? "";
+    return message;
+  },
+};
+
 function createBaseGetJobRequest(): GetJobRequest {
   return { jobId: "" };
 }
@@ -2849,6 +3216,20 @@ export const JobServiceService = {
     responseSerialize: (value: SubmitJobResponse): Buffer => Buffer.from(SubmitJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SubmitJobResponse => SubmitJobResponse.decode(value),
   },
+  /**
+   * Submits up to 500 jobs in one call, each exactly as SubmitJob would: checked, permitted and
+   * idempotent by its own client_request_id. A job that is refused does not stop the others, and
+   * every job created is durable before the reply. Each job counts against the submit rate.
+   */
+  submitJobs: {
+    path: "/muster.v1.JobService/SubmitJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SubmitJobsRequest): Buffer => Buffer.from(SubmitJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SubmitJobsRequest => SubmitJobsRequest.decode(value),
+    responseSerialize: (value: SubmitJobsResponse): Buffer => Buffer.from(SubmitJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SubmitJobsResponse => SubmitJobsResponse.decode(value),
+  },
   getJob: {
     path: "/muster.v1.JobService/GetJob" as const,
     requestStream: false as const,
@@ -2917,6 +3298,12 @@ export interface JobServiceServer extends UntypedServiceImplementation {
    * client_request_id returns the job created first.
    */
   submitJob: handleUnaryCall<SubmitJobRequest, SubmitJobResponse>;
+  /**
+   * Submits up to 500 jobs in one call, each exactly as SubmitJob would: checked, permitted and
+   * idempotent by its own client_request_id. A job that is refused does not stop the others, and
+   * every job created is durable before the reply. Each job counts against the submit rate.
+   */
+  submitJobs: handleUnaryCall<SubmitJobsRequest, SubmitJobsResponse>;
   getJob: handleUnaryCall<GetJobRequest, GetJobResponse>;
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
   /**
@@ -2950,6 +3337,26 @@ export interface JobServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SubmitJobResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Submits up to 500 jobs in one call, each exactly as SubmitJob would: checked, permitted and
+   * idempotent by its own client_request_id. A job that is refused does not stop the others, and
+   * every job created is durable before the reply. Each job counts against the submit rate.
+   */
+  submitJobs(
+    request: SubmitJobsRequest,
+    callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
+  ): ClientUnaryCall;
+  submitJobs(
+    request: SubmitJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
+  ): ClientUnaryCall;
+  submitJobs(
+    request: SubmitJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SubmitJobsResponse) => void,
   ): ClientUnaryCall;
   getJob(
     request: GetJobRequest,
