@@ -328,7 +328,9 @@ describe('jobs', () => {
       ['bulk-d', true],
     ]);
     for (const r of submitted)
-      expect((await api.jobs.getJob({ jobId: r.job!.id })).job!.state).toBe(JobState.JOB_STATE_QUEUED);
+      expect((await api.jobs.getJob({ jobId: r.job!.id })).job!.state).toBe(
+        JobState.JOB_STATE_QUEUED,
+      );
 
     // The same call again (a client that lost the reply): the same jobs, none created.
     const again = await api.jobs.submitJobs({ jobs });
