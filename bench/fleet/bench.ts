@@ -6,7 +6,9 @@
 // dispatches per second, the hub's peak RSS, the database size, and how long a cluster that
 // joins a busy fleet waits for its first dispatch. Every gang must end Succeeded, placed once.
 //   BENCH_CLUSTERS (default 100), BENCH_NODES per cluster (1,000), BENCH_GANGS (100,000),
-//   BENCH_QUEUES (100), BENCH_RUN_MS (20,000), BENCH_TIMEOUT_S (3,600)
+//   BENCH_QUEUES (100), BENCH_RUN_MS (20,000), BENCH_TIMEOUT_S (3,600), BENCH_HUB_HEAP_MB (1,024:
+//   the hub's V8 heap limit, as a deployment sizes it to its container; without one V8 lets the
+//   heap grow far past what is live before it collects)
 import { randomUUID } from 'node:crypto';
 import { MemberPhase, type HubClients } from '@muster/api';
 import {
@@ -27,6 +29,7 @@ const GANGS = positiveInteger('BENCH_GANGS', process.env.BENCH_GANGS, 100_000);
 const QUEUES = positiveInteger('BENCH_QUEUES', process.env.BENCH_QUEUES, 100);
 const RUN_MS = positiveInteger('BENCH_RUN_MS', process.env.BENCH_RUN_MS, 20_000);
 const TIMEOUT_S = positiveInteger('BENCH_TIMEOUT_S', process.env.BENCH_TIMEOUT_S, 3600);
+const HUB_HEAP_MB = positiveInteger('BENCH_HUB_HEAP_MB', process.env.BENCH_HUB_HEAP_MB, 1024);
 const LEVELS = ['example.com/block', 'example.com/rack', 'kubernetes.io/hostname'];
 const GPUS = 8;
 
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
       databaseUrl: db.url,
       redisPrefix: redis.prefix,
       env: { MUSTER_LOG_LEVEL: 'info' },
+      nodeArgs: [`--max-old-space-size=${HUB_HEAP_MB}`],
     });
     api = hub.connect();
     const client = api;
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
       ['cycle phases, mean ms', phaseMeans || 'n/a'],
       ['cluster indexes built anew in those cycles (the rest kept)', String(indexed)],
       ['gangs considered per second of cycle time', fig(decided / cycleSeconds, 0)],
-      ['hub peak RSS', `${fig(peakRss / 2 ** 20, 0)} MiB`],
+      [`hub peak RSS (V8 heap limit ${HUB_HEAP_MB} MiB)`, `${fig(peakRss / 2 ** 20, 0)} MiB`],
       [
         'Postgres database size (largest tables)',
         `${size} (${largest.map((t) => `${t.name} ${t.size}`).join(', ')})`,

@@ -30,6 +30,8 @@ export interface HubProcessOptions {
   devInsecure?: boolean;
   /** How connect() reaches a TLS hub: the CA that signed the hub's certificate. */
   tls?: { caFile: string; serverName?: string };
+  /** Node flags for the hub process, before any from MUSTER_HUB_NODE_ARGS. */
+  nodeArgs?: string[];
 }
 
 /** A loopback port that was free a moment ago. */
@@ -84,7 +86,10 @@ export class HubProcess {
   static async start(options: HubProcessOptions): Promise<HubProcess> {
     // MUSTER_HUB_NODE_ARGS: node flags for the hub, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
     // to profile it under a benchmark (NODE_OPTIONS refuses --cpu-prof).
-    const nodeArgs = (process.env.MUSTER_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const nodeArgs = [
+      ...(options.nodeArgs ?? []),
+      ...(process.env.MUSTER_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    ];
     const child = spawn(process.execPath, [...nodeArgs, HUB_MAIN], {
       cwd: REPO_ROOT,
       env: {
