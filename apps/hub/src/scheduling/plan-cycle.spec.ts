@@ -1,13 +1,19 @@
 import {
   CYCLE_PHASES,
   deductReservations,
+  EXPLANATION_CHECK_MS,
   gangOf,
   planCycle,
   ReservationRequests,
   type CycleCluster,
 } from './plan-cycle';
 import { PlacementIndex } from '@muster/placement';
-import { explanationDigest, type QueuedGang, type ReservationRow } from './cycle.repository';
+import {
+  explanationDigest,
+  type ExplanationDigest,
+  type QueuedGang,
+  type ReservationRow,
+} from './cycle.repository';
 import { clusterUnavailable } from '../inventory/cluster.domain';
 
 const NOW = new Date('2026-12-02T12:00:00Z');
@@ -204,6 +210,36 @@ describe('planCycle', () => {
     expect(stored.clusters[0]!.message).toBe('cluster has 4 nvidia.com/gpu free, gang needs 8');
     // A new verdict (another cluster, say) is written at once.
     expect(next([2], 10_000, [cluster('c1', [2]), cluster('c2', [0])])).toHaveLength(1);
+  });
+
+  it('with explainedAt, evaluates a queued gang again only once EXPLANATION_CHECK_MS passed', () => {
+    const explainedAt = new Map<string, number>();
+    const at = (ms: number) => new Date(NOW.getTime() + ms);
+    const cycle = (clusters: CycleCluster[], ms: number, explained: ExplanationDigest | null) =>
+      planCycle(snapshot(clusters, { now: at(ms) }), [queued('g1', 1, '8', { explained })], {
+        policy: 'pack',
+        explainedAt,
+      });
+    // A gang without an explanation gets one at once.
+    const first = cycle([cluster('c1', [4])], 0, null);
+    expect(first.explanations.map((e) => e.jobId)).toEqual(['g1']);
+    const stored = explanationDigest(first.explanations[0]!.explanation)!;
+    expect(explainedAt.get('g1')).toBe(NOW.getTime());
+    // A second later another cluster joins (a new verdict): not evaluated yet...
+    const two = [cluster('c1', [4]), cluster('c2', [2])];
+    expect(cycle(two, 1_000, stored).explanations).toEqual([]);
+    // ...until EXPLANATION_CHECK_MS passed since it was evaluated; then it is written.
+    const due = cycle(two, EXPLANATION_CHECK_MS, stored).explanations;
+    expect(due.map((e) => e.explanation.clusters.map((c) => c.cluster))).toEqual([['c1', 'c2']]);
+    // A new leader knows of no evaluation: it evaluates every gang at once, stored text or not.
+    explainedAt.clear();
+    expect(cycle(two, EXPLANATION_CHECK_MS + 1, stored).explanations).toHaveLength(1);
+    // A gang that left the batch is forgotten.
+    planCycle(snapshot(two, { now: at(EXPLANATION_CHECK_MS) }), [], {
+      policy: 'pack',
+      explainedAt,
+    });
+    expect(explainedAt.size).toBe(0);
   });
 
   it('offers queues in weighted turns, so one queue cannot take every slot', () => {

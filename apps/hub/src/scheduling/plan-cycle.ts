@@ -61,6 +61,12 @@ export interface CycleSettings {
   readonly index?: PlacementIndex;
   /** Reservations' node requests, parsed once while they hold capacity. */
   readonly reservations?: ReservationRequests;
+  /**
+   * When this scheduler last evaluated each queued gang's explanation (job id → epoch ms). With
+   * it, a gang explained less than {@link EXPLANATION_CHECK_MS} ago is placed without one; the
+   * cycle updates it. Without it, every gang left queued is explained every cycle.
+   */
+  readonly explainedAt?: Map<string, number>;
 }
 
 /** The phases of a cycle's decision, in order. */
@@ -122,11 +128,28 @@ export function planCycle(
     view: gangOf(q, snapshot.now),
   }));
   const offered = ordered.flatMap(({ view }) => (view.ok ? [view.gang] : []));
+  // Explaining a gang that stays queued costs a diagnosis per cluster: in a deep queue on a full
+  // fleet that is most of a cycle. A gang is explained when it has no explanation yet, and then
+  // at most every EXPLANATION_CHECK_MS, so a new verdict is stored within that time.
+  const nowMs = snapshot.now.getTime();
+  const checked = settings.explainedAt;
+  const explainNow = new Set<Gang>();
+  for (const { q, view } of ordered) {
+    const last = checked?.get(q.id);
+    if (
+      view.ok &&
+      (!checked ||
+        q.explained === null ||
+        last === undefined ||
+        nowMs - last >= EXPLANATION_CHECK_MS)
+    )
+      explainNow.add(view.gang);
+  }
   lap('order');
 
   const result = placeBatch(clusters, offered, {
     policy: settings.policy,
-    explain: true,
+    explain: (gang) => explainNow.has(gang),
     prepared: settings.prepared,
     index: settings.index,
   });
@@ -153,9 +176,17 @@ export function planCycle(
       continue;
     }
     if (typeof decision === 'string' || decision.status === 'invalid') invalid++;
+    else if (view.ok && !explainNow.has(view.gang)) continue; // explained a moment ago
     const explanation = explain(q, decision, clusters.length, snapshot.unavailable, evaluatedAt);
+    checked?.set(q.id, nowMs);
     if (explanationDue(q.explained, explanationDigest(explanation)!))
       explanations.push({ jobId: q.id, explanation });
+  }
+  if (checked) {
+    // Only the gangs of this batch are kept: one that left the queue is forgotten, and one not
+    // in this batch is explained afresh when it comes back.
+    const batch = new Set(queued.map((q) => q.id));
+    for (const id of checked.keys()) if (!batch.has(id)) checked.delete(id);
   }
   lap('verdicts');
 
@@ -177,6 +208,9 @@ export function planCycle(
  * rewrite of every queued gang's row (one verdict per cluster) would bloat the jobs table.
  */
 export const EXPLANATION_REFRESH_MS = 60_000;
+
+/** A queued gang's explanation is evaluated again at most this often, in ms (see explainedAt). */
+export const EXPLANATION_CHECK_MS = 5_000;
 
 /**
  * Whether a cycle writes its explanation: there is none yet, the verdict changed (a cluster's fit

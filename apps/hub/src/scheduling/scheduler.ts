@@ -83,6 +83,8 @@ export class Scheduler {
   private readonly index = new PlacementIndex();
   /** Reservations' node requests, parsed once while they hold capacity. */
   private readonly reservations = new ReservationRequests();
+  /** When each queued gang's explanation was last evaluated (see CycleSettings.explainedAt). */
+  private readonly explainedAt = new Map<string, number>();
   private wake: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
   lastReport: CycleReport | undefined;
@@ -157,6 +159,7 @@ export class Scheduler {
         prepared: this.prepared,
         index: this.index,
         reservations: this.reservations,
+        explainedAt: this.explainedAt,
       },
     );
     if (plan.unreadableReservations.length > 0)

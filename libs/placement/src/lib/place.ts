@@ -46,9 +46,10 @@ export interface PlacementOptions {
   /**
    * Compute an explanation per cluster for gangs that are not placed. Default `true`. With
    * `false`, unplaced decisions carry an empty `explanations` array (cheaper when only the
-   * decisions matter, e.g. in a simulation).
+   * decisions matter, e.g. in a simulation). A function decides per gang (a scheduler that
+   * explained a gang a moment ago need not pay for it again).
    */
-  readonly explain?: boolean;
+  readonly explain?: boolean | ((gang: Gang) => boolean);
   /**
    * Keeps each gang's check and translation from one batch to the next (see
    * {@link PreparedGangs}). Only for gangs that never change once offered.
@@ -185,7 +186,7 @@ class PlacementEngine {
   private readonly space: ResourceSpace;
   private readonly clusters: ClusterIndex[];
   private readonly policy: Policy;
-  private readonly explain: boolean;
+  private readonly explain: (gang: Gang) => boolean;
   /**
    * Each gang object checked and translated once per engine (warm, then decide, see it twice):
    * gangs are plain values the engine never changes, and the resource space is fixed here.
@@ -201,7 +202,8 @@ class PlacementEngine {
   constructor(snapshot: readonly ClusterSnapshot[], options: PlacementOptions | undefined) {
     const input = Array.isArray(snapshot) ? snapshot : [];
     this.policy = options?.policy === 'spread' ? 'spread' : 'pack';
-    this.explain = options?.explain !== false;
+    const explain = options?.explain;
+    this.explain = typeof explain === 'function' ? explain : () => explain !== false;
     this.kept = options?.prepared instanceof PreparedGangs ? options.prepared : undefined;
     this.index = options?.index instanceof PlacementIndex ? options.index : undefined;
     const { space, clusters } = indexClusters(input, this.index);
@@ -258,7 +260,7 @@ class PlacementEngine {
         return { status: 'placed', gangId, placement: this.toPlacement(cx, pg, res.assignments) };
       failures.set(cx.name, res.failure);
     }
-    const explanations = this.explain
+    const explanations = this.explain(gang)
       ? this.clusters.map((cx): FitExplanation =>
           cx.status.ok && isExcluded(cx)
             ? { cluster: cx.name, code: 'ExcludedForGang', message: excluded[cx.name]! }
