@@ -94,6 +94,36 @@ describe('CycleRepository.queuedGangs', () => {
     const fourth = await cycle.queuedGangs(1000);
     expect(counts(fourth, [a, b, c])).toEqual([undefined, 3, 4]);
   });
+
+  it('reads a stored explanation again only when a newer one was written, by anyone', async () => {
+    const id = await submit(1);
+    const explanation = (evaluatedAt: string, summary: string) => ({
+      evaluatedAt,
+      summary,
+      clusters: [{ cluster: 'w1', fits: false, reasonCode: 'Insufficient', message: summary }],
+    });
+    const explainedOf = async () =>
+      (await cycle.queuedGangs(1000)).find((g) => g.id === id)!.explained;
+    expect(await explainedOf()).toBeNull();
+    await cycle.commitCycle(
+      [],
+      [{ jobId: id, explanation: explanation('2026-12-03T10:00:00.000Z', 'one') }],
+      EPOCH,
+    );
+    const first = await explainedOf();
+    expect(first).toMatchObject({ at: Date.parse('2026-12-03T10:00:00.000Z') });
+    expect(first!.text).toContain('one');
+    // Unchanged: the digest is kept (the same object), the text not read again.
+    expect(await explainedOf()).toBe(first);
+    // Another replica (a leader before this one) wrote a newer one straight into Postgres.
+    await m.db.query('UPDATE jobs SET explanation = $2 WHERE id = $1', [
+      id,
+      JSON.stringify(explanation('2026-12-03T10:00:05.000Z', 'two')),
+    ]);
+    const second = await explainedOf();
+    expect(second!.text).toContain('two');
+    expect(second!.at).toBe(Date.parse('2026-12-03T10:00:05.000Z'));
+  });
 });
 
 describe('CycleRepository.commitCycle', () => {

@@ -82,6 +82,11 @@ export function explanationDigest(e: StoredExplanation | null): ExplanationDiges
 export class CycleRepository {
   /** The gang specs the last queuedGangs() returned, by job id (see gangsOf). */
   private gangSpecs = new Map<string, GangSpec>();
+  /**
+   * The digests of the stored explanations of the last queuedGangs(), by job id, each with the
+   * `evaluatedAt` of the text it was computed from (see digestsOf).
+   */
+  private digests = new Map<string, { evaluatedAt: string; digest: ExplanationDigest }>();
 
   constructor(
     @Inject(DATA_SOURCE) private readonly db: DataSource,
@@ -97,7 +102,8 @@ export class CycleRepository {
   async queuedGangs(limit: number): Promise<QueuedGang[]> {
     const rows = (await this.db.query(
       `SELECT h.* FROM queues q CROSS JOIN LATERAL (
-         SELECT id, queue, priority, created_at, explanation, excluded_clusters,
+         SELECT id, queue, priority, created_at, explanation->>'evaluatedAt' AS evaluated_at,
+                excluded_clusters,
                 row_number() OVER (ORDER BY priority DESC, created_at ASC) AS turn
            FROM jobs
           WHERE queue = q.name AND state = 'Queued' AND (not_before IS NULL OR not_before <= now())
@@ -109,10 +115,11 @@ export class CycleRepository {
       queue: string;
       priority: number;
       created_at: Date;
-      explanation: StoredExplanation | null;
+      evaluated_at: string | null;
       excluded_clusters: ClusterExclusions | null;
     }[];
     const gangs = await this.gangsOf(rows.map((r) => r.id));
+    const digests = await this.digestsOf(rows);
     const out: QueuedGang[] = [];
     for (const r of rows) {
       const gang = gangs.get(r.id);
@@ -123,7 +130,7 @@ export class CycleRepository {
         priority: r.priority,
         gang,
         createdAt: r.created_at,
-        explained: explanationDigest(r.explanation),
+        explained: digests.get(r.id) ?? null,
         excludedClusters: r.excluded_clusters ?? {},
       });
     }
@@ -153,6 +160,38 @@ export class CycleRepository {
     }
     this.gangSpecs = found;
     return found;
+  }
+
+  /**
+   * The digest of each job's stored explanation. A stored explanation is up to a verdict per
+   * cluster, and a cycle reads every queued head's: parsing them all each cycle was a fifth of a
+   * busy hub's CPU at 100 clusters. So a digest is kept with the `evaluatedAt` of its text and
+   * the text is read again only when the stored `evaluatedAt` differs (another replica, or this
+   * one, wrote a newer one). Holds only the jobs of the last call.
+   */
+  private async digestsOf(
+    rows: readonly { id: string; evaluated_at: string | null }[],
+  ): Promise<Map<string, ExplanationDigest>> {
+    const kept = new Map<string, { evaluatedAt: string; digest: ExplanationDigest }>();
+    const missing: string[] = [];
+    for (const r of rows) {
+      if (r.evaluated_at === null) continue;
+      const d = this.digests.get(r.id);
+      if (d?.evaluatedAt === r.evaluated_at) kept.set(r.id, d);
+      else missing.push(r.id);
+    }
+    if (missing.length > 0) {
+      const stored = (await this.db.query(
+        'SELECT id, explanation FROM jobs WHERE id = ANY($1::uuid[])',
+        [missing],
+      )) as { id: string; explanation: StoredExplanation | null }[];
+      for (const r of stored) {
+        const digest = explanationDigest(r.explanation);
+        if (digest) kept.set(r.id, { evaluatedAt: r.explanation!.evaluatedAt, digest });
+      }
+    }
+    this.digests = kept;
+    return new Map([...kept].map(([id, d]) => [id, d.digest]));
   }
 
   async queueWeights(): Promise<Map<string, number>> {

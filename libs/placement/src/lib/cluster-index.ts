@@ -17,6 +17,7 @@
  */
 import {
   ClusterSnapshot,
+  freeProblem,
   nodeProblem,
   NodeSnapshot,
   RequiredNodeAffinity,
@@ -688,7 +689,11 @@ export class ClusterIndex {
       seen.mark = mark;
       if (seen.source === n && (seen.nid < 0 || !this.dirty.has(seen.nid))) continue;
       if (seen.source !== n) {
-        if (nodeProblem(n!, i, validNames) || !sameShape(seen.source, n!)) return false;
+        // A copy with only a new `free` (how a scheduler deducts what it holds) shares every other
+        // part with the node seen before, already checked: only `free` is checked then.
+        const copy = sharesAllButFree(seen.source, n!);
+        if (copy ? !!freeProblem(n!, validNames) : !!nodeProblem(n!, i, validNames)) return false;
+        if (copy ? !sameKeys(seen.source.free, n!.free) : !sameShape(seen.source, n!)) return false;
         seen.source = n!;
       }
       if (seen.nid < 0) continue;
@@ -903,6 +908,18 @@ function sameShape(a: NodeSnapshot, b: NodeSnapshot): boolean {
     sameRecord(a.allocatable, b.allocatable) &&
     sameKeys(a.free, b.free) &&
     sameTaints(a.taints ?? [], b.taints ?? [])
+  );
+}
+
+/** Whether `b` holds the very same parts as `a` except perhaps `free`. */
+function sharesAllButFree(a: NodeSnapshot, b: NodeSnapshot): boolean {
+  return (
+    a.name === b.name &&
+    a.labels === b.labels &&
+    a.allocatable === b.allocatable &&
+    a.taints === b.taints &&
+    a.ready === b.ready &&
+    a.unschedulable === b.unschedulable
   );
 }
 

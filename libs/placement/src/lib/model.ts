@@ -461,6 +461,11 @@ export function clusterProblem(cluster: ClusterSnapshot):
   return undefined;
 }
 
+/** What is wrong with a node's `free` list, or `undefined`. */
+export function freeProblem(n: NodeSnapshot, resourceNames?: Set<string>): string | undefined {
+  return resourceListProblem(n.free, () => `node ${n.name} free`, resourceNames);
+}
+
 /**
  * What is wrong with node `n` at position `i` of a snapshot, apart from a name used twice (a
  * question about the whole list). `resourceNames` holds the names already found valid.
