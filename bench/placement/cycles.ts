@@ -106,7 +106,6 @@ function noise(
 interface Row {
   readonly policy: PlacementPolicy;
   readonly clusters: number;
-  readonly decisions: number;
   readonly placed: number;
   readonly update: number[];
   readonly rebuild: number[];
@@ -130,19 +129,10 @@ function runCycles(policy: PlacementPolicy, clusterCount: number): Row {
   const prepared = new PreparedGangs();
   let running: Running[] = [];
   let taken: Array<{ cluster: number; node: string }> = [];
-  const row: Row = {
-    policy,
-    clusters: clusterCount,
-    decisions: 0,
-    placed: 0,
-    update: [],
-    rebuild: [],
-    kept: 0,
-    built: 0,
-    times: [],
-    shared: [],
-  };
-  let decisions = 0;
+  const update: number[] = [];
+  const rebuild: number[] = [];
+  const times: number[] = [];
+  const shared: number[] = [];
   let placed = 0;
   let kept = 0;
   let built = 0;
@@ -155,15 +145,15 @@ function runCycles(policy: PlacementPolicy, clusterCount: number): Row {
     // The raw cost a kept index saves: building it afresh from this snapshot (same run).
     const f = performance.now();
     placementStream(snapshot, offered, { policy, prepared });
-    const rebuild = performance.now() - f;
+    const rebuildMs = performance.now() - f;
 
     const u = performance.now();
     const stream = placementStream(snapshot, offered, { policy, prepared, index });
-    const update = performance.now() - u;
+    const updateMs = performance.now() - u;
     // Cycle 0 builds the index: it is the start, not an update.
     if (cycle > 0) {
-      row.update.push(update);
-      row.rebuild.push(rebuild);
+      update.push(updateMs);
+      rebuild.push(rebuildMs);
       kept += index.last.kept;
       built += index.last.built;
     }
@@ -182,14 +172,13 @@ function runCycles(policy: PlacementPolicy, clusterCount: number): Row {
     }
     queue = queue.filter((g) => !placedNow.has(g.id));
     if (cycle > 0) {
-      decisions += cycleTimes.length;
       placed += placedNow.size;
-      row.times.push(...cycleTimes);
-      const share = update / Math.max(1, cycleTimes.length);
-      row.shared.push(...cycleTimes.map((t) => t + share));
+      times.push(...cycleTimes);
+      const share = updateMs / Math.max(1, cycleTimes.length);
+      shared.push(...cycleTimes.map((t) => t + share));
     }
   }
-  return { ...row, decisions, placed, kept, built };
+  return { policy, clusters: clusterCount, placed, update, rebuild, kept, built, times, shared };
 }
 
 function main(): void {
@@ -218,7 +207,7 @@ function main(): void {
       rows.push([
         policy,
         `${clusters} × 1,000`,
-        String(r.decisions),
+        String(r.times.length),
         String(r.placed),
         `${r.kept} / ${r.built}`,
         `${fig(pct(u, 50))} / ${fig(pct(u, 99))}`,

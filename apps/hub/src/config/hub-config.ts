@@ -128,10 +128,14 @@ export const hubSettings = z.object({
     .describe('Open WatchJob/WatchJobs streams per caller (0: no limit).'),
   MUSTER_SUBMITS_PER_SECOND: integer(0)
     .default(50)
-    .describe('Sustained SubmitJob calls per second per caller (0: no limit).'),
+    .describe(
+      'Sustained jobs submitted per second per caller, by SubmitJob or SubmitJobs (0: no limit).',
+    ),
   MUSTER_SUBMIT_BURST: integer(1)
     .default(100)
-    .describe('SubmitJob calls a caller may make at once before the rate applies.'),
+    .describe(
+      'Jobs a caller may submit at once before the rate applies (also the most per SubmitJobs call).',
+    ),
   MUSTER_AGENT_MESSAGES_PER_SECOND: integer(0)
     .default(200)
     .describe('Sustained messages per second on one agent stream (0: no limit).'),

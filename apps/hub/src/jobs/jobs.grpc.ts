@@ -1,6 +1,11 @@
-import type { JobServiceServer, SubmitJobsResult } from '@muster/api';
+import type {
+  JobServiceServer,
+  SubmitJobRequest,
+  SubmitJobResponse,
+  SubmitJobsResult,
+} from '@muster/api';
 import type { KeyedRateLimiter } from '../auth/rate-limiter';
-import type { Role } from '../auth/principal';
+import type { Principal, Role } from '../auth/principal';
 import { MusterError, invalidArgument } from '../common/errors';
 import { RateLimitedError } from '../grpc/grpc-errors';
 import { ANY_ROLE, serverStream, unary, type RpcContext } from '../grpc/handlers';
@@ -40,27 +45,37 @@ export function jobServiceHandlers(
   submits: KeyedRateLimiter,
   limits: SpecLimits,
 ): JobServiceServer {
+  /**
+   * Takes `n` jobs from the caller's submit rate, or refuses the call with when to retry; `what`
+   * names what the rate counts, as the refusal says it.
+   */
+  const takeSubmits = (caller: Principal, n: number, what: string): void => {
+    const waitMs = submits.take(caller.id, n);
+    if (waitMs > 0)
+      throw new RateLimitedError(
+        `at most ${submits.perSecond} ${what} per second per caller (burst ${submits.burst})`,
+        waitMs,
+      );
+  };
+  /** One job, as SubmitJob and each job of SubmitJobs take it. */
+  const submitOne = async (
+    req: SubmitJobRequest,
+    caller: Principal,
+  ): Promise<SubmitJobResponse> => {
+    const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
+    const spec = jobSpecToDomain(req.spec, limits);
+    const { job, created } = await jobs.submit({ spec, clientRequestId }, caller);
+    return { job: jobToProto(job), created };
+  };
   return {
     submitJob: unary(
       ctx,
       {
         method: 'SubmitJob',
         roles: WRITERS,
-        limit: (caller) => {
-          const waitMs = submits.take(caller.id);
-          if (waitMs > 0)
-            throw new RateLimitedError(
-              `at most ${submits.perSecond} SubmitJob calls per second per caller (burst ${submits.burst})`,
-              waitMs,
-            );
-        },
+        limit: (caller) => takeSubmits(caller, 1, 'SubmitJob calls'),
       },
-      async (req, caller) => {
-        const clientRequestId = clientRequestIdToDomain(req.clientRequestId);
-        const spec = jobSpecToDomain(req.spec, limits);
-        const { job, created } = await jobs.submit({ spec, clientRequestId }, caller);
-        return { job: jobToProto(job), created };
-      },
+      (req, caller) => submitOne(req, caller),
     ),
     submitJobs: unary(
       ctx,
@@ -76,12 +91,7 @@ export function jobServiceHandlers(
               'jobs',
               `at most ${submits.burst} jobs per call on this hub (its submit burst), got ${n}`,
             );
-          const waitMs = submits.take(caller.id, Math.max(1, n));
-          if (waitMs > 0)
-            throw new RateLimitedError(
-              `at most ${submits.perSecond} jobs submitted per second per caller (burst ${submits.burst})`,
-              waitMs,
-            );
+          takeSubmits(caller, Math.max(1, n), 'jobs submitted');
         },
       },
       async (req, caller) => {
@@ -90,12 +100,7 @@ export function jobServiceHandlers(
         const results = await Promise.all(
           req.jobs.map(async (item, i): Promise<SubmitJobsResult> => {
             try {
-              const clientRequestId = clientRequestIdToDomain(item.clientRequestId);
-              const spec = jobSpecToDomain(item.spec, limits);
-              const { job, created } = await jobs.submit({ spec, clientRequestId }, caller);
-              return {
-                result: { $case: 'submitted', submitted: { job: jobToProto(job), created } },
-              };
+              return { result: { $case: 'submitted', submitted: await submitOne(item, caller) } };
             } catch (err) {
               // Anything but a refusal (Postgres down, say) fails the call: the client retries
               // it whole, and the request ids keep the retry from creating anything twice.

@@ -130,7 +130,7 @@ export class CycleRepository {
         priority: r.priority,
         gang,
         createdAt: r.created_at,
-        explained: digests.get(r.id) ?? null,
+        explained: digests.get(r.id)?.digest ?? null,
         excludedClusters: r.excluded_clusters ?? {},
       });
     }
@@ -171,7 +171,7 @@ export class CycleRepository {
    */
   private async digestsOf(
     rows: readonly { id: string; evaluated_at: string | null }[],
-  ): Promise<Map<string, ExplanationDigest>> {
+  ): Promise<ReadonlyMap<string, { evaluatedAt: string; digest: ExplanationDigest }>> {
     const kept = new Map<string, { evaluatedAt: string; digest: ExplanationDigest }>();
     const missing: string[] = [];
     for (const r of rows) {
@@ -191,7 +191,7 @@ export class CycleRepository {
       }
     }
     this.digests = kept;
-    return new Map([...kept].map(([id, d]) => [id, d.digest]));
+    return kept;
   }
 
   async queueWeights(): Promise<Map<string, number>> {

@@ -215,19 +215,27 @@ export type Policy = 'pack' | 'spread';
 /** Encodes a node id as a negative "item" so domains and nodes can be ordered together. */
 const nodeItem = (id: number): number => -id - 1;
 
-export function buildResourceSpace(clusters: readonly ClusterSnapshot[]): ResourceSpace {
+/** Every resource name a cluster's nodes report, free or allocatable, usable or not. */
+export function resourceNamesOf(c: ClusterSnapshot): Set<string> {
   const names = new Set<string>();
-  for (const c of clusters) {
-    if (!c || !Array.isArray(c.nodes)) continue;
-    for (const n of c.nodes) {
-      if (!n) continue;
-      for (const list of [n.free, n.allocatable]) {
-        if (list && typeof list === 'object') for (const k of Object.keys(list)) names.add(k);
-      }
+  if (!c || !Array.isArray(c.nodes)) return names;
+  for (const n of c.nodes) {
+    if (!n) continue;
+    for (const list of [n.free, n.allocatable]) {
+      if (list && typeof list === 'object') for (const k of Object.keys(list)) names.add(k);
     }
   }
-  const sorted = [...names].sort();
+  return names;
+}
+
+/** The resource space of these names, numbered in sorted order. */
+export function resourceSpaceOf(names: Iterable<string>): ResourceSpace {
+  const sorted = [...new Set(names)].sort();
   return { names: sorted, index: new Map(sorted.map((n, i) => [n, i])) };
+}
+
+export function buildResourceSpace(clusters: readonly ClusterSnapshot[]): ResourceSpace {
+  return resourceSpaceOf(clusters.flatMap((c) => [...resourceNamesOf(c)]));
 }
 
 export class ClusterIndex {
@@ -260,8 +268,8 @@ export class ClusterIndex {
   private readonly hardTaints: Taint[] = [];
   private readonly r: number;
   private readonly zero: readonly bigint[];
-  /** Every resource name the snapshot's nodes report (free or allocatable, usable or not). */
-  readonly resourceNames = new Set<string>();
+  /** Every resource name the snapshot's nodes report (see {@link resourceNamesOf}). */
+  readonly resourceNames: ReadonlySet<string>;
   /** Each snapshot node by name, with the object whose figures the index holds. */
   private readonly seen = new Map<string, SeenNode>();
   /** Nodes whose free capacity {@link apply} changed since the last sync. */
@@ -275,6 +283,7 @@ export class ClusterIndex {
     readonly status: ClusterStatus,
   ) {
     this.r = space.names.length;
+    this.resourceNames = status.ok ? resourceNamesOf(snapshot) : new Set();
     this.zero = Object.freeze(new Array<bigint>(this.r).fill(0n));
     this.levels = status.ok ? [...snapshot.topologyLevels] : [];
     this.levels.forEach((l, i) => this.depthOf.set(l, i + 1));
@@ -288,8 +297,6 @@ export class ClusterIndex {
       const taintKeys = new Set<string>();
       for (const n of sorted) {
         const labels = n.labels ?? {};
-        for (const k of Object.keys(n.free)) this.resourceNames.add(k);
-        for (const k of Object.keys(n.allocatable)) this.resourceNames.add(k);
         if (n.ready === false || n.unschedulable === true) {
           this.unusable.push({
             name: n.name,
@@ -689,11 +696,7 @@ export class ClusterIndex {
       seen.mark = mark;
       if (seen.source === n && (seen.nid < 0 || !this.dirty.has(seen.nid))) continue;
       if (seen.source !== n) {
-        // A copy with only a new `free` (how a scheduler deducts what it holds) shares every other
-        // part with the node seen before, already checked: only `free` is checked then.
-        const copy = sharesAllButFree(seen.source, n!);
-        if (copy ? !!freeProblem(n!, validNames) : !!nodeProblem(n!, i, validNames)) return false;
-        if (copy ? !sameKeys(seen.source.free, n!.free) : !sameShape(seen.source, n!)) return false;
+        if (!differsOnlyInFree(seen.source, n!, i, validNames)) return false;
         seen.source = n!;
       }
       if (seen.nid < 0) continue;
@@ -896,11 +899,27 @@ export function scaleSparse(req: SparseRequest, count: number): SparseRequest {
 }
 
 /**
- * Whether two snapshots of one node differ at most in the amounts free: the same labels, taints,
- * readiness, allocatable amounts and the same resource names reported free.
+ * Whether `b`, a newer snapshot of node `a` at position `i`, is well formed and differs from it
+ * at most in the amounts free: the same labels, taints, readiness, allocatable amounts and the
+ * same resource names reported free. A copy that shares every part but `free` with `a` (how a
+ * scheduler deducts what it holds) has only `free` checked: the rest was checked with `a`.
  */
-function sameShape(a: NodeSnapshot, b: NodeSnapshot): boolean {
+function differsOnlyInFree(
+  a: NodeSnapshot,
+  b: NodeSnapshot,
+  i: number,
+  validNames: Set<string>,
+): boolean {
+  const copy =
+    a.name === b.name &&
+    a.labels === b.labels &&
+    a.allocatable === b.allocatable &&
+    a.taints === b.taints &&
+    a.ready === b.ready &&
+    a.unschedulable === b.unschedulable;
+  if (copy) return !freeProblem(b, validNames) && sameKeys(a.free, b.free);
   return (
+    !nodeProblem(b, i, validNames) &&
     a.name === b.name &&
     (a.ready === false) === (b.ready === false) &&
     (a.unschedulable === true) === (b.unschedulable === true) &&
@@ -908,18 +927,6 @@ function sameShape(a: NodeSnapshot, b: NodeSnapshot): boolean {
     sameRecord(a.allocatable, b.allocatable) &&
     sameKeys(a.free, b.free) &&
     sameTaints(a.taints ?? [], b.taints ?? [])
-  );
-}
-
-/** Whether `b` holds the very same parts as `a` except perhaps `free`. */
-function sharesAllButFree(a: NodeSnapshot, b: NodeSnapshot): boolean {
-  return (
-    a.name === b.name &&
-    a.labels === b.labels &&
-    a.allocatable === b.allocatable &&
-    a.taints === b.taints &&
-    a.ready === b.ready &&
-    a.unschedulable === b.unschedulable
   );
 }
 

@@ -482,7 +482,7 @@ export function nodeProblem(
     message,
   });
   if (!n || typeof n.name !== 'string' || n.name === '') return bad('.name', `${f} needs a name`);
-  const fp = resourceListProblem(n.free, () => `node ${n.name} free`, resourceNames);
+  const fp = freeProblem(n, resourceNames);
   if (fp) return bad('.free', fp);
   const ap = resourceListProblem(n.allocatable, () => `node ${n.name} allocatable`, resourceNames);
   if (ap) return bad('.allocatable', ap);

@@ -16,7 +16,8 @@
  * Ties are broken by cluster name; input order never matters.
  */
 import {
-  buildResourceSpace,
+  resourceNamesOf,
+  resourceSpaceOf,
   ClusterIndex,
   ClusterStatus,
   cmpStr,
@@ -344,7 +345,7 @@ function readiness(c: ClusterSnapshot): ClusterStatus {
 /**
  * The resource space and one index per cluster (sorted by name) for a batch: each kept index
  * that can be brought up to its snapshot, the others built. The space is every resource name
- * the valid clusters' nodes report, as {@link buildResourceSpace} finds it; when it differs from
+ * the valid clusters' nodes report ({@link resourceNamesOf}); when it differs from
  * the kept indexes' space, every cluster is built anew in the new one.
  */
 function indexClusters(
@@ -366,11 +367,10 @@ function indexClusters(
     }
     const problem = clusterProblem(c);
     status.set(i, clusterStatus(c, problem, nameCount.get(nameOf(c)) ?? 0));
-    if (!problem) for (const r of buildResourceSpace([c]).names) names.add(r);
+    if (!problem) for (const r of resourceNamesOf(c)) names.add(r);
   });
-  const sorted = [...names].sort();
-  const space: ResourceSpace = { names: sorted, index: new Map(sorted.map((n, i) => [n, i])) };
-  const spaceKey = sorted.join('\n');
+  const space = resourceSpaceOf(names);
+  const spaceKey = space.names.join('\n');
   if (kept && kept.spaceKey !== spaceKey) {
     // Every vector is laid out by the space: a new resource name means new indexes throughout.
     for (const i of reused.keys()) status.set(i, readiness(input[i]));
