@@ -324,6 +324,7 @@ async function main(): Promise<void> {
       labels: {},
       namespace: '',
       podSetGroups: [],
+      resourceClaimTemplates: [],
       maxRestarts: 0,
       podSets: [
         {

@@ -154,6 +154,7 @@ async function main(): Promise<void> {
         labels: { team: 'bench' },
         namespace: 'default',
         maxRestarts: 0,
+        resourceClaimTemplates: [],
         podSets: [
           {
             name: 'w',

@@ -34,6 +34,7 @@ const SPEC: JobSpec = {
   labels: { team: 'bench' },
   namespace: 'default',
   maxRestarts: 0,
+  resourceClaimTemplates: [],
   podSets: [
     {
       name: 'w',

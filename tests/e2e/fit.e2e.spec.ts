@@ -52,6 +52,7 @@ function spec(name: string, o: GangOpts) {
     labels: {},
     namespace: '',
     podSetGroups: [],
+    resourceClaimTemplates: [],
     maxRestarts: 0,
     podSets: [
       {

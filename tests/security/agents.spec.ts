@@ -300,10 +300,13 @@ describe('hostile agent streams are cut off without affecting others', () => {
             free: { quantities: { cpu: '-5' } },
             unschedulable: false,
             ready: true,
+            devices: [],
+            counterSets: [],
           },
         ],
         reflectedDispatches: [],
         heldGangs: [],
+        deviceClasses: [],
       },
     });
     expect((await refusal(liar)).code).toBe(status.INVALID_ARGUMENT);

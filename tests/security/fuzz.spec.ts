@@ -195,6 +195,16 @@ const spec = fc.record({
   ),
   namespace: fc.oneof(fc.constant(''), fc.constant('default'), anyName),
   maxRestarts: fc.oneof(fc.constant(0), fc.integer({ min: -5, max: 200 })),
+  resourceClaimTemplates: fc.array(
+    fc.record({
+      name: anyName,
+      specJson: fc.oneof(
+        fc.string(),
+        fc.constant('{"devices":{"requests":[{"name":"gpu","exactly":{"deviceClassName":"x"}}]}}'),
+      ),
+    }),
+    { maxLength: 2 },
+  ),
 });
 const id = fc.oneof(fc.uuid(), fc.constant(randomUUID()), anyName);
 const queueMsg = fc.record({
@@ -359,6 +369,7 @@ const nearlyValid: fc.Arbitrary<Omit<Request, 'token'>> = fc.oneof(
           namespace,
           podSetGroups: [],
           maxRestarts: 0,
+          resourceClaimTemplates: [],
           podSets: [
             {
               name: 'w',

@@ -38,6 +38,8 @@ export function nodeState(n: FakeNode): NodeState {
     free: { quantities: { ...slots, ...(n.free ?? n.allocatable) } },
     unschedulable: false,
     ready: true,
+    devices: [],
+    counterSets: [],
   };
 }
 
@@ -124,6 +126,7 @@ export class FakeAgent {
         nodes: nodes.map(nodeState),
         reflectedDispatches: reflected,
         heldGangs: held,
+        deviceClasses: [],
       },
     });
   }

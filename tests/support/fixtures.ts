@@ -45,6 +45,7 @@ export function jobSpec(queue: string, overrides: Partial<JobSpec> = {}): JobSpe
     podSetGroups: [],
     namespace: '',
     maxRestarts: 0,
+    resourceClaimTemplates: [],
     ...overrides,
   };
 }

@@ -166,7 +166,9 @@ export class HubSession {
     // accepted a moment ago must be in it before its pods reach the informer.
     const view = { ...this.model.takeSnapshot(), heldGangs: gangRefsOf(this.options.held()) };
     const reportSequence = this.nextSeq();
-    this.link?.send({ message: { $case: 'snapshot', snapshot: { reportSequence, ...view } } });
+    this.link?.send({
+      message: { $case: 'snapshot', snapshot: { reportSequence, deviceClasses: [], ...view } },
+    });
     this.log.debug('snapshot sent', {
       why,
       reportSequence,
@@ -184,7 +186,9 @@ export class HubSession {
     const delta = this.model.takeDelta();
     if (delta) {
       const reportSequence = this.nextSeq();
-      link.send({ message: { $case: 'delta', delta: { reportSequence, ...delta } } });
+      link.send({
+        message: { $case: 'delta', delta: { reportSequence, deviceClasses: [], ...delta } },
+      });
       this.log.debug('delta sent', {
         reportSequence,
         upserted: delta.upsertedNodes.length,

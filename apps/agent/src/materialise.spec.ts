@@ -122,6 +122,7 @@ function gang(members: number[], workloadApi = false): GangPlan {
     namespace: 'ns',
     onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT,
     labels: {},
+    resourceClaimTemplates: [],
     podSets: members.map((n, i) => ({
       name: `ps${i}`,
       podTemplateJson: JSON.stringify({ spec: { containers: [{ name: 'c', image: 'i' }] } }),

@@ -177,6 +177,8 @@ export class ClusterModel {
       free: fmt(this.free(name)),
       unschedulable: node.unschedulable,
       ready: node.ready,
+      devices: [],
+      counterSets: [],
     };
   }
 

@@ -21,6 +21,7 @@ function dispatch(over: Partial<Dispatch> = {}): Dispatch {
     namespace: 'ml',
     onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
     labels: { 'muster.dev/queue': 'research' },
+    resourceClaimTemplates: [],
     podSets: [
       {
         name: 'workers',

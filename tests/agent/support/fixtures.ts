@@ -76,6 +76,7 @@ export function dispatch(over: Partial<Dispatch> & { podSets: PodSetPlacement[] 
     namespace: 'ml',
     onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT,
     labels: { 'muster.dev/queue': 'research' },
+    resourceClaimTemplates: [],
     ...over,
   };
 }

@@ -68,6 +68,7 @@ function job(id: string, name: string, state = JobState.JOB_STATE_QUEUED): Job {
       podSets: [],
       podSetGroups: [],
       namespace: '',
+      resourceClaimTemplates: [],
     },
     state,
     reason: '',

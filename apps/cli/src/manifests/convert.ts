@@ -152,6 +152,7 @@ function buildSpec(
     podSetGroups,
     namespace,
     maxRestarts: settings.maxRestarts?.value ?? 0,
+    resourceClaimTemplates: [],
   };
 }
 

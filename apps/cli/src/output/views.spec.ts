@@ -186,6 +186,7 @@ describe('jobs', () => {
       labels: { team: 'nlp' },
       namespace: 'ml',
       maxRestarts: 2,
+      resourceClaimTemplates: [],
       podSets: [
         {
           name: 'workers',

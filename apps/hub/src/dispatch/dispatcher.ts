@@ -19,6 +19,7 @@ import {
 } from './dispatch.repository';
 import { Inject, Injectable } from '@nestjs/common';
 import { JobEventFeed } from '../jobs/job-event-feed';
+import { claimTemplatesToProto } from '../jobs/job.proto-mapper';
 import type { GangCanceller } from '../jobs/jobs.service';
 import { CycleRequests } from '../scheduling/cycle-requests';
 import { InjectLog } from '../logging/inject-log';
@@ -153,6 +154,7 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
               domainValue: where?.domain?.value ?? '',
             };
           }),
+          resourceClaimTemplates: claimTemplatesToProto(gang.gang.claimTemplates),
         },
       },
     });

@@ -33,9 +33,18 @@ export interface PodSetGroupSpec {
   level: string;
 }
 
+/** A resource.k8s.io/v1 ResourceClaimTemplate of the job, checked at submit. */
+export interface ClaimTemplateSpec {
+  name: string;
+  /** The template's `spec.spec`: a ResourceClaimSpec (`{ devices: { requests, constraints } }`). */
+  spec: Record<string, unknown>;
+}
+
 export interface GangSpec {
   podSets: PodSetSpec[];
   groups: PodSetGroupSpec[];
+  /** DRA claim templates the pod templates name; absent when none (older rows lack it). */
+  claimTemplates?: ClaimTemplateSpec[];
 }
 
 export interface JobSpec {

@@ -6,6 +6,7 @@ import type * as wire from '@muster/api';
 import { dns1123LabelError } from '@muster/k8s';
 import { assertNever, invalidArgument } from '../common/errors';
 import type {
+  ClaimTemplateSpec,
   Job,
   JobCursor,
   JobEvent,
@@ -166,7 +167,15 @@ export function jobSpecToProto(job: Job): wire.JobSpec {
         : undefined,
     })),
     podSetGroups: job.gang.groups.map((g) => ({ podSets: g.podSets, level: g.level })),
+    resourceClaimTemplates: claimTemplatesToProto(job.gang.claimTemplates),
   };
+}
+
+/** A job's claim templates on the wire (JobSpec and Dispatch carry the same message). */
+export function claimTemplatesToProto(
+  templates: readonly ClaimTemplateSpec[] | undefined,
+): wire.ResourceClaimTemplate[] {
+  return (templates ?? []).map((t) => ({ name: t.name, specJson: JSON.stringify(t.spec) }));
 }
 
 export function jobToProto(job: Job): wire.Job {

@@ -19,7 +19,17 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp";
-import { OnClusterLost, onClusterLostFromJSON, onClusterLostToJSON, ResourceList, Taint } from "./types";
+import {
+  CounterSet,
+  Device,
+  DeviceClass,
+  OnClusterLost,
+  onClusterLostFromJSON,
+  onClusterLostToJSON,
+  ResourceClaimTemplate,
+  ResourceList,
+  Taint,
+} from "./types";
 
 /** How an agent makes the worker's own scheduler treat a gang as one. */
 export enum GangScheduling {
@@ -265,6 +275,10 @@ export interface NodeState {
   free?: ResourceList | undefined;
   unschedulable: boolean;
   ready: boolean;
+  /** DRA devices of the ResourceSlices published for this node (spec.nodeName), every driver. */
+  devices: Device[];
+  /** The shared counters of those slices' pools (partitionable devices). */
+  counterSets: CounterSet[];
 }
 
 export interface NodeState_LabelsEntry {
@@ -281,6 +295,8 @@ export interface CapacitySnapshot {
   reflectedDispatches: GangRef[];
   /** Gangs the cluster holds (Muster-labelled pods present). */
   heldGangs: GangRef[];
+  /** The cluster's DeviceClasses. */
+  deviceClasses: DeviceClass[];
 }
 
 /** Changes since the previous report; coalesced, at most one per interval. */
@@ -290,6 +306,8 @@ export interface CapacityDelta {
   removedNodes: string[];
   /** The whole current set (not a change): gangs whose pods this report's capacity accounts for. */
   reflectedDispatches: GangRef[];
+  /** The whole current set of DeviceClasses (not a change). */
+  deviceClasses: DeviceClass[];
 }
 
 export interface Heartbeat {
@@ -329,6 +347,11 @@ export interface Dispatch {
   podSets: PodSetPlacement[];
   onClusterLost: OnClusterLost;
   labels: { [key: string]: string };
+  /**
+   * Created in the namespace before the members (named by the agent per gang and generation, see
+   * the agent's naming); the pod templates name them by these names.
+   */
+  resourceClaimTemplates: ResourceClaimTemplate[];
 }
 
 export interface Dispatch_LabelsEntry {
@@ -1308,6 +1331,8 @@ function createBaseNodeState(): NodeState {
     free: undefined,
     unschedulable: false,
     ready: false,
+    devices: [],
+    counterSets: [],
   };
 }
 
@@ -1333,6 +1358,12 @@ export const NodeState: MessageFns<NodeState> = {
     }
     if (message.ready !== false) {
       writer.uint32(56).bool(message.ready);
+    }
+    for (const v of message.devices) {
+      Device.encode(v!, writer.uint32(66).fork()).join();
+    }
+    for (const v of message.counterSets) {
+      CounterSet.encode(v!, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1409,6 +1440,22 @@ export const NodeState: MessageFns<NodeState> = {
             message.ready = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.devices.push(Device.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.counterSets.push(CounterSet.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1443,6 +1490,12 @@ export const NodeState: MessageFns<NodeState> = {
       free: isSet(object.free) ? ResourceList.fromJSON(object.free) : undefined,
       unschedulable: isSet(object.unschedulable) ? globalThis.Boolean(object.unschedulable) : false,
       ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
+      devices: globalThis.Array.isArray(object?.devices) ? object.devices.map((e: any) => Device.fromJSON(e)) : [],
+      counterSets: globalThis.Array.isArray(object?.counterSets)
+        ? object.counterSets.map((e: any) => CounterSet.fromJSON(e))
+        : globalThis.Array.isArray(object?.counter_sets)
+        ? object.counter_sets.map((e: any) => CounterSet.fromJSON(e))
+        : [],
     };
   },
 
@@ -1475,6 +1528,12 @@ export const NodeState: MessageFns<NodeState> = {
     if (message.ready !== false) {
       obj.ready = message.ready;
     }
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => Device.toJSON(e));
+    }
+    if (message.counterSets?.length) {
+      obj.counterSets = message.counterSets.map((e) => CounterSet.toJSON(e));
+    }
     return obj;
   },
 
@@ -1502,6 +1561,8 @@ export const NodeState: MessageFns<NodeState> = {
       : undefined;
     message.unschedulable = object.unschedulable ?? false;
     message.ready = object.ready ?? false;
+    message.devices = object.devices?.map((e) => Device.fromPartial(e)) || [];
+    message.counterSets = object.counterSets?.map((e) => CounterSet.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1592,7 +1653,7 @@ export const NodeState_LabelsEntry: MessageFns<NodeState_LabelsEntry> = {
 };
 
 function createBaseCapacitySnapshot(): CapacitySnapshot {
-  return { reportSequence: 0, nodes: [], reflectedDispatches: [], heldGangs: [] };
+  return { reportSequence: 0, nodes: [], reflectedDispatches: [], heldGangs: [], deviceClasses: [] };
 }
 
 export const CapacitySnapshot: MessageFns<CapacitySnapshot> = {
@@ -1608,6 +1669,9 @@ export const CapacitySnapshot: MessageFns<CapacitySnapshot> = {
     }
     for (const v of message.heldGangs) {
       GangRef.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.deviceClasses) {
+      DeviceClass.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1657,6 +1721,14 @@ export const CapacitySnapshot: MessageFns<CapacitySnapshot> = {
             message.heldGangs.push(GangRef.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.deviceClasses.push(DeviceClass.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1687,6 +1759,11 @@ export const CapacitySnapshot: MessageFns<CapacitySnapshot> = {
         : globalThis.Array.isArray(object?.held_gangs)
         ? object.held_gangs.map((e: any) => GangRef.fromJSON(e))
         : [],
+      deviceClasses: globalThis.Array.isArray(object?.deviceClasses)
+        ? object.deviceClasses.map((e: any) => DeviceClass.fromJSON(e))
+        : globalThis.Array.isArray(object?.device_classes)
+        ? object.device_classes.map((e: any) => DeviceClass.fromJSON(e))
+        : [],
     };
   },
 
@@ -1704,6 +1781,9 @@ export const CapacitySnapshot: MessageFns<CapacitySnapshot> = {
     if (message.heldGangs?.length) {
       obj.heldGangs = message.heldGangs.map((e) => GangRef.toJSON(e));
     }
+    if (message.deviceClasses?.length) {
+      obj.deviceClasses = message.deviceClasses.map((e) => DeviceClass.toJSON(e));
+    }
     return obj;
   },
 
@@ -1716,12 +1796,13 @@ export const CapacitySnapshot: MessageFns<CapacitySnapshot> = {
     message.nodes = object.nodes?.map((e) => NodeState.fromPartial(e)) || [];
     message.reflectedDispatches = object.reflectedDispatches?.map((e) => GangRef.fromPartial(e)) || [];
     message.heldGangs = object.heldGangs?.map((e) => GangRef.fromPartial(e)) || [];
+    message.deviceClasses = object.deviceClasses?.map((e) => DeviceClass.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseCapacityDelta(): CapacityDelta {
-  return { reportSequence: 0, upsertedNodes: [], removedNodes: [], reflectedDispatches: [] };
+  return { reportSequence: 0, upsertedNodes: [], removedNodes: [], reflectedDispatches: [], deviceClasses: [] };
 }
 
 export const CapacityDelta: MessageFns<CapacityDelta> = {
@@ -1737,6 +1818,9 @@ export const CapacityDelta: MessageFns<CapacityDelta> = {
     }
     for (const v of message.reflectedDispatches) {
       GangRef.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.deviceClasses) {
+      DeviceClass.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1786,6 +1870,14 @@ export const CapacityDelta: MessageFns<CapacityDelta> = {
             message.reflectedDispatches.push(GangRef.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.deviceClasses.push(DeviceClass.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1820,6 +1912,11 @@ export const CapacityDelta: MessageFns<CapacityDelta> = {
         : globalThis.Array.isArray(object?.reflected_dispatches)
         ? object.reflected_dispatches.map((e: any) => GangRef.fromJSON(e))
         : [],
+      deviceClasses: globalThis.Array.isArray(object?.deviceClasses)
+        ? object.deviceClasses.map((e: any) => DeviceClass.fromJSON(e))
+        : globalThis.Array.isArray(object?.device_classes)
+        ? object.device_classes.map((e: any) => DeviceClass.fromJSON(e))
+        : [],
     };
   },
 
@@ -1837,6 +1934,9 @@ export const CapacityDelta: MessageFns<CapacityDelta> = {
     if (message.reflectedDispatches?.length) {
       obj.reflectedDispatches = message.reflectedDispatches.map((e) => GangRef.toJSON(e));
     }
+    if (message.deviceClasses?.length) {
+      obj.deviceClasses = message.deviceClasses.map((e) => DeviceClass.toJSON(e));
+    }
     return obj;
   },
 
@@ -1849,6 +1949,7 @@ export const CapacityDelta: MessageFns<CapacityDelta> = {
     message.upsertedNodes = object.upsertedNodes?.map((e) => NodeState.fromPartial(e)) || [];
     message.removedNodes = object.removedNodes?.map((e) => e) || [];
     message.reflectedDispatches = object.reflectedDispatches?.map((e) => GangRef.fromPartial(e)) || [];
+    message.deviceClasses = object.deviceClasses?.map((e) => DeviceClass.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2266,7 +2367,16 @@ export const PodSetPlacement: MessageFns<PodSetPlacement> = {
 };
 
 function createBaseDispatch(): Dispatch {
-  return { gangId: "", jobId: "", fencingToken: 0, namespace: "", podSets: [], onClusterLost: 0, labels: {} };
+  return {
+    gangId: "",
+    jobId: "",
+    fencingToken: 0,
+    namespace: "",
+    podSets: [],
+    onClusterLost: 0,
+    labels: {},
+    resourceClaimTemplates: [],
+  };
 }
 
 export const Dispatch: MessageFns<Dispatch> = {
@@ -2292,6 +2402,9 @@ export const Dispatch: MessageFns<Dispatch> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       Dispatch_LabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
     });
+    for (const v of message.resourceClaimTemplates) {
+      ResourceClaimTemplate.encode(v!, writer.uint32(66).fork()).join();
+    }
     return writer;
   },
 
@@ -2367,6 +2480,14 @@ export const Dispatch: MessageFns<Dispatch> = {
             }
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.resourceClaimTemplates.push(ResourceClaimTemplate.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2421,6 +2542,11 @@ export const Dispatch: MessageFns<Dispatch> = {
           {},
         )
         : {},
+      resourceClaimTemplates: globalThis.Array.isArray(object?.resourceClaimTemplates)
+        ? object.resourceClaimTemplates.map((e: any) => ResourceClaimTemplate.fromJSON(e))
+        : globalThis.Array.isArray(object?.resource_claim_templates)
+        ? object.resource_claim_templates.map((e: any) => ResourceClaimTemplate.fromJSON(e))
+        : [],
     };
   },
 
@@ -2453,6 +2579,9 @@ export const Dispatch: MessageFns<Dispatch> = {
         });
       }
     }
+    if (message.resourceClaimTemplates?.length) {
+      obj.resourceClaimTemplates = message.resourceClaimTemplates.map((e) => ResourceClaimTemplate.toJSON(e));
+    }
     return obj;
   },
 
@@ -2476,6 +2605,8 @@ export const Dispatch: MessageFns<Dispatch> = {
       },
       {},
     );
+    message.resourceClaimTemplates = object.resourceClaimTemplates?.map((e) => ResourceClaimTemplate.fromPartial(e)) ||
+      [];
     return message;
   },
 };

@@ -22,7 +22,13 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp";
-import { OnClusterLost, onClusterLostFromJSON, onClusterLostToJSON, TopologyConstraint } from "./types";
+import {
+  OnClusterLost,
+  onClusterLostFromJSON,
+  onClusterLostToJSON,
+  ResourceClaimTemplate,
+  TopologyConstraint,
+} from "./types";
 
 export enum JobState {
   JOB_STATE_UNSPECIFIED = 0,
@@ -131,6 +137,8 @@ export interface JobSpec {
    * is placed anew with a new fencing token.
    */
   maxRestarts: number;
+  /** The ResourceClaimTemplates the pod templates name (DRA device claims). */
+  resourceClaimTemplates: ResourceClaimTemplate[];
 }
 
 export interface JobSpec_LabelsEntry {
@@ -534,6 +542,7 @@ function createBaseJobSpec(): JobSpec {
     podSetGroups: [],
     namespace: "",
     maxRestarts: 0,
+    resourceClaimTemplates: [],
   };
 }
 
@@ -565,6 +574,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.maxRestarts !== 0) {
       writer.uint32(72).int32(message.maxRestarts);
+    }
+    for (const v of message.resourceClaimTemplates) {
+      ResourceClaimTemplate.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -657,6 +669,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.maxRestarts = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.resourceClaimTemplates.push(ResourceClaimTemplate.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -709,6 +729,11 @@ export const JobSpec: MessageFns<JobSpec> = {
         : isSet(object.max_restarts)
         ? globalThis.Number(object.max_restarts)
         : 0,
+      resourceClaimTemplates: globalThis.Array.isArray(object?.resourceClaimTemplates)
+        ? object.resourceClaimTemplates.map((e: any) => ResourceClaimTemplate.fromJSON(e))
+        : globalThis.Array.isArray(object?.resource_claim_templates)
+        ? object.resource_claim_templates.map((e: any) => ResourceClaimTemplate.fromJSON(e))
+        : [],
     };
   },
 
@@ -747,6 +772,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.maxRestarts !== 0) {
       obj.maxRestarts = Math.round(message.maxRestarts);
     }
+    if (message.resourceClaimTemplates?.length) {
+      obj.resourceClaimTemplates = message.resourceClaimTemplates.map((e) => ResourceClaimTemplate.toJSON(e));
+    }
     return obj;
   },
 
@@ -772,6 +800,8 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.podSetGroups = object.podSetGroups?.map((e) => PodSetGroup.fromPartial(e)) || [];
     message.namespace = object.namespace ?? "";
     message.maxRestarts = object.maxRestarts ?? 0;
+    message.resourceClaimTemplates = object.resourceClaimTemplates?.map((e) => ResourceClaimTemplate.fromPartial(e)) ||
+      [];
     return message;
   },
 };

@@ -142,6 +142,91 @@ export interface TopologyConstraint {
   level: string;
 }
 
+/** A DRA device (resource.k8s.io/v1) as a worker cluster's ResourceSlices publish it. */
+export interface Device {
+  /** The driver that publishes it, for example "gpu.example.com". */
+  driver: string;
+  /** The ResourceSlice pool it belongs to. */
+  pool: string;
+  /** Unique within its driver and pool. */
+  name: string;
+  /**
+   * Fully qualified attribute name ("gpu.example.com/model"; the slice's unqualified names get
+   * the driver's domain) to value.
+   */
+  attributes: { [key: string]: DeviceAttribute };
+  /** Fully qualified capacity name ("gpu.example.com/memory") to quantity string. */
+  capacity: { [key: string]: string };
+  /** Allocated to some ResourceClaim, Muster's or not. */
+  allocated: boolean;
+  /** The shared counters this device draws on while allocated (partitionable devices). */
+  consumesCounters: DeviceCounterConsumption[];
+}
+
+export interface Device_AttributesEntry {
+  key: string;
+  value?: DeviceAttribute | undefined;
+}
+
+export interface Device_CapacityEntry {
+  key: string;
+  value: string;
+}
+
+/** One typed DRA device attribute. */
+export interface DeviceAttribute {
+  value?: { $case: "stringValue"; stringValue: string } | { $case: "intValue"; intValue: number } | {
+    $case: "boolValue";
+    boolValue: boolean;
+  } | //
+  /** A semantic version, "1.2.3". */
+  { $case: "versionValue"; versionValue: string } | undefined;
+}
+
+/** What a partitionable device takes from one counter set of its pool while allocated. */
+export interface DeviceCounterConsumption {
+  counterSet: string;
+  /** Counter name to quantity string. */
+  counters: { [key: string]: string };
+}
+
+export interface DeviceCounterConsumption_CountersEntry {
+  key: string;
+  value: string;
+}
+
+/**
+ * A pool's shared counters (resource.k8s.io/v1 ResourceSlice spec.sharedCounters), in full:
+ * what allocated devices consume is not subtracted.
+ */
+export interface CounterSet {
+  name: string;
+  /** Counter name to quantity string. */
+  counters: { [key: string]: string };
+}
+
+export interface CounterSet_CountersEntry {
+  key: string;
+  value: string;
+}
+
+/** A DeviceClass of a worker cluster: the CEL selectors every device of the class satisfies. */
+export interface DeviceClass {
+  name: string;
+  selectors: string[];
+}
+
+/**
+ * A resource.k8s.io/v1 ResourceClaimTemplate a job's pod templates name in
+ * spec.resourceClaims[].resourceClaimTemplateName; each member gets its own claim from it.
+ */
+export interface ResourceClaimTemplate {
+  /** DNS-1123 subdomain, unique within the job. */
+  name: string;
+  /** The template's spec.spec (a ResourceClaimSpec: {"devices": {"requests": [...], ...}}) as JSON. */
+  specJson: string;
+}
+
 function createBaseResourceList(): ResourceList {
   return { quantities: {} };
 }
@@ -782,6 +867,1138 @@ export const TopologyConstraint: MessageFns<TopologyConstraint> = {
     const message = createBaseTopologyConstraint();
     message.mode = object.mode ?? 0;
     message.level = object.level ?? "";
+    return message;
+  },
+};
+
+function createBaseDevice(): Device {
+  return { driver: "", pool: "", name: "", attributes: {}, capacity: {}, allocated: false, consumesCounters: [] };
+}
+
+export const Device: MessageFns<Device> = {
+  encode(message: Device, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.driver !== "") {
+      writer.uint32(10).string(message.driver);
+    }
+    if (message.pool !== "") {
+      writer.uint32(18).string(message.pool);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, DeviceAttribute]) => {
+      Device_AttributesEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    globalThis.Object.entries(message.capacity).forEach(([key, value]: [string, string]) => {
+      Device_CapacityEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    if (message.allocated !== false) {
+      writer.uint32(48).bool(message.allocated);
+    }
+    for (const v of message.consumesCounters) {
+      DeviceCounterConsumption.encode(v!, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Device {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = Device_AttributesEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.attributes[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = Device_CapacityEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.capacity[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.allocated = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.consumesCounters.push(DeviceCounterConsumption.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Device {
+    return {
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      attributes: isObject(object.attributes)
+        ? (globalThis.Object.entries(object.attributes) as [string, any][]).reduce(
+          (acc: { [key: string]: DeviceAttribute }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: DeviceAttribute.fromJSON(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      capacity: isObject(object.capacity)
+        ? (globalThis.Object.entries(object.capacity) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      allocated: isSet(object.allocated) ? globalThis.Boolean(object.allocated) : false,
+      consumesCounters: globalThis.Array.isArray(object?.consumesCounters)
+        ? object.consumesCounters.map((e: any) => DeviceCounterConsumption.fromJSON(e))
+        : globalThis.Array.isArray(object?.consumes_counters)
+        ? object.consumes_counters.map((e: any) => DeviceCounterConsumption.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: Device): unknown {
+    const obj: any = {};
+    if (message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.attributes) {
+      const entries = globalThis.Object.entries(message.attributes) as [string, DeviceAttribute][];
+      if (entries.length > 0) {
+        obj.attributes = {};
+        entries.forEach(([k, v]) => {
+          obj.attributes[k] = DeviceAttribute.toJSON(v);
+        });
+      }
+    }
+    if (message.capacity) {
+      const entries = globalThis.Object.entries(message.capacity) as [string, string][];
+      if (entries.length > 0) {
+        obj.capacity = {};
+        entries.forEach(([k, v]) => {
+          obj.capacity[k] = v;
+        });
+      }
+    }
+    if (message.allocated !== false) {
+      obj.allocated = message.allocated;
+    }
+    if (message.consumesCounters?.length) {
+      obj.consumesCounters = message.consumesCounters.map((e) => DeviceCounterConsumption.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Device>): Device {
+    return Device.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Device>): Device {
+    const message = createBaseDevice();
+    message.driver = object.driver ?? "";
+    message.pool = object.pool ?? "";
+    message.name = object.name ?? "";
+    message.attributes = (globalThis.Object.entries(object.attributes ?? {}) as [string, DeviceAttribute][]).reduce(
+      (acc: { [key: string]: DeviceAttribute }, [key, value]: [string, DeviceAttribute]) => {
+        if (value !== undefined) {
+          acc[key] = DeviceAttribute.fromPartial(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.capacity = (globalThis.Object.entries(object.capacity ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.allocated = object.allocated ?? false;
+    message.consumesCounters = object.consumesCounters?.map((e) => DeviceCounterConsumption.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDevice_AttributesEntry(): Device_AttributesEntry {
+  return { key: "", value: undefined };
+}
+
+export const Device_AttributesEntry: MessageFns<Device_AttributesEntry> = {
+  encode(message: Device_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== undefined) {
+      DeviceAttribute.encode(message.value, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Device_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevice_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = DeviceAttribute.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Device_AttributesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? DeviceAttribute.fromJSON(object.value) : undefined,
+    };
+  },
+
+  toJSON(message: Device_AttributesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== undefined) {
+      obj.value = DeviceAttribute.toJSON(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Device_AttributesEntry>): Device_AttributesEntry {
+    return Device_AttributesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Device_AttributesEntry>): Device_AttributesEntry {
+    const message = createBaseDevice_AttributesEntry();
+    message.key = object.key ?? "";
+    message.value = (object.value !== undefined && object.value !== null)
+      ? DeviceAttribute.fromPartial(object.value)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseDevice_CapacityEntry(): Device_CapacityEntry {
+  return { key: "", value: "" };
+}
+
+export const Device_CapacityEntry: MessageFns<Device_CapacityEntry> = {
+  encode(message: Device_CapacityEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Device_CapacityEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevice_CapacityEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Device_CapacityEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Device_CapacityEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Device_CapacityEntry>): Device_CapacityEntry {
+    return Device_CapacityEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Device_CapacityEntry>): Device_CapacityEntry {
+    const message = createBaseDevice_CapacityEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseDeviceAttribute(): DeviceAttribute {
+  return { value: undefined };
+}
+
+export const DeviceAttribute: MessageFns<DeviceAttribute> = {
+  encode(message: DeviceAttribute, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.value?.$case) {
+      case "stringValue":
+        writer.uint32(10).string(message.value.stringValue);
+        break;
+      case "intValue":
+        writer.uint32(16).int64(message.value.intValue);
+        break;
+      case "boolValue":
+        writer.uint32(24).bool(message.value.boolValue);
+        break;
+      case "versionValue":
+        writer.uint32(34).string(message.value.versionValue);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceAttribute {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceAttribute();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.value = { $case: "stringValue", stringValue: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = { $case: "intValue", intValue: longToNumber(reader.int64()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.value = { $case: "boolValue", boolValue: reader.bool() };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.value = { $case: "versionValue", versionValue: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceAttribute {
+    return {
+      value: isSet(object.stringValue)
+        ? { $case: "stringValue", stringValue: globalThis.String(object.stringValue) }
+        : isSet(object.string_value)
+        ? { $case: "stringValue", stringValue: globalThis.String(object.string_value) }
+        : isSet(object.intValue)
+        ? { $case: "intValue", intValue: globalThis.Number(object.intValue) }
+        : isSet(object.int_value)
+        ? { $case: "intValue", intValue: globalThis.Number(object.int_value) }
+        : isSet(object.boolValue)
+        ? { $case: "boolValue", boolValue: globalThis.Boolean(object.boolValue) }
+        : isSet(object.bool_value)
+        ? { $case: "boolValue", boolValue: globalThis.Boolean(object.bool_value) }
+        : isSet(object.versionValue)
+        ? { $case: "versionValue", versionValue: globalThis.String(object.versionValue) }
+        : isSet(object.version_value)
+        ? { $case: "versionValue", versionValue: globalThis.String(object.version_value) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: DeviceAttribute): unknown {
+    const obj: any = {};
+    if (message.value?.$case === "stringValue") {
+      obj.stringValue = message.value.stringValue;
+    } else if (message.value?.$case === "intValue") {
+      obj.intValue = Math.round(message.value.intValue);
+    } else if (message.value?.$case === "boolValue") {
+      obj.boolValue = message.value.boolValue;
+    } else if (message.value?.$case === "versionValue") {
+      obj.versionValue = message.value.versionValue;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeviceAttribute>): DeviceAttribute {
+    return DeviceAttribute.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeviceAttribute>): DeviceAttribute {
+    const message = createBaseDeviceAttribute();
+    switch (object.value?.$case) {
+      case "stringValue": {
+        if (object.value?.stringValue !== undefined && object.value?.stringValue !== null) {
+          message.value = { $case: "stringValue", stringValue: object.value.stringValue };
+        }
+        break;
+      }
+      case "intValue": {
+        if (object.value?.intValue !== undefined && object.value?.intValue !== null) {
+          message.value = { $case: "intValue", intValue: object.value.intValue };
+        }
+        break;
+      }
+      case "boolValue": {
+        if (object.value?.boolValue !== undefined && object.value?.boolValue !== null) {
+          message.value = { $case: "boolValue", boolValue: object.value.boolValue };
+        }
+        break;
+      }
+      case "versionValue": {
+        if (object.value?.versionValue !== undefined && object.value?.versionValue !== null) {
+          message.value = { $case: "versionValue", versionValue: object.value.versionValue };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseDeviceCounterConsumption(): DeviceCounterConsumption {
+  return { counterSet: "", counters: {} };
+}
+
+export const DeviceCounterConsumption: MessageFns<DeviceCounterConsumption> = {
+  encode(message: DeviceCounterConsumption, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.counterSet !== "") {
+      writer.uint32(10).string(message.counterSet);
+    }
+    globalThis.Object.entries(message.counters).forEach(([key, value]: [string, string]) => {
+      DeviceCounterConsumption_CountersEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceCounterConsumption {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceCounterConsumption();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.counterSet = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = DeviceCounterConsumption_CountersEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.counters[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceCounterConsumption {
+    return {
+      counterSet: isSet(object.counterSet)
+        ? globalThis.String(object.counterSet)
+        : isSet(object.counter_set)
+        ? globalThis.String(object.counter_set)
+        : "",
+      counters: isObject(object.counters)
+        ? (globalThis.Object.entries(object.counters) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: DeviceCounterConsumption): unknown {
+    const obj: any = {};
+    if (message.counterSet !== "") {
+      obj.counterSet = message.counterSet;
+    }
+    if (message.counters) {
+      const entries = globalThis.Object.entries(message.counters) as [string, string][];
+      if (entries.length > 0) {
+        obj.counters = {};
+        entries.forEach(([k, v]) => {
+          obj.counters[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeviceCounterConsumption>): DeviceCounterConsumption {
+    return DeviceCounterConsumption.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeviceCounterConsumption>): DeviceCounterConsumption {
+    const message = createBaseDeviceCounterConsumption();
+    message.counterSet = object.counterSet ?? "";
+    message.counters = (globalThis.Object.entries(object.counters ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseDeviceCounterConsumption_CountersEntry(): DeviceCounterConsumption_CountersEntry {
+  return { key: "", value: "" };
+}
+
+export const DeviceCounterConsumption_CountersEntry: MessageFns<DeviceCounterConsumption_CountersEntry> = {
+  encode(message: DeviceCounterConsumption_CountersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceCounterConsumption_CountersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceCounterConsumption_CountersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceCounterConsumption_CountersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: DeviceCounterConsumption_CountersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeviceCounterConsumption_CountersEntry>): DeviceCounterConsumption_CountersEntry {
+    return DeviceCounterConsumption_CountersEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeviceCounterConsumption_CountersEntry>): DeviceCounterConsumption_CountersEntry {
+    const message = createBaseDeviceCounterConsumption_CountersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCounterSet(): CounterSet {
+  return { name: "", counters: {} };
+}
+
+export const CounterSet: MessageFns<CounterSet> = {
+  encode(message: CounterSet, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    globalThis.Object.entries(message.counters).forEach(([key, value]: [string, string]) => {
+      CounterSet_CountersEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CounterSet {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCounterSet();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = CounterSet_CountersEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.counters[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CounterSet {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      counters: isObject(object.counters)
+        ? (globalThis.Object.entries(object.counters) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: CounterSet): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.counters) {
+      const entries = globalThis.Object.entries(message.counters) as [string, string][];
+      if (entries.length > 0) {
+        obj.counters = {};
+        entries.forEach(([k, v]) => {
+          obj.counters[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CounterSet>): CounterSet {
+    return CounterSet.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CounterSet>): CounterSet {
+    const message = createBaseCounterSet();
+    message.name = object.name ?? "";
+    message.counters = (globalThis.Object.entries(object.counters ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCounterSet_CountersEntry(): CounterSet_CountersEntry {
+  return { key: "", value: "" };
+}
+
+export const CounterSet_CountersEntry: MessageFns<CounterSet_CountersEntry> = {
+  encode(message: CounterSet_CountersEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CounterSet_CountersEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCounterSet_CountersEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CounterSet_CountersEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CounterSet_CountersEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CounterSet_CountersEntry>): CounterSet_CountersEntry {
+    return CounterSet_CountersEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CounterSet_CountersEntry>): CounterSet_CountersEntry {
+    const message = createBaseCounterSet_CountersEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseDeviceClass(): DeviceClass {
+  return { name: "", selectors: [] };
+}
+
+export const DeviceClass: MessageFns<DeviceClass> = {
+  encode(message: DeviceClass, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.selectors) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceClass {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceClass();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.selectors.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceClass {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      selectors: globalThis.Array.isArray(object?.selectors)
+        ? object.selectors.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DeviceClass): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.selectors?.length) {
+      obj.selectors = message.selectors;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeviceClass>): DeviceClass {
+    return DeviceClass.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeviceClass>): DeviceClass {
+    const message = createBaseDeviceClass();
+    message.name = object.name ?? "";
+    message.selectors = object.selectors?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseResourceClaimTemplate(): ResourceClaimTemplate {
+  return { name: "", specJson: "" };
+}
+
+export const ResourceClaimTemplate: MessageFns<ResourceClaimTemplate> = {
+  encode(message: ResourceClaimTemplate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.specJson !== "") {
+      writer.uint32(18).string(message.specJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceClaimTemplate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceClaimTemplate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.specJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceClaimTemplate {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      specJson: isSet(object.specJson)
+        ? globalThis.String(object.specJson)
+        : isSet(object.spec_json)
+        ? globalThis.String(object.spec_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ResourceClaimTemplate): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.specJson !== "") {
+      obj.specJson = message.specJson;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResourceClaimTemplate>): ResourceClaimTemplate {
+    return ResourceClaimTemplate.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResourceClaimTemplate>): ResourceClaimTemplate {
+    const message = createBaseResourceClaimTemplate();
+    message.name = object.name ?? "";
+    message.specJson = object.specJson ?? "";
     return message;
   },
 };
