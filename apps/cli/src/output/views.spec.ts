@@ -119,6 +119,7 @@ describe('clusters', () => {
         allocatable: { quantities: { cpu: '256', 'nvidia.com/gpu': '32', memory: '2Ti' } },
         free: { quantities: { cpu: '63500m', 'nvidia.com/gpu': '12' } },
         observedAt: now,
+        devices: [],
       },
     });
     const fresh = cluster({

@@ -41,6 +41,8 @@ export interface CapacitySummary {
   allocatable: Record<string, string>;
   free: Record<string, string>;
   observedAt: string;
+  /** DRA devices per DeviceClass; absent in rows written before devices were reported. */
+  devices?: { deviceClass: string; total: number; free: number }[];
 }
 
 /** A cluster of the inventory: the ClusterProfile fields plus Muster's own. */

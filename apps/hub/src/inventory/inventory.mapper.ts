@@ -211,6 +211,7 @@ export function clusterToProto(c: Cluster): wire.Cluster {
           allocatable: { quantities: c.capacity.allocatable },
           free: { quantities: c.capacity.free },
           observedAt: new Date(c.capacity.observedAt),
+          devices: c.capacity.devices ?? [],
         }
       : undefined,
     agentState: agentStateToProto(c.agentState),

@@ -104,7 +104,18 @@ export interface CapacitySummary {
   readyNodeCount: number;
   allocatable?: ResourceList | undefined;
   free?: ResourceList | undefined;
-  observedAt?: Date | undefined;
+  observedAt?:
+    | Date
+    | undefined;
+  /** DRA devices per DeviceClass of the cluster, on schedulable, ready nodes. */
+  devices: DeviceClassCapacity[];
+}
+
+/** How many devices of one DeviceClass a cluster has, and how many are not allocated. */
+export interface DeviceClassCapacity {
+  deviceClass: string;
+  total: number;
+  free: number;
 }
 
 export interface Cluster {
@@ -741,7 +752,14 @@ export const AccessProvider: MessageFns<AccessProvider> = {
 };
 
 function createBaseCapacitySummary(): CapacitySummary {
-  return { nodeCount: 0, readyNodeCount: 0, allocatable: undefined, free: undefined, observedAt: undefined };
+  return {
+    nodeCount: 0,
+    readyNodeCount: 0,
+    allocatable: undefined,
+    free: undefined,
+    observedAt: undefined,
+    devices: [],
+  };
 }
 
 export const CapacitySummary: MessageFns<CapacitySummary> = {
@@ -760,6 +778,9 @@ export const CapacitySummary: MessageFns<CapacitySummary> = {
     }
     if (message.observedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.observedAt), writer.uint32(42).fork()).join();
+    }
+    for (const v of message.devices) {
+      DeviceClassCapacity.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -817,6 +838,14 @@ export const CapacitySummary: MessageFns<CapacitySummary> = {
             message.observedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.devices.push(DeviceClassCapacity.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -848,6 +877,9 @@ export const CapacitySummary: MessageFns<CapacitySummary> = {
         : isSet(object.observed_at)
         ? fromJsonTimestamp(object.observed_at)
         : undefined,
+      devices: globalThis.Array.isArray(object?.devices)
+        ? object.devices.map((e: any) => DeviceClassCapacity.fromJSON(e))
+        : [],
     };
   },
 
@@ -868,6 +900,9 @@ export const CapacitySummary: MessageFns<CapacitySummary> = {
     if (message.observedAt !== undefined) {
       obj.observedAt = message.observedAt.toISOString();
     }
+    if (message.devices?.length) {
+      obj.devices = message.devices.map((e) => DeviceClassCapacity.toJSON(e));
+    }
     return obj;
   },
 
@@ -885,6 +920,112 @@ export const CapacitySummary: MessageFns<CapacitySummary> = {
       ? ResourceList.fromPartial(object.free)
       : undefined;
     message.observedAt = object.observedAt ?? undefined;
+    message.devices = object.devices?.map((e) => DeviceClassCapacity.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeviceClassCapacity(): DeviceClassCapacity {
+  return { deviceClass: "", total: 0, free: 0 };
+}
+
+export const DeviceClassCapacity: MessageFns<DeviceClassCapacity> = {
+  encode(message: DeviceClassCapacity, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.deviceClass !== "") {
+      writer.uint32(10).string(message.deviceClass);
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).int32(message.total);
+    }
+    if (message.free !== 0) {
+      writer.uint32(24).int32(message.free);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeviceClassCapacity {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeviceClassCapacity();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deviceClass = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.free = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeviceClassCapacity {
+    return {
+      deviceClass: isSet(object.deviceClass)
+        ? globalThis.String(object.deviceClass)
+        : isSet(object.device_class)
+        ? globalThis.String(object.device_class)
+        : "",
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      free: isSet(object.free) ? globalThis.Number(object.free) : 0,
+    };
+  },
+
+  toJSON(message: DeviceClassCapacity): unknown {
+    const obj: any = {};
+    if (message.deviceClass !== "") {
+      obj.deviceClass = message.deviceClass;
+    }
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.free !== 0) {
+      obj.free = Math.round(message.free);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeviceClassCapacity>): DeviceClassCapacity {
+    return DeviceClassCapacity.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeviceClassCapacity>): DeviceClassCapacity {
+    const message = createBaseDeviceClassCapacity();
+    message.deviceClass = object.deviceClass ?? "";
+    message.total = object.total ?? 0;
+    message.free = object.free ?? 0;
     return message;
   },
 };
