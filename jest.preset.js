@@ -4,7 +4,7 @@ const path = require('node:path');
 
 const root = __dirname;
 
-// @kubernetes/client-node 1.x and some of its dependencies ship ES modules only, while Jest runs
+// @kubernetes/client-node 1.x and some of its dependencies, and the CEL evaluator, ship ES modules only, while Jest runs
 // CommonJS here: compile those packages with SWC like our own sources.
 const esmPackages = [
   '@kubernetes/client-node',
@@ -13,6 +13,7 @@ const esmPackages = [
   'jose',
   'jsonpath-plus',
   'rfc4648',
+  '@marcbachmann/cel-js',
 ];
 
 const swc = [

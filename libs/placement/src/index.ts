@@ -1,6 +1,7 @@
 /**
  * @muster/placement — the pure decision at the heart of Muster: which worker cluster (and which
- * nodes and topology domain in it) each gang goes to. No I/O, no Node APIs, no dependencies.
+ * nodes and topology domain in it) each gang goes to. No I/O and no Node APIs; its one dependency
+ * is a CEL evaluator for DRA device selectors.
  */
 export { err, ok } from './lib/result';
 export type { PlacementError, PlacementErrorCode, Result } from './lib/result';
@@ -71,6 +72,28 @@ export {
   toleratesAll,
   toleratesTaint,
 } from './lib/scheduling';
+
+export {
+  claimsProblem,
+  compileDeviceSelector,
+  deviceKey,
+  describeClaims,
+  DEVICE_SHAPE_PREFIX,
+  MAX_DEVICES_PER_REQUEST,
+  NodeDevices,
+} from './lib/devices';
+export type {
+  CounterConsumption,
+  CounterSet,
+  Device,
+  DeviceAttributeValue,
+  DeviceClaim,
+  DeviceClass,
+  DeviceConstraint,
+  DeviceRequest,
+  ExactDeviceRequest,
+} from './lib/devices';
+export type { NodeDeviceList } from './lib/device-layer';
 
 export { levelNoun } from './lib/explain';
 export type { FitExplanation, FitReasonCode } from './lib/explain';

@@ -730,6 +730,32 @@ export class ClusterIndex {
     return true;
   }
 
+  /** The id of the usable node with this name, or -1. */
+  nodeId(name: string): number {
+    return this.seen.get(name)?.nid ?? -1;
+  }
+
+  /**
+   * Sets node `nid`'s free amounts of the named resources (resources outside the space are
+   * ignored), as a placement that took more than its requests say (DRA devices) leaves them.
+   */
+  setFree(nid: number, amounts: Readonly<Record<string, bigint>>): void {
+    const node = this.nodes[nid];
+    if (!node) return;
+    const idx: number[] = [];
+    const amt: bigint[] = [];
+    for (const [name, value] of Object.entries(amounts)) {
+      const r = this.space.index.get(name);
+      if (r === undefined || node.free[r] === value) continue;
+      idx.push(r);
+      amt.push(value - node.free[r]);
+    }
+    if (idx.length === 0) return;
+    const order = idx.map((_, i) => i).sort((a, b) => idx[a] - idx[b]);
+    const delta = { idx: order.map((i) => idx[i]), amt: order.map((i) => amt[i]) };
+    this.change([{ nid, delta }], delta.idx);
+  }
+
   // ----- fitting (the queries themselves are in ./capacity) -----
 
   /** How many members of `ps` fit on one node (capped at `limit`). */

@@ -43,6 +43,8 @@ export type FitReasonCode =
   | 'NoTopologyDomain'
   /** No single node has room for even one member. */
   | 'NoNodeFitsMember'
+  /** No node has the DRA devices one member claims (class, selectors, count, constraints). */
+  | 'NoDeviceFits'
   /** Enough free in total, but split across nodes so not every member gets a node. */
   | 'FragmentedCapacity'
   /** No single domain of the required level can hold the pod set. */

@@ -3,6 +3,7 @@
  * and what a batch job needs (a {@link Gang}). Plain data, no behaviour: snapshots come from
  * cluster agents, gangs from the job API, and both must be cheap to serialise and compare.
  */
+import { claimsProblem, CounterSet, Device, DeviceClaim, DeviceClass } from './devices';
 import { isValidResourceName, parseResourceList, QuantityMap, ResourceList } from './resources';
 import { err, ok, Result } from './result';
 
@@ -82,6 +83,10 @@ export interface NodeSnapshot {
   readonly unschedulable?: boolean;
   /** Node `Ready` condition. Default `true`; not-ready nodes are never used. */
   readonly ready?: boolean;
+  /** DRA devices the node's ResourceSlices publish. Default none. */
+  readonly devices?: readonly Device[];
+  /** The shared counters of those devices' pools (partitionable devices). Default none. */
+  readonly counterSets?: readonly CounterSet[];
 }
 
 /** What Muster knows about one worker cluster at decision time. */
@@ -101,6 +106,8 @@ export interface ClusterSnapshot {
   readonly ready?: boolean;
   /** Operator cordon of the whole cluster. Default `false`; cordoned clusters are skipped. */
   readonly cordoned?: boolean;
+  /** The cluster's DRA DeviceClasses; a claim naming a class the cluster lacks cannot go there. */
+  readonly deviceClasses?: readonly DeviceClass[];
 }
 
 /**
@@ -136,6 +143,11 @@ export interface PodSet {
   readonly tolerations?: readonly Toleration[];
   /** Optional topology constraint for this pod set alone. */
   readonly topology?: TopologyConstraint;
+  /**
+   * DRA claims every member makes (one claim per member from each ResourceClaimTemplate).
+   * Allocated from the devices of the member's node. Default none.
+   */
+  readonly claims?: readonly DeviceClaim[];
 }
 
 /**
@@ -375,6 +387,15 @@ export function validateGang(gang: Gang): Result<Gang> {
           );
         }
       }
+    }
+    if (ps.claims !== undefined) {
+      const problem = claimsProblem(ps.claims);
+      if (problem)
+        return err(
+          'InvalidGang',
+          `${f}.claims${problem.field}`,
+          `pod set ${ps.name}: ${problem.message}`,
+        );
     }
     if (ps.topology !== undefined) {
       const t = ps.topology;

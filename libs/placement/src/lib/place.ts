@@ -27,6 +27,8 @@ import {
   ResourceSpace,
   scoreKey,
 } from './cluster-index';
+import { claimsDevices, DeviceLayer, NodeDeviceList, withShapes } from './device-layer';
+import { DEVICE_SHAPE_PREFIX } from './devices';
 import { diagnose, FitExplanation } from './explain';
 import { AttemptFailure, placeInCluster, precheck, PreparedGang, prepareGang } from './fit';
 import { ClusterSnapshot, clusterProblem, Gang, NodeSnapshot, validateGang } from './model';
@@ -144,6 +146,11 @@ export interface Placement {
   readonly podSets: readonly PodSetPlacement[];
   /** Narrowest topology domain containing every member; `null` when that is the whole cluster. */
   readonly domain: TopologyDomainRef | null;
+  /**
+   * The DRA devices the members' claims take, per node (only for gangs that claim devices):
+   * what a scheduler deducts until the cluster reports them allocated.
+   */
+  readonly devices?: readonly NodeDeviceList[];
 }
 
 /** The gang is placed. */
@@ -200,8 +207,20 @@ class PlacementEngine {
   /** The resource names of this snapshot, as the key of a kept translation. */
   private readonly spaceKey: string;
 
-  constructor(snapshot: readonly ClusterSnapshot[], options: PlacementOptions | undefined) {
-    const input = Array.isArray(snapshot) ? snapshot : [];
+  /** The batch's DRA devices, when some gang of an array batch claims them. */
+  private readonly devices: DeviceLayer | undefined;
+
+  constructor(
+    snapshot: readonly ClusterSnapshot[],
+    options: PlacementOptions | undefined,
+    gangs: readonly Gang[] | undefined,
+  ) {
+    let input = Array.isArray(snapshot) ? snapshot : [];
+    if (gangs && claimsDevices(gangs)) {
+      const devices = new DeviceLayer(gangs);
+      input = input.map((c) => devices.cluster(c));
+      this.devices = devices;
+    }
     this.policy = options?.policy === 'spread' ? 'spread' : 'pack';
     const explain = options?.explain;
     this.explain = typeof explain === 'function' ? explain : () => explain !== false;
@@ -255,20 +274,50 @@ class PlacementEngine {
     );
 
     const failures = new Map<string, AttemptFailure>();
+    const deviceFailures = new Map<string, string>();
     for (const { cx } of candidates) {
       const res = placeInCluster(cx, pg, this.policy);
-      if (res.ok)
-        return { status: 'placed', gangId, placement: this.toPlacement(cx, pg, res.assignments) };
-      failures.set(cx.name, res.failure);
+      if (!res.ok) {
+        failures.set(cx.name, res.failure);
+        continue;
+      }
+      const placement = this.toPlacement(cx, pg, res.assignments);
+      if (!this.devices || pg.gang === gang) return { status: 'placed', gangId, placement };
+      const taken = this.devices.take(cx.name, gang, placement.podSets);
+      if (taken.ok) {
+        for (const { node, amounts } of taken.free) cx.setFree(cx.nodeId(node), amounts);
+        return { status: 'placed', gangId, placement: { ...placement, devices: taken.devices } };
+      }
+      pg.podSets.forEach((ps, i) => {
+        const counts = new Map<number, number>();
+        for (const nid of res.assignments[i].nodes) counts.set(nid, (counts.get(nid) ?? 0) + 1);
+        if (counts.size > 0) cx.apply(counts, ps.req, 1n);
+      });
+      deviceFailures.set(cx.name, taken.message);
     }
     const explanations = this.explain(gang)
-      ? this.clusters.map((cx): FitExplanation =>
-          cx.status.ok && isExcluded(cx)
-            ? { cluster: cx.name, code: 'ExcludedForGang', message: excluded[cx.name]! }
-            : diagnose(cx, pg, this.space.names, failures.get(cx.name)),
-        )
+      ? this.clusters.map((cx): FitExplanation => {
+          if (cx.status.ok && isExcluded(cx))
+            return { cluster: cx.name, code: 'ExcludedForGang', message: excluded[cx.name]! };
+          const competing = deviceFailures.get(cx.name);
+          if (competing) return { cluster: cx.name, code: 'NoDeviceFits', message: competing };
+          return this.inDeviceTerms(
+            gang,
+            diagnose(cx, pg, this.space.names, failures.get(cx.name)),
+          );
+        })
       : [];
     return { status: 'unplaced', gangId, explanations };
+  }
+
+  /** An explanation that names a device shape, said in terms of the gang's device claims. */
+  private inDeviceTerms(gang: Gang, e: FitExplanation): FitExplanation {
+    if (!e.message.includes(DEVICE_SHAPE_PREFIX) && !e.resource?.startsWith(DEVICE_SHAPE_PREFIX))
+      return e;
+    const text =
+      this.devices?.explain(e.cluster, gang) ??
+      'device claims can only be placed in a batch given as an array';
+    return { cluster: e.cluster, code: 'NoDeviceFits', message: text, podSet: e.podSet };
   }
 
   /** The gang checked and translated to this engine's resource space (once per gang object). */
@@ -288,7 +337,7 @@ class PlacementEngine {
   private prepareAnew(gang: Gang): Prepared {
     const valid = validateGang(gang);
     return valid.ok
-      ? { ok: true, pg: prepareGang(gang, this.space) }
+      ? { ok: true, pg: prepareGang(withShapes(gang), this.space) }
       : { ok: false, error: valid.error };
   }
 
@@ -411,8 +460,9 @@ export function placementStream(
   gangs: Iterable<Gang>,
   options?: PlacementOptions,
 ): IterableIterator<GangDecision> {
-  const engine = new PlacementEngine(clusters, options);
-  if (Array.isArray(gangs)) engine.warm(gangs);
+  const list = Array.isArray(gangs) ? (gangs as readonly Gang[]) : undefined;
+  const engine = new PlacementEngine(clusters, options, list);
+  if (list) engine.warm(list);
   function* run(): Generator<GangDecision, void, undefined> {
     for (const gang of gangs) yield engine.decide(gang);
   }
