@@ -14,6 +14,8 @@ import {
   MemberPhase,
   type ConnectRequest,
   type ConnectResponse,
+  type Device,
+  type DeviceClass,
   type Dispatch,
   type HubClients,
   type NodeState,
@@ -25,6 +27,8 @@ export interface FakeNode {
   labels?: Record<string, string>;
   allocatable: Record<string, string>;
   free?: Record<string, string>;
+  /** DRA devices of the node's ResourceSlices. */
+  devices?: Device[];
 }
 
 /** A node reports `pods` like a kubelet (110 slots by default) unless the test says otherwise. */
@@ -38,7 +42,7 @@ export function nodeState(n: FakeNode): NodeState {
     free: { quantities: { ...slots, ...(n.free ?? n.allocatable) } },
     unschedulable: false,
     ready: true,
-    devices: [],
+    devices: n.devices ?? [],
     counterSets: [],
   };
 }
@@ -62,6 +66,8 @@ export class FakeAgent {
   private stream: ClientDuplexStream<ConnectRequest, ConnectResponse> | undefined;
   private readonly client: AgentServiceClient;
   private sequence = 0;
+  /** The DeviceClasses every snapshot reports. */
+  deviceClasses: DeviceClass[] = [];
   ended = false;
   error: Error | undefined;
 
@@ -126,7 +132,7 @@ export class FakeAgent {
         nodes: nodes.map(nodeState),
         reflectedDispatches: reflected,
         heldGangs: held,
-        deviceClasses: [],
+        deviceClasses: this.deviceClasses,
       },
     });
   }
@@ -236,6 +242,8 @@ export async function connectFakeCluster(
   heartbeatMs = 200,
   /** The cluster's topology levels (registered and reported), outermost first. */
   topologyLevels: string[] = [],
+  /** The DRA DeviceClasses its reports carry. */
+  deviceClasses: DeviceClass[] = [],
 ): Promise<FakeCluster> {
   await api.inventory.registerCluster({
     name: cluster,
@@ -245,7 +253,9 @@ export async function connectFakeCluster(
     accessProviders: [],
     labels: {},
   });
-  const agent = new FakeAgent(hubAddress, cluster).connect(nodes, undefined, topologyLevels);
+  const agent = new FakeAgent(hubAddress, cluster);
+  agent.deviceClasses = deviceClasses;
+  agent.connect(nodes, undefined, topologyLevels);
   const beat = setInterval(() => !agent.ended && agent.heartbeat(), heartbeatMs);
   const close = () => {
     clearInterval(beat);

@@ -13,7 +13,7 @@ import type { Condition } from '../inventory/cluster.domain';
 import { CapacityRepository } from '../inventory/capacity.repository';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { AgentRegistry, AgentSession } from './agent-session';
-import { capacitySummaryOf, reportedNodeOf } from './capacity.mapper';
+import { capacitySummaryOf, deviceClassesOf, reportedNodeOf } from './capacity.mapper';
 import { helloClusterError } from '../auth/agent-identity';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
@@ -90,8 +90,15 @@ export class AgentGateway {
         persistTimer = undefined;
         const nodes = [...s.nodes.values()];
         void Promise.all([
-          this.capacity.saveCapacity(s.cluster, s.epoch, s.reportSequence, nodes, [...s.reflected]),
-          this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes) }),
+          this.capacity.saveCapacity(
+            s.cluster,
+            s.epoch,
+            s.reportSequence,
+            nodes,
+            [...s.reflected],
+            s.deviceClasses,
+          ),
+          this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes, s.deviceClasses) }),
         ]).catch((err: Error) =>
           this.log.warn('saving capacity failed', { cluster: s.cluster, err }),
         );
@@ -133,6 +140,7 @@ export class AgentGateway {
           s.reflected = new Set(
             m.snapshot.reflectedDispatches.map((g) => gangRefKey(g.gangId, g.fencingToken)),
           );
+          s.deviceClasses = deviceClassesOf(m.snapshot.deviceClasses);
           s.reportSequence = m.snapshot.reportSequence;
           persist();
           this.cycles.requestCycle('capacity');
@@ -155,6 +163,7 @@ export class AgentGateway {
           s.reflected = new Set(
             m.delta.reflectedDispatches.map((g) => gangRefKey(g.gangId, g.fencingToken)),
           );
+          s.deviceClasses = deviceClassesOf(m.delta.deviceClasses);
           s.reportSequence = m.delta.reportSequence;
           persist();
           this.cycles.requestCycle('capacity');

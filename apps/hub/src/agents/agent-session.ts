@@ -1,5 +1,6 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { ConnectRequest, ConnectResponse } from '@muster/api';
+import type { DeviceClass } from '@muster/placement';
 import type { ReportedNode } from './capacity.mapper';
 import { Injectable } from '@nestjs/common';
 import { gangRefKey } from '@muster/common';
@@ -9,6 +10,8 @@ export class AgentSession {
   readonly nodes = new Map<string, ReportedNode>();
   /** gangRefKeys of dispatches the reported capacity already accounts for. */
   reflected = new Set<string>();
+  /** The cluster's DRA DeviceClasses, as its last report had them. */
+  deviceClasses: DeviceClass[] = [];
   reportSequence = 0;
   closed = false;
   readonly connectedAt = new Date();

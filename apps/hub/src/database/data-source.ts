@@ -12,6 +12,7 @@ import { GangRestarts1764000005000 } from './migrations/1764000005000-gang-resta
 import { AwaitingFence1764000006000 } from './migrations/1764000006000-awaiting-fence';
 import { QueuedPerQueue1764000007000 } from './migrations/1764000007000-queued-per-queue';
 import { ListIndexes1764000008000 } from './migrations/1764000008000-list-indexes';
+import { DeviceClasses1764000009000 } from './migrations/1764000009000-device-classes';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
@@ -25,6 +26,7 @@ export const MIGRATIONS = [
   AwaitingFence1764000006000,
   QueuedPerQueue1764000007000,
   ListIndexes1764000008000,
+  DeviceClasses1764000009000,
 ];
 
 export function createDataSource(url: string): DataSource {

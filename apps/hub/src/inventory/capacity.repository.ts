@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import type { DeviceClass } from '@muster/placement';
 import { DATA_SOURCE } from '../core.tokens';
 
 /** Agents' node lists in Postgres, so the leader can schedule on a cluster streaming to another replica. */
@@ -14,27 +15,40 @@ export class CapacityRepository {
     sequence: number,
     nodes: unknown,
     reflected: string[],
+    deviceClasses: readonly DeviceClass[] = [],
   ): Promise<void> {
     await this.db.query(
-      `INSERT INTO cluster_capacity (cluster, epoch, report_sequence, nodes, reflected, updated_at)
-       VALUES ($1, $2, $3, $4, $5, now())
+      `INSERT INTO cluster_capacity (cluster, epoch, report_sequence, nodes, reflected, device_classes, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now())
        ON CONFLICT (cluster) DO UPDATE SET epoch = EXCLUDED.epoch, report_sequence = EXCLUDED.report_sequence,
-         nodes = EXCLUDED.nodes, reflected = EXCLUDED.reflected, updated_at = now()`,
-      [cluster, epoch, sequence, JSON.stringify(nodes), JSON.stringify(reflected)],
+         nodes = EXCLUDED.nodes, reflected = EXCLUDED.reflected, device_classes = EXCLUDED.device_classes,
+         updated_at = now()`,
+      [
+        cluster,
+        epoch,
+        sequence,
+        JSON.stringify(nodes),
+        JSON.stringify(reflected),
+        JSON.stringify(deviceClasses),
+      ],
     );
   }
 
   async loadCapacity(
     clusters: string[],
-  ): Promise<{ cluster: string; nodes: unknown; reflected: string[] }[]> {
+  ): Promise<
+    { cluster: string; nodes: unknown; reflected: string[]; deviceClasses: DeviceClass[] }[]
+  > {
     if (clusters.length === 0) return [];
-    return (await this.db.query(
-      'SELECT cluster, nodes, reflected FROM cluster_capacity WHERE cluster = ANY($1)',
+    const rows = (await this.db.query(
+      'SELECT cluster, nodes, reflected, device_classes FROM cluster_capacity WHERE cluster = ANY($1)',
       [clusters],
     )) as {
       cluster: string;
       nodes: unknown;
       reflected: string[];
+      device_classes: DeviceClass[];
     }[];
+    return rows.map(({ device_classes, ...r }) => ({ ...r, deviceClasses: device_classes }));
   }
 }

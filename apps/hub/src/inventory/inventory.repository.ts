@@ -12,6 +12,27 @@ import { DATA_SOURCE } from '../core.tokens';
 export class InventoryRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
+  private classes: { at: number; names: Promise<Set<string>> } | undefined;
+
+  /**
+   * The DRA DeviceClasses some registered cluster reports, read at most every 5 s (a submit of a
+   * job with device claims checks its classes against them).
+   */
+  knownDeviceClasses(): Promise<Set<string>> {
+    const now = Date.now();
+    if (!this.classes || now - this.classes.at > 5_000) {
+      const names = this.db
+        .query(
+          `SELECT DISTINCT c->>'name' AS name
+             FROM cluster_capacity, jsonb_array_elements(device_classes) AS c`,
+        )
+        .then((rows: { name: string }[]) => new Set(rows.map((r) => r.name)));
+      names.catch(() => (this.classes = undefined));
+      this.classes = { at: now, names };
+    }
+    return this.classes.names;
+  }
+
   findQueue(name: string): Promise<Queue | null> {
     return this.db.getRepository(QueueEntity).findOneBy({ name });
   }

@@ -10,6 +10,7 @@ import {
   type PodPolicy,
 } from '@muster/k8s';
 import { ErrorCode, MusterError, invalidArgument } from '../common/errors';
+import { ClaimError, claimTemplatesOf, podClaimsOf } from './device-claims';
 import type {
   GangSpec,
   JobSpec,
@@ -127,6 +128,10 @@ function gangToDomain(spec: wire.JobSpec, limits: SpecLimits): GangSpec {
       `at most ${limits.maxPodSetsPerGang} pod sets per gang (got ${spec.podSets.length})`,
     );
   }
+  const templates = claimErrorsNamed('spec.resource_claim_templates', () =>
+    claimTemplatesOf(spec.resourceClaimTemplates ?? []),
+  );
+  const used = new Set<string>();
   const seen = new Set<string>();
   let members = 0;
   const podSets: PodSetSpec[] = spec.podSets.map((ps, i) => {
@@ -179,6 +184,10 @@ function gangToDomain(spec: wire.JobSpec, limits: SpecLimits): GangSpec {
           `${field}.pod_template_json.${refused.field}`,
         );
     }
+    const claims = claimErrorsNamed(`${field}.pod_template_json.`, () =>
+      podClaimsOf(checked.value.template, templates),
+    );
+    for (const c of claims) used.add(podClaimTemplate(checked.value.template, c.name));
     const topology = topologyToDomain(`${field}.topology`, ps.topology);
     return {
       name: ps.name,
@@ -206,7 +215,36 @@ function gangToDomain(spec: wire.JobSpec, limits: SpecLimits): GangSpec {
     if (levelError) throw invalidArgument(`${field}.level`, levelError);
     return { podSets: [...g.podSets], level: g.level };
   });
-  return { podSets, groups };
+  templates.forEach((t, i) => {
+    if (!used.has(t.name))
+      throw invalidArgument(
+        `spec.resource_claim_templates[${i}].name`,
+        `template "${t.name}" is not named by any pod template's spec.resourceClaims`,
+      );
+  });
+  // Left out when there are none, so the spec hash of a retried request from before is unchanged.
+  return templates.length > 0
+    ? { podSets, groups, claimTemplates: templates }
+    : { podSets, groups };
+}
+
+/** Runs a claim check, turning its ClaimError into INVALID_ARGUMENT on `prefix` + its field. */
+function claimErrorsNamed<T>(prefix: string, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof ClaimError)
+      throw invalidArgument(`${prefix}${e.field}`.replace(/\.$/, '').replace('.[', '['), e.message);
+    throw e;
+  }
+}
+
+/** The template a pod template's claim `name` is made from (checked by podClaimsOf). */
+function podClaimTemplate(template: Record<string, unknown>, name: string): string {
+  const spec = template.spec as {
+    resourceClaims?: { name: string; resourceClaimTemplateName: string }[];
+  };
+  return spec.resourceClaims?.find((c) => c.name === name)?.resourceClaimTemplateName ?? '';
 }
 
 function topologyToDomain(

@@ -14,9 +14,11 @@ import {
   type JobExplanation,
   type JobListing,
   type JobPage,
+  type JobSpec,
   type JobStateName,
   type Submission,
 } from './job.domain';
+import { deviceClaimOf } from './device-claims';
 import { JobEventFeed } from './job-event-feed';
 import { JobsRepository, type NewJob } from './jobs.repository';
 import { Inject, Injectable } from '@nestjs/common';
@@ -63,6 +65,32 @@ export class JobsService {
    * stored state (the queue, its namespaces, who holds the client request id) comes after the
    * permission check, so another tenant's queue looks the same whether it exists or not.
    */
+  /**
+   * Refuses device claims naming a DeviceClass no registered cluster reports: such a job could
+   * only wait forever. A class that appears later (a cluster joins) is accepted from then on.
+   */
+  private async checkDeviceClasses(spec: JobSpec): Promise<void> {
+    const templates = spec.gang.claimTemplates ?? [];
+    if (templates.length === 0) return;
+    const known = await this.inventory.knownDeviceClasses();
+    const knownText =
+      known.size > 0 ? `known: ${[...known].sort().join(', ')}` : 'no cluster reports DRA devices';
+    for (const [i, t] of templates.entries()) {
+      deviceClaimOf(t.name, t.spec).requests.forEach((r, j) => {
+        const at = `spec.resource_claim_templates[${i}].spec_json.devices.requests[${j}]`;
+        const alternatives = r.exactly
+          ? [{ field: `${at}.exactly`, e: r.exactly }]
+          : (r.firstAvailable ?? []).map((e, k) => ({ field: `${at}.firstAvailable[${k}]`, e }));
+        for (const { field, e } of alternatives)
+          if (!known.has(e.deviceClassName))
+            throw invalidArgument(
+              `${field}.deviceClassName`,
+              `device class "${e.deviceClassName}" is not known to any cluster (${knownText})`,
+            );
+      });
+    }
+  }
+
   async submit(
     { spec, clientRequestId }: Submission,
     caller: Principal,
@@ -84,6 +112,7 @@ export class JobsService {
         `queue "${queue.name}" may only target namespaces ${allowed.join(', ')}`,
       );
     }
+    await this.checkDeviceClasses(spec);
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
     const total = spec.gang.podSets.reduce((n, ps) => n + ps.count, 0);
     const job: NewJob = {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.tokens';
+import type { NodeDeviceList } from '@muster/placement';
 import { JobsRepository } from '../jobs/jobs.repository';
 import type { GangSpec, StoredExplanation } from '../jobs/job.domain';
 import type { ClusterExclusions } from '../dispatch/cluster-exclusion';
@@ -27,6 +28,8 @@ export interface ReservationRow {
   cluster: string;
   fencingToken: number;
   nodeRequests: NodeRequests;
+  /** DRA devices placement chose, per node, while the gang is not yet running; else absent. */
+  devices?: readonly NodeDeviceList[] | null;
 }
 
 export interface NewReservation {
@@ -203,14 +206,24 @@ export class CycleRepository {
   }
 
   async reservations(): Promise<ReservationRow[]> {
+    // Devices count while the gang has not run yet: see withHeldDevices in plan-cycle.
     const rows = (await this.db.query(
-      'SELECT job_id, cluster, fencing_token, node_requests FROM reservations',
-    )) as { job_id: string; cluster: string; fencing_token: string; node_requests: NodeRequests }[];
+      `SELECT r.job_id, r.cluster, r.fencing_token, r.node_requests,
+              CASE WHEN j.state = 'Running' THEN NULL ELSE r.placement->'devices' END AS devices
+         FROM reservations r JOIN jobs j ON j.id = r.job_id`,
+    )) as {
+      job_id: string;
+      cluster: string;
+      fencing_token: string;
+      node_requests: NodeRequests;
+      devices: NodeDeviceList[] | null;
+    }[];
     return rows.map((r) => ({
       jobId: r.job_id,
       cluster: r.cluster,
       fencingToken: Number(r.fencing_token),
       nodeRequests: r.node_requests,
+      ...(Array.isArray(r.devices) ? { devices: r.devices } : {}),
     }));
   }
 

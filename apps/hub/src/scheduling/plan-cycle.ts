@@ -3,7 +3,9 @@
 // Scheduler around it only loads, commits and enqueues. Kueue's `schedule()` is the model: the
 // phases are numbered and timed, so a slow cycle says where its time went.
 import {
+  deviceKey,
   formatQuantity,
+  type DeviceClaim,
   parseResourceList,
   placeBatch,
   type PlacementIndex,
@@ -13,7 +15,8 @@ import {
   type GangDecision,
   type NodeSnapshot,
 } from '@muster/placement';
-import { gangRefKey } from '@muster/common';
+import { errorText, gangRefKey } from '@muster/common';
+import { podClaimsOf } from '../jobs/device-claims';
 import { requiredNodeAffinityOf } from '@muster/k8s';
 import type { GangSpec, StoredExplanation } from '../jobs/job.domain';
 import type { ClusterUnavailable } from '../inventory/cluster.domain';
@@ -301,6 +304,15 @@ function parseBaseView(id: string, spec: GangSpec): BaseView {
       nodeSelector?: Record<string, string>;
       tolerations?: Gang['podSets'][number]['tolerations'];
     };
+    let claims: DeviceClaim[];
+    try {
+      claims = podClaimsOf(ps.template, spec.claimTemplates ?? []);
+    } catch (e) {
+      return {
+        ok: false,
+        error: `stored device claims of pod set "${ps.name}" cannot be read: ${errorText(e)}`,
+      };
+    }
     podSets.push({
       name: ps.name,
       count: ps.count,
@@ -309,6 +321,7 @@ function parseBaseView(id: string, spec: GangSpec): BaseView {
       nodeAffinity: requiredNodeAffinityOf(template),
       tolerations: template.tolerations,
       topology: ps.topology,
+      ...(claims.length > 0 ? { claims } : {}),
     });
   }
   return {
@@ -393,10 +406,10 @@ export function deductReservations(
     byCluster.set(r.cluster, list);
   }
   const unreadable: string[] = [];
-  const out = clusters.map(({ reflected, ...cluster }): ClusterSnapshot => {
-    const pending = (byCluster.get(cluster.name) ?? []).filter(
-      (r) => !reflected.has(gangRefKey(r.jobId, r.fencingToken)),
-    );
+  const out = clusters.map(({ reflected, ...reported }): ClusterSnapshot => {
+    const held = byCluster.get(reported.name) ?? [];
+    const cluster = withHeldDevices(reported, held);
+    const pending = held.filter((r) => !reflected.has(gangRefKey(r.jobId, r.fencingToken)));
     if (pending.length === 0) return cluster;
     const used = new Map<string, Map<string, bigint>>();
     const full = new Set<string>();
@@ -424,4 +437,37 @@ export function deductReservations(
     return { ...cluster, nodes };
   });
   return { clusters: out, unreadable };
+}
+
+/**
+ * The cluster with the devices reservations hold marked allocated. A reservation holds the
+ * devices placement chose until its gang runs (see CycleRepository.reservations), not only
+ * until the report reflects its pods: the worker's scheduler allocates claims only when the
+ * members are ungated, so a report can show the pods and their devices still free. Once the
+ * gang runs, the report's allocations count instead (the worker may have chosen other devices
+ * of the same kind on the node).
+ */
+function withHeldDevices(
+  cluster: Omit<CycleCluster, 'reflected'>,
+  held: readonly ReservationRow[],
+): Omit<CycleCluster, 'reflected'> {
+  const keys = new Map<string, Set<string>>();
+  for (const r of held)
+    for (const { node, devices } of r.devices ?? []) {
+      const set = keys.get(node) ?? new Set<string>();
+      for (const d of devices) set.add(d);
+      keys.set(node, set);
+    }
+  if (keys.size === 0) return cluster;
+  const nodes = cluster.nodes.map((n) => {
+    const taken = keys.get(n.name);
+    if (!taken || !n.devices) return n;
+    return {
+      ...n,
+      devices: n.devices.map((d) =>
+        !d.allocated && taken.has(deviceKey(d)) ? { ...d, allocated: true } : d,
+      ),
+    };
+  });
+  return { ...cluster, nodes };
 }

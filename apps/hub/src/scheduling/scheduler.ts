@@ -230,6 +230,7 @@ export class Scheduler {
         topologyLevels: c.topologyLevels,
         nodes: nodes.map(nodeSnapshotOf),
         reflected: session ? session.reflected : new Set(row!.reflected),
+        deviceClasses: session ? session.deviceClasses : row!.deviceClasses,
       });
     }
     return { clusters, unavailable };

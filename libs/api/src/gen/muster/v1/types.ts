@@ -203,6 +203,9 @@ export interface CounterSet {
   name: string;
   /** Counter name to quantity string. */
   counters: { [key: string]: string };
+  /** The driver and pool the set belongs to (a device's consumes_counters names a set of its pool). */
+  driver: string;
+  pool: string;
 }
 
 export interface CounterSet_CountersEntry {
@@ -1628,7 +1631,7 @@ export const DeviceCounterConsumption_CountersEntry: MessageFns<DeviceCounterCon
 };
 
 function createBaseCounterSet(): CounterSet {
-  return { name: "", counters: {} };
+  return { name: "", counters: {}, driver: "", pool: "" };
 }
 
 export const CounterSet: MessageFns<CounterSet> = {
@@ -1639,6 +1642,12 @@ export const CounterSet: MessageFns<CounterSet> = {
     globalThis.Object.entries(message.counters).forEach(([key, value]: [string, string]) => {
       CounterSet_CountersEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
     });
+    if (message.driver !== "") {
+      writer.uint32(26).string(message.driver);
+    }
+    if (message.pool !== "") {
+      writer.uint32(34).string(message.pool);
+    }
     return writer;
   },
 
@@ -1674,6 +1683,22 @@ export const CounterSet: MessageFns<CounterSet> = {
             }
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1703,6 +1728,8 @@ export const CounterSet: MessageFns<CounterSet> = {
           {},
         )
         : {},
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : "",
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
     };
   },
 
@@ -1719,6 +1746,12 @@ export const CounterSet: MessageFns<CounterSet> = {
           obj.counters[k] = v;
         });
       }
+    }
+    if (message.driver !== "") {
+      obj.driver = message.driver;
+    }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
     }
     return obj;
   },
@@ -1738,6 +1771,8 @@ export const CounterSet: MessageFns<CounterSet> = {
       },
       {},
     );
+    message.driver = object.driver ?? "";
+    message.pool = object.pool ?? "";
     return message;
   },
 };
