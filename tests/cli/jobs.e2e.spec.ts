@@ -155,7 +155,7 @@ describe('submit', () => {
     let r = await cli.run(['submit', '-f', four]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `error: ${four}: spec.parallelism: must be a positive integer (got "four")\n`,
+      `error: ${four}: line 8: spec.parallelism: must be a positive integer (got "four")\n`,
     );
     expect(r.stdout).toBe('');
 
@@ -166,7 +166,7 @@ describe('submit', () => {
     r = await cli.run(['submit', '-f', deployment]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `error: ${deployment}: kind Deployment is not supported; use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang\n`,
+      `error: ${deployment}: kind Deployment is not supported; use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang, with resource.k8s.io/v1 ResourceClaimTemplates for their devices\n`,
     );
 
     // A mistake in the second document stops the whole file before anything is submitted.
@@ -177,7 +177,7 @@ describe('submit', () => {
     r = await cli.run(['submit', '-f', mixed]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `error: ${mixed} (document 2): spec.template.spec.containers[0].image: is required\n`,
+      `error: ${mixed} (document 2): line 32: spec.template.spec.containers[0].image: is required\n`,
     );
 
     const broken = manifest('broken.yaml', 'kind: Job\nspec: [\n');
@@ -222,7 +222,7 @@ describe('submit', () => {
     r = await cli.run(['submit', '-f', ns]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `error: ${ns}: the hub refused the job: spec.namespace: queue "default" may only target namespaces default (from metadata.namespace)\n`,
+      `error: ${ns}: the hub refused the job: spec.namespace: queue "default" may only target namespaces default (from metadata.namespace, line 5)\n`,
     );
 
     const big = manifest('big.yaml', JOB_YAML.replace('parallelism: 2', 'parallelism: 65'));
@@ -231,7 +231,7 @@ describe('submit', () => {
     expect(r.stderr).toContain(
       'the hub refused the job: spec.pod_sets[0].count: the gang has more than 64 members',
     );
-    expect(r.stderr).toContain('(from spec.parallelism)');
+    expect(r.stderr).toContain('(from spec.parallelism, line 8)');
     expect(await jobCount()).toBe(before);
   });
 

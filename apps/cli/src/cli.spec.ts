@@ -28,7 +28,7 @@ describe('runCli', () => {
     expect(r).toEqual({
       code: 2,
       stdout: '',
-      stderr: `error: ${bad}: spec.parallelism: must be a positive integer (got "four")\n`,
+      stderr: `error: ${bad}: line 4: spec.parallelism: must be a positive integer (got "four")\n`,
     });
   });
 
@@ -36,7 +36,7 @@ describe('runCli', () => {
     const r = await run(['submit', '-f', bad], { MUSTER_DEBUG: '1' });
     expect(r.code).toBe(2);
     expect(r.stderr.split('\n')[0]).toBe(
-      `error: ${bad}: spec.parallelism: must be a positive integer (got "four")`,
+      `error: ${bad}: line 4: spec.parallelism: must be a positive integer (got "four")`,
     );
     expect(r.stderr).toMatch(/\n\s+at /);
   });
@@ -49,6 +49,51 @@ describe('runCli', () => {
     );
   });
 
+  it('shows in a dry run what each member claims through DRA', async () => {
+    const example = join(__dirname, '../examples/dra-job.yaml');
+    const r = await run(['submit', '-f', example, '--dry-run']);
+    expect(r).toEqual({
+      code: 0,
+      stdout: [
+        `${example} (document 2): Job → job "llm-eval" in queue default, 2 members`,
+        '  main × 2  (each cpu 4, memory 16Gi)',
+        '    claim gpu: template one-a100, one claim per member',
+        '      request gpu: 1 × gpu.example.com',
+        '        where device.attributes["gpu.example.com"].model == "a100"',
+        '',
+      ].join('\n'),
+      stderr: 'dry run: nothing was submitted\n',
+    });
+    const json = JSON.parse(
+      (await run(['submit', '-f', example, '--dry-run', '-o', 'json'])).stdout,
+    );
+    expect(json.resourceClaimTemplates[0].name).toBe('one-a100');
+  });
+
+  it('refuses a job naming a template the file lacks, with the field and its line', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'muster-cli-spec-')), 'dra.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: batch/v1',
+        'kind: Job',
+        'metadata: {name: a}',
+        'spec:',
+        '  template:',
+        '    spec:',
+        '      resourceClaims:',
+        '        - {name: gpu, resourceClaimTemplateName: one-gpu}',
+        '      containers: [{name: c, image: i}]',
+        '',
+      ].join('\n'),
+    );
+    const r = await run(['submit', '-f', file, '--dry-run']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `error: ${file}: line 8: spec.template.spec.resourceClaims[0].resourceClaimTemplateName: no ResourceClaimTemplate named "one-gpu" in the manifests (there are none); add a resource.k8s.io/v1 ResourceClaimTemplate document of that name to the manifests\n`,
+    );
+  });
+
   it('refuses --name for a file of several documents', async () => {
     const two = join(mkdtempSync(join(tmpdir(), 'muster-cli-spec-')), 'two.yaml');
     writeFileSync(two, 'kind: Job\n---\nkind: Job\n');
@@ -57,7 +102,7 @@ describe('runCli', () => {
       code: 2,
       stdout: '',
       stderr:
-        'error: --name names one job, but the manifests hold 2 documents; drop --name or split them\n',
+        'error: --name names one job, but the manifests hold 2 jobs; drop --name or split them\n',
     });
   });
 });

@@ -64,7 +64,9 @@ Examples:
 
   clusters
     .command('get')
-    .description('show one cluster: capacity, topology levels, access providers, conditions')
+    .description(
+      'show one cluster: capacity, DRA devices per DeviceClass, topology levels, access providers, conditions',
+    )
     .argument('<name>', 'cluster name')
     .addOption(outputOption())
     .addHelpText(

@@ -1,19 +1,26 @@
-// muster submit -f FILE: Kubernetes Jobs, JobSets and Muster Gangs, one job per document.
+// muster submit -f FILE: Kubernetes Jobs, JobSets and Muster Gangs, one job per document, with
+// the ResourceClaimTemplates their pods name.
 import { randomUUID } from 'node:crypto';
 import { Option, type Command } from 'commander';
 import { JobSpec, SubmitJobResponse, type Job } from '@muster/api';
 import { status } from '@grpc/grpc-js';
-import { CliError, UsageError } from '../errors';
+import { CliError } from '../errors';
 import { ExitCode } from '../exit-codes';
 import { HubCallError } from '../hub/hub-errors';
 import { SUBMIT_RETRY } from '../hub/retry';
 import type { HubConnection } from '../hub/hub-connection';
 import { present } from '../hub/present';
-import { draftFromDocument, type JobDraft, type SubmitOverrides } from '../manifests/convert';
+import {
+  draftsFromDocuments,
+  type JobDraft,
+  type Submission,
+  type SubmitOverrides,
+} from '../manifests/convert';
 import { readManifestFile } from '../manifests/documents';
 import { parseOnClusterLost, ON_CLUSTER_LOST_CHOICES } from '../manifests/job-settings';
 import { outcomeExitCode } from '../output/job-states';
 import { renderOneOfMany, type OutputFormat } from '../output/output-format';
+import { podSetClaimLines } from '../output/claim-views';
 import { podSetLine } from '../output/job-views';
 import type { CliContext } from './cli-context';
 import { outputOption } from './cli-context';
@@ -35,7 +42,7 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
   program
     .command('submit')
     .description(
-      'submit jobs from YAML: a batch/v1 Job, a JobSet or a muster.dev/v1 Gang (one job per document)',
+      'submit jobs from YAML: a batch/v1 Job, a JobSet or a muster.dev/v1 Gang (one job per document; resource.k8s.io/v1 ResourceClaimTemplates go with the jobs that claim them)',
     )
     .requiredOption(
       '-f, --filename <file>',
@@ -81,12 +88,15 @@ Examples:
   # See what a JobSet becomes without submitting it
   muster submit -f jobset.yaml --dry-run -o yaml
 
+  # A Job and the ResourceClaimTemplate of its DRA devices, in one file: see what each member claims
+  muster submit -f dra-job.yaml --dry-run
+
   # From standard input
   kubectl create job hello --image=busybox --dry-run=client -o yaml | muster submit -f -`,
     )
     .action(async (flags: SubmitFlags, cmd: Command) => {
-      const drafts = draftsOf(ctx, flags);
-      for (const d of drafts) for (const w of d.warnings) ctx.warn(w);
+      const { drafts, warnings } = submissionOf(ctx, flags);
+      for (const w of warnings) ctx.warn(w);
       const format = ctx.output(cmd);
       if (flags.dryRun) {
         printDryRun(ctx, drafts, format);
@@ -115,7 +125,7 @@ Examples:
     });
 }
 
-function draftsOf(ctx: CliContext, flags: SubmitFlags): JobDraft[] {
+function submissionOf(ctx: CliContext, flags: SubmitFlags): Submission {
   const overrides: SubmitOverrides = {};
   if (flags.queue !== undefined) overrides.queue = flags.queue;
   if (flags.priority !== undefined) overrides.priority = flags.priority;
@@ -127,12 +137,7 @@ function draftsOf(ctx: CliContext, flags: SubmitFlags): JobDraft[] {
   const documents = flags.filename.flatMap((file) =>
     readManifestFile(file, () => ctx.io.readStdin()),
   );
-  if (flags.name !== undefined && documents.length > 1) {
-    throw new UsageError(
-      `--name names one job, but the manifests hold ${documents.length} documents; drop --name or split them`,
-    );
-  }
-  return documents.map((doc) => draftFromDocument(doc, overrides));
+  return draftsFromDocuments(documents, overrides);
 }
 
 function printDryRun(ctx: CliContext, drafts: JobDraft[], format: OutputFormat): void {
@@ -142,7 +147,11 @@ function printDryRun(ctx: CliContext, drafts: JobDraft[], format: OutputFormat):
       ctx.print(
         `${d.source}: ${d.kind} → job "${d.spec.name}" in queue ${d.spec.queue}, ${members} members\n`,
       );
-      for (const ps of d.spec.podSets) ctx.print(`  ${podSetLine(ps)}\n`);
+      for (const ps of d.spec.podSets) {
+        ctx.print(`  ${podSetLine(ps)}\n`);
+        for (const line of podSetClaimLines(ps, d.spec.resourceClaimTemplates))
+          ctx.print(`    ${line}\n`);
+      }
     }
     ctx.note('dry run: nothing was submitted');
     return;

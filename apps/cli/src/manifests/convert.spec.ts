@@ -1,7 +1,15 @@
+import { join } from 'node:path';
 import { OnClusterLost, TopologyMode } from '@muster/api';
 import { parse, stringify } from 'yaml';
-import { ManifestError } from '../errors';
-import { draftFromDocument, type JobDraft, type SubmitOverrides } from './convert';
+import { ManifestError, UsageError } from '../errors';
+import {
+  draftFromDocument,
+  draftsFromDocuments,
+  type JobDraft,
+  type Submission,
+  type SubmitOverrides,
+} from './convert';
+import { parseManifestText, readManifestFile } from './documents';
 
 type Doc = Record<string, unknown>;
 
@@ -676,5 +684,505 @@ describe('round trip through YAML text', () => {
     );
     const draft = draftFromDocument({ source: 'job.yaml', body: parse(text) as unknown });
     expect(draft.spec.podSets[0]!.count).toBe(4);
+  });
+});
+
+describe('DRA claim templates (resource.k8s.io/v1)', () => {
+  // Lines 1-11; the Job below starts on line 13, its template name is on line 23.
+  const TEMPLATE = `apiVersion: resource.k8s.io/v1
+kind: ResourceClaimTemplate
+metadata:
+  name: one-gpu
+spec:
+  spec:
+    devices:
+      requests:
+        - name: gpu
+          exactly:
+            deviceClassName: gpu.example.com
+`;
+  const JOB = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: infer
+spec:
+  parallelism: 2
+  template:
+    spec:
+      resourceClaims:
+        - name: gpu
+          resourceClaimTemplateName: one-gpu
+      containers:
+        - name: main
+          image: i
+          resources:
+            claims:
+              - name: gpu
+`;
+  const FILE = `${TEMPLATE}---\n${JOB}`;
+  const GPU_SPEC = {
+    devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.example.com' } }] },
+  };
+
+  function submit(text: string, overrides: SubmitOverrides = {}): Submission {
+    return draftsFromDocuments(parseManifestText('dra.yaml', text), overrides);
+  }
+
+  function refused(run: () => unknown): string {
+    try {
+      run();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ManifestError);
+      return (err as ManifestError).message;
+    }
+    throw new Error('expected the manifests to be refused');
+  }
+
+  /** FILE with one piece of text replaced (the first occurrence: the template comes first). */
+  function edited(from: string, to: string, text = FILE): string {
+    expect(text).toContain(from);
+    return text.replace(from, to);
+  }
+
+  function claimTemplate(name: string, spec: unknown = GPU_SPEC, metadata: Doc = {}): Doc {
+    return {
+      apiVersion: 'resource.k8s.io/v1',
+      kind: 'ResourceClaimTemplate',
+      metadata: { name, ...metadata },
+      spec: { spec },
+    };
+  }
+
+  function claimingTemplate(claims: Record<string, string>): Doc {
+    return {
+      spec: {
+        resourceClaims: Object.entries(claims).map(([name, template]) => ({
+          name,
+          resourceClaimTemplateName: template,
+        })),
+        containers: [
+          container({
+            resources: { claims: Object.keys(claims).map((name) => ({ name })) },
+          }),
+        ],
+      },
+    };
+  }
+
+  function documents(...bodies: unknown[]) {
+    return bodies.map((body, i) => ({ source: `all.yaml (document ${i + 1})`, body }));
+  }
+
+  it('sends the template a Job names with the job, its spec.spec as JSON', () => {
+    const { drafts, warnings } = submit(FILE);
+    expect(drafts).toHaveLength(1);
+    expect(warnings).toEqual([]);
+    const spec = drafts[0]!.spec;
+    expect(spec.resourceClaimTemplates).toEqual([
+      { name: 'one-gpu', specJson: JSON.stringify(GPU_SPEC) },
+    ]);
+    // The pod template keeps its claims as written; the agent makes one claim per member.
+    expect(JSON.parse(spec.podSets[0]!.podTemplateJson).spec.resourceClaims).toEqual([
+      { name: 'gpu', resourceClaimTemplateName: 'one-gpu' },
+    ]);
+  });
+
+  it('accepts the template after the job, and sends it with every job that names it', () => {
+    const second = JOB.replace('name: infer', 'name: infer-2');
+    const { drafts } = submit(`${JOB}---\n${TEMPLATE}---\n${second}`);
+    expect(drafts.map((d) => d.spec.name)).toEqual(['infer', 'infer-2']);
+    for (const d of drafts)
+      expect(d.spec.resourceClaimTemplates.map((t) => t.name)).toEqual(['one-gpu']);
+  });
+
+  it('converts apps/cli/examples/dra-job.yaml', () => {
+    const file = join(__dirname, '../../examples/dra-job.yaml');
+    const { drafts, warnings } = draftsFromDocuments(readManifestFile(file));
+    expect(warnings).toEqual([]);
+    expect(drafts).toHaveLength(1);
+    const spec = drafts[0]!.spec;
+    expect(spec).toMatchObject({ name: 'llm-eval', queue: 'default' });
+    expect(spec.podSets[0]).toMatchObject({ name: 'main', count: 2 });
+    expect(spec.resourceClaimTemplates).toHaveLength(1);
+    expect(spec.resourceClaimTemplates[0]!.name).toBe('one-a100');
+    expect(JSON.parse(spec.resourceClaimTemplates[0]!.specJson)).toEqual({
+      devices: {
+        requests: [
+          {
+            name: 'gpu',
+            exactly: {
+              deviceClassName: 'gpu.example.com',
+              count: 1,
+              selectors: [
+                { cel: { expression: 'device.attributes["gpu.example.com"].model == "a100"' } },
+              ],
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('accepts firstAvailable, allocationMode All, constraints and config as written', () => {
+    const spec = {
+      devices: {
+        requests: [
+          {
+            name: 'gpu',
+            firstAvailable: [
+              { name: 'big', deviceClassName: 'gpu.example.com', count: 2 },
+              { name: 'small', deviceClassName: 'gpu.example.com', count: 4 },
+            ],
+          },
+          { name: 'nic', exactly: { deviceClassName: 'nic.example.com', allocationMode: 'All' } },
+        ],
+        constraints: [{ requests: ['gpu/big', 'nic'], matchAttribute: 'dra.example.com/pcieRoot' }],
+        config: [{ requests: ['gpu'], opaque: { driver: 'gpu.example.com', parameters: {} } }],
+      },
+    };
+    const { drafts } = draftsFromDocuments(
+      documents(
+        claimTemplate('node-gpus', spec),
+        batchJob({ template: claimingTemplate({ g: 'node-gpus' }) }),
+      ),
+    );
+    expect(JSON.parse(drafts[0]!.spec.resourceClaimTemplates[0]!.specJson)).toEqual(spec);
+  });
+
+  it('takes each replicated job of a JobSet on its own', () => {
+    const { drafts } = draftsFromDocuments(
+      documents(
+        claimTemplate('one-gpu'),
+        claimTemplate('nic'),
+        jobSet([
+          { name: 'driver', template: { spec: { template: podTemplate() } } },
+          {
+            name: 'workers',
+            template: { spec: { template: claimingTemplate({ gpu: 'one-gpu', net: 'nic' }) } },
+          },
+        ]),
+      ),
+    );
+    expect(drafts[0]!.spec.resourceClaimTemplates.map((t) => t.name)).toEqual(['one-gpu', 'nic']);
+    expect(
+      refused(() =>
+        draftsFromDocuments(
+          documents(
+            claimTemplate('one-gpu'),
+            jobSet([
+              { name: 'a', template: { spec: { template: claimingTemplate({ gpu: 'one-gpu' }) } } },
+              { name: 'b', template: { spec: { template: claimingTemplate({ gpu: 'two-gpu' }) } } },
+            ]),
+          ),
+        ),
+      ),
+    ).toBe(
+      'all.yaml (document 2): spec.replicatedJobs[1].template.spec.template.spec.resourceClaims[0].resourceClaimTemplateName: no ResourceClaimTemplate named "two-gpu" in the manifests (templates: one-gpu); add a resource.k8s.io/v1 ResourceClaimTemplate document of that name to the manifests',
+    );
+  });
+
+  describe('a Gang', () => {
+    const workers = (claims: Record<string, string>) => ({
+      name: 'workers',
+      count: 4,
+      template: claimingTemplate(claims),
+    });
+
+    it('carries its own spec.resourceClaimTemplates, and may use documents too', () => {
+      const { drafts } = draftsFromDocuments(
+        documents(
+          claimTemplate('nic'),
+          gang({
+            podSets: [workers({ gpu: 'one-gpu', net: 'nic' })],
+            resourceClaimTemplates: [{ name: 'one-gpu', spec: GPU_SPEC }],
+          }),
+        ),
+      );
+      expect(drafts[0]!.spec.resourceClaimTemplates).toEqual([
+        { name: 'one-gpu', specJson: JSON.stringify(GPU_SPEC) },
+        { name: 'nic', specJson: JSON.stringify(GPU_SPEC) },
+      ]);
+      expect(drafts[0]!.origins.locate('spec.resource_claim_templates[0].spec_json.devices')).toBe(
+        'spec.resourceClaimTemplates[0].spec.devices',
+      );
+      expect(drafts[0]!.origins.locate('spec.resource_claim_templates[1].name')).toBe(
+        'metadata.name in all.yaml (document 1)',
+      );
+    });
+
+    it.each([
+      [
+        'a template no pod set names',
+        gang({
+          podSets: [workers({ gpu: 'one-gpu' })],
+          resourceClaimTemplates: [
+            { name: 'one-gpu', spec: GPU_SPEC },
+            { name: 'spare', spec: GPU_SPEC },
+          ],
+        }),
+        'gang.yaml: spec.resourceClaimTemplates[1].name: template "spare" is not used: no pod set of this gang names it in spec.resourceClaims[].resourceClaimTemplateName; claim it from a pod template or remove it (Muster sends templates with the jobs that claim them and creates nothing on its own)',
+      ],
+      [
+        'a name not in the gang',
+        gang({ podSets: [workers({ gpu: 'two-gpu' })] }),
+        'gang.yaml: spec.podSets[0].template.spec.resourceClaims[0].resourceClaimTemplateName: no ResourceClaimTemplate named "two-gpu" in the manifests (there are none); add it to spec.resourceClaimTemplates, or add a resource.k8s.io/v1 ResourceClaimTemplate document',
+      ],
+      [
+        'a misspelt field of a template',
+        gang({
+          podSets: [workers({ gpu: 'one-gpu' })],
+          resourceClaimTemplates: [{ name: 'one-gpu', specs: GPU_SPEC }],
+        }),
+        'gang.yaml: spec.resourceClaimTemplates[0].specs: unknown field; did you mean "spec"? (known: name, spec)',
+      ],
+      [
+        'a template without a name',
+        gang({
+          podSets: [workers({ gpu: 'one-gpu' })],
+          resourceClaimTemplates: [{ spec: GPU_SPEC }],
+        }),
+        'gang.yaml: spec.resourceClaimTemplates[0].name: is required',
+      ],
+      [
+        'two templates of one name',
+        gang({
+          podSets: [workers({ gpu: 'one-gpu' })],
+          resourceClaimTemplates: [
+            { name: 'one-gpu', spec: GPU_SPEC },
+            { name: 'one-gpu', spec: GPU_SPEC },
+          ],
+        }),
+        'gang.yaml: spec.resourceClaimTemplates[1].name: duplicate template name "one-gpu" (also at spec.resourceClaimTemplates[0].name)',
+      ],
+      [
+        'a template without requests',
+        gang({
+          podSets: [workers({ gpu: 'one-gpu' })],
+          resourceClaimTemplates: [{ name: 'one-gpu', spec: { devices: { requests: [] } } }],
+        }),
+        'gang.yaml: spec.resourceClaimTemplates[0].spec.devices.requests: must list at least one item',
+      ],
+    ])('refuses %s', (_what, body, expected) => {
+      expect(refused(() => draftsFromDocuments([{ source: 'gang.yaml', body }]))).toBe(expected);
+    });
+
+    it('refuses a template both in the gang and as a document', () => {
+      expect(
+        refused(() =>
+          draftsFromDocuments(
+            documents(
+              claimTemplate('one-gpu'),
+              gang({
+                podSets: [workers({ gpu: 'one-gpu' })],
+                resourceClaimTemplates: [{ name: 'one-gpu', spec: GPU_SPEC }],
+              }),
+            ),
+          ),
+        ),
+      ).toBe(
+        'all.yaml (document 2): spec.resourceClaimTemplates[0].name: template "one-gpu" is also a ResourceClaimTemplate document in all.yaml (document 1); keep one',
+      );
+    });
+  });
+
+  it('warns about a claim no container lists, and about template metadata it drops', () => {
+    const { warnings } = submit(
+      edited(
+        '  spec:\n    devices:',
+        '  metadata: {labels: {a: b}}\n  spec:\n    devices:',
+      ).replace('            claims:\n              - name: gpu\n', '            claims: []\n'),
+    );
+    expect(warnings).toEqual([
+      'dra.yaml (document 1): line 6: spec.metadata: is not sent: only spec.spec travels with the job, so labels and annotations for the claims are dropped',
+      'dra.yaml (document 2): line 23: spec.template.spec.resourceClaims[0].name: no container lists claim "gpu" in resources.claims, so no container sees its devices (they are allocated all the same)',
+    ]);
+  });
+
+  it('counts jobs, not templates, for --name', () => {
+    expect(submit(FILE, { name: 'renamed' }).drafts[0]!.spec.name).toBe('renamed');
+    expect(() => submit(`${FILE}---\n${JOB}`, { name: 'renamed' })).toThrow(UsageError);
+  });
+
+  it('traces a hub refusal inside a template to the template document and line', () => {
+    const draft = submit(FILE).drafts[0]!;
+    expect(
+      draft.origins.locate(
+        'spec.resource_claim_templates[0].spec_json.devices.requests[0].exactly.deviceClassName',
+      ),
+    ).toBe(
+      'spec.spec.devices.requests[0].exactly.deviceClassName in dra.yaml (document 1), line 11',
+    );
+    expect(draft.origins.locate('spec.pod_sets[0].pod_template_json.spec.resourceClaims[0]')).toBe(
+      'spec.template.spec.resourceClaims[0], line 22',
+    );
+  });
+
+  it.each([
+    [
+      'a job naming a template not in the file',
+      edited('resourceClaimTemplateName: one-gpu', 'resourceClaimTemplateName: two-gpu'),
+      'dra.yaml (document 2): line 23: spec.template.spec.resourceClaims[0].resourceClaimTemplateName: no ResourceClaimTemplate named "two-gpu" in the manifests (templates: one-gpu); add a resource.k8s.io/v1 ResourceClaimTemplate document of that name to the manifests',
+    ],
+    [
+      'a template no job names',
+      `${TEMPLATE}---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\nspec: {template: {spec: {containers: [{name: c, image: i}]}}}\n`,
+      'dra.yaml (document 1): line 4: metadata.name: template "one-gpu" is not used: no job in the manifests names it (in namespace default) in spec.resourceClaims[].resourceClaimTemplateName; claim it from a pod template or remove it (Muster sends templates with the jobs that claim them and creates nothing on its own)',
+    ],
+    [
+      'a file of templates alone',
+      TEMPLATE,
+      'dra.yaml: line 4: metadata.name: template "one-gpu" is not used: no job in the manifests names it',
+    ],
+    [
+      'a template in another namespace',
+      edited('  name: one-gpu\n', '  name: one-gpu\n  namespace: ml\n'),
+      'dra.yaml (document 2): line 24: spec.template.spec.resourceClaims[0].resourceClaimTemplateName: the ResourceClaimTemplate "one-gpu" in dra.yaml (document 1) is in namespace ml, but this job runs in namespace default; set the same metadata.namespace on both',
+    ],
+    [
+      'a pre-made ResourceClaim',
+      edited('resourceClaimTemplateName: one-gpu', 'resourceClaimName: shared-gpu'),
+      'dra.yaml (document 2): line 23: spec.template.spec.resourceClaims[0].resourceClaimName: a pre-made ResourceClaim is not supported: a shared claim lives in one cluster and cannot follow the gang to the cluster Muster chooses; use resourceClaimTemplateName, so each member gets its own claim where it runs',
+    ],
+    [
+      'a ResourceClaim document',
+      edited('kind: ResourceClaimTemplate', 'kind: ResourceClaim'),
+      'dra.yaml (document 1): line 2: kind: a ResourceClaim is not supported: a shared claim lives in one cluster and cannot follow a gang to the cluster Muster chooses; write a ResourceClaimTemplate and name it in spec.resourceClaims[].resourceClaimTemplateName',
+    ],
+    [
+      'a pod claim without a template name',
+      edited('          resourceClaimTemplateName: one-gpu\n', ''),
+      'dra.yaml (document 2): line 22: spec.template.spec.resourceClaims[0].resourceClaimTemplateName: is required: the name of a ResourceClaimTemplate',
+    ],
+    [
+      'two pod claims of one name',
+      edited(
+        '          resourceClaimTemplateName: one-gpu\n',
+        '          resourceClaimTemplateName: one-gpu\n        - {name: gpu, resourceClaimTemplateName: one-gpu}\n',
+      ),
+      'dra.yaml (document 2): line 24: spec.template.spec.resourceClaims[1].name: duplicate claim name "gpu"',
+    ],
+    [
+      'a container claim naming no pod claim',
+      edited('              - name: gpu', '              - name: gpus'),
+      'dra.yaml (document 2): line 29: spec.template.spec.containers[0].resources.claims[0].name: no claim named "gpus" in the pod\'s spec.resourceClaims (claims: gpu)',
+    ],
+    [
+      'a container claim naming an unknown request',
+      edited('              - name: gpu', '              - {name: gpu, request: big}'),
+      'dra.yaml (document 2): line 29: spec.template.spec.containers[0].resources.claims[0].request: template "one-gpu" has no request named "big" (requests: gpu)',
+    ],
+    [
+      'a template name that is no DNS-1123 subdomain',
+      edited('  name: one-gpu\n', '  name: One_GPU\n'),
+      'dra.yaml (document 1): line 4: metadata.name: template name must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got "One_GPU")',
+    ],
+    [
+      'a template without a name',
+      edited('  name: one-gpu\n', '  generateName: one-gpu-\n'),
+      'dra.yaml (document 1): line 3: metadata.name: is required: pod templates name the template by it in spec.resourceClaims[].resourceClaimTemplateName',
+    ],
+    [
+      'two templates of one name',
+      `${TEMPLATE}---\n${FILE}`,
+      'dra.yaml (document 2): line 16: metadata.name: duplicate ResourceClaimTemplate "one-gpu" in namespace default (also in dra.yaml (document 1))',
+    ],
+    [
+      'an older API version',
+      edited('apiVersion: resource.k8s.io/v1\n', 'apiVersion: resource.k8s.io/v1beta1\n'),
+      'dra.yaml (document 1): line 1: apiVersion: resource.k8s.io/v1beta1 is not supported for kind ResourceClaimTemplate; use resource.k8s.io/v1',
+    ],
+    [
+      'a template without spec.spec',
+      edited('  spec:\n    devices:', '  specs:\n    devices:'),
+      'dra.yaml (document 1): line 5: spec.spec: is required',
+    ],
+    [
+      'a claim without requests',
+      edited(
+        '      requests:\n        - name: gpu\n          exactly:\n            deviceClassName: gpu.example.com\n',
+        '      requests: []\n',
+      ),
+      'dra.yaml (document 1): line 8: spec.spec.devices.requests: must list at least one item',
+    ],
+    [
+      'a request without a name',
+      edited('        - name: gpu\n          exactly:', '        - exactly:'),
+      'dra.yaml (document 1): line 9: spec.spec.devices.requests[0].name: is required; containers name the request by it',
+    ],
+    [
+      'a request with neither exactly nor firstAvailable',
+      edited(
+        '          exactly:\n            deviceClassName: gpu.example.com',
+        '          count: 1',
+      ),
+      'dra.yaml (document 1): line 9: spec.spec.devices.requests[0]: needs exactly one of exactly (one kind of device) or firstAvailable (alternatives in order of preference)',
+    ],
+    [
+      'a request with both',
+      edited(
+        '          exactly:',
+        '          firstAvailable: [{name: a, deviceClassName: x}]\n          exactly:',
+      ),
+      'dra.yaml (document 1): line 9: spec.spec.devices.requests[0]: sets both exactly and firstAvailable; keep one',
+    ],
+    [
+      'the device class where resource.k8s.io/v1beta1 had it',
+      edited('          exactly:\n            deviceClassName', '          deviceClassName'),
+      'dra.yaml (document 1): line 10: spec.spec.devices.requests[0].deviceClassName: belongs under exactly in resource.k8s.io/v1 (exactly: {deviceClassName: ..., count: ...})',
+    ],
+    [
+      'a request without a device class',
+      edited('            deviceClassName: gpu.example.com', '            count: 1'),
+      'dra.yaml (document 1): line 10: spec.spec.devices.requests[0].exactly.deviceClassName: is required: the DeviceClass to allocate from, e.g. gpu.example.com',
+    ],
+    [
+      'an alternative without a device class',
+      edited(
+        '          exactly:\n            deviceClassName: gpu.example.com',
+        '          firstAvailable:\n            - name: big',
+      ),
+      'dra.yaml (document 1): line 11: spec.spec.devices.requests[0].firstAvailable[0].deviceClassName: is required: the DeviceClass to allocate from, e.g. gpu.example.com',
+    ],
+    [
+      'a count of 0',
+      edited('gpu.example.com\n', 'gpu.example.com\n            count: 0\n'),
+      'dra.yaml (document 1): line 12: spec.spec.devices.requests[0].exactly.count: must be a positive integer (got 0)',
+    ],
+    [
+      'an unknown allocation mode',
+      edited('gpu.example.com\n', 'gpu.example.com\n            allocationMode: Some\n'),
+      'dra.yaml (document 1): line 12: spec.spec.devices.requests[0].exactly.allocationMode: must be ExactCount or All (got "Some")',
+    ],
+    [
+      'a count with allocationMode All',
+      edited(
+        'gpu.example.com\n',
+        'gpu.example.com\n            allocationMode: All\n            count: 2\n',
+      ),
+      'dra.yaml (document 1): line 13: spec.spec.devices.requests[0].exactly.count: must not be set with allocationMode All (which takes every matching device)',
+    ],
+    [
+      'a selector without an expression',
+      edited('gpu.example.com\n', 'gpu.example.com\n            selectors: [{cel: {}}]\n'),
+      'dra.yaml (document 1): line 12: spec.spec.devices.requests[0].exactly.selectors[0].cel.expression: is required: a CEL expression such as device.attributes["gpu.example.com"].model == "a100"',
+    ],
+    [
+      'a constraint naming an unknown request',
+      edited(
+        'gpu.example.com\n',
+        'gpu.example.com\n      constraints:\n        - {requests: [gpu, nic], matchAttribute: dra.example.com/numa}\n',
+      ),
+      'dra.yaml (document 1): line 13: spec.spec.devices.constraints[0].requests[1]: no request named "nic" (requests: gpu)',
+    ],
+    [
+      'a constraint without an attribute',
+      edited(
+        'gpu.example.com\n',
+        'gpu.example.com\n      constraints:\n        - requests: [gpu]\n',
+      ),
+      'dra.yaml (document 1): line 13: spec.spec.devices.constraints[0]: needs matchAttribute (an attribute all the devices share, e.g. gpu.example.com/numa)',
+    ],
+  ])('refuses %s, naming the field and line', (_what, text, expected) => {
+    expect(refused(() => submit(text))).toContain(expected);
   });
 });

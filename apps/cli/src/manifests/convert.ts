@@ -1,25 +1,40 @@
 // Turns manifest documents into JobSpecs ready to submit. Flags win over what the document says;
 // every check that can be made here is, so mistakes are reported against the file.
-import { OnClusterLost, type JobSpec } from '@muster/api';
+import { OnClusterLost, type JobSpec, type ResourceClaimTemplate } from '@muster/api';
 import {
   dns1123LabelError,
   dns1123SubdomainError,
   labelValueError,
   qualifiedNameError,
 } from '@muster/k8s';
+import { UsageError } from '../errors';
 import { convertBatchJob } from './batch-job';
+import {
+  ClaimTemplateCatalog,
+  failUnusedTemplate,
+  isClaimTemplateDocument,
+  readClaimTemplateDocument,
+  toWireTemplate,
+  type ClaimTemplate,
+} from './claim-templates';
 import { DocumentReader, isMap, type YamlMap } from './document-reader';
 import type { ManifestDocument } from './documents';
 import { FieldOrigins, pathOrigin } from './field-origins';
 import { convertGang, GANG_API_VERSION } from './gang';
-import type { JobSettings, KindConversion, Located, ManifestKind } from './job-settings';
+import {
+  DEFAULT_NAMESPACE,
+  type JobSettings,
+  type KindConversion,
+  type Located,
+  type ManifestKind,
+} from './job-settings';
 import { convertJobSet } from './jobset';
 import { childPath, describeValue } from './paths';
+import { podClaimTemplates, type ClaimScope } from './pod-claims';
 import { buildPodSet, buildPodSetGroup } from './pod-sets';
 
 /** Kueue defaults jobs without a queue label to the LocalQueue "default"; Muster does the same. */
 export const DEFAULT_QUEUE = 'default';
-export const DEFAULT_NAMESPACE = 'default';
 
 export interface SubmitOverrides {
   queue?: string;
@@ -37,7 +52,49 @@ export interface JobDraft {
   warnings: string[];
 }
 
-const SUPPORTED = 'use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang';
+const SUPPORTED =
+  'use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang, with resource.k8s.io/v1 ResourceClaimTemplates for their devices';
+
+/** The jobs of one `muster submit`, and every warning in document order. */
+export interface Submission {
+  drafts: JobDraft[];
+  warnings: string[];
+}
+
+/**
+ * All documents of one `muster submit` (every -f): ResourceClaimTemplates are gathered first, so
+ * a job may come before the template it names, then each other document becomes a job.
+ */
+export function draftsFromDocuments(
+  documents: readonly ManifestDocument[],
+  overrides: SubmitOverrides = {},
+): Submission {
+  const catalog = new ClaimTemplateCatalog();
+  const warnings: string[][] = documents.map(() => []);
+  const jobs: [ManifestDocument, number][] = [];
+  documents.forEach((document, i) => {
+    if (!isClaimTemplateDocument(document.body)) {
+      jobs.push([document, i]);
+      return;
+    }
+    const reader = new DocumentReader(document.source, document.lines);
+    catalog.add(readClaimTemplateDocument(reader, document.body, DEFAULT_NAMESPACE));
+    warnings[i] = reader.warnings;
+  });
+  if (overrides.name !== undefined && jobs.length > 1) {
+    throw new UsageError(
+      `--name names one job, but the manifests hold ${jobs.length} jobs; drop --name or split them`,
+    );
+  }
+  const drafts = jobs.map(([document, i]) => {
+    const draft = draftFromDocument(document, overrides, catalog);
+    warnings[i] = draft.warnings;
+    return draft;
+  });
+  const unused = catalog.unused()[0];
+  if (unused) failUnusedTemplate(unused, false);
+  return { drafts, warnings: warnings.flat() };
+}
 
 const CONVERTERS: Record<
   ManifestKind,
@@ -48,12 +105,14 @@ const CONVERTERS: Record<
   Gang: { apiVersion: GANG_API_VERSION, convert: convertGang },
 };
 
+/** One job document; the templates its pods name come from `catalog` (see draftsFromDocuments). */
 export function draftFromDocument(
   document: ManifestDocument,
   overrides: SubmitOverrides = {},
+  catalog: ClaimTemplateCatalog = new ClaimTemplateCatalog(),
 ): JobDraft {
   // Typed explicitly: TypeScript narrows on a never-returning method only through an annotated variable.
-  const reader: DocumentReader = new DocumentReader(document.source);
+  const reader: DocumentReader = new DocumentReader(document.source, document.lines);
   const doc = document.body;
   if (!isMap(doc))
     reader.fail(
@@ -63,6 +122,12 @@ export function draftFromDocument(
   const kind = reader.string(doc, '', 'kind');
   const apiVersion = reader.string(doc, '', 'apiVersion');
   if (kind === undefined) reader.fail('kind', `is required; ${SUPPORTED}`);
+  if (kind === 'ResourceClaim') {
+    reader.fail(
+      'kind',
+      'a ResourceClaim is not supported: a shared claim lives in one cluster and cannot follow a gang to the cluster Muster chooses; write a ResourceClaimTemplate and name it in spec.resourceClaims[].resourceClaimTemplateName',
+    );
+  }
   if (!isKind(kind)) reader.fail('', `kind ${kind} is not supported; ${SUPPORTED}`);
   const converter = CONVERTERS[kind];
   if (apiVersion !== converter.apiVersion) {
@@ -73,8 +138,8 @@ export function draftFromDocument(
   }
   const conversion = converter.convert(reader, doc);
   const settings = applyOverrides(conversion.settings, overrides);
-  const origins = new FieldOrigins();
-  const spec = buildSpec(reader, settings, conversion, origins);
+  const origins = new FieldOrigins(document.lines);
+  const spec = buildSpec(reader, settings, conversion, origins, catalog);
   return { source: document.source, kind, spec, origins, warnings: reader.warnings };
 }
 
@@ -100,6 +165,7 @@ function buildSpec(
   settings: JobSettings,
   conversion: KindConversion,
   origins: FieldOrigins,
+  catalog: ClaimTemplateCatalog,
 ): JobSpec {
   if (!settings.name) reader.fail('metadata.name', 'is required; set it or pass --name');
   const name = checked(reader, settings.name, dns1123SubdomainError);
@@ -138,6 +204,7 @@ function buildSpec(
     seen.set(source.name, source.namePath);
     return buildPodSet(reader, source, i, origins);
   });
+  const claimTemplates = jobClaimTemplates(reader, conversion, namespace, catalog);
   const names = podSets.map((p) => p.name);
   const podSetGroups = conversion.groups.map((g, i) =>
     buildPodSetGroup(reader, g, names, i, origins),
@@ -152,8 +219,54 @@ function buildSpec(
     podSetGroups,
     namespace,
     maxRestarts: settings.maxRestarts?.value ?? 0,
-    resourceClaimTemplates: [],
+    resourceClaimTemplates: wireTemplates(reader, claimTemplates, origins),
   };
+}
+
+/** The templates the job's pod sets name, each once, in the order first named. */
+function jobClaimTemplates(
+  reader: DocumentReader,
+  conversion: KindConversion,
+  namespace: string,
+  catalog: ClaimTemplateCatalog,
+): ClaimTemplate[] {
+  const scope: ClaimScope = {
+    catalog,
+    namespace,
+    gangTemplates: conversion.claimTemplates ?? [],
+    gangTemplatesAllowed: conversion.kind === 'Gang',
+  };
+  for (const own of scope.gangTemplates) {
+    const twin = catalog.find(namespace, own.name);
+    if (twin) {
+      reader.fail(
+        own.namePath,
+        `template "${own.name}" is also a ResourceClaimTemplate document in ${twin.reader.source}; keep one`,
+      );
+    }
+  }
+  const out: ClaimTemplate[] = [];
+  for (const source of conversion.podSets)
+    for (const t of podClaimTemplates(reader, source, scope)) if (!out.includes(t)) out.push(t);
+  const unusedOwn = scope.gangTemplates.find((t) => !t.used);
+  if (unusedOwn) failUnusedTemplate(unusedOwn, true);
+  return out;
+}
+
+function wireTemplates(
+  reader: DocumentReader,
+  templates: readonly ClaimTemplate[],
+  origins: FieldOrigins,
+): ResourceClaimTemplate[] {
+  return templates.map((t, k) => {
+    const hub = `spec.resource_claim_templates[${k}]`;
+    const other =
+      t.reader === reader ? undefined : { source: t.reader.source, lines: t.reader.lines };
+    origins.set(hub, pathOrigin(t.namePath, other));
+    origins.set(`${hub}.name`, pathOrigin(t.namePath, other));
+    origins.set(`${hub}.spec_json`, pathOrigin(t.specPath, other));
+    return toWireTemplate(t);
+  });
 }
 
 function checked(

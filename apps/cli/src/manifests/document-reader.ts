@@ -1,6 +1,7 @@
 // Typed access to a parsed YAML document. Every check that fails throws a ManifestError naming
 // the file, the path in the document and what to write instead.
-import { ManifestError } from '../errors';
+import { ManifestError, manifestPlace } from '../errors';
+import type { LineLookup } from './line-positions';
 import { childPath, describeValue } from './paths';
 
 export type YamlMap = Record<string, unknown>;
@@ -18,14 +19,16 @@ export class DocumentReader {
   constructor(
     /** How the document is named in messages: "job.yaml" or "job.yaml (document 2)". */
     readonly source: string,
+    /** Lines of the document's paths in the file, when it was read from text. */
+    readonly lines?: LineLookup,
   ) {}
 
   fail(path: string, problem: string): never {
-    throw new ManifestError(this.source, path, problem);
+    throw new ManifestError(this.source, path, problem, this.lines?.(path));
   }
 
   warn(path: string, message: string): void {
-    this.warnings.push(`${this.source}: ${path}: ${message}`);
+    this.warnings.push(`${this.source}: ${manifestPlace(path, this.lines?.(path))}${message}`);
   }
 
   /** The map at `parent[key]`; absent gives undefined unless required. */

@@ -17,7 +17,7 @@ function refusal(run: () => unknown): string {
 describe('manifest files', () => {
   it('names one document by the file alone', () => {
     const docs = parseManifestText('job.yaml', 'kind: Job\n');
-    expect(docs).toEqual([{ source: 'job.yaml', body: { kind: 'Job' } }]);
+    expect(docs.map((d) => [d.source, d.body])).toEqual([['job.yaml', { kind: 'Job' }]]);
   });
 
   it('numbers several documents as a reader counts them, skipping empty ones', () => {
@@ -29,6 +29,36 @@ describe('manifest files', () => {
       ['all.yaml (document 1)', { kind: 'Job' }],
       ['all.yaml (document 3)', { kind: 'Gang' }],
     ]);
+  });
+
+  it('finds the line of a path, counted from the top of the file', () => {
+    const [, second] = parseManifestText(
+      'all.yaml',
+      [
+        'kind: Job',
+        '---',
+        'kind: Job',
+        'metadata:',
+        '  labels: {"kueue.x-k8s.io/queue-name": q}',
+        'spec:',
+        '  template:',
+        '    spec:',
+        '      containers:',
+        '        - name: a',
+        '        - name: b',
+        '          image: i',
+      ].join('\n'),
+    );
+    const lines = second!.lines!;
+    expect(lines('spec.template.spec.containers[1].image')).toBe(12);
+    expect(lines('spec.template.spec.containers[1]')).toBe(11);
+    expect(lines('metadata.labels["kueue.x-k8s.io/queue-name"]')).toBe(5);
+    // An absent field is reported at the nearest one written; what is not in the file has none.
+    expect(lines('spec.template.spec.containers[0].image')).toBe(10);
+    expect(lines('spec.parallelism')).toBe(6);
+    expect(lines('status.phase')).toBeUndefined();
+    expect(lines('--queue')).toBeUndefined();
+    expect(lines('')).toBeUndefined();
   });
 
   it('names the line and column of a YAML syntax error', () => {
@@ -54,7 +84,7 @@ describe('manifest files', () => {
     const file = join(dir, 'job.yaml');
     writeFileSync(file, 'kind: Job\n');
     expect(readManifestFile(file)[0]!.body).toEqual({ kind: 'Job' });
-    expect(readManifestFile('-', () => 'kind: Gang\n')[0]).toEqual({
+    expect(readManifestFile('-', () => 'kind: Gang\n')[0]).toMatchObject({
       source: '<stdin>',
       body: { kind: 'Gang' },
     });

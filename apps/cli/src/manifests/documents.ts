@@ -1,13 +1,16 @@
 // Reads manifest files (or standard input for "-") into YAML documents, keeping enough of where
 // each came from to name it in errors.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from 'yaml';
 import { ManifestError } from '../errors';
+import { lineLookup, type LineLookup } from './line-positions';
 
 export interface ManifestDocument {
   /** "job.yaml", or "job.yaml (document 2)" when the file holds several documents. */
   source: string;
   body: unknown;
+  /** Where a path of the document is in the file; absent for documents not read from text. */
+  lines?: LineLookup;
 }
 
 /** Largest manifest file read; larger is surely not a job description. */
@@ -39,7 +42,8 @@ export function readManifestFile(
 
 /** Splits YAML text into its non-empty documents; a syntax error names the line and column. */
 export function parseManifestText(label: string, text: string): ManifestDocument[] {
-  const parsed = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, lineCounter });
   const documents = Array.isArray(parsed) ? parsed : [parsed];
   // Empty documents (a stray "---", a trailing comment) are skipped, but numbering follows the
   // file so "document 3" is the third one a reader counts.
@@ -58,7 +62,7 @@ export function parseManifestText(label: string, text: string): ManifestDocument
       throw new ManifestError(source, at, `invalid YAML: ${firstLine(error.message)}`);
     }
     const body = bodies[i];
-    if (!isEmpty(body)) out.push({ source, body });
+    if (!isEmpty(body)) out.push({ source, body, lines: lineLookup(doc, lineCounter) });
   });
   if (out.length === 0) throw new ManifestError(label, '', 'holds no YAML document');
   return out;

@@ -29,4 +29,19 @@ describe('FieldOrigins', () => {
   it('names the flag for a field given on the command line', () => {
     expect(origins.locate('spec.queue')).toBe('--queue');
   });
+
+  it('adds the line, and names another document a field came from', () => {
+    const lines = (path: string) => (path.startsWith('spec.parallelism') ? 6 : undefined);
+    const withLines = new FieldOrigins(lines);
+    withLines.set('spec.pod_sets[0].count', { kind: 'path', path: 'spec.parallelism' });
+    withLines.set('spec.resource_claim_templates[0].spec_json', {
+      kind: 'path',
+      path: 'spec.spec',
+      document: { source: 'dra.yaml (document 1)', lines: () => 11 },
+    });
+    expect(withLines.locate('spec.pod_sets[0].count')).toBe('spec.parallelism, line 6');
+    expect(withLines.locate('spec.resource_claim_templates[0].spec_json.devices')).toBe(
+      'spec.spec.devices in dra.yaml (document 1), line 11',
+    );
+  });
 });

@@ -17,9 +17,14 @@
 //         template: {spec: {containers: [...]}}
 //     podSetGroups:
 //       - {podSets: [launcher, workers], level: cloud.provider.com/topology-block}
+//     resourceClaimTemplates:     # DRA claims the pod templates name in spec.resourceClaims
+//       - name: one-gpu
+//         spec: {devices: {requests: [{name: gpu, exactly: {deviceClassName: gpu.example.com}}]}}
+import { readInlineClaimTemplates } from './claim-templates';
 import type { DocumentReader, YamlMap } from './document-reader';
 import { isMap } from './document-reader';
 import {
+  DEFAULT_NAMESPACE,
   ON_CLUSTER_LOST_CHOICES,
   parseOnClusterLost,
   type JobSettings,
@@ -40,6 +45,7 @@ const SPEC_FIELDS = [
   'labels',
   'podSets',
   'podSetGroups',
+  'resourceClaimTemplates',
 ] as const;
 const POD_SET_FIELDS = ['name', 'count', 'topology', 'template'] as const;
 const GROUP_FIELDS = ['podSets', 'level'] as const;
@@ -88,7 +94,12 @@ export function convertGang(reader: DocumentReader, doc: YamlMap): KindConversio
   const groups = reader
     .list(spec, 'spec', 'podSetGroups')
     .map((entry, i) => groupOf(reader, entry, i));
-  return { kind: 'Gang', settings, podSets, groups };
+  const claimTemplates = readInlineClaimTemplates(
+    reader,
+    spec,
+    settings.namespace?.value ?? DEFAULT_NAMESPACE,
+  );
+  return { kind: 'Gang', settings, podSets, groups, claimTemplates };
 }
 
 function podSetOf(reader: DocumentReader, entry: unknown, i: number): PodSetSource {

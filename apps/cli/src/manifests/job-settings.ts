@@ -1,7 +1,11 @@
 // The job-level settings every manifest kind yields (name, queue, priority, ...), each with the
 // place it was written so errors and hub refusals can point at it.
 import { OnClusterLost } from '@muster/api';
+import type { ClaimTemplate } from './claim-templates';
 import type { PodSetGroupSource, PodSetSource } from './pod-sets';
+
+/** Kubernetes' default, for jobs and ResourceClaimTemplates that name no namespace. */
+export const DEFAULT_NAMESPACE = 'default';
 
 export interface Located<T> {
   value: T;
@@ -28,6 +32,8 @@ export interface KindConversion {
   settings: JobSettings;
   podSets: PodSetSource[];
   groups: PodSetGroupSource[];
+  /** A Gang's own spec.resourceClaimTemplates. */
+  claimTemplates?: ClaimTemplate[];
 }
 
 const ON_CLUSTER_LOST: Record<string, OnClusterLost> = {

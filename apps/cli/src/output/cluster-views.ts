@@ -1,5 +1,5 @@
 // Worker clusters for people: the list table and the one-cluster description.
-import { AgentState, agentStateToJSON, type Cluster } from '@muster/api';
+import { AgentState, agentStateToJSON, type Cluster, type DeviceClassCapacity } from '@muster/api';
 import { formatLabels, shortLevel } from './job-views';
 import { freeOfTotal } from './quantity-format';
 import { renderFields, renderTable } from './table';
@@ -73,6 +73,7 @@ export function renderClusterDetails(c: Cluster, now: Date): string {
     ['Labels', formatLabels(c.labels)],
     ['Created', `${isoTime(c.createdAt)} (${age(c.createdAt, now)} ago)`],
   ];
+  const devices = deviceLines(capacity?.devices ?? []);
   const levels = c.topologyLevels.map((l) => `  ${l}`);
   const providers = c.accessProviders.map((p) => `  ${p.name}: ${p.cluster?.server ?? '-'}`);
   const conditions = c.conditions.map(
@@ -82,8 +83,16 @@ export function renderClusterDetails(c: Cluster, now: Date): string {
   return (
     renderFields(fields) +
     `Capacity:\n${resources.join('\n') || '  - (no report from an agent yet)'}\n` +
+    (devices.length > 0 ? `Devices:\n${devices.join('\n')}\n` : '') +
     `Topology levels:\n${levels.join('\n') || '  -'}\n` +
     `Access providers:\n${providers.join('\n') || '  -'}\n` +
     `Conditions:\n${conditions.join('\n') || '  -'}\n`
   );
+}
+
+/** "  gpu.example.com  free 12 of 32" per DeviceClass (DRA devices on ready, schedulable nodes). */
+function deviceLines(devices: readonly DeviceClassCapacity[]): string[] {
+  const sorted = [...devices].sort((a, b) => a.deviceClass.localeCompare(b.deviceClass));
+  const width = Math.max(0, ...sorted.map((d) => d.deviceClass.length));
+  return sorted.map((d) => `  ${d.deviceClass.padEnd(width)}  free ${d.free} of ${d.total}`);
 }

@@ -1,6 +1,7 @@
 // Jobs for people: the list table and the one-job description of `muster get`.
 import { checkPodTemplate } from '@muster/k8s';
 import { OnClusterLost, TopologyMode, type Job, type PodSet } from '@muster/api';
+import { podSetClaimLines } from './claim-views';
 import { stateName } from './job-states';
 import { renderFields, renderTable } from './table';
 import { age, isoTime } from './time-format';
@@ -53,7 +54,10 @@ export function renderJobDetails(job: Job, now: Date): string {
     ['Updated', `${isoTime(job.updatedAt)} (${age(job.updatedAt, now)} ago)`],
   ];
   if (job.clientRequestId) fields.push(['Client request', job.clientRequestId]);
-  const podSets = (spec?.podSets ?? []).map((ps) => `  ${podSetLine(ps)}`);
+  const podSets = (spec?.podSets ?? []).flatMap((ps) => [
+    `  ${podSetLine(ps)}`,
+    ...podSetClaimLines(ps, spec?.resourceClaimTemplates ?? []).map((l) => `    ${l}`),
+  ]);
   const groups = (spec?.podSetGroups ?? []).map(
     (g) => `  ${g.podSets.join(' + ')} share one ${shortLevel(g.level)}`,
   );

@@ -7,6 +7,7 @@ import {
   type ExplainJobResponse,
   type Job,
 } from '@muster/api';
+import { podSetClaimLines } from './claim-views';
 import { clusterStatus, renderClusterDetails, renderClusterTable } from './cluster-views';
 import { renderExplanation } from './explain-view';
 import { renderJobDetails, renderJobTable } from './job-views';
@@ -173,6 +174,101 @@ describe('clusters', () => {
     );
     expect(text).toContain('Access providers:\n  muster: https://10.0.0.1:6443\n');
     expect(text).toContain('Capacity:\n  - (no report from an agent yet)\n');
+    expect(text).not.toContain('Devices:');
+  });
+
+  it('shows DRA devices per DeviceClass, free of total, and nothing when there are none', () => {
+    const capacity = {
+      nodeCount: 4,
+      readyNodeCount: 4,
+      allocatable: { quantities: { cpu: '256' } },
+      free: { quantities: { cpu: '64' } },
+      observedAt: now,
+      devices: [
+        { deviceClass: 'nic.example.com', total: 8, free: 8 },
+        { deviceClass: 'gpu.example.com', total: 32, free: 12 },
+      ],
+    };
+    expect(renderClusterDetails(cluster({ capacity }), now)).toContain(
+      'Capacity:\n  cpu: 64 free of 256\n' +
+        'Devices:\n  gpu.example.com  free 12 of 32\n  nic.example.com  free 8 of 8\n' +
+        'Topology levels:\n',
+    );
+    expect(
+      renderClusterDetails(cluster({ capacity: { ...capacity, devices: [] } }), now),
+    ).not.toContain('Devices:');
+  });
+});
+
+describe('DRA claims of a pod set', () => {
+  const podSet = (resourceClaims: unknown[]) => ({
+    name: 'workers',
+    count: 4,
+    podTemplateJson: JSON.stringify({ spec: { resourceClaims, containers: [] } }),
+    topology: undefined,
+  });
+  const templates = [
+    {
+      name: 'one-a100',
+      specJson: JSON.stringify({
+        devices: {
+          requests: [
+            {
+              name: 'gpu',
+              exactly: {
+                deviceClassName: 'gpu.example.com',
+                count: 2,
+                selectors: [
+                  { cel: { expression: 'device.attributes["gpu.example.com"].model == "a100"' } },
+                  {
+                    cel: {
+                      expression: 'device.capacity["gpu.example.com"].memory >= quantity("40Gi")',
+                    },
+                  },
+                ],
+              },
+            },
+            {
+              name: 'nic',
+              firstAvailable: [
+                { name: 'fast', deviceClassName: 'nic.example.com', allocationMode: 'All' },
+                { name: 'any', deviceClassName: 'nic.example.com' },
+              ],
+            },
+          ],
+          constraints: [
+            { requests: ['gpu', 'nic'], matchAttribute: 'dra.example.com/pcieRoot' },
+            { distinctAttribute: 'gpu.example.com/uuid' },
+          ],
+        },
+      }),
+    },
+  ];
+
+  it('names the claim, its template, and per request the class, count or mode, selectors and constraints', () => {
+    expect(
+      podSetClaimLines(
+        podSet([{ name: 'gpus', resourceClaimTemplateName: 'one-a100' }]),
+        templates,
+      ),
+    ).toEqual([
+      'claim gpus: template one-a100, one claim per member',
+      '  request gpu: 2 × gpu.example.com',
+      '    where device.attributes["gpu.example.com"].model == "a100"',
+      '    where device.capacity["gpu.example.com"].memory >= quantity("40Gi")',
+      '  request nic: the first available of',
+      '    fast: all matching nic.example.com (allocationMode All)',
+      '    any: 1 × nic.example.com',
+      '  constraint: gpu, nic share dra.example.com/pcieRoot',
+      '  constraint: all requests each a different gpu.example.com/uuid',
+    ]);
+  });
+
+  it('shows nothing for a pod set without claims, and says when a template is missing', () => {
+    expect(podSetClaimLines(podSet([]), templates)).toEqual([]);
+    expect(
+      podSetClaimLines(podSet([{ name: 'x', resourceClaimTemplateName: 'gone' }]), templates),
+    ).toEqual(['claim x: template gone (not carried by the job)']);
   });
 });
 
@@ -240,6 +336,43 @@ describe('jobs', () => {
     expect(text).toContain('Restarts:         1 of 2\n');
     expect(text).toContain(
       'Pod sets:\n  workers × 16  (each cpu 2, nvidia.com/gpu 1; required cloud.provider.com/topology-rack)\n',
+    );
+  });
+
+  it('lists under each pod set the DRA claims its members make', () => {
+    const spec = job.spec!;
+    const withClaims: Job = {
+      ...job,
+      spec: {
+        ...spec,
+        podSets: [
+          {
+            ...spec.podSets[0]!,
+            podTemplateJson: JSON.stringify({
+              spec: {
+                resourceClaims: [{ name: 'gpu', resourceClaimTemplateName: 'one-gpu' }],
+                containers: [{ name: 'c', image: 'i', resources: { claims: [{ name: 'gpu' }] } }],
+              },
+            }),
+            topology: undefined,
+          },
+        ],
+        resourceClaimTemplates: [
+          {
+            name: 'one-gpu',
+            specJson: JSON.stringify({
+              devices: {
+                requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.example.com' } }],
+              },
+            }),
+          },
+        ],
+      },
+    };
+    expect(renderJobDetails(withClaims, now)).toContain(
+      'Pod sets:\n  workers × 16  (each no requests)\n' +
+        '    claim gpu: template one-gpu, one claim per member\n' +
+        '      request gpu: 1 × gpu.example.com\n',
     );
   });
 
