@@ -91,6 +91,7 @@ async function main(): Promise<number> {
                 token: c.token,
                 pid: c.pid,
                 nodes: c.nodes.length,
+                resourceSlices: c.resourceSlices.length,
               })),
             },
             null,
@@ -100,7 +101,7 @@ async function main(): Promise<number> {
       } else {
         for (const c of tb.clusters) {
           process.stdout.write(
-            `${c.name.padEnd(14)} ${c.role.padEnd(10)} ${c.server.padEnd(24)} nodes=${String(c.nodes.length).padEnd(3)} pid=${c.pid}  kubeconfig=${c.kubeconfigPath}\n`,
+            `${c.name.padEnd(14)} ${c.role.padEnd(10)} ${c.server.padEnd(24)} nodes=${String(c.nodes.length).padEnd(3)} slices=${String(c.resourceSlices.length).padEnd(3)} pid=${c.pid}  kubeconfig=${c.kubeconfigPath}\n`,
           );
         }
         process.stdout.write(

@@ -5,7 +5,31 @@ export type { EnsureBinaryOptions } from './binary';
 export { kubeRequest, kubeJSON } from './kube';
 export type { KubeEndpoint, KubeResponse } from './kube';
 export {
+  DEVICE_ATTRIBUTES,
+  DRA_DRIVER,
+  FULL_PROFILE,
+  devicesPerNode,
+  normalizeDevices,
+} from './devices';
+export type { DeviceAttributeValue, DeviceSpec, InterconnectSpec, PartitionSpec } from './devices';
+export {
+  RESOURCE_API,
+  buildDeviceClasses,
+  buildResourceSlices,
+  driversOf,
+  interconnectDomain,
+} from './resource-slices';
+export type {
+  CounterConsumption,
+  CounterSetObject,
+  DeviceClassObject,
+  Quantity,
+  ResourceSliceObject,
+  SliceDevice,
+} from './resource-slices';
+export {
   LABELS,
+  DRA_PARTITIONS,
   KWOK_NODE_ANNOTATION,
   POD_ANNOTATIONS,
   WORKLOAD_API,

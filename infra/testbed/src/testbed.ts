@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { stringify } from 'yaml';
 import { ensureBinary, PACKAGE_ROOT } from './binary';
 import { kubeJSON, kubeRequest, KubeEndpoint } from './kube';
+import { buildDeviceClasses, buildResourceSlices, RESOURCE_API } from './resource-slices';
 import {
   buildNodes,
   ClusterRole,
@@ -39,6 +40,10 @@ export interface TestbedCluster {
   logFile: string;
   /** Names of the fake nodes seeded into this cluster. */
   nodes: string[];
+  /** Names of the DeviceClasses published for its simulated DRA devices (one per driver). */
+  deviceClasses: string[];
+  /** Names of the ResourceSlices published for its simulated DRA devices. */
+  resourceSlices: string[];
 }
 
 export interface ClusterState {
@@ -50,6 +55,9 @@ export interface ClusterState {
   kubeconfigPath: string;
   logFile: string;
   nodes: string[];
+  /** Absent in state files written before DRA devices existed. */
+  deviceClasses?: string[];
+  resourceSlices?: string[];
 }
 
 export interface TestbedState {
@@ -269,7 +277,11 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
-/** Seeds the fake nodes and waits until nodes are Ready and untainted and the default service account exists. */
+/**
+ * Seeds the fake nodes, publishes the DeviceClasses and ResourceSlices of their simulated DRA
+ * devices, and waits until nodes are Ready and untainted, the slices exist and the default
+ * service account exists.
+ */
 async function seedAndWait(
   c: TestbedCluster,
   spec: ClusterSpec,
@@ -278,11 +290,25 @@ async function seedAndWait(
 ): Promise<void> {
   const ep = endpointOf(c);
   const nodes = buildNodes(spec, index);
-  await mapLimit(nodes, 8, (n) => kubeJSON(ep, 'POST', '/api/v1/nodes', n, [409]));
+  const created = await mapLimit(nodes, 8, async (n) => {
+    const res = await kubeJSON<{ metadata?: { uid?: string } }>(
+      ep,
+      'POST',
+      '/api/v1/nodes',
+      n,
+      [409],
+    );
+    const uid =
+      res.metadata?.uid ??
+      (await kubeJSON<{ metadata: { uid: string } }>(ep, 'GET', `/api/v1/nodes/${n.metadata.name}`))
+        .metadata.uid;
+    return [n.metadata.name, uid] as const;
+  });
+  await publishDevices(ep, spec, new Map(created));
   let why = 'not checked yet';
   while (Date.now() < deadline) {
     try {
-      why = await notReadyReason(ep, c.nodes);
+      why = await notReadyReason(ep, c.nodes, c.resourceSlices);
       if (!why) return;
     } catch (e) {
       why = (e as Error).message;
@@ -294,8 +320,26 @@ async function seedAndWait(
   );
 }
 
+/** Creates the DeviceClasses and ResourceSlices of a cluster's simulated DRA devices (existing ones are kept). */
+async function publishDevices(
+  ep: KubeEndpoint,
+  spec: ClusterSpec,
+  nodeUIDs: Map<string, string>,
+): Promise<void> {
+  for (const dc of buildDeviceClasses(spec)) {
+    await kubeJSON(ep, 'POST', `${RESOURCE_API}/deviceclasses`, dc, [409]);
+  }
+  await mapLimit(buildResourceSlices(spec, nodeUIDs), 8, (rs) =>
+    kubeJSON(ep, 'POST', `${RESOURCE_API}/resourceslices`, rs, [409]),
+  );
+}
+
 /** '' when the cluster is ready, otherwise why not. */
-export async function notReadyReason(ep: KubeEndpoint, expectedNodes: string[]): Promise<string> {
+export async function notReadyReason(
+  ep: KubeEndpoint,
+  expectedNodes: string[],
+  expectedSlices: string[] = [],
+): Promise<string> {
   const rz = await kubeRequest(ep, 'GET', '/readyz', undefined, 5000);
   if (rz.status !== 200) return `/readyz -> ${rz.status}`;
   const sa = await kubeRequest(
@@ -315,6 +359,17 @@ export async function notReadyReason(ep: KubeEndpoint, expectedNodes: string[]):
     if (!ready) return `node ${name} not Ready`;
     const taint = n.spec?.taints?.find((t) => t.key.startsWith('node.kubernetes.io/'));
     if (taint) return `node ${name} still has taint ${taint.key}`;
+  }
+  if (expectedSlices.length > 0) {
+    const slices = await kubeJSON<{ items: { metadata: { name: string } }[] }>(
+      ep,
+      'GET',
+      `${RESOURCE_API}/resourceslices`,
+    );
+    const have = new Set(slices.items.map((s) => s.metadata.name));
+    const missing = expectedSlices.filter((n) => !have.has(n));
+    if (missing.length > 0)
+      return `ResourceSlice ${missing[0]} missing (${missing.length} of ${expectedSlices.length})`;
   }
   return '';
 }
@@ -399,6 +454,8 @@ async function spawnCluster(
     dataDir,
     logFile,
     nodes: buildNodes(spec).map((n) => n.metadata.name),
+    deviceClasses: buildDeviceClasses(spec).map((d) => d.metadata.name),
+    resourceSlices: buildResourceSlices(spec).map((s) => s.metadata.name),
   };
 }
 
@@ -457,14 +514,21 @@ export async function startTestbed(
     );
     for (const c of clusters) {
       const s = state.clusters.find((x) => x.name === c.name);
-      if (s) Object.assign(s, { server: c.server, nodes: c.nodes });
+      if (s)
+        Object.assign(s, {
+          server: c.server,
+          nodes: c.nodes,
+          deviceClasses: c.deviceClasses,
+          resourceSlices: c.resourceSlices,
+        });
     }
     writeJSONAtomic(stateFile, state);
     await Promise.all(clusters.map((c, i) => seedAndWait(c, spec.clusters[i], i, deadline)));
     fs.writeFileSync(state.kubeconfigPath, mergedKubeconfig(clusters), { mode: 0o600 });
     const nodeCount = clusters.reduce((a, c) => a + c.nodes.length, 0);
+    const sliceCount = clusters.reduce((a, c) => a + c.resourceSlices.length, 0);
     log(
-      `${clusters.length} clusters (${nodeCount} nodes) ready in ${((Date.now() - started) / 1000).toFixed(1)}s under ${runDir}`,
+      `${clusters.length} clusters (${nodeCount} nodes, ${sliceCount} ResourceSlices) ready in ${((Date.now() - started) / 1000).toFixed(1)}s under ${runDir}`,
     );
     return new Testbed(clusters, state);
   } catch (e) {
@@ -497,6 +561,7 @@ export async function statusOf(state: TestbedState): Promise<
           const why = await notReadyReason(
             { server: info.server, token: info.token, ca: fs.readFileSync(info.caFile, 'utf8') },
             c.nodes,
+            c.resourceSlices,
           );
           ready = why || 'ready';
         } catch (e) {

@@ -2,6 +2,9 @@
 // and the fake Node objects generated from it.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { type DeviceSpec, normalizeDevices } from './devices';
+import { interconnectDomain } from './resource-slices';
+import { asRecord, fail, optStringMap, positiveInt } from './topology-parse';
 
 /** Label keys the testbed puts on every fake node. */
 export const LABELS = {
@@ -49,6 +52,8 @@ export interface NodePoolSpec {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   taints?: TaintSpec[];
+  /** Simulated DRA devices per node, published as ResourceSlices (see src/devices.ts). */
+  devices?: DeviceSpec;
 }
 
 export interface ClusterSpec {
@@ -76,14 +81,28 @@ export const WORKLOAD_API = {
   runtimeConfig: { 'scheduling.k8s.io/v1alpha2': true },
 } as const;
 
+/**
+ * What a cluster with partitionable devices (a pool with `devices.partitions`) adds: the gate for
+ * ResourceSlice `sharedCounters` and devices' `consumesCounters`. Beta and on by default in 1.36;
+ * set explicitly so such a cluster does not depend on the default.
+ */
+export const DRA_PARTITIONS = {
+  featureGates: { DRAPartitionableDevices: true },
+} as const;
+
 /** The feature gates and runtime config a cluster's processes get (workloadAPI applied). */
 export function effectiveGates(cluster: ClusterSpec): {
   featureGates: Record<string, boolean>;
   runtimeConfig: Record<string, boolean>;
 } {
   const on = cluster.workloadAPI !== false;
+  const partitions = cluster.nodePools.some((p) => p.devices?.partitions !== undefined);
   return {
-    featureGates: { ...(on ? WORKLOAD_API.featureGates : {}), ...cluster.featureGates },
+    featureGates: {
+      ...(on ? WORKLOAD_API.featureGates : {}),
+      ...(partitions ? DRA_PARTITIONS.featureGates : {}),
+      ...cluster.featureGates,
+    },
     runtimeConfig: { ...(on ? WORKLOAD_API.runtimeConfig : {}), ...cluster.runtimeConfig },
   };
 }
@@ -93,29 +112,6 @@ export interface TopologySpec {
 }
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function fail(msg: string): never {
-  throw new Error(`testbed topology: ${msg}`);
-}
-
-function asRecord(v: unknown, where: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) fail(`${where} must be a mapping`);
-  return v as Record<string, unknown>;
-}
-
-function optStringMap(v: unknown, where: string): Record<string, string> | undefined {
-  if (v === undefined || v === null) return undefined;
-  const r = asRecord(v, where);
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(r)) out[k] = String(val);
-  return out;
-}
-
-function positiveInt(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
-    fail(`${where} must be a positive integer`);
-  return v;
-}
 
 /** Validates a parsed topology document (e.g. from YAML) and fills in defaults. */
 export function normalizeTopology(doc: unknown): TopologySpec {
@@ -154,7 +150,7 @@ export function normalizeTopology(doc: unknown): TopologySpec {
         fail(`${where}.resources needs cpu and memory`);
       const taints = pr.taints === undefined ? undefined : (pr.taints as TaintSpec[]);
       if (taints !== undefined && !Array.isArray(taints)) fail(`${where}.taints must be a list`);
-      return {
+      const pool: NodePoolSpec = {
         name: pname,
         count: positiveInt(pr.count, `${where}.count`),
         resources: res,
@@ -170,7 +166,14 @@ export function normalizeTopology(doc: unknown): TopologySpec {
         labels: optStringMap(pr.labels, `${where}.labels`),
         annotations: optStringMap(pr.annotations, `${where}.annotations`),
         taints,
+        devices: normalizeDevices(pr.devices, `${where}.devices`),
       };
+      if (pool.devices) {
+        const last = interconnectDomain(name, pool, pool.count - 1, pool.devices.count - 1);
+        if (last.length > 64)
+          fail(`${where}.devices: interconnect values such as ${last} exceed 64 characters`);
+      }
+      return pool;
     });
     const boolMap = (
       key: 'featureGates' | 'runtimeConfig',

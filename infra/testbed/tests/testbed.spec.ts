@@ -4,10 +4,13 @@ import * as fs from 'node:fs';
 import { BatchV1Api, CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import {
   DEMO_TOPOLOGY,
+  DRA_DRIVER,
   LABELS,
+  RESOURCE_API,
   POD_ANNOTATIONS,
   Testbed,
   TestbedCluster,
+  kubeJSON,
   kubeRequest,
   loadTopology,
   pidAlive,
@@ -161,6 +164,75 @@ describe('testbed', () => {
       .get('mgmt')!
       .readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
     expect(sa.metadata?.name).toBe('default');
+  });
+
+  it('publishes the demo GPUs as DRA devices the scheduler allocates', async () => {
+    // Per cluster: ResourceSlices, devices (L40S: whole GPU + 4 + 2 partitions each).
+    const expected: Record<string, [number, number]> = {
+      mgmt: [0, 0],
+      'worker-a': [4, 4 * 8],
+      'worker-b': [8, 8 * 8],
+      'worker-c': [12 * 2, 12 * 4 * 7],
+    };
+    for (const c of tb.clusters) {
+      const list = await kubeJSON<{ items: { spec: { devices?: unknown[] } }[] }>(
+        c,
+        'GET',
+        `${RESOURCE_API}/resourceslices`,
+      );
+      const devices = list.items.reduce((a, s) => a + (s.spec.devices?.length ?? 0), 0);
+      expect([c.name, list.items.length, devices]).toEqual([c.name, ...expected[c.name]]);
+    }
+    // Eight whole H100s on one worker-b node, two 24Gi partitions on one worker-c L40S.
+    const cases = [
+      { cluster: 'worker-b', count: 8, cel: 'profile == "full"', node: /^h100-/ },
+      { cluster: 'worker-c', count: 2, cel: 'profile == "2g-24gb"', node: /^l40s-/ },
+    ].map((c) => ({ ...c, name: podName('dra') }));
+    await Promise.all(
+      cases.map(async ({ cluster, count, cel, name }) => {
+        const c = tb.cluster(cluster);
+        await kubeJSON(c, 'POST', `${RESOURCE_API}/namespaces/default/resourceclaimtemplates`, {
+          metadata: { name },
+          spec: {
+            spec: {
+              devices: {
+                requests: [
+                  {
+                    name: 'gpu',
+                    exactly: {
+                      deviceClassName: DRA_DRIVER,
+                      count,
+                      selectors: [
+                        { cel: { expression: `device.attributes["${DRA_DRIVER}"].${cel}` } },
+                      ],
+                    },
+                  },
+                ],
+              },
+            },
+          },
+        });
+        const pod = gpuPod(name, 0);
+        pod.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: name }];
+        pod.spec!.containers[0].resources!.claims = [{ name: 'gpu' }];
+        await core.get(cluster)!.createNamespacedPod({ namespace: 'default', body: pod });
+      }),
+    );
+    for (const k of cases) {
+      const p = await waitPodPhase(k.cluster, k.name, 'Running');
+      expect(p.spec?.nodeName).toMatch(k.node);
+      const claimName = p.status?.resourceClaimStatuses?.[0]?.resourceClaimName;
+      const claim = await kubeJSON<{
+        status: { allocation: { devices: { results: { pool: string }[] } } };
+      }>(
+        tb.cluster(k.cluster),
+        'GET',
+        `${RESOURCE_API}/namespaces/default/resourceclaims/${claimName}`,
+      );
+      const results = claim.status.allocation.devices.results;
+      expect(results).toHaveLength(k.count);
+      expect(new Set(results.map((r) => r.pool))).toEqual(new Set([p.spec?.nodeName]));
+    }
   });
 
   it('binds pods in three clusters at once to nodes that fit and runs them', async () => {
