@@ -17,3 +17,5 @@ npx tsc -p bench/placement/tsconfig.json
 node ${BENCH_NODE_FLAGS:-} bench/placement/dist/bench/placement/bench.js "$@"
 # shellcheck disable=SC2086
 node ${BENCH_NODE_FLAGS:-} bench/placement/dist/bench/placement/cycles.js "$@"
+# shellcheck disable=SC2086
+node ${BENCH_NODE_FLAGS:-} bench/placement/dist/bench/placement/devices.js "$@"
