@@ -28,6 +28,15 @@ export interface NodeDeviceList {
   readonly devices: readonly string[];
 }
 
+/**
+ * Each node's free and allocatable amount of every shape it was asked about, by classes and
+ * shape: a queue that brings a new kind of claim costs each node that one shape, not all again.
+ */
+const shapeAmounts = new WeakMap<
+  NodeSnapshot,
+  Map<string, { free: bigint; allocatable: bigint }>
+>();
+
 /** Each gang's view with shape requests, once per gang object (gangs never change once offered). */
 const gangViews = new WeakMap<Gang, Gang>();
 /** Each node's view with shape amounts, for the batch's shapes and its cluster's classes. */
@@ -106,13 +115,29 @@ export class DeviceLayer {
         changed = true;
         return hit.node;
       }
-      const live = new NodeDevices(n.devices, n.counterSets ?? [], classes);
-      const whole = new NodeDevices(n.devices, n.counterSets ?? [], classes, true);
+      let known = shapeAmounts.get(n);
+      if (!known) shapeAmounts.set(n, (known = new Map()));
+      let live: NodeDevices | undefined;
+      let whole: NodeDevices | undefined;
       const free: Record<string, bigint> = { ...n.free };
       const allocatable: Record<string, bigint> = { ...n.allocatable };
       for (const s of this.shapes) {
-        free[s.resource] = BigInt(live.capacity(s.claims, MAX_MEMBERS_PER_NODE)) * 1000n;
-        allocatable[s.resource] = BigInt(whole.capacity(s.claims, MAX_MEMBERS_PER_NODE)) * 1000n;
+        const sk = `${classKey}\n${s.resource}`;
+        let amounts = known.get(sk);
+        if (!amounts) {
+          if (!live) {
+            live = new NodeDevices(n.devices, n.counterSets ?? [], classes);
+            whole = live.asWhole(n.counterSets ?? []);
+            this.liveOf(c.name).set(n.name, live);
+          }
+          amounts = {
+            free: BigInt(live.capacity(s.claims, MAX_MEMBERS_PER_NODE)) * 1000n,
+            allocatable: BigInt(whole!.capacity(s.claims, MAX_MEMBERS_PER_NODE)) * 1000n,
+          };
+          known.set(sk, amounts);
+        }
+        free[s.resource] = amounts.free;
+        allocatable[s.resource] = amounts.allocatable;
       }
       const node: NodeSnapshot = { ...n, free, allocatable };
       nodeViews.set(n, { key, node });
@@ -122,9 +147,14 @@ export class DeviceLayer {
     return changed ? { ...c, nodes } : c;
   }
 
-  private nodeDevices(cluster: string, node: string): NodeDevices | undefined {
+  private liveOf(cluster: string): Map<string, NodeDevices> {
     let m = this.live.get(cluster);
     if (!m) this.live.set(cluster, (m = new Map()));
+    return m;
+  }
+
+  private nodeDevices(cluster: string, node: string): NodeDevices | undefined {
+    const m = this.liveOf(cluster);
     let nd = m.get(node);
     if (!nd) {
       const src = this.sources.get(cluster)?.get(node);
@@ -154,7 +184,7 @@ export class DeviceLayer {
         devices: NodeDeviceList[];
         free: Array<{ node: string; amounts: Record<string, bigint> }>;
       }
-    | { ok: false; message: string } {
+    | { ok: false; message: string; node: string; resource: string } {
     const taken: Array<{ nd: NodeDevices; positions: number[] }> = [];
     const perNode = new Map<string, string[]>();
     const undo = () => {
@@ -171,6 +201,8 @@ export class DeviceLayer {
           return {
             ok: false,
             message: `the members' device claims compete for the same devices on node ${node}`,
+            node,
+            resource: shapeResource(claimsKey(ps.claims!)),
           };
         }
         taken.push({ nd, positions: got });
@@ -179,18 +211,24 @@ export class DeviceLayer {
         perNode.set(node, list);
       }
     }
-    const free = [...perNode.keys()].map((node) => {
-      const nd = this.nodeDevices(cluster, node)!;
-      const amounts: Record<string, bigint> = {};
-      for (const s of this.shapes)
-        amounts[s.resource] = BigInt(nd.capacity(s.claims, MAX_MEMBERS_PER_NODE)) * 1000n;
-      return { node, amounts };
-    });
+    const free = [...perNode.keys()].map((node) => ({
+      node,
+      amounts: this.amounts(cluster, node),
+    }));
     return {
       ok: true,
       devices: [...perNode].map(([node, devices]) => ({ node, devices: devices.sort() })),
       free,
     };
+  }
+
+  /** How many members of each shape a node's devices serve now (as this batch left them). */
+  amounts(cluster: string, node: string): Record<string, bigint> {
+    const nd = this.nodeDevices(cluster, node);
+    const amounts: Record<string, bigint> = {};
+    for (const s of this.shapes)
+      amounts[s.resource] = nd ? BigInt(nd.capacity(s.claims, MAX_MEMBERS_PER_NODE)) * 1000n : 0n;
+    return amounts;
   }
 
   /** Why the first pod set with claims finds no devices in the cluster, in device terms. */

@@ -851,9 +851,8 @@ describe('the oracle of these properties', () => {
   });
 });
 
-// Found by these tests and kept as `it.failing` until devices.ts is fixed; then each turns red
-// and becomes a plain `it`.
-describe('known gaps of device allocation', () => {
+// Found by these tests (each failed before devices.ts and place.ts were fixed for it).
+describe('allocation cases the properties found', () => {
   const node = (devices: Device[], counterSets: CounterSet[] = []): ClusterSnapshot => ({
     name: 'c0',
     topologyLevels: [HOST],
@@ -893,19 +892,15 @@ describe('known gaps of device allocation', () => {
     ...(selectors ? { selectors } : {}),
   });
 
-  it.failing(
-    'keeps matchAttribute typed: the string "1n" and the int 1 are different values',
-    () => {
-      // valueGroups keys values by JSON with bigints written as `${v}n`, so both land in one group.
-      const clusters = [node([gpu('a', { [LINK]: '1n' }), gpu('b', { [LINK]: 1n })])];
-      const gangs = [one([{ name: 'r0', exactly: exactly(2) }], [{ matchAttribute: LINK }])];
-      const r = placeBatch(clusters, gangs);
-      checkDevices(clusters, gangs, r.decisions);
-    },
-  );
+  it('keeps matchAttribute typed: the string "1n" and the int 1 are different values', () => {
+    const clusters = [node([gpu('a', { [LINK]: '1n' }), gpu('b', { [LINK]: 1n })])];
+    const gangs = [one([{ name: 'r0', exactly: exactly(2) }], [{ matchAttribute: LINK }])];
+    const r = placeBatch(clusters, gangs);
+    checkDevices(clusters, gangs, r.decisions);
+  });
 
-  it.failing('allocates a member whose requests fit only with another device for the first', () => {
-    // r0 (any GPU) takes the H100 first and is never tried with the A100, so r1 (an H100) fails.
+  it('allocates a member whose requests fit only with another device for the first', () => {
+    // r0 (any GPU) must leave the H100 to r1: the allocator tries r0 with the A100 too.
     const clusters = [node([gpu('h', { [MODEL]: 'H100' }), gpu('a', { [MODEL]: 'A100' })])];
     const r = placeBatch(clusters, [
       one([
@@ -916,9 +911,9 @@ describe('known gaps of device allocation', () => {
     expect(r.placed).toBe(1);
   });
 
-  it.failing('places pod sets whose claims would compete on one node on two nodes instead', () => {
-    // Both shapes fit n0 by the index's count, take() finds them competing there and the cluster
-    // is given up, though leader on n1 and worker on n0 fit.
+  it('places pod sets whose claims would compete on one node on two nodes instead', () => {
+    // Both shapes fit n0 by the index's count, and compete there: the cluster is tried again
+    // with the pod set that failed kept off n0.
     const h100 = cel({ kind: 'model', model: 'H100' });
     const clusters: ClusterSnapshot[] = [
       {
@@ -948,8 +943,8 @@ describe('known gaps of device allocation', () => {
     expect(placeBatch(clusters, [gang]).placed).toBe(1);
   });
 
-  it.failing('allocates two halves of a partitioned GPU when the whole one comes first', () => {
-    // Takes `whole`, which leaves no counter for either half, and never tries without it.
+  it('allocates two halves of a partitioned GPU when the whole one comes first', () => {
+    // `whole` comes first and would leave no counter for either half: it must be passed over.
     const part = (name: string, gi: bigint): Device => ({
       driver: GPU_DRIVER,
       pool: 'n0',

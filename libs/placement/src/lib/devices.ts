@@ -233,9 +233,14 @@ function split(qualified: string, driver: string): [string, string] {
 
 /** Each device's content (what CEL can see of it), once per device object. */
 const signatures = new WeakMap<Device, string>();
-/** Selector results by device content and selectors: nodes repeat the same few devices. */
-const matches = new Map<string, boolean>();
+/**
+ * Selector results by selector set and what the selectors read of a device: nodes repeat the
+ * same few devices, and selectors mostly read one or two of their fields.
+ */
+const byContent = new Map<string, boolean>();
+const selectorSets = new Map<string, number>();
 
+/** What CEL sees of a device (not its name or pool), as text, once per device object. */
 function signatureOf(d: Device): string {
   let s = signatures.get(d);
   if (s === undefined) {
@@ -247,15 +252,77 @@ function signatureOf(d: Device): string {
   return s;
 }
 
-/** Whether `d` passes every selector; an evaluation error (a missing attribute) means no. */
-function passes(d: Device, selectors: readonly string[]): boolean {
+/** A small number standing for a list of selectors, so caches key on numbers. */
+function selectorSet(selectors: readonly string[]): number {
+  const key = selectors.join('\u0000');
+  let id = selectorSets.get(key);
+  if (id === undefined) {
+    selectorSets.set(key, (id = selectorSets.size));
+    setReferences.set(id, referencesOf(selectors));
+  }
+  return id;
+}
+
+/** A field of `device` a selector reads: its driver, or one attribute or capacity by name. */
+type Reference = { kind: 'driver' } | { kind: 'attribute' | 'capacity'; qualified: string };
+/** Per selector set, the fields its selectors read, when every use of `device` is one of them. */
+const setReferences = new Map<number, readonly Reference[] | undefined>();
+
+const FIELD =
+  /\bdevice\.driver\b|\bdevice\.(attributes|capacity)\[\s*(["'])([^"'\\]+)\2\s*\]\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/**
+ * The fields of `device` the selectors read, or `undefined` when some use of `device` is not a
+ * plain field read (a map walked with `in` or a macro, a name inside a string literal): then a
+ * selector's result is cached by the device's whole content instead of by these fields. Not a
+ * CEL parser: it only has to recognise the plain reads that selectors mostly are, and to say
+ * "don't know" for everything else.
+ */
+function referencesOf(selectors: readonly string[]): readonly Reference[] | undefined {
+  const refs: Reference[] = [];
+  for (const text of selectors) {
+    const uses = text.match(/\bdevice\b/g)?.length ?? 0;
+    let found = 0;
+    for (const m of text.matchAll(FIELD)) {
+      found++;
+      if (m[1] === undefined) refs.push({ kind: 'driver' });
+      else
+        refs.push({
+          kind: m[1] === 'attributes' ? 'attribute' : 'capacity',
+          qualified: `${m[3]}/${m[4]}`,
+        });
+    }
+    if (found !== uses) return undefined;
+  }
+  return refs;
+}
+
+/** What `d` shows of the referenced fields, as text (a missing field shows as missing). */
+function referencedText(d: Device, refs: readonly Reference[]): string {
+  let out = '';
+  for (const r of refs) {
+    if (r.kind === 'driver') out += `d:${d.driver}\u0000`;
+    else if (r.kind === 'attribute') {
+      const v = attributeOf(d, r.qualified);
+      out += v === undefined ? '-\u0000' : `${valueKey(v)}\u0000`;
+    } else {
+      const v = capacityOf(d, r.qualified, d.driver);
+      out += v === undefined ? '-\u0000' : `q:${v}\u0000`;
+    }
+  }
+  return out;
+}
+
+/** Whether `d` passes every selector of set `set`; an evaluation error (a missing attribute) means no. */
+function passes(d: Device, set: number, selectors: readonly string[]): boolean {
   if (selectors.length === 0) return true;
-  const key = `${signatureOf(d)}\u0000${selectors.join('\u0000')}`;
-  let hit = matches.get(key);
+  const refs = setReferences.get(set);
+  const key = `${set}|${refs ? referencedText(d, refs) : signatureOf(d)}`;
+  let hit = byContent.get(key);
   if (hit === undefined) {
     hit = evaluate(d, selectors);
-    if (matches.size > 100_000) matches.clear();
-    matches.set(key, hit);
+    if (byContent.size > 200_000) byContent.clear();
+    byContent.set(key, hit);
   }
   return hit;
 }
@@ -395,6 +462,8 @@ export class NodeDevices {
     counterSets: readonly CounterSet[],
     readonly classes: ReadonlyMap<string, DeviceClass>,
     private readonly whole = false,
+    /** Candidates per request alternative (they depend only on devices and classes). */
+    private readonly matching = new Map<ExactDeviceRequest, number[] | undefined>(),
   ) {
     for (const cs of counterSets)
       this.counters.set(`${cs.driver}/${cs.pool}/${cs.name}`, new Map(Object.entries(cs.counters)));
@@ -452,8 +521,6 @@ export class NodeDevices {
     this.consume(i, -1n);
   }
 
-  private readonly matching = new Map<ExactDeviceRequest, number[] | undefined>();
-
   /**
    * Positions of the devices matching a request alternative (its class's selectors and its
    * own), free or not; `undefined` when the cluster has no such class.
@@ -464,12 +531,18 @@ export class NodeDevices {
     let out: number[] | undefined;
     if (cls) {
       const selectors = [...cls.selectors, ...(e.selectors ?? [])];
+      const set = selectorSet(selectors);
       out = [];
       for (let i = 0; i < this.devices.length; i++)
-        if (passes(this.devices[i]!, selectors)) out.push(i);
+        if (passes(this.devices[i]!, set, selectors)) out.push(i);
     }
     this.matching.set(e, out);
     return out;
+  }
+
+  /** The same node's devices as if nothing were allocated, sharing what matched what. */
+  asWhole(counterSets: readonly CounterSet[]): NodeDevices {
+    return new NodeDevices(this.devices, counterSets, this.classes, true, this.matching);
   }
 
   /**
@@ -540,24 +613,40 @@ export class NodeDevices {
         attributes.length === 0 ? [usable] : this.valueGroups(usable, attributes, pinned);
       for (const group of groups) {
         if (group.length < count) continue;
-        if (--steps.left < 0) return false;
-        const mark = chosen.length;
-        let got = 0;
-        for (const i of group) {
-          if (got === count) break;
-          if (!this.isFree(i) || !this.countersAllow(i)) continue;
-          this.take(i);
-          chosen.push(i);
-          got++;
-        }
-        if (got === count) {
-          const newly = open.map((a) => [a, attributeOf(this.devices[group[0]!]!, a)] as const);
-          for (const [a, v] of newly) pinned.set(a, v);
-          if (this.requestsFrom(claim, r + 1, pinned, chosen, steps, rest)) return true;
-          for (const [a] of newly) pinned.delete(a);
-        }
-        this.release(chosen, mark);
+        const newly = open.map((a) => [a, attributeOf(this.devices[group[0]!]!, a)] as const);
+        for (const [a, v] of newly) pinned.set(a, v);
+        const next = () => this.requestsFrom(claim, r + 1, pinned, chosen, steps, rest);
+        if (this.pick(group, 0, count, chosen, steps, next)) return true;
+        for (const [a] of newly) pinned.delete(a);
+        if (steps.left < 0) return false;
       }
+    }
+    return false;
+  }
+
+  /**
+   * Takes `need` more devices of `group` (from position `from` on), then `rest`; on failure tries
+   * other devices, as Kubernetes' allocator does (the first free devices may be the wrong ones:
+   * a whole GPU whose counter its partitions need, a device another request alone can use).
+   */
+  private pick(
+    group: readonly number[],
+    from: number,
+    need: number,
+    chosen: number[],
+    steps: { left: number },
+    rest: () => boolean,
+  ): boolean {
+    if (need === 0) return rest();
+    for (let k = from; k <= group.length - need; k++) {
+      if (--steps.left < 0) return false;
+      const i = group[k]!;
+      if (!this.isFree(i) || !this.countersAllow(i)) continue;
+      this.take(i);
+      chosen.push(i);
+      if (this.pick(group, k + 1, need - 1, chosen, steps, rest)) return true;
+      chosen.pop();
+      this.give(i);
     }
     return false;
   }
@@ -585,12 +674,39 @@ export class NodeDevices {
         values.push(v);
       }
       if (!fits) continue;
-      const key = JSON.stringify(values, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+      const key = values.map(valueKey).join('\u0000');
       const g = groups.get(key) ?? [];
       g.push(i);
       groups.set(key, g);
     }
     return [...groups.values()].sort((a, b) => b.length - a.length);
+  }
+
+  /**
+   * The capacity of the commonest claims without allocating member after member: one claim of
+   * one `exactly` request for `count` devices that draw on no counters, optionally kept to one
+   * value of matched attributes. Taking `count` devices at a time leaves floor(free / count)
+   * members per value group, whichever devices each one takes. `undefined` for other claims.
+   */
+  private simpleCapacity(claims: readonly DeviceClaim[], limit: number): number | undefined {
+    if (claims.length !== 1) return undefined;
+    const claim = claims[0]!;
+    const req = claim.requests.length === 1 ? claim.requests[0]!.exactly : undefined;
+    if (!req || (req.allocationMode ?? 'ExactCount') !== 'ExactCount') return undefined;
+    const count = req.count ?? 1;
+    const all = this.candidates(req);
+    if (!all) return 0;
+    const free: number[] = [];
+    for (const i of all) {
+      if ((this.devices[i]!.consumesCounters ?? []).length > 0) return undefined;
+      if (this.isFree(i)) free.push(i);
+    }
+    const attributes = (claim.constraints ?? []).map((k) => k.matchAttribute);
+    if (attributes.length === 0) return Math.min(limit, Math.floor(free.length / count));
+    let members = 0;
+    for (const group of this.valueGroups(free, attributes, new Map()))
+      members += Math.floor(group.length / count);
+    return Math.min(limit, members);
   }
 
   /** Gives back devices taken by {@link allocate}. */
@@ -603,6 +719,8 @@ export class NodeDevices {
    * (nothing stays taken).
    */
   capacity(claims: readonly DeviceClaim[], limit: number): number {
+    const simple = this.simpleCapacity(claims, limit);
+    if (simple !== undefined) return simple;
     const held: number[][] = [];
     while (held.length < limit) {
       const got = this.allocate(claims);
@@ -621,6 +739,23 @@ function attributeOf(d: Device, qualified: string): DeviceAttributeValue | undef
   const [domain, name] = split(qualified, d.driver);
   return domain === d.driver && Object.prototype.hasOwnProperty.call(attrs, name)
     ? attrs[name]
+    : undefined;
+}
+
+/** A typed text of an attribute value: the string "1" and the int 1 differ. */
+function valueKey(v: unknown): string {
+  if (typeof v === 'string') return `s:${v}`;
+  if (typeof v === 'bigint') return `i:${v}`;
+  if (typeof v === 'boolean') return `b:${v}`;
+  return `v:${(v as { version: string }).version}`;
+}
+
+function capacityOf(d: Device, qualified: string, driver: string): bigint | undefined {
+  const caps = d.capacity ?? {};
+  if (Object.prototype.hasOwnProperty.call(caps, qualified)) return caps[qualified];
+  const [domain, name] = split(qualified, driver);
+  return domain === driver && Object.prototype.hasOwnProperty.call(caps, name)
+    ? caps[name]
     : undefined;
 }
 

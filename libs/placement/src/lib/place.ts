@@ -68,6 +68,9 @@ export interface PlacementOptions {
 
 type Prepared = { ok: true; pg: PreparedGang } | { ok: false; error: PlacementError };
 
+/** How often a cluster is tried again after its members' device claims competed on a node. */
+const MAX_DEVICE_RETRIES = 4;
+
 /**
  * What a batch works out about each gang before placing it (the gang checked, and translated to
  * the resource names of the snapshot), kept across batches for a caller that offers the same
@@ -276,24 +279,8 @@ class PlacementEngine {
     const failures = new Map<string, AttemptFailure>();
     const deviceFailures = new Map<string, string>();
     for (const { cx } of candidates) {
-      const res = placeInCluster(cx, pg, this.policy);
-      if (!res.ok) {
-        failures.set(cx.name, res.failure);
-        continue;
-      }
-      const placement = this.toPlacement(cx, pg, res.assignments);
-      if (!this.devices || pg.gang === gang) return { status: 'placed', gangId, placement };
-      const taken = this.devices.take(cx.name, gang, placement.podSets);
-      if (taken.ok) {
-        for (const { node, amounts } of taken.free) cx.setFree(cx.nodeId(node), amounts);
-        return { status: 'placed', gangId, placement: { ...placement, devices: taken.devices } };
-      }
-      pg.podSets.forEach((ps, i) => {
-        const counts = new Map<number, number>();
-        for (const nid of res.assignments[i].nodes) counts.set(nid, (counts.get(nid) ?? 0) + 1);
-        if (counts.size > 0) cx.apply(counts, ps.req, 1n);
-      });
-      deviceFailures.set(cx.name, taken.message);
+      const decided = this.placeIn(cx, gang, pg, failures, deviceFailures);
+      if (decided) return { status: 'placed', gangId, placement: decided };
     }
     const explanations = this.explain(gang)
       ? this.clusters.map((cx): FitExplanation => {
@@ -308,6 +295,52 @@ class PlacementEngine {
         })
       : [];
     return { status: 'unplaced', gangId, explanations };
+  }
+
+  /**
+   * The gang placed in `cx`, or `undefined` (with why in `failures` or `deviceFailures`). With
+   * device claims the placement's devices are then taken for real. Pod sets of different claims
+   * may have been put on one node whose devices cannot serve both (each kind of claim counts
+   * the node's devices on its own); the pod set that failed there is then kept off that node and
+   * the cluster tried again, a few times, before the cluster is given up for this gang.
+   */
+  private placeIn(
+    cx: ClusterIndex,
+    gang: Gang,
+    pg: PreparedGang,
+    failures: Map<string, AttemptFailure>,
+    deviceFailures: Map<string, string>,
+  ): Placement | undefined {
+    const kept: string[] = [];
+    const restore = (except: ReadonlySet<string>) => {
+      for (const node of kept)
+        if (!except.has(node)) cx.setFree(cx.nodeId(node), this.devices!.amounts(cx.name, node));
+    };
+    for (let attempt = 0; attempt <= MAX_DEVICE_RETRIES; attempt++) {
+      const res = placeInCluster(cx, pg, this.policy);
+      if (!res.ok) {
+        failures.set(cx.name, res.failure);
+        break;
+      }
+      const placement = this.toPlacement(cx, pg, res.assignments);
+      if (!this.devices || pg.gang === gang) return placement;
+      const taken = this.devices.take(cx.name, gang, placement.podSets);
+      if (taken.ok) {
+        for (const { node, amounts } of taken.free) cx.setFree(cx.nodeId(node), amounts);
+        restore(new Set(taken.free.map((f) => f.node)));
+        return { ...placement, devices: taken.devices };
+      }
+      pg.podSets.forEach((ps, i) => {
+        const counts = new Map<number, number>();
+        for (const nid of res.assignments[i].nodes) counts.set(nid, (counts.get(nid) ?? 0) + 1);
+        if (counts.size > 0) cx.apply(counts, ps.req, 1n);
+      });
+      deviceFailures.set(cx.name, taken.message);
+      cx.setFree(cx.nodeId(taken.node), { [taken.resource]: 0n });
+      kept.push(taken.node);
+    }
+    if (kept.length > 0) restore(new Set());
+    return undefined;
   }
 
   /** An explanation that names a device shape, said in terms of the gang's device claims. */
