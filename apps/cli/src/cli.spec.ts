@@ -59,7 +59,7 @@ describe('runCli', () => {
         '  main × 2  (each cpu 4, memory 16Gi)',
         '    claim gpu: template one-a100, one claim per member',
         '      request gpu: 1 × gpu.example.com',
-        '        where device.attributes["gpu.example.com"].model == "a100"',
+        '        where device.attributes["gpu.example.com"].model == "A100"',
         '',
       ].join('\n'),
       stderr: 'dry run: nothing was submitted\n',

@@ -128,7 +128,7 @@ function exactRequest(reader: DocumentReader, request: YamlMap, path: string): v
     if (expression === undefined || expression.trim() === '') {
       reader.fail(
         childPath(childPath(at, 'cel'), 'expression'),
-        'is required: a CEL expression such as device.attributes["gpu.example.com"].model == "a100"',
+        'is required: a CEL expression such as device.attributes["gpu.example.com"].model == "A100"',
       );
     }
   });

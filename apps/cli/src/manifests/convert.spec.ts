@@ -814,7 +814,7 @@ spec:
               deviceClassName: 'gpu.example.com',
               count: 1,
               selectors: [
-                { cel: { expression: 'device.attributes["gpu.example.com"].model == "a100"' } },
+                { cel: { expression: 'device.attributes["gpu.example.com"].model == "A100"' } },
               ],
             },
           },
@@ -1164,7 +1164,7 @@ spec:
     [
       'a selector without an expression',
       edited('gpu.example.com\n', 'gpu.example.com\n            selectors: [{cel: {}}]\n'),
-      'dra.yaml (document 1): line 12: spec.spec.devices.requests[0].exactly.selectors[0].cel.expression: is required: a CEL expression such as device.attributes["gpu.example.com"].model == "a100"',
+      'dra.yaml (document 1): line 12: spec.spec.devices.requests[0].exactly.selectors[0].cel.expression: is required: a CEL expression such as device.attributes["gpu.example.com"].model == "A100"',
     ],
     [
       'a constraint naming an unknown request',

@@ -219,7 +219,7 @@ describe('DRA claims of a pod set', () => {
                 deviceClassName: 'gpu.example.com',
                 count: 2,
                 selectors: [
-                  { cel: { expression: 'device.attributes["gpu.example.com"].model == "a100"' } },
+                  { cel: { expression: 'device.attributes["gpu.example.com"].model == "A100"' } },
                   {
                     cel: {
                       expression: 'device.capacity["gpu.example.com"].memory >= quantity("40Gi")',
@@ -254,7 +254,7 @@ describe('DRA claims of a pod set', () => {
     ).toEqual([
       'claim gpus: template one-a100, one claim per member',
       '  request gpu: 2 × gpu.example.com',
-      '    where device.attributes["gpu.example.com"].model == "a100"',
+      '    where device.attributes["gpu.example.com"].model == "A100"',
       '    where device.capacity["gpu.example.com"].memory >= quantity("40Gi")',
       '  request nic: the first available of',
       '    fast: all matching nic.example.com (allocationMode All)',
