@@ -111,6 +111,21 @@ it('the role grants exactly the verbs the agent uses', async () => {
   for (const verb of ['get', 'list', 'watch', 'create', 'delete']) {
     expect([verb, await allowed(verb, 'podgroups', 'scheduling.k8s.io')]).toEqual([verb, true]);
   }
+  for (const resource of ['resourceslices', 'deviceclasses', 'resourceclaims']) {
+    for (const verb of ['list', 'watch']) {
+      expect([verb, resource, await allowed(verb, resource, 'resource.k8s.io')]).toEqual([
+        verb,
+        resource,
+        true,
+      ]);
+    }
+  }
+  for (const verb of ['get', 'create', 'delete']) {
+    expect([verb, await allowed(verb, 'resourceclaimtemplates', 'resource.k8s.io')]).toEqual([
+      verb,
+      true,
+    ]);
+  }
   const denied: Array<[string, string, string?]> = [
     ['update', 'pods'],
     ['deletecollection', 'pods'],
@@ -127,6 +142,12 @@ it('the role grants exactly the verbs the agent uses', async () => {
     ['patch', 'podgroups', 'scheduling.k8s.io'],
     ['update', 'podgroups/status', 'scheduling.k8s.io'],
     ['create', 'workloads', 'scheduling.k8s.io'],
+    ['create', 'resourceslices', 'resource.k8s.io'],
+    ['create', 'resourceclaims', 'resource.k8s.io'],
+    ['update', 'resourceclaims/status', 'resource.k8s.io'],
+    ['create', 'deviceclasses', 'resource.k8s.io'],
+    ['list', 'resourceclaimtemplates', 'resource.k8s.io'],
+    ['update', 'resourceclaimtemplates', 'resource.k8s.io'],
   ];
   for (const [verb, resource, group] of denied) {
     expect([verb, resource, await allowed(verb, resource, group)]).toEqual([verb, resource, false]);

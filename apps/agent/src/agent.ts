@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GangScheduling } from '@muster/api';
 import { Backoff } from '@muster/common';
+import { DRA_API, DRA_WATCHED } from './constants';
 import type { Log } from '@muster/log';
 import { ClusterWatch } from './cluster-watch';
 import type { AgentConfig } from './config';
@@ -36,6 +37,8 @@ export class Agent {
   private kube!: KubeClient;
   /** How the worker holds gangs together, decided at start. */
   private gangMode: GangScheduling = GangScheduling.GANG_SCHEDULING_GATES;
+  /** The worker serves DRA (resource.k8s.io/v1): its devices are watched and reported. */
+  private dra = false;
   private watch!: ClusterWatch;
   private session!: HubSession;
   private effects!: GangEffects;
@@ -58,9 +61,18 @@ export class Agent {
       this.kube.serverVersion(),
     );
     this.gangMode = await this.decideGangMode();
+    this.dra = await this.retry(`discover ${DRA_API}`, () =>
+      this.kube.servesResources(DRA_API, DRA_WATCHED),
+    );
+    if (!this.dra)
+      this.log.info('the worker does not serve DRA; reporting no devices', {
+        api: DRA_API,
+        resources: DRA_WATCHED.join(','),
+      });
     this.log.info('agent starting', {
       epoch: this.epoch,
       gangScheduling: this.workloadApi ? 'workload-api' : 'gates',
+      dra: this.dra,
       agentVersion: this.config.agentVersion,
       kubernetesVersion,
       server: kc.getCurrentCluster()?.server,
@@ -110,6 +122,7 @@ export class Agent {
       model,
       lease,
       workloadApi,
+      dra: this.dra,
       log,
       gangs: effects,
     });

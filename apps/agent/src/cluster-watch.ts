@@ -3,7 +3,8 @@
 // outside its plan's namespace does not), the self-fence timeouts they recorded are noted on the
 // lease, and every change to a gang's pods is passed on to the ledger. Also the PodGroup
 // bookkeeping (deletes in flight, the sweep of orphans) and the one-time warning about `requeue`
-// gangs no self-fence timeout governs.
+// gangs no self-fence timeout governs. Where the worker serves DRA (resource.k8s.io/v1), its
+// ResourceSlices, DeviceClasses and ResourceClaims feed the model's device inventory.
 import type {
   KubeConfig,
   KubernetesListObject,
@@ -13,7 +14,17 @@ import type {
 } from '@kubernetes/client-node';
 import { gangRefKey, splitGangRefKey } from '@muster/common';
 import type { Log } from '@muster/log';
-import { LABEL_GANG_ID, PODGROUP_API } from './constants';
+import { DRA_API, LABEL_GANG_ID, PODGROUP_API } from './constants';
+import {
+  allocatedDevices,
+  claimHolder,
+  deviceClassOf,
+  sliceRecord,
+  slimClaim,
+  type DeviceClassLike,
+  type ResourceClaimLike,
+  type ResourceSliceLike,
+} from './devices';
 import type { HeldGang } from './fencing';
 import { ResilientInformer } from './informers';
 import type { KubeClient, PodGroupLike } from './kube';
@@ -64,6 +75,8 @@ export interface ClusterWatchOptions {
   gangs: WatchedGangs;
   /** PodGroups are watched (Workload API mode). */
   workloadApi: boolean;
+  /** ResourceSlices, DeviceClasses and ResourceClaims are watched (the worker serves DRA). */
+  dra: boolean;
   log: Log;
 }
 
@@ -83,6 +96,8 @@ export class ClusterWatch {
   private readonly untrusted = new Set<string>();
   /** (gang, token)s whose missing fence terms were already logged. */
   private readonly termless = new Set<string>();
+  /** ResourceSlices whose devices are not reported (not local to one node), logged once. */
+  private readonly skippedSlices = new Set<string>();
 
   constructor(private readonly options: ClusterWatchOptions) {
     this.log = options.log.child({ component: 'cluster-watch' });
@@ -140,18 +155,103 @@ export class ClusterWatch {
         }),
       );
     }
+    if (this.options.dra) this.informers.push(...this.draInformers(kc));
     const started = Date.now();
     await Promise.all(this.informers.map((i) => i.start()));
     this.log.info('cluster view synced', {
       nodes: this.model.nodeNames().length,
       pods: this.model.podCount(),
       gangs: this.model.gangEntries().length,
+      ...(this.options.dra
+        ? {
+            resourceSlices: this.model.devices.sliceCount,
+            allocatedClaims: this.model.devices.claimCount,
+            deviceClasses: this.model.devices.deviceClasses().length,
+          }
+        : {}),
       ms: Date.now() - started,
     });
   }
 
   async stop(): Promise<void> {
     await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  /** The three DRA informers; each object is read into the inventory, then stripped. */
+  private draInformers(kc: KubeConfig): Array<ResilientInformer<KubernetesObject>> {
+    const devices = this.model.devices;
+    const informer = <T>(
+      name: string,
+      resource: string,
+      slim: (o: T) => T,
+      upsert: (o: T) => void,
+      remove: (o: T) => void,
+    ) =>
+      new ResilientInformer<KubernetesObject>(kc, {
+        name,
+        path: `${DRA_API}/${resource}`,
+        listPage: (token, limit) =>
+          this.kube.listPage<KubernetesObject>(`${DRA_API}/${resource}`, token, limit),
+        slim: (o) => slim(o as T) as KubernetesObject,
+        handlers: { upsert: (o) => upsert(o as T), remove: (o) => remove(o as T) },
+        log: this.log,
+      });
+    return [
+      informer<ResourceSliceLike>(
+        'resourceslices',
+        'resourceslices',
+        (s) => s,
+        (s) => {
+          const r = sliceRecord(s);
+          if (!r) return;
+          if (r.skippedDevices > 0 && !this.skippedSlices.has(r.name)) {
+            this.skippedSlices.add(r.name);
+            this.log.info('ResourceSlice not local to one node; its devices are not reported', {
+              resourceSlice: r.name,
+              driver: r.driver,
+              pool: r.pool,
+              devices: r.skippedDevices,
+            });
+          }
+          devices.upsertSlice(r);
+        },
+        (s) => {
+          const name = s.metadata?.name;
+          if (!name) return;
+          this.skippedSlices.delete(name);
+          devices.removeSlice(name);
+        },
+      ),
+      informer<DeviceClassLike>(
+        'deviceclasses',
+        'deviceclasses',
+        (c) => c,
+        (c) => {
+          const r = deviceClassOf(c);
+          if (r) devices.upsertClass(r);
+        },
+        (c) => {
+          if (c.metadata?.name) devices.removeClass(c.metadata.name);
+        },
+      ),
+      informer<ResourceClaimLike>(
+        'resourceclaims',
+        'resourceclaims',
+        slimClaim,
+        (c) => {
+          if (c.metadata?.name)
+            devices.upsertClaim(
+              podKey(c.metadata.namespace ?? '', c.metadata.name),
+              allocatedDevices(c),
+              claimHolder(c),
+            );
+        },
+        (c) => {
+          if (c.metadata?.name)
+            devices.removeClaim(podKey(c.metadata.namespace ?? '', c.metadata.name));
+        },
+      ),
+    ];
   }
 
   private logOf(gangId: string, token: number): Log {

@@ -25,6 +25,16 @@ export const SCHEDULING_GATE = 'muster.dev/gang';
 /** API group/version of the upstream Workload/PodGroup API (Kubernetes 1.36, alpha). */
 export const PODGROUP_API = `/apis/${PODGROUP_GROUP}/${PODGROUP_VERSION}`;
 
+/** API group/version of Dynamic Resource Allocation (GA since Kubernetes 1.34). */
+export const DRA_API = '/apis/resource.k8s.io/v1';
+/** The DRA resources the agent watches (devices, their classes, their allocations). */
+export const DRA_WATCHED = ['resourceslices', 'deviceclasses', 'resourceclaims'] as const;
+/**
+ * Annotation on a ResourceClaimTemplate the agent created: the name the job's pod templates gave
+ * it (the agent renames it per gang and token).
+ */
+export const ANNOTATION_CLAIM_TEMPLATE = 'muster.dev/claim-template';
+
 /** Label selector matching every pod Muster created. */
 export const MUSTER_POD_SELECTOR = LABEL_GANG_ID;
 

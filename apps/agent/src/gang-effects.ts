@@ -1,7 +1,7 @@
 // Carries out what the ledger decides about gangs: feeds it events (what the pods show of a gang,
 // a create or ungate step ending) and performs the effects it returns — create the members gated
-// and ungate them (materialise.ts, with its rollback), delete every member of a (gang, token) and
-// its PodGroup (with the grace fencing allows), answer the hub. Keeps the plans dispatched in this
+// and ungate them (materialise.ts, with its rollback), delete every member of a (gang, token), its
+// PodGroup and its ResourceClaimTemplates (with the grace fencing allows), answer the hub. Keeps the plans dispatched in this
 // process and the pod deletes in flight; makes no decision of its own (ledger.ts does).
 import { gangRefKey, errorText, splitGangRefKey } from '@muster/common';
 import type { Log } from '@muster/log';
@@ -12,6 +12,7 @@ import type { Lease } from './lease';
 import { stopReason, type Effect, type GangEvent, type Ledger, type Presence } from './ledger';
 import {
   createMembers,
+  deleteClaimTemplates,
   deletePods,
   REJECTED,
   ungateMembers,
@@ -74,6 +75,8 @@ export class GangEffects {
   private readonly plans = new Map<string, KnownPlan>();
   /** Pod keys with a delete request in flight (so fencing does not repeat it every tick). */
   private readonly deleting = new Set<string>();
+  /** ResourceClaimTemplate keys with a delete request in flight. */
+  private readonly deletingTemplates = new Set<string>();
 
   constructor(private readonly options: GangEffectsOptions) {
     this.log = options.log.child({ component: 'gang-effects' });
@@ -302,6 +305,7 @@ export class GangEffects {
       for (const ns of this.targets.groupNamespaces(gangId, token)) namespaces.add(ns);
       for (const ns of namespaces) this.targets.deleteGroup(ns, group, reason, log);
     }
+    if (!inFlight) this.deleteTemplates(gangId, token, known, reason, log);
     let requested = false;
     for (const [ns, pods] of byNamespace) {
       const byGrace = new Map<number | undefined, string[]>();
@@ -338,6 +342,40 @@ export class GangEffects {
     }
     // Members with a delete in flight are not "undeleted": no sweep repeats it meanwhile.
     if (requested) this.refresh(gangId, token);
+  }
+
+  /**
+   * Deletes the gang's ResourceClaimTemplates: those of its plan, and those its members name (an
+   * agent restarted since has no plan). The claims made from them are owned by the pods and go
+   * with them (garbage collection); deleting a template leaves existing claims alone.
+   */
+  private deleteTemplates(
+    gangId: string,
+    token: number,
+    known: KnownPlan | undefined,
+    reason: string,
+    log: Log,
+  ): void {
+    const byNamespace = new Map<string, Set<string>>();
+    const add = (ns: string, name: string) => {
+      if (this.deletingTemplates.has(podKey(ns, name))) return;
+      let s = byNamespace.get(ns);
+      if (!s) byNamespace.set(ns, (s = new Set()));
+      s.add(name);
+    };
+    for (const t of known?.plan.claimTemplates ?? []) add(known!.plan.namespace, t.metadata.name);
+    for (const p of this.model.gang(gangId, token)?.members.values() ?? [])
+      for (const t of p.claimTemplates) add(p.namespace, t);
+    for (const [ns, names] of byNamespace) {
+      const todo = [...names];
+      for (const n of todo) this.deletingTemplates.add(podKey(ns, n));
+      void deleteClaimTemplates(this.kube, ns, todo).then((left) => {
+        for (const n of todo) this.deletingTemplates.delete(podKey(ns, n));
+        if (left.length > 0)
+          log.warn('could not delete ResourceClaimTemplates of a gang', { reason, left });
+        else log.debug('ResourceClaimTemplates deleted', { reason, templates: todo });
+      });
+    }
   }
 
   /** Forgets plans the ledger no longer keeps, and those a minute old whose gang is gone. */

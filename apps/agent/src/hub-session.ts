@@ -167,7 +167,7 @@ export class HubSession {
     const view = { ...this.model.takeSnapshot(), heldGangs: gangRefsOf(this.options.held()) };
     const reportSequence = this.nextSeq();
     this.link?.send({
-      message: { $case: 'snapshot', snapshot: { reportSequence, deviceClasses: [], ...view } },
+      message: { $case: 'snapshot', snapshot: { reportSequence, ...view } },
     });
     this.log.debug('snapshot sent', {
       why,
@@ -175,6 +175,7 @@ export class HubSession {
       nodes: view.nodes.length,
       heldGangs: view.heldGangs.length,
       reflected: view.reflectedDispatches.length,
+      deviceClasses: view.deviceClasses.length,
     });
   }
 
@@ -187,7 +188,7 @@ export class HubSession {
     if (delta) {
       const reportSequence = this.nextSeq();
       link.send({
-        message: { $case: 'delta', delta: { reportSequence, deviceClasses: [], ...delta } },
+        message: { $case: 'delta', delta: { reportSequence, ...delta } },
       });
       this.log.debug('delta sent', {
         reportSequence,

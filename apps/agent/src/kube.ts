@@ -24,7 +24,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import { PODGROUP_API, SCHEDULING_GATE } from './constants';
+import { DRA_API, PODGROUP_API, SCHEDULING_GATE } from './constants';
 
 /** The pod operations materialising, cancelling and fencing need (faked in unit tests). */
 export interface PodApi {
@@ -51,6 +51,21 @@ export interface PodApi {
   ): Promise<{ labels: Record<string, string>; deleting: boolean } | undefined>;
   /** Deletes the PodGroup; true when it existed, false when it was already gone. */
   deletePodGroup(namespace: string, name: string): Promise<boolean>;
+  /** Creates a resource.k8s.io/v1 ResourceClaimTemplate; throws an API error like createPod. */
+  createClaimTemplate(namespace: string, body: object): Promise<void>;
+  /** Labels of an existing ResourceClaimTemplate, or undefined when it does not exist. */
+  readClaimTemplate(
+    namespace: string,
+    name: string,
+  ): Promise<{ labels: Record<string, string>; deleting: boolean } | undefined>;
+  /** Deletes the ResourceClaimTemplate; true when it existed, false when it was already gone. */
+  deleteClaimTemplate(namespace: string, name: string): Promise<boolean>;
+}
+
+/** One page of a list, shaped as the informers want it. */
+export interface ListPage<T> {
+  metadata?: { resourceVersion?: string; _continue?: string };
+  items: T[];
 }
 
 /** A PodGroup as the agent keeps it (list and watch objects are stripped to this). */
@@ -422,6 +437,85 @@ export class KubeClient implements PodApi {
       },
       items: list.items ?? [],
     };
+  }
+
+  /**
+   * True when the API server serves every one of `resources` in the group version at `apiPath`
+   * (e.g. "/apis/resource.k8s.io/v1"), false when the group version or a resource is absent;
+   * throws when the server cannot tell.
+   */
+  async servesResources(apiPath: string, resources: readonly string[]): Promise<boolean> {
+    let text: string;
+    try {
+      text = await this.request('GET', apiPath);
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return false;
+      throw err;
+    }
+    const list = JSON.parse(text) as { resources?: Array<{ name?: string }> };
+    const served = new Set((list.resources ?? []).map((r) => r.name));
+    return resources.every((r) => served.has(r));
+  }
+
+  /** One page of any collection, e.g. `/apis/resource.k8s.io/v1/resourceslices`. */
+  async listPage<T>(
+    collection: string,
+    continueToken: string | undefined,
+    limit: number,
+  ): Promise<ListPage<T>> {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (continueToken) q.set('continue', continueToken);
+    const list = JSON.parse(await this.request('GET', `${collection}?${q}`)) as {
+      metadata?: { resourceVersion?: string; continue?: string };
+      items?: T[];
+    };
+    return {
+      metadata: {
+        resourceVersion: list.metadata?.resourceVersion,
+        _continue: list.metadata?.continue,
+      },
+      items: list.items ?? [],
+    };
+  }
+
+  async createClaimTemplate(namespace: string, body: object): Promise<void> {
+    await this.request(
+      'POST',
+      `${DRA_API}/namespaces/${enc(namespace)}/resourceclaimtemplates`,
+      body,
+    );
+  }
+
+  async readClaimTemplate(namespace: string, name: string) {
+    try {
+      const t = JSON.parse(
+        await this.request(
+          'GET',
+          `${DRA_API}/namespaces/${enc(namespace)}/resourceclaimtemplates/${enc(name)}`,
+        ),
+      ) as PodGroupLike;
+      return {
+        labels: t.metadata?.labels ?? {},
+        deleting:
+          t.metadata?.deletionTimestamp !== undefined && t.metadata?.deletionTimestamp !== null,
+      };
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async deleteClaimTemplate(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.request(
+        'DELETE',
+        `${DRA_API}/namespaces/${enc(namespace)}/resourceclaimtemplates/${enc(name)}`,
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return false;
+      throw err;
+    }
   }
 
   async createPodGroup(namespace: string, body: object): Promise<void> {

@@ -110,11 +110,45 @@ class FakePods implements PodApi {
       return this.groups.delete(`${ns}/${name}`);
     });
   }
+
+  readonly templates = new Map<string, { labels: Record<string, string>; spec: unknown }>();
+  failTemplate: unknown;
+
+  createClaimTemplate(ns: string, body: object): Promise<void> {
+    const b = body as { metadata: { name: string; labels: Record<string, string> }; spec: unknown };
+    return this.step(() => {
+      this.calls.push(`create template ${b.metadata.name}`);
+      if (this.failTemplate) throw this.failTemplate;
+      const key = `${ns}/${b.metadata.name}`;
+      if (this.templates.has(key)) {
+        throw { code: 409, body: { reason: 'AlreadyExists', message: 'already exists' } };
+      }
+      this.templates.set(key, { labels: b.metadata.labels, spec: b.spec });
+    });
+  }
+
+  readClaimTemplate(ns: string, name: string) {
+    return this.step(() => {
+      const t = this.templates.get(`${ns}/${name}`);
+      return t ? { labels: t.labels, deleting: false } : undefined;
+    });
+  }
+
+  deleteClaimTemplate(ns: string, name: string): Promise<boolean> {
+    return this.step(() => {
+      this.calls.push(`delete template ${name}`);
+      return this.templates.delete(`${ns}/${name}`);
+    });
+  }
 }
 
 const quiet = createLog({ level: 'error', destination: { write: () => true } });
 
-function gang(members: number[], workloadApi = false): GangPlan {
+const CLAIM_SPEC = {
+  devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu' } }] },
+};
+
+function gang(members: number[], workloadApi = false, claims = false): GangPlan {
   const d: Dispatch = {
     gangId: 'aaaabbbbccccdddd',
     jobId: 'j',
@@ -122,10 +156,15 @@ function gang(members: number[], workloadApi = false): GangPlan {
     namespace: 'ns',
     onClusterLost: OnClusterLost.ON_CLUSTER_LOST_WAIT,
     labels: {},
-    resourceClaimTemplates: [],
+    resourceClaimTemplates: claims ? [{ name: 'gpu', specJson: JSON.stringify(CLAIM_SPEC) }] : [],
     podSets: members.map((n, i) => ({
       name: `ps${i}`,
-      podTemplateJson: JSON.stringify({ spec: { containers: [{ name: 'c', image: 'i' }] } }),
+      podTemplateJson: JSON.stringify({
+        spec: {
+          containers: [{ name: 'c', image: 'i' }],
+          ...(claims ? { resourceClaims: [{ name: 'g', resourceClaimTemplateName: 'gpu' }] } : {}),
+        },
+      }),
       members: Array.from({ length: n }, (_, index) => ({ index, nodeName: `n${index}` })),
       domainLevel: '',
       domainValue: '',
@@ -359,6 +398,83 @@ describe('materialise', () => {
         outcome: REJECTED,
         reason: 'CreateFailed',
         message: 'creating PodGroup m-aaaabbbbcccc-1: Forbidden: podgroups is forbidden',
+      });
+      expect(fake.pods.size).toBe(0);
+    });
+  });
+
+  describe('with ResourceClaimTemplates', () => {
+    const TEMPLATE = 'm-aaaabbbbcccc-1-gpu';
+
+    it("creates the gang's templates before any member, labelled with the gang", async () => {
+      const fake = new FakePods();
+      const plan = gang([2], true, true);
+      expect((await materialise(plan, ctx(fake))).outcome).toBe(ACCEPTED);
+      expect(fake.calls.slice(0, 2)).toEqual([
+        'create podgroup m-aaaabbbbcccc-1',
+        `create template ${TEMPLATE}`,
+      ]);
+      expect(fake.templates.get(`ns/${TEMPLATE}`)).toEqual({
+        labels: {
+          'muster.dev/gang-id': 'aaaabbbbccccdddd',
+          'muster.dev/job-id': 'j',
+          'muster.dev/fencing-token': '1',
+        },
+        spec: {
+          metadata: {
+            labels: {
+              'muster.dev/gang-id': 'aaaabbbbccccdddd',
+              'muster.dev/job-id': 'j',
+              'muster.dev/fencing-token': '1',
+            },
+          },
+          spec: CLAIM_SPEC,
+        },
+      });
+      // A repeat finds its own template and goes on.
+      expect((await materialise(plan, ctx(fake))).outcome).toBe(ACCEPTED);
+      expect(fake.templates.size).toBe(1);
+    });
+
+    it('deletes the templates with the members when a member create is refused', async () => {
+      const fake = new FakePods();
+      const plan = gang([3], false, true);
+      fake.failCreate.set(plan.members[2]!.name, {
+        code: 422,
+        body: { reason: 'Invalid', message: 'bad' },
+      });
+      const o = await materialise(plan, ctx(fake));
+      expect(o).toMatchObject({ outcome: REJECTED, reason: 'CreateFailed' });
+      expect(fake.pods.size).toBe(0);
+      expect(fake.templates.size).toBe(0);
+      expect(fake.calls).toContain(`delete template ${TEMPLATE}`);
+    });
+
+    it('refuses a foreign template of that name, creating no member and leaving it alone', async () => {
+      const fake = new FakePods();
+      fake.templates.set(`ns/${TEMPLATE}`, { labels: { app: 'other' }, spec: {} });
+      const o = await materialise(gang([2], false, true), ctx(fake));
+      expect(o).toMatchObject({
+        outcome: REJECTED,
+        reason: 'CreateFailed',
+        message: `creating ResourceClaimTemplate ${TEMPLATE}: AlreadyExists: already exists (not this gang's template)`,
+      });
+      expect(fake.pods.size).toBe(0);
+      expect(fake.templates.get(`ns/${TEMPLATE}`)?.labels).toEqual({ app: 'other' });
+      expect(fake.calls.filter((c) => c.startsWith('create m-'))).toEqual([]);
+    });
+
+    it("answers REJECTED with the API server's reason when a template is refused", async () => {
+      const fake = new FakePods();
+      fake.failTemplate = {
+        code: 404,
+        body: { reason: 'NotFound', message: 'the server could not find the requested resource' },
+      };
+      const o = await materialise(gang([2], false, true), ctx(fake));
+      expect(o).toMatchObject({
+        outcome: REJECTED,
+        reason: 'CreateFailed',
+        message: `creating ResourceClaimTemplate ${TEMPLATE}: NotFound: the server could not find the requested resource`,
       });
       expect(fake.pods.size).toBe(0);
     });

@@ -1,6 +1,7 @@
 // Materialising one gang: in Workload API mode first its PodGroup (gang policy, minCount = gang
-// size), then every member gated (bounded concurrency), then ungate them all — or, if any create
-// fails, delete every member already created (and the PodGroup) and answer REJECTED. Idempotent:
+// size), then its ResourceClaimTemplates (DRA), then every member gated (bounded concurrency),
+// then ungate them all — or, if any create fails, delete every member already created (and the
+// PodGroup and the templates) and answer REJECTED. Idempotent:
 // names are deterministic, so a repeated run finds its own objects (AlreadyExists) and goes on.
 import { DispatchOutcome } from '@muster/api';
 import {
@@ -183,6 +184,80 @@ async function createPodGroup(
   }
 }
 
+/** Deletes ResourceClaimTemplates of a gang (already gone is fine); returns the names left. */
+export async function deleteClaimTemplates(
+  api: PodApi,
+  namespace: string,
+  names: readonly string[],
+  attempts = 6,
+  retryInitialMs = 200,
+): Promise<string[]> {
+  const results = await Promise.all(
+    names.map((n) =>
+      withRetry(() => api.deleteClaimTemplate(namespace, n), attempts, retryInitialMs).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  return names.filter((_, i) => !results[i]);
+}
+
+/**
+ * Creates the gang's ResourceClaimTemplates; on AlreadyExists each must be this gang's and
+ * token's. Returns the first failure, and the names that are someone else's (never deleted).
+ */
+async function createClaimTemplates(
+  plan: GangPlan,
+  ctx: MaterialiseContext,
+  attempts: number,
+  retryMs: number,
+): Promise<{ message: string; foreign: string[] } | undefined> {
+  const foreign: string[] = [];
+  const failures: string[] = [];
+  await Promise.all(
+    plan.claimTemplates.map(async (t) => {
+      const name = t.metadata.name;
+      try {
+        await withRetry(() => ctx.pods.createClaimTemplate(plan.namespace, t), attempts, retryMs);
+        return;
+      } catch (err) {
+        const e = kubeError(err);
+        if (!isAlreadyExists(e)) {
+          failures.push(`creating ResourceClaimTemplate ${name}: ${describeKubeError(e)}`);
+          return;
+        }
+        try {
+          const existing = await withRetry(
+            () => ctx.pods.readClaimTemplate(plan.namespace, name),
+            attempts,
+            retryMs,
+          );
+          if (
+            !existing ||
+            existing.labels[LABEL_GANG_ID] !== plan.gangId ||
+            existing.labels[LABEL_FENCING_TOKEN] !== String(plan.token)
+          ) {
+            foreign.push(name);
+            failures.push(
+              `creating ResourceClaimTemplate ${name}: ${describeKubeError(e)} (not this gang's template)`,
+            );
+          } else if (existing.deleting) {
+            failures.push(
+              `ResourceClaimTemplate ${name} of an earlier attempt is still being deleted`,
+            );
+          }
+        } catch (readErr) {
+          failures.push(
+            `reading ResourceClaimTemplate ${name}: ${describeKubeError(kubeError(readErr))}`,
+          );
+        }
+      }
+    }),
+  );
+  return failures.length === 0 ? undefined : { message: failures.sort()[0]!, foreign };
+}
+
 /** How long the create step took and when it began, for the log of the whole materialisation. */
 export interface CreateTiming {
   started: number;
@@ -213,9 +288,14 @@ export async function createMembers(
   const st: { failure?: StepFailed } = {};
   const started = performance.now();
   const cpuAtStart = process.cpuUsage();
-  const rejected = async (reason: string, message: string, deleteGroup = true) => ({
+  const rejected = async (
+    reason: string,
+    message: string,
+    deleteGroup = true,
+    keepTemplates: readonly string[] = [],
+  ) => ({
     ok: false as const,
-    outcome: await rollBack(plan, ctx, reason, message, deleteGroup),
+    outcome: await rollBack(plan, ctx, reason, message, deleteGroup, keepTemplates),
   });
 
   // 0. The PodGroup first, so no member ever exists without it (the gates still hold every
@@ -229,6 +309,21 @@ export async function createMembers(
         gaveUp ? `gang ${gaveUp.toLowerCase()} while being created` : failed!.message,
         // A foreign PodGroup of that name is not ours to delete.
         !failed?.foreign,
+      );
+    }
+  }
+
+  // 0b. The gang's ResourceClaimTemplates, which the members name: a pod naming a template that
+  // does not exist yet would wait for it, so they come first.
+  if (plan.claimTemplates.length > 0) {
+    const failed = await createClaimTemplates(plan, ctx, attempts, retryMs);
+    const gaveUp = ctx.abandoned();
+    if (failed || gaveUp) {
+      return rejected(
+        gaveUp ?? 'CreateFailed',
+        gaveUp ? `gang ${gaveUp.toLowerCase()} while being created` : failed!.message,
+        true,
+        failed?.foreign ?? [],
       );
     }
   }
@@ -350,8 +445,12 @@ async function rollBack(
   reason: string,
   message: string,
   deleteGroup = true,
+  keepTemplates: readonly string[] = [],
 ): Promise<Outcome> {
-  const [{ deleted, left: pods }, groupDeleted] = await Promise.all([
+  const templates = plan.claimTemplates
+    .map((t) => t.metadata.name)
+    .filter((n) => !keepTemplates.includes(n));
+  const [{ deleted, left: pods }, groupDeleted, templatesLeft] = await Promise.all([
     deletePods(
       ctx.pods,
       plan.namespace,
@@ -363,9 +462,11 @@ async function rollBack(
     plan.podGroup && deleteGroup
       ? deletePodGroup(ctx.pods, plan.namespace, plan.podGroup.metadata.name)
       : Promise.resolve(true),
+    deleteClaimTemplates(ctx.pods, plan.namespace, templates),
   ]);
   // The PodGroup left behind is deleted by the agent's sweep of orphan PodGroups.
   const left = groupDeleted ? pods : [...pods, `PodGroup ${plan.podGroup!.metadata.name}`];
+  for (const t of templatesLeft) left.push(`ResourceClaimTemplate ${t}`);
   ctx.log.warn('gang rejected; every member deleted', { reason, error: message, deleted });
   if (left.length > 0) {
     ctx.log.error('could not delete every member of a rejected gang; retrying in the background', {

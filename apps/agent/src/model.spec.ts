@@ -1,4 +1,5 @@
 import { MemberPhase } from '@muster/api';
+import { allocatedDevices, sliceRecord } from './devices';
 import { ClusterModel, schedulerReason } from './model';
 import type { MemberMeta, NodeRecord, PodRecord } from './objects';
 
@@ -38,6 +39,7 @@ function pod(
     reason: '',
     exitCode: 0,
     disruption: '',
+    claimTemplates: [],
     ...rest,
     ...(member
       ? {
@@ -381,5 +383,76 @@ describe('schedulerReason', () => {
     expect(schedulerReason(m.gang('g1', 1))).toBe(
       'no reason given (1 unbound member(s) without a PodScheduled=False condition)',
     );
+  });
+});
+
+describe('devices in the reports', () => {
+  const slice = (name: string, nodeName: string, devices: string[]) =>
+    sliceRecord({
+      metadata: { name },
+      spec: {
+        driver: 'gpu.example.com',
+        pool: { name: nodeName, generation: 1 },
+        nodeName,
+        devices: devices.map((d) => ({ name: d, attributes: { model: { string: 'A100' } } })),
+        sharedCounters: [{ name: 'set', counters: { memory: { value: '80Gi' } } }],
+      },
+    })!;
+  const claimOf = (device: string) =>
+    allocatedDevices({
+      status: {
+        allocation: {
+          devices: { results: [{ driver: 'gpu.example.com', pool: 'n1', device }] },
+        },
+      },
+    });
+
+  it('reports every node its devices and counter sets, and DeviceClasses whole in every report', () => {
+    const m = new ClusterModel();
+    m.upsertNode(node('n1'));
+    m.upsertNode(node('n2'));
+    m.devices.upsertSlice(slice('s1', 'n1', ['gpu-0', 'gpu-1']));
+    m.devices.upsertClass({ name: 'gpu', selectors: ['device.driver == "gpu.example.com"'] });
+    const snap = m.takeSnapshot();
+    expect(snap.deviceClasses).toEqual([
+      { name: 'gpu', selectors: ['device.driver == "gpu.example.com"'] },
+    ]);
+    const n1 = snap.nodes.find((n) => n.name === 'n1')!;
+    expect(n1.devices.map((d) => [d.name, d.allocated, Object.keys(d.attributes)])).toEqual([
+      ['gpu-0', false, ['gpu.example.com/model']],
+      ['gpu-1', false, ['gpu.example.com/model']],
+    ]);
+    expect(n1.counterSets).toEqual([
+      { name: 'set', driver: 'gpu.example.com', pool: 'n1', counters: { memory: '80Gi' } },
+    ]);
+    expect(snap.nodes.find((n) => n.name === 'n2')!.devices).toEqual([]);
+    expect(m.takeDelta()).toBeUndefined();
+
+    // An allocation re-sends only its node; the classes come along whole.
+    m.devices.upsertClaim('ml/c', claimOf('gpu-1'));
+    const d = m.takeDelta()!;
+    expect(d.upsertedNodes.map((n) => n.name)).toEqual(['n1']);
+    expect(d.upsertedNodes[0]!.devices.map((x) => [x.name, x.allocated])).toEqual([
+      ['gpu-0', false],
+      ['gpu-1', true],
+    ]);
+    expect(d.deviceClasses.map((c) => c.name)).toEqual(['gpu']);
+    expect(m.takeDelta()).toBeUndefined();
+
+    // A DeviceClass change alone makes a delta, with no node in it.
+    m.devices.upsertClass({ name: 'nic', selectors: [] });
+    expect(m.takeDelta()).toMatchObject({ upsertedNodes: [], deviceClasses: [{}, {}] });
+
+    m.devices.removeClaim('ml/c');
+    expect(m.takeDelta()!.upsertedNodes[0]!.devices.every((x) => !x.allocated)).toBe(true);
+  });
+
+  it('a node that appears after its slices is reported with its devices', () => {
+    const m = new ClusterModel();
+    m.devices.upsertSlice(slice('s1', 'n1', ['gpu-0']));
+    m.takeSnapshot();
+    expect(m.takeDelta()).toBeUndefined();
+    m.upsertNode(node('n1'));
+    expect(m.takeDelta()!.upsertedNodes[0]!.devices.map((x) => x.name)).toEqual(['gpu-0']);
   });
 });

@@ -10,8 +10,15 @@
 // books that slot twice. A gang is reflected (the report's capacity accounts for it) once every
 // member is charged to a node, bound or pinned.
 import { gangRefKey } from '@muster/common';
-import { MemberPhase, type GangRef, type MemberState, type NodeState } from '@muster/api';
+import {
+  MemberPhase,
+  type DeviceClass,
+  type GangRef,
+  type MemberState,
+  type NodeState,
+} from '@muster/api';
 import { formatQuantity, quantityOf, type ResourceList } from '@muster/placement';
+import { DeviceInventory } from './devices';
 import type { MemberMeta, NodeRecord, PodRecord } from './objects';
 
 /** One (gang, fencing token) present in the cluster. */
@@ -39,12 +46,15 @@ export interface CapacityDeltaView {
   upsertedNodes: NodeState[];
   removedNodes: string[];
   reflectedDispatches: GangRef[];
+  /** The whole current set, like reflectedDispatches. */
+  deviceClasses: DeviceClass[];
 }
 
 export interface CapacitySnapshotView {
   nodes: NodeState[];
   reflectedDispatches: GangRef[];
   heldGangs: GangRef[];
+  deviceClasses: DeviceClass[];
 }
 
 function sameList(a: ResourceList, b: ResourceList): boolean {
@@ -104,6 +114,10 @@ function stateFingerprint(s: MemberState): string {
 
 export class ClusterModel {
   private readonly nodes = new Map<string, NodeRecord>();
+  /** DRA devices, counter sets, allocations and DeviceClasses; a node whose devices change is re-sent. */
+  readonly devices = new DeviceInventory((node) => {
+    if (this.nodes.has(node)) this.dirtyNodes.add(node);
+  });
   private readonly pods = new Map<string, PodRecord>();
   /** Node name → Σ requests of the non-terminal pods charged to it (mutable sums). */
   private readonly used = new Map<string, Map<string, bigint>>();
@@ -177,8 +191,8 @@ export class ClusterModel {
       free: fmt(this.free(name)),
       unschedulable: node.unschedulable,
       ready: node.ready,
-      devices: [],
-      counterSets: [],
+      devices: this.devices.devicesOf(name),
+      counterSets: this.devices.counterSetsOf(name),
     };
   }
 
@@ -349,10 +363,12 @@ export class ClusterModel {
     this.dirtyNodes.clear();
     this.removedNodes.clear();
     this.reflectedChanged = false;
+    this.devices.takeClassesChanged();
     return {
       nodes: this.nodeNames().map((n) => this.nodeState(n)!),
       reflectedDispatches: this.reflectedGangs(),
       heldGangs: this.heldGangs(),
+      deviceClasses: this.devices.deviceClasses(),
     };
   }
 
@@ -362,13 +378,20 @@ export class ClusterModel {
    * replace its set with every report.
    */
   takeDelta(): CapacityDeltaView | undefined {
-    if (this.dirtyNodes.size === 0 && this.removedNodes.size === 0 && !this.reflectedChanged) {
+    const classesChanged = this.devices.takeClassesChanged();
+    if (
+      this.dirtyNodes.size === 0 &&
+      this.removedNodes.size === 0 &&
+      !this.reflectedChanged &&
+      !classesChanged
+    ) {
       return undefined;
     }
     const delta: CapacityDeltaView = {
       upsertedNodes: [...this.dirtyNodes].sort().map((n) => this.nodeState(n)!),
       removedNodes: [...this.removedNodes].sort(),
       reflectedDispatches: this.reflectedGangs(),
+      deviceClasses: this.devices.deviceClasses(),
     };
     this.dirtyNodes.clear();
     this.removedNodes.clear();

@@ -1,6 +1,12 @@
-import { dns1123LabelError } from '@muster/k8s';
+import { dns1123LabelError, dns1123SubdomainError } from '@muster/k8s';
 import fc from 'fast-check';
-import { gangNamePart, MAX_POD_NAME, memberPodName } from './naming';
+import {
+  claimTemplateName,
+  gangNamePart,
+  MAX_CLAIM_TEMPLATE_NAME,
+  MAX_POD_NAME,
+  memberPodName,
+} from './naming';
 
 const GANG = '3f2a9c1e-7b4d-4e8f-9a01-23456789abcd';
 
@@ -58,6 +64,40 @@ describe('memberPodName', () => {
           expect(dns1123LabelError(name)).toBeUndefined();
         },
       ),
+    );
+  });
+});
+
+describe('claimTemplateName', () => {
+  it('is m-<12 hex of gang id>-<token>-<template>', () => {
+    expect(claimTemplateName(GANG, 7, 'gpu')).toBe('m-3f2a9c1e7b4d-7-gpu');
+    expect(claimTemplateName(GANG, 8, 'gpu')).not.toBe(claimTemplateName(GANG, 7, 'gpu'));
+  });
+
+  it('shortens a long template name with a hash, keeping different names apart', () => {
+    const a = `${'a'.repeat(249)}.x`;
+    const b = `${'a'.repeat(249)}.y`;
+    expect(claimTemplateName(GANG, 7, a)).toHaveLength(MAX_CLAIM_TEMPLATE_NAME);
+    expect(claimTemplateName(GANG, 7, a)).not.toBe(claimTemplateName(GANG, 7, b));
+    expect(claimTemplateName(GANG, 7, a)).toMatch(/^m-3f2a9c1e7b4d-7-a+-[0-9a-f]{8}$/);
+  });
+
+  it('always yields a DNS-1123 subdomain of at most 253 characters', () => {
+    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/);
+    const subdomain = fc
+      .array(label, { minLength: 1, maxLength: 6 })
+      .map((parts) =>
+        parts
+          .join('.')
+          .slice(0, 253)
+          .replace(/[-.]+$/, ''),
+      )
+      .filter((n) => n !== '' && dns1123SubdomainError(n) === undefined);
+    fc.assert(
+      fc.property(fc.uuid(), fc.nat({ max: 1e12 }), subdomain, (gang, token, name) => {
+        const out = claimTemplateName(gang, token, name);
+        expect(dns1123SubdomainError(out)).toBeUndefined();
+      }),
     );
   });
 });

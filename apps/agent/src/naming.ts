@@ -52,3 +52,21 @@ export function memberPodName(
 export function gangPodGroupName(gangId: string, token: number): string {
   return `m-${gangNamePart(gangId)}-${token}`;
 }
+
+/** Longest ResourceClaimTemplate name: a DNS-1123 subdomain. */
+export const MAX_CLAIM_TEMPLATE_NAME = 253;
+
+/**
+ * The gang's copy of the job's ResourceClaimTemplate `template` (a DNS-1123 subdomain):
+ * `m-<12 hex of gang id>-<token>-<template>`, so each gang and token has its own and a repeated
+ * dispatch finds the same one. Too long, the template name is shortened and suffixed with 8 hex
+ * digits of its hash (at most 253 characters).
+ */
+export function claimTemplateName(gangId: string, token: number, template: string): string {
+  const prefix = `m-${gangNamePart(gangId)}-${token}-`;
+  if (prefix.length + template.length <= MAX_CLAIM_TEMPLATE_NAME) return `${prefix}${template}`;
+  const hash = sha(template, 8);
+  const keep = MAX_CLAIM_TEMPLATE_NAME - prefix.length - hash.length - 1;
+  const head = template.slice(0, Math.max(0, keep)).replace(/[-.]+$/, '');
+  return head === '' ? `${prefix}${hash}` : `${prefix}${head}-${hash}`;
+}

@@ -6,7 +6,7 @@ import {
   slimPod,
   type PodLike,
 } from './objects';
-import { memberPodName } from './naming';
+import { claimTemplateName, memberPodName } from './naming';
 
 const memberLabels = {
   'muster.dev/gang-id': 'g1',
@@ -180,6 +180,34 @@ describe('podRecord', () => {
       }),
     )!;
     expect(r.disruption).toBe('PreemptionByScheduler');
+  });
+
+  it("keeps the gang's claim templates a member names, through slimPod too", () => {
+    const p = pod({
+      spec: {
+        nodeName: '',
+        resourceClaims: [
+          { name: 'a', resourceClaimTemplateName: claimTemplateName('g1', 3, 'gpu') },
+          { name: 'b', resourceClaimTemplateName: 'someone-elses' },
+          { name: 'c', resourceClaimName: 'a-claim' },
+        ],
+      },
+      status: {
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: '0/2 nodes are available: 2 cannot allocate all claims.',
+          },
+        ],
+      },
+    });
+    for (const r of [podRecord(p)!, podRecord(slimPod(p))!]) {
+      expect(r.claimTemplates).toEqual([claimTemplateName('g1', 3, 'gpu')]);
+      expect(r.reason).toBe('ResourceClaimPending');
+    }
   });
 
   it('slimPod keeps exactly what podRecord reads', () => {

@@ -17,7 +17,7 @@ import {
   type OnClusterLostPolicy,
 } from './constants';
 import { podRequests, type PodSpecLike } from '@muster/k8s';
-import { memberPodName } from './naming';
+import { claimTemplateName, memberPodName } from './naming';
 
 /** The parts of a core/v1 Node the agent reads. */
 export interface NodeLike {
@@ -48,6 +48,11 @@ export interface PodLike {
         nodeName?: string | null;
         terminationGracePeriodSeconds?: number | null;
         schedulingGates?: Array<{ name?: string }> | null;
+        resourceClaims?: Array<{
+          name?: string;
+          resourceClaimName?: string | null;
+          resourceClaimTemplateName?: string | null;
+        }> | null;
         affinity?: {
           nodeAffinity?: {
             requiredDuringSchedulingIgnoredDuringExecution?: {
@@ -150,6 +155,11 @@ export interface PodRecord {
   scheduled?: ScheduledCondition;
   /** Set for pods Muster created. */
   member?: MemberMeta;
+  /**
+   * The gang's ResourceClaimTemplates a member names (spec.resourceClaims), so they are deleted
+   * with the gang even by an agent that restarted without the dispatch. Empty for other pods.
+   */
+  claimTemplates: string[];
   /** Why the pod is where it is: status reason, container waiting / terminated reason. */
   reason: string;
   /** Exit code of the first container that ended non-zero (else of the first that ended). */
@@ -281,11 +291,21 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
   const disruption =
     (pod.status?.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True')
       ?.reason ?? '';
+  const scheduled = scheduledCondition(pod);
+  // The scheduler skips gated pods, so a claim is allocated only after ungating; a member still
+  // unbound because of its claim says so (the condition's message names the claim).
+  const claimPending =
+    !pod.spec?.nodeName &&
+    !terminal &&
+    scheduled?.status === 'False' &&
+    (pod.spec?.resourceClaims ?? []).length > 0 &&
+    /claim/i.test(scheduled.message);
   const reason =
     pod.status?.reason ||
     (terminal ? exit.reason : '') ||
     waiting ||
-    (gated ? 'SchedulingGated' : '');
+    (gated ? 'SchedulingGated' : '') ||
+    (claimPending ? 'ResourceClaimPending' : '');
   const record: PodRecord = {
     key: podKey(namespace, name),
     namespace,
@@ -302,14 +322,22 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
     reason,
     exitCode: terminal ? exit.exitCode : 0,
     disruption,
+    claimTemplates: [],
   };
-  const scheduled = scheduledCondition(pod);
   if (scheduled) record.scheduled = scheduled;
   const member = memberMeta(pod.metadata?.labels, pod.metadata?.annotations);
   // Labels alone are forgeable (anyone who can create pods can copy them): a member is the pod
   // under the deterministic name the agent gives it, so a copy never counts or is reported.
-  if (member && name === memberPodName(member.gangId, member.token, member.podSet, member.index))
+  if (member && name === memberPodName(member.gangId, member.token, member.podSet, member.index)) {
     record.member = member;
+    // Only names the agent gave (a copy's names could point at anyone's templates).
+    const prefix = claimTemplateName(member.gangId, member.token, '');
+    for (const c of pod.spec?.resourceClaims ?? []) {
+      const t = c.resourceClaimTemplateName;
+      if (t && t.startsWith(prefix) && !record.claimTemplates.includes(t))
+        record.claimTemplates.push(t);
+    }
+  }
   if (problem) record.problem = problem;
   return record;
 }
@@ -359,6 +387,11 @@ export function slimPod(pod: PodLike): PodLike {
       nodeName: pod.spec?.nodeName,
       terminationGracePeriodSeconds: pod.spec?.terminationGracePeriodSeconds,
       schedulingGates: pod.spec?.schedulingGates,
+      resourceClaims: pod.spec?.resourceClaims?.map((c) => ({
+        name: c.name,
+        resourceClaimName: c.resourceClaimName,
+        resourceClaimTemplateName: c.resourceClaimTemplateName,
+      })),
       // Only the name requirements of the required terms decide the pinned node.
       affinity: slimAffinity(pod.spec?.affinity),
       containers: (pod.spec?.containers ?? []).map(res),

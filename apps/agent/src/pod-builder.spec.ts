@@ -233,6 +233,28 @@ describe('planGang', () => {
       'InvalidTemplate',
       'spec',
     ],
+    [
+      'a claim template name unfit for a name',
+      (d) => (d.resourceClaimTemplates = [{ name: 'GPU', specJson: '{}' }]),
+      'InvalidDispatch',
+      'resource_claim_templates[0].name',
+    ],
+    [
+      'duplicate claim templates',
+      (d) =>
+        (d.resourceClaimTemplates = [
+          { name: 'gpu', specJson: '{}' },
+          { name: 'gpu', specJson: '{}' },
+        ]),
+      'InvalidDispatch',
+      'duplicate claim template "gpu"',
+    ],
+    [
+      'a claim template spec that is not JSON',
+      (d) => (d.resourceClaimTemplates = [{ name: 'gpu', specJson: '{' }]),
+      'InvalidTemplate',
+      'resource_claim_templates[0].spec_json: not JSON',
+    ],
   ])('refuses %s', (_, change, reason, message) => {
     const d = dispatch();
     change(d);
@@ -242,5 +264,86 @@ describe('planGang', () => {
       expect(r.error.reason).toBe(reason);
       expect(r.error.message).toContain(message);
     }
+  });
+
+  describe('ResourceClaimTemplates', () => {
+    const SPEC = { devices: { requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu' } }] } };
+    const claimTemplate = (resourceClaims: unknown[]) =>
+      template({ resourceClaims }, { labels: { app: 'train' } });
+
+    it("copies the dispatch's templates per gang and token and renames them in every member", () => {
+      const d = dispatch({
+        resourceClaimTemplates: [
+          { name: 'gpu', specJson: JSON.stringify(SPEC) },
+          { name: 'unused', specJson: '{}' },
+        ],
+      });
+      d.podSets[0]!.podTemplateJson = claimTemplate([
+        { name: 'g', resourceClaimTemplateName: 'gpu' },
+        { name: 'shared', resourceClaimName: 'someone-elses-claim' },
+      ]);
+      const p = plan(d);
+      expect(p.claimTemplates.map((t) => t.metadata.name)).toEqual([
+        'm-3f2a9c1e7b4d-4-gpu',
+        'm-3f2a9c1e7b4d-4-unused',
+      ]);
+      expect(p.claimTemplates[0]).toEqual({
+        apiVersion: 'resource.k8s.io/v1',
+        kind: 'ResourceClaimTemplate',
+        metadata: {
+          name: 'm-3f2a9c1e7b4d-4-gpu',
+          namespace: 'ml',
+          labels: {
+            'muster.dev/queue': 'research',
+            'muster.dev/gang-id': GANG,
+            'muster.dev/job-id': 'job-1',
+            'muster.dev/fencing-token': '4',
+          },
+          annotations: { 'muster.dev/claim-template': 'gpu' },
+        },
+        spec: {
+          metadata: {
+            labels: {
+              'muster.dev/queue': 'research',
+              'muster.dev/gang-id': GANG,
+              'muster.dev/job-id': 'job-1',
+              'muster.dev/fencing-token': '4',
+            },
+          },
+          spec: SPEC,
+        },
+      });
+      for (const m of p.members.filter((x) => x.podSet === 'workers')) {
+        expect(m.body.spec.resourceClaims).toEqual([
+          { name: 'g', resourceClaimTemplateName: 'm-3f2a9c1e7b4d-4-gpu' },
+          { name: 'shared', resourceClaimName: 'someone-elses-claim' },
+        ]);
+      }
+      // The dispatch itself is left alone (a retried dispatch plans the same again).
+      expect(d.podSets[0]!.podTemplateJson).toContain('"resourceClaimTemplateName":"gpu"');
+    });
+
+    it('refuses a template name the dispatch does not carry, building nothing', () => {
+      const d = dispatch({ resourceClaimTemplates: [{ name: 'gpu', specJson: '{}' }] });
+      d.podSets[1]!.podTemplateJson = claimTemplate([
+        { name: 'g', resourceClaimTemplateName: 'tpu' },
+      ]);
+      expect(planGang(d)).toEqual({
+        ok: false,
+        error: {
+          reason: 'InvalidTemplate',
+          message:
+            'pod_sets[1].pod_template_json: spec.resourceClaims[0].resourceClaimTemplateName "tpu" ' +
+            'names no resource_claim_templates entry of the dispatch (it carries "gpu")',
+        },
+      });
+      d.resourceClaimTemplates = [];
+      const r = planGang(d);
+      expect(!r.ok && r.error.message).toContain('(it carries none)');
+    });
+
+    it('has no templates when the dispatch carries none', () => {
+      expect(plan(dispatch()).claimTemplates).toEqual([]);
+    });
   });
 });

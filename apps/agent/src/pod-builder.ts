@@ -1,10 +1,18 @@
 // Turns a Dispatch into the exact Pod objects of its members: labelled, annotated, pinned to the
 // placement's node (required node affinity on metadata.name — never spec.nodeName, which would
 // bypass the scheduling gate) or topology domain (nodeSelector), and held by the Muster gate.
+// The dispatch's ResourceClaimTemplates become the gang's own copies (named per gang and token),
+// and every member's spec.resourceClaims[].resourceClaimTemplateName is renamed to them.
 import { isRecord } from '@muster/common';
 import { OnClusterLost, type Dispatch } from '@muster/api';
-import { dns1123LabelError, labelValueError, qualifiedNameError } from '@muster/k8s';
 import {
+  dns1123LabelError,
+  dns1123SubdomainError,
+  labelValueError,
+  qualifiedNameError,
+} from '@muster/k8s';
+import {
+  ANNOTATION_CLAIM_TEMPLATE,
   ANNOTATION_FENCE_DELETE_GRACE_S,
   ANNOTATION_GANG_SIZE,
   ANNOTATION_ON_CLUSTER_LOST,
@@ -18,7 +26,7 @@ import {
   type OnClusterLostPolicy,
 } from './constants';
 import type { FenceTerms } from './fencing';
-import { gangPodGroupName, memberPodName } from './naming';
+import { claimTemplateName, gangPodGroupName, memberPodName } from './naming';
 
 export const DEFAULT_NAMESPACE = 'default';
 
@@ -57,6 +65,20 @@ export interface PodGroupBody {
   spec: { schedulingPolicy: { gang: { minCount: number } } };
 }
 
+/** The gang's copy of one of the job's resource.k8s.io/v1 ResourceClaimTemplates. */
+export interface ClaimTemplateBody {
+  apiVersion: 'resource.k8s.io/v1';
+  kind: 'ResourceClaimTemplate';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  };
+  /** `metadata` goes onto every ResourceClaim made from it; `spec` is the dispatch's spec_json. */
+  spec: { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+}
+
 export interface GangPlan {
   gangId: string;
   jobId: string;
@@ -66,6 +88,8 @@ export interface GangPlan {
   members: MemberPlan[];
   /** Created before the members, which all name it (workload-api mode only). */
   podGroup?: PodGroupBody;
+  /** Created before the members (after the PodGroup); the members name them. */
+  claimTemplates: ClaimTemplateBody[];
 }
 
 export interface PlanOptions {
@@ -125,6 +149,81 @@ function pinToNode(affinity: unknown, node: string): Record<string, unknown> {
   na.requiredDuringSchedulingIgnoredDuringExecution = { ...required, nodeSelectorTerms: terms };
   a.nodeAffinity = na;
   return a;
+}
+
+/** The gang's labels on the objects it owns besides its pods. */
+function gangLabels(d: Dispatch): Record<string, string> {
+  return {
+    ...d.labels,
+    [LABEL_GANG_ID]: d.gangId,
+    [LABEL_JOB_ID]: d.jobId,
+    [LABEL_FENCING_TOKEN]: String(d.fencingToken),
+  };
+}
+
+/** The gang's ResourceClaimTemplates, and the job's name of each → the gang's. */
+function planClaimTemplates(
+  d: Dispatch,
+  namespace: string,
+): { bodies: ClaimTemplateBody[]; renames: Map<string, string> } {
+  const renames = new Map<string, string>();
+  const bodies: ClaimTemplateBody[] = [];
+  for (const [i, t] of d.resourceClaimTemplates.entries()) {
+    const f = `resource_claim_templates[${i}]`;
+    const e = dns1123SubdomainError(t.name);
+    if (e) throw new Invalid('InvalidDispatch', `${f}.name: "${t.name}" ${e}`);
+    if (renames.has(t.name))
+      throw new Invalid('InvalidDispatch', `${f}.name: duplicate claim template "${t.name}"`);
+    let spec: unknown;
+    try {
+      spec = JSON.parse(t.specJson);
+    } catch (err) {
+      throw new Invalid('InvalidTemplate', `${f}.spec_json: not JSON (${(err as Error).message})`);
+    }
+    if (!isRecord(spec))
+      throw new Invalid('InvalidTemplate', `${f}.spec_json: must be a ResourceClaimSpec object`);
+    const name = claimTemplateName(d.gangId, d.fencingToken, t.name);
+    renames.set(t.name, name);
+    const labels = gangLabels(d);
+    bodies.push({
+      apiVersion: 'resource.k8s.io/v1',
+      kind: 'ResourceClaimTemplate',
+      metadata: {
+        name,
+        namespace,
+        labels,
+        annotations: { [ANNOTATION_CLAIM_TEMPLATE]: t.name },
+      },
+      spec: { metadata: { labels: { ...labels } }, spec },
+    });
+  }
+  return { bodies, renames };
+}
+
+/**
+ * Renames every `spec.resourceClaims[].resourceClaimTemplateName` of a pod template to the gang's
+ * copy; a name the dispatch carries no template for is refused (nothing is created).
+ */
+function renameClaimTemplates(
+  spec: Record<string, unknown>,
+  renames: ReadonlyMap<string, string>,
+  field: string,
+): void {
+  if (!Array.isArray(spec.resourceClaims)) return;
+  for (const [j, claim] of (spec.resourceClaims as unknown[]).entries()) {
+    if (!isRecord(claim) || typeof claim.resourceClaimTemplateName !== 'string') continue;
+    const original = claim.resourceClaimTemplateName;
+    const renamed = renames.get(original);
+    if (renamed === undefined) {
+      const carried = [...renames.keys()];
+      throw new Invalid(
+        'InvalidTemplate',
+        `${field}: spec.resourceClaims[${j}].resourceClaimTemplateName "${original}" names no ` +
+          `resource_claim_templates entry of the dispatch (${carried.length === 0 ? 'it carries none' : `it carries ${carried.map((n) => `"${n}"`).join(', ')}`})`,
+      );
+    }
+    claim.resourceClaimTemplateName = renamed;
+  }
 }
 
 function buildPod(
@@ -239,6 +338,7 @@ export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
     const podGroupName = options.workloadApi
       ? gangPodGroupName(d.gangId, d.fencingToken)
       : undefined;
+    const claims = planClaimTemplates(d, namespace);
     const members: MemberPlan[] = [];
     for (const [i, ps] of d.podSets.entries()) {
       let template: unknown;
@@ -256,9 +356,16 @@ export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
           `pod_sets[${i}].pod_template_json: must be a PodTemplateSpec object with "spec"`,
         );
       }
+      // Checked once per pod set, before any member is built.
+      renameClaimTemplates(template.spec, claims.renames, `pod_sets[${i}].pod_template_json`);
       for (const m of ps.members) {
         // Each member gets its own copy: nothing is shared between the bodies.
         const copy = JSON.parse(ps.podTemplateJson) as Record<string, unknown>;
+        renameClaimTemplates(
+          copy.spec as Record<string, unknown>,
+          claims.renames,
+          `pod_sets[${i}].pod_template_json`,
+        );
         members.push({
           podSet: ps.name,
           index: m.index,
@@ -295,6 +402,7 @@ export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
       namespace,
       onClusterLost: onClusterLostPolicy(d.onClusterLost),
       members,
+      claimTemplates: claims.bodies,
     };
     if (podGroupName !== undefined) {
       plan.podGroup = {
@@ -303,12 +411,7 @@ export function planGang(d: Dispatch, options: PlanOptions = {}): PlanResult {
         metadata: {
           name: podGroupName,
           namespace,
-          labels: {
-            ...d.labels,
-            [LABEL_GANG_ID]: d.gangId,
-            [LABEL_JOB_ID]: d.jobId,
-            [LABEL_FENCING_TOKEN]: String(d.fencingToken),
-          },
+          labels: gangLabels(d),
           annotations: {
             [ANNOTATION_ON_CLUSTER_LOST]: plan.onClusterLost,
             [ANNOTATION_GANG_SIZE]: String(gangSize),
