@@ -45,6 +45,8 @@ function gpus(node: string, model: string, memory: string, island: string): Devi
     },
     capacity: { [`${DRIVER}/memory`]: memory },
     allocated: false,
+    allocatedGangId: '',
+    allocatedFencingToken: 0,
     consumesCounters: [],
   }));
 }
@@ -196,12 +198,17 @@ describe('gangs with DRA claims', () => {
     await new Promise((r) => setTimeout(r, 1500));
     expect(dispatchesOf(second)).toHaveLength(0);
 
-    // The first runs: the worker's report now counts its devices allocated.
+    // The first runs: the worker's report now shows its devices allocated, held by the gang;
+    // the report counts them from here on.
     const agent = agents.get('h100s')!;
     agent.answer(sent, true);
     const allocated = nodesOf.get('h100s')!.map((n) => ({
       ...n,
-      devices: n.devices!.map((x) => ({ ...x, allocated: d!.nodes.includes(n.name) })),
+      devices: n.devices!.map((x) =>
+        d!.nodes.includes(n.name)
+          ? { ...x, allocated: true, allocatedGangId: id, allocatedFencingToken: sent.fencingToken }
+          : x,
+      ),
     }));
     agent.snapshot(allocated, [{ gangId: id, fencingToken: sent.fencingToken }]);
     agent.members(sent, MemberPhase.MEMBER_PHASE_RUNNING);

@@ -1,4 +1,5 @@
 import type { DeviceClass as WireDeviceClass, NodeState } from '@muster/api';
+import { gangRefKey } from '@muster/common';
 import {
   formatQuantity,
   NodeDevices,
@@ -39,6 +40,8 @@ export interface ReportedDevice {
   /** Qualified name to quantity string. */
   capacity: Record<string, string>;
   allocated: boolean;
+  /** gangRefKey of the Muster gang whose claim holds it, when the agent says. */
+  holder?: string;
   consumesCounters?: { counterSet: string; counters: Record<string, string> }[];
 }
 
@@ -140,6 +143,9 @@ function reportedDevicesOf(
       attributes,
       capacity: d.capacity,
       allocated: d.allocated,
+      ...(d.allocated && d.allocatedGangId !== ''
+        ? { holder: gangRefKey(d.allocatedGangId, d.allocatedFencingToken) }
+        : {}),
       ...(consumes.length > 0 ? { consumesCounters: consumes } : {}),
     });
   }
@@ -186,6 +192,7 @@ function deviceOf(d: ReportedDevice): Device {
     ),
     capacity: amounts(d.capacity),
     allocated: d.allocated,
+    ...(d.holder ? { heldBy: d.holder } : {}),
     ...(d.consumesCounters
       ? {
           consumesCounters: d.consumesCounters.map((c) => ({

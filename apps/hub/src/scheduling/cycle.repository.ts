@@ -28,7 +28,7 @@ export interface ReservationRow {
   cluster: string;
   fencingToken: number;
   nodeRequests: NodeRequests;
-  /** DRA devices placement chose, per node, while the gang is not yet running; else absent. */
+  /** DRA devices placement chose, per node (absent for gangs without claims). */
   devices?: readonly NodeDeviceList[] | null;
 }
 
@@ -206,11 +206,10 @@ export class CycleRepository {
   }
 
   async reservations(): Promise<ReservationRow[]> {
-    // Devices count while the gang has not run yet: see withHeldDevices in plan-cycle.
+    // Devices count until the report shows them held: see withHeldDevices in plan-cycle.
     const rows = (await this.db.query(
-      `SELECT r.job_id, r.cluster, r.fencing_token, r.node_requests,
-              CASE WHEN j.state = 'Running' THEN NULL ELSE r.placement->'devices' END AS devices
-         FROM reservations r JOIN jobs j ON j.id = r.job_id`,
+      `SELECT job_id, cluster, fencing_token, node_requests, placement->'devices' AS devices
+         FROM reservations`,
     )) as {
       job_id: string;
       cluster: string;

@@ -7,7 +7,7 @@ import {
   ReservationRequests,
   type CycleCluster,
 } from './plan-cycle';
-import { PlacementIndex } from '@muster/placement';
+import { PlacementIndex, type ClusterSnapshot, type Device } from '@muster/placement';
 import {
   explanationDigest,
   type ExplanationDigest,
@@ -315,6 +315,51 @@ describe('deductReservations', () => {
     expect(parsed.of({ ...reservation, fencingToken: 4 })).not.toBe(parsed.of(reservation));
     const [c] = deductReservations([c1()], [reservation], parsed).clusters;
     expect(c!.nodes[0]!.free['nvidia.com/gpu']).toBe(2000n);
+  });
+
+  describe('devices a reservation took', () => {
+    const device = (name: string, extra: Partial<Device> = {}): Device => ({
+      driver: 'gpu.example.com',
+      pool: 'n1',
+      name,
+      ...extra,
+    });
+    const withDevices = (devices: Device[]): CycleCluster => ({
+      ...c1(['g1#3']),
+      nodes: [{ ...c1().nodes[0]!, devices }],
+    });
+    const held = {
+      ...reservation,
+      devices: [{ node: 'n1', devices: ['gpu.example.com/n1/d0', 'gpu.example.com/n1/d1'] }],
+    };
+    const allocated = (c: ClusterSnapshot) =>
+      c.nodes[0]!.devices!.filter((d) => d.allocated).map((d) => d.name);
+
+    it('stay taken, even once the report reflects the pods, until it shows the gang holding them', () => {
+      const four = ['d0', 'd1', 'd2', 'd3'].map((n) => device(n));
+      const [c] = deductReservations([withDevices(four)], [held]).clusters;
+      expect(allocated(c!)).toEqual(['d0', 'd1']);
+    });
+
+    it('count as the report says once it shows the gang holding as many, whichever they are', () => {
+      const four = ['d0', 'd1', 'd2', 'd3'].map((n) =>
+        n === 'd2' || n === 'd3' ? device(n, { allocated: true, heldBy: 'g1#3' }) : device(n),
+      );
+      const [c] = deductReservations([withDevices(four)], [held]).clusters;
+      expect(allocated(c!)).toEqual(['d2', 'd3']);
+    });
+
+    it('stay taken while the report shows fewer held by the gang, or held by anyone else', () => {
+      const four = ['d0', 'd1', 'd2', 'd3'].map((n) =>
+        n === 'd2'
+          ? device(n, { allocated: true, heldBy: 'g1#3' })
+          : n === 'd3'
+            ? device(n, { allocated: true })
+            : device(n),
+      );
+      const [c] = deductReservations([withDevices(four)], [held]).clusters;
+      expect(allocated(c!)).toEqual(['d0', 'd1', 'd2', 'd3']);
+    });
   });
 
   it('ignores reservations of other clusters and does not mutate its input', () => {

@@ -441,23 +441,31 @@ export function deductReservations(
 
 /**
  * The cluster with the devices reservations hold marked allocated. A reservation holds the
- * devices placement chose until its gang runs (see CycleRepository.reservations), not only
- * until the report reflects its pods: the worker's scheduler allocates claims only when the
- * members are ungated, so a report can show the pods and their devices still free. Once the
- * gang runs, the report's allocations count instead (the worker may have chosen other devices
- * of the same kind on the node).
+ * devices placement chose on a node until the report shows that many devices of the node held
+ * by its gang, not only until the report reflects its pods: the worker's scheduler allocates
+ * claims only once the members are ungated, so a report can show the pods with their devices
+ * still free. From then on the report's allocations count (the worker may have chosen other
+ * devices of the same kind on the node). A report that does not say who holds a device (an
+ * older agent) leaves the devices held for the reservation's life: fewer booked, never more.
  */
 function withHeldDevices(
   cluster: Omit<CycleCluster, 'reflected'>,
   held: readonly ReservationRow[],
 ): Omit<CycleCluster, 'reflected'> {
+  const byName = new Map(cluster.nodes.map((n) => [n.name, n]));
   const keys = new Map<string, Set<string>>();
-  for (const r of held)
+  for (const r of held) {
+    const holder = gangRefKey(r.jobId, r.fencingToken);
     for (const { node, devices } of r.devices ?? []) {
+      const reported = byName.get(node)?.devices ?? [];
+      let shown = 0;
+      for (const d of reported) if (d.heldBy === holder) shown++;
+      if (shown >= devices.length) continue;
       const set = keys.get(node) ?? new Set<string>();
       for (const d of devices) set.add(d);
       keys.set(node, set);
     }
+  }
   if (keys.size === 0) return cluster;
   const nodes = cluster.nodes.map((n) => {
     const taken = keys.get(n.name);

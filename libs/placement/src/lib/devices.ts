@@ -36,6 +36,11 @@ export interface Device {
   readonly capacity?: Readonly<Record<string, bigint>>;
   /** Allocated to a claim already (by anyone). Default `false`. */
   readonly allocated?: boolean;
+  /**
+   * Who holds it, when the cluster says (a scheduler's own key for its gangs); placement does
+   * not read it.
+   */
+  readonly heldBy?: string;
   readonly consumesCounters?: readonly CounterConsumption[];
 }
 

@@ -161,6 +161,12 @@ export interface Device {
   allocated: boolean;
   /** The shared counters this device draws on while allocated (partitionable devices). */
   consumesCounters: DeviceCounterConsumption[];
+  /**
+   * When a Muster gang's claim holds it: the gang and the fencing token of its members (read from
+   * the claim's labels); empty otherwise.
+   */
+  allocatedGangId: string;
+  allocatedFencingToken: number;
 }
 
 export interface Device_AttributesEntry {
@@ -875,7 +881,17 @@ export const TopologyConstraint: MessageFns<TopologyConstraint> = {
 };
 
 function createBaseDevice(): Device {
-  return { driver: "", pool: "", name: "", attributes: {}, capacity: {}, allocated: false, consumesCounters: [] };
+  return {
+    driver: "",
+    pool: "",
+    name: "",
+    attributes: {},
+    capacity: {},
+    allocated: false,
+    consumesCounters: [],
+    allocatedGangId: "",
+    allocatedFencingToken: 0,
+  };
 }
 
 export const Device: MessageFns<Device> = {
@@ -900,6 +916,12 @@ export const Device: MessageFns<Device> = {
     }
     for (const v of message.consumesCounters) {
       DeviceCounterConsumption.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.allocatedGangId !== "") {
+      writer.uint32(66).string(message.allocatedGangId);
+    }
+    if (message.allocatedFencingToken !== 0) {
+      writer.uint32(72).int64(message.allocatedFencingToken);
     }
     return writer;
   },
@@ -979,6 +1001,22 @@ export const Device: MessageFns<Device> = {
             message.consumesCounters.push(DeviceCounterConsumption.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.allocatedGangId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.allocatedFencingToken = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1030,6 +1068,16 @@ export const Device: MessageFns<Device> = {
         : globalThis.Array.isArray(object?.consumes_counters)
         ? object.consumes_counters.map((e: any) => DeviceCounterConsumption.fromJSON(e))
         : [],
+      allocatedGangId: isSet(object.allocatedGangId)
+        ? globalThis.String(object.allocatedGangId)
+        : isSet(object.allocated_gang_id)
+        ? globalThis.String(object.allocated_gang_id)
+        : "",
+      allocatedFencingToken: isSet(object.allocatedFencingToken)
+        ? globalThis.Number(object.allocatedFencingToken)
+        : isSet(object.allocated_fencing_token)
+        ? globalThis.Number(object.allocated_fencing_token)
+        : 0,
     };
   },
 
@@ -1068,6 +1116,12 @@ export const Device: MessageFns<Device> = {
     if (message.consumesCounters?.length) {
       obj.consumesCounters = message.consumesCounters.map((e) => DeviceCounterConsumption.toJSON(e));
     }
+    if (message.allocatedGangId !== "") {
+      obj.allocatedGangId = message.allocatedGangId;
+    }
+    if (message.allocatedFencingToken !== 0) {
+      obj.allocatedFencingToken = Math.round(message.allocatedFencingToken);
+    }
     return obj;
   },
 
@@ -1099,6 +1153,8 @@ export const Device: MessageFns<Device> = {
     );
     message.allocated = object.allocated ?? false;
     message.consumesCounters = object.consumesCounters?.map((e) => DeviceCounterConsumption.fromPartial(e)) || [];
+    message.allocatedGangId = object.allocatedGangId ?? "";
+    message.allocatedFencingToken = object.allocatedFencingToken ?? 0;
     return message;
   },
 };
