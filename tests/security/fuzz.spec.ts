@@ -720,7 +720,62 @@ const node = fc.record({
   free: fc.record({ quantities: resources }),
   unschedulable: fc.boolean(),
   ready: fc.boolean(),
+  devices: fc.array(
+    fc.record({
+      driver: fc.oneof(fc.constant('gpu.example.com'), fc.string({ maxLength: 20 })),
+      pool: fc.string({ maxLength: 10 }),
+      name: fc.string({ maxLength: 10 }),
+      attributes: fc.dictionary(
+        fc.oneof(fc.constant('gpu.example.com/model'), fc.string({ maxLength: 20 })),
+        fc.record({
+          value: fc.oneof(
+            fc.record({ $case: fc.constant('stringValue' as const), stringValue: fc.string() }),
+            fc.record({ $case: fc.constant('intValue' as const), intValue: fc.integer() }),
+            fc.record({ $case: fc.constant('boolValue' as const), boolValue: fc.boolean() }),
+            fc.record({
+              $case: fc.constant('versionValue' as const),
+              versionValue: fc.oneof(fc.constant('1.2.3'), fc.string({ maxLength: 8 })),
+            }),
+          ),
+        }),
+        { maxKeys: 2 },
+      ),
+      capacity: resources,
+      allocated: fc.boolean(),
+      consumesCounters: fc.array(
+        fc.record({ counterSet: fc.string({ maxLength: 10 }), counters: resources }),
+        { maxLength: 2 },
+      ),
+      allocatedGangId: fc.oneof(fc.constant(''), fc.uuid(), anyName),
+      allocatedFencingToken: fc.integer(),
+    }),
+    { maxLength: 3 },
+  ),
+  counterSets: fc.array(
+    fc.record({
+      name: fc.string({ maxLength: 10 }),
+      counters: resources,
+      driver: fc.string({ maxLength: 20 }),
+      pool: fc.string({ maxLength: 10 }),
+    }),
+    { maxLength: 2 },
+  ),
 });
+/** DeviceClasses whose selectors may not even be CEL. */
+const deviceClasses = fc.array(
+  fc.record({
+    name: anyName,
+    selectors: fc.array(
+      fc.oneof(
+        fc.constant('device.driver == "gpu.example.com"'),
+        fc.constant('device.attributes["gpu.example.com"].model =='),
+        fc.string({ maxLength: 30 }),
+      ),
+      { maxLength: 2 },
+    ),
+  }),
+  { maxLength: 2 },
+);
 const gangRef = fc.record({ gangId: fc.oneof(fc.uuid(), anyName), fencingToken: fc.integer() });
 /** Agent → hub messages: random bytes, or well-formed messages with lies and nonsense in them. */
 const agentMessage: fc.Arbitrary<Uint8Array> = fc.oneof(
@@ -745,6 +800,17 @@ const agentMessage: fc.Arbitrary<Uint8Array> = fc.oneof(
           nodes: fc.array(node, { maxLength: 3 }),
           reflectedDispatches: fc.array(gangRef, { maxLength: 2 }),
           heldGangs: fc.array(gangRef, { maxLength: 2 }),
+          deviceClasses,
+        }),
+      }),
+      fc.record({
+        $case: fc.constant('delta' as const),
+        delta: fc.record({
+          reportSequence: fc.integer(),
+          upsertedNodes: fc.array(node, { maxLength: 3 }),
+          removedNodes: fc.array(anyName, { maxLength: 2 }),
+          reflectedDispatches: fc.array(gangRef, { maxLength: 2 }),
+          deviceClasses,
         }),
       }),
       fc.record({
