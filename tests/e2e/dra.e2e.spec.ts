@@ -43,8 +43,12 @@ interface Claim {
 }
 interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
-  spec: { nodeName?: string; affinity?: unknown };
-  status?: { phase?: string; resourceClaimStatuses?: { resourceClaimName?: string }[] };
+  spec: { nodeName?: string; affinity?: unknown; schedulingGates?: unknown[] };
+  status?: {
+    phase?: string;
+    resourceClaimStatuses?: { resourceClaimName?: string }[];
+    conditions?: { type: string; status: string; message?: string }[];
+  };
 }
 interface Slice {
   spec: {
@@ -365,9 +369,30 @@ describe('gangs placed by the devices each cluster really has', () => {
     );
     const twice: string[] = [];
     const offNode: string[] = [];
+    const unallocatable = new Set<string>();
     let samples = 0;
     const sample = async () => {
       for (const cluster of WORKERS) {
+        // An ungated member the worker's scheduler could not give its claims: the hub booked
+        // devices the cluster did not have free.
+        const pods = (
+          await kubeJSON<{ items: Pod[] }>(
+            endpoint(cluster),
+            'GET',
+            `/api/v1/pods?labelSelector=${encodeURIComponent(GANG_LABEL)}`,
+          )
+        ).items;
+        for (const p of pods) {
+          const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+          if (
+            !p.spec.nodeName &&
+            (p.spec.schedulingGates ?? []).length === 0 &&
+            scheduled?.status === 'False' &&
+            /claim/i.test(scheduled.message ?? '')
+          ) {
+            unallocatable.add(`${cluster}/${p.metadata.name}: ${scheduled.message}`);
+          }
+        }
         const holders = new Map<string, string>();
         for (const c of await claimsOf(cluster)) {
           for (const r of c.status?.allocation?.devices?.results ?? []) {
@@ -400,6 +425,7 @@ describe('gangs placed by the devices each cluster really has', () => {
     ).toEqual([]);
     expect(samples).toBeGreaterThan(3);
     expect(twice).toEqual([]);
+    expect([...unallocatable]).toEqual([]);
     // A gang dispatched more than once was sent back by a worker that could not allocate its claims.
     expect(offNode).toEqual([]);
     expect(new Set(jobs.map((j) => j.cluster))).toEqual(new Set(['dra-islands', 'dra-nvl']));

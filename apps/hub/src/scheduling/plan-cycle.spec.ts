@@ -349,7 +349,7 @@ describe('deductReservations', () => {
       expect(allocated(c!)).toEqual(['d2', 'd3']);
     });
 
-    it('stay taken while the report shows fewer held by the gang, or held by anyone else', () => {
+    it('take what the gang does not hold yet while the report shows fewer held by it', () => {
       const four = ['d0', 'd1', 'd2', 'd3'].map((n) =>
         n === 'd2'
           ? device(n, { allocated: true, heldBy: 'g1#3' })
@@ -357,8 +357,32 @@ describe('deductReservations', () => {
             ? device(n, { allocated: true })
             : device(n),
       );
+      // One of its two is held (d2), d3 by someone else: one more (d0, its own choice) stays taken.
       const [c] = deductReservations([withDevices(four)], [held]).clusters;
-      expect(allocated(c!)).toEqual(['d0', 'd1', 'd2', 'd3']);
+      expect(allocated(c!)).toEqual(['d0', 'd2', 'd3']);
+    });
+
+    it('still take as many when another gang holds the ones placement chose, the most alike first', () => {
+      // The worker gave d0 and d1 (this reservation's choice) to gang g2; g1 will get two others.
+      const h100 = { 'gpu.example.com/model': 'H100' };
+      const five = [
+        device('d0', { allocated: true, heldBy: 'g2#1', attributes: h100 }),
+        device('d1', { allocated: true, heldBy: 'g2#1', attributes: h100 }),
+        device('d2', { attributes: { 'gpu.example.com/model': 'L40S' } }),
+        device('d3', { attributes: h100 }),
+        device('d4', { attributes: h100 }),
+        device('e0', { pool: 'other', attributes: h100 }),
+      ];
+      const [c] = deductReservations([withDevices(five)], [held]).clusters;
+      expect(allocated(c!)).toEqual(['d0', 'd1', 'd3', 'd4']);
+      // With g1 shown holding one of them, one more stays taken (d3, chosen by likeness then name).
+      five[3] = device('d3', { allocated: true, heldBy: 'g1#3', attributes: h100 });
+      const [again] = deductReservations([withDevices(five)], [held]).clusters;
+      expect(allocated(again!)).toEqual(['d0', 'd1', 'd3', 'd4']);
+      // Two reservations never take the same device for themselves.
+      const other = { ...held, jobId: 'g3', fencingToken: 1 };
+      const [both] = deductReservations([withDevices(five)], [held, other]).clusters;
+      expect(allocated(both!)).toEqual(['d0', 'd1', 'd2', 'd3', 'd4']);
     });
   });
 

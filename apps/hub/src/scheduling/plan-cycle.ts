@@ -5,6 +5,8 @@
 import {
   deviceKey,
   formatQuantity,
+  type Device,
+  type DeviceAttributeValue,
   type DeviceClaim,
   parseResourceList,
   placeBatch,
@@ -440,42 +442,76 @@ export function deductReservations(
 }
 
 /**
- * The cluster with the devices reservations hold marked allocated. A reservation holds the
- * devices placement chose on a node until the report shows that many devices of the node held
- * by its gang, not only until the report reflects its pods: the worker's scheduler allocates
- * claims only once the members are ungated, so a report can show the pods with their devices
- * still free. From then on the report's allocations count (the worker may have chosen other
- * devices of the same kind on the node). A report that does not say who holds a device (an
- * older agent) leaves the devices held for the reservation's life: fewer booked, never more.
+ * The cluster with the devices reservations hold marked allocated. A reservation holds as many
+ * devices on a node as placement chose there until the report shows that many devices of the
+ * node held by its gang, not only until the report reflects its pods: the worker's scheduler
+ * allocates claims only once the members are ungated, so a report can show the pods with their
+ * devices still free. From then on the report's allocations count.
+ *
+ * The worker's scheduler picks devices by its own order, so another gang may hold a device this
+ * reservation's placement chose (each got "some 2 free H100s", not the same two). The
+ * reservation then still needs that many devices: it takes its chosen ones that are free first,
+ * then other free devices of the same pools, the most alike first. Counting only the chosen
+ * devices would count a displaced one once for two gangs, and book the node over.
  */
 function withHeldDevices(
   cluster: Omit<CycleCluster, 'reflected'>,
   held: readonly ReservationRow[],
 ): Omit<CycleCluster, 'reflected'> {
   const byName = new Map(cluster.nodes.map((n) => [n.name, n]));
-  const keys = new Map<string, Set<string>>();
+  const taken = new Map<string, Set<string>>();
   for (const r of held) {
     const holder = gangRefKey(r.jobId, r.fencingToken);
-    for (const { node, devices } of r.devices ?? []) {
+    for (const { node, devices: chosen } of r.devices ?? []) {
       const reported = byName.get(node)?.devices ?? [];
-      let shown = 0;
-      for (const d of reported) if (d.heldBy === holder) shown++;
-      if (shown >= devices.length) continue;
-      const set = keys.get(node) ?? new Set<string>();
-      for (const d of devices) set.add(d);
-      keys.set(node, set);
+      let need = chosen.length;
+      for (const d of reported) if (d.heldBy === holder) need--;
+      if (need <= 0) continue;
+      const set = taken.get(node) ?? new Set<string>();
+      taken.set(node, set);
+      const free = (d: Device) => !d.allocated && !set.has(deviceKey(d));
+      const byKey = new Map(reported.map((d) => [deviceKey(d), d]));
+      const wanted = chosen.map((k) => byKey.get(k)).filter((d): d is Device => d !== undefined);
+      for (const d of wanted) {
+        if (need === 0) break;
+        if (free(d)) {
+          set.add(deviceKey(d));
+          need--;
+        }
+      }
+      if (need === 0) continue;
+      const pools = new Set(wanted.map((d) => `${d.driver}/${d.pool}`));
+      const others = reported
+        .filter((d) => free(d) && pools.has(`${d.driver}/${d.pool}`))
+        .map((d) => ({ d, alike: Math.max(0, ...wanted.map((w) => likeness(d, w))) }))
+        .sort((a, b) => b.alike - a.alike || deviceKey(a.d).localeCompare(deviceKey(b.d)));
+      for (const { d } of others.slice(0, need)) set.add(deviceKey(d));
     }
   }
-  if (keys.size === 0) return cluster;
+  if (taken.size === 0) return cluster;
   const nodes = cluster.nodes.map((n) => {
-    const taken = keys.get(n.name);
-    if (!taken || !n.devices) return n;
+    const set = taken.get(n.name);
+    if (!set || set.size === 0 || !n.devices) return n;
     return {
       ...n,
       devices: n.devices.map((d) =>
-        !d.allocated && taken.has(deviceKey(d)) ? { ...d, allocated: true } : d,
+        !d.allocated && set.has(deviceKey(d)) ? { ...d, allocated: true } : d,
       ),
     };
   });
   return { ...cluster, nodes };
+}
+
+/** How many attributes and capacities two devices share (same name, same value). */
+function likeness(a: Device, b: Device): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(a.attributes ?? {}))
+    if (sameAttribute(v, b.attributes?.[k])) n++;
+  for (const [k, v] of Object.entries(a.capacity ?? {})) if (b.capacity?.[k] === v) n++;
+  return n;
+}
+
+function sameAttribute(a: DeviceAttributeValue, b: DeviceAttributeValue | undefined): boolean {
+  if (typeof a === 'object' && typeof b === 'object') return a.version === b.version;
+  return a === b;
 }
