@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AgentState, JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
+import { registerWorker } from '../support/clusters';
 import { GANG_LABEL, pinnedNode } from '../support/cluster-observer';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { testLogDir, type HubProcess } from '../support/hub-process';
@@ -231,14 +232,7 @@ beforeAll(async () => {
   });
   ({ hub, api } = env);
   for (const name of WORKERS) {
-    await api.inventory.registerCluster({
-      name,
-      displayName: '',
-      clusterSet: 'dra',
-      topologyLevels: [],
-      accessProviders: [],
-      labels: {},
-    });
+    await registerWorker(api, name, { clusterSet: 'dra' });
     agents.push(
       AgentProcess.start({
         cluster: name,

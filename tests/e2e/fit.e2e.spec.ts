@@ -10,6 +10,7 @@ import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { AgentState, JobState, OnClusterLost, type HubClients, type Job } from '@muster/api';
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
+import { registerWorker } from '../support/clusters';
 import { ClusterObserver, GANG_LABEL, pinnedNode } from '../support/cluster-observer';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { testLogDir, type HubProcess } from '../support/hub-process';
@@ -194,14 +195,7 @@ beforeAll(async () => {
   });
   ({ hub, api } = env);
   for (const name of WORKERS) {
-    await api.inventory.registerCluster({
-      name,
-      displayName: '',
-      clusterSet: 'fit',
-      topologyLevels: [],
-      accessProviders: [],
-      labels: {},
-    });
+    await registerWorker(api, name, { clusterSet: 'fit' });
     agents.push(
       AgentProcess.start({
         cluster: name,

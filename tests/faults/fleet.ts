@@ -9,6 +9,7 @@ import { AgentState, type HubClients } from '@muster/api';
 import { startTestbed, type Testbed, type TestbedCluster } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
 import { writeClusterAccess, type ClusterAccess } from '../support/cluster-access';
+import { registerWorker } from '../support/clusters';
 import { eventually } from '../support/fake-agent';
 import { freePort, HubProcess } from '../support/hub-process';
 import {
@@ -175,13 +176,9 @@ export class FaultFleet {
         queue: { name: QUEUE, description: '', weight: 1, allowedNamespaces: [] },
       });
       for (const name of WORKERS) {
-        await api.inventory.registerCluster({
-          name,
-          displayName: '',
+        await registerWorker(api, name, {
           clusterSet: 'faults',
-          topologyLevels: [],
           accessProviders: fleet.access.accessProvidersFor(name),
-          labels: {},
         });
         const proxy = new TcpProxy({ host: '127.0.0.1', port: fleet.front.port });
         await proxy.open();

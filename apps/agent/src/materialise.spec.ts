@@ -457,7 +457,7 @@ describe('materialise', () => {
       expect(o).toMatchObject({
         outcome: REJECTED,
         reason: 'CreateFailed',
-        message: `creating ResourceClaimTemplate ${TEMPLATE}: AlreadyExists: already exists (not this gang's template)`,
+        message: `creating ResourceClaimTemplate ${TEMPLATE}: AlreadyExists: already exists (not this gang's ResourceClaimTemplate)`,
       });
       expect(fake.pods.size).toBe(0);
       expect(fake.templates.get(`ns/${TEMPLATE}`)?.labels).toEqual({ app: 'other' });

@@ -143,45 +143,65 @@ export async function deletePodGroup(
   }
 }
 
-/** Creates the gang's PodGroup; on AlreadyExists it must be this gang's and token's. */
-async function createPodGroup(
+/**
+ * Creates one object of the gang; on AlreadyExists it must be this gang's and token's (its
+ * labels say) and not being deleted. `foreign`: the object is someone else's (never deleted).
+ */
+async function createOwned(
+  kind: string,
+  name: string,
   plan: GangPlan,
-  ctx: MaterialiseContext,
+  create: () => Promise<unknown>,
+  read: () => Promise<{ labels: Record<string, string>; deleting: boolean } | undefined>,
   attempts: number,
   retryMs: number,
 ): Promise<{ message: string; foreign: boolean } | undefined> {
-  const pg = plan.podGroup!;
   const failed = (message: string, foreign = false) => ({ message, foreign });
-  const name = pg.metadata.name;
   try {
-    await withRetry(() => ctx.pods.createPodGroup(plan.namespace, pg), attempts, retryMs);
+    await withRetry(create, attempts, retryMs);
     return undefined;
   } catch (err) {
     const e = kubeError(err);
-    if (!isAlreadyExists(e)) return failed(`creating PodGroup ${name}: ${describeKubeError(e)}`);
+    if (!isAlreadyExists(e)) return failed(`creating ${kind} ${name}: ${describeKubeError(e)}`);
     try {
-      const existing = await withRetry(
-        () => ctx.pods.readPodGroup(plan.namespace, name),
-        attempts,
-        retryMs,
-      );
+      const existing = await withRetry(read, attempts, retryMs);
       if (
         !existing ||
         existing.labels[LABEL_GANG_ID] !== plan.gangId ||
         existing.labels[LABEL_FENCING_TOKEN] !== String(plan.token)
       ) {
         return failed(
-          `creating PodGroup ${name}: ${describeKubeError(e)} (not this gang's PodGroup)`,
+          `creating ${kind} ${name}: ${describeKubeError(e)} (not this gang's ${kind})`,
           true,
         );
       }
       if (existing.deleting)
-        return failed(`PodGroup ${name} of an earlier attempt is still being deleted`);
+        return failed(`${kind} ${name} of an earlier attempt is still being deleted`);
       return undefined;
     } catch (readErr) {
-      return failed(`reading PodGroup ${name}: ${describeKubeError(kubeError(readErr))}`);
+      return failed(`reading ${kind} ${name}: ${describeKubeError(kubeError(readErr))}`);
     }
   }
+}
+
+/** Creates the gang's PodGroup; on AlreadyExists it must be this gang's and token's. */
+function createPodGroup(
+  plan: GangPlan,
+  ctx: MaterialiseContext,
+  attempts: number,
+  retryMs: number,
+): Promise<{ message: string; foreign: boolean } | undefined> {
+  const pg = plan.podGroup!;
+  const name = pg.metadata.name;
+  return createOwned(
+    'PodGroup',
+    name,
+    plan,
+    () => ctx.pods.createPodGroup(plan.namespace, pg),
+    () => ctx.pods.readPodGroup(plan.namespace, name),
+    attempts,
+    retryMs,
+  );
 }
 
 /** Deletes ResourceClaimTemplates of a gang (already gone is fine); returns the names left. */
@@ -213,48 +233,23 @@ async function createClaimTemplates(
   attempts: number,
   retryMs: number,
 ): Promise<{ message: string; foreign: string[] } | undefined> {
-  const foreign: string[] = [];
-  const failures: string[] = [];
-  await Promise.all(
-    plan.claimTemplates.map(async (t) => {
-      const name = t.metadata.name;
-      try {
-        await withRetry(() => ctx.pods.createClaimTemplate(plan.namespace, t), attempts, retryMs);
-        return;
-      } catch (err) {
-        const e = kubeError(err);
-        if (!isAlreadyExists(e)) {
-          failures.push(`creating ResourceClaimTemplate ${name}: ${describeKubeError(e)}`);
-          return;
-        }
-        try {
-          const existing = await withRetry(
-            () => ctx.pods.readClaimTemplate(plan.namespace, name),
-            attempts,
-            retryMs,
-          );
-          if (
-            !existing ||
-            existing.labels[LABEL_GANG_ID] !== plan.gangId ||
-            existing.labels[LABEL_FENCING_TOKEN] !== String(plan.token)
-          ) {
-            foreign.push(name);
-            failures.push(
-              `creating ResourceClaimTemplate ${name}: ${describeKubeError(e)} (not this gang's template)`,
-            );
-          } else if (existing.deleting) {
-            failures.push(
-              `ResourceClaimTemplate ${name} of an earlier attempt is still being deleted`,
-            );
-          }
-        } catch (readErr) {
-          failures.push(
-            `reading ResourceClaimTemplate ${name}: ${describeKubeError(kubeError(readErr))}`,
-          );
-        }
-      }
-    }),
+  const results = await Promise.all(
+    plan.claimTemplates.map((t) =>
+      createOwned(
+        'ResourceClaimTemplate',
+        t.metadata.name,
+        plan,
+        () => ctx.pods.createClaimTemplate(plan.namespace, t),
+        () => ctx.pods.readClaimTemplate(plan.namespace, t.metadata.name),
+        attempts,
+        retryMs,
+      ),
+    ),
   );
+  const foreign = plan.claimTemplates
+    .filter((_, i) => results[i]?.foreign)
+    .map((t) => t.metadata.name);
+  const failures = results.flatMap((r) => (r ? [r.message] : []));
   return failures.length === 0 ? undefined : { message: failures.sort()[0]!, foreign };
 }
 
