@@ -19,7 +19,7 @@ mkdirSync(runDir, { recursive: true });
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 let stepNo = 0;
-const step = (title) => console.log(`\n${bold(`[${++stepNo}/8] ${title}`)}`);
+const step = (title) => console.log(`\n${bold(`[${++stepNo}/9] ${title}`)}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function freePort() {
@@ -245,6 +245,35 @@ async function main() {
   console.log(dim('  # why is the big one still queued?'));
   muster(['explain', submitted.big]);
   muster(['clusters', 'list']);
+
+  step('DRA: a gang placed by the devices each cluster really has');
+  console.log(dim('  # every worker publishes gpu.example.com devices; only worker-b has H100s'));
+  muster(['clusters', 'get', 'worker-b']);
+  muster(['submit', '-f', 'tools/demo/dra-gang.yaml', '--dry-run']);
+  muster(['submit', '-f', 'tools/demo/dra-gang.yaml']);
+  const draListed = JSON.parse(muster(['list', '-o', 'json'], { show: false }));
+  const dra = (Array.isArray(draListed) ? draListed : (draListed.jobs ?? [])).find(
+    (j) => j.spec?.name === 'nvlink-finetune',
+  )?.id;
+  let draJob;
+  for (let i = 0; i < 300; i++) {
+    draJob = JSON.parse(muster(['get', dra, '-o', 'json'], { show: false }));
+    if (draJob.state === 'JOB_STATE_RUNNING') break;
+    await sleep(200);
+  }
+  muster(['get', dra]);
+  const { kubeJSON } = require(join(root, 'infra/testbed/dist/index.js'));
+  const where = testbed.cluster(draJob.cluster);
+  const claims = (await kubeJSON(where, 'GET', '/apis/resource.k8s.io/v1/resourceclaims')).items;
+  for (const c of claims) {
+    const results = c.status?.allocation?.devices?.results ?? [];
+    if (results.length === 0) continue;
+    console.log(
+      dim(
+        `  # ${draJob.cluster}'s scheduler allocated ${c.metadata.name}: ${results.map((r) => `${r.pool}/${r.device}`).join(' ')}`,
+      ),
+    );
+  }
 
   step('A killed agent: the gang moves only once its old copy is confirmed gone');
   console.log(dim('  # a Job that asks to be placed elsewhere if its cluster is lost'));
