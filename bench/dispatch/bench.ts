@@ -325,6 +325,7 @@ async function main(): Promise<void> {
       namespace: '',
       podSetGroups: [],
       resourceClaimTemplates: [],
+      matchDeviceAttribute: '',
       maxRestarts: 0,
       podSets: [
         {

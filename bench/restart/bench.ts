@@ -155,6 +155,7 @@ async function main(): Promise<void> {
         namespace: 'default',
         maxRestarts: 0,
         resourceClaimTemplates: [],
+        matchDeviceAttribute: '',
         podSets: [
           {
             name: 'w',

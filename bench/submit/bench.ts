@@ -35,6 +35,7 @@ const SPEC: JobSpec = {
   namespace: 'default',
   maxRestarts: 0,
   resourceClaimTemplates: [],
+  matchDeviceAttribute: '',
   podSets: [
     {
       name: 'w',

@@ -139,6 +139,7 @@ function deviceGang(
     podSetGroups: [],
     maxRestarts: 0,
     resourceClaimTemplates: [{ name: 'devices', specJson: claim }],
+    matchDeviceAttribute: '',
     podSets: [
       {
         name: 'workers',
@@ -296,6 +297,38 @@ describe('gangs placed by the devices each cluster really has', () => {
       }
     }
     await finish(id);
+  });
+
+  it('a gang whose members share one interconnect domain spans only nodes of that domain', async () => {
+    // A device taken on h100-1 leaves one whole node in h100-0/1's domain, two in h100-2/3's.
+    const blocker = deviceGang('blocker', 1, templateSpec(1, [MEM80]));
+    const template = JSON.parse(blocker.podSets[0]!.podTemplateJson) as {
+      spec: Record<string, unknown>;
+    };
+    template.spec.nodeSelector = {
+      'kubernetes.io/hostname': 'h100-1',
+      'topology.kubernetes.io/zone': 'dra-nvl-zone-a',
+    };
+    blocker.podSets[0]!.podTemplateJson = JSON.stringify(template);
+    const held = await submit(blocker);
+    expect((await running(held)).cluster).toBe('dra-nvl');
+    // dra-islands has room for 2 × 8 too, but each of its nodes holds two domains.
+    const id = await submit({
+      ...deviceGang('nvl-domain', 2, templateSpec(8, [MEM80])),
+      matchDeviceAttribute: `${DRIVER}/interconnect`,
+    });
+    const job = await running(id);
+    expect(job.cluster).toBe('dra-nvl');
+    const members = await allocations('dra-nvl', id);
+    expect(members.map((m) => m.node).sort()).toEqual(['h100-2', 'h100-3']);
+    for (const m of members) expect([m.pod, m.node, m.bound]).toEqual([m.pod, m.pinned, m.pinned]);
+    const domains = new Set(
+      members.flatMap((m) => m.devices.map((d) => d.attributes.interconnect?.string)),
+    );
+    expect(domains.size).toBe(1);
+    expect(members.flatMap((m) => m.devices)).toHaveLength(16);
+    await finish(id);
+    await finish(held);
   });
 
   it('a gang whose devices exist nowhere stays Queued, naming class and selector', async () => {

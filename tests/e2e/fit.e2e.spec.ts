@@ -54,6 +54,7 @@ function spec(name: string, o: GangOpts) {
     namespace: '',
     podSetGroups: [],
     resourceClaimTemplates: [],
+    matchDeviceAttribute: '',
     maxRestarts: 0,
     podSets: [
       {

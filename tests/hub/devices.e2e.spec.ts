@@ -303,6 +303,19 @@ describe('gangs with DRA claims', () => {
         'spec.pod_sets[0].pod_template_json.spec.resourceClaims[0].resourceClaimName',
         /cannot follow the gang/,
       ],
+      [
+        { ...deviceJob('bad-domain', 2, good), matchDeviceAttribute: 'interconnect' },
+        'spec.match_device_attribute',
+        /must be a fully qualified device attribute name/,
+      ],
+      [
+        {
+          ...jobSpec('q', { name: 'domain-no-claims' }),
+          matchDeviceAttribute: 'gpu.example.com/x',
+        },
+        'spec.match_device_attribute',
+        /no pod set claims devices/,
+      ],
     ];
     for (const [spec, field, message] of cases) {
       const e = await grpcError(api.jobs.submitJob({ clientRequestId: randomUUID(), spec }));

@@ -205,6 +205,11 @@ const spec = fc.record({
     }),
     { maxLength: 2 },
   ),
+  matchDeviceAttribute: fc.oneof(
+    fc.constant(''),
+    fc.constant('gpu.example.com/interconnect'),
+    fc.string({ maxLength: 40 }),
+  ),
 });
 const id = fc.oneof(fc.uuid(), fc.constant(randomUUID()), anyName);
 const queueMsg = fc.record({
@@ -370,6 +375,7 @@ const nearlyValid: fc.Arbitrary<Omit<Request, 'token'>> = fc.oneof(
           podSetGroups: [],
           maxRestarts: 0,
           resourceClaimTemplates: [],
+          matchDeviceAttribute: '',
           podSets: [
             {
               name: 'w',

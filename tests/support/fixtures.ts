@@ -46,6 +46,7 @@ export function jobSpec(queue: string, overrides: Partial<JobSpec> = {}): JobSpe
     namespace: '',
     maxRestarts: 0,
     resourceClaimTemplates: [],
+    matchDeviceAttribute: '',
     ...overrides,
   };
 }

@@ -70,6 +70,76 @@ describe('runCli', () => {
     expect(json.resourceClaimTemplates[0].name).toBe('one-a100');
   });
 
+  describe('a gang whose claimed devices all share one attribute', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'muster-cli-spec-'));
+    function nvlinkFile(name: string, annotation: string, claims = true): string {
+      const file = join(dir, name);
+      writeFileSync(
+        file,
+        [
+          'apiVersion: resource.k8s.io/v1',
+          'kind: ResourceClaimTemplate',
+          'metadata: {name: eight-h100}',
+          'spec:',
+          '  spec:',
+          '    devices:',
+          '      requests:',
+          '        - {name: gpu, exactly: {deviceClassName: gpu.example.com, count: 8}}',
+          '---',
+          'apiVersion: batch/v1',
+          'kind: Job',
+          'metadata:',
+          '  name: nvl',
+          '  annotations:',
+          `    muster.dev/match-device-attribute: ${annotation}`,
+          'spec:',
+          '  parallelism: 2',
+          '  template:',
+          '    spec:',
+          claims
+            ? '      resourceClaims: [{name: gpus, resourceClaimTemplateName: eight-h100}]'
+            : '',
+          '      containers:',
+          claims
+            ? '        - {name: c, image: i, resources: {claims: [{name: gpus}]}}'
+            : '        - {name: c, image: i}',
+          '',
+        ].join('\n'),
+      );
+      return file;
+    }
+
+    it('says so in a dry run, before the pod sets, and sends it in the JobSpec', async () => {
+      const file = nvlinkFile('nvl.yaml', 'gpu.example.com/interconnect');
+      const r = await run(['submit', '-f', file, '--dry-run']);
+      expect(r).toEqual({
+        code: 0,
+        stdout: [
+          `${file} (document 2): Job → job "nvl" in queue default, 2 members`,
+          '  devices: every claimed device shares gpu.example.com/interconnect (across members)',
+          '  main × 2  (each no requests)',
+          '    claim gpus: template eight-h100, one claim per member',
+          '      request gpu: 8 × gpu.example.com',
+          '',
+        ].join('\n'),
+        stderr: 'dry run: nothing was submitted\n',
+      });
+      const json = JSON.parse(
+        (await run(['submit', '-f', file, '--dry-run', '-o', 'json'])).stdout,
+      );
+      expect(json.matchDeviceAttribute).toBe('gpu.example.com/interconnect');
+    });
+
+    it('refuses a bad attribute name with the annotation and its line', async () => {
+      const file = nvlinkFile('bad.yaml', 'interconnect');
+      expect(await run(['submit', '-f', file, '--dry-run'])).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `error: ${file} (document 2): line 15: metadata.annotations["muster.dev/match-device-attribute"]: must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect (got "interconnect")\n`,
+      });
+    });
+  });
+
   it('refuses a job naming a template the file lacks, with the field and its line', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'muster-cli-spec-')), 'dra.yaml');
     writeFileSync(

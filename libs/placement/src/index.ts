@@ -74,6 +74,9 @@ export {
 } from './lib/scheduling';
 
 export {
+  ATTRIBUTE_DOMAIN_MAX_LENGTH,
+  ATTRIBUTE_ID_MAX_LENGTH,
+  attributeNameProblem,
   claimsProblem,
   compileDeviceSelector,
   deviceKey,

@@ -20,7 +20,7 @@ import { readManifestFile } from '../manifests/documents';
 import { parseOnClusterLost, ON_CLUSTER_LOST_CHOICES } from '../manifests/job-settings';
 import { outcomeExitCode } from '../output/job-states';
 import { renderOneOfMany, type OutputFormat } from '../output/output-format';
-import { podSetClaimLines } from '../output/claim-views';
+import { jobDeviceConstraint, podSetClaimLines } from '../output/claim-views';
 import { podSetLine } from '../output/job-views';
 import type { CliContext } from './cli-context';
 import { outputOption } from './cli-context';
@@ -147,6 +147,8 @@ function printDryRun(ctx: CliContext, drafts: JobDraft[], format: OutputFormat):
       ctx.print(
         `${d.source}: ${d.kind} → job "${d.spec.name}" in queue ${d.spec.queue}, ${members} members\n`,
       );
+      const devices = jobDeviceConstraint(d.spec);
+      if (devices) ctx.print(`  devices: ${devices}\n`);
       for (const ps of d.spec.podSets) {
         ctx.print(`  ${podSetLine(ps)}\n`);
         for (const line of podSetClaimLines(ps, d.spec.resourceClaimTemplates))

@@ -69,6 +69,7 @@ function job(id: string, name: string, state = JobState.JOB_STATE_QUEUED): Job {
       podSetGroups: [],
       namespace: '',
       resourceClaimTemplates: [],
+      matchDeviceAttribute: '',
     },
     state,
     reason: '',

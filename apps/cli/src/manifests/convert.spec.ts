@@ -985,6 +985,208 @@ spec:
     });
   });
 
+  describe('one device attribute shared by the whole gang (muster.dev/match-device-attribute)', () => {
+    const ANNOTATION = 'muster.dev/match-device-attribute';
+    const AT = `metadata.annotations["${ANNOTATION}"]`;
+    const NVLINK = 'gpu.example.com/interconnect';
+
+    /** FILE with the annotation on the Job, on line 18. */
+    function annotated(value: string): string {
+      return edited(
+        '  name: infer\n',
+        `  name: infer\n  annotations:\n    ${ANNOTATION}: ${JSON.stringify(value)}\n`,
+      );
+    }
+
+    it('is sent from the annotation of a Job whose pods claim devices, and traced to it', () => {
+      const { drafts, warnings } = submit(annotated(NVLINK));
+      expect(warnings).toEqual([]);
+      expect(drafts[0]!.spec.matchDeviceAttribute).toBe(NVLINK);
+      expect(drafts[0]!.origins.locate('spec.match_device_attribute')).toBe(`${AT}, line 18`);
+    });
+
+    it('is empty when not written', () => {
+      expect(submit(FILE).drafts[0]!.spec.matchDeviceAttribute).toBe('');
+      expect(convert(batchJob()).spec.matchDeviceAttribute).toBe('');
+    });
+
+    it('is read from the annotation of a JobSet', () => {
+      const { drafts } = draftsFromDocuments(
+        documents(
+          claimTemplate('one-gpu'),
+          jobSet(
+            [
+              { name: 'driver', template: { spec: { template: podTemplate() } } },
+              {
+                name: 'workers',
+                template: { spec: { template: claimingTemplate({ gpu: 'one-gpu' }) } },
+              },
+            ],
+            { name: 'pretrain', annotations: { [ANNOTATION]: NVLINK } },
+          ),
+        ),
+      );
+      expect(drafts[0]!.spec.matchDeviceAttribute).toBe(NVLINK);
+    });
+
+    describe('on a Gang', () => {
+      const workers = { name: 'workers', count: 2, template: claimingTemplate({ gpus: 'eight' }) };
+      const eight = {
+        name: 'eight',
+        spec: {
+          devices: {
+            requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.example.com', count: 8 } }],
+          },
+        },
+      };
+      const gangOf = (spec: Doc, metadata: Doc = { name: 'nvl' }) =>
+        draftsFromDocuments([
+          {
+            source: 'gang.yaml',
+            body: gang({ podSets: [workers], resourceClaimTemplates: [eight], ...spec }, metadata),
+          },
+        ]);
+
+      it('is read from spec.matchDeviceAttribute', () => {
+        const draft = gangOf({ matchDeviceAttribute: NVLINK }).drafts[0]!;
+        expect(draft.spec.matchDeviceAttribute).toBe(NVLINK);
+        expect(draft.origins.locate('spec.match_device_attribute')).toBe(
+          'spec.matchDeviceAttribute',
+        );
+      });
+
+      it('is read from the annotation too, and may be written in both places if they agree', () => {
+        const annotations = { [ANNOTATION]: NVLINK };
+        expect(gangOf({}, { name: 'nvl', annotations }).drafts[0]!.spec.matchDeviceAttribute).toBe(
+          NVLINK,
+        );
+        expect(
+          gangOf({ matchDeviceAttribute: NVLINK }, { name: 'nvl', annotations }).drafts[0]!.spec
+            .matchDeviceAttribute,
+        ).toBe(NVLINK);
+      });
+
+      it.each([
+        [
+          'the annotation and the field disagreeing',
+          () =>
+            gangOf(
+              { matchDeviceAttribute: NVLINK },
+              { name: 'nvl', annotations: { [ANNOTATION]: 'gpu.example.com/clique' } },
+            ),
+          `gang.yaml: spec.matchDeviceAttribute: "${NVLINK}" contradicts ${AT} ("gpu.example.com/clique"); keep one`,
+        ],
+        [
+          'a name that is not a string',
+          () => gangOf({ matchDeviceAttribute: 3 }),
+          'gang.yaml: spec.matchDeviceAttribute: must be a string (got 3); quote it',
+        ],
+        [
+          'a bad name',
+          () => gangOf({ matchDeviceAttribute: 'interconnect' }),
+          'gang.yaml: spec.matchDeviceAttribute: must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect (got "interconnect")',
+        ],
+        [
+          'a gang none of whose pod sets claims devices',
+          () =>
+            draftsFromDocuments([
+              {
+                source: 'gang.yaml',
+                body: gang({
+                  matchDeviceAttribute: NVLINK,
+                  podSets: [{ name: 'workers', count: 2, template: podTemplate() }],
+                }),
+              },
+            ]),
+          'gang.yaml: spec.matchDeviceAttribute: no pod set claims devices; remove it or add resourceClaims',
+        ],
+      ])('refuses %s', (_what, run, expected) => {
+        expect(refused(run)).toBe(expected);
+      });
+    });
+
+    it('refuses it on a job none of whose pod sets claims devices, with the line', () => {
+      const text = [
+        'apiVersion: batch/v1',
+        'kind: Job',
+        'metadata:',
+        '  name: cpu-only',
+        '  annotations:',
+        `    ${ANNOTATION}: ${NVLINK}`,
+        'spec: {template: {spec: {containers: [{name: c, image: i}]}}}',
+        '',
+      ].join('\n');
+      expect(refused(() => submit(text))).toBe(
+        `dra.yaml: line 6: ${AT}: no pod set claims devices; remove it or add resourceClaims`,
+      );
+    });
+
+    it.each([
+      [
+        'a name without a domain',
+        'interconnect',
+        'must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect (got "interconnect")',
+      ],
+      [
+        'two slashes',
+        'gpu.example.com/nvlink/domain',
+        'must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect (got "gpu.example.com/nvlink/domain")',
+      ],
+      [
+        'an empty value',
+        '',
+        'must not be empty: name a device attribute such as gpu.example.com/interconnect, or remove it (got "")',
+      ],
+      [
+        'an empty domain',
+        '/interconnect',
+        'must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect: the domain before "/" is empty (got "/interconnect")',
+      ],
+      [
+        'an empty name',
+        'gpu.example.com/',
+        'must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect: the name after "/" is empty (got "gpu.example.com/")',
+      ],
+      [
+        'a domain with capitals',
+        'GPU.example.com/interconnect',
+        'domain "GPU.example.com" must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got "GPU.example.com/interconnect")',
+      ],
+      [
+        'a domain longer than 63 characters',
+        `${'a'.repeat(60)}.com/interconnect`,
+        `domain must be at most 63 characters (it has 64) (got "${'a'.repeat(60)}.com/interconnect")`,
+      ],
+      [
+        'a name with a dash',
+        'gpu.example.com/nvlink-domain',
+        'name "nvlink-domain" must be a C identifier: letters, digits and "_", not starting with a digit (got "gpu.example.com/nvlink-domain")',
+      ],
+      [
+        'a name starting with a digit',
+        'gpu.example.com/1domain',
+        'name "1domain" must be a C identifier: letters, digits and "_", not starting with a digit (got "gpu.example.com/1domain")',
+      ],
+      [
+        'a name longer than 32 characters',
+        `gpu.example.com/${'x'.repeat(33)}`,
+        `name must be at most 32 characters (it has 33) (got "gpu.example.com/${'x'.repeat(33)}")`,
+      ],
+    ])('refuses %s, naming the annotation and its line', (_what, value, expected) => {
+      expect(refused(() => submit(annotated(value)))).toBe(
+        `dra.yaml (document 2): line 18: ${AT}: ${expected}`,
+      );
+    });
+
+    it('accepts the longest name Kubernetes does, and underscores and capitals in the name', () => {
+      const longest = `${'a'.repeat(59)}.com/${'X_'.repeat(16)}`;
+      expect(submit(annotated(longest)).drafts[0]!.spec.matchDeviceAttribute).toBe(longest);
+      expect(
+        submit(annotated('dra.example.com/pcieRoot_2')).drafts[0]!.spec.matchDeviceAttribute,
+      ).toBe('dra.example.com/pcieRoot_2');
+    });
+  });
+
   it('warns about a claim no container lists, and about template metadata it drops', () => {
     const { warnings } = submit(
       edited(

@@ -17,6 +17,7 @@ import {
   toWireTemplate,
   type ClaimTemplate,
 } from './claim-templates';
+import { attributeNameProblem } from '@muster/placement';
 import { DocumentReader, isMap, type YamlMap } from './document-reader';
 import type { ManifestDocument } from './documents';
 import { FieldOrigins, pathOrigin } from './field-origins';
@@ -205,6 +206,7 @@ function buildSpec(
     return buildPodSet(reader, source, i, origins);
   });
   const claimTemplates = jobClaimTemplates(reader, conversion, namespace, catalog);
+  const matchDeviceAttribute = jobDeviceAttribute(reader, settings, claimTemplates, origins);
   const names = podSets.map((p) => p.name);
   const podSetGroups = conversion.groups.map((g, i) =>
     buildPodSetGroup(reader, g, names, i, origins),
@@ -220,7 +222,26 @@ function buildSpec(
     namespace,
     maxRestarts: settings.maxRestarts?.value ?? 0,
     resourceClaimTemplates: wireTemplates(reader, claimTemplates, origins),
+    matchDeviceAttribute,
   };
+}
+
+/** The attribute every claimed device must share; "" when none is set. */
+function jobDeviceAttribute(
+  reader: DocumentReader,
+  settings: JobSettings,
+  claimTemplates: readonly ClaimTemplate[],
+  origins: FieldOrigins,
+): string {
+  const match = settings.matchDeviceAttribute;
+  if (!match) return '';
+  const value = checked(reader, match, attributeNameProblem);
+  // Every pod claim names a template the job carries, so no template means no pod claims devices.
+  if (claimTemplates.length === 0) {
+    reader.fail(match.path, 'no pod set claims devices; remove it or add resourceClaims');
+  }
+  origins.set('spec.match_device_attribute', pathOrigin(match.path));
+  return value;
 }
 
 /** The templates the job's pod sets name, each once, in the order first named. */

@@ -10,6 +10,7 @@
 //     onClusterLost: wait         # or requeue
 //     namespace: default
 //     labels: {team: nlp}
+//     matchDeviceAttribute: gpu.example.com/interconnect   # every claimed device shares its value
 //     podSets:
 //       - name: workers
 //         count: 16
@@ -43,6 +44,7 @@ const SPEC_FIELDS = [
   'onClusterLost',
   'namespace',
   'labels',
+  'matchDeviceAttribute',
   'podSets',
   'podSetGroups',
   'resourceClaimTemplates',
@@ -87,6 +89,14 @@ export function convertGang(reader: DocumentReader, doc: YamlMap): KindConversio
     });
   }
   mergeLabels(reader, settings, reader.stringMap(spec, 'spec', 'labels'));
+  const match = reader.string(spec, 'spec', 'matchDeviceAttribute');
+  if (match !== undefined) {
+    // Checked with the gang's claims in convert.ts, as the annotation is.
+    settings.matchDeviceAttribute = agree(reader, settings.matchDeviceAttribute, {
+      value: match,
+      path: 'spec.matchDeviceAttribute',
+    });
+  }
 
   const podSets = reader
     .list(spec, 'spec', 'podSets', true)

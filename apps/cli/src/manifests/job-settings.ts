@@ -20,6 +20,8 @@ export interface JobSettings {
   onClusterLost?: Located<OnClusterLost>;
   maxRestarts?: Located<number>;
   namespace?: Located<string>;
+  /** A device attribute every claimed device of the gang shares (JobSpec.matchDeviceAttribute). */
+  matchDeviceAttribute?: Located<string>;
   labels: Record<string, string>;
   labelsPath: string;
 }

@@ -7,6 +7,7 @@ import { childPath } from './paths';
 export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
 export const PRIORITY_ANNOTATION = 'muster.dev/priority';
 export const ON_CLUSTER_LOST_ANNOTATION = 'muster.dev/on-cluster-lost';
+export const MATCH_DEVICE_ATTRIBUTE_ANNOTATION = 'muster.dev/match-device-attribute';
 /** Labels under this prefix steer Kueue; they mean nothing on a Muster job. */
 const KUEUE_PREFIX = 'kueue.x-k8s.io/';
 
@@ -71,6 +72,12 @@ export function kubernetesSettings(reader: DocumentReader, meta: ObjectMeta): Jo
         `must be ${ON_CLUSTER_LOST_CHOICES.join(' or ')} (got ${JSON.stringify(lost)})`,
       );
     settings.onClusterLost = { value, path };
+  }
+  const match = meta.annotations[MATCH_DEVICE_ATTRIBUTE_ANNOTATION];
+  if (match !== undefined) {
+    // Checked with the job's claims in convert.ts, wherever it was written.
+    const path = childPath(annotationsPath, MATCH_DEVICE_ATTRIBUTE_ANNOTATION);
+    settings.matchDeviceAttribute = { value: match, path };
   }
   return settings;
 }

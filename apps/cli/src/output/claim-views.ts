@@ -2,9 +2,20 @@
 // claims, the template each comes from, and per request the device class, how many, selectors
 // and constraints.
 import { isRecord } from '@muster/common';
-import type { PodSet, ResourceClaimTemplate } from '@muster/api';
+import type { JobSpec, PodSet, ResourceClaimTemplate } from '@muster/api';
 
 type Json = Record<string, unknown>;
+
+/**
+ * "every claimed device shares gpu.example.com/interconnect (across members)": the job-wide
+ * device constraint, beside what each claim asks for; undefined when the job sets none.
+ */
+export function jobDeviceConstraint(
+  spec: Pick<JobSpec, 'matchDeviceAttribute'> | undefined,
+): string | undefined {
+  const attribute = spec?.matchDeviceAttribute;
+  return attribute ? `every claimed device shares ${attribute} (across members)` : undefined;
+}
 
 /** Indented lines under a pod set's line; none when its pods claim nothing. */
 export function podSetClaimLines(

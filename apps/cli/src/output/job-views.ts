@@ -1,7 +1,7 @@
 // Jobs for people: the list table and the one-job description of `muster get`.
 import { checkPodTemplate } from '@muster/k8s';
 import { OnClusterLost, TopologyMode, type Job, type PodSet } from '@muster/api';
-import { podSetClaimLines } from './claim-views';
+import { jobDeviceConstraint, podSetClaimLines } from './claim-views';
 import { stateName } from './job-states';
 import { renderFields, renderTable } from './table';
 import { age, isoTime } from './time-format';
@@ -54,6 +54,8 @@ export function renderJobDetails(job: Job, now: Date): string {
     ['Updated', `${isoTime(job.updatedAt)} (${age(job.updatedAt, now)} ago)`],
   ];
   if (job.clientRequestId) fields.push(['Client request', job.clientRequestId]);
+  const devices = jobDeviceConstraint(spec);
+  if (devices) fields.push(['Devices', devices]);
   const podSets = (spec?.podSets ?? []).flatMap((ps) => [
     `  ${podSetLine(ps)}`,
     ...podSetClaimLines(ps, spec?.resourceClaimTemplates ?? []).map((l) => `    ${l}`),

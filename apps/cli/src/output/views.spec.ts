@@ -284,6 +284,7 @@ describe('jobs', () => {
       namespace: 'ml',
       maxRestarts: 2,
       resourceClaimTemplates: [],
+      matchDeviceAttribute: '',
       podSets: [
         {
           name: 'workers',
@@ -374,6 +375,18 @@ describe('jobs', () => {
         '    claim gpu: template one-gpu, one claim per member\n' +
         '      request gpu: 1 × gpu.example.com\n',
     );
+  });
+
+  it('says before the pod sets when every claimed device must share an attribute, and only then', () => {
+    const text = renderJobDetails(
+      { ...job, spec: { ...job.spec!, matchDeviceAttribute: 'gpu.example.com/interconnect' } },
+      now,
+    );
+    expect(text).toContain(
+      'Devices:          every claimed device shares gpu.example.com/interconnect (across members)\n' +
+        'Pod sets:\n',
+    );
+    expect(renderJobDetails(job, now)).not.toContain('Devices:');
   });
 
   it('explains per cluster as a table', () => {

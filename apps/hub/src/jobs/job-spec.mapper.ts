@@ -9,6 +9,7 @@ import {
   qualifiedNameError,
   type PodPolicy,
 } from '@muster/k8s';
+import { attributeNameProblem } from '@muster/placement';
 import { ErrorCode, MusterError, invalidArgument } from '../common/errors';
 import { ClaimError, claimTemplatesOf, podClaimsOf } from './device-claims';
 import type {
@@ -222,10 +223,23 @@ function gangToDomain(spec: wire.JobSpec, limits: SpecLimits): GangSpec {
         `template "${t.name}" is not named by any pod template's spec.resourceClaims`,
       );
   });
+  const attribute = spec.matchDeviceAttribute ?? '';
+  if (attribute !== '') {
+    const problem = attributeNameProblem(attribute);
+    if (problem) throw invalidArgument('spec.match_device_attribute', problem);
+    if (used.size === 0)
+      throw invalidArgument(
+        'spec.match_device_attribute',
+        'no pod set claims devices (spec.resourceClaims in a pod template); remove it or add claims',
+      );
+  }
   // Left out when there are none, so the spec hash of a retried request from before is unchanged.
-  return templates.length > 0
-    ? { podSets, groups, claimTemplates: templates }
-    : { podSets, groups };
+  return {
+    podSets,
+    groups,
+    ...(templates.length > 0 ? { claimTemplates: templates } : {}),
+    ...(attribute !== '' ? { matchDeviceAttribute: attribute } : {}),
+  };
 }
 
 /** Runs a claim check, turning its ClaimError into INVALID_ARGUMENT on `prefix` + its field. */

@@ -45,6 +45,11 @@ export interface GangSpec {
   groups: PodSetGroupSpec[];
   /** DRA claim templates the pod templates name; absent when none (older rows lack it). */
   claimTemplates?: ClaimTemplateSpec[];
+  /**
+   * The device attribute whose value every claimed device of the gang shares, across members
+   * and nodes; absent when none.
+   */
+  matchDeviceAttribute?: string;
 }
 
 export interface JobSpec {

@@ -168,6 +168,7 @@ export function jobSpecToProto(job: Job): wire.JobSpec {
     })),
     podSetGroups: job.gang.groups.map((g) => ({ podSets: g.podSets, level: g.level })),
     resourceClaimTemplates: claimTemplatesToProto(job.gang.claimTemplates),
+    matchDeviceAttribute: job.gang.matchDeviceAttribute ?? '',
   };
 }
 

@@ -332,6 +332,7 @@ function parseBaseView(id: string, spec: GangSpec): BaseView {
       id,
       podSets,
       colocation: group ? { podSets: group.podSets, level: group.level } : undefined,
+      ...(spec.matchDeviceAttribute ? { matchDeviceAttribute: spec.matchDeviceAttribute } : {}),
     },
   };
 }

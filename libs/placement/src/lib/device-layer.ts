@@ -4,6 +4,9 @@
  * terms. Internal to the placement engine.
  */
 import {
+  attributeDomainLabel,
+  attributeOf,
+  attributeValueText,
   claimsKey,
   DeviceClaim,
   DeviceClass,
@@ -81,11 +84,17 @@ export class DeviceLayer {
   private readonly live = new Map<string, Map<string, NodeDevices>>();
   private readonly sources = new Map<string, Map<string, NodeSnapshot>>();
   private readonly shortfalls = new Map<string, string>();
+  /** The attributes some gang's devices must share a value of (Gang.matchDeviceAttribute). */
+  private readonly attributes: string[];
+  /** By cluster and attribute: each value all of some node's devices share → its nodes. */
+  private readonly domainValues = new Map<string, Map<string, Map<string, number>>>();
 
   constructor(gangs: readonly Gang[]) {
     const byKey = new Map<string, Shape>();
+    const attributes = new Set<string>();
     for (const g of gangs) {
       if (!Array.isArray(g?.podSets)) continue;
+      if (typeof g.matchDeviceAttribute === 'string') attributes.add(g.matchDeviceAttribute);
       for (const ps of g.podSets) {
         if (!hasClaims(ps)) continue;
         const key = claimsKey(ps.claims!);
@@ -93,7 +102,46 @@ export class DeviceLayer {
       }
     }
     this.shapes = [...byKey.values()].sort((a, b) => (a.resource < b.resource ? -1 : 1));
-    this.shapesKey = this.shapes.map((s) => s.resource).join(',');
+    this.attributes = [...attributes].sort();
+    this.shapesKey = [...this.shapes.map((s) => s.resource), ...this.attributes].join(',');
+  }
+
+  /**
+   * The values of `attribute` that all of some node's devices share in `cluster`, each with its
+   * number of nodes, most nodes first (then by value).
+   */
+  domains(cluster: string, attribute: string): string[] {
+    const m = this.domainValues.get(cluster)?.get(attribute);
+    if (!m) return [];
+    return [...m]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([v]) => v);
+  }
+
+  /** The node's labels with, per attribute of the batch, the one value its devices share. */
+  private labelled(cluster: string, n: NodeSnapshot): NodeSnapshot['labels'] {
+    if (this.attributes.length === 0) return n.labels;
+    let labels: Record<string, string> | undefined;
+    for (const a of this.attributes) {
+      let value: string | undefined;
+      let mixed = false;
+      for (const d of n.devices ?? []) {
+        const v = attributeOf(d, a);
+        if (v === undefined) continue;
+        const text = attributeValueText(v);
+        if (value === undefined) value = text;
+        else if (value !== text) mixed = true;
+      }
+      if (value === undefined || mixed) continue;
+      labels ??= { ...n.labels };
+      labels[attributeDomainLabel(a)] = value;
+      let byAttr = this.domainValues.get(cluster);
+      if (!byAttr) this.domainValues.set(cluster, (byAttr = new Map()));
+      let counts = byAttr.get(a);
+      if (!counts) byAttr.set(a, (counts = new Map()));
+      counts.set(value, (counts.get(value) ?? 0) + 1);
+    }
+    return labels ?? n.labels;
   }
 
   /** The cluster with each device node's free and allocatable amount of every shape. */
@@ -113,6 +161,7 @@ export class DeviceLayer {
       const hit = nodeViews.get(n);
       if (hit?.key === key) {
         changed = true;
+        if (this.attributes.length > 0) this.labelled(c.name, n);
         return hit.node;
       }
       let known = shapeAmounts.get(n);
@@ -139,7 +188,7 @@ export class DeviceLayer {
         free[s.resource] = amounts.free;
         allocatable[s.resource] = amounts.allocatable;
       }
-      const node: NodeSnapshot = { ...n, free, allocatable };
+      const node: NodeSnapshot = { ...n, labels: this.labelled(c.name, n), free, allocatable };
       nodeViews.set(n, { key, node });
       changed = true;
       return node;

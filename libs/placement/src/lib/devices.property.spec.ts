@@ -322,8 +322,14 @@ const arbPodSet = (name: string) =>
 const arbDeviceGang = (id: string): fc.Arbitrary<Gang> =>
   fc
     .integer({ min: 1, max: 3 })
-    .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => arbPodSet(`ps${i}`))))
-    .map((podSets) => ({ id, podSets }));
+    .chain((n) =>
+      fc.tuple(fc.tuple(...Array.from({ length: n }, (_, i) => arbPodSet(`ps${i}`))), rare(20)),
+    )
+    .map(([podSets, oneDomain]) => ({
+      id,
+      podSets,
+      ...(oneDomain && podSets.some((ps) => claims(ps)) ? { matchDeviceAttribute: LINK } : {}),
+    }));
 
 const arbDeviceGangs = (max: number) =>
   fc
@@ -483,6 +489,19 @@ function checkDevices(
     if (members.size === 0) {
       if (p.devices !== undefined) fail(gang.id, 'devices for a gang that claims none');
       return;
+    }
+    if (gang.matchDeviceAttribute !== undefined) {
+      // Every device of every node a claiming member is on carries one value, the same for all.
+      const values = new Set<string>();
+      for (const n of members.keys())
+        for (const dev of cluster.nodes.find((x) => x.name === n)?.devices ?? []) {
+          const v = lookup(dev, dev.attributes, gang.matchDeviceAttribute);
+          if (v !== undefined)
+            values.add(JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x)));
+        }
+      if (values.size !== 1)
+        fail(gang.id, `members on nodes of ${values.size} values of ${gang.matchDeviceAttribute}`);
+      stat('placed in one domain');
     }
     const lists = p.devices ?? fail(gang.id, 'no devices for a gang that claims some');
     const listed = new Set(lists.map((l) => l.node));

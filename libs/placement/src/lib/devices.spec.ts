@@ -221,3 +221,104 @@ describe('placing gangs by their devices', () => {
     );
   });
 });
+
+describe('one device attribute value for the whole gang (matchDeviceAttribute)', () => {
+  const NVL = 'gpu.example.com/interconnect';
+  // Two multi-node NVLink domains of two nodes each, and a node whose devices are two islands.
+  const domains = (busy: string[] = []) =>
+    cluster('nvl', [
+      ...['n0', 'n1', 'n2', 'n3'].map((n, i) =>
+        node(
+          n,
+          gpus(n, 8, 'H100', 80n, `nvl-${i < 2 ? 'a' : 'b'}`).map((d) =>
+            busy.includes(n) && d.name === 'gpu-0' ? { ...d, allocated: true } : d,
+          ),
+        ),
+      ),
+      node('mixed', [
+        ...gpus('mixed', 4, 'H100', 80n, 'nvl-a'),
+        ...gpus('mixed', 4, 'H100', 80n, 'nvl-b').map((d, i) => ({ ...d, name: `gpu-${4 + i}` })),
+      ]),
+    ]);
+  const wide = (id: string, members: number): Gang => ({
+    ...gang(id, members, [claim(8, [MEM80])]),
+    matchDeviceAttribute: NVL,
+  });
+  const domainOf = (p: PlacedDecision['placement']) =>
+    p.podSets[0]!.nodes.map((n) => (n < 'n2' ? 'nvl-a' : 'nvl-b'));
+
+  it('keeps every member that claims devices in one domain across nodes', () => {
+    // nvl-a has one node with a device taken: only nvl-b holds two members of 8.
+    const d = placeGang([domains(['n0'])], wide('g', 2));
+    expect(d.status).toBe('placed');
+    const p = (d as PlacedDecision).placement;
+    expect([...p.podSets[0]!.nodes].sort()).toEqual(['n2', 'n3']);
+    expect(new Set(domainOf(p)).size).toBe(1);
+    // Without the constraint the same gang may straddle the domains.
+    const loose = placeBatch([domains(['n2'])], [gang('l', 3, [claim(8, [MEM80])])]);
+    expect(loose.placed).toBe(1);
+  });
+
+  it('leaves pod sets without claims free of it, and never uses a node of mixed values', () => {
+    const launcher = {
+      name: 'launcher',
+      count: 1,
+      requests: { pods: 1000n, cpu: 1000n },
+      nodeSelector: { 'kubernetes.io/hostname': 'mixed' },
+    };
+    const g: Gang = { ...wide('g', 2), podSets: [launcher, ...wide('g', 2).podSets] };
+    const d = placeGang([domains()], g) as PlacedDecision;
+    expect(d.status).toBe('placed');
+    expect(d.placement.podSets.find((ps) => ps.podSet === 'launcher')!.nodes).toEqual(['mixed']);
+    expect(d.placement.podSets.find((ps) => ps.podSet === 'workers')!.nodes.includes('mixed')).toBe(
+      false,
+    );
+  });
+
+  it('places a batch of such gangs without sharing a device, each in one domain', () => {
+    const res = placeBatch([domains()], [wide('g1', 2), wide('g2', 2), wide('g3', 2)]);
+    expect(res.placed).toBe(2);
+    const seen = new Set<string>();
+    for (const d of res.decisions) {
+      if (d.status !== 'placed') continue;
+      expect(new Set(domainOf(d.placement)).size).toBe(1);
+      for (const { node: n, devices } of d.placement.devices ?? [])
+        for (const dev of devices) {
+          expect(seen.has(`${n}/${dev}`)).toBe(false);
+          seen.add(`${n}/${dev}`);
+        }
+    }
+    const third = res.decisions.find((d) => d.gangId === 'g3') as UnplacedDecision;
+    expect(third.status).toBe('unplaced');
+    // Two free nodes, but one in each domain: the cluster is tried, and says why it failed.
+    const split = placeGang([domains(['n1', 'n3'])], wide('g', 2)) as UnplacedDecision;
+    expect(split.status).toBe('unplaced');
+    expect(split.explanations[0]!.code).toBe('NoDeviceFits');
+    expect(split.explanations[0]!.message).toBe(
+      `no single ${NVL} domain has room for every member that claims devices (2 tried)`,
+    );
+  });
+
+  it('explains a cluster whose nodes share no value, and refuses a bad attribute naming the field', () => {
+    const islands = cluster('islands', [
+      node('m', [
+        ...gpus('m', 8, 'H100', 80n).map((d, i) => ({
+          ...d,
+          attributes: { ...d.attributes, [NVL]: `isl-${i % 2}` },
+        })),
+      ]),
+    ]);
+    const d = placeGang([islands], wide('g', 1)) as UnplacedDecision;
+    expect(d.status).toBe('unplaced');
+    expect(d.explanations[0]!.message).toBe(`no node's devices all share one value of ${NVL}`);
+    const bad = validateGang({ ...wide('g', 1), matchDeviceAttribute: 'interconnect' });
+    expect(!bad.ok && bad.error.field).toBe('matchDeviceAttribute');
+    expect(!bad.ok && bad.error.message).toMatch(/fully qualified device attribute name/);
+    const noClaims = validateGang({
+      id: 'g',
+      podSets: [{ name: 'w', count: 1, requests: { pods: 1000n } }],
+      matchDeviceAttribute: NVL,
+    });
+    expect(!noClaims.ok && noClaims.error.message).toMatch(/needs a pod set that claims devices/);
+  });
+});

@@ -737,7 +737,8 @@ export class NodeDevices {
   }
 }
 
-function attributeOf(d: Device, qualified: string): DeviceAttributeValue | undefined {
+/** A device's attribute by qualified name (an unqualified entry carries the driver's domain). */
+export function attributeOf(d: Device, qualified: string): DeviceAttributeValue | undefined {
   const attrs = d.attributes ?? {};
   if (Object.prototype.hasOwnProperty.call(attrs, qualified)) return attrs[qualified];
   // An unqualified name in the slice carries the driver's domain.
@@ -774,6 +775,55 @@ function sameValue(a: unknown, b: unknown): boolean {
 
 /** Prefix of the per-batch resources that stand for one member's device claims. */
 export const DEVICE_SHAPE_PREFIX = 'devices.muster.dev/';
+
+/** The longest domain of a DRA attribute name Kubernetes accepts (as for driver names). */
+export const ATTRIBUTE_DOMAIN_MAX_LENGTH = 63;
+/** The longest C identifier after the "/" Kubernetes accepts (resource.DeviceMaxIDLength). */
+export const ATTRIBUTE_ID_MAX_LENGTH = 32;
+
+const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const ATTRIBUTE_SHAPE =
+  'must be a fully qualified device attribute name, <domain>/<name> such as gpu.example.com/interconnect';
+
+/**
+ * Why `value` is not a fully qualified DRA attribute name ("<domain>/<name>", the domain a
+ * DNS-1123 subdomain of at most 63 characters, the name a C identifier of at most 32, as
+ * Kubernetes checks a constraint's matchAttribute), or `undefined` when it is one.
+ */
+export function attributeNameProblem(value: unknown): string | undefined {
+  if (typeof value !== 'string') return 'must be a string';
+  if (value === '')
+    return 'must not be empty: name a device attribute such as gpu.example.com/interconnect, or remove it';
+  const parts = value.split('/');
+  if (parts.length !== 2) return ATTRIBUTE_SHAPE;
+  const [domain, name] = parts as [string, string];
+  if (domain === '') return `${ATTRIBUTE_SHAPE}: the domain before "/" is empty`;
+  if (domain.length > ATTRIBUTE_DOMAIN_MAX_LENGTH)
+    return `domain must be at most ${ATTRIBUTE_DOMAIN_MAX_LENGTH} characters (it has ${domain.length})`;
+  if (!DNS_SUBDOMAIN.test(domain))
+    return `domain "${domain}" must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`;
+  if (name === '') return `${ATTRIBUTE_SHAPE}: the name after "/" is empty`;
+  if (name.length > ATTRIBUTE_ID_MAX_LENGTH)
+    return `name must be at most ${ATTRIBUTE_ID_MAX_LENGTH} characters (it has ${name.length})`;
+  if (!C_IDENTIFIER.test(name))
+    return `name "${name}" must be a C identifier: letters, digits and "_", not starting with a digit`;
+  return undefined;
+}
+
+/**
+ * The node label, in placement's own snapshot views only, that carries the one value of
+ * `attribute` all of a node's devices share (see {@link Gang.matchDeviceAttribute}).
+ */
+export function attributeDomainLabel(attribute: string): string {
+  return `${DEVICE_SHAPE_PREFIX}domain-${shapeResource(attribute).slice(-16)}`;
+}
+
+/** The text of one attribute value, the same for equal values of the same type. */
+export function attributeValueText(v: DeviceAttributeValue): string {
+  if (typeof v === 'object') return `version ${v.version}`;
+  return typeof v === 'bigint' ? `int ${v}` : typeof v === 'boolean' ? `bool ${v}` : v;
+}
 
 /** The canonical text of one member's claims, the identity of its shape. */
 export function claimsKey(claims: readonly DeviceClaim[]): string {

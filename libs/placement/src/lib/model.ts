@@ -3,7 +3,14 @@
  * and what a batch job needs (a {@link Gang}). Plain data, no behaviour: snapshots come from
  * cluster agents, gangs from the job API, and both must be cheap to serialise and compare.
  */
-import { claimsProblem, CounterSet, Device, DeviceClaim, DeviceClass } from './devices';
+import {
+  attributeNameProblem,
+  claimsProblem,
+  CounterSet,
+  Device,
+  DeviceClaim,
+  DeviceClass,
+} from './devices';
 import { isValidResourceName, parseResourceList, QuantityMap, ResourceList } from './resources';
 import { err, ok, Result } from './result';
 
@@ -173,6 +180,13 @@ export interface Gang {
    * it there). They are explained with code `ExcludedForGang` and the given text. Default none.
    */
   readonly excludedClusters?: Readonly<Record<string, string>>;
+  /**
+   * A fully qualified device attribute (`gpu.example.com/interconnect`) whose value every device
+   * the members claim shares, across members and nodes (a multi-node NVLink domain, say). The
+   * members that claim devices then go only to nodes whose devices all carry one value of it,
+   * the same value for the whole gang. Needs a pod set with claims. Default none.
+   */
+  readonly matchDeviceAttribute?: string;
 }
 
 /** {@link PodSet} with raw quantity strings, as it arrives from a job spec. */
@@ -415,6 +429,16 @@ export function validateGang(gang: Gang): Result<Gang> {
       'excludedClusters',
       'excludedClusters must map cluster names to reasons',
     );
+  }
+  if (gang.matchDeviceAttribute !== undefined) {
+    const problem = attributeNameProblem(gang.matchDeviceAttribute);
+    if (problem) return err('InvalidGang', 'matchDeviceAttribute', problem);
+    if (!gang.podSets.some((ps) => Array.isArray(ps.claims) && ps.claims.length > 0))
+      return err(
+        'InvalidGang',
+        'matchDeviceAttribute',
+        `gang ${gang.id}: matchDeviceAttribute needs a pod set that claims devices`,
+      );
   }
   if (gang.colocation !== undefined) {
     const c = gang.colocation;

@@ -28,7 +28,7 @@ import {
   scoreKey,
 } from './cluster-index';
 import { claimsDevices, DeviceLayer, NodeDeviceList, withShapes } from './device-layer';
-import { DEVICE_SHAPE_PREFIX } from './devices';
+import { attributeDomainLabel, DEVICE_SHAPE_PREFIX } from './devices';
 import { diagnose, FitExplanation } from './explain';
 import { AttemptFailure, placeInCluster, precheck, PreparedGang, prepareGang } from './fit';
 import { ClusterSnapshot, clusterProblem, Gang, NodeSnapshot, validateGang } from './model';
@@ -279,7 +279,10 @@ class PlacementEngine {
     const failures = new Map<string, AttemptFailure>();
     const deviceFailures = new Map<string, string>();
     for (const { cx } of candidates) {
-      const decided = this.placeIn(cx, gang, pg, failures, deviceFailures);
+      const decided =
+        gang.matchDeviceAttribute !== undefined && this.devices
+          ? this.placeInOneDomain(cx, gang, gang.matchDeviceAttribute, failures, deviceFailures)
+          : this.placeIn(cx, gang, pg, failures, deviceFailures);
       if (decided) return { status: 'placed', gangId, placement: decided };
     }
     const explanations = this.explain(gang)
@@ -343,6 +346,36 @@ class PlacementEngine {
     return undefined;
   }
 
+  /**
+   * The gang placed in `cx` with every member that claims devices on nodes whose devices share
+   * one value of `attribute`, the same for all (tried value by value, the one most nodes share
+   * first), or `undefined` with why in `deviceFailures`.
+   */
+  private placeInOneDomain(
+    cx: ClusterIndex,
+    gang: Gang,
+    attribute: string,
+    failures: Map<string, AttemptFailure>,
+    deviceFailures: Map<string, string>,
+  ): Placement | undefined {
+    const values = this.devices!.domains(cx.name, attribute);
+    for (const value of values) {
+      const variant = inDomain(gang, attribute, value);
+      const prepared = this.prepare(variant);
+      if (!prepared.ok || !precheck(cx, prepared.pg)) continue;
+      const decided = this.placeIn(cx, variant, prepared.pg, failures, new Map());
+      if (decided) return decided;
+    }
+    failures.delete(cx.name);
+    deviceFailures.set(
+      cx.name,
+      values.length === 0
+        ? `no node's devices all share one value of ${attribute}`
+        : `no single ${attribute} domain has room for every member that claims devices (${values.length} tried)`,
+    );
+    return undefined;
+  }
+
   /** An explanation that names a device shape, said in terms of the gang's device claims. */
   private inDeviceTerms(gang: Gang, e: FitExplanation): FitExplanation {
     if (!e.message.includes(DEVICE_SHAPE_PREFIX) && !e.resource?.startsWith(DEVICE_SHAPE_PREFIX))
@@ -392,6 +425,29 @@ class PlacementEngine {
       domain: domainRef(cx, cx.commonDomain(all)),
     };
   }
+}
+
+/** Each gang's variants confined to one value of its matchDeviceAttribute, by value. */
+const domainVariants = new WeakMap<Gang, Map<string, Gang>>();
+
+/** The gang with each pod set that claims devices kept to nodes of one attribute value. */
+function inDomain(gang: Gang, attribute: string, value: string): Gang {
+  let byValue = domainVariants.get(gang);
+  if (!byValue) domainVariants.set(gang, (byValue = new Map()));
+  let variant = byValue.get(value);
+  if (!variant) {
+    const label = attributeDomainLabel(attribute);
+    variant = {
+      ...gang,
+      podSets: gang.podSets.map((ps) =>
+        Array.isArray(ps.claims) && ps.claims.length > 0
+          ? { ...ps, nodeSelector: { ...ps.nodeSelector, [label]: value } }
+          : ps,
+      ),
+    };
+    byValue.set(value, variant);
+  }
+  return variant;
 }
 
 /** Whether a cluster is offered to placement at all, from its snapshot alone. */

@@ -139,6 +139,13 @@ export interface JobSpec {
   maxRestarts: number;
   /** The ResourceClaimTemplates the pod templates name (DRA device claims). */
   resourceClaimTemplates: ResourceClaimTemplate[];
+  /**
+   * A fully qualified DRA device attribute ("gpu.example.com/interconnect") whose value every
+   * device the gang's members claim shares, across members and nodes: a multi-node NVLink
+   * domain, say. Members that claim devices then go only to nodes whose devices all carry one
+   * value of it. Empty: no such constraint (a claim's own constraints still hold).
+   */
+  matchDeviceAttribute: string;
 }
 
 export interface JobSpec_LabelsEntry {
@@ -543,6 +550,7 @@ function createBaseJobSpec(): JobSpec {
     namespace: "",
     maxRestarts: 0,
     resourceClaimTemplates: [],
+    matchDeviceAttribute: "",
   };
 }
 
@@ -577,6 +585,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     for (const v of message.resourceClaimTemplates) {
       ResourceClaimTemplate.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.matchDeviceAttribute !== "") {
+      writer.uint32(90).string(message.matchDeviceAttribute);
     }
     return writer;
   },
@@ -677,6 +688,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.resourceClaimTemplates.push(ResourceClaimTemplate.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.matchDeviceAttribute = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -734,6 +753,11 @@ export const JobSpec: MessageFns<JobSpec> = {
         : globalThis.Array.isArray(object?.resource_claim_templates)
         ? object.resource_claim_templates.map((e: any) => ResourceClaimTemplate.fromJSON(e))
         : [],
+      matchDeviceAttribute: isSet(object.matchDeviceAttribute)
+        ? globalThis.String(object.matchDeviceAttribute)
+        : isSet(object.match_device_attribute)
+        ? globalThis.String(object.match_device_attribute)
+        : "",
     };
   },
 
@@ -775,6 +799,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.resourceClaimTemplates?.length) {
       obj.resourceClaimTemplates = message.resourceClaimTemplates.map((e) => ResourceClaimTemplate.toJSON(e));
     }
+    if (message.matchDeviceAttribute !== "") {
+      obj.matchDeviceAttribute = message.matchDeviceAttribute;
+    }
     return obj;
   },
 
@@ -802,6 +829,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.maxRestarts = object.maxRestarts ?? 0;
     message.resourceClaimTemplates = object.resourceClaimTemplates?.map((e) => ResourceClaimTemplate.fromPartial(e)) ||
       [];
+    message.matchDeviceAttribute = object.matchDeviceAttribute ?? "";
     return message;
   },
 };
