@@ -265,15 +265,29 @@ async function main() {
   const { kubeJSON } = require(join(root, 'infra/testbed/dist/index.js'));
   const where = testbed.cluster(draJob.cluster);
   const claims = (await kubeJSON(where, 'GET', '/apis/resource.k8s.io/v1/resourceclaims')).items;
+  const slices = (await kubeJSON(where, 'GET', '/apis/resource.k8s.io/v1/resourceslices')).items;
+  const domainOf = new Map(
+    slices.flatMap((s) =>
+      (s.spec.devices ?? []).map((d) => [
+        `${s.spec.pool.name}/${d.name}`,
+        d.attributes?.interconnect?.string,
+      ]),
+    ),
+  );
+  const domains = new Set();
+  const ownPrefix = `m-${dra.replace(/-/g, '').slice(0, 12)}-`;
   for (const c of claims) {
     const results = c.status?.allocation?.devices?.results ?? [];
-    if (results.length === 0) continue;
+    // The claims of this gang's members (named after the gang id, as the agent names them).
+    if (results.length === 0 || !c.metadata.name.startsWith(ownPrefix)) continue;
+    for (const r of results) domains.add(domainOf.get(`${r.pool}/${r.device}`));
     console.log(
       dim(
         `  # ${draJob.cluster}'s scheduler allocated ${c.metadata.name}: ${results.map((r) => `${r.pool}/${r.device}`).join(' ')}`,
       ),
     );
   }
+  console.log(dim(`  # all of them in NVLink domain ${[...domains].join(', ')}`));
 
   step('A killed agent: the gang moves only once its old copy is confirmed gone');
   console.log(dim('  # a Job that asks to be placed elsewhere if its cluster is lost'));
