@@ -64,6 +64,7 @@ Examples:
 
   clusters
     .command('get')
+    .alias('describe')
     .description(
       'show one cluster: capacity, DRA devices per DeviceClass, topology levels, access providers, conditions',
     )
