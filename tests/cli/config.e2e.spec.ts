@@ -124,6 +124,7 @@ describe('help, usage errors and completion', () => {
     ['queues', 'list'],
     ['queues', 'get'],
     ['queues', 'create'],
+    ['queues', 'update'],
     ['queues', 'delete'],
     ['config'],
     ['config', 'view'],

@@ -78,6 +78,9 @@ describe('clusters', () => {
     r = await cli.run(['clusters', 'get', 'gpu-east']);
     expect(r.stdout).toContain('Status:          NeverConnected\n');
     expect(r.stdout).toContain('Access providers:\n  muster: https://10.0.0.1:6443\n');
+    // kubectl's verb works too.
+    const described = await cli.run(['clusters', 'describe', 'gpu-east']);
+    expect([described.code, described.stdout.split('\n')[0]]).toEqual([0, r.stdout.split('\n')[0]]);
 
     r = await cli.run(['clusters', 'cordon', 'cpu-west', '--reason', 'maintenance']);
     expect([r.code, r.stdout]).toEqual([0, 'cluster cpu-west cordoned\n']);
@@ -148,9 +151,11 @@ describe('queues', () => {
     expect((await cli.run(['queues', 'create', 'scratch'])).code).toBe(0);
 
     r = await cli.run(['queues', 'list']);
-    expect(r.stdout).toMatch(/^NAME\s+WEIGHT\s+NAMESPACES\s+AGE\s+DESCRIPTION\n/);
-    expect(r.stdout).toMatch(/\nresearch\s+2\s+default,ml\s+\d+s\s+NLP team\n/);
-    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+\d+s\s+-\n/);
+    expect(r.stdout).toMatch(
+      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+AGE\s+DESCRIPTION\n/,
+    );
+    expect(r.stdout).toMatch(/\nresearch\s+2\s+default,ml\s+-\s+-\s+-\s+-\s+\d+s\s+NLP team\n/);
+    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
 
     r = await cli.run(['queues', 'get', 'research', '-o', 'json']);
     expect(JSON.parse(r.stdout)).toMatchObject({
@@ -168,6 +173,53 @@ describe('queues', () => {
     expect(names).toEqual(['research']);
     r = await cli.run(['queues', 'delete', 'scratch']);
     expect([r.code, r.stderr]).toEqual([3, 'error: queue "scratch" not found\n']);
+  });
+
+  it('quota: create in a cohort, list, update, remove; the hub keeps what the CLI sent', async () => {
+    let r = await cli.run([
+      'queues',
+      'create',
+      'nlp',
+      '--quota',
+      'nvidia.com/gpu=16,cpu=512',
+      '--cohort',
+      'labs',
+      '--borrowing-limit',
+      'nvidia.com/gpu=8',
+    ]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    r = await cli.run(['queues', 'get', 'nlp', '-o', 'json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      quota: {
+        nominal: { 'nvidia.com/gpu': '16', cpu: '512' },
+        cohort: 'labs',
+        borrowingLimit: { 'nvidia.com/gpu': '8' },
+      },
+      usage: { used: { 'nvidia.com/gpu': '0', cpu: '0' } },
+    });
+    r = await cli.run(['queues', 'list']);
+    expect(r.stdout).toMatch(/\nnlp\s+1\s+default\s+labs\s+gpu 16, cpu 512\s+-\s+-\s/);
+    r = await cli.run(['queues', 'update', 'nlp', '--lending-limit', 'nvidia.com/gpu=4']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    r = await cli.run(['queues', 'get', 'nlp', '-o', 'json']);
+    expect(JSON.parse(r.stdout).quota).toMatchObject({
+      cohort: 'labs',
+      borrowingLimit: { 'nvidia.com/gpu': '8' },
+      lendingLimit: { 'nvidia.com/gpu': '4' },
+    });
+    r = await cli.run(['queues', 'get', 'nlp']);
+    expect(r.stdout).toMatch(/Quota:\s+.*nvidia.com\/gpu 16/);
+    r = await cli.run(['queues', 'update', 'nlp', '--no-quota']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    r = await cli.run(['queues', 'get', 'nlp', '-o', 'json']);
+    expect(JSON.parse(r.stdout).quota).toBeUndefined();
+    // A bad quantity is refused before the hub is asked, naming the flag.
+    r = await cli.run(['queues', 'create', 'bad', '--quota', 'nvidia.com/gpu=lots']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'error: --quota: nvidia.com/gpu: "lots" is not a Kubernetes quantity\n',
+    ]);
+    await cli.run(['queues', 'delete', 'nlp']);
   });
 
   it('refuses a duplicate queue and a bad weight', async () => {

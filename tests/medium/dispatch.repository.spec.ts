@@ -148,6 +148,7 @@ describe('CycleRepository.commitCycle', () => {
     expect(await stateOf(id)).toEqual({ state: 'Reserved', cluster: 'w1', token: 1 });
     expect(await cycle.reservations()).toContainEqual({
       jobId: id,
+      queue: 'q',
       cluster: 'w1',
       fencingToken: 1,
       nodeRequests: { n0: { cpu: '2' } },

@@ -212,6 +212,12 @@ const spec = fc.record({
   ),
 });
 const id = fc.oneof(fc.uuid(), fc.constant(randomUUID()), anyName);
+/** Resource → quantity maps with nonsense in names and amounts. */
+const resourceMap = fc.dictionary(
+  fc.oneof(fc.constantFrom('nvidia.com/gpu', 'cpu', 'memory'), fc.string({ maxLength: 20 })),
+  fc.oneof(fc.constantFrom('8', '64Gi', '-1', '1e999', '0.5'), fc.string({ maxLength: 10 })),
+  { maxKeys: 3 },
+);
 const queueMsg = fc.record({
   name: anyName,
   description: fc.oneof(fc.string(), huge),
@@ -219,6 +225,15 @@ const queueMsg = fc.record({
   allowedNamespaces: fc.array(anyName, { maxLength: 5 }),
   createdAt: fc.constant(undefined),
   updatedAt: fc.constant(undefined),
+  quota: fc.option(
+    fc.record({
+      nominal: resourceMap,
+      cohort: fc.oneof(fc.constant(''), anyName),
+      borrowingLimit: resourceMap,
+      lendingLimit: resourceMap,
+    }),
+    { nil: undefined },
+  ),
 });
 const accessProvider = fc.record({
   name: anyName,

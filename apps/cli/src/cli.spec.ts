@@ -1,7 +1,24 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+} from '@grpc/grpc-js';
+import { InventoryServiceService, type Queue } from '@muster/api';
 import { runCli } from './cli';
+import {
+  mergeQuota,
+  parseQuotaFlags,
+  parseResourceList,
+  queueUpdate,
+  type QueueSettingsFlags,
+  type QuotaFlags,
+} from './commands/queue-quota';
+import { UsageError } from './errors';
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
   let stdout = '';
@@ -174,5 +191,411 @@ describe('runCli', () => {
       stderr:
         'error: --name names one job, but the manifests hold 2 jobs; drop --name or split them\n',
     });
+  });
+});
+
+describe('queue quota flags', () => {
+  const refused = async (argv: string[]) => {
+    const r = await run(argv);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    return r.stderr;
+  };
+
+  it.each([
+    [['--quota', 'nvidia.com/gpu'], '--quota: "nvidia.com/gpu" needs =QUANTITY'],
+    [['--quota', 'cpu=8,nvidia.com/gpu'], '--quota: "nvidia.com/gpu" needs =QUANTITY'],
+    [['--quota', '=64'], '--quota: "=64" needs a resource name before ='],
+    [['--quota', 'cpu='], '--quota: "cpu=" needs a quantity after ='],
+    [
+      ['--quota', ''],
+      '--quota: needs RESOURCE=QUANTITY[,RESOURCE=QUANTITY...], e.g. --quota nvidia.com/gpu=64,cpu=512',
+    ],
+    [
+      ['--quota', 'cpu=8,'],
+      '--quota: empty entry in "cpu=8,"; separate RESOURCE=QUANTITY entries with single commas',
+    ],
+    [
+      ['--quota', 'NVIDIA GPU=8'],
+      '--quota: "NVIDIA GPU" is not a resource name (such as cpu, memory or nvidia.com/gpu)',
+    ],
+    [
+      ['--quota', 'nvidia.com/gpu=lots'],
+      '--quota: nvidia.com/gpu: "lots" is not a Kubernetes quantity',
+    ],
+    [['--quota', 'cpu=-2'], '--quota: cpu: "-2" is negative'],
+    [['--quota', 'cpu=1e30'], '--quota: cpu: "1e30" is too large'],
+    [
+      ['--quota', 'nvidia.com/gpu=64', '--quota', 'nvidia.com/gpu=32'],
+      '--quota: nvidia.com/gpu is given twice (64 and 32)',
+    ],
+    [['--quota', 'cpu=8', '--borrowing-limit', 'cpu'], '--borrowing-limit: "cpu" needs =QUANTITY'],
+    [
+      ['--quota', 'cpu=8', '--lending-limit', 'cpu=x'],
+      '--lending-limit: cpu: "x" is not a Kubernetes quantity',
+    ],
+    [
+      ['--quota', 'cpu=8', '--cohort', 'Research'],
+      '--cohort: "Research" must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
+    ],
+    [
+      ['--cohort', 'research'],
+      '--cohort needs a quota; add --quota RESOURCE=QUANTITY, e.g. --quota nvidia.com/gpu=64,cpu=512',
+    ],
+    [
+      ['--borrowing-limit', 'cpu=1'],
+      '--borrowing-limit needs a quota; add --quota RESOURCE=QUANTITY, e.g. --quota nvidia.com/gpu=64,cpu=512',
+    ],
+    [
+      ['--cohort', 'research', '--borrowing-limit', 'cpu=1', '--lending-limit', 'cpu=1'],
+      '--cohort, --borrowing-limit and --lending-limit need a quota; add --quota RESOURCE=QUANTITY, e.g. --quota nvidia.com/gpu=64,cpu=512',
+    ],
+    [
+      ['--quota', 'cpu=8', '--borrowing-limit', 'cpu=1'],
+      '--borrowing-limit needs --cohort: a queue borrows only from the queues of its cohort',
+    ],
+    [
+      ['--quota', 'cpu=8', '--lending-limit', 'cpu=1'],
+      '--lending-limit needs --cohort: a queue lends only to the queues of its cohort',
+    ],
+    [
+      [
+        '--quota',
+        'nvidia.com/gpu=8',
+        '--cohort',
+        'research',
+        '--borrowing-limit',
+        'cpu=1,memory=1Gi',
+      ],
+      '--borrowing-limit: names cpu, memory, which the quota does not (it names nvidia.com/gpu); a resource the quota does not name is not limited',
+    ],
+  ])('create %j: %s', async (flags, message) => {
+    expect(await refused(['queues', 'create', 'nlp', ...flags])).toBe(`error: ${message}\n`);
+  });
+
+  it('has no --no-quota on create', async () => {
+    expect(await refused(['queues', 'create', 'nlp', '--no-quota'])).toContain(
+      "error: unknown option '--no-quota'",
+    );
+  });
+
+  it.each([
+    [
+      [],
+      'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit or --no-quota',
+    ],
+    [['--quota', 'gpu'], '--quota: "gpu" needs =QUANTITY'],
+    [['--no-quota', '--quota', 'cpu=1'], '--no-quota removes the quota; it cannot go with --quota'],
+    [['--quota', 'cpu=1', '--no-quota'], '--no-quota removes the quota; it cannot go with --quota'],
+    [
+      ['--no-quota', '--cohort', 'research', '--lending-limit', 'cpu=1'],
+      '--no-quota removes the quota; it cannot go with --cohort and --lending-limit',
+    ],
+  ])('update %j: %s', async (flags, message) => {
+    expect(await refused(['queues', 'update', 'nlp', ...flags])).toBe(`error: ${message}\n`);
+  });
+
+  it('reads k=v lists repeated or comma-separated, trimmed, with exact quantity strings', () => {
+    expect(
+      parseResourceList('--quota', [
+        'nvidia.com/gpu=64, cpu=512',
+        'memory = 2Ti',
+        'cpu-milli=500m',
+      ]),
+    ).toEqual({ 'nvidia.com/gpu': '64', cpu: '512', memory: '2Ti', 'cpu-milli': '500m' });
+    expect(parseResourceList('--lending-limit', [''], true)).toEqual({});
+    // Names that are also properties of every object are resources like any other.
+    expect(parseResourceList('--quota', ['constructor=1,toString=2'])).toEqual({
+      constructor: '1',
+      toString: '2',
+    });
+    expect(() =>
+      mergeQuota(
+        undefined,
+        parseQuotaFlags({ quota: ['cpu=1'], cohort: 'c', lendingLimit: ['constructor=1'] }),
+      ),
+    ).toThrow('--lending-limit: names constructor, which the quota does not');
+    expect(
+      parseQuotaFlags({ quota: ['cpu=8'], cohort: ' research ', borrowingLimit: [''] }),
+    ).toEqual({ remove: false, nominal: { cpu: '8' }, cohort: 'research', borrowingLimit: {} });
+    expect(parseQuotaFlags({ quota: false })).toEqual({ remove: true });
+    expect(parseQuotaFlags({}, { noQuota: true })).toEqual({ remove: true });
+    expect(parseQuotaFlags({})).toEqual({ remove: false });
+  });
+
+  it('builds the quota of a new queue', () => {
+    expect(mergeQuota(undefined, parseQuotaFlags({}))).toBeUndefined();
+    expect(
+      mergeQuota(
+        undefined,
+        parseQuotaFlags({
+          quota: ['nvidia.com/gpu=16'],
+          cohort: 'research',
+          borrowingLimit: ['nvidia.com/gpu=8'],
+        }),
+      ),
+    ).toEqual({
+      nominal: { 'nvidia.com/gpu': '16' },
+      cohort: 'research',
+      borrowingLimit: { 'nvidia.com/gpu': '8' },
+      lendingLimit: {},
+    });
+  });
+
+  describe('an update', () => {
+    const current: Queue = {
+      name: 'nlp',
+      description: 'NLP team',
+      weight: 2,
+      allowedNamespaces: ['default', 'ml'],
+      createdAt: new Date('2025-01-01T00:00:00Z'),
+      updatedAt: new Date('2025-01-01T00:00:00Z'),
+      quota: {
+        nominal: { 'nvidia.com/gpu': '16', cpu: '512' },
+        cohort: 'research',
+        borrowingLimit: { 'nvidia.com/gpu': '8', cpu: '64' },
+        lendingLimit: { 'nvidia.com/gpu': '4' },
+      },
+      usage: { used: { cpu: '1' }, borrowed: {}, available: {} },
+    };
+    const settings = {
+      name: 'nlp',
+      description: 'NLP team',
+      weight: 2,
+      allowedNamespaces: ['default', 'ml'],
+    };
+    const update = (flags: QueueSettingsFlags & QuotaFlags, noQuota = false, queue = current) =>
+      queueUpdate(queue, flags, parseQuotaFlags(flags, { noQuota }));
+
+    it('keeps what no flag names, and sends no output-only fields', () => {
+      expect(update({ weight: 5 })).toEqual({ ...settings, weight: 5, quota: current.quota });
+      expect(update({ description: '', allowedNamespace: ['ml'] })).toEqual({
+        ...settings,
+        description: '',
+        allowedNamespaces: ['ml'],
+        quota: current.quota,
+      });
+    });
+
+    it('replaces the nominal quota, keeping the limits on resources it still names', () => {
+      expect(update({ quota: ['nvidia.com/gpu=32'] }).quota).toEqual({
+        nominal: { 'nvidia.com/gpu': '32' },
+        cohort: 'research',
+        borrowingLimit: { 'nvidia.com/gpu': '8' },
+        lendingLimit: { 'nvidia.com/gpu': '4' },
+      });
+    });
+
+    it('replaces a limit as a whole, or removes it with ""', () => {
+      expect(update({ borrowingLimit: ['cpu=32'], lendingLimit: [''] }).quota).toEqual({
+        ...current.quota,
+        borrowingLimit: { cpu: '32' },
+        lendingLimit: {},
+      });
+    });
+
+    it('moves to another cohort with its limits, or leaves the cohort and its limits', () => {
+      expect(update({ cohort: 'vision' }).quota).toEqual({ ...current.quota, cohort: 'vision' });
+      expect(update({ cohort: '' }).quota).toEqual({
+        nominal: current.quota!.nominal,
+        cohort: '',
+        borrowingLimit: {},
+        lendingLimit: {},
+      });
+      expect(() => update({ cohort: '', lendingLimit: ['cpu=1'] })).toThrow(
+        new UsageError(
+          '--lending-limit needs --cohort: a queue lends only to the queues of its cohort',
+        ),
+      );
+    });
+
+    it('removes the quota with --no-quota', () => {
+      expect(update({ quota: false }, true)).toEqual(settings);
+    });
+
+    it('gives a queue without a quota one, or refuses quota parts it cannot have', () => {
+      const bare: Queue = { ...current, quota: undefined, usage: undefined };
+      expect(update({ quota: ['cpu=8'] }, false, bare).quota).toEqual({
+        nominal: { cpu: '8' },
+        cohort: '',
+        borrowingLimit: {},
+        lendingLimit: {},
+      });
+      expect(() => update({ cohort: 'research' }, false, bare)).toThrow(
+        new UsageError(
+          '--cohort needs a quota, and queue nlp has none; add --quota RESOURCE=QUANTITY, e.g. --quota nvidia.com/gpu=64,cpu=512',
+        ),
+      );
+      const alone: Queue = {
+        ...bare,
+        quota: { ...current.quota!, cohort: '', borrowingLimit: {}, lendingLimit: {} },
+      };
+      expect(() => update({ borrowingLimit: ['cpu=1'] }, false, alone)).toThrow(
+        new UsageError(
+          '--borrowing-limit needs --cohort: a queue borrows only from the queues of its cohort, and queue nlp is in none',
+        ),
+      );
+      expect(() => update({ lendingLimit: ['memory=1Gi'] })).toThrow(
+        new UsageError(
+          '--lending-limit: names memory, which the quota does not (it names nvidia.com/gpu, cpu); a resource the quota does not name is not limited',
+        ),
+      );
+    });
+  });
+});
+
+/** Answers the queue calls of the inventory service from memory, recording each request. */
+class StandInInventory {
+  readonly calls: [string, unknown][] = [];
+  readonly queues = new Map<string, Queue>();
+  private readonly server = new Server();
+  address = '';
+
+  async start(): Promise<this> {
+    const reply =
+      <Req, Res>(name: string, answer: (req: Req) => Res | ServiceErrorLike) =>
+      (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+        this.calls.push([name, call.request]);
+        const res = answer(call.request);
+        if (res && typeof res === 'object' && 'code' in res) callback(res as ServiceErrorLike);
+        else callback(null, res as Res);
+      };
+    const notFound = (name: string): ServiceErrorLike => ({
+      code: status.NOT_FOUND,
+      details: `queue "${name}" not found`,
+    });
+    this.server.addService(InventoryServiceService, {
+      createQueue: reply('createQueue', (req: { queue?: Queue }) => {
+        const queue = { ...req.queue!, weight: req.queue!.weight || 1, createdAt: new Date() };
+        this.queues.set(queue.name, queue);
+        return { queue };
+      }),
+      getQueue: reply('getQueue', (req: { name: string }) => {
+        const queue = this.queues.get(req.name);
+        return queue ? { queue } : notFound(req.name);
+      }),
+      updateQueue: reply('updateQueue', (req: { queue?: Queue }) => {
+        const old = this.queues.get(req.queue!.name);
+        if (!old) return notFound(req.queue!.name);
+        const queue = { ...req.queue!, createdAt: old.createdAt, usage: old.usage };
+        if (!req.queue!.quota) delete queue.quota;
+        this.queues.set(queue.name, queue);
+        return { queue };
+      }),
+      listQueues: reply('listQueues', () => ({ queues: [...this.queues.values()] })),
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    this.address = `127.0.0.1:${port}`;
+    return this;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+}
+
+interface ServiceErrorLike {
+  code: status;
+  details: string;
+}
+
+describe('queues with a quota, against a stand-in hub', () => {
+  let hub: StandInInventory;
+  beforeAll(async () => (hub = await new StandInInventory().start()));
+  afterAll(() => hub.stop());
+  const muster = (...argv: string[]) => run(['--hub', hub.address, ...argv]);
+
+  it('creates, reads before updating, updates, lists and shows', async () => {
+    let r = await muster(
+      'queues',
+      'create',
+      'nlp',
+      '--quota',
+      'nvidia.com/gpu=16',
+      '--quota',
+      'cpu=512,memory=2Ti',
+      '--cohort',
+      'research',
+      '--borrowing-limit',
+      'nvidia.com/gpu=8',
+    );
+    expect(r).toEqual({ code: 0, stdout: 'queue nlp created\n', stderr: '' });
+    expect(hub.calls.pop()).toEqual([
+      'createQueue',
+      expect.objectContaining({
+        queue: expect.objectContaining({
+          name: 'nlp',
+          quota: {
+            nominal: { 'nvidia.com/gpu': '16', cpu: '512', memory: '2Ti' },
+            cohort: 'research',
+            borrowingLimit: { 'nvidia.com/gpu': '8' },
+            lendingLimit: {},
+          },
+        }),
+      }),
+    ]);
+    expect((await muster('queues', 'create', 'scratch')).code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.quota).toBeUndefined();
+    hub.queues.get('nlp')!.usage = {
+      used: { 'nvidia.com/gpu': '20', cpu: '63500m', memory: '0' },
+      borrowed: { 'nvidia.com/gpu': '4' },
+      available: { 'nvidia.com/gpu': '4', cpu: '448500m', memory: '2Ti' },
+    };
+
+    r = await muster('queues', 'update', 'nlp', '--quota', 'nvidia.com/gpu=32', '--weight', '3');
+    expect(r).toEqual({ code: 0, stdout: 'queue nlp updated\n', stderr: '' });
+    expect(hub.calls.splice(0)).toEqual([
+      ['getQueue', { name: 'nlp' }],
+      [
+        'updateQueue',
+        {
+          queue: expect.objectContaining({
+            name: 'nlp',
+            weight: 3,
+            quota: {
+              nominal: { 'nvidia.com/gpu': '32' },
+              cohort: 'research',
+              borrowingLimit: { 'nvidia.com/gpu': '8' },
+              lendingLimit: {},
+            },
+          }),
+        },
+      ],
+    ]);
+
+    r = await muster('queues', 'list');
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+AGE\s+DESCRIPTION$/,
+    );
+    expect(r.stdout).toMatch(
+      /\nnlp\s+3\s+default\s+research\s+gpu 32\s+gpu 20, cpu 63.5\s+gpu 4\s+/,
+    );
+    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+/);
+
+    r = await muster('queues', 'get', 'nlp');
+    expect(r.stdout).toContain('Quota:            nvidia.com/gpu 32\n');
+    expect(r.stdout).toContain('Borrowing limit:  nvidia.com/gpu 8\n');
+    expect(r.stdout).toContain('Available:        nvidia.com/gpu 4, cpu 448500m, memory 2Ti\n');
+
+    r = await muster('queues', 'update', 'nlp', '--no-quota', '-o', 'json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).not.toHaveProperty('quota');
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.quota).toBeUndefined();
+    hub.calls.splice(0);
+
+    r = await muster('queues', 'update', 'scratch', '--cohort', 'research');
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'error: --cohort needs a quota, and queue scratch has none; add --quota RESOURCE=QUANTITY, e.g. --quota nvidia.com/gpu=64,cpu=512\n',
+    });
+    expect(hub.calls.splice(0).map(([name]) => name)).toEqual(['getQueue']);
+
+    r = await muster('queues', 'update', 'nope', '--weight', '2');
+    expect([r.code, r.stderr]).toEqual([3, 'error: queue "nope" not found\n']);
   });
 });

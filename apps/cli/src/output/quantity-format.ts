@@ -29,3 +29,15 @@ export function freeOfTotal(free: string | undefined, total: string | undefined)
   if (t === undefined) return '-';
   return `${f === undefined ? '-' : shortAmount(f)}/${shortAmount(t)}`;
 }
+
+/**
+ * A quantity for a table cell: as the hub wrote it ("64", "2Ti"), except that a fraction written
+ * in milli-, micro- or nano-units is shown in whole units ("63500m" → "63.5"); "0" for any zero.
+ */
+export function tableQuantity(text: string): string {
+  const trimmed = text.trim();
+  const value = quantityValue(trimmed);
+  if (value === undefined) return trimmed;
+  if (value === 0) return '0';
+  return /[mun]$/.test(trimmed) ? shortAmount(value) : trimmed;
+}

@@ -1,22 +1,106 @@
-// Queues for people.
+// Queues for people: the list table and the one-queue description.
 import type { Queue } from '@muster/api';
-import { renderTable } from './table';
-import { age } from './time-format';
+import { shortLevel } from './job-views';
+import { tableQuantity } from './quantity-format';
+import { renderFields, renderTable } from './table';
+import { age, isoTime } from './time-format';
+
+type Amounts = Readonly<Record<string, string>>;
 
 /** An empty list means the hub's rule: only the "default" namespace. */
 export function allowedNamespaces(q: Queue): string {
   return q.allowedNamespaces.length > 0 ? q.allowedNamespaces.join(',') : 'default';
 }
 
+/** Domain-qualified resources (nvidia.com/gpu: the scarce ones) first, then cpu, memory, ... */
+function byResource(a: string, b: string): number {
+  const qa = a.includes('/');
+  const qb = b.includes('/');
+  if (qa !== qb) return qa ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * "nvidia.com/gpu" → "gpu", as the clusters table shortens topology levels, unless another of
+ * `names` has the same last segment (amd.com/gpu, or a plain "gpu"): those stay in full.
+ */
+export function resourceShortener(names: Iterable<string>): (name: string) => string {
+  const count = new Map<string, number>();
+  for (const n of new Set(names)) count.set(shortLevel(n), (count.get(shortLevel(n)) ?? 0) + 1);
+  return (n) => (count.get(shortLevel(n)) === 1 ? shortLevel(n) : n);
+}
+
+/** "nvidia.com/gpu 64, cpu 512", "-" for none; exact strings unless `name`/`amount` shorten. */
+export function formatAmounts(
+  amounts: Amounts | undefined,
+  name: (resource: string) => string = (r) => r,
+  amount: (quantity: string) => string | undefined = (q) => q,
+): string {
+  const parts = Object.keys(amounts ?? {})
+    .sort(byResource)
+    .flatMap((r) => {
+      const shown = amount(amounts![r]!);
+      return shown === undefined ? [] : [`${name(r)} ${shown}`];
+    });
+  return parts.join(', ') || '-';
+}
+
+function quotaResources(q: Queue): string[] {
+  return [
+    ...Object.keys(q.quota?.nominal ?? {}),
+    ...Object.keys(q.usage?.used ?? {}),
+    ...Object.keys(q.usage?.borrowed ?? {}),
+  ];
+}
+
+/**
+ * NAME WEIGHT NAMESPACES COHORT QUOTA USED BORROWED AGE DESCRIPTION. QUOTA is the nominal quota,
+ * USED and BORROWED what admitted gangs hold (amounts of 0 left out); "-" for none.
+ */
 export function renderQueueTable(queues: readonly Queue[], now: Date): string {
+  const short = resourceShortener(queues.flatMap(quotaResources));
+  const nonZero = (text: string) => {
+    const shown = tableQuantity(text);
+    return shown === '0' ? undefined : shown;
+  };
   return renderTable(
-    ['NAME', 'WEIGHT', 'NAMESPACES', 'AGE', 'DESCRIPTION'],
+    ['NAME', 'WEIGHT', 'NAMESPACES', 'COHORT', 'QUOTA', 'USED', 'BORROWED', 'AGE', 'DESCRIPTION'],
     queues.map((q) => [
       q.name,
       String(q.weight),
       allowedNamespaces(q),
+      q.quota?.cohort || '-',
+      formatAmounts(q.quota?.nominal, short, tableQuantity),
+      formatAmounts(q.usage?.used, short, nonZero),
+      formatAmounts(q.usage?.borrowed, short, nonZero),
       age(q.createdAt, now),
       q.description || '-',
     ]),
   );
+}
+
+/** `queues get`: the settings, then the quota and usage lines with full names, exact amounts. */
+export function renderQueueDetails(q: Queue, now: Date): string {
+  const quota = q.quota;
+  const inCohort = quota !== undefined && quota.cohort !== '';
+  const limit = (amounts: Amounts | undefined, unnamed: string) => {
+    const text = formatAmounts(amounts);
+    return text === '-' && inCohort ? `- (${unnamed})` : text;
+  };
+  const fields: [string, string][] = [
+    ['Name', q.name],
+    ['Description', q.description || '-'],
+    ['Weight', String(q.weight)],
+    ['Namespaces', allowedNamespaces(q)],
+    ['Quota', quota ? formatAmounts(quota.nominal) : '- (not limited)'],
+    ['Cohort', inCohort ? quota.cohort : quota ? '- (neither lends nor borrows)' : '-'],
+    ['Borrowing limit', limit(quota?.borrowingLimit, 'as much as the cohort lends')],
+    ['Lending limit', limit(quota?.lendingLimit, 'all its unused quota')],
+    ['Used', formatAmounts(q.usage?.used)],
+    ['Borrowed', formatAmounts(q.usage?.borrowed)],
+    ['Available', formatAmounts(q.usage?.available)],
+    ['Created', q.createdAt ? `${isoTime(q.createdAt)} (${age(q.createdAt, now)} ago)` : '-'],
+    ['Updated', q.updatedAt ? `${isoTime(q.updatedAt)} (${age(q.updatedAt, now)} ago)` : '-'],
+  ];
+  return renderFields(fields);
 }

@@ -6,13 +6,14 @@ import {
   type Cluster,
   type ExplainJobResponse,
   type Job,
+  type Queue,
 } from '@muster/api';
 import { podSetClaimLines } from './claim-views';
 import { clusterStatus, renderClusterDetails, renderClusterTable } from './cluster-views';
 import { renderExplanation } from './explain-view';
 import { renderJobDetails, renderJobTable } from './job-views';
-import { freeOfTotal, quantityValue } from './quantity-format';
-import { renderQueueTable } from './queue-views';
+import { freeOfTotal, quantityValue, tableQuantity } from './quantity-format';
+import { renderQueueDetails, renderQueueTable, resourceShortener } from './queue-views';
 import { renderTable } from './table';
 import { age } from './time-format';
 
@@ -438,7 +439,154 @@ describe('queues', () => {
       now,
     );
     expect(text).toBe(
-      'NAME      WEIGHT  NAMESPACES  AGE  DESCRIPTION\ndefault   1       default     0s   -\nresearch  2       default,ml  0s   NLP\n',
+      'NAME      WEIGHT  NAMESPACES  COHORT  QUOTA  USED  BORROWED  AGE  DESCRIPTION\n' +
+        'default   1       default     -       -      -     -         0s   -\n' +
+        'research  2       default,ml  -       -      -     -         0s   NLP\n',
     );
+  });
+
+  const nlp: Queue = {
+    name: 'nlp',
+    description: 'NLP team',
+    weight: 2,
+    allowedNamespaces: ['ml'],
+    createdAt: new Date('2025-01-01T11:55:00Z'),
+    updatedAt: new Date('2025-01-01T11:59:00Z'),
+    quota: {
+      nominal: { cpu: '512', 'nvidia.com/gpu': '16', memory: '2Ti' },
+      cohort: 'research',
+      borrowingLimit: { 'nvidia.com/gpu': '8' },
+      lendingLimit: {},
+    },
+    usage: {
+      used: { cpu: '63500m', 'nvidia.com/gpu': '20', memory: '0' },
+      borrowed: { cpu: '0', 'nvidia.com/gpu': '4', memory: '0' },
+      available: { cpu: '448500m', 'nvidia.com/gpu': '4', memory: '2Ti' },
+    },
+  };
+  const vision: Queue = {
+    name: 'vision',
+    description: '',
+    weight: 1,
+    allowedNamespaces: [],
+    createdAt: new Date('2025-01-01T11:00:00Z'),
+    updatedAt: undefined,
+    quota: {
+      nominal: { 'nvidia.com/gpu': '8' },
+      cohort: 'research',
+      borrowingLimit: {},
+      lendingLimit: { 'nvidia.com/gpu': '4' },
+    },
+    usage: {
+      used: { 'nvidia.com/gpu': '0' },
+      borrowed: { 'nvidia.com/gpu': '0' },
+      available: { 'nvidia.com/gpu': '4' },
+    },
+  };
+  const solo: Queue = {
+    ...vision,
+    name: 'solo',
+    quota: { nominal: { cpu: '64' }, cohort: '', borrowingLimit: {}, lendingLimit: {} },
+    usage: undefined,
+  };
+  const scratch: Queue = { ...vision, name: 'scratch', quota: undefined, usage: undefined };
+
+  it('lists cohort, quota, used and borrowed: GPUs first, short names, zeros left out', () => {
+    expect(renderQueueTable([nlp, vision, solo, scratch], now)).toBe(
+      [
+        'NAME     WEIGHT  NAMESPACES  COHORT    QUOTA                        USED              BORROWED  AGE  DESCRIPTION',
+        'nlp      2       ml          research  gpu 16, cpu 512, memory 2Ti  gpu 20, cpu 63.5  gpu 4     5m   NLP team',
+        'vision   1       default     research  gpu 8                        -                 -         60m  -',
+        'solo     1       default     -         cpu 64                       -                 -         60m  -',
+        'scratch  1       default     -         -                            -                 -         60m  -',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps full resource names whose last segments collide', () => {
+    const short = resourceShortener([
+      'nvidia.com/gpu',
+      'amd.com/gpu',
+      'cpu',
+      'example.com/cpu',
+      'x.io/fpga',
+    ]);
+    expect(
+      ['nvidia.com/gpu', 'amd.com/gpu', 'cpu', 'example.com/cpu', 'x.io/fpga'].map(short),
+    ).toEqual(['nvidia.com/gpu', 'amd.com/gpu', 'cpu', 'example.com/cpu', 'fpga']);
+    const text = renderQueueTable(
+      [
+        {
+          ...solo,
+          quota: { ...solo.quota!, nominal: { 'nvidia.com/gpu': '8', 'amd.com/gpu': '4' } },
+        },
+      ],
+      now,
+    );
+    expect(text.split('\n')[1]).toContain('  amd.com/gpu 4, nvidia.com/gpu 8  ');
+  });
+
+  it('shows quantities as the hub wrote them, milli-units as whole units', () => {
+    expect(['64', '2Ti', '63500m', '250000u', '0', '0m', '1e3', 'lots'].map(tableQuantity)).toEqual(
+      ['64', '2Ti', '63.5', '0.25', '0', '0', '1e3', 'lots'],
+    );
+  });
+
+  it('describes one queue with its quota, limits and usage in full', () => {
+    expect(renderQueueDetails(nlp, now)).toBe(
+      [
+        'Name:             nlp',
+        'Description:      NLP team',
+        'Weight:           2',
+        'Namespaces:       ml',
+        'Quota:            nvidia.com/gpu 16, cpu 512, memory 2Ti',
+        'Cohort:           research',
+        'Borrowing limit:  nvidia.com/gpu 8',
+        'Lending limit:    - (all its unused quota)',
+        'Used:             nvidia.com/gpu 20, cpu 63500m, memory 0',
+        'Borrowed:         nvidia.com/gpu 4, cpu 0, memory 0',
+        'Available:        nvidia.com/gpu 4, cpu 448500m, memory 2Ti',
+        'Created:          2025-01-01T11:55:00.000Z (5m ago)',
+        'Updated:          2025-01-01T11:59:00.000Z (60s ago)',
+        '',
+      ].join('\n'),
+    );
+    const lines = (q: Queue) =>
+      renderQueueDetails(q, now)
+        .split('\n')
+        .filter((l) =>
+          /^(Quota|Cohort|Borrowing limit|Lending limit|Used|Borrowed|Available|Updated):/.test(l),
+        );
+    expect(lines(vision)).toEqual([
+      'Quota:            nvidia.com/gpu 8',
+      'Cohort:           research',
+      'Borrowing limit:  - (as much as the cohort lends)',
+      'Lending limit:    nvidia.com/gpu 4',
+      'Used:             nvidia.com/gpu 0',
+      'Borrowed:         nvidia.com/gpu 0',
+      'Available:        nvidia.com/gpu 4',
+      'Updated:          -',
+    ]);
+    expect(lines(solo)).toEqual([
+      'Quota:            cpu 64',
+      'Cohort:           - (neither lends nor borrows)',
+      'Borrowing limit:  -',
+      'Lending limit:    -',
+      'Used:             -',
+      'Borrowed:         -',
+      'Available:        -',
+      'Updated:          -',
+    ]);
+    expect(lines(scratch)).toEqual([
+      'Quota:            - (not limited)',
+      'Cohort:           -',
+      'Borrowing limit:  -',
+      'Lending limit:    -',
+      'Used:             -',
+      'Borrowed:         -',
+      'Available:        -',
+      'Updated:          -',
+    ]);
   });
 });

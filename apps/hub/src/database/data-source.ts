@@ -13,6 +13,7 @@ import { AwaitingFence1764000006000 } from './migrations/1764000006000-awaiting-
 import { QueuedPerQueue1764000007000 } from './migrations/1764000007000-queued-per-queue';
 import { ListIndexes1764000008000 } from './migrations/1764000008000-list-indexes';
 import { DeviceClasses1764000009000 } from './migrations/1764000009000-device-classes';
+import { QueueQuota1764000010000 } from './migrations/1764000010000-queue-quota';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
@@ -27,6 +28,7 @@ export const MIGRATIONS = [
   QueuedPerQueue1764000007000,
   ListIndexes1764000008000,
   DeviceClasses1764000009000,
+  QueueQuota1764000010000,
 ];
 
 export function createDataSource(url: string): DataSource {

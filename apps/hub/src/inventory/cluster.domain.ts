@@ -83,6 +83,21 @@ export interface ClusterRegistration {
 export type ClusterChanges = Partial<Omit<ClusterRegistration, 'name'>>;
 
 /** A queue's settings, as an administrator sets them. */
+/**
+ * How much a queue's admitted gangs may hold at once, as quantity strings checked at the API
+ * (see scheduling/quota for the arithmetic).
+ */
+export interface QueueQuotaSpec {
+  /** Resource → quantity; a resource not named is not limited. */
+  nominal: Record<string, string>;
+  /** Queues of one cohort lend each other unused nominal quota; absent: neither lends nor borrows. */
+  cohort?: string;
+  /** Most borrowed beyond nominal, per resource; not named: as much as the cohort lends. */
+  borrowingLimit?: Record<string, string>;
+  /** Most of its unused nominal lent to the cohort, per resource; not named: all of it. */
+  lendingLimit?: Record<string, string>;
+}
+
 export interface QueueSettings {
   name: string;
   description: string;
@@ -90,6 +105,8 @@ export interface QueueSettings {
   weight: number;
   /** Namespaces its jobs may target; empty means `default` only. */
   allowedNamespaces: string[];
+  /** Absent (NULL in the table): not limited. */
+  quota?: QueueQuotaSpec | null;
 }
 
 export interface Queue extends QueueSettings {

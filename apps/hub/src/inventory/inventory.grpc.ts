@@ -1,4 +1,5 @@
 import type { Cluster, InventoryServiceServer } from '@muster/api';
+import { usageToProto } from '../scheduling/queue-quotas';
 import { notFound } from '../common/errors';
 import { canSeeQueue, type Principal, type Role } from '../auth/principal';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
@@ -82,13 +83,21 @@ export function inventoryServiceHandlers(
       const name = checkName('name', req.name);
       // Another tenant's queue answers like a missing one.
       if (!canSeeQueue(caller, name)) throw notFound('queue', name);
-      return { queue: queueToProto(await inventory.getQueue(name)) };
+      const queue = await inventory.getQueue(name);
+      const ledger = queue.quota ? await inventory.quotaLedger() : undefined;
+      return { queue: queueToProto(queue, ledger && usageToProto(ledger, name)) };
     }),
-    listQueues: read('ListQueues', async (_req, caller) => ({
-      queues: (await inventory.listQueues())
-        .filter((q) => canSeeQueue(caller, q.name))
-        .map(queueToProto),
-    })),
+    listQueues: read('ListQueues', async (_req, caller) => {
+      const all = await inventory.listQueues();
+      const ledger = all.some((q) => q.quota) ? await inventory.quotaLedger(all) : undefined;
+      return {
+        queues: all
+          .filter((q) => canSeeQueue(caller, q.name))
+          .map((q) =>
+            queueToProto(q, ledger && q.quota ? usageToProto(ledger, q.name) : undefined),
+          ),
+      };
+    }),
     deleteQueue: admin('DeleteQueue', async (req) => {
       await inventory.deleteQueue(checkName('name', req.name));
       return {};

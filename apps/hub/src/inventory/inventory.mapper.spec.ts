@@ -100,6 +100,25 @@ describe('queueToDomain and reasonToDomain', () => {
       description: '',
       weight: 1,
       allowedNamespaces: ['a', 'b'],
+      quota: null,
+    });
+  });
+
+  it('keeps a quota as written, limits only with a cohort', () => {
+    const quota = {
+      nominal: { 'nvidia.com/gpu': ' 64 ', cpu: '512' },
+      cohort: 'research',
+      borrowingLimit: { 'nvidia.com/gpu': '16' },
+      lendingLimit: {},
+    };
+    expect(queueToDomain('queue', { ...queue, quota }).quota).toEqual({
+      nominal: { cpu: '512', 'nvidia.com/gpu': '64' },
+      cohort: 'research',
+      borrowingLimit: { 'nvidia.com/gpu': '16' },
+    });
+    const alone = { ...quota, cohort: '', borrowingLimit: {} };
+    expect(queueToDomain('queue', { ...queue, quota: alone }).quota).toEqual({
+      nominal: { cpu: '512', 'nvidia.com/gpu': '64' },
     });
   });
 
@@ -109,6 +128,28 @@ describe('queueToDomain and reasonToDomain', () => {
     expect(
       fieldOf(() => queueToDomain('queue', { ...queue, allowedNamespaces: ['ok', 'No'] })),
     ).toBe('queue.allowed_namespaces[1]');
+    const quota = (q: Record<string, unknown>) => ({
+      ...queue,
+      quota: {
+        nominal: { 'nvidia.com/gpu': '8' },
+        cohort: '',
+        borrowingLimit: {},
+        lendingLimit: {},
+        ...q,
+      },
+    });
+    expect(
+      fieldOf(() => queueToDomain('queue', quota({ nominal: { 'nvidia.com/gpu': '-1' } }))),
+    ).toBe('queue.quota.nominal["nvidia.com/gpu"]');
+    expect(fieldOf(() => queueToDomain('queue', quota({ nominal: { 'bad name!': '1' } })))).toBe(
+      'queue.quota.nominal["bad name!"]',
+    );
+    expect(
+      fieldOf(() => queueToDomain('queue', quota({ lendingLimit: { 'nvidia.com/gpu': '1' } }))),
+    ).toBe('queue.quota.lending_limit');
+    expect(
+      fieldOf(() => queueToDomain('queue', quota({ cohort: 'c', borrowingLimit: { cpu: '1' } }))),
+    ).toBe('queue.quota.borrowing_limit["cpu"]');
     expect(fieldOf(() => reasonToDomain('x'.repeat(1025)))).toBe('reason');
   });
 });

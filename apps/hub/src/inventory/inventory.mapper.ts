@@ -4,6 +4,7 @@
 import { AgentState } from '@muster/api';
 import type * as wire from '@muster/api';
 import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
+import { isValidResourceName, parseQuantity } from '@muster/placement';
 import { assertNever, invalidArgument } from '../common/errors';
 import { labelsToDomain } from '../jobs/job-spec.mapper';
 import {
@@ -14,6 +15,7 @@ import {
   type ClusterChanges,
   type ClusterRegistration,
   type Queue,
+  type QueueQuotaSpec,
   type QueueSettings,
 } from './cluster.domain';
 
@@ -225,7 +227,7 @@ export function clusterToProto(c: Cluster): wire.Cluster {
   };
 }
 
-export function queueToProto(q: Queue): wire.Queue {
+export function queueToProto(q: Queue, usage?: wire.QueueUsage): wire.Queue {
   return {
     name: q.name,
     description: q.description,
@@ -233,6 +235,62 @@ export function queueToProto(q: Queue): wire.Queue {
     allowedNamespaces: q.allowedNamespaces,
     createdAt: q.createdAt,
     updatedAt: q.updatedAt,
+    ...(q.quota
+      ? {
+          quota: {
+            nominal: q.quota.nominal,
+            cohort: q.quota.cohort ?? '',
+            borrowingLimit: q.quota.borrowingLimit ?? {},
+            lendingLimit: q.quota.lendingLimit ?? {},
+          },
+        }
+      : {}),
+    ...(usage ? { usage } : {}),
+  };
+}
+
+/** Most resources one quota may name. */
+const MAX_QUOTA_RESOURCES = 64;
+
+/** A quota from the wire, checked: resource names, quantities, a cohort for the limits. */
+function quotaToDomain(field: string, q: wire.QueueQuota | undefined): QueueQuotaSpec | null {
+  if (!q) return null;
+  const amounts = (f: string, m: Record<string, string>, within?: Record<string, string>) => {
+    const keys = Object.keys(m).sort();
+    if (keys.length > MAX_QUOTA_RESOURCES)
+      throw invalidArgument(f, `at most ${MAX_QUOTA_RESOURCES} resources`);
+    const out: Record<string, string> = {};
+    for (const k of keys) {
+      const kf = `${f}[${JSON.stringify(k)}]`;
+      if (!isValidResourceName(k)) throw invalidArgument(kf, `"${k}" is not a resource name`);
+      if (within && !(k in within))
+        throw invalidArgument(kf, `names ${k}, which the nominal quota does not`);
+      const text = m[k]!.trim();
+      const parsed = parseQuantity(text, kf);
+      if (!parsed.ok) throw invalidArgument(kf, parsed.error.message);
+      if (parsed.value < 0n) throw invalidArgument(kf, `must not be negative (got ${text})`);
+      out[k] = text;
+    }
+    return out;
+  };
+  const nominal = amounts(`${field}.nominal`, q.nominal);
+  if (Object.keys(nominal).length === 0)
+    throw invalidArgument(`${field}.nominal`, 'must name at least one resource');
+  const borrowing = amounts(`${field}.borrowing_limit`, q.borrowingLimit, nominal);
+  const lending = amounts(`${field}.lending_limit`, q.lendingLimit, nominal);
+  if (q.cohort === '') {
+    if (Object.keys(borrowing).length > 0)
+      throw invalidArgument(`${field}.borrowing_limit`, 'needs a cohort to borrow from');
+    if (Object.keys(lending).length > 0)
+      throw invalidArgument(`${field}.lending_limit`, 'needs a cohort to lend to');
+    return { nominal };
+  }
+  checkName(`${field}.cohort`, q.cohort);
+  return {
+    nominal,
+    cohort: q.cohort,
+    ...(Object.keys(borrowing).length > 0 ? { borrowingLimit: borrowing } : {}),
+    ...(Object.keys(lending).length > 0 ? { lendingLimit: lending } : {}),
   };
 }
 
@@ -255,5 +313,6 @@ export function queueToDomain(field: string, q: wire.Queue | undefined): QueueSe
     description: q.description,
     weight,
     allowedNamespaces: [...namespaces].sort(),
+    quota: quotaToDomain(`${field}.quota`, q.quota),
   };
 }

@@ -4,6 +4,7 @@ import { JobEntity } from '../jobs/job.entity';
 import type { AccessProvider, Cluster, Queue } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
+import type { NodeRequests } from '../scheduling/cycle.repository';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
@@ -41,11 +42,19 @@ export class InventoryRepository {
     return this.db.getRepository(QueueEntity).find({ order: { name: 'ASC' } });
   }
 
+  /** Every reservation's node requests with its job's queue: what admitted gangs hold. */
+  async reservedByQueue(): Promise<Array<{ queue: string; nodeRequests: NodeRequests }>> {
+    const rows = (await this.db.query(
+      `SELECT j.queue, r.node_requests FROM reservations r JOIN jobs j ON j.id = r.job_id`,
+    )) as { queue: string; node_requests: NodeRequests }[];
+    return rows.map((r) => ({ queue: r.queue, nodeRequests: r.node_requests }));
+  }
+
   /** Inserts the queue; false when one with that name exists. */
   async insertQueue(queue: Queue): Promise<boolean> {
     const rows: unknown[] = await this.db.query(
-      `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at)
-       VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (name) DO NOTHING RETURNING name`,
+      `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at, quota)
+       VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (name) DO NOTHING RETURNING name`,
       [
         queue.name,
         queue.description,
@@ -53,6 +62,7 @@ export class InventoryRepository {
         queue.allowedNamespaces,
         queue.createdAt,
         queue.updatedAt,
+        queue.quota ? JSON.stringify(queue.quota) : null,
       ],
     );
     return rows.length > 0;

@@ -1,3 +1,5 @@
+import { QuotaLedger } from '../scheduling/quota';
+import { queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
 import { ErrorCode, MusterError, notFound } from '../common/errors';
 import type { Log } from '@muster/log';
 import {
@@ -170,6 +172,18 @@ export class InventoryService {
 
   listQueues(): Promise<Queue[]> {
     return this.repo.listQueues();
+  }
+
+  /** The quota ledger as the admitted gangs leave it now (every queue, for cohort sums). */
+  async quotaLedger(queues?: readonly Queue[]): Promise<QuotaLedger> {
+    const [all, reserved] = await Promise.all([
+      queues ?? this.repo.listQueues(),
+      this.repo.reservedByQueue(),
+    ]);
+    return new QuotaLedger(
+      all.flatMap((q) => (q.quota ? [queueQuotaOf(q.name, q.quota)] : [])),
+      usageByQueue(reserved),
+    );
   }
 
   async deleteQueue(name: string): Promise<void> {

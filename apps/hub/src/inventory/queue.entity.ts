@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { Queue } from './cluster.domain';
+import type { Queue, QueueQuotaSpec } from './cluster.domain';
 
 @Entity({ name: 'queues' })
 export class QueueEntity implements Queue {
@@ -14,6 +14,9 @@ export class QueueEntity implements Queue {
 
   @Column({ name: 'allowed_namespaces', type: 'text', array: true })
   allowedNamespaces!: string[];
+
+  @Column({ type: 'jsonb', nullable: true })
+  quota!: QueueQuotaSpec | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

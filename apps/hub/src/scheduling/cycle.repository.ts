@@ -1,3 +1,6 @@
+import type { QueueQuotaSpec } from '../inventory/cluster.domain';
+import type { QueueQuota } from './quota';
+import { queueQuotaOf } from './queue-quotas';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.tokens';
@@ -25,6 +28,8 @@ export type NodeRequests = Record<string, Record<string, string>>;
 
 export interface ReservationRow {
   jobId: string;
+  /** The job's queue (what its quota counts against). */
+  queue?: string;
   cluster: string;
   fencingToken: number;
   nodeRequests: NodeRequests;
@@ -205,13 +210,23 @@ export class CycleRepository {
     return new Map(rows.map((r) => [r.name, r.weight]));
   }
 
+  /** The quotas of the queues that have one. */
+  async queueQuotas(): Promise<QueueQuota[]> {
+    const rows = (await this.db.query(
+      'SELECT name, quota FROM queues WHERE quota IS NOT NULL',
+    )) as { name: string; quota: QueueQuotaSpec }[];
+    return rows.map((r) => queueQuotaOf(r.name, r.quota));
+  }
+
   async reservations(): Promise<ReservationRow[]> {
     // Devices count until the report shows them held: see withHeldDevices in plan-cycle.
     const rows = (await this.db.query(
-      `SELECT job_id, cluster, fencing_token, node_requests, placement->'devices' AS devices
-         FROM reservations`,
+      `SELECT r.job_id, j.queue, r.cluster, r.fencing_token, r.node_requests,
+              r.placement->'devices' AS devices
+         FROM reservations r JOIN jobs j ON j.id = r.job_id`,
     )) as {
       job_id: string;
+      queue: string;
       cluster: string;
       fencing_token: string;
       node_requests: NodeRequests;
@@ -219,6 +234,7 @@ export class CycleRepository {
     }[];
     return rows.map((r) => ({
       jobId: r.job_id,
+      queue: r.queue,
       cluster: r.cluster,
       fencingToken: Number(r.fencing_token),
       nodeRequests: r.node_requests,

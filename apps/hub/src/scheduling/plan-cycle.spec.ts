@@ -127,6 +127,36 @@ describe('planCycle', () => {
     });
   });
 
+  it("holds back a gang its queue's quota cannot hold, counting reservations and this cycle's gangs", () => {
+    const quotas = [{ name: 'research', nominal: { 'nvidia.com/gpu': 8000n } }];
+    // 2 GPUs already held by a reservation of the queue; g1 (4) fits, g2 (4) then does not,
+    // though the cluster has room; a gang of another queue is not limited.
+    const reservations: ReservationRow[] = [
+      {
+        jobId: 'old',
+        queue: 'research',
+        cluster: 'c1',
+        fencingToken: 1,
+        nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '2' } },
+      },
+    ];
+    const p = plan(snapshot([cluster('c1', [8, 8, 8])], { quotas, reservations }), [
+      queued('g1', 4, '1'),
+      queued('g2', 4, '1'),
+      queued('other', 4, '1', { queue: 'prod' }),
+    ]);
+    expect(p.reservations.map((r) => r.jobId).sort()).toEqual(['g1', 'other']);
+    expect(p.explanations.map((e) => [e.jobId, e.explanation.summary])).toEqual([
+      [
+        'g2',
+        expect.stringMatching(
+          /^held by its queue's quota: queue research: needs 4 nvidia.com\/gpu, 2 available/,
+        ),
+      ],
+    ]);
+    expect(p.explanations[0]!.explanation.clusters).toEqual([]);
+  });
+
   it('explains a gang with unreadable stored requests as invalid, and places the rest', () => {
     const corrupt = queued('bad', 1, 'eight');
     const p = plan(snapshot([cluster('c1', [8])]), [corrupt, queued('g1', 1, '8')]);

@@ -32,6 +32,8 @@ import {
 } from './cycle.repository';
 import { activeExclusions } from '../dispatch/cluster-exclusion';
 import { orderForCycle } from './queue-order';
+import { QuotaLedger, type QueueQuota, type QuotaShortfall } from './quota';
+import { gangRequest, usageByQueue } from './queue-quotas';
 
 /** A ready cluster as the cycle places against it. */
 export interface CycleCluster extends ClusterSnapshot {
@@ -49,6 +51,8 @@ export interface CycleSnapshot {
   readonly reservations: readonly ReservationRow[];
   /** Queue name → round-robin weight. */
   readonly weights: ReadonlyMap<string, number>;
+  /** The quotas of the queues that have one (a queue not here is not limited). */
+  readonly quotas?: readonly QueueQuota[];
   readonly now: Date;
 }
 
@@ -132,7 +136,26 @@ export function planCycle(
     q,
     view: gangOf(q, snapshot.now),
   }));
-  const offered = ordered.flatMap(({ view }) => (view.ok ? [view.gang] : []));
+  // Quota first: a gang its queue's quota (with what the cohort lends) cannot hold now is not
+  // offered to placement. Each offered gang is charged as if it will be placed, so the gangs
+  // behind it never count on quota it may take; one left unplaced only holds quota back for
+  // the rest of this cycle (never above the quota, at worst a cycle late).
+  const ledger =
+    snapshot.quotas && snapshot.quotas.length > 0
+      ? new QuotaLedger(snapshot.quotas, usageByQueue(snapshot.reservations))
+      : undefined;
+  const heldByQuota = new Map<string, QuotaShortfall>();
+  if (ledger)
+    for (const { q, view } of ordered) {
+      if (!view.ok) continue;
+      const request = gangRequest(view.gang.podSets);
+      const short = ledger.check(q.queue, request);
+      if (short) heldByQuota.set(q.id, short);
+      else ledger.charge(q.queue, request);
+    }
+  const offered = ordered.flatMap(({ q, view }) =>
+    view.ok && !heldByQuota.has(q.id) ? [view.gang] : [],
+  );
   // Explaining a gang that stays queued costs a diagnosis per cluster: in a deep queue on a full
   // fleet that is most of a cycle. A gang is explained when it has no explanation yet, and then
   // at most every EXPLANATION_CHECK_MS, so a new verdict is stored within that time.
@@ -166,6 +189,19 @@ export function planCycle(
   let next = 0;
   let invalid = 0;
   for (const { q, view } of ordered) {
+    const short = heldByQuota.get(q.id);
+    if (short) {
+      if (view.ok && !explainNow.has(view.gang)) continue; // explained a moment ago
+      const explanation: StoredExplanation = {
+        evaluatedAt,
+        summary: `held by its queue's quota: ${short.message}`,
+        clusters: [],
+      };
+      checked?.set(q.id, nowMs);
+      if (explanationDue(q.explained, explanationDigest(explanation)!))
+        explanations.push({ jobId: q.id, explanation });
+      continue;
+    }
     const decision = view.ok ? result.decisions[next++]! : view.error;
     if (typeof decision !== 'string' && decision.status === 'placed') {
       const { placement } = decision;

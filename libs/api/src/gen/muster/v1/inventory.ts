@@ -254,7 +254,85 @@ export interface Queue {
   /** Namespaces jobs of this queue may target in worker clusters; empty: only "default". */
   allowedNamespaces: string[];
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** How much the queue's admitted gangs may hold at once. Absent: not limited. */
+  quota?:
+    | QueueQuota
+    | undefined;
+  /** Output only: what its admitted gangs hold now (ignored in requests). */
+  usage?: QueueUsage | undefined;
+}
+
+/**
+ * A queue's quota: how much of each resource its admitted gangs (reserved, dispatched or
+ * running) may hold at once, across the fleet, and what it shares with the other queues of its
+ * cohort.
+ */
+export interface QueueQuota {
+  /**
+   * Resource name to quantity, e.g. "nvidia.com/gpu": "64", "cpu": "512". A resource not named
+   * is not limited.
+   */
+  nominal: { [key: string]: string };
+  /**
+   * DNS-1123 label. Queues of one cohort lend each other the nominal quota they do not use.
+   * Empty: the queue neither lends nor borrows.
+   */
+  cohort: string;
+  /**
+   * Most the queue may borrow beyond its nominal quota, per resource; a resource not named: as
+   * much as the cohort lends.
+   */
+  borrowingLimit: { [key: string]: string };
+  /**
+   * Most of its unused nominal quota the queue lends to its cohort, per resource; a resource not
+   * named: all of it.
+   */
+  lendingLimit: { [key: string]: string };
+}
+
+export interface QueueQuota_NominalEntry {
+  key: string;
+  value: string;
+}
+
+export interface QueueQuota_BorrowingLimitEntry {
+  key: string;
+  value: string;
+}
+
+export interface QueueQuota_LendingLimitEntry {
+  key: string;
+  value: string;
+}
+
+/** What a queue's admitted gangs hold, per resource of its quota. */
+export interface QueueUsage {
+  used: { [key: string]: string };
+  /** The part of used beyond the nominal quota (borrowed from the cohort). */
+  borrowed: { [key: string]: string };
+  /**
+   * What one more gang of the queue could take now: its own unused quota plus what the cohort
+   * lends it.
+   */
+  available: { [key: string]: string };
+}
+
+export interface QueueUsage_UsedEntry {
+  key: string;
+  value: string;
+}
+
+export interface QueueUsage_BorrowedEntry {
+  key: string;
+  value: string;
+}
+
+export interface QueueUsage_AvailableEntry {
+  key: string;
+  value: string;
 }
 
 export interface CreateQueueRequest {
@@ -266,7 +344,7 @@ export interface CreateQueueResponse {
 }
 
 export interface UpdateQueueRequest {
-  /** Replaces description, weight and allowed_namespaces of the queue with this name. */
+  /** Replaces description, weight, allowed_namespaces and quota of the queue with this name. */
   queue?: Queue | undefined;
 }
 
@@ -3170,7 +3248,16 @@ export const DeregisterClusterResponse: MessageFns<DeregisterClusterResponse> = 
 };
 
 function createBaseQueue(): Queue {
-  return { name: "", description: "", weight: 0, allowedNamespaces: [], createdAt: undefined, updatedAt: undefined };
+  return {
+    name: "",
+    description: "",
+    weight: 0,
+    allowedNamespaces: [],
+    createdAt: undefined,
+    updatedAt: undefined,
+    quota: undefined,
+    usage: undefined,
+  };
 }
 
 export const Queue: MessageFns<Queue> = {
@@ -3192,6 +3279,12 @@ export const Queue: MessageFns<Queue> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    if (message.quota !== undefined) {
+      QueueQuota.encode(message.quota, writer.uint32(58).fork()).join();
+    }
+    if (message.usage !== undefined) {
+      QueueUsage.encode(message.usage, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -3257,6 +3350,22 @@ export const Queue: MessageFns<Queue> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.quota = QueueQuota.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.usage = QueueUsage.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3289,6 +3398,8 @@ export const Queue: MessageFns<Queue> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      quota: isSet(object.quota) ? QueueQuota.fromJSON(object.quota) : undefined,
+      usage: isSet(object.usage) ? QueueUsage.fromJSON(object.usage) : undefined,
     };
   },
 
@@ -3312,6 +3423,12 @@ export const Queue: MessageFns<Queue> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.quota !== undefined) {
+      obj.quota = QueueQuota.toJSON(message.quota);
+    }
+    if (message.usage !== undefined) {
+      obj.usage = QueueUsage.toJSON(message.usage);
+    }
     return obj;
   },
 
@@ -3326,6 +3443,946 @@ export const Queue: MessageFns<Queue> = {
     message.allowedNamespaces = object.allowedNamespaces?.map((e) => e) || [];
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? QueueQuota.fromPartial(object.quota)
+      : undefined;
+    message.usage = (object.usage !== undefined && object.usage !== null)
+      ? QueueUsage.fromPartial(object.usage)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseQueueQuota(): QueueQuota {
+  return { nominal: {}, cohort: "", borrowingLimit: {}, lendingLimit: {} };
+}
+
+export const QueueQuota: MessageFns<QueueQuota> = {
+  encode(message: QueueQuota, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.nominal).forEach(([key, value]: [string, string]) => {
+      QueueQuota_NominalEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    if (message.cohort !== "") {
+      writer.uint32(18).string(message.cohort);
+    }
+    globalThis.Object.entries(message.borrowingLimit).forEach(([key, value]: [string, string]) => {
+      QueueQuota_BorrowingLimitEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    globalThis.Object.entries(message.lendingLimit).forEach(([key, value]: [string, string]) => {
+      QueueQuota_LendingLimitEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueQuota {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueQuota();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = QueueQuota_NominalEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.nominal[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.cohort = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = QueueQuota_BorrowingLimitEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.borrowingLimit[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = QueueQuota_LendingLimitEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.lendingLimit[entry4.key] = entry4.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueQuota {
+    return {
+      nominal: isObject(object.nominal)
+        ? (globalThis.Object.entries(object.nominal) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      cohort: isSet(object.cohort) ? globalThis.String(object.cohort) : "",
+      borrowingLimit: isObject(object.borrowingLimit)
+        ? (globalThis.Object.entries(object.borrowingLimit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.borrowing_limit)
+        ? (globalThis.Object.entries(object.borrowing_limit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      lendingLimit: isObject(object.lendingLimit)
+        ? (globalThis.Object.entries(object.lendingLimit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.lending_limit)
+        ? (globalThis.Object.entries(object.lending_limit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: QueueQuota): unknown {
+    const obj: any = {};
+    if (message.nominal) {
+      const entries = globalThis.Object.entries(message.nominal) as [string, string][];
+      if (entries.length > 0) {
+        obj.nominal = {};
+        entries.forEach(([k, v]) => {
+          obj.nominal[k] = v;
+        });
+      }
+    }
+    if (message.cohort !== "") {
+      obj.cohort = message.cohort;
+    }
+    if (message.borrowingLimit) {
+      const entries = globalThis.Object.entries(message.borrowingLimit) as [string, string][];
+      if (entries.length > 0) {
+        obj.borrowingLimit = {};
+        entries.forEach(([k, v]) => {
+          obj.borrowingLimit[k] = v;
+        });
+      }
+    }
+    if (message.lendingLimit) {
+      const entries = globalThis.Object.entries(message.lendingLimit) as [string, string][];
+      if (entries.length > 0) {
+        obj.lendingLimit = {};
+        entries.forEach(([k, v]) => {
+          obj.lendingLimit[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueQuota>): QueueQuota {
+    return QueueQuota.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueQuota>): QueueQuota {
+    const message = createBaseQueueQuota();
+    message.nominal = (globalThis.Object.entries(object.nominal ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.cohort = object.cohort ?? "";
+    message.borrowingLimit = (globalThis.Object.entries(object.borrowingLimit ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.lendingLimit = (globalThis.Object.entries(object.lendingLimit ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseQueueQuota_NominalEntry(): QueueQuota_NominalEntry {
+  return { key: "", value: "" };
+}
+
+export const QueueQuota_NominalEntry: MessageFns<QueueQuota_NominalEntry> = {
+  encode(message: QueueQuota_NominalEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueQuota_NominalEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueQuota_NominalEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueQuota_NominalEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: QueueQuota_NominalEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueQuota_NominalEntry>): QueueQuota_NominalEntry {
+    return QueueQuota_NominalEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueQuota_NominalEntry>): QueueQuota_NominalEntry {
+    const message = createBaseQueueQuota_NominalEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseQueueQuota_BorrowingLimitEntry(): QueueQuota_BorrowingLimitEntry {
+  return { key: "", value: "" };
+}
+
+export const QueueQuota_BorrowingLimitEntry: MessageFns<QueueQuota_BorrowingLimitEntry> = {
+  encode(message: QueueQuota_BorrowingLimitEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueQuota_BorrowingLimitEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueQuota_BorrowingLimitEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueQuota_BorrowingLimitEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: QueueQuota_BorrowingLimitEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueQuota_BorrowingLimitEntry>): QueueQuota_BorrowingLimitEntry {
+    return QueueQuota_BorrowingLimitEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueQuota_BorrowingLimitEntry>): QueueQuota_BorrowingLimitEntry {
+    const message = createBaseQueueQuota_BorrowingLimitEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseQueueQuota_LendingLimitEntry(): QueueQuota_LendingLimitEntry {
+  return { key: "", value: "" };
+}
+
+export const QueueQuota_LendingLimitEntry: MessageFns<QueueQuota_LendingLimitEntry> = {
+  encode(message: QueueQuota_LendingLimitEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueQuota_LendingLimitEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueQuota_LendingLimitEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueQuota_LendingLimitEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: QueueQuota_LendingLimitEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueQuota_LendingLimitEntry>): QueueQuota_LendingLimitEntry {
+    return QueueQuota_LendingLimitEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueQuota_LendingLimitEntry>): QueueQuota_LendingLimitEntry {
+    const message = createBaseQueueQuota_LendingLimitEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseQueueUsage(): QueueUsage {
+  return { used: {}, borrowed: {}, available: {} };
+}
+
+export const QueueUsage: MessageFns<QueueUsage> = {
+  encode(message: QueueUsage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.used).forEach(([key, value]: [string, string]) => {
+      QueueUsage_UsedEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    globalThis.Object.entries(message.borrowed).forEach(([key, value]: [string, string]) => {
+      QueueUsage_BorrowedEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.available).forEach(([key, value]: [string, string]) => {
+      QueueUsage_AvailableEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueUsage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueUsage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = QueueUsage_UsedEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.used[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = QueueUsage_BorrowedEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.borrowed[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = QueueUsage_AvailableEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.available[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueUsage {
+    return {
+      used: isObject(object.used)
+        ? (globalThis.Object.entries(object.used) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      borrowed: isObject(object.borrowed)
+        ? (globalThis.Object.entries(object.borrowed) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      available: isObject(object.available)
+        ? (globalThis.Object.entries(object.available) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: QueueUsage): unknown {
+    const obj: any = {};
+    if (message.used) {
+      const entries = globalThis.Object.entries(message.used) as [string, string][];
+      if (entries.length > 0) {
+        obj.used = {};
+        entries.forEach(([k, v]) => {
+          obj.used[k] = v;
+        });
+      }
+    }
+    if (message.borrowed) {
+      const entries = globalThis.Object.entries(message.borrowed) as [string, string][];
+      if (entries.length > 0) {
+        obj.borrowed = {};
+        entries.forEach(([k, v]) => {
+          obj.borrowed[k] = v;
+        });
+      }
+    }
+    if (message.available) {
+      const entries = globalThis.Object.entries(message.available) as [string, string][];
+      if (entries.length > 0) {
+        obj.available = {};
+        entries.forEach(([k, v]) => {
+          obj.available[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueUsage>): QueueUsage {
+    return QueueUsage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueUsage>): QueueUsage {
+    const message = createBaseQueueUsage();
+    message.used = (globalThis.Object.entries(object.used ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.borrowed = (globalThis.Object.entries(object.borrowed ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.available = (globalThis.Object.entries(object.available ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseQueueUsage_UsedEntry(): QueueUsage_UsedEntry {
+  return { key: "", value: "" };
+}
+
+export const QueueUsage_UsedEntry: MessageFns<QueueUsage_UsedEntry> = {
+  encode(message: QueueUsage_UsedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueUsage_UsedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueUsage_UsedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueUsage_UsedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: QueueUsage_UsedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueUsage_UsedEntry>): QueueUsage_UsedEntry {
+    return QueueUsage_UsedEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueUsage_UsedEntry>): QueueUsage_UsedEntry {
+    const message = createBaseQueueUsage_UsedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseQueueUsage_BorrowedEntry(): QueueUsage_BorrowedEntry {
+  return { key: "", value: "" };
+}
+
+export const QueueUsage_BorrowedEntry: MessageFns<QueueUsage_BorrowedEntry> = {
+  encode(message: QueueUsage_BorrowedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueUsage_BorrowedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueUsage_BorrowedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueUsage_BorrowedEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: QueueUsage_BorrowedEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueUsage_BorrowedEntry>): QueueUsage_BorrowedEntry {
+    return QueueUsage_BorrowedEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueUsage_BorrowedEntry>): QueueUsage_BorrowedEntry {
+    const message = createBaseQueueUsage_BorrowedEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseQueueUsage_AvailableEntry(): QueueUsage_AvailableEntry {
+  return { key: "", value: "" };
+}
+
+export const QueueUsage_AvailableEntry: MessageFns<QueueUsage_AvailableEntry> = {
+  encode(message: QueueUsage_AvailableEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueUsage_AvailableEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueUsage_AvailableEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueUsage_AvailableEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: QueueUsage_AvailableEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueUsage_AvailableEntry>): QueueUsage_AvailableEntry {
+    return QueueUsage_AvailableEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueUsage_AvailableEntry>): QueueUsage_AvailableEntry {
+    const message = createBaseQueueUsage_AvailableEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
