@@ -245,6 +245,33 @@ async function main() {
   console.log(dim('  # why is the big one still queued?'));
   muster(['explain', submitted.big]);
   muster(['clusters', 'list']);
+  console.log(dim('  # quotas: two queues of one cohort; interns lends at most 4 of its 8 GPUs'));
+  muster([
+    'queues',
+    'create',
+    'interns',
+    '--quota',
+    'nvidia.com/gpu=8',
+    '--cohort',
+    'demo',
+    '--lending-limit',
+    'nvidia.com/gpu=4',
+  ]);
+  muster(['queues', 'create', 'fellows', '--quota', 'nvidia.com/gpu=8', '--cohort', 'demo']);
+  console.log(dim('  # 4 × 4 GPUs for fellows: more than its 8 plus the 4 interns lends'));
+  muster(['submit', '-f', 'tools/demo/over-quota.yaml']);
+  const overListed = JSON.parse(muster(['list', '-o', 'json'], { show: false }));
+  const over = (Array.isArray(overListed) ? overListed : (overListed.jobs ?? [])).find(
+    (j) => j.spec?.name === 'over-quota',
+  )?.id;
+  for (let i = 0; i < 50; i++) {
+    const e = JSON.parse(muster(['explain', over, '-o', 'json'], { show: false }));
+    if (/quota/.test(e.summary ?? '')) break;
+    await sleep(200);
+  }
+  muster(['explain', over]);
+  muster(['queues', 'list']);
+  muster(['cancel', over]);
 
   step('DRA: a gang placed by the devices each cluster really has');
   console.log(dim('  # every worker publishes gpu.example.com devices; only worker-b has H100s'));
