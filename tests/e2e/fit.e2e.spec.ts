@@ -10,7 +10,7 @@ import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { AgentState, JobState, OnClusterLost, type HubClients, type Job } from '@muster/api';
 import { startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
-import { registerWorker } from '../support/clusters';
+import { registerWorker, stopFleet } from '../support/clusters';
 import { ClusterObserver, GANG_LABEL, pinnedNode } from '../support/cluster-observer';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { testLogDir, type HubProcess } from '../support/hub-process';
@@ -234,12 +234,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await observer?.stop();
-  const agentEnds = await Promise.all(agents.map((a) => a.stop()));
-  try {
-    await env?.stop();
-  } finally {
-    await testbed?.stop();
-  }
+  const agentEnds = await stopFleet(agents, env, testbed);
   if (env) expect(agentEnds).toEqual(agents.map(() => 0));
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
-import { registerWorker, untilReporting } from '../support/clusters';
+import { registerWorker, stopFleet, untilReporting } from '../support/clusters';
 import { GANG_LABEL } from '../support/cluster-observer';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { testLogDir, type HubProcess } from '../support/hub-process';
@@ -146,12 +146,7 @@ beforeAll(async () => {
 }, 10 * 60_000);
 
 afterAll(async () => {
-  const agentEnds = await Promise.all(agents.map((a) => a.stop()));
-  try {
-    await env?.stop();
-  } finally {
-    await testbed?.stop();
-  }
+  const agentEnds = await stopFleet(agents, env, testbed);
   if (env) expect(agentEnds).toEqual(agents.map(() => 0));
 });
 

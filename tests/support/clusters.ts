@@ -37,3 +37,21 @@ export async function untilReporting(
     timeoutMs,
   );
 }
+
+/**
+ * Stops a test's agents, then its hub, then its testbed (each even when the one before failed),
+ * and returns the agents' exit codes.
+ */
+export async function stopFleet(
+  agents: readonly { stop(): Promise<number | null> }[],
+  env: { stop(): Promise<void> } | undefined,
+  testbed: { stop(): Promise<void> } | undefined,
+): Promise<(number | null)[]> {
+  const agentEnds = await Promise.all(agents.map((a) => a.stop()));
+  try {
+    await env?.stop();
+  } finally {
+    await testbed?.stop();
+  }
+  return agentEnds;
+}

@@ -27,6 +27,18 @@ their cohort (--cohort). A resource the quota does not name is not limited; a ga
 not fit stays Queued, and \`muster explain\` names the quota. RESOURCE=QUANTITY lists are
 repeatable or comma-separated; quantities are Kubernetes quantities (64, 500m, 2Ti).`;
 
+/** The description, weight and namespace options, shared by create and update. */
+function addSettingsOptions(cmd: Command, namespaceHelp: string): Command {
+  return cmd
+    .option('--description <text>', 'what the queue is for')
+    .option(
+      '--weight <n>',
+      'share of capacity relative to other queues (1-1000)',
+      integerFlag(1, 1000),
+    )
+    .option('--allowed-namespace <namespace>', namespaceHelp, collect);
+}
+
 /** The quota options, shared by create and update. */
 function addQuotaOptions(cmd: Command): Command {
   return cmd
@@ -114,18 +126,11 @@ Examples:
   const create = queues
     .command('create')
     .description('create a queue, optionally with a quota')
-    .argument('<name>', 'queue name (a DNS-1123 label)')
-    .option('--description <text>', 'what the queue is for')
-    .option(
-      '--weight <n>',
-      'share of capacity relative to other queues (1-1000)',
-      integerFlag(1, 1000),
-    )
-    .option(
-      '--allowed-namespace <namespace>',
-      'namespace jobs of this queue may use in worker clusters (repeatable; default: only "default")',
-      collect,
-    );
+    .argument('<name>', 'queue name (a DNS-1123 label)');
+  addSettingsOptions(
+    create,
+    'namespace jobs of this queue may use in worker clusters (repeatable; default: only "default")',
+  );
   addQuotaOptions(create)
     .addOption(outputOption())
     .addHelpText(
@@ -169,18 +174,11 @@ Examples:
   const update = queues
     .command('update')
     .description("change a queue's description, weight, namespaces or quota (the rest stays)")
-    .argument('<name>', 'queue name')
-    .option('--description <text>', 'what the queue is for')
-    .option(
-      '--weight <n>',
-      'share of capacity relative to other queues (1-1000)',
-      integerFlag(1, 1000),
-    )
-    .option(
-      '--allowed-namespace <namespace>',
-      'namespace jobs of this queue may use (repeatable; replaces the list)',
-      collect,
-    );
+    .argument('<name>', 'queue name');
+  addSettingsOptions(
+    update,
+    'namespace jobs of this queue may use (repeatable; replaces the list)',
+  );
   addQuotaOptions(update)
     .option('--no-quota', 'remove the quota: the queue is not limited')
     .on('option:quota', () => (seen.quota = true))

@@ -202,20 +202,17 @@ export class CycleRepository {
     return kept;
   }
 
-  async queueWeights(): Promise<Map<string, number>> {
-    const rows = (await this.db.query('SELECT name, weight FROM queues')) as {
+  /** Each queue's round-robin weight, and the quotas of the queues that have one: one read. */
+  async queueSettings(): Promise<{ weights: Map<string, number>; quotas: QueueQuota[] }> {
+    const rows = (await this.db.query('SELECT name, weight, quota FROM queues')) as {
       name: string;
       weight: number;
+      quota: QueueQuotaSpec | null;
     }[];
-    return new Map(rows.map((r) => [r.name, r.weight]));
-  }
-
-  /** The quotas of the queues that have one. */
-  async queueQuotas(): Promise<QueueQuota[]> {
-    const rows = (await this.db.query(
-      'SELECT name, quota FROM queues WHERE quota IS NOT NULL',
-    )) as { name: string; quota: QueueQuotaSpec }[];
-    return rows.map((r) => queueQuotaOf(r.name, r.quota));
+    return {
+      weights: new Map(rows.map((r) => [r.name, r.weight])),
+      quotas: rows.flatMap((r) => (r.quota ? [queueQuotaOf(r.name, r.quota)] : [])),
+    };
   }
 
   async reservations(): Promise<ReservationRow[]> {

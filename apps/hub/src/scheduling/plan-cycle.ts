@@ -124,11 +124,20 @@ export function planCycle(
     mark = now;
   };
 
+  const parsed = settings.reservations ?? new ReservationRequests();
   const { clusters, unreadable } = deductReservations(
     snapshot.clusters,
     snapshot.reservations,
-    settings.reservations,
+    parsed,
   );
+  // What each queue's reservations hold, from the same parsed requests.
+  const ledger =
+    snapshot.quotas && snapshot.quotas.length > 0
+      ? new QuotaLedger(
+          snapshot.quotas,
+          usageByQueue(snapshot.reservations, (r) => parsed.of(r).values()),
+        )
+      : undefined;
   settings.reservations?.endCycle();
   lap('capacity');
 
@@ -140,10 +149,6 @@ export function planCycle(
   // offered to placement. Each offered gang is charged as if it will be placed, so the gangs
   // behind it never count on quota it may take; one left unplaced only holds quota back for
   // the rest of this cycle (never above the quota, at worst a cycle late).
-  const ledger =
-    snapshot.quotas && snapshot.quotas.length > 0
-      ? new QuotaLedger(snapshot.quotas, usageByQueue(snapshot.reservations))
-      : undefined;
   const heldByQuota = new Map<string, QuotaShortfall>();
   if (ledger)
     for (const { q, view } of ordered) {

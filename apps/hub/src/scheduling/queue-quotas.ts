@@ -1,9 +1,9 @@
 // Queue quotas as the ledger counts them: the stored quantity strings parsed to milli-units,
 // and what admitted gangs hold, summed from their reservations' node requests.
-import { formatQuantity, parseQuantity } from '@muster/placement';
+import { formatQuantity, parseQuantity, parseResourceList } from '@muster/placement';
 import type * as wire from '@muster/api';
 import type { QueueQuotaSpec } from '../inventory/cluster.domain';
-import type { NodeRequests } from './cycle.repository';
+import type { ReservationRow } from './cycle.repository';
 import { QuotaLedger, type Amounts, type QueueQuota } from './quota';
 
 /** A queue's stored quota in milli-units (checked at the API: a bad amount here is a bad row). */
@@ -18,7 +18,7 @@ export function queueQuotaOf(name: string, spec: QueueQuotaSpec): QueueQuota {
 }
 
 /** Quantity strings to milli-units; an unreadable one counts as 0 (it was checked at the API). */
-export function amountsOf(m: Readonly<Record<string, string>>): Amounts {
+function amountsOf(m: Readonly<Record<string, string>>): Amounts {
   const out: Record<string, bigint> = {};
   for (const [k, v] of Object.entries(m)) {
     const parsed = parseQuantity(v);
@@ -27,19 +27,30 @@ export function amountsOf(m: Readonly<Record<string, string>>): Amounts {
   return out;
 }
 
-/** What the reservations of each queue's admitted gangs hold, summed over their nodes. */
-export function usageByQueue(
-  rows: ReadonlyArray<{ queue?: string; nodeRequests: NodeRequests }>,
+/** What usage is summed from: a reservation's queue and its requests per node. */
+type Held = Pick<ReservationRow, 'queue' | 'nodeRequests'>;
+
+/** Parses a reservation's node requests afresh (the scheduling cycle passes its kept ones). */
+function parseNodeRequests(r: Held): Array<ReadonlyMap<string, bigint> | null> {
+  return Object.values(r.nodeRequests ?? {}).map((requests) => {
+    const parsed = parseResourceList(requests);
+    return parsed.ok ? new Map(Object.entries(parsed.value)) : null;
+  });
+}
+
+/**
+ * What the reservations of each queue's admitted gangs hold, summed over their nodes;
+ * `requestsOf` gives a reservation's parsed requests per node (null: unreadable, counts nothing).
+ */
+export function usageByQueue<R extends Held>(
+  rows: readonly R[],
+  requestsOf: (r: R) => Iterable<ReadonlyMap<string, bigint> | null> = parseNodeRequests,
 ): Map<string, Amounts> {
   const out = new Map<string, Record<string, bigint>>();
   for (const r of rows) {
     if (r.queue === undefined) continue;
     const acc = out.get(r.queue) ?? {};
-    for (const node of Object.values(r.nodeRequests ?? {}))
-      for (const [k, v] of Object.entries(node)) {
-        const parsed = parseQuantity(v);
-        if (parsed.ok) acc[k] = (acc[k] ?? 0n) + parsed.value;
-      }
+    for (const node of requestsOf(r)) for (const [k, v] of node ?? []) acc[k] = (acc[k] ?? 0n) + v;
     out.set(r.queue, acc);
   }
   return out;

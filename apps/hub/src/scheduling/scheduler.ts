@@ -145,10 +145,9 @@ export class Scheduler {
     const started = performance.now();
     const queued = await this.repo.queuedGangs(this.settings.maxGangsPerCycle);
     if (queued.length === 0) return { ...EMPTY_REPORT, durationMs: performance.now() - started };
-    const [{ clusters, unavailable }, weights, quotas, reservations] = await Promise.all([
+    const [{ clusters, unavailable }, { weights, quotas }, reservations] = await Promise.all([
       this.readyClusters(),
-      this.repo.queueWeights(),
-      this.repo.queueQuotas(),
+      this.repo.queueSettings(),
       this.repo.reservations(),
     ]);
     const loaded = performance.now();

@@ -119,7 +119,7 @@ export class DeviceLayer {
   }
 
   /** The node's labels with, per attribute of the batch, the one value its devices share. */
-  private labelled(cluster: string, n: NodeSnapshot): NodeSnapshot['labels'] {
+  private labelled(n: NodeSnapshot): NodeSnapshot['labels'] {
     if (this.attributes.length === 0) return n.labels;
     let labels: Record<string, string> | undefined;
     for (const a of this.attributes) {
@@ -135,13 +135,21 @@ export class DeviceLayer {
       if (value === undefined || mixed) continue;
       labels ??= { ...n.labels };
       labels[attributeDomainLabel(a)] = value;
+    }
+    return labels ?? n.labels;
+  }
+
+  /** Counts the node view's domain labels (see {@link domains}). */
+  private countDomains(cluster: string, view: NodeSnapshot): void {
+    for (const a of this.attributes) {
+      const value = view.labels?.[attributeDomainLabel(a)];
+      if (value === undefined) continue;
       let byAttr = this.domainValues.get(cluster);
       if (!byAttr) this.domainValues.set(cluster, (byAttr = new Map()));
       let counts = byAttr.get(a);
       if (!counts) byAttr.set(a, (counts = new Map()));
       counts.set(value, (counts.get(value) ?? 0) + 1);
     }
-    return labels ?? n.labels;
   }
 
   /** The cluster with each device node's free and allocatable amount of every shape. */
@@ -161,7 +169,7 @@ export class DeviceLayer {
       const hit = nodeViews.get(n);
       if (hit?.key === key) {
         changed = true;
-        if (this.attributes.length > 0) this.labelled(c.name, n);
+        this.countDomains(c.name, hit.node);
         return hit.node;
       }
       let known = shapeAmounts.get(n);
@@ -188,8 +196,9 @@ export class DeviceLayer {
         free[s.resource] = amounts.free;
         allocatable[s.resource] = amounts.allocatable;
       }
-      const node: NodeSnapshot = { ...n, labels: this.labelled(c.name, n), free, allocatable };
+      const node: NodeSnapshot = { ...n, labels: this.labelled(n), free, allocatable };
       nodeViews.set(n, { key, node });
+      this.countDomains(c.name, node);
       changed = true;
       return node;
     });
