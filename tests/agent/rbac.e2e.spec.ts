@@ -108,6 +108,7 @@ it('the role grants exactly the verbs the agent uses', async () => {
   }
   for (const verb of ['list', 'watch'])
     expect([verb, await allowed(verb, 'nodes')]).toEqual([verb, true]);
+  expect(await allowed('create', 'events')).toBe(true);
   for (const verb of ['get', 'list', 'watch', 'create', 'delete']) {
     expect([verb, await allowed(verb, 'podgroups', 'scheduling.k8s.io')]).toEqual([verb, true]);
   }
@@ -136,7 +137,9 @@ it('the role grants exactly the verbs the agent uses', async () => {
     ['delete', 'nodes'],
     ['get', 'secrets'],
     ['list', 'configmaps'],
-    ['create', 'events'],
+    ['update', 'events'],
+    ['delete', 'events'],
+    ['list', 'events'],
     ['list', 'jobs', 'batch'],
     ['update', 'podgroups', 'scheduling.k8s.io'],
     ['patch', 'podgroups', 'scheduling.k8s.io'],
@@ -160,7 +163,7 @@ it('the example Deployment is accepted by the API server', async () => {
   }
 });
 
-it('runs with that identity: watches, materialises (create + ungate), re-reads after restart, fences', async () => {
+it('runs with that identity: watches, materialises (create + ungate), re-reads after restart, gives an eviction notice, fences', async () => {
   const snap = await hub.waitFor(`snapshot\n${agent.tail()}`, () => hub.snapshots[0], 60_000);
   expect(snap.nodes.map((n) => n.name)).toEqual(['gpu-0', 'gpu-1']);
   const gang = dispatch({
@@ -187,6 +190,59 @@ it('runs with that identity: watches, materialises (create + ungate), re-reads a
   hub.dispatch(gang);
   const again = await hub.waitFor('second answer', () => hub.answersFor(gang.gangId)[1], 60_000);
   expect(again.outcome).toBe(DispatchOutcome.DISPATCH_OUTCOME_ACCEPTED);
+
+  // An eviction notice: each member gets the annotation and an Event, and the agent confirms.
+  hub.send({
+    $case: 'evictionNotice',
+    evictionNotice: {
+      gangId: gang.gangId,
+      fencingToken: gang.fencingToken,
+      reason: 'Preempted',
+      message: 'preempted by gang urgent',
+      graceSeconds: 30,
+    },
+  });
+  const noticed = await hub.waitFor('eviction noticed', () => hub.noticed[0], 30_000);
+  expect(noticed).toMatchObject({
+    gangId: gang.gangId,
+    fencingToken: gang.fencingToken,
+    members: 2,
+  });
+  const pods = await kube.gangPods(NS, gang.gangId);
+  for (const p of pods) {
+    const notice = JSON.parse(p.metadata.annotations?.['muster.dev/eviction-notice'] ?? '{}');
+    expect(notice).toMatchObject({ reason: 'Preempted', graceSeconds: 30 });
+  }
+  const events = await kube.json<{
+    items: { reason: string; involvedObject: { name: string }; type: string }[];
+  }>('GET', `/api/v1/namespaces/${NS}/events`);
+  for (const p of pods)
+    expect(events.items).toContainEqual(
+      expect.objectContaining({
+        reason: 'Preempted',
+        type: 'Warning',
+        involvedObject: expect.objectContaining({ name: p.metadata.name }),
+      }),
+    );
+  // Nothing is deleted by a notice, and a repeated one marks nothing twice.
+  const marked = events.items.filter((e) => e.reason === 'Preempted').length;
+  hub.send({
+    $case: 'evictionNotice',
+    evictionNotice: {
+      gangId: gang.gangId,
+      fencingToken: gang.fencingToken,
+      reason: 'Preempted',
+      message: 'again',
+      graceSeconds: 20,
+    },
+  });
+  await hub.waitFor('second confirmation', () => hub.noticed[1], 30_000);
+  expect((await kube.gangPods(NS, gang.gangId)).length).toBe(2);
+  const later = await kube.json<{ items: { reason: string }[] }>(
+    'GET',
+    `/api/v1/namespaces/${NS}/events`,
+  );
+  expect(later.items.filter((e) => e.reason === 'Preempted').length).toBe(marked);
 
   hub.gangList({ gangs: [], generation: 1 });
   await eventually(

@@ -118,6 +118,7 @@ describe('help, usage errors and completion', () => {
     ['clusters', 'get'],
     ['clusters', 'register'],
     ['clusters', 'cordon'],
+    ['clusters', 'drain'],
     ['clusters', 'uncordon'],
     ['clusters', 'deregister'],
     ['queues'],
@@ -176,7 +177,7 @@ describe('help, usage errors and completion', () => {
     expect(bash.stdout).toMatch(/^# bash completion for muster/);
     expect(bash.stdout).toContain('complete -o default -F _muster muster');
     expect(bash.stdout).toContain(
-      '"clusters") echo "list get register cordon uncordon fence deregister --hub --token --context -v --verbose --help" ;;',
+      '"clusters") echo "list get register cordon drain uncordon fence deregister --hub --token --context -v --verbose --help" ;;',
     );
     const zsh = await cli.run(['completion', 'zsh']);
     expect(zsh.code).toBe(0);

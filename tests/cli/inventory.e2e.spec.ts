@@ -100,6 +100,54 @@ describe('clusters', () => {
     expect(listed.clusters.map((c: { name: string }) => c.name)).toEqual(['gpu-east']);
   });
 
+  it('drain → get → list → uncordon, on a cluster no gang runs on', async () => {
+    expect((await cli.run(['clusters', 'register', 'cpu-drain'])).code).toBe(0);
+    let r = await cli.run([
+      'clusters',
+      'drain',
+      'cpu-drain',
+      '--grace',
+      '10m',
+      '--reason',
+      'upgrade',
+    ]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      0,
+      'cluster cpu-drain drained: 0 gangs given a notice of 10m; they are deleted after it and placed elsewhere\n',
+      '',
+    ]);
+    r = await cli.run(['clusters', 'get', 'cpu-drain', '-o', 'json']);
+    const drained = JSON.parse(r.stdout);
+    expect(drained).toMatchObject({
+      cordoned: true,
+      drain: { graceSeconds: 600, reason: 'upgrade' },
+    });
+    expect(drained.drain.gangsLeft).toBeUndefined(); // 0, which the JSON mapping omits
+    r = await cli.run(['clusters', 'get', 'cpu-drain']);
+    expect(r.stdout).toContain('Status:          NeverConnected,Draining\n');
+    expect(r.stdout).toMatch(
+      /\nDrain:\n {2}Since: +\S+Z \(\d+s ago\)\n {2}Grace: +10m\n {2}Reason: +upgrade\n {2}Gangs left: +0\n/,
+    );
+    expect((await cli.run(['clusters', 'list'])).stdout).toMatch(
+      /\ncpu-drain\s+NeverConnected,Draining\s/,
+    );
+    r = await cli.run(['clusters', 'drain', 'cpu-drain', '--grace', '30s', '--wait', '-o', 'json']);
+    expect([r.code, r.stderr]).toEqual([0, 'cluster cpu-drain is empty\n']);
+    expect(JSON.parse(r.stdout).noticedJobIds).toBeUndefined(); // none: the empty list is omitted
+
+    r = await cli.run(['clusters', 'uncordon', 'cpu-drain', '-o', 'json']);
+    expect(JSON.parse(r.stdout).cordoned).toBeUndefined();
+    expect(JSON.parse(r.stdout).drain).toBeUndefined();
+    expect((await cli.run(['clusters', 'list'])).stdout).toMatch(/\ncpu-drain\s+NeverConnected\s/);
+
+    r = await cli.run(['clusters', 'drain', 'nope', '--grace', '1m']);
+    expect([r.code, r.stderr]).toEqual([3, 'error: cluster "nope" not found\n']);
+    r = await cli.run(['clusters', 'drain', 'cpu-drain', '--grace', '2d']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: option '--grace <duration>' argument '2d' is invalid.");
+    expect((await cli.run(['clusters', 'deregister', 'cpu-drain'])).code).toBe(0);
+  });
+
   it('reports refusals with the right exit codes', async () => {
     let r = await cli.run(['clusters', 'register', 'gpu-east']);
     expect([r.code, r.stderr]).toEqual([
@@ -152,10 +200,10 @@ describe('queues', () => {
 
     r = await cli.run(['queues', 'list']);
     expect(r.stdout).toMatch(
-      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+AGE\s+DESCRIPTION\n/,
+      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+BUDGET\s+AGE\s+DESCRIPTION\n/,
     );
-    expect(r.stdout).toMatch(/\nresearch\s+2\s+default,ml\s+-\s+-\s+-\s+-\s+\d+s\s+NLP team\n/);
-    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
+    expect(r.stdout).toMatch(/\nresearch\s+2\s+default,ml\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+NLP team\n/);
+    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
 
     r = await cli.run(['queues', 'get', 'research', '-o', 'json']);
     expect(JSON.parse(r.stdout)).toMatchObject({
@@ -220,6 +268,53 @@ describe('queues', () => {
       'error: --quota: nvidia.com/gpu: "lots" is not a Kubernetes quantity\n',
     ]);
     await cli.run(['queues', 'delete', 'nlp']);
+  });
+
+  it('budget: create, get, list, update --no-budget; a bad --budget is refused naming the flag', async () => {
+    let r = await cli.run(['queues', 'create', 'gpus', '--budget', 'gpu-hours=5000/month']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'queue gpus created\n', '']);
+    r = await cli.run(['queues', 'get', 'gpus', '-o', 'json']);
+    const now = new Date();
+    const monthStart = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      budget: { resource: 'nvidia.com/gpu', hours: 5000, period: 'BUDGET_PERIOD_MONTH' },
+      // Nothing ran: all of it is left (budgetUsedHours is 0, which JSON leaves out).
+      usage: { budgetLeftHours: 5000, budgetPeriodStart: monthStart.toISOString() },
+    });
+    r = await cli.run(['queues', 'get', 'gpus']);
+    expect(r.stdout).toContain('Budget:           5000 nvidia.com/gpu-hours per month\n');
+    expect(r.stdout).toContain('Budget used:      0 h\n');
+    expect(r.stdout).toContain('Budget left:      5000 h\n');
+    expect(r.stdout).toContain(`Period start:     ${monthStart.toISOString()}\n`);
+    r = await cli.run(['queues', 'list']);
+    expect(r.stdout).toMatch(
+      /\ngpus\s+1\s+default\s+-\s+-\s+-\s+-\s+0\/5000 h\/month\s+\d+s\s+-\n/,
+    );
+
+    r = await cli.run(['queues', 'update', 'gpus', '--budget', 'amd.com/gpu-hours=100/week']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    r = await cli.run(['queues', 'get', 'gpus', '-o', 'json']);
+    expect(JSON.parse(r.stdout).budget).toEqual({
+      resource: 'amd.com/gpu',
+      hours: 100,
+      period: 'BUDGET_PERIOD_WEEK',
+    });
+    r = await cli.run(['queues', 'update', 'gpus', '--no-budget']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    r = await cli.run(['queues', 'get', 'gpus', '-o', 'json']);
+    expect(JSON.parse(r.stdout).budget).toBeUndefined();
+    expect(JSON.parse(r.stdout).usage).toBeUndefined();
+    r = await cli.run(['queues', 'list']);
+    expect(r.stdout).toMatch(/\ngpus\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
+
+    r = await cli.run(['queues', 'create', 'bad', '--budget', 'gpu-hours=5000/year']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      'error: --budget: "year" is not a period; use day, week or month\n',
+    ]);
+    r = await cli.run(['queues', 'get', 'bad']);
+    expect(r.code).toBe(3);
+    await cli.run(['queues', 'delete', 'gpus']);
   });
 
   it('refuses a duplicate queue and a bad weight', async () => {

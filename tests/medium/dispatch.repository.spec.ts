@@ -152,6 +152,11 @@ describe('CycleRepository.commitCycle', () => {
       cluster: 'w1',
       fencingToken: 1,
       nodeRequests: { n0: { cpu: '2' } },
+      priority: 0,
+      state: 'Reserved',
+      placedAt: expect.any(Date),
+      eviction: null,
+      graceSeconds: null,
     });
     const events = await jobs.eventsOfJob(id, 0, 10);
     expect(events.map((e) => e.state)).toEqual(['Queued', 'Reserved']);
@@ -205,6 +210,66 @@ describe('DispatchRepository.requeue', () => {
     expect(again!.fencingToken).toBe(token + 1);
     expect(await dispatch.accept('w1', id, token)).toBeNull();
     expect(await dispatch.accept('w2', id, token + 1)).toEqual(expect.any(Number));
+  });
+});
+
+describe('eviction with notice', () => {
+  const eviction = {
+    reason: 'Preempted' as const,
+    message: 'preempted by gang x',
+    graceSeconds: 30,
+    decidedAt: new Date().toISOString(),
+    for: 'x',
+  };
+  const mark = (id: string, token: number) =>
+    m.dataSource.transaction((tx) =>
+      dispatch.markEvicting(tx, [{ jobId: id, fencingToken: token, eviction }]),
+    );
+
+  it('marks a live gang once, for its current token, and says so on the job', async () => {
+    const { id, token } = await dispatched();
+    expect(await mark(id, token - 1)).toEqual([]);
+    expect(await mark(id, token)).toEqual([
+      { jobId: id, cluster: 'w1', fencingToken: token, state: 'Dispatched' },
+    ]);
+    expect(await mark(id, token)).toEqual([]); // already evicting
+    const job = await jobs.findById(id);
+    expect({ reason: job!.reason, message: job!.message }).toEqual({
+      reason: 'Preempted',
+      message: 'preempted by gang x',
+    });
+    expect((await cycle.reservations()).find((r) => r.jobId === id)?.eviction).toEqual({
+      for: 'x',
+    });
+  });
+
+  it('starts the grace period at the first confirmation; a repeated one moves nothing', async () => {
+    const { id, token } = await dispatched();
+    expect(await dispatch.noteNoticed('w1', id, token)).toBeNull(); // no eviction yet
+    await mark(id, token);
+    const before = Date.now();
+    const deadline = await dispatch.noteNoticed('w1', id, token);
+    expect(deadline!.getTime()).toBeGreaterThanOrEqual(before + 29_000);
+    expect(deadline!.getTime()).toBeLessThanOrEqual(Date.now() + 30_000);
+    expect(await dispatch.noteNoticed('w1', id, token)).toEqual(deadline);
+    expect(await dispatch.noteNoticed('w2', id, token)).toBeNull();
+  });
+
+  it('requeues an evicted gang at once, its attempts untouched, and ends the eviction', async () => {
+    const { id, token } = await dispatched(2);
+    await mark(id, token);
+    // One member still runs: the gang waits for it, whatever the other did.
+    await dispatch.applyMemberStates('w1', reports(id, token, ['Running', 'Lost']), 60);
+    expect((await jobs.findById(id))!.reason).toBe('Evicting');
+    const moved = await dispatch.applyMemberStates('w1', reports(id, token, ['Lost', 'Lost']), 60);
+    expect(moved).toEqual([{ jobId: id, cluster: 'w1', fencingToken: token, state: 'Queued' }]);
+    const [row] = await m.db.query<{
+      attempts: number;
+      not_before: Date | null;
+      eviction: unknown;
+    }>('SELECT attempts, not_before, eviction FROM jobs WHERE id = $1', [id]);
+    expect(row).toEqual({ attempts: 0, not_before: null, eviction: null });
+    expect((await jobs.findById(id))!.reason).toBe('Preempted');
   });
 });
 

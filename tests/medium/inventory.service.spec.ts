@@ -9,6 +9,7 @@ import {
   type ManualFencing,
 } from '../../apps/hub/src/inventory/inventory.service';
 import { JobsRepository } from '../../apps/hub/src/jobs/jobs.repository';
+import { UsageRepository } from '../../apps/hub/src/scheduling/usage.repository';
 import { gangOf, migratedDatabase, queuedJob, type MigratedDatabase } from './database';
 
 let m: MigratedDatabase;
@@ -45,7 +46,13 @@ beforeAll(async () => {
       return [];
     },
   };
-  inventory = new InventoryService(new InventoryRepository(m.dataSource), fencing, log);
+  inventory = new InventoryService(
+    new InventoryRepository(m.dataSource),
+    fencing,
+    { drainCluster: () => Promise.resolve([]) },
+    log,
+    new UsageRepository(m.dataSource, { retentionDays: 90 }),
+  );
 });
 afterAll(() => m.close());
 
@@ -164,6 +171,35 @@ describe('InventoryService queues', () => {
     expect((await refusal(inventory.updateQueue({ ...updated, name: 'nowhere' }))).code).toBe(
       ErrorCode.NotFound,
     );
+  });
+
+  it('keeps a budget until an update replaces or drops it, and reports what was used', async () => {
+    const budget = { resource: 'nvidia.com/gpu', hours: 5000, period: 'month' as const };
+    const settings = { name: 'budgeted', description: '', weight: 1, allowedNamespaces: [] };
+    await inventory.createQueue({ ...settings, budget });
+    expect((await inventory.getQueue('budgeted')).budget).toEqual(budget);
+    const now = new Date();
+    const hourAgo = new Date(Math.floor(now.getTime() / 3_600_000) * 3_600_000 - 3_600_000);
+    // 2 GPUs for an hour of this period, when the hour before now is in it.
+    const inPeriod = hourAgo >= new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    await m.db.query(`INSERT INTO queue_usage VALUES ('budgeted', $1, 'nvidia.com/gpu', $2)`, [
+      hourAgo,
+      2 * 1000 * 3600,
+    ]);
+    const standing = (await inventory.budgetStandings(await inventory.listQueues(), now)).get(
+      'budgeted',
+    );
+    expect(standing).toEqual({
+      usedHours: inPeriod ? 2 : 0,
+      leftHours: inPeriod ? 4998 : 5000,
+      periodStart: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)),
+    });
+    const weekly = { resource: 'amd.com/gpu', hours: 10, period: 'week' as const };
+    await inventory.updateQueue({ ...settings, budget: weekly });
+    expect((await inventory.getQueue('budgeted')).budget).toEqual(weekly);
+    await inventory.updateQueue({ ...settings, budget: null });
+    expect((await inventory.getQueue('budgeted')).budget).toBeNull();
+    expect((await inventory.budgetStandings(await inventory.listQueues(), now)).size).toBe(0);
   });
 
   it('deletes a queue only when none of its jobs is unfinished', async () => {

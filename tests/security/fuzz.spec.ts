@@ -234,6 +234,22 @@ const queueMsg = fc.record({
     }),
     { nil: undefined },
   ),
+  // Hours at and around the limits (0, negative, NaN, infinities, above 1e9), periods out of
+  // the enum, resource names with nonsense.
+  budget: fc.option(
+    fc.record({
+      resource: fc.oneof(
+        fc.constantFrom('', 'nvidia.com/gpu', 'amd.com/gpu'),
+        fc.string({ maxLength: 20 }),
+      ),
+      hours: fc.oneof(
+        fc.constantFrom(0, -1, 5000, 1e9, 1e9 + 1, Number.NaN, Number.POSITIVE_INFINITY),
+        fc.double(),
+      ),
+      period: fc.integer({ min: -1, max: 5 }),
+    }),
+    { nil: undefined },
+  ),
 });
 const accessProvider = fc.record({
   name: anyName,

@@ -14,6 +14,7 @@ import type { Log } from '@muster/log';
 import { ClusterWatch } from './cluster-watch';
 import type { AgentConfig } from './config';
 import { GangEffects } from './gang-effects';
+import { EvictionNotices } from './eviction-notices';
 import { GangOrders } from './gang-orders';
 import { HubSession } from './hub-session';
 import { KubeClient, loadKubeConfig } from './kube';
@@ -126,8 +127,24 @@ export class Agent {
       log,
       gangs: effects,
     });
-    const orders = new GangOrders({ config, ledger, lease, effects, watch, workloadApi, log });
-    const session = new HubSession({
+    const notices: EvictionNotices = new EvictionNotices(
+      kube,
+      model,
+      (gangId, token, members): boolean => session.sendNoticed(gangId, token, members),
+      `${config.cluster}/${this.epoch}`,
+      log,
+    );
+    const orders: GangOrders = new GangOrders({
+      config,
+      ledger,
+      lease,
+      effects,
+      watch,
+      workloadApi,
+      notices,
+      log,
+    });
+    const session: HubSession = new HubSession({
       config,
       epoch: this.epoch,
       kubernetesVersion,

@@ -19,6 +19,12 @@ export const ANNOTATION_GANG_SIZE = 'muster.dev/gang-size';
 export const ANNOTATION_SELF_FENCE_TIMEOUT_MS = 'muster.dev/self-fence-timeout-ms';
 /** Annotation: the grace (s) the hub had told for deletes made for fencing; see above. */
 export const ANNOTATION_FENCE_DELETE_GRACE_S = 'muster.dev/fence-delete-grace-s';
+/**
+ * Annotation: the eviction notice of a member whose gang is preempted or whose cluster is
+ * drained, as JSON `{reason, message, graceSeconds, noticedAt, deleteAfter}`. A workload reads it
+ * through the downward API (a volume of metadata.annotations updates in place) to checkpoint.
+ */
+export const ANNOTATION_EVICTION_NOTICE = 'muster.dev/eviction-notice';
 /** Scheduling gate that holds every member until the whole gang exists. */
 export const SCHEDULING_GATE = 'muster.dev/gang';
 

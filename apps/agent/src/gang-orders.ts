@@ -2,9 +2,10 @@
 // with the fence terms in force), a Cancel, an authoritative gang list (the fencing list). The
 // ledger decides; GangEffects carries out what it returns.
 import { gangRefKey } from '@muster/common';
-import type { AuthoritativeGangList, Cancel, Dispatch } from '@muster/api';
+import type { AuthoritativeGangList, Cancel, Dispatch, EvictionNotice } from '@muster/api';
 import type { Log } from '@muster/log';
 import type { ClusterWatch } from './cluster-watch';
+import type { EvictionNotices } from './eviction-notices';
 import type { AgentConfig } from './config';
 import { fenceTermsFor } from './fencing';
 import type { GangEffects } from './gang-effects';
@@ -21,6 +22,7 @@ export interface GangOrdersOptions {
   watch: ClusterWatch;
   /** Gangs get a PodGroup (Workload API mode). */
   workloadApi: boolean;
+  notices: EvictionNotices;
   log: Log;
 }
 
@@ -102,6 +104,14 @@ export class GangOrders {
       tokens: effects.filter((e) => e.kind === 'delete').length,
     });
     this.effects.carryOut(effects);
+  }
+
+  onEvictionNotice(n: EvictionNotice): void {
+    this.logOf(n.gangId, n.fencingToken).info('eviction notice: marking the members', {
+      reason: n.reason,
+      graceSeconds: n.graceSeconds,
+    });
+    this.options.notices.onNotice(n);
   }
 
   onGangList(list: AuthoritativeGangList): void {

@@ -8,6 +8,7 @@ import {
   DispatchOutcome,
   type AuthoritativeGangList,
   type Cancel,
+  type EvictionNotice,
   type ConnectRequest,
   type ConnectResponse,
   type Dispatch,
@@ -34,6 +35,7 @@ export interface HubOrders {
   onDispatch(d: Dispatch): void;
   onCancel(c: Cancel): void;
   onGangList(list: AuthoritativeGangList): void;
+  onEvictionNotice(n: EvictionNotice): void;
 }
 
 export interface HubSessionOptions {
@@ -263,6 +265,8 @@ export class HubSession {
         return this.options.orders.onCancel(msg.cancel);
       case 'gangList':
         return this.options.orders.onGangList(msg.gangList);
+      case 'evictionNotice':
+        return this.options.orders.onEvictionNotice(msg.evictionNotice);
     }
   }
 
@@ -278,6 +282,21 @@ export class HubSession {
       selfFenceTimeoutMs: this.lease.told?.selfFenceTimeoutMs,
       fenceDeleteGraceSeconds: this.lease.told?.deleteGraceSeconds,
     });
+  }
+
+  /**
+   * Tells the hub a gang's members carry its eviction notice. Not kept when the stream is down:
+   * the hub sends the notice again on the next stream, and it is confirmed then.
+   */
+  sendNoticed(gangId: string, token: number, members: number): boolean {
+    return (
+      this.link?.send({
+        message: {
+          $case: 'evictionNoticed',
+          evictionNoticed: { gangId, fencingToken: token, members },
+        },
+      }) ?? false
+    );
   }
 
   /**

@@ -382,6 +382,31 @@ export class KubeClient implements PodApi {
     );
   }
 
+  /** Sets annotations on the pod (merge patch); false when the pod is gone. */
+  async annotatePod(
+    namespace: string,
+    name: string,
+    annotations: Record<string, string>,
+  ): Promise<boolean> {
+    try {
+      await this.request(
+        'PATCH',
+        `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`,
+        { metadata: { annotations } },
+        'application/merge-patch+json',
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof KubeRequestError && err.code === 404) return false;
+      throw err;
+    }
+  }
+
+  /** Creates a core/v1 Event. */
+  async createEvent(namespace: string, body: object): Promise<void> {
+    await this.request('POST', `/api/v1/namespaces/${enc(namespace)}/events`, body);
+  }
+
   async deletePod(namespace: string, name: string, gracePeriodSeconds?: number): Promise<boolean> {
     const grace =
       gracePeriodSeconds === undefined ? '' : `?gracePeriodSeconds=${gracePeriodSeconds}`;

@@ -39,6 +39,8 @@ function pod(
     reason: '',
     exitCode: 0,
     disruption: '',
+    uid: '',
+    notice: '',
     claimTemplates: [],
     ...rest,
     ...(member

@@ -7,6 +7,7 @@ import {
   ANNOTATION_FENCE_DELETE_GRACE_S,
   ANNOTATION_GANG_SIZE,
   ANNOTATION_ON_CLUSTER_LOST,
+  ANNOTATION_EVICTION_NOTICE,
   ANNOTATION_SELF_FENCE_TIMEOUT_MS,
   LABEL_FENCING_TOKEN,
   LABEL_GANG_ID,
@@ -166,6 +167,10 @@ export interface PodRecord {
   exitCode: number;
   /** Reason of a DisruptionTarget condition (preemption, eviction, taint manager), if any. */
   disruption: string;
+  /** metadata.uid ('' when unknown). */
+  uid: string;
+  /** The eviction notice annotation, '' when the pod has none. */
+  notice: string;
   /** A problem met while counting the pod's requests, if any. */
   problem?: string;
 }
@@ -307,6 +312,8 @@ export function podRecord(pod: PodLike): PodRecord | undefined {
     (gated ? 'SchedulingGated' : '') ||
     (claimPending ? 'ResourceClaimPending' : '');
   const record: PodRecord = {
+    uid: pod.metadata?.uid ?? '',
+    notice: pod.metadata?.annotations?.[ANNOTATION_EVICTION_NOTICE] ?? '',
     key: podKey(namespace, name),
     namespace,
     name,

@@ -8,8 +8,9 @@ import {
   type sendUnaryData,
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
-import { InventoryServiceService, type Queue } from '@muster/api';
+import { BudgetPeriod, InventoryServiceService, PreemptionPolicy, type Queue } from '@muster/api';
 import { runCli } from './cli';
+import { parseBudget, parseBudgetFlags } from './commands/queue-budget';
 import {
   mergeQuota,
   parseQuotaFlags,
@@ -281,9 +282,29 @@ describe('queue quota flags', () => {
   it.each([
     [
       [],
-      'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit or --no-quota',
+      'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit, --no-quota, --budget, --no-budget, --preempt-within-queue or --reclaim-within-cohort',
     ],
     [['--quota', 'gpu'], '--quota: "gpu" needs =QUANTITY'],
+    [
+      ['--preempt-within-queue', 'any'],
+      '--preempt-within-queue: must be one of never, lower-priority (got "any")',
+    ],
+    [
+      ['--reclaim-within-cohort', 'always'],
+      '--reclaim-within-cohort: must be one of never, lower-priority, any (got "always")',
+    ],
+    [
+      ['--no-budget', '--budget', 'gpu-hours=1/day'],
+      '--no-budget removes the budget; it cannot go with --budget',
+    ],
+    [
+      ['--budget', 'gpu-hours=1/day', '--no-budget'],
+      '--no-budget removes the budget; it cannot go with --budget',
+    ],
+    [
+      ['--budget', 'gpu-hours=0/day'],
+      '--budget: "0" is not a number of hours above 0 and at most 1000000000',
+    ],
     [['--no-quota', '--quota', 'cpu=1'], '--no-quota removes the quota; it cannot go with --quota'],
     [['--quota', 'cpu=1', '--no-quota'], '--no-quota removes the quota; it cannot go with --quota'],
     [
@@ -355,7 +376,15 @@ describe('queue quota flags', () => {
         borrowingLimit: { 'nvidia.com/gpu': '8', cpu: '64' },
         lendingLimit: { 'nvidia.com/gpu': '4' },
       },
-      usage: { used: { cpu: '1' }, borrowed: {}, available: {} },
+      budget: { resource: 'nvidia.com/gpu', hours: 5000, period: BudgetPeriod.BUDGET_PERIOD_MONTH },
+      usage: {
+        used: { cpu: '1' },
+        borrowed: {},
+        available: {},
+        budgetUsedHours: 12,
+        budgetLeftHours: 4988,
+        fairShare: 0,
+      },
     };
     const settings = {
       name: 'nlp',
@@ -367,13 +396,44 @@ describe('queue quota flags', () => {
       queueUpdate(queue, flags, parseQuotaFlags(flags, { noQuota }));
 
     it('keeps what no flag names, and sends no output-only fields', () => {
-      expect(update({ weight: 5 })).toEqual({ ...settings, weight: 5, quota: current.quota });
+      expect(update({ weight: 5 })).toEqual({
+        ...settings,
+        weight: 5,
+        quota: current.quota,
+        budget: current.budget,
+      });
       expect(update({ description: '', allowedNamespace: ['ml'] })).toEqual({
         ...settings,
         description: '',
         allowedNamespaces: ['ml'],
         quota: current.quota,
+        budget: current.budget,
       });
+    });
+
+    it('sets preemption rules flag by flag, keeping the one not named', () => {
+      const within = update({ preemptWithinQueue: 'lower-priority' });
+      expect(within.preemption).toEqual({
+        withinQueue: PreemptionPolicy.PREEMPTION_POLICY_LOWER_PRIORITY,
+        reclaimWithinCohort: PreemptionPolicy.PREEMPTION_POLICY_NEVER,
+      });
+      expect(update({ reclaimWithinCohort: 'ANY' }, false, within).preemption).toEqual({
+        withinQueue: PreemptionPolicy.PREEMPTION_POLICY_LOWER_PRIORITY,
+        reclaimWithinCohort: PreemptionPolicy.PREEMPTION_POLICY_ANY,
+      });
+      // An update naming neither keeps them.
+      expect(update({ weight: 3 }, false, within).preemption).toEqual(within.preemption);
+    });
+
+    it('replaces the budget with --budget and removes it with --no-budget', () => {
+      const withBudget = (budget: ReturnType<typeof parseBudgetFlags>) =>
+        queueUpdate(current, {}, parseQuotaFlags({}), budget);
+      expect(withBudget(parseBudgetFlags({ budget: 'amd.com/gpu-hours=100/week' })).budget).toEqual(
+        { resource: 'amd.com/gpu', hours: 100, period: BudgetPeriod.BUDGET_PERIOD_WEEK },
+      );
+      expect(withBudget(parseBudgetFlags({ budget: false }))).not.toHaveProperty('budget');
+      expect(withBudget(parseBudgetFlags({}, { noBudget: true }))).not.toHaveProperty('budget');
+      expect(withBudget(parseBudgetFlags({})).budget).toEqual(current.budget);
     });
 
     it('replaces the nominal quota, keeping the limits on resources it still names', () => {
@@ -409,7 +469,7 @@ describe('queue quota flags', () => {
     });
 
     it('removes the quota with --no-quota', () => {
-      expect(update({ quota: false }, true)).toEqual(settings);
+      expect(update({ quota: false }, true)).toEqual({ ...settings, budget: current.budget });
     });
 
     it('gives a queue without a quota one, or refuses quota parts it cannot have', () => {
@@ -440,6 +500,69 @@ describe('queue quota flags', () => {
         ),
       );
     });
+  });
+});
+
+describe('queue budget flags', () => {
+  it.each([
+    ['gpu-hours=5000/month', 'nvidia.com/gpu', 5000, BudgetPeriod.BUDGET_PERIOD_MONTH],
+    ['nvidia.com/gpu-hours=0.5/day', 'nvidia.com/gpu', 0.5, BudgetPeriod.BUDGET_PERIOD_DAY],
+    [' amd.com/gpu-hours=100/week ', 'amd.com/gpu', 100, BudgetPeriod.BUDGET_PERIOD_WEEK],
+    ['example.com/tpu-v5-hours=12/day', 'example.com/tpu-v5', 12, BudgetPeriod.BUDGET_PERIOD_DAY],
+  ])('reads %j', (value, resource, hours, period) => {
+    expect(parseBudget('--budget', value)).toEqual({ resource, hours, period });
+  });
+
+  it.each([
+    [
+      'gpu=5000/month',
+      '--budget: "gpu=5000/month" must be RESOURCE-hours=N/PERIOD (PERIOD: day, week or month), e.g. --budget gpu-hours=5000/month',
+    ],
+    [
+      '-hours=5/day',
+      '--budget: "-hours=5/day" needs a resource before -hours, RESOURCE-hours=N/PERIOD (PERIOD: day, week or month), e.g. --budget gpu-hours=5000/month',
+    ],
+    [
+      'GPU X-hours=5/day',
+      '--budget: "GPU X" is not a resource name (such as gpu, nvidia.com/gpu or amd.com/gpu)',
+    ],
+    [
+      'gpu-hours=5000',
+      '--budget: "gpu-hours=5000" needs one /PERIOD after the hours, RESOURCE-hours=N/PERIOD (PERIOD: day, week or month), e.g. --budget gpu-hours=5000/month',
+    ],
+    [
+      'gpu-hours=5/month/x',
+      '--budget: "gpu-hours=5/month/x" needs one /PERIOD after the hours, RESOURCE-hours=N/PERIOD (PERIOD: day, week or month), e.g. --budget gpu-hours=5000/month',
+    ],
+    [
+      'gpu-hours=lots/month',
+      '--budget: "lots" is not a number of hours above 0 and at most 1000000000',
+    ],
+    [
+      'gpu-hours=-5/month',
+      '--budget: "-5" is not a number of hours above 0 and at most 1000000000',
+    ],
+    [
+      'gpu-hours=1e3/month',
+      '--budget: "1e3" is not a number of hours above 0 and at most 1000000000',
+    ],
+    [
+      'gpu-hours=2000000000/month',
+      '--budget: "2000000000" is not a number of hours above 0 and at most 1000000000',
+    ],
+    ['gpu-hours=5/year', '--budget: "year" is not a period; use day, week or month'],
+    ['gpu-hours=5/constructor', '--budget: "constructor" is not a period; use day, week or month'],
+  ])('create --budget %j: %s', async (value, message) => {
+    const r = await run(['queues', 'create', 'nlp', '--budget', value]);
+    expect(r).toEqual({ code: 2, stdout: '', stderr: `error: ${message}\n` });
+  });
+
+  it('has no --no-budget on create', async () => {
+    const r = await run(['queues', 'create', 'nlp', '--no-budget']);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      expect.stringContaining("unknown option '--no-budget'"),
+    ]);
   });
 });
 
@@ -478,6 +601,7 @@ class StandInInventory {
         if (!old) return notFound(req.queue!.name);
         const queue = { ...req.queue!, createdAt: old.createdAt, usage: old.usage };
         if (!req.queue!.quota) delete queue.quota;
+        if (!req.queue!.budget) delete queue.budget;
         this.queues.set(queue.name, queue);
         return { queue };
       }),
@@ -543,6 +667,9 @@ describe('queues with a quota, against a stand-in hub', () => {
       used: { 'nvidia.com/gpu': '20', cpu: '63500m', memory: '0' },
       borrowed: { 'nvidia.com/gpu': '4' },
       available: { 'nvidia.com/gpu': '4', cpu: '448500m', memory: '2Ti' },
+      budgetUsedHours: 0,
+      budgetLeftHours: 0,
+      fairShare: 0,
     };
 
     r = await muster('queues', 'update', 'nlp', '--quota', 'nvidia.com/gpu=32', '--weight', '3');
@@ -568,12 +695,12 @@ describe('queues with a quota, against a stand-in hub', () => {
 
     r = await muster('queues', 'list');
     expect(r.stdout.split('\n')[0]).toMatch(
-      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+AGE\s+DESCRIPTION$/,
+      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+BUDGET\s+AGE\s+DESCRIPTION$/,
     );
     expect(r.stdout).toMatch(
       /\nnlp\s+3\s+default\s+research\s+gpu 32\s+gpu 20, cpu 63.5\s+gpu 4\s+/,
     );
-    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+/);
+    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+/);
 
     r = await muster('queues', 'get', 'nlp');
     expect(r.stdout).toContain('Quota:            nvidia.com/gpu 32\n');
@@ -597,5 +724,47 @@ describe('queues with a quota, against a stand-in hub', () => {
 
     r = await muster('queues', 'update', 'nope', '--weight', '2');
     expect([r.code, r.stderr]).toEqual([3, 'error: queue "nope" not found\n']);
+  });
+
+  it('creates with a budget, shows it, keeps it on other changes, replaces and removes it', async () => {
+    let r = await muster('queues', 'create', 'budgeted', '--budget', 'gpu-hours=5000/month');
+    expect(r).toEqual({ code: 0, stdout: 'queue budgeted created\n', stderr: '' });
+    const month = {
+      resource: 'nvidia.com/gpu',
+      hours: 5000,
+      period: BudgetPeriod.BUDGET_PERIOD_MONTH,
+    };
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.budget).toEqual(month);
+    hub.queues.get('budgeted')!.usage = {
+      used: {},
+      borrowed: {},
+      available: {},
+      budgetUsedHours: 4120,
+      budgetLeftHours: 880,
+      budgetPeriodStart: new Date('2024-12-01T00:00:00Z'),
+      fairShare: 0,
+    };
+    r = await muster('queues', 'list');
+    expect(r.stdout).toMatch(/\nbudgeted\s+1\s+default\s+-\s+-\s+-\s+-\s+4120\/5000 h\/month\s+/);
+    r = await muster('queues', 'get', 'budgeted');
+    expect(r.stdout).toContain('Budget:           5000 nvidia.com/gpu-hours per month\n');
+    expect(r.stdout).toContain('Budget used:      4120 h\n');
+    expect(r.stdout).toContain('Budget left:      880 h\n');
+    expect(r.stdout).toContain('Period start:     2024-12-01T00:00:00.000Z\n');
+
+    hub.calls.splice(0);
+    expect((await muster('queues', 'update', 'budgeted', '--weight', '2')).code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.budget).toEqual(month);
+    r = await muster('queues', 'update', 'budgeted', '--budget', 'amd.com/gpu-hours=100/week');
+    expect(r.code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.budget).toEqual({
+      resource: 'amd.com/gpu',
+      hours: 100,
+      period: BudgetPeriod.BUDGET_PERIOD_WEEK,
+    });
+    r = await muster('queues', 'update', 'budgeted', '--no-budget');
+    expect(r.code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.budget).toBeUndefined();
+    expect(hub.queues.get('budgeted')!.budget).toBeUndefined();
   });
 });

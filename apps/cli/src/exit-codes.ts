@@ -12,6 +12,8 @@ export const ExitCode = {
   JobFailed: 10,
   /** `watch` and `submit --wait`: the job ended as Cancelled. */
   JobCancelled: 11,
+  /** Ctrl-C while following (`clusters drain --wait`): the shell's status for SIGINT (128 + 2). */
+  Interrupted: 130,
   /**
    * The reader of stdout or stderr went away (`muster list | head`): the status a shell reports
    * for any tool a closed pipe stops (128 + SIGPIPE).

@@ -14,6 +14,7 @@ import {
   type ConnectResponse,
   type Dispatch,
   type DispatchAnswer,
+  type EvictionNoticed,
   type Hello,
   type HelloAck,
   type MemberState,
@@ -53,6 +54,8 @@ export class TestHub {
   readonly hellos: Hello[] = [];
   readonly snapshots: CapacitySnapshot[] = [];
   readonly answers: DispatchAnswer[] = [];
+  /** The agent's confirmations of eviction notices, in order. */
+  readonly noticed: EvictionNoticed[] = [];
   /** Node view as a hub keeps it: last snapshot with every later delta applied. */
   readonly nodes = new Map<string, NodeState>();
   /** Gang keys "id#token" reported reflected in the latest snapshot or delta. */
@@ -191,6 +194,9 @@ export class TestHub {
       }
       case 'dispatchAnswer':
         this.answers.push(msg.dispatchAnswer);
+        break;
+      case 'evictionNoticed':
+        this.noticed.push(msg.evictionNoticed);
         break;
       case 'memberStates':
         for (const m of msg.memberStates.members) this.members.set(memberKey(m), m);

@@ -1,18 +1,34 @@
-// muster clusters list|get|register|cordon|uncordon|fence|deregister: the worker cluster inventory.
+// muster clusters list|get|register|cordon|drain|uncordon|fence|deregister: the worker cluster
+// inventory.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import {
   Cluster,
+  DrainClusterResponse,
   FenceClusterResponse,
   ListClustersResponse,
   type AccessProvider,
 } from '@muster/api';
 import { UsageError } from '../errors';
+import { ExitCode } from '../exit-codes';
+import { waitUntilDrained } from '../hub/drain-wait';
+import type { HubConnection } from '../hub/hub-connection';
 import { present } from '../hub/present';
 import { renderClusterDetails, renderClusterTable } from '../output/cluster-views';
+import { duration } from '../output/time-format';
 import type { CliContext } from './cli-context';
 import { outputOption } from './cli-context';
-import { collect, collectLabel } from './flag-parsers';
+import { collect, collectLabel, durationFlag } from './flag-parsers';
+
+/** Longest notice a drain may give (the hub's limit: a drain must end). */
+const MAX_DRAIN_GRACE_SECONDS = 86_400;
+
+interface DrainFlags {
+  /** Seconds each gang has between its notice and its deletion. */
+  grace: number;
+  reason?: string;
+  wait?: boolean;
+}
 
 interface RegisterFlags {
   displayName?: string;
@@ -30,7 +46,7 @@ export function registerClustersCommand(program: Command, ctx: CliContext): void
   const clusters = program
     .command('clusters')
     .alias('cluster')
-    .description('list, register and cordon worker clusters')
+    .description('list, register, cordon and drain worker clusters')
     .addHelpText(
       'after',
       `
@@ -38,7 +54,8 @@ Examples:
   muster clusters list
   muster clusters register gpu-east --display-name "GPU East" --cluster-set training \\
       --topology-level topology.kubernetes.io/zone --topology-level kubernetes.io/hostname
-  muster clusters cordon gpu-east --reason "driver upgrade"`,
+  muster clusters cordon gpu-east --reason "driver upgrade"
+  muster clusters drain gpu-east --grace 10m --reason "node pool upgrade" --wait`,
     );
 
   clusters
@@ -166,8 +183,61 @@ Examples:
     });
 
   clusters
+    .command('drain')
+    .description(
+      'cordon a cluster and move its gangs elsewhere: each gets an eviction notice, then is deleted and requeued',
+    )
+    .argument('<name>', 'cluster name')
+    .requiredOption(
+      '--grace <duration>',
+      "each gang's notice before its pods are deleted: 30s, 10m, 1h30m or seconds (0: at once; at most 24h)",
+      durationFlag(MAX_DRAIN_GRACE_SECONDS),
+    )
+    .option('--reason <text>', "why, kept in the jobs' events and the notice")
+    .option(
+      '--wait',
+      'wait until no gang is left on the cluster (Ctrl-C stops waiting, not the drain)',
+    )
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      `
+Every gang on the cluster gets the notice on its pods (the annotation muster.dev/eviction-notice
+and an Event) to checkpoint; once --grace has passed since its agent confirmed the notice, its
+pods are deleted and it goes back to its queue, keeping its place, to be placed elsewhere. It is
+never failed. The cluster stays cordoned until muster clusters uncordon. See docs/preemption.md.
+
+Examples:
+  muster clusters drain gpu-east --grace 10m --reason "node pool upgrade"
+  muster clusters drain gpu-east --grace 30s --wait && muster clusters deregister gpu-east`,
+    )
+    .action(async (name: string, flags: DrainFlags, cmd: Command) => {
+      await ctx.withHub(cmd, async (hub) => {
+        const response = await hub.call(
+          (c) =>
+            c.inventory.drainCluster({
+              name,
+              graceSeconds: flags.grace,
+              reason: flags.reason ?? '',
+            }),
+          // Safe to repeat: a gang that has its notice keeps it; only gangs that came since get one.
+          { idempotent: true },
+        );
+        const cluster = present(response.cluster, 'cluster');
+        const n = response.noticedJobIds.length;
+        ctx.show(
+          cmd,
+          () =>
+            `cluster ${cluster.name} drained: ${n} gang${n === 1 ? '' : 's'} given a notice of ${duration(flags.grace)}; ${n === 1 ? 'it is' : 'they are'} deleted after it and placed elsewhere\n`,
+          () => DrainClusterResponse.toJSON(response),
+        );
+        if (flags.wait) await waitForEmpty(ctx, cmd, hub, cluster);
+      });
+    });
+
+  clusters
     .command('uncordon')
-    .description('let the hub place new gangs on a cluster again')
+    .description('let the hub place new gangs on a cluster again (ends a drain)')
     .argument('<name>', 'cluster name')
     .addOption(outputOption())
     .addHelpText('after', '\nExamples:\n  muster clusters uncordon gpu-east')
@@ -238,6 +308,37 @@ Examples:
         );
       });
     });
+}
+
+/**
+ * `drain --wait`: "gangs left: N" as the count falls, then "cluster NAME is empty"; on stderr
+ * with -o json|yaml so stdout holds only the response. Ctrl-C stops the wait, not the drain.
+ */
+async function waitForEmpty(
+  ctx: CliContext,
+  cmd: Command,
+  hub: HubConnection,
+  cluster: Cluster,
+): Promise<void> {
+  const say = (text: string) =>
+    ctx.output(cmd) === 'table' ? ctx.print(`${text}\n`) : ctx.note(text);
+  const stop = new AbortController();
+  const interrupted = () => stop.abort();
+  process.once('SIGINT', interrupted);
+  try {
+    const end = await waitUntilDrained(hub, cluster.name, cluster.drain?.gangsLeft ?? 0, {
+      onProgress: (left) => say(`gangs left: ${left}`),
+      signal: stop.signal,
+    });
+    if (end === 'empty') {
+      say(`cluster ${cluster.name} is empty`);
+      return;
+    }
+    ctx.note(`stopped waiting; the drain goes on (see muster clusters get ${cluster.name})`);
+    ctx.exitCode = ExitCode.Interrupted;
+  } finally {
+    process.removeListener('SIGINT', interrupted);
+  }
 }
 
 function accessProvidersOf(flags: RegisterFlags): AccessProvider[] {

@@ -1,5 +1,6 @@
 // Follows jobs to their end for `watch` and `submit --wait`: a live line on a terminal, one
 // line per event when piped, or one JSON/YAML item per event with -o json|yaml.
+import { ExitCode } from '../exit-codes';
 import { JobEvent, type Job, type JobState } from '@muster/api';
 import type { HubConnection } from '../hub/hub-connection';
 import { followJob, isFinalState } from '../hub/job-follow';
@@ -39,7 +40,7 @@ export async function followToEnd(
   // Ctrl-C: end the redrawn line first, so the shell prompt does not land in the middle of it.
   const interrupted = () => {
     live?.finish();
-    process.exit(130);
+    process.exit(ExitCode.Interrupted);
   };
   if (live) process.once('SIGINT', interrupted);
   try {

@@ -5,6 +5,8 @@ import type { Queue, QueueQuota } from '@muster/api';
 import { dns1123LabelError } from '@muster/k8s';
 import { isValidResourceName, parseQuantity } from '@muster/placement';
 import { UsageError } from '../errors';
+import type { BudgetChange } from './queue-budget';
+import { preemptionOf, type PreemptionFlags } from './queue-preemption';
 
 /** The quota flags as commander collects them; `quota` is false after `--no-quota`. */
 export interface QuotaFlags {
@@ -27,7 +29,7 @@ export interface QuotaChange {
 }
 
 /** The settings flags of `queues update`; each one given replaces the queue's value. */
-export interface QueueSettingsFlags {
+export interface QueueSettingsFlags extends PreemptionFlags {
   description?: string;
   weight?: number;
   allowedNamespace?: string[];
@@ -222,26 +224,43 @@ export function mergeQuota(
 }
 
 /** Whether `queues update` was given anything to change. */
-export function changesQueue(flags: QueueSettingsFlags, change: QuotaChange): boolean {
+export function changesQueue(
+  flags: QueueSettingsFlags,
+  change: QuotaChange,
+  budget: BudgetChange = undefined,
+): boolean {
   return (
     flags.description !== undefined ||
     flags.weight !== undefined ||
     flags.allowedNamespace !== undefined ||
-    changesQuota(change)
+    flags.preemptWithinQueue !== undefined ||
+    flags.reclaimWithinCohort !== undefined ||
+    changesQuota(change) ||
+    budget !== undefined
   );
 }
 
 /**
- * The queue UpdateQueue is sent (it replaces description, weight, allowed namespaces and quota):
- * the hub's current queue with what the flags give replaced. Output-only fields stay out.
+ * The queue UpdateQueue is sent (it replaces description, weight, allowed namespaces, quota,
+ * budget and preemption): the hub's current queue with what the flags give replaced.
+ * Output-only fields stay out.
  */
-export function queueUpdate(current: Queue, flags: QueueSettingsFlags, change: QuotaChange): Queue {
+export function queueUpdate(
+  current: Queue,
+  flags: QueueSettingsFlags,
+  change: QuotaChange,
+  budgetChange: BudgetChange = undefined,
+): Queue {
   const quota = mergeQuota(current.quota, change, current.name);
+  const budget = budgetChange === undefined ? current.budget : (budgetChange ?? undefined);
+  const preemption = preemptionOf(flags, current.preemption);
   return {
     name: current.name,
     description: flags.description ?? current.description,
     weight: flags.weight ?? current.weight,
     allowedNamespaces: flags.allowedNamespace ?? current.allowedNamespaces,
     ...(quota !== undefined ? { quota } : {}),
+    ...(budget !== undefined ? { budget } : {}),
+    ...(preemption !== undefined ? { preemption } : {}),
   };
 }

@@ -17,15 +17,26 @@ import {
   type QuotaFlags,
   type QuotaFlagsSeen,
 } from './queue-quota';
+import { parseBudgetFlags, type BudgetFlags, type BudgetFlagsSeen } from './queue-budget';
+import { preemptionOf, type PreemptionFlags } from './queue-preemption';
 
-type CreateFlags = QueueSettingsFlags & QuotaFlags;
+type CreateFlags = QueueSettingsFlags & QuotaFlags & BudgetFlags & PreemptionFlags;
 
 const QUOTA_HELP = `
 A quota limits what the queue's admitted gangs hold at once, across the fleet: at most their
 nominal quota (--quota) plus what they borrow from the unused, lendable quota of the queues of
 their cohort (--cohort). A resource the quota does not name is not limited; a gang that does
 not fit stays Queued, and \`muster explain\` names the quota. RESOURCE=QUANTITY lists are
-repeatable or comma-separated; quantities are Kubernetes quantities (64, 500m, 2Ti).`;
+repeatable or comma-separated; quantities are Kubernetes quantities (64, 500m, 2Ti).
+
+A budget (--budget) caps the device-hours the queue's gangs use per day, week or month (from
+00:00 UTC; weeks from Monday, months from the 1st), counted while they hold the devices. Once it
+is spent, running gangs finish, new ones wait for the next period, and \`muster explain\` says so.
+
+Preemption (--preempt-within-queue, --reclaim-within-cohort) lets a waiting gang take the place
+of the fewest gangs of one cluster: the queue's own lower-priority gangs, or gangs of other
+queues of its cohort that hold quota it lent. Each victim gets an eviction notice and its grace
+period, then is deleted and requeued keeping its place (docs/preemption.md).`;
 
 /** The description, weight and namespace options, shared by create and update. */
 function addSettingsOptions(cmd: Command, namespaceHelp: string): Command {
@@ -39,7 +50,7 @@ function addSettingsOptions(cmd: Command, namespaceHelp: string): Command {
     .option('--allowed-namespace <namespace>', namespaceHelp, collect);
 }
 
-/** The quota options, shared by create and update. */
+/** The quota and budget options, shared by create and update. */
 function addQuotaOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -60,6 +71,18 @@ function addQuotaOptions(cmd: Command): Command {
       '--lending-limit <resource=quantity,...>',
       'most of its unused quota the queue lends, per resource (repeatable; default: all of it)',
       collectList,
+    )
+    .option(
+      '--budget <resource-hours=N/period>',
+      'device-hours per day, week or month, e.g. gpu-hours=5000/month (gpu: nvidia.com/gpu) or amd.com/gpu-hours=100/week',
+    )
+    .option(
+      '--preempt-within-queue <never|lower-priority>',
+      "a waiting gang may preempt the queue's own gangs of lower priority (default never)",
+    )
+    .option(
+      '--reclaim-within-cohort <never|lower-priority|any>',
+      'a waiting gang its nominal quota admits may preempt gangs of other queues of the cohort that hold quota it lent (default never)',
     );
 }
 
@@ -76,6 +99,7 @@ Examples:
   muster queues create research --weight 2 --allowed-namespace ml --allowed-namespace default
   muster queues create nlp --quota nvidia.com/gpu=16 --cohort research
   muster queues update nlp --quota nvidia.com/gpu=32
+  muster queues update nlp --budget gpu-hours=5000/month
   muster queues list`,
     );
 
@@ -102,7 +126,9 @@ Examples:
 
   queues
     .command('get')
-    .description('show one queue: settings, quota, cohort, limits and what its gangs hold')
+    .description(
+      'show one queue: settings, quota, cohort, limits, budget and what its gangs hold and used',
+    )
     .argument('<name>', 'queue name')
     .addOption(outputOption())
     .addHelpText(
@@ -141,10 +167,13 @@ Examples:
   muster queues create default
   muster queues create research --description "NLP team" --weight 2 --allowed-namespace ml
   muster queues create nlp --quota nvidia.com/gpu=16 --cohort research --borrowing-limit nvidia.com/gpu=8
-  muster queues create vision --quota nvidia.com/gpu=8,cpu=256 --cohort research --lending-limit nvidia.com/gpu=4`,
+  muster queues create vision --quota nvidia.com/gpu=8,cpu=256 --cohort research --lending-limit nvidia.com/gpu=4
+  muster queues create nlp --budget gpu-hours=5000/month`,
     )
     .action(async (name: string, flags: CreateFlags, cmd: Command) => {
       const quota = mergeQuota(undefined, parseQuotaFlags(flags));
+      const budget = parseBudgetFlags(flags);
+      const preemption = preemptionOf(flags);
       await ctx.withHub(cmd, async (hub) => {
         const response = await hub.call(
           (c) =>
@@ -155,6 +184,8 @@ Examples:
                 weight: flags.weight ?? 0,
                 allowedNamespaces: flags.allowedNamespace ?? [],
                 ...(quota !== undefined ? { quota } : {}),
+                ...(budget ? { budget } : {}),
+                ...(preemption ? { preemption } : {}),
               },
             }),
           { idempotent: false },
@@ -171,9 +202,12 @@ Examples:
   // --no-quota sets the value --quota does (to false), so each is noted as commander reads it:
   // given together, in either order, they are refused.
   const seen: QuotaFlagsSeen = {};
+  const budgetSeen: BudgetFlagsSeen = {};
   const update = queues
     .command('update')
-    .description("change a queue's description, weight, namespaces or quota (the rest stays)")
+    .description(
+      "change a queue's description, weight, namespaces, quota or budget (the rest stays)",
+    )
     .argument('<name>', 'queue name');
   addSettingsOptions(
     update,
@@ -183,6 +217,9 @@ Examples:
     .option('--no-quota', 'remove the quota: the queue is not limited')
     .on('option:quota', () => (seen.quota = true))
     .on('option:no-quota', () => (seen.noQuota = true))
+    .option('--no-budget', 'remove the budget: device-hours are not limited')
+    .on('option:budget', () => (budgetSeen.budget = true))
+    .on('option:no-budget', () => (budgetSeen.noBudget = true))
     .addOption(outputOption())
     .addHelpText(
       'after',
@@ -197,21 +234,26 @@ Examples:
   muster queues update nlp --quota nvidia.com/gpu=32
   muster queues update nlp --cohort research --borrowing-limit nvidia.com/gpu=8
   muster queues update nlp --weight 3 --description "NLP team"
-  muster queues update scratch --no-quota`,
+  muster queues update scratch --no-quota
+  muster queues update nlp --budget gpu-hours=8000/month
+  muster queues update nlp --no-budget
+  muster queues update nlp --preempt-within-queue lower-priority --reclaim-within-cohort any`,
     )
-    .action(async (name: string, flags: QueueSettingsFlags & QuotaFlags, cmd: Command) => {
+    .action(async (name: string, flags: CreateFlags, cmd: Command) => {
       const change = parseQuotaFlags(flags, seen);
-      if (!changesQueue(flags, change)) {
+      const budget = parseBudgetFlags(flags, budgetSeen);
+      if (!changesQueue(flags, change, budget)) {
         throw new UsageError(
-          'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit or --no-quota',
+          'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit, --no-quota, --budget, --no-budget, --preempt-within-queue or --reclaim-within-cohort',
         );
       }
+      preemptionOf(flags); // a bad value is refused before the hub is asked
       await ctx.withHub(cmd, async (hub) => {
         const current = present(
           (await hub.call((c) => c.inventory.getQueue({ name }), { idempotent: true })).queue,
           'queue',
         );
-        const queue = queueUpdate(current, flags, change);
+        const queue = queueUpdate(current, flags, change, budget);
         const response = await hub.call((c) => c.inventory.updateQueue({ queue }), {
           // It replaces the queue's settings with the same ones each time.
           idempotent: true,

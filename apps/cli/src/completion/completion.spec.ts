@@ -41,6 +41,7 @@ describe('the completion tree', () => {
       'get',
       'register',
       'cordon',
+      'drain',
       'uncordon',
       'fence',
       'deregister',
@@ -91,6 +92,7 @@ describe('the bash script', () => {
   it('completes commands, subcommands, flags and flag values', () => {
     expect(complete('cl')).toEqual(['clusters']);
     expect(complete('clusters', 'c')).toEqual(['cordon']);
+    expect(complete('clusters', 'drain', 'gpu', '--g')).toEqual(['--grace']);
     expect(complete('clusters', 'register', 'gpu', '--topo')).toEqual(['--topology-level']);
     expect(complete('--hub', 'h:1', 'queues', '')).toEqual(
       expect.arrayContaining(['list', 'create', 'delete']),

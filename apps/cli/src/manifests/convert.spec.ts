@@ -609,6 +609,123 @@ describe('muster.dev/v1 Gang', () => {
   });
 });
 
+describe('eviction grace (muster.dev/eviction-grace-seconds)', () => {
+  const ANNOTATION = 'muster.dev/eviction-grace-seconds';
+  const AT = `metadata.annotations["${ANNOTATION}"]`;
+  const workers = { name: 'workers', count: 2, template: podTemplate() };
+
+  /** A Job with the annotation on line 6, read from text as `muster submit` reads a file. */
+  function annotatedJob(value: string): Submission {
+    const text = [
+      'apiVersion: batch/v1',
+      'kind: Job',
+      'metadata:',
+      '  name: train',
+      '  annotations:',
+      `    ${ANNOTATION}: ${JSON.stringify(value)}`,
+      'spec: {template: {spec: {containers: [{name: c, image: i}]}}}',
+      '',
+    ].join('\n');
+    return draftsFromDocuments(parseManifestText('job.yaml', text));
+  }
+
+  function refusedText(value: string): string {
+    try {
+      annotatedJob(value);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ManifestError);
+      return (err as ManifestError).message;
+    }
+    throw new Error('expected the manifest to be refused');
+  }
+
+  it('is sent from the annotation of a Job, and traced to its line', () => {
+    const draft = annotatedJob('600').drafts[0]!;
+    expect(draft.spec.evictionGraceSeconds).toBe(600);
+    expect(draft.origins.locate('spec.eviction_grace_seconds')).toBe(`${AT}, line 6`);
+    expect(annotatedJob('0').drafts[0]!.spec.evictionGraceSeconds).toBe(0);
+    expect(annotatedJob('86400').drafts[0]!.spec.evictionGraceSeconds).toBe(86_400);
+  });
+
+  it('is left out when not written, so the hub default applies', () => {
+    const spec = convert(batchJob()).spec;
+    expect(spec.evictionGraceSeconds).toBeUndefined();
+    expect(spec).not.toHaveProperty('evictionGraceSeconds');
+    expect(convert(gang({ podSets: [workers] }), {}, 'gang.yaml').spec).not.toHaveProperty(
+      'evictionGraceSeconds',
+    );
+  });
+
+  it('is read from the annotation of a JobSet', () => {
+    const draft = convert(
+      jobSet([replicatedJob('workers', 2, {})], {
+        name: 'pretrain',
+        annotations: { [ANNOTATION]: '120' },
+      }),
+    );
+    expect(draft.spec.evictionGraceSeconds).toBe(120);
+  });
+
+  it("is read from a Gang's spec.evictionGraceSeconds, or its annotation if they agree", () => {
+    const draft = convert(gang({ evictionGraceSeconds: 300, podSets: [workers] }), {}, 'gang.yaml');
+    expect(draft.spec.evictionGraceSeconds).toBe(300);
+    expect(draft.origins.locate('spec.eviction_grace_seconds')).toBe('spec.evictionGraceSeconds');
+    const annotations = { [ANNOTATION]: '300' };
+    expect(
+      convert(gang({ podSets: [workers] }, { name: 'g', annotations }), {}, 'gang.yaml').spec
+        .evictionGraceSeconds,
+    ).toBe(300);
+    expect(
+      convert(
+        gang({ evictionGraceSeconds: 300, podSets: [workers] }, { name: 'g', annotations }),
+        {},
+        'gang.yaml',
+      ).spec.evictionGraceSeconds,
+    ).toBe(300);
+  });
+
+  it.each([
+    ['a duration', '10m'],
+    ['a negative number', '-1'],
+    ['more than a day', '86401'],
+    ['a fraction', '1.5'],
+    ['an empty value', ''],
+    ['a number in another notation', '6e2'],
+  ])('refuses %s on a Job, naming the annotation and its line', (_what, value) => {
+    expect(refusedText(value)).toBe(
+      `job.yaml: line 6: ${AT}: must be a whole number of seconds from 0 to 86400, such as "600" (got ${JSON.stringify(value)})`,
+    );
+  });
+
+  it.each([
+    [
+      'a string',
+      gang({ evictionGraceSeconds: '600', podSets: [workers] }),
+      'gang.yaml: spec.evictionGraceSeconds: must be a whole number of seconds from 0 to 86400 (got "600")',
+    ],
+    [
+      'a negative number',
+      gang({ evictionGraceSeconds: -5, podSets: [workers] }),
+      'gang.yaml: spec.evictionGraceSeconds: must be a whole number of seconds from 0 to 86400 (got -5)',
+    ],
+    [
+      'more than a day',
+      gang({ evictionGraceSeconds: 90_000, podSets: [workers] }),
+      'gang.yaml: spec.evictionGraceSeconds: must be a whole number of seconds from 0 to 86400 (got 90000)',
+    ],
+    [
+      'the field and the annotation disagreeing',
+      gang(
+        { evictionGraceSeconds: 60, podSets: [workers] },
+        { name: 'g', annotations: { [ANNOTATION]: '600' } },
+      ),
+      `gang.yaml: spec.evictionGraceSeconds: 60 contradicts ${AT} (600); keep one`,
+    ],
+  ])('refuses %s on a Gang, naming the field', (_what, body, expected) => {
+    expect(failure(body, {}, 'gang.yaml')).toBe(expected);
+  });
+});
+
 describe('documents that are no supported kind', () => {
   it.each([
     [

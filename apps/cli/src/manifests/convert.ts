@@ -187,6 +187,8 @@ function buildSpec(
   if (settings.onClusterLost)
     origins.set('spec.on_cluster_lost', pathOrigin(settings.onClusterLost.path));
   if (settings.maxRestarts) origins.set('spec.max_restarts', pathOrigin(settings.maxRestarts.path));
+  const grace = settings.evictionGraceSeconds;
+  if (grace) origins.set('spec.eviction_grace_seconds', pathOrigin(grace.path));
 
   for (const [key, value] of Object.entries(settings.labels)) {
     const path = childPath(settings.labelsPath, key);
@@ -223,6 +225,8 @@ function buildSpec(
     maxRestarts: settings.maxRestarts?.value ?? 0,
     resourceClaimTemplates: wireTemplates(reader, claimTemplates, origins),
     matchDeviceAttribute,
+    // Absent, not 0, when unset: the hub's default applies then.
+    ...(grace ? { evictionGraceSeconds: grace.value } : {}),
   };
 }
 

@@ -11,6 +11,7 @@
 //     namespace: default
 //     labels: {team: nlp}
 //     matchDeviceAttribute: gpu.example.com/interconnect   # every claimed device shares its value
+//     evictionGraceSeconds: 600   # notice before deletion when preempted (default: the hub's)
 //     podSets:
 //       - name: workers
 //         count: 16
@@ -26,6 +27,7 @@ import type { DocumentReader, YamlMap } from './document-reader';
 import { isMap } from './document-reader';
 import {
   DEFAULT_NAMESPACE,
+  evictionGraceProblem,
   ON_CLUSTER_LOST_CHOICES,
   parseOnClusterLost,
   type JobSettings,
@@ -45,6 +47,7 @@ const SPEC_FIELDS = [
   'namespace',
   'labels',
   'matchDeviceAttribute',
+  'evictionGraceSeconds',
   'podSets',
   'podSetGroups',
   'resourceClaimTemplates',
@@ -95,6 +98,16 @@ export function convertGang(reader: DocumentReader, doc: YamlMap): KindConversio
     settings.matchDeviceAttribute = agree(reader, settings.matchDeviceAttribute, {
       value: match,
       path: 'spec.matchDeviceAttribute',
+    });
+  }
+  const grace: unknown = spec.evictionGraceSeconds;
+  if (grace !== undefined && grace !== null) {
+    const path = 'spec.evictionGraceSeconds';
+    const problem = evictionGraceProblem(grace);
+    if (problem) reader.fail(path, `${problem} (got ${describeValue(grace)})`);
+    settings.evictionGraceSeconds = agree(reader, settings.evictionGraceSeconds, {
+      value: grace as number,
+      path,
     });
   }
 

@@ -22,8 +22,23 @@ export interface JobSettings {
   namespace?: Located<string>;
   /** A device attribute every claimed device of the gang shares (JobSpec.matchDeviceAttribute). */
   matchDeviceAttribute?: Located<string>;
+  /** Seconds of notice before the gang is deleted when preempted (JobSpec.evictionGraceSeconds). */
+  evictionGraceSeconds?: Located<number>;
   labels: Record<string, string>;
   labelsPath: string;
+}
+
+/** Most seconds of eviction notice a job may ask for (the hub's limit: a day). */
+export const MAX_EVICTION_GRACE_SECONDS = 86_400;
+
+/** "" when `value` is a notice the hub takes, else what is wrong with it. */
+export function evictionGraceProblem(value: unknown): string {
+  const ok =
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    value >= 0 &&
+    value <= MAX_EVICTION_GRACE_SECONDS;
+  return ok ? '' : `must be a whole number of seconds from 0 to ${MAX_EVICTION_GRACE_SECONDS}`;
 }
 
 export type ManifestKind = 'Job' | 'JobSet' | 'Gang';

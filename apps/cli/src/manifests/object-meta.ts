@@ -1,13 +1,19 @@
 // Kubernetes object metadata of a Job or JobSet, and what Muster reads from it: the name, the
 // namespace, labels, Kueue's queue label and Muster's own annotations.
 import type { DocumentReader, YamlMap } from './document-reader';
-import { parseOnClusterLost, ON_CLUSTER_LOST_CHOICES, type JobSettings } from './job-settings';
+import {
+  evictionGraceProblem,
+  parseOnClusterLost,
+  ON_CLUSTER_LOST_CHOICES,
+  type JobSettings,
+} from './job-settings';
 import { childPath } from './paths';
 
 export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
 export const PRIORITY_ANNOTATION = 'muster.dev/priority';
 export const ON_CLUSTER_LOST_ANNOTATION = 'muster.dev/on-cluster-lost';
 export const MATCH_DEVICE_ATTRIBUTE_ANNOTATION = 'muster.dev/match-device-attribute';
+export const EVICTION_GRACE_ANNOTATION = 'muster.dev/eviction-grace-seconds';
 /** Labels under this prefix steer Kueue; they mean nothing on a Muster job. */
 const KUEUE_PREFIX = 'kueue.x-k8s.io/';
 
@@ -78,6 +84,14 @@ export function kubernetesSettings(reader: DocumentReader, meta: ObjectMeta): Jo
     // Checked with the job's claims in convert.ts, wherever it was written.
     const path = childPath(annotationsPath, MATCH_DEVICE_ATTRIBUTE_ANNOTATION);
     settings.matchDeviceAttribute = { value: match, path };
+  }
+  const grace = meta.annotations[EVICTION_GRACE_ANNOTATION];
+  if (grace !== undefined) {
+    const path = childPath(annotationsPath, EVICTION_GRACE_ANNOTATION);
+    const value = /^\d+$/.test(grace) ? Number(grace) : NaN;
+    const problem = evictionGraceProblem(value);
+    if (problem) reader.fail(path, `${problem}, such as "600" (got ${JSON.stringify(grace)})`);
+    settings.evictionGraceSeconds = { value, path };
   }
   return settings;
 }

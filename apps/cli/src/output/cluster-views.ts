@@ -1,9 +1,15 @@
 // Worker clusters for people: the list table and the one-cluster description.
-import { AgentState, agentStateToJSON, type Cluster, type DeviceClassCapacity } from '@muster/api';
+import {
+  AgentState,
+  agentStateToJSON,
+  type Cluster,
+  type ClusterDrain,
+  type DeviceClassCapacity,
+} from '@muster/api';
 import { formatLabels, shortLevel } from './job-views';
 import { freeOfTotal } from './quantity-format';
 import { renderFields, renderTable } from './table';
-import { age, isoTime } from './time-format';
+import { age, duration, isoTime } from './time-format';
 
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
@@ -19,9 +25,13 @@ export function agentStateName(state: AgentState): string {
     .join('');
 }
 
-/** Readiness as kubectl shows nodes: the agent's state, plus ",Cordoned" when cordoned. */
+/**
+ * Readiness as kubectl shows nodes: the agent's state, plus ",Cordoned" when cordoned, or
+ * ",Draining" when drained (a drained cluster is cordoned too).
+ */
 export function clusterStatus(c: Cluster): string {
-  return `${agentStateName(c.agentState)}${c.cordoned ? ',Cordoned' : ''}`;
+  const cordon = c.drain ? ',Draining' : c.cordoned ? ',Cordoned' : '';
+  return `${agentStateName(c.agentState)}${cordon}`;
 }
 
 function resource(c: Cluster, name: string): string {
@@ -82,12 +92,26 @@ export function renderClusterDetails(c: Cluster, now: Date): string {
   );
   return (
     renderFields(fields) +
+    (c.drain ? drainLines(c.drain, now) : '') +
     `Capacity:\n${resources.join('\n') || '  - (no report from an agent yet)'}\n` +
     (devices.length > 0 ? `Devices:\n${devices.join('\n')}\n` : '') +
     `Topology levels:\n${levels.join('\n') || '  -'}\n` +
     `Access providers:\n${providers.join('\n') || '  -'}\n` +
     `Conditions:\n${conditions.join('\n') || '  -'}\n`
   );
+}
+
+/** The drain block of `clusters get`: since when, each gang's notice, why, and gangs left. */
+function drainLines(d: ClusterDrain, now: Date): string {
+  const since = d.since ? `${isoTime(d.since)} (${age(d.since, now)} ago)` : '-';
+  const fields = renderFields([
+    ['Since', since],
+    ['Grace', duration(d.graceSeconds)],
+    ['Reason', d.reason || '-'],
+    ['Gangs left', String(d.gangsLeft)],
+  ]);
+  const lines = fields.trimEnd().split('\n');
+  return `Drain:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
 }
 
 /** "  gpu.example.com  free 12 of 32" per DeviceClass (DRA devices on ready, schedulable nodes). */

@@ -1,5 +1,6 @@
 // Queues for people: the list table and the one-queue description.
-import type { Queue } from '@muster/api';
+import { preemptionPolicyName } from '../commands/queue-preemption';
+import { BudgetPeriod, type Queue, type QueueBudget } from '@muster/api';
 import { shortLevel } from './job-views';
 import { tableQuantity } from './quantity-format';
 import { renderFields, renderTable } from './table';
@@ -45,6 +46,34 @@ export function formatAmounts(
   return parts.join(', ') || '-';
 }
 
+/** The resource most budgets count: named only when a budget counts another. */
+const BUDGET_RESOURCE = 'nvidia.com/gpu';
+
+function periodName(period: BudgetPeriod): string {
+  switch (period) {
+    case BudgetPeriod.BUDGET_PERIOD_DAY:
+      return 'day';
+    case BudgetPeriod.BUDGET_PERIOD_WEEK:
+      return 'week';
+    case BudgetPeriod.BUDGET_PERIOD_MONTH:
+      return 'month';
+    default:
+      return 'period';
+  }
+}
+
+/** Hours to one decimal, without a trailing ".0": 4120.5, 5000. */
+function hours(h: number): string {
+  return String(Math.round(h * 10) / 10);
+}
+
+/** BUDGET: "4120/5000 h/month" (used/limit), the resource first when it is not nvidia.com/gpu. */
+export function formatBudget(budget: QueueBudget | undefined, usedHours: number): string {
+  if (!budget) return '-';
+  const figures = `${hours(usedHours)}/${hours(budget.hours)} h/${periodName(budget.period)}`;
+  return budget.resource === BUDGET_RESOURCE ? figures : `${budget.resource} ${figures}`;
+}
+
 function quotaResources(q: Queue): string[] {
   return [
     ...Object.keys(q.quota?.nominal ?? {}),
@@ -54,8 +83,9 @@ function quotaResources(q: Queue): string[] {
 }
 
 /**
- * NAME WEIGHT NAMESPACES COHORT QUOTA USED BORROWED AGE DESCRIPTION. QUOTA is the nominal quota,
- * USED and BORROWED what admitted gangs hold (amounts of 0 left out); "-" for none.
+ * NAME WEIGHT NAMESPACES COHORT QUOTA USED BORROWED BUDGET AGE DESCRIPTION. QUOTA is the nominal
+ * quota, USED and BORROWED what admitted gangs hold (amounts of 0 left out), BUDGET the
+ * device-hours used of the budget this period; "-" for none.
  */
 export function renderQueueTable(queues: readonly Queue[], now: Date): string {
   const short = resourceShortener(queues.flatMap(quotaResources));
@@ -64,7 +94,18 @@ export function renderQueueTable(queues: readonly Queue[], now: Date): string {
     return shown === '0' ? undefined : shown;
   };
   return renderTable(
-    ['NAME', 'WEIGHT', 'NAMESPACES', 'COHORT', 'QUOTA', 'USED', 'BORROWED', 'AGE', 'DESCRIPTION'],
+    [
+      'NAME',
+      'WEIGHT',
+      'NAMESPACES',
+      'COHORT',
+      'QUOTA',
+      'USED',
+      'BORROWED',
+      'BUDGET',
+      'AGE',
+      'DESCRIPTION',
+    ],
     queues.map((q) => [
       q.name,
       String(q.weight),
@@ -73,15 +114,20 @@ export function renderQueueTable(queues: readonly Queue[], now: Date): string {
       formatAmounts(q.quota?.nominal, short, tableQuantity),
       formatAmounts(q.usage?.used, short, nonZero),
       formatAmounts(q.usage?.borrowed, short, nonZero),
+      formatBudget(q.budget, q.usage?.budgetUsedHours ?? 0),
       age(q.createdAt, now),
       q.description || '-',
     ]),
   );
 }
 
-/** `queues get`: the settings, then the quota and usage lines with full names, exact amounts. */
+/**
+ * `queues get`: the settings, then the quota and usage lines with full names, exact amounts, then
+ * the budget and what was used of it this period.
+ */
 export function renderQueueDetails(q: Queue, now: Date): string {
   const quota = q.quota;
+  const budget = q.budget;
   const inCohort = quota !== undefined && quota.cohort !== '';
   const limit = (amounts: Amounts | undefined, unnamed: string) => {
     const text = formatAmounts(amounts);
@@ -99,6 +145,22 @@ export function renderQueueDetails(q: Queue, now: Date): string {
     ['Used', formatAmounts(q.usage?.used)],
     ['Borrowed', formatAmounts(q.usage?.borrowed)],
     ['Available', formatAmounts(q.usage?.available)],
+    [
+      'Budget',
+      budget
+        ? `${hours(budget.hours)} ${budget.resource}-hours per ${periodName(budget.period)}`
+        : '- (no budget)',
+    ],
+    // The hub sends the figures with every queue that has a budget.
+    ['Budget used', budget && q.usage ? `${hours(q.usage.budgetUsedHours)} h` : '-'],
+    ['Budget left', budget && q.usage ? `${hours(q.usage.budgetLeftHours)} h` : '-'],
+    ['Period start', budget ? isoTime(q.usage?.budgetPeriodStart) : '-'],
+    [
+      'Preemption',
+      q.preemption
+        ? `within queue: ${preemptionPolicyName(q.preemption.withinQueue)}; reclaim within cohort: ${preemptionPolicyName(q.preemption.reclaimWithinCohort)}`
+        : '- (never preempts)',
+    ],
     ['Created', q.createdAt ? `${isoTime(q.createdAt)} (${age(q.createdAt, now)} ago)` : '-'],
     ['Updated', q.updatedAt ? `${isoTime(q.updatedAt)} (${age(q.updatedAt, now)} ago)` : '-'],
   ];

@@ -23,6 +23,14 @@ export function elapsed(since: Date | undefined, now: Date): string {
   return `${s}s`;
 }
 
+/** Whole seconds the way Go writes a duration, without zero parts: "0s", "45s", "10m", "1h30m". */
+export function duration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return `${h > 0 ? `${h}h` : ''}${m > 0 ? `${m}m` : ''}${s > 0 ? `${s}s` : ''}` || '0s';
+}
+
 export function isoTime(time: Date | undefined): string {
   return time ? time.toISOString() : '-';
 }

@@ -7,6 +7,7 @@ import {
   type ExplainJobResponse,
   type Job,
   type Queue,
+  BudgetPeriod,
 } from '@muster/api';
 import { podSetClaimLines } from './claim-views';
 import { clusterStatus, renderClusterDetails, renderClusterTable } from './cluster-views';
@@ -439,9 +440,9 @@ describe('queues', () => {
       now,
     );
     expect(text).toBe(
-      'NAME      WEIGHT  NAMESPACES  COHORT  QUOTA  USED  BORROWED  AGE  DESCRIPTION\n' +
-        'default   1       default     -       -      -     -         0s   -\n' +
-        'research  2       default,ml  -       -      -     -         0s   NLP\n',
+      'NAME      WEIGHT  NAMESPACES  COHORT  QUOTA  USED  BORROWED  BUDGET  AGE  DESCRIPTION\n' +
+        'default   1       default     -       -      -     -         -       0s   -\n' +
+        'research  2       default,ml  -       -      -     -         -       0s   NLP\n',
     );
   });
 
@@ -458,10 +459,15 @@ describe('queues', () => {
       borrowingLimit: { 'nvidia.com/gpu': '8' },
       lendingLimit: {},
     },
+    budget: { resource: 'nvidia.com/gpu', hours: 5000, period: BudgetPeriod.BUDGET_PERIOD_MONTH },
     usage: {
       used: { cpu: '63500m', 'nvidia.com/gpu': '20', memory: '0' },
       borrowed: { cpu: '0', 'nvidia.com/gpu': '4', memory: '0' },
       available: { cpu: '448500m', 'nvidia.com/gpu': '4', memory: '2Ti' },
+      budgetUsedHours: 4120.46,
+      budgetLeftHours: 879.54,
+      budgetPeriodStart: new Date('2025-01-01T00:00:00Z'),
+      fairShare: 0,
     },
   };
   const vision: Queue = {
@@ -481,12 +487,16 @@ describe('queues', () => {
       used: { 'nvidia.com/gpu': '0' },
       borrowed: { 'nvidia.com/gpu': '0' },
       available: { 'nvidia.com/gpu': '4' },
+      budgetUsedHours: 0,
+      budgetLeftHours: 0,
+      fairShare: 0,
     },
   };
   const solo: Queue = {
     ...vision,
     name: 'solo',
     quota: { nominal: { cpu: '64' }, cohort: '', borrowingLimit: {}, lendingLimit: {} },
+    budget: { resource: 'amd.com/gpu', hours: 100, period: BudgetPeriod.BUDGET_PERIOD_WEEK },
     usage: undefined,
   };
   const scratch: Queue = { ...vision, name: 'scratch', quota: undefined, usage: undefined };
@@ -494,11 +504,11 @@ describe('queues', () => {
   it('lists cohort, quota, used and borrowed: GPUs first, short names, zeros left out', () => {
     expect(renderQueueTable([nlp, vision, solo, scratch], now)).toBe(
       [
-        'NAME     WEIGHT  NAMESPACES  COHORT    QUOTA                        USED              BORROWED  AGE  DESCRIPTION',
-        'nlp      2       ml          research  gpu 16, cpu 512, memory 2Ti  gpu 20, cpu 63.5  gpu 4     5m   NLP team',
-        'vision   1       default     research  gpu 8                        -                 -         60m  -',
-        'solo     1       default     -         cpu 64                       -                 -         60m  -',
-        'scratch  1       default     -         -                            -                 -         60m  -',
+        'NAME     WEIGHT  NAMESPACES  COHORT    QUOTA                        USED              BORROWED  BUDGET                    AGE  DESCRIPTION',
+        'nlp      2       ml          research  gpu 16, cpu 512, memory 2Ti  gpu 20, cpu 63.5  gpu 4     4120.5/5000 h/month       5m   NLP team',
+        'vision   1       default     research  gpu 8                        -                 -         -                         60m  -',
+        'solo     1       default     -         cpu 64                       -                 -         amd.com/gpu 0/100 h/week  60m  -',
+        'scratch  1       default     -         -                            -                 -         -                         60m  -',
         '',
       ].join('\n'),
     );
@@ -547,6 +557,11 @@ describe('queues', () => {
         'Used:             nvidia.com/gpu 20, cpu 63500m, memory 0',
         'Borrowed:         nvidia.com/gpu 4, cpu 0, memory 0',
         'Available:        nvidia.com/gpu 4, cpu 448500m, memory 2Ti',
+        'Budget:           5000 nvidia.com/gpu-hours per month',
+        'Budget used:      4120.5 h',
+        'Budget left:      879.5 h',
+        'Period start:     2025-01-01T00:00:00.000Z',
+        'Preemption:       - (never preempts)',
         'Created:          2025-01-01T11:55:00.000Z (5m ago)',
         'Updated:          2025-01-01T11:59:00.000Z (60s ago)',
         '',
@@ -556,7 +571,9 @@ describe('queues', () => {
       renderQueueDetails(q, now)
         .split('\n')
         .filter((l) =>
-          /^(Quota|Cohort|Borrowing limit|Lending limit|Used|Borrowed|Available|Updated):/.test(l),
+          /^(Quota|Cohort|Borrowing limit|Lending limit|Used|Borrowed|Available|Budget|Budget used|Budget left|Period start|Updated):/.test(
+            l,
+          ),
         );
     expect(lines(vision)).toEqual([
       'Quota:            nvidia.com/gpu 8',
@@ -566,6 +583,10 @@ describe('queues', () => {
       'Used:             nvidia.com/gpu 0',
       'Borrowed:         nvidia.com/gpu 0',
       'Available:        nvidia.com/gpu 4',
+      'Budget:           - (no budget)',
+      'Budget used:      -',
+      'Budget left:      -',
+      'Period start:     -',
       'Updated:          -',
     ]);
     expect(lines(solo)).toEqual([
@@ -576,6 +597,10 @@ describe('queues', () => {
       'Used:             -',
       'Borrowed:         -',
       'Available:        -',
+      'Budget:           100 amd.com/gpu-hours per week',
+      'Budget used:      -',
+      'Budget left:      -',
+      'Period start:     -',
       'Updated:          -',
     ]);
     expect(lines(scratch)).toEqual([
@@ -586,6 +611,10 @@ describe('queues', () => {
       'Used:             -',
       'Borrowed:         -',
       'Available:        -',
+      'Budget:           - (no budget)',
+      'Budget used:      -',
+      'Budget left:      -',
+      'Period start:     -',
       'Updated:          -',
     ]);
   });

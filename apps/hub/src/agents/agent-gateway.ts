@@ -174,6 +174,13 @@ export class AgentGateway {
         case 'dispatchAnswer':
           await this.dispatcher.onAnswer(s.cluster, m.dispatchAnswer);
           return;
+        case 'evictionNoticed':
+          await this.dispatcher.onEvictionNoticed(
+            s.cluster,
+            m.evictionNoticed.gangId,
+            m.evictionNoticed.fencingToken,
+          );
+          return;
         case 'memberStates': {
           await this.dispatcher.onMemberStates(s.cluster, m.memberStates.members);
           // Only now, after the commit: an agent keeps a batch until it is acknowledged, so a

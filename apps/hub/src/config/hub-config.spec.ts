@@ -30,6 +30,8 @@ describe('loadHubConfig', () => {
       maxRequestBytes: 4 * 1024 * 1024,
       eventRetentionHours: 168,
       pruneIntervalMs: 3_600_000,
+      usageRetentionDays: 90,
+      fairShareHalfLifeSeconds: 86_400,
       watchBufferEvents: 10_000,
       eventPollMs: 1000,
       workerLostTimeoutMs: 60_000,
@@ -41,6 +43,7 @@ describe('loadHubConfig', () => {
       cycleCoalesceMs: 20,
       placementPolicy: 'pack',
       maxRequeueBackoffSeconds: 60,
+      evictionGraceSeconds: 30,
       maxDispatchAttempts: 50,
       clusterExclusionSeconds: 900,
       reconcileIntervalMs: 10_000,
@@ -191,6 +194,8 @@ describe('loadHubConfig', () => {
     ['MUSTER_CYCLE_COALESCE_MS', 0],
     ['MUSTER_MAX_GANGS_PER_CYCLE', 1],
     ['MUSTER_MAX_REQUEUE_BACKOFF_S', 0],
+    ['MUSTER_EVICTION_GRACE_S', 0],
+    ['MUSTER_FAIR_SHARE_HALF_LIFE_S', 0],
     ['MUSTER_CLUSTER_EXCLUSION_S', 0],
     ['MUSTER_MAX_DISPATCH_ATTEMPTS', 0],
     ['MUSTER_RECONCILE_INTERVAL_MS', 100],
@@ -202,6 +207,7 @@ describe('loadHubConfig', () => {
     ['MUSTER_WATCH_BUFFER_EVENTS', 10],
     ['MUSTER_EVENT_RETENTION_HOURS', 1],
     ['MUSTER_PRUNE_INTERVAL_MS', 1000],
+    ['MUSTER_USAGE_RETENTION_DAYS', 32],
     ['MUSTER_INVENTORY_POLL_MS', 100],
     ['MUSTER_INVENTORY_RESYNC_MS', 1000],
     ['MUSTER_INVENTORY_CAPACITY_INTERVAL_MS', 0],
@@ -217,7 +223,11 @@ describe('loadHubConfig', () => {
   });
 
   it.each(bounds)('refuses %s below %p, or not an integer, naming it', (name, min) => {
-    const message = `${name}: must be an integer ${name === 'MUSTER_HTTP_PORT' ? 'from 0 to 65535' : `of at least ${min}`}`;
+    const ranges: Record<string, string> = {
+      MUSTER_HTTP_PORT: 'from 0 to 65535',
+      MUSTER_EVICTION_GRACE_S: 'from 0 to 86400',
+    };
+    const message = `${name}: must be an integer ${ranges[name] ?? `of at least ${min}`}`;
     const oidc = name.startsWith('MUSTER_OIDC_')
       ? { MUSTER_OIDC_ISSUER: 'https://login.example.test', MUSTER_OIDC_AUDIENCE: 'muster' }
       : {};

@@ -159,6 +159,11 @@ export const hubSettings = z.object({
   MUSTER_MAX_REQUEUE_BACKOFF_S: integer(0)
     .default(60)
     .describe('Longest requeue backoff after a rejected dispatch, in seconds.'),
+  MUSTER_EVICTION_GRACE_S: integer(0, 86_400)
+    .default(30)
+    .describe(
+      'Notice a preempted gang gets before its pods are deleted, in seconds, unless its job sets eviction_grace_seconds (a drain gives the notice its --grace says).',
+    ),
   MUSTER_CLUSTER_EXCLUSION_S: integer(0)
     .default(900)
     .describe(
@@ -210,6 +215,16 @@ export const hubSettings = z.object({
   MUSTER_PRUNE_INTERVAL_MS: integer(1000)
     .default(3_600_000)
     .describe('How often the event pruning job runs, in milliseconds (3600000: 1 h).'),
+  MUSTER_FAIR_SHARE_HALF_LIFE_S: integer(0)
+    .default(86_400)
+    .describe(
+      'Half-life of the usage history fair share weighs, in seconds (a queue that ran a lot a half-life ago counts half of it); 0 orders by current usage only.',
+    ),
+  MUSTER_USAGE_RETENTION_DAYS: integer(32)
+    .default(90)
+    .describe(
+      "How long queues' hourly usage history (device-hour budgets, fair share) is kept, in days; at least 32, so a monthly budget's period is always whole.",
+    ),
 
   // Inventory (ClusterProfiles)
   MUSTER_INVENTORY_KUBECONFIG: z
@@ -263,6 +278,8 @@ export interface HubConfig {
   maxRequestBytes: HubSettings['MUSTER_MAX_REQUEST_BYTES'];
   eventRetentionHours: HubSettings['MUSTER_EVENT_RETENTION_HOURS'];
   pruneIntervalMs: HubSettings['MUSTER_PRUNE_INTERVAL_MS'];
+  usageRetentionDays: HubSettings['MUSTER_USAGE_RETENTION_DAYS'];
+  fairShareHalfLifeSeconds: HubSettings['MUSTER_FAIR_SHARE_HALF_LIFE_S'];
   watchBufferEvents: HubSettings['MUSTER_WATCH_BUFFER_EVENTS'];
   eventPollMs: HubSettings['MUSTER_EVENT_POLL_MS'];
   workerLostTimeoutMs: HubSettings['MUSTER_WORKER_LOST_TIMEOUT_MS'];
@@ -274,6 +291,7 @@ export interface HubConfig {
   cycleCoalesceMs: HubSettings['MUSTER_CYCLE_COALESCE_MS'];
   placementPolicy: HubSettings['MUSTER_PLACEMENT_POLICY'];
   maxRequeueBackoffSeconds: HubSettings['MUSTER_MAX_REQUEUE_BACKOFF_S'];
+  evictionGraceSeconds: HubSettings['MUSTER_EVICTION_GRACE_S'];
   maxDispatchAttempts: HubSettings['MUSTER_MAX_DISPATCH_ATTEMPTS'];
   clusterExclusionSeconds: HubSettings['MUSTER_CLUSTER_EXCLUSION_S'];
   reconcileIntervalMs: HubSettings['MUSTER_RECONCILE_INTERVAL_MS'];
@@ -384,6 +402,8 @@ function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
     maxRequestBytes: s.MUSTER_MAX_REQUEST_BYTES,
     eventRetentionHours: s.MUSTER_EVENT_RETENTION_HOURS,
     pruneIntervalMs: s.MUSTER_PRUNE_INTERVAL_MS,
+    usageRetentionDays: s.MUSTER_USAGE_RETENTION_DAYS,
+    fairShareHalfLifeSeconds: s.MUSTER_FAIR_SHARE_HALF_LIFE_S,
     watchBufferEvents: s.MUSTER_WATCH_BUFFER_EVENTS,
     eventPollMs: s.MUSTER_EVENT_POLL_MS,
     workerLostTimeoutMs: s.MUSTER_WORKER_LOST_TIMEOUT_MS,
@@ -395,6 +415,7 @@ function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
     cycleCoalesceMs: s.MUSTER_CYCLE_COALESCE_MS,
     placementPolicy: s.MUSTER_PLACEMENT_POLICY,
     maxRequeueBackoffSeconds: s.MUSTER_MAX_REQUEUE_BACKOFF_S,
+    evictionGraceSeconds: s.MUSTER_EVICTION_GRACE_S,
     maxDispatchAttempts: s.MUSTER_MAX_DISPATCH_ATTEMPTS,
     clusterExclusionSeconds: s.MUSTER_CLUSTER_EXCLUSION_S,
     reconcileIntervalMs: s.MUSTER_RECONCILE_INTERVAL_MS,

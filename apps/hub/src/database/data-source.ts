@@ -14,6 +14,8 @@ import { QueuedPerQueue1764000007000 } from './migrations/1764000007000-queued-p
 import { ListIndexes1764000008000 } from './migrations/1764000008000-list-indexes';
 import { DeviceClasses1764000009000 } from './migrations/1764000009000-device-classes';
 import { QueueQuota1764000010000 } from './migrations/1764000010000-queue-quota';
+import { Evictions1764000011000 } from './migrations/1764000011000-evictions';
+import { QueueUsage1764000012000 } from './migrations/1764000012000-queue-usage';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
@@ -29,6 +31,8 @@ export const MIGRATIONS = [
   ListIndexes1764000008000,
   DeviceClasses1764000009000,
   QueueQuota1764000010000,
+  Evictions1764000011000,
+  QueueUsage1764000012000,
 ];
 
 export function createDataSource(url: string): DataSource {

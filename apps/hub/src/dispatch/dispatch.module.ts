@@ -8,7 +8,7 @@ import { configSlice } from '../config/config-slice';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
 import { AgentRegistry } from '../agents/agent-session';
 import { InventoryStoreModule } from '../inventory/inventory-store.module';
-import { MANUAL_FENCING } from '../inventory/inventory.service';
+import { CLUSTER_DRAINING, MANUAL_FENCING } from '../inventory/inventory.service';
 import { JobStoreModule } from '../jobs/job-store.module';
 import { GANG_CANCELLER } from '../jobs/jobs.service';
 import { QUEUE_DRIVER, type QueueDriver } from '../queue/queue-driver';
@@ -16,6 +16,7 @@ import { ClusterFencer, FENCER_SETTINGS } from './cluster-fencer';
 import { ClusterLiveness, LIVENESS_SETTINGS } from './cluster-liveness';
 import { DispatchRepository } from './dispatch.repository';
 import { DISPATCH_SETTINGS, Dispatcher } from './dispatcher';
+import { EVICTION_SETTINGS, Evictions } from './evictions';
 import { FENCING_SETTINGS, GangFencing } from './gang-fencing';
 import { RECONCILE_SETTINGS, ReconcileWork } from './reconcile.work';
 
@@ -36,8 +37,10 @@ const resendAfterMs = (c: HubConfig) => Math.max(5000, c.heartbeatIntervalMs * 3
     ClusterFencer,
     ClusterLiveness,
     ReconcileWork,
+    Evictions,
     { provide: GANG_CANCELLER, useExisting: Dispatcher },
     { provide: MANUAL_FENCING, useExisting: GangFencing },
+    { provide: CLUSTER_DRAINING, useExisting: Evictions },
     configSlice(DISPATCH_SETTINGS, (c) => ({
       maxRequeueBackoffSeconds: c.maxRequeueBackoffSeconds,
       clusterExclusionSeconds: c.clusterExclusionSeconds,
@@ -53,8 +56,17 @@ const resendAfterMs = (c: HubConfig) => Math.max(5000, c.heartbeatIntervalMs * 3
     })),
     configSlice(LIVENESS_SETTINGS, (c) => ({ lostTimeoutMs: c.workerLostTimeoutMs })),
     configSlice(RECONCILE_SETTINGS, (c) => ({ staleAfterMs: resendAfterMs(c) })),
+    configSlice(EVICTION_SETTINGS, (c) => ({ staleAfterMs: resendAfterMs(c) })),
   ],
-  exports: [AgentRegistry, DispatchRepository, Dispatcher, GANG_CANCELLER, MANUAL_FENCING],
+  exports: [
+    AgentRegistry,
+    DispatchRepository,
+    Dispatcher,
+    Evictions,
+    GANG_CANCELLER,
+    MANUAL_FENCING,
+    CLUSTER_DRAINING,
+  ],
 })
 export class DispatchModule implements OnApplicationBootstrap, OnApplicationShutdown {
   private listTimer: NodeJS.Timeout | undefined;

@@ -1,7 +1,13 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { JobsRepository, type NewEvent } from '../jobs/jobs.repository';
 import { gangVerdict, vanishedVerdict } from './gang-state';
-import type { GangSpec, JobStateName, MemberCounts, OnClusterLostPolicy } from '../jobs/job.domain';
+import type {
+  Eviction,
+  GangSpec,
+  JobStateName,
+  MemberCounts,
+  OnClusterLostPolicy,
+} from '../jobs/job.domain';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
@@ -43,6 +49,8 @@ export interface RequeueOptions {
   exclude?: { reason: string; message: string; seconds: number };
   restart?: boolean;
   whileLost?: boolean;
+  /** The end of an eviction with notice: no backoff and no attempt counted (it keeps its place). */
+  evicted?: boolean;
 }
 
 /** A gang placed on a cluster, with the token it was placed with. */
@@ -58,6 +66,7 @@ interface GangRequeue {
   message: string;
   /** Counts one of the job's restarts. */
   restart: boolean;
+  evicted: boolean;
 }
 
 export interface LiveJobRow {
@@ -193,7 +202,8 @@ export class DispatchRepository {
    * The gang waits 0.5 s × 2^attempts (at most `maxBackoffSeconds`) before it is placed again.
    * With `exclude`, the gang also keeps away from `cluster` for `exclude.seconds`; `restart`
    * counts a restart; `whileLost` moves it only while `cluster` is still Lost (a manual fence
-   * must not move a gang whose agent has just come back and runs it).
+   * must not move a gang whose agent has just come back and runs it); `evicted` requeues at once,
+   * its attempts untouched. Any eviction the gang carried ends here.
    */
   async requeue(
     cluster: string,
@@ -204,13 +214,15 @@ export class DispatchRepository {
     maxBackoffSeconds: number,
     opts: RequeueOptions = {},
   ): Promise<boolean> {
-    const { exclude, restart = false, whileLost = false } = opts;
+    const { exclude, restart = false, whileLost = false, evicted = false } = opts;
     return this.db.transaction(async (tx) => {
       const rows = (await tx.query(
         `WITH old AS (SELECT id, state FROM jobs WHERE id = $1 FOR UPDATE)
          UPDATE jobs j SET state = 'Queued', cluster = NULL, reason = $4, message = $5, updated_at = now(),
-                attempts = j.attempts + 1, restarts = j.restarts + $9::int,
-                not_before = now() + make_interval(secs => LEAST($6::float8, 0.5 * power(2, LEAST(j.attempts, 12)))),
+                attempts = j.attempts + CASE WHEN $11::boolean THEN 0 ELSE 1 END, restarts = j.restarts + $9::int,
+                eviction = NULL,
+                not_before = CASE WHEN $11::boolean THEN NULL
+                  ELSE now() + make_interval(secs => LEAST($6::float8, 0.5 * power(2, LEAST(j.attempts, 12)))) END,
                 excluded_clusters = CASE WHEN $7::jsonb IS NULL THEN j.excluded_clusters
                   ELSE j.excluded_clusters || jsonb_build_object($2::text, $7::jsonb || jsonb_build_object('until',
                     to_jsonb(now() + make_interval(secs => $8::float8)))) END
@@ -229,6 +241,7 @@ export class DispatchRepository {
           exclude?.seconds ?? 0,
           restart ? 1 : 0,
           whileLost,
+          evicted,
         ],
       )) as [(LiveJobRow & { from_state: JobStateName })[], number];
       const row = rows[0][0];
@@ -338,7 +351,7 @@ export class DispatchRepository {
     maxBackoffSeconds: number,
   ): Promise<GangTransition[]> {
     const rows = (await this.db.query(
-      `SELECT id, dispatch_generation, on_cluster_lost, max_restarts, restarts FROM jobs
+      `SELECT id, dispatch_generation, on_cluster_lost, max_restarts, restarts, eviction FROM jobs
         WHERE cluster = $1 AND state IN ('Dispatched','Running')`,
       [cluster],
     )) as {
@@ -347,16 +360,19 @@ export class DispatchRepository {
       on_cluster_lost: OnClusterLostPolicy;
       max_restarts: number;
       restarts: number;
+      eviction: Eviction | null;
     }[];
     const holds = new Set(held.map((g) => `${g.gangId}#${g.fencingToken}`));
     const transitions: GangTransition[] = [];
     for (const r of rows) {
       const fencingToken = Number(r.dispatch_generation);
       if (holds.has(`${r.id}#${fencingToken}`)) continue;
-      const v = vanishedVerdict(r.on_cluster_lost, cluster, {
-        maxRestarts: r.max_restarts,
-        restarts: r.restarts,
-      });
+      const v = vanishedVerdict(
+        r.on_cluster_lost,
+        cluster,
+        { maxRestarts: r.max_restarts, restarts: r.restarts },
+        r.eviction?.reason,
+      );
       const moved =
         v.kind === 'requeue'
           ? await this.requeue(
@@ -366,9 +382,7 @@ export class DispatchRepository {
               v.reason,
               v.message,
               maxBackoffSeconds,
-              {
-                restart: v.restart === true,
-              },
+              { restart: v.restart === true, evicted: v.evicted === true },
             )
           : await this.failPlaced(cluster, r.id, fencingToken, v.reason, v.message);
       if (moved)
@@ -483,7 +497,7 @@ export class DispatchRepository {
           r.reason,
           r.message,
           maxBackoffSeconds,
-          { restart: r.restart },
+          { restart: r.restart, evicted: r.evicted },
         )
       ) {
         transitions.push({
@@ -509,7 +523,7 @@ export class DispatchRepository {
     await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
     const rows = (await tx.query(
       `SELECT j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members, j.on_cluster_lost,
-              j.max_restarts, j.restarts,
+              j.max_restarts, j.restarts, j.eviction,
               COUNT(*) FILTER (WHERE m.phase = 'Pending')::int AS pending,
               COUNT(*) FILTER (WHERE m.phase = 'Running')::int AS running,
               COUNT(*) FILTER (WHERE m.phase = 'Succeeded')::int AS succeeded,
@@ -527,6 +541,7 @@ export class DispatchRepository {
       on_cluster_lost: OnClusterLostPolicy;
       max_restarts: number;
       restarts: number;
+      eviction: Eviction | null;
       pending: number;
       running: number;
       succeeded: number;
@@ -561,6 +576,7 @@ export class DispatchRepository {
         r.on_cluster_lost,
         cluster,
         { maxRestarts: r.max_restarts, restarts: r.restarts },
+        r.eviction?.reason,
       );
       if (verdict.kind === 'requeue') {
         requeue.push({
@@ -569,6 +585,7 @@ export class DispatchRepository {
           reason: verdict.reason,
           message: verdict.message,
           restart: verdict.restart === true,
+          evicted: verdict.evicted === true,
         });
         continue;
       }
@@ -577,7 +594,11 @@ export class DispatchRepository {
       const countsChanged = JSON.stringify(members) !== JSON.stringify(r.members);
       const teardown = verdict.kind === 'stay' && verdict.teardown === true;
       // Restarting and fencing are told on the job itself too, while its state stays.
-      const sayIt = next !== r.state || reason === 'Restarting' || reason === 'Fencing';
+      const sayIt =
+        next !== r.state ||
+        reason === 'Restarting' ||
+        reason === 'Fencing' ||
+        reason === 'Evicting';
       if (next === r.state && !countsChanged) {
         if (teardown)
           transitions.push({
@@ -619,4 +640,106 @@ export class DispatchRepository {
     await this.jobs.appendEvents(tx, events);
     return { transitions, requeue };
   }
+
+  /** See {@link markEvicting}. */
+  markEvicting(
+    tx: EntityManager,
+    victims: readonly { jobId: string; fencingToken: number; eviction: Eviction }[],
+  ): Promise<GangTransition[]> {
+    return markEvicting(tx, this.jobs, victims);
+  }
+
+  /** The eviction of the live gang (jobId, token) on `cluster`; null when it has none or moved on. */
+  async evictionOf(cluster: string, jobId: string, fencingToken: number): Promise<Eviction | null> {
+    const rows = (await this.db.query(
+      `SELECT eviction FROM jobs WHERE id = $1 AND cluster = $2 AND dispatch_generation = $3
+          AND state IN ('Dispatched','Running') AND eviction IS NOT NULL`,
+      [jobId, cluster, fencingToken],
+    )) as { eviction: Eviction }[];
+    return rows[0]?.eviction ?? null;
+  }
+
+  /**
+   * The agent confirmed the members carry the notice: the grace period starts now (the first
+   * confirmation counts; a repeated one changes nothing). Returns the deadline, or null when the
+   * gang moved on.
+   */
+  async noteNoticed(cluster: string, jobId: string, fencingToken: number): Promise<Date | null> {
+    const rows = (await this.db.query(
+      `UPDATE jobs SET eviction = eviction || CASE WHEN eviction ? 'noticedAt' THEN '{}'::jsonb
+                ELSE jsonb_build_object('noticedAt', to_jsonb(now()),
+                  'deadline', to_jsonb(now() + make_interval(secs => (eviction->>'graceSeconds')::float8))) END
+        WHERE id = $1 AND cluster = $2 AND dispatch_generation = $3
+          AND state IN ('Dispatched','Running') AND eviction IS NOT NULL
+      RETURNING eviction->>'deadline' AS deadline`,
+      [jobId, cluster, fencingToken],
+    )) as [{ deadline: string }[], number];
+    const row = rows[0][0];
+    return row ? new Date(row.deadline) : null;
+  }
+
+  /** The live gangs given notice, on one cluster or all, with their evictions. */
+  async evicting(
+    cluster: string | null,
+  ): Promise<{ jobId: string; cluster: string; fencingToken: number; eviction: Eviction }[]> {
+    const rows = (await this.db.query(
+      `SELECT id, cluster, dispatch_generation, eviction FROM jobs
+        WHERE eviction IS NOT NULL AND ($1::text IS NULL OR cluster = $1)
+          AND state IN ('Dispatched','Running') ORDER BY id`,
+      [cluster],
+    )) as { id: string; cluster: string; dispatch_generation: string; eviction: Eviction }[];
+    return rows.map((r) => ({
+      jobId: r.id,
+      cluster: r.cluster,
+      fencingToken: Number(r.dispatch_generation),
+      eviction: r.eviction,
+    }));
+  }
+}
+
+/**
+ * Gives live gangs their eviction: each Dispatched or Running gang of the given token without
+ * one gets it, says so on the job (the reason is the eviction's) and in its events. Runs in the
+ * caller's transaction (the scheduling cycle's commit, a drain), after its rows are locked.
+ * Returns the gangs marked; one that moved on or already carries an eviction is skipped.
+ */
+export async function markEvicting(
+  tx: EntityManager,
+  jobs: JobsRepository,
+  victims: readonly { jobId: string; fencingToken: number; eviction: Eviction }[],
+): Promise<GangTransition[]> {
+  if (victims.length === 0) return [];
+  const rows = (await tx.query(
+    `UPDATE jobs j SET eviction = v.eviction, reason = v.eviction->>'reason',
+            message = v.eviction->>'message', updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS v(id uuid, token bigint, eviction jsonb)
+      WHERE j.id = v.id AND j.dispatch_generation = v.token
+        AND j.state IN ('Dispatched','Running') AND j.eviction IS NULL
+    RETURNING j.id, j.queue, j.state, j.cluster, j.dispatch_generation, j.members, j.reason, j.message`,
+    [
+      JSON.stringify(
+        victims.map((v) => ({ id: v.jobId, token: v.fencingToken, eviction: v.eviction })),
+      ),
+    ],
+  )) as [(LiveJobRow & { reason: string; message: string })[], number];
+  const marked = rows[0];
+  await jobs.appendEvents(
+    tx,
+    marked.map((r) => ({
+      jobId: r.id,
+      queue: r.queue,
+      fromState: r.state,
+      state: r.state,
+      reason: r.reason,
+      message: r.message,
+      cluster: r.cluster,
+      members: r.members,
+    })),
+  );
+  return marked.map((r) => ({
+    jobId: r.id,
+    cluster: r.cluster,
+    fencingToken: Number(r.dispatch_generation),
+    state: r.state,
+  }));
 }

@@ -26,7 +26,8 @@ import { InjectLog } from '../logging/inject-log';
 import { HubMetrics } from '../http/metrics';
 
 export interface DeliveryPayload {
-  kind: 'dispatch' | 'cancel';
+  /** `notice`: an eviction notice (the gang's eviction is read when it is sent). */
+  kind: 'dispatch' | 'cancel' | 'notice';
   jobId: string;
   cluster: string;
   fencingToken: number;
@@ -99,11 +100,36 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     await this.enqueueCancel(jobId, cluster, fencingToken);
   }
 
-  async enqueueCancel(jobId: string, cluster: string, fencingToken: number): Promise<void> {
+  async enqueueCancel(
+    jobId: string,
+    cluster: string,
+    fencingToken: number,
+    options: { delayMs?: number; idSuffix?: string } = {},
+  ): Promise<void> {
     await this.queues.add(
       this,
       { kind: 'cancel', jobId, cluster, fencingToken },
-      { id: `cancel.${jobId}.${fencingToken}`, attempts: 30 },
+      {
+        id: `cancel.${jobId}.${fencingToken}${options.idSuffix ?? ''}`,
+        attempts: 30,
+        ...(options.delayMs ? { delayMs: options.delayMs } : {}),
+      },
+    );
+  }
+
+  /** Queues the eviction notices of gangs just given an eviction (after it committed). */
+  async enqueueNotices(gangs: readonly GangTransition[], idSuffix = ''): Promise<void> {
+    await this.queues.addBulk(
+      this,
+      gangs.map((g) => ({
+        payload: {
+          kind: 'notice' as const,
+          jobId: g.jobId,
+          cluster: g.cluster,
+          fencingToken: g.fencingToken,
+        },
+        options: { id: `notice.${g.jobId}.${g.fencingToken}${idSuffix}`, attempts: 30 },
+      })),
     );
   }
 
@@ -111,6 +137,10 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
   async run(p: DeliveryPayload): Promise<void> {
     const session = this.agents.get(p.cluster);
     if (!session) throw new Error(`agent of cluster ${p.cluster} is not connected to this hub`);
+    if (p.kind === 'notice') {
+      await this.sendNotice(session, p.jobId, p.fencingToken);
+      return;
+    }
     if (p.kind === 'cancel') {
       session.send({
         message: {
@@ -164,11 +194,69 @@ export class Dispatcher implements WorkDefinition<DeliveryPayload>, GangCancelle
     return true;
   }
 
-  /** On (re)connect: resend every Reserved gang of the cluster, then its authoritative list. */
+  /**
+   * Sends a gang's eviction notice with the grace left: all of it until the agent confirmed the
+   * notice (the grace counts from there), then what remains before the deadline. A gang past its
+   * deadline gets its Cancel instead. Does nothing when the gang has no eviction.
+   */
+  async sendNotice(session: AgentSession, jobId: string, fencingToken: number): Promise<void> {
+    const eviction = await this.repo.evictionOf(session.cluster, jobId, fencingToken);
+    if (!eviction) return;
+    const left = eviction.deadline
+      ? Math.ceil((Date.parse(eviction.deadline) - Date.now()) / 1000)
+      : eviction.graceSeconds;
+    const sent = session.send(
+      left <= 0 && eviction.deadline
+        ? {
+            message: {
+              $case: 'cancel',
+              cancel: { gangId: jobId, fencingToken, reason: eviction.reason },
+            },
+          }
+        : {
+            message: {
+              $case: 'evictionNotice',
+              evictionNotice: {
+                gangId: jobId,
+                fencingToken,
+                reason: eviction.reason,
+                message: eviction.message,
+                graceSeconds: Math.max(0, left),
+              },
+            },
+          },
+    );
+    if (!sent) throw new Error(`stream of cluster ${session.cluster} closed`);
+  }
+
+  /**
+   * The agent says the gang's members carry the notice: the grace period starts, and the Cancel
+   * that deletes them is queued for its end (the reconciler sends it again should it be lost).
+   */
+  async onEvictionNoticed(cluster: string, jobId: string, fencingToken: number): Promise<void> {
+    const deadline = await this.repo.noteNoticed(cluster, jobId, fencingToken);
+    if (!deadline) return;
+    this.feed.notify();
+    this.log.info('eviction notice confirmed', {
+      ...gangFields(jobId, cluster, fencingToken),
+      deadline: deadline.toISOString(),
+    });
+    await this.enqueueCancel(jobId, cluster, fencingToken, {
+      delayMs: Math.max(0, deadline.getTime() - Date.now()),
+      idSuffix: '.evicted',
+    });
+  }
+
+  /**
+   * On (re)connect: resend every Reserved gang of the cluster, then its authoritative list, then
+   * the notices of its gangs being evicted (the Cancel of those past their deadline).
+   */
   async resync(session: AgentSession): Promise<void> {
     for (const r of await this.repo.reservedOn(session.cluster))
       await this.sendDispatch(session, r.jobId, r.fencingToken);
     await this.sendGangList(session);
+    for (const e of await this.repo.evicting(session.cluster))
+      await this.sendNotice(session, e.jobId, e.fencingToken);
   }
 
   /**

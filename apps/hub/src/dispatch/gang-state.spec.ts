@@ -147,6 +147,39 @@ describe('gangVerdict', () => {
     expect(gangVerdict('Running', none, m(counts), 'wait', 'east', budget)).toMatchObject(expected);
   });
 
+  it.each<[string, Partial<GangMembers>, Partial<GangVerdict>]>([
+    [
+      'members still running: wait for the rest, whatever the policy',
+      { running: 3, failed: 1, lost: 1 },
+      { kind: 'stay', reason: 'Evicting', message: expect.stringContaining('1 of 4 members gone') },
+    ],
+    [
+      'all deleted at the deadline: requeued, keeping its place',
+      { failed: 4, lost: 4 },
+      { kind: 'requeue', reason: 'Preempted', evicted: true },
+    ],
+    [
+      'some checkpointed and exited, the rest deleted: requeued, not failed',
+      { succeeded: 2, failed: 2, lost: 1 },
+      { kind: 'requeue', reason: 'Preempted', evicted: true },
+    ],
+    [
+      'a member failing after the notice does not fail the job',
+      { running: 3, failed: 1, failures: 'w-0: Failed (Error, exit code 1)' },
+      { kind: 'stay', reason: 'Evicting' },
+    ],
+    [
+      'all succeeded before the deadline: done',
+      { succeeded: 4 },
+      { kind: 'move', state: 'Succeeded' },
+    ],
+  ])('evicting: %s', (_name, counts, expected) => {
+    const restarts = { maxRestarts: 3, restarts: 0 };
+    expect(
+      gangVerdict('Running', none, m(counts), 'wait', 'east', restarts, 'Preempted'),
+    ).toMatchObject(expected);
+  });
+
   it('says AllBound once, not on every later report', () => {
     expect(
       gangVerdict('Dispatched', { ...none, bound: 4 }, m({ pending: 4, bound: 4 }), 'wait', 'east'),
@@ -192,5 +225,15 @@ describe('vanishedVerdict', () => {
     ],
   ])('%s', (_what, policy, budget, expected) => {
     expect(vanishedVerdict(policy, 'w1', budget)).toEqual(expected);
+  });
+
+  it('an evicted gang that vanished is requeued keeping its place, whatever its policy', () => {
+    expect(vanishedVerdict('wait', 'w1', { maxRestarts: 0, restarts: 0 }, 'Drained')).toEqual({
+      kind: 'requeue',
+      reason: 'Drained',
+      message:
+        "no pod of the gang is left in w1 (its agent's snapshot holds none) after the eviction notice; back in the queue, keeping its place",
+      evicted: true,
+    });
   });
 });

@@ -1,7 +1,12 @@
 // The gang state rule: from the member counts of a gang's current placement to its next state.
 // Pure, so every case is a row in a table test; the repository only loads counts and writes the
 // verdict.
-import type { JobStateName, MemberCounts, OnClusterLostPolicy } from '../jobs/job.domain';
+import type {
+  EvictionReason,
+  JobStateName,
+  MemberCounts,
+  OnClusterLostPolicy,
+} from '../jobs/job.domain';
 
 /** Member counts of one placement, as the agent's reports add up. */
 export interface GangMembers extends Required<MemberCounts> {
@@ -22,9 +27,10 @@ export type GangVerdict =
   | { kind: 'move'; state: JobStateName; reason: string; message: string }
   /**
    * Back to the queue with a new token: the old copy is confirmed gone. `restart` counts one of
-   * the job's restarts.
+   * the job's restarts; `evicted` marks the end of an eviction with notice (no backoff, no
+   * attempt counted: the gang keeps its place in its queue).
    */
-  | { kind: 'requeue'; reason: string; message: string; restart?: boolean };
+  | { kind: 'requeue'; reason: string; message: string; restart?: boolean; evicted?: boolean };
 
 /** The job's restart budget (JobSpec.max_restarts) and what it used. */
 export interface RestartBudget {
@@ -33,6 +39,9 @@ export interface RestartBudget {
 }
 
 /**
+ * - A gang given an eviction notice (`evicting`) is requeued once every member is gone, whatever
+ *   they ended as (deleted at the deadline, or exited to checkpoint): a member that fails after
+ *   the notice does not fail the job. One whose members all succeeded is done, like any other.
  * - `Failed` as soon as a member failed or was lost, except that:
  *   - a `requeue` gang its agent fenced itself (it was cut off from the hub) is requeued;
  *   - a gang with restarts left is torn down whole and started again (`Restarting`, then
@@ -50,7 +59,23 @@ export function gangVerdict(
   onClusterLost: OnClusterLostPolicy,
   cluster: string,
   budget: RestartBudget = { maxRestarts: 0, restarts: 0 },
+  evicting?: EvictionReason,
 ): GangVerdict {
+  if (evicting && m.succeeded < m.total) {
+    const gone = m.succeeded + m.failed;
+    if (gone >= m.total)
+      return {
+        kind: 'requeue',
+        reason: evicting,
+        message: `all ${m.total} members gone after the eviction notice; back in the queue, keeping its place`,
+        evicted: true,
+      };
+    return {
+      kind: 'stay',
+      reason: 'Evicting',
+      message: `${gone} of ${m.total} members gone after the eviction notice; waiting for the rest`,
+    };
+  }
   const fencedOnly = m.selfFenced > 0 && m.selfFenced === m.failed;
   if (fencedOnly && onClusterLost === 'requeue') {
     if (m.selfFenced + m.succeeded >= m.total) {
@@ -125,7 +150,8 @@ export function gangVerdict(
 /**
  * A Dispatched or Running gang that its agent's snapshot does not hold: no pod of it is left in
  * the cluster (deleted, or its nodes gone, while the agent was not there to report each member).
- * The gang is gone, which is the confirmation a move needs; it goes where its policy says:
+ * The gang is gone, which is the confirmation a move needs; it goes where its policy says (one
+ * given an eviction notice is requeued, keeping its place):
  * - a `requeue` gang is placed again (as its agent's self-fencing would have done);
  * - a gang with restarts left starts again (counted as one);
  * - any other fails, saying so.
@@ -134,8 +160,16 @@ export function vanishedVerdict(
   onClusterLost: OnClusterLostPolicy,
   cluster: string,
   budget: RestartBudget,
+  evicting?: EvictionReason,
 ): Exclude<GangVerdict, { kind: 'stay' }> {
   const what = `no pod of the gang is left in ${cluster} (its agent's snapshot holds none)`;
+  if (evicting)
+    return {
+      kind: 'requeue',
+      reason: evicting,
+      message: `${what} after the eviction notice; back in the queue, keeping its place`,
+      evicted: true,
+    };
   if (onClusterLost === 'requeue')
     return { kind: 'requeue', reason: 'Vanished', message: `${what}; placing it again` };
   if (budget.restarts < budget.maxRestarts) {

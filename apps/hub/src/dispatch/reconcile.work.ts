@@ -2,6 +2,7 @@ import type { Log } from '@muster/log';
 import type { WorkDefinition } from '../queue/queue-driver';
 import { DispatchRepository } from './dispatch.repository';
 import { Dispatcher } from './dispatcher';
+import { Evictions } from './evictions';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 
@@ -14,7 +15,8 @@ export interface ReconcileSettings {
 
 /**
  * Rebuilds queue work from Postgres: every Reserved gang that has waited a while gets its
- * delivery queued again, so a lost BullMQ job (or an emptied Redis) loses nothing.
+ * delivery queued again, and every eviction its next step (see Evictions.reconcile), so a lost
+ * BullMQ job (or an emptied Redis) loses nothing.
  */
 @Injectable()
 export class ReconcileWork implements WorkDefinition<Record<string, never>> {
@@ -24,11 +26,13 @@ export class ReconcileWork implements WorkDefinition<Record<string, never>> {
   constructor(
     private readonly repo: DispatchRepository,
     private readonly dispatcher: Dispatcher,
+    private readonly evictions: Evictions,
     @Inject(RECONCILE_SETTINGS) private readonly settings: ReconcileSettings,
     @InjectLog('reconcile') private readonly log: Log,
   ) {}
 
   async run(): Promise<void> {
+    await this.evictions.reconcile();
     const stale = await this.repo.reservedOn(null, this.settings.staleAfterMs);
     if (stale.length === 0) return;
     // A fresh id per pass: an earlier delivery that gave up must not block this one.

@@ -63,10 +63,24 @@ export interface Cluster {
   agentVersion: string;
   lastHeartbeatAt: Date | null;
   cordoned: boolean;
+  /** Set while the cluster is drained (it is cordoned too); cleared when uncordoned. */
+  drain?: ClusterDrainState | null;
   /** Imported from another cluster manager: shown, never dispatched to, changed only there. */
   readOnly: boolean;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A drain in force: every gang on the cluster gets an eviction with this notice. */
+export interface ClusterDrainState {
+  /** ISO 8601. */
+  since: string;
+  graceSeconds: number;
+  reason: string;
+  /** Who drained it (the caller's name). */
+  by: string;
+  /** Live gangs still on the cluster, counted when read (not stored). */
+  gangsLeft?: number;
 }
 
 /** What an operator gives when registering a cluster, checked. */
@@ -98,6 +112,21 @@ export interface QueueQuotaSpec {
   lendingLimit?: Record<string, string>;
 }
 
+/** The periods a budget renews with; each starts at 00:00 UTC, weeks on Monday, months on the 1st. */
+export type BudgetPeriodName = 'day' | 'week' | 'month';
+
+/**
+ * How many device-hours a queue's gangs may use per period (see scheduling/budget): once spent,
+ * its running gangs finish and new ones wait for the next period.
+ */
+export interface QueueBudgetSpec {
+  /** The device resource counted, e.g. `nvidia.com/gpu`. */
+  resource: string;
+  /** Device-hours per period (1 device held for 1 hour = 1), > 0. */
+  hours: number;
+  period: BudgetPeriodName;
+}
+
 export interface QueueSettings {
   name: string;
   description: string;
@@ -107,6 +136,18 @@ export interface QueueSettings {
   allowedNamespaces: string[];
   /** Absent (NULL in the table): not limited. */
   quota?: QueueQuotaSpec | null;
+  /** Absent (NULL in the table): no budget. */
+  budget?: QueueBudgetSpec | null;
+  /** What its waiting gangs may preempt; absent (NULL in the table): nothing. */
+  preemption?: QueuePreemptionSpec | null;
+}
+
+/** What a queue's waiting gangs may preempt (see scheduling/preemption). */
+export interface QueuePreemptionSpec {
+  /** Its own lower-priority gangs. */
+  withinQueue: 'Never' | 'LowerPriority';
+  /** Gangs of other queues of its cohort holding borrowed quota: of lower priority, or any. */
+  reclaimWithinCohort: 'Never' | 'LowerPriority' | 'Any';
 }
 
 export interface Queue extends QueueSettings {

@@ -4,6 +4,7 @@ import type {
   AgentStateName,
   CapacitySummary,
   Cluster,
+  ClusterDrainState,
   Condition,
   Property,
 } from './cluster.domain';
@@ -55,6 +56,9 @@ export class ClusterEntity implements Cluster {
 
   @Column({ type: 'boolean' })
   cordoned!: boolean;
+
+  @Column({ type: 'jsonb', nullable: true })
+  drain?: ClusterDrainState | null;
 
   @Column({ name: 'read_only', type: 'boolean' })
   readOnly!: boolean;

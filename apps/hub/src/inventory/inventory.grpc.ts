@@ -4,6 +4,7 @@ import { notFound } from '../common/errors';
 import { canSeeQueue, type Principal, type Role } from '../auth/principal';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
 import type { InventoryService } from './inventory.service';
+import { graceToDomain } from '../jobs/job-spec.mapper';
 import {
   checkName,
   clusterChangesToDomain,
@@ -63,6 +64,13 @@ export function inventoryServiceHandlers(
     uncordonCluster: admin('UncordonCluster', async (req) => ({
       cluster: clusterToProto(await inventory.setCordoned(checkName('name', req.name), false)),
     })),
+    drainCluster: admin('DrainCluster', async (req, caller) => {
+      const name = checkName('name', req.name);
+      const grace = graceToDomain('grace_seconds', req.graceSeconds);
+      const reason = reasonToDomain(req.reason);
+      const { cluster, noticed } = await inventory.drainCluster(name, grace, reason, caller.name);
+      return { cluster: clusterToProto(cluster), noticedJobIds: noticed };
+    }),
     fenceCluster: admin('FenceCluster', async (req, caller) => {
       const name = checkName('name', req.name);
       const reason = reasonToDomain(req.reason);
@@ -84,18 +92,29 @@ export function inventoryServiceHandlers(
       // Another tenant's queue answers like a missing one.
       if (!canSeeQueue(caller, name)) throw notFound('queue', name);
       const queue = await inventory.getQueue(name);
-      const ledger = queue.quota ? await inventory.quotaLedger() : undefined;
-      return { queue: queueToProto(queue, ledger && usageToProto(ledger, name)) };
+      const [ledger, budgets] = await Promise.all([
+        queue.quota ? inventory.quotaLedger() : undefined,
+        queue.budget ? inventory.budgetStandings([queue]) : undefined,
+      ]);
+      return {
+        queue: queueToProto(queue, ledger && usageToProto(ledger, name), budgets?.get(name)),
+      };
     }),
     listQueues: read('ListQueues', async (_req, caller) => {
       const all = await inventory.listQueues();
-      const ledger = all.some((q) => q.quota) ? await inventory.quotaLedger(all) : undefined;
+      const seen = all.filter((q) => canSeeQueue(caller, q.name));
+      const [ledger, budgets] = await Promise.all([
+        all.some((q) => q.quota) ? inventory.quotaLedger(all) : undefined,
+        seen.some((q) => q.budget) ? inventory.budgetStandings(seen) : undefined,
+      ]);
       return {
-        queues: all
-          .filter((q) => canSeeQueue(caller, q.name))
-          .map((q) =>
-            queueToProto(q, ledger && q.quota ? usageToProto(ledger, q.name) : undefined),
+        queues: seen.map((q) =>
+          queueToProto(
+            q,
+            ledger && q.quota ? usageToProto(ledger, q.name) : undefined,
+            budgets?.get(q.name),
           ),
+        ),
       };
     }),
     deleteQueue: admin('DeleteQueue', async (req) => {

@@ -1,9 +1,11 @@
+import { BudgetPeriod } from '@muster/api';
 import { MusterError } from '../common/errors';
 import { DEFAULT_TOPOLOGY_LEVELS } from './cluster.domain';
 import {
   clusterChangesToDomain,
   clusterRegistrationToDomain,
   queueToDomain,
+  queueToProto,
   reasonToDomain,
 } from './inventory.mapper';
 
@@ -101,7 +103,79 @@ describe('queueToDomain and reasonToDomain', () => {
       weight: 1,
       allowedNamespaces: ['a', 'b'],
       quota: null,
+      budget: null,
+      preemption: null,
     });
+  });
+
+  it('keeps a budget, counting nvidia.com/gpu when it names no resource', () => {
+    const budget = { resource: '', hours: 5000, period: BudgetPeriod.BUDGET_PERIOD_MONTH };
+    expect(queueToDomain('queue', { ...queue, budget }).budget).toEqual({
+      resource: 'nvidia.com/gpu',
+      hours: 5000,
+      period: 'month',
+    });
+    expect(
+      queueToDomain('queue', {
+        ...queue,
+        budget: { resource: 'amd.com/gpu', hours: 0.5, period: BudgetPeriod.BUDGET_PERIOD_WEEK },
+      }).budget,
+    ).toEqual({ resource: 'amd.com/gpu', hours: 0.5, period: 'week' });
+  });
+
+  it.each([
+    [{ hours: 0 }, 'queue.budget.hours'],
+    [{ hours: -1 }, 'queue.budget.hours'],
+    [{ hours: Number.NaN }, 'queue.budget.hours'],
+    [{ hours: Number.POSITIVE_INFINITY }, 'queue.budget.hours'],
+    [{ hours: 1e9 + 1 }, 'queue.budget.hours'],
+    [{ period: BudgetPeriod.BUDGET_PERIOD_UNSPECIFIED }, 'queue.budget.period'],
+    [{ period: 42 as BudgetPeriod }, 'queue.budget.period'],
+    [{ resource: 'NVIDIA GPU' }, 'queue.budget.resource'],
+    [{ resource: ' nvidia.com/gpu' }, 'queue.budget.resource'],
+  ])('refuses the budget %j, naming %s', (bad, field) => {
+    const budget = {
+      resource: 'nvidia.com/gpu',
+      hours: 10,
+      period: BudgetPeriod.BUDGET_PERIOD_DAY,
+      ...bad,
+    };
+    expect(fieldOf(() => queueToDomain('queue', { ...queue, budget }))).toBe(field);
+  });
+
+  it('answers with the budget and what was used of it', () => {
+    const stored = {
+      name: 'nlp',
+      description: '',
+      weight: 1,
+      allowedNamespaces: [],
+      quota: null,
+      budget: { resource: 'nvidia.com/gpu', hours: 5000, period: 'month' as const },
+      createdAt: new Date(0),
+      updatedAt: new Date(0),
+    };
+    const since = new Date('2026-12-01T00:00:00Z');
+    const wire = queueToProto(stored, undefined, {
+      usedHours: 4120,
+      leftHours: 880,
+      periodStart: since,
+    });
+    expect(wire.budget).toEqual({
+      resource: 'nvidia.com/gpu',
+      hours: 5000,
+      period: BudgetPeriod.BUDGET_PERIOD_MONTH,
+    });
+    expect(wire.usage).toEqual({
+      used: {},
+      borrowed: {},
+      available: {},
+      budgetUsedHours: 4120,
+      budgetLeftHours: 880,
+      budgetPeriodStart: since,
+      fairShare: 0,
+    });
+    expect(queueToProto({ ...stored, budget: null })).not.toHaveProperty('budget');
+    expect(queueToProto({ ...stored, budget: null })).not.toHaveProperty('usage');
   });
 
   it('keeps a quota as written, limits only with a cohort', () => {

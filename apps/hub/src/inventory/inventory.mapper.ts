@@ -1,20 +1,25 @@
 // InventoryService's wire types and the domain: requests are checked into domain values here
 // (each error names its field), answers are built from domain values. The handlers call these;
 // InventoryService never sees a proto message.
-import { AgentState } from '@muster/api';
+import { AgentState, BudgetPeriod, PreemptionPolicy } from '@muster/api';
 import type * as wire from '@muster/api';
 import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
 import { isValidResourceName, parseQuantity } from '@muster/placement';
 import { assertNever, invalidArgument } from '../common/errors';
+import type { BudgetStanding } from '../scheduling/budget';
+import type { QuotaUsage } from '../scheduling/queue-quotas';
 import { labelsToDomain } from '../jobs/job-spec.mapper';
 import {
   DEFAULT_TOPOLOGY_LEVELS,
   type AccessProvider,
   type AgentStateName,
+  type BudgetPeriodName,
   type Cluster,
   type ClusterChanges,
   type ClusterRegistration,
   type Queue,
+  type QueueBudgetSpec,
+  type QueuePreemptionSpec,
   type QueueQuotaSpec,
   type QueueSettings,
 } from './cluster.domain';
@@ -220,6 +225,14 @@ export function clusterToProto(c: Cluster): wire.Cluster {
     agentVersion: c.agentVersion,
     lastHeartbeatTime: c.lastHeartbeatAt ?? undefined,
     cordoned: c.cordoned,
+    drain: c.drain
+      ? {
+          since: new Date(c.drain.since),
+          graceSeconds: c.drain.graceSeconds,
+          reason: c.drain.reason,
+          gangsLeft: c.drain.gangsLeft ?? 0,
+        }
+      : undefined,
     readOnly: c.readOnly,
     labels: c.labels,
     createdAt: c.createdAt,
@@ -227,7 +240,12 @@ export function clusterToProto(c: Cluster): wire.Cluster {
   };
 }
 
-export function queueToProto(q: Queue, usage?: wire.QueueUsage): wire.Queue {
+/**
+ * A queue on the wire; `usage` (quota figures) and `budget` (what it used of its budget) are
+ * given for the answers that carry them, each only for a queue that has one.
+ */
+export function queueToProto(q: Queue, usage?: QuotaUsage, budget?: BudgetStanding): wire.Queue {
+  const shown = queueUsageToProto(usage, budget);
   return {
     name: q.name,
     description: q.description,
@@ -245,8 +263,95 @@ export function queueToProto(q: Queue, usage?: wire.QueueUsage): wire.Queue {
           },
         }
       : {}),
-    ...(usage ? { usage } : {}),
+    ...(q.budget
+      ? {
+          budget: {
+            resource: q.budget.resource,
+            hours: q.budget.hours,
+            period: budgetPeriodToProto(q.budget.period),
+          },
+        }
+      : {}),
+    ...(q.preemption
+      ? {
+          preemption: {
+            withinQueue: preemptionPolicyToProto(q.preemption.withinQueue),
+            reclaimWithinCohort: preemptionPolicyToProto(q.preemption.reclaimWithinCohort),
+          },
+        }
+      : {}),
+    ...(shown ? { usage: shown } : {}),
   };
+}
+
+/** QueueUsage: the quota's figures and the budget's, each zero when the queue has none. */
+function queueUsageToProto(
+  quota: QuotaUsage | undefined,
+  budget: BudgetStanding | undefined,
+): wire.QueueUsage | undefined {
+  if (!quota && !budget) return undefined;
+  return {
+    used: quota?.used ?? {},
+    borrowed: quota?.borrowed ?? {},
+    available: quota?.available ?? {},
+    budgetUsedHours: budget?.usedHours ?? 0,
+    budgetLeftHours: budget?.leftHours ?? 0,
+    ...(budget ? { budgetPeriodStart: budget.periodStart } : {}),
+    fairShare: 0,
+  };
+}
+
+function budgetPeriodToProto(period: BudgetPeriodName): BudgetPeriod {
+  switch (period) {
+    case 'day':
+      return BudgetPeriod.BUDGET_PERIOD_DAY;
+    case 'week':
+      return BudgetPeriod.BUDGET_PERIOD_WEEK;
+    case 'month':
+      return BudgetPeriod.BUDGET_PERIOD_MONTH;
+    default:
+      return assertNever(period);
+  }
+}
+
+/** What a budget counts when its request names no resource. */
+export const DEFAULT_BUDGET_RESOURCE = 'nvidia.com/gpu';
+/** Most device-hours one budget may give per period. */
+const MAX_BUDGET_HOURS = 1e9;
+
+/** A budget from the wire, checked: a resource name, hours above 0, a period. */
+function budgetToDomain(field: string, b: wire.QueueBudget | undefined): QueueBudgetSpec | null {
+  if (!b) return null;
+  const resource = b.resource === '' ? DEFAULT_BUDGET_RESOURCE : b.resource;
+  if (!isValidResourceName(resource))
+    throw invalidArgument(
+      `${field}.resource`,
+      `"${resource.slice(0, 100)}" is not a resource name`,
+    );
+  if (!Number.isFinite(b.hours) || b.hours <= 0 || b.hours > MAX_BUDGET_HOURS) {
+    throw invalidArgument(
+      `${field}.hours`,
+      `must be a number of device-hours above 0 and at most ${MAX_BUDGET_HOURS} (got ${b.hours})`,
+    );
+  }
+  let period: BudgetPeriodName;
+  switch (b.period) {
+    case BudgetPeriod.BUDGET_PERIOD_DAY:
+      period = 'day';
+      break;
+    case BudgetPeriod.BUDGET_PERIOD_WEEK:
+      period = 'week';
+      break;
+    case BudgetPeriod.BUDGET_PERIOD_MONTH:
+      period = 'month';
+      break;
+    default:
+      throw invalidArgument(
+        `${field}.period`,
+        `is required: BUDGET_PERIOD_DAY, BUDGET_PERIOD_WEEK or BUDGET_PERIOD_MONTH (got ${String(b.period)})`,
+      );
+  }
+  return { resource, hours: b.hours, period };
 }
 
 /** Most resources one quota may name. */
@@ -314,5 +419,44 @@ export function queueToDomain(field: string, q: wire.Queue | undefined): QueueSe
     weight,
     allowedNamespaces: [...namespaces].sort(),
     quota: quotaToDomain(`${field}.quota`, q.quota),
+    budget: budgetToDomain(`${field}.budget`, q.budget),
+    preemption: preemptionToDomain(`${field}.preemption`, q.preemption),
   };
+}
+
+const WITHIN_QUEUE: Partial<Record<PreemptionPolicy, QueuePreemptionSpec['withinQueue']>> = {
+  [PreemptionPolicy.PREEMPTION_POLICY_UNSPECIFIED]: 'Never',
+  [PreemptionPolicy.PREEMPTION_POLICY_NEVER]: 'Never',
+  [PreemptionPolicy.PREEMPTION_POLICY_LOWER_PRIORITY]: 'LowerPriority',
+};
+const RECLAIM: Partial<Record<PreemptionPolicy, QueuePreemptionSpec['reclaimWithinCohort']>> = {
+  ...WITHIN_QUEUE,
+  [PreemptionPolicy.PREEMPTION_POLICY_ANY]: 'Any',
+};
+
+/** A queue's preemption rules; null when absent or when they allow nothing. */
+function preemptionToDomain(
+  field: string,
+  p: wire.QueuePreemption | undefined,
+): QueuePreemptionSpec | null {
+  if (!p) return null;
+  const withinQueue = WITHIN_QUEUE[p.withinQueue];
+  if (!withinQueue)
+    throw invalidArgument(
+      `${field}.within_queue`,
+      'must be NEVER or LOWER_PRIORITY (a queue preempts only its own lower-priority gangs)',
+    );
+  const reclaimWithinCohort = RECLAIM[p.reclaimWithinCohort];
+  if (!reclaimWithinCohort)
+    throw invalidArgument(`${field}.reclaim_within_cohort`, 'must be NEVER, LOWER_PRIORITY or ANY');
+  if (withinQueue === 'Never' && reclaimWithinCohort === 'Never') return null;
+  return { withinQueue, reclaimWithinCohort };
+}
+
+function preemptionPolicyToProto(p: string): PreemptionPolicy {
+  return p === 'LowerPriority'
+    ? PreemptionPolicy.PREEMPTION_POLICY_LOWER_PRIORITY
+    : p === 'Any'
+      ? PreemptionPolicy.PREEMPTION_POLICY_ANY
+      : PreemptionPolicy.PREEMPTION_POLICY_NEVER;
 }

@@ -53,8 +53,8 @@ export class InventoryRepository {
   /** Inserts the queue; false when one with that name exists. */
   async insertQueue(queue: Queue): Promise<boolean> {
     const rows: unknown[] = await this.db.query(
-      `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at, quota)
-       VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (name) DO NOTHING RETURNING name`,
+      `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at, quota, budget, preemption)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (name) DO NOTHING RETURNING name`,
       [
         queue.name,
         queue.description,
@@ -63,6 +63,8 @@ export class InventoryRepository {
         queue.createdAt,
         queue.updatedAt,
         queue.quota ? JSON.stringify(queue.quota) : null,
+        queue.budget ? JSON.stringify(queue.budget) : null,
+        queue.preemption ? JSON.stringify(queue.preemption) : null,
       ],
     );
     return rows.length > 0;
@@ -110,6 +112,18 @@ export class InventoryRepository {
       .returning(['name'])
       .execute();
     return (result.raw as unknown[]).length > 0;
+  }
+
+  /** Live gangs (reserved, dispatched or running) on each of the clusters named. */
+  async liveGangCounts(names: readonly string[]): Promise<Map<string, number>> {
+    if (names.length === 0) return new Map();
+    const rows = (await this.db.query(
+      `SELECT cluster, count(*)::int AS n FROM jobs
+        WHERE cluster = ANY($1::text[]) AND state IN ('Reserved','Dispatched','Running')
+        GROUP BY cluster`,
+      [names],
+    )) as { cluster: string; n: number }[];
+    return new Map(rows.map((r) => [r.cluster, r.n]));
   }
 
   async saveCluster(cluster: Cluster): Promise<void> {

@@ -1,5 +1,7 @@
 import { QuotaLedger } from '../scheduling/quota';
 import { queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
+import { budgetStanding, type BudgetStanding } from '../scheduling/budget';
+import { UsageRepository } from '../scheduling/usage.repository';
 import { ErrorCode, MusterError, notFound } from '../common/errors';
 import type { Log } from '@muster/log';
 import {
@@ -22,6 +24,19 @@ export interface ManualFencing {
   fenceCluster(name: string, reason: string, by: string): Promise<string[]>;
 }
 
+/** Drains a cluster: cordons it and gives every gang there an eviction notice (dispatch). */
+export const CLUSTER_DRAINING = Symbol('CLUSTER_DRAINING');
+
+export interface ClusterDraining {
+  /** The gangs noticed; null when there is no such cluster. */
+  drainCluster(
+    name: string,
+    graceSeconds: number,
+    reason: string,
+    by: string,
+  ): Promise<string[] | null>;
+}
+
 /**
  * Clusters and queues: the rules; storage is the repository's. Requests arrive checked (the
  * handlers map them with inventory.mapper), so every name here is well formed.
@@ -31,7 +46,9 @@ export class InventoryService {
   constructor(
     private readonly repo: InventoryRepository,
     @Inject(MANUAL_FENCING) private readonly fencing: ManualFencing,
+    @Inject(CLUSTER_DRAINING) private readonly draining: ClusterDraining,
     @InjectLog('inventory') private readonly log: Log,
+    private readonly usage: UsageRepository,
   ) {}
 
   /**
@@ -96,18 +113,51 @@ export class InventoryService {
   async getCluster(name: string): Promise<Cluster> {
     const cluster = await this.repo.findCluster(name);
     if (!cluster) throw notFound('cluster', name);
-    return cluster;
+    return (await this.withDrainProgress([cluster]))[0]!;
   }
 
-  listClusters(): Promise<Cluster[]> {
-    return this.repo.listClusters();
+  async listClusters(): Promise<Cluster[]> {
+    return this.withDrainProgress(await this.repo.listClusters());
+  }
+
+  /** Drained clusters with how many gangs they still hold. */
+  private async withDrainProgress(clusters: Cluster[]): Promise<Cluster[]> {
+    const drained = clusters.filter((c) => c.drain).map((c) => c.name);
+    if (drained.length === 0) return clusters;
+    const left = await this.repo.liveGangCounts(drained);
+    return clusters.map((c) =>
+      c.drain ? { ...c, drain: { ...c.drain, gangsLeft: left.get(c.name) ?? 0 } } : c,
+    );
+  }
+
+  /**
+   * `muster clusters drain`: the cluster takes no new gangs, and every gang on it gets an
+   * eviction notice with `graceSeconds` to checkpoint, is then deleted and placed elsewhere.
+   * Draining again notices only gangs that came since (the first notice's grace stands).
+   */
+  async drainCluster(
+    name: string,
+    graceSeconds: number,
+    reason: string,
+    by: string,
+  ): Promise<{ cluster: Cluster; noticed: string[] }> {
+    await this.writableCluster(name);
+    const noticed = await this.draining.drainCluster(name, graceSeconds, reason, by);
+    if (noticed === null) throw notFound('cluster', name);
+    return { cluster: await this.getCluster(name), noticed };
   }
 
   /** Cordons (or uncordons) a cluster: a cordoned one keeps its gangs and takes no new ones. */
   async setCordoned(name: string, cordoned: boolean, reason?: string): Promise<Cluster> {
     const found = await this.getCluster(name);
     if (found.cordoned === cordoned) return found;
-    const cluster = { ...found, cordoned, updatedAt: new Date() };
+    // Uncordoning ends a drain too (gangs already noticed are still evicted).
+    const cluster = {
+      ...found,
+      cordoned,
+      ...(cordoned ? {} : { drain: null }),
+      updatedAt: new Date(),
+    };
     await this.repo.saveCluster(cluster);
     this.log.info(cordoned ? 'cluster cordoned' : 'cluster uncordoned', {
       cluster: cluster.name,
@@ -184,6 +234,16 @@ export class InventoryService {
       all.flatMap((q) => (q.quota ? [queueQuotaOf(q.name, q.quota)] : [])),
       usageByQueue(reserved),
     );
+  }
+
+  /** What the queues with a budget used of it in its current period, and what is left (one read). */
+  async budgetStandings(
+    queues: readonly Queue[],
+    now: Date = new Date(),
+  ): Promise<Map<string, BudgetStanding>> {
+    const budgeted = queues.flatMap((q) => (q.budget ? [{ queue: q.name, ...q.budget }] : []));
+    const used = await this.usage.budgetUsed(budgeted, now);
+    return new Map(budgeted.map((b) => [b.queue, budgetStanding(b, used.get(b.queue) ?? 0, now)]));
   }
 
   async deleteQueue(name: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { Queue, QueueQuotaSpec } from './cluster.domain';
+import type { Queue, QueueBudgetSpec, QueuePreemptionSpec, QueueQuotaSpec } from './cluster.domain';
 
 @Entity({ name: 'queues' })
 export class QueueEntity implements Queue {
@@ -17,6 +17,12 @@ export class QueueEntity implements Queue {
 
   @Column({ type: 'jsonb', nullable: true })
   quota!: QueueQuotaSpec | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  budget!: QueueBudgetSpec | null;
+
+  @Column({ type: 'jsonb', nullable: true })
+  preemption!: QueuePreemptionSpec | null;
 
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -55,7 +55,28 @@ export function jobSpecToDomain(spec: wire.JobSpec | undefined, limits: SpecLimi
     gang: gangToDomain(spec, limits),
     // Left out when 0, so the spec hash of a retried request from before the field is unchanged.
     ...(maxRestartsToDomain(spec.maxRestarts) > 0 ? { maxRestarts: spec.maxRestarts } : {}),
+    ...(spec.evictionGraceSeconds !== undefined
+      ? {
+          evictionGraceSeconds: graceToDomain(
+            'spec.eviction_grace_seconds',
+            spec.evictionGraceSeconds,
+          ),
+        }
+      : {}),
   };
+}
+
+/** Longest notice an eviction may give (a day: a drain must end). */
+export const MAX_EVICTION_GRACE_SECONDS = 86_400;
+
+/** A grace period in seconds, 0 to {@link MAX_EVICTION_GRACE_SECONDS}; throws naming `field`. */
+export function graceToDomain(field: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > MAX_EVICTION_GRACE_SECONDS)
+    throw invalidArgument(
+      field,
+      `must be a whole number of seconds between 0 and ${MAX_EVICTION_GRACE_SECONDS} (got ${value})`,
+    );
+  return value;
 }
 
 /** Most restarts a job may ask for. */

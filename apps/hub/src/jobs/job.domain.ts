@@ -11,6 +11,28 @@ export function isFinal(state: JobStateName): boolean {
 
 export type OnClusterLostPolicy = 'wait' | 'requeue';
 
+/** Why a live gang was given notice: another gang preempted it, or its cluster is drained. */
+export type EvictionReason = 'Preempted' | 'Drained';
+
+/**
+ * A live gang's eviction with notice: its members carry the notice for `graceSeconds` after the
+ * agent confirmed it (`noticedAt`), then they are deleted; once all are gone it is requeued,
+ * keeping its place in its queue.
+ */
+export interface Eviction {
+  reason: EvictionReason;
+  message: string;
+  graceSeconds: number;
+  /** When the hub decided it (ISO 8601). */
+  decidedAt: string;
+  /** The gang it makes room for (a preemption). */
+  for?: string;
+  /** When the agent confirmed the members carry the notice; the grace period counts from here. */
+  noticedAt?: string;
+  /** noticedAt + graceSeconds: when the members are deleted. */
+  deadline?: string;
+}
+
 export type TopologyModeName = 'required' | 'preferred';
 
 export interface TopologyConstraint {
@@ -62,6 +84,8 @@ export interface JobSpec {
   gang: GangSpec;
   /** Restarts of the whole gang allowed after a member failed; absent means 0. */
   maxRestarts?: number;
+  /** Seconds between an eviction notice and the deletion; absent: the hub's default. */
+  evictionGraceSeconds?: number;
 }
 
 export interface MemberCounts {
@@ -121,6 +145,8 @@ export interface Job {
   gang: GangSpec;
   /** Restarts of the whole gang allowed after a member failed. */
   maxRestarts: number;
+  /** Seconds of notice before an eviction deletes the gang; null: the hub's default. */
+  evictionGraceSeconds: number | null;
   /** Restarts used so far. */
   restarts: number;
   state: JobStateName;

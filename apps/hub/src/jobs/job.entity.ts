@@ -68,6 +68,10 @@ export class JobEntity implements Job {
   @Column({ name: 'max_restarts', type: 'int', default: 0 })
   maxRestarts!: number;
 
+  /** Seconds of notice before an eviction deletes the gang; null: the hub's default. */
+  @Column({ name: 'eviction_grace_seconds', type: 'int', nullable: true })
+  evictionGraceSeconds!: number | null;
+
   /** Restarts used so far. */
   @Column({ type: 'int', default: 0 })
   restarts!: number;

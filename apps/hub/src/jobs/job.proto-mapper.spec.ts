@@ -111,6 +111,7 @@ describe('jobToProto', () => {
         groups: [],
       },
       maxRestarts: 2,
+      evictionGraceSeconds: 120,
       restarts: 1,
       state: 'Running',
       reason: 'AllRunning',
@@ -129,6 +130,7 @@ describe('jobToProto', () => {
       spec: {
         onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
         maxRestarts: 2,
+        evictionGraceSeconds: 120,
         podSets: [
           {
             podTemplateJson: '{"spec":{"containers":[]}}',

@@ -152,6 +152,9 @@ export function jobSpecToProto(job: Job): wire.JobSpec {
     labels: job.labels,
     namespace: job.namespace,
     maxRestarts: job.maxRestarts,
+    ...(job.evictionGraceSeconds !== null
+      ? { evictionGraceSeconds: job.evictionGraceSeconds }
+      : {}),
     podSets: job.gang.podSets.map((ps) => ({
       name: ps.name,
       count: ps.count,

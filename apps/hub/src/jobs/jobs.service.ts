@@ -127,6 +127,7 @@ export class JobsService {
       labels: spec.labels,
       gang: spec.gang,
       maxRestarts: spec.maxRestarts ?? 0,
+      evictionGraceSeconds: spec.evictionGraceSeconds ?? null,
       restarts: 0,
       state: 'Queued',
       reason: 'Submitted',

@@ -1,4 +1,4 @@
-import type { QueueQuotaSpec } from '../inventory/cluster.domain';
+import type { QueueBudgetSpec, QueueQuotaSpec } from '../inventory/cluster.domain';
 import type { QueueQuota } from './quota';
 import { queueQuotaOf } from './queue-quotas';
 import { Inject, Injectable } from '@nestjs/common';
@@ -6,9 +6,15 @@ import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.tokens';
 import type { NodeDeviceList } from '@muster/placement';
 import { JobsRepository } from '../jobs/jobs.repository';
-import type { GangSpec, StoredExplanation } from '../jobs/job.domain';
+import type { GangSpec, JobStateName, StoredExplanation } from '../jobs/job.domain';
 import type { ClusterExclusions } from '../dispatch/cluster-exclusion';
-import type { GangTransition, LiveJobRow } from '../dispatch/dispatch.repository';
+import {
+  markEvicting,
+  type GangTransition,
+  type LiveJobRow,
+} from '../dispatch/dispatch.repository';
+import type { PlannedEviction } from './cycle-preemption';
+import type { QueuePreemption } from './preemption';
 
 /** A queued gang as the scheduling cycle sees it. */
 export interface QueuedGang {
@@ -35,6 +41,15 @@ export interface ReservationRow {
   nodeRequests: NodeRequests;
   /** DRA devices placement chose, per node (absent for gangs without claims). */
   devices?: readonly NodeDeviceList[] | null;
+  /** What preemption weighs (absent in rows not read from Postgres). */
+  priority?: number;
+  state?: JobStateName;
+  /** When the reservation was made. */
+  placedAt?: Date;
+  /** The gang's eviction in progress, if any: `for` names the gang it makes room for. */
+  eviction?: { for?: string } | null;
+  /** The job's own notice before an eviction, in seconds; null: the hub's default. */
+  graceSeconds?: number | null;
 }
 
 export interface NewReservation {
@@ -43,6 +58,9 @@ export interface NewReservation {
   placement: unknown;
   nodeRequests: NodeRequests;
   message: string;
+  /** The gang's queue and whole request (milli-units per resource): what its usage books. */
+  queue?: string;
+  usage?: Record<string, number>;
 }
 
 /** A gang a cycle reserved, with its queue and how long it had waited since its submit. */
@@ -202,16 +220,34 @@ export class CycleRepository {
     return kept;
   }
 
-  /** Each queue's round-robin weight, and the quotas of the queues that have one: one read. */
-  async queueSettings(): Promise<{ weights: Map<string, number>; quotas: QueueQuota[] }> {
-    const rows = (await this.db.query('SELECT name, weight, quota FROM queues')) as {
+  /** Each queue's weight, and its quota, preemption rules and budget where it has them: one read. */
+  async queueSettings(): Promise<{
+    weights: Map<string, number>;
+    quotas: QueueQuota[];
+    preemption: Map<string, QueuePreemption>;
+    budgets: Map<string, QueueBudgetSpec>;
+  }> {
+    const rows = (await this.db.query(
+      'SELECT name, weight, quota, preemption, budget FROM queues',
+    )) as {
       name: string;
       weight: number;
       quota: QueueQuotaSpec | null;
+      preemption: QueuePreemption | null;
+      budget: QueueBudgetSpec | null;
     }[];
+    const some = <T>(pick: (r: (typeof rows)[number]) => T | null) =>
+      new Map(
+        rows.flatMap((r) => {
+          const v = pick(r);
+          return v ? [[r.name, v] as const] : [];
+        }),
+      );
     return {
       weights: new Map(rows.map((r) => [r.name, r.weight])),
       quotas: rows.flatMap((r) => (r.quota ? [queueQuotaOf(r.name, r.quota)] : [])),
+      preemption: some((r) => r.preemption),
+      budgets: some((r) => r.budget),
     };
   }
 
@@ -219,7 +255,9 @@ export class CycleRepository {
     // Devices count until the report shows them held: see withHeldDevices in plan-cycle.
     const rows = (await this.db.query(
       `SELECT r.job_id, j.queue, r.cluster, r.fencing_token, r.node_requests,
-              r.placement->'devices' AS devices
+              r.placement->'devices' AS devices, j.priority, j.state, r.created_at,
+              j.eviction->'for' AS evicted_for, j.eviction IS NOT NULL AS evicting,
+              j.eviction_grace_seconds
          FROM reservations r JOIN jobs j ON j.id = r.job_id`,
     )) as {
       job_id: string;
@@ -228,6 +266,12 @@ export class CycleRepository {
       fencing_token: string;
       node_requests: NodeRequests;
       devices: NodeDeviceList[] | null;
+      priority: number;
+      state: JobStateName;
+      created_at: Date;
+      evicted_for: string | null;
+      evicting: boolean;
+      eviction_grace_seconds: number | null;
     }[];
     return rows.map((r) => ({
       jobId: r.job_id,
@@ -236,6 +280,11 @@ export class CycleRepository {
       fencingToken: Number(r.fencing_token),
       nodeRequests: r.node_requests,
       ...(Array.isArray(r.devices) ? { devices: r.devices } : {}),
+      priority: r.priority,
+      state: r.state,
+      placedAt: r.created_at,
+      eviction: r.evicting ? (r.evicted_for ? { for: r.evicted_for } : {}) : null,
+      graceSeconds: r.eviction_grace_seconds,
     }));
   }
 
@@ -252,7 +301,24 @@ export class CycleRepository {
     explained: { jobId: string; explanation: StoredExplanation }[],
     epoch: number,
   ): Promise<ReservedGang[]> {
-    if (placed.length === 0 && explained.length === 0) return [];
+    return (await this.commitPlan({ placed, explained, evictions: [] }, epoch)).reserved;
+  }
+
+  /**
+   * {@link commitCycle} with the cycle's evictions too (preemption's victims, given their
+   * notice in the same transaction). Returns the gangs reserved and the gangs marked evicting.
+   */
+  async commitPlan(
+    plan: {
+      placed: NewReservation[];
+      explained: { jobId: string; explanation: StoredExplanation }[];
+      evictions: PlannedEviction[];
+    },
+    epoch: number,
+  ): Promise<{ reserved: ReservedGang[]; evicted: GangTransition[] }> {
+    const { placed, explained, evictions } = plan;
+    if (placed.length === 0 && explained.length === 0 && evictions.length === 0)
+      return { reserved: [], evicted: [] };
     return this.db.transaction(async (tx) => {
       const [leader] = (await tx.query(
         'SELECT epoch FROM scheduler_leader WHERE id = 1 FOR SHARE',
@@ -263,7 +329,13 @@ export class CycleRepository {
       // the order member-state batches and cancels take them too, so none of them can deadlock
       // with a cycle (a deadlock victim is a whole cycle's reservations, or a batch of reports).
       await tx.query('SELECT id FROM jobs WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [
-        [...new Set([...placed.map((p) => p.jobId), ...explained.map((e) => e.jobId)])],
+        [
+          ...new Set([
+            ...placed.map((p) => p.jobId),
+            ...explained.map((e) => e.jobId),
+            ...evictions.map((e) => e.jobId),
+          ]),
+        ],
       ]);
       let reserved: ReservedGang[] = [];
       if (placed.length > 0) {
@@ -290,15 +362,18 @@ export class CycleRepository {
             fencing_token: Number(r.dispatch_generation),
             placement: p.placement,
             node_requests: p.nodeRequests,
+            queue: r.queue,
+            usage: p.usage ?? null,
           };
         });
         if (reservations.length > 0) {
           await tx.query(
-            `INSERT INTO reservations (job_id, cluster, fencing_token, placement, node_requests)
-             SELECT job_id, cluster, fencing_token, placement, node_requests
-               FROM jsonb_to_recordset($1::jsonb) AS v(job_id uuid, cluster text, fencing_token bigint, placement jsonb, node_requests jsonb)
+            `INSERT INTO reservations (job_id, cluster, fencing_token, placement, node_requests, queue, usage)
+             SELECT job_id, cluster, fencing_token, placement, node_requests, queue, usage
+               FROM jsonb_to_recordset($1::jsonb) AS v(job_id uuid, cluster text, fencing_token bigint, placement jsonb, node_requests jsonb, queue text, usage jsonb)
              ON CONFLICT (job_id) DO UPDATE SET cluster = EXCLUDED.cluster, fencing_token = EXCLUDED.fencing_token,
-               placement = EXCLUDED.placement, node_requests = EXCLUDED.node_requests, created_at = now()`,
+               placement = EXCLUDED.placement, node_requests = EXCLUDED.node_requests, created_at = now(),
+               queue = EXCLUDED.queue, usage = EXCLUDED.usage`,
             [JSON.stringify(reservations)],
           );
           await this.jobs.appendEvents(
@@ -332,7 +407,8 @@ export class CycleRepository {
           [JSON.stringify(explained.map((e) => ({ id: e.jobId, explanation: e.explanation })))],
         );
       }
-      return reserved;
+      const evicted = await markEvicting(tx, this.jobs, evictions);
+      return { reserved, evicted };
     });
   }
 }

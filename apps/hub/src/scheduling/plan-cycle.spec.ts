@@ -272,13 +272,44 @@ describe('planCycle', () => {
     expect(explainedAt.size).toBe(0);
   });
 
-  it('offers queues in weighted turns, so one queue cannot take every slot', () => {
+  it('offers queues by weighted fair share, so one queue cannot take every slot', () => {
     const gangs = [
       ...['a1', 'a2', 'a3'].map((id) => queued(id, 1, '8', { queue: 'a' })),
       ...['b1', 'b2', 'b3'].map((id) => queued(id, 1, '8', { queue: 'b' })),
     ];
-    const p = plan(snapshot([cluster('c1', [8, 8, 8])], { weights: new Map([['a', 2]]) }), gangs);
-    expect(p.reservations.map((r) => r.jobId)).toEqual(['a1', 'a2', 'b1']);
+    // Weight 2 against 1: after a1 (a's share 8/32 ÷ 2) b1 goes, then a2 (a at 1/8 < b at 1/4).
+    const p = plan(
+      snapshot([cluster('c1', [8, 8, 8, 8])], {
+        weights: new Map([
+          ['a', 2],
+          ['b', 1],
+        ]),
+      }),
+      gangs,
+    );
+    expect(p.reservations.map((r) => r.jobId)).toEqual(['a1', 'b1', 'a2', 'a3']);
+  });
+
+  it('orders by what queues hold already: a queue running much yields to one running nothing', () => {
+    const gangs = [queued('a1', 1, '8', { queue: 'a' }), queued('b1', 1, '8', { queue: 'b' })];
+    const held: ReservationRow = {
+      jobId: 'old',
+      queue: 'a',
+      cluster: 'c1',
+      fencingToken: 1,
+      nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '8' } },
+    };
+    const p = plan(
+      snapshot([cluster('c1', [8, 8])], {
+        weights: new Map([
+          ['a', 1],
+          ['b', 1],
+        ]),
+        reservations: [held],
+      }),
+      gangs,
+    );
+    expect(p.reservations.map((r) => r.jobId)).toEqual(['b1']);
   });
 
   it('times every phase', () => {

@@ -31,9 +31,11 @@ import {
   type ReservationRow,
 } from './cycle.repository';
 import { activeExclusions } from '../dispatch/cluster-exclusion';
-import { orderForCycle } from './queue-order';
+import { fairOrder } from './fair-share';
 import { QuotaLedger, type QueueQuota, type QuotaShortfall } from './quota';
 import { gangRequest, usageByQueue } from './queue-quotas';
+import { planPreemptions, type PlannedEviction } from './cycle-preemption';
+import type { QueuePreemption } from './preemption';
 
 /** A ready cluster as the cycle places against it. */
 export interface CycleCluster extends ClusterSnapshot {
@@ -49,10 +51,22 @@ export interface CycleSnapshot {
   readonly unavailable: readonly ClusterUnavailable[];
   /** Every reservation still holding capacity. */
   readonly reservations: readonly ReservationRow[];
-  /** Queue name → round-robin weight. */
+  /** Queue name → fair-share weight. */
   readonly weights: ReadonlyMap<string, number>;
+  /**
+   * Each queue's decayed usage history (milli-unit-seconds per resource) and its half-life in
+   * seconds: fair share by usage, so a queue that ran a lot lately yields. Absent: none.
+   */
+  readonly history?: {
+    readonly usage: ReadonlyMap<string, Readonly<Record<string, number>>>;
+    readonly halfLifeSeconds: number;
+  };
   /** The quotas of the queues that have one (a queue not here is not limited). */
   readonly quotas?: readonly QueueQuota[];
+  /** What each queue's waiting gangs may preempt (a queue not here: nothing). */
+  readonly preemption?: ReadonlyMap<string, QueuePreemption>;
+  /** Queues whose budget is spent, with why (see budgetHold): their gangs wait. */
+  readonly budgetHolds?: ReadonlyMap<string, string>;
   readonly now: Date;
 }
 
@@ -76,10 +90,12 @@ export interface CycleSettings {
    * cycle updates it. Without it, every gang left queued is explained every cycle.
    */
   readonly explainedAt?: Map<string, number>;
+  /** Notice a victim gets when its job sets none, in seconds. Default 30. */
+  readonly evictionGraceSeconds?: number;
 }
 
 /** The phases of a cycle's decision, in order. */
-export const CYCLE_PHASES = ['capacity', 'order', 'place', 'verdicts'] as const;
+export const CYCLE_PHASES = ['capacity', 'order', 'place', 'verdicts', 'preempt'] as const;
 export type CyclePhase = (typeof CYCLE_PHASES)[number];
 
 /** What a cycle will commit: reservations to take and explanations to store. */
@@ -88,6 +104,8 @@ export interface CyclePlan {
   readonly reservations: NewReservation[];
   /** Explanations that changed since they were stored, for gangs that stay queued. */
   readonly explanations: { jobId: string; explanation: StoredExplanation }[];
+  /** Gangs to give an eviction notice: the victims of this cycle's preemptions. */
+  readonly evictions: PlannedEviction[];
   readonly considered: number;
   readonly unplaced: number;
   /** Gangs placement refused as malformed (a corrupt stored spec); each is explained. */
@@ -109,14 +127,22 @@ export interface CyclePlan {
  *     reflect yet;
  *  2. order: the queued gangs in fair order, each as placement sees it;
  *  3. place: all of them against the capacity, one after another, each deducting its own;
- *  4. verdicts: a reservation per placed gang, a changed explanation per gang left queued.
+ *  4. verdicts: a reservation per placed gang, a changed explanation per gang left queued;
+ *  5. preempt: a few gangs left waiting whose queues allow it choose victims in one cluster
+ *     (see cycle-preemption), given notice in the same commit.
  */
 export function planCycle(
   snapshot: CycleSnapshot,
   queued: readonly QueuedGang[],
   settings: CycleSettings,
 ): CyclePlan {
-  const phases: Record<CyclePhase, number> = { capacity: 0, order: 0, place: 0, verdicts: 0 };
+  const phases: Record<CyclePhase, number> = {
+    capacity: 0,
+    order: 0,
+    place: 0,
+    verdicts: 0,
+    preempt: 0,
+  };
   let mark = performance.now();
   const lap = (phase: CyclePhase): void => {
     const now = performance.now();
@@ -131,36 +157,35 @@ export function planCycle(
     parsed,
   );
   // What each queue's reservations hold, from the same parsed requests.
+  const usage = usageByQueue(snapshot.reservations, (r) => parsed.of(r).values());
   const ledger =
     snapshot.quotas && snapshot.quotas.length > 0
-      ? new QuotaLedger(
-          snapshot.quotas,
-          usageByQueue(snapshot.reservations, (r) => parsed.of(r).values()),
-        )
+      ? new QuotaLedger(snapshot.quotas, usage)
       : undefined;
   settings.reservations?.endCycle();
   lap('capacity');
 
-  const ordered = orderForCycle(queued, snapshot.weights).map((q) => ({
-    q,
-    view: gangOf(q, snapshot.now),
-  }));
-  // Quota first: a gang its queue's quota (with what the cohort lends) cannot hold now is not
-  // offered to placement. Each offered gang is charged as if it will be placed, so the gangs
-  // behind it never count on quota it may take; one left unplaced only holds quota back for
-  // the rest of this cycle (never above the quota, at worst a cycle late).
-  const heldByQuota = new Map<string, QuotaShortfall>();
-  if (ledger)
-    for (const { q, view } of ordered) {
-      if (!view.ok) continue;
-      const request = gangRequest(view.gang.podSets);
-      const short = ledger.check(q.queue, request);
-      if (short) heldByQuota.set(q.id, short);
-      else ledger.charge(q.queue, request);
+  const ordered = fairlyOrdered(queued, snapshot, usage);
+  // Budget and quota first: a gang whose queue spent its budget, or whose queue's quota (with
+  // what the cohort lends) cannot hold it now, is not offered to placement. Each offered gang is
+  // charged as if it will be placed, so the gangs behind it never count on quota it may take;
+  // one left unplaced only holds quota back for the rest of this cycle (never above the quota,
+  // at worst a cycle late).
+  const held = new Map<string, string>();
+  for (const { q, view } of ordered) {
+    if (!view.ok) continue;
+    const spent = snapshot.budgetHolds?.get(q.queue);
+    if (spent) {
+      held.set(q.id, `held by its queue's budget: ${spent}`);
+      continue;
     }
-  const offered = ordered.flatMap(({ q, view }) =>
-    view.ok && !heldByQuota.has(q.id) ? [view.gang] : [],
-  );
+    if (!ledger) continue;
+    const request = gangRequest(view.gang.podSets);
+    const short: QuotaShortfall | undefined = ledger.check(q.queue, request);
+    if (short) held.set(q.id, `held by its queue's quota: ${short.message}`);
+    else ledger.charge(q.queue, request);
+  }
+  const offered = ordered.flatMap(({ q, view }) => (view.ok && !held.has(q.id) ? [view.gang] : []));
   // Explaining a gang that stays queued costs a diagnosis per cluster: in a deep queue on a full
   // fleet that is most of a cycle. A gang is explained when it has no explanation yet, and then
   // at most every EXPLANATION_CHECK_MS, so a new verdict is stored within that time.
@@ -193,15 +218,17 @@ export function planCycle(
   const evaluatedAt = snapshot.now.toISOString();
   let next = 0;
   let invalid = 0;
+  /** Gangs left waiting that could preempt: unplaced or held by quota, valid. */
+  const waiting: { q: QueuedGang; gang: Gang }[] = [];
+  const preempts = (q: QueuedGang) => snapshot.preemption?.has(q.queue) === true;
   for (const { q, view } of ordered) {
-    const short = heldByQuota.get(q.id);
-    if (short) {
+    const summary = held.get(q.id);
+    // A spent budget is not worked around by preempting.
+    if (summary && view.ok && preempts(q) && !snapshot.budgetHolds?.has(q.queue))
+      waiting.push({ q, gang: view.gang });
+    if (summary) {
       if (view.ok && !explainNow.has(view.gang)) continue; // explained a moment ago
-      const explanation: StoredExplanation = {
-        evaluatedAt,
-        summary: `held by its queue's quota: ${short.message}`,
-        clusters: [],
-      };
+      const explanation: StoredExplanation = { evaluatedAt, summary, clusters: [] };
       checked?.set(q.id, nowMs);
       if (explanationDue(q.explained, explanationDigest(explanation)!))
         explanations.push({ jobId: q.id, explanation });
@@ -211,18 +238,26 @@ export function planCycle(
     if (typeof decision !== 'string' && decision.status === 'placed') {
       const { placement } = decision;
       const where = placement.domain ? ` in ${placement.domain.path.join('/')}` : '';
+      // Decisions come in the order gangs were offered: this one is offered[next - 1].
+      const gang = offered[next - 1]!;
       reservations.push({
         jobId: q.id,
         cluster: placement.cluster,
         placement,
-        // Decisions come in the order gangs were offered: this one is offered[next - 1].
-        nodeRequests: nodeRequestsOf(offered[next - 1]!, placement.podSets),
+        nodeRequests: nodeRequestsOf(gang, placement.podSets),
         message: `placed on ${placement.cluster}${where}`,
+        queue: q.queue,
+        usage: Object.fromEntries(
+          Object.entries(gangRequest(gang.podSets)).map(([k, v]) => [k, Number(v)]),
+        ),
       });
       continue;
     }
     if (typeof decision === 'string' || decision.status === 'invalid') invalid++;
-    else if (view.ok && !explainNow.has(view.gang)) continue; // explained a moment ago
+    else if (view.ok) {
+      if (preempts(q)) waiting.push({ q, gang: view.gang });
+      if (!explainNow.has(view.gang)) continue; // explained a moment ago
+    }
     const explanation = explain(q, decision, clusters.length, snapshot.unavailable, evaluatedAt);
     checked?.set(q.id, nowMs);
     if (explanationDue(q.explained, explanationDigest(explanation)!))
@@ -236,9 +271,47 @@ export function planCycle(
   }
   lap('verdicts');
 
+  const evictions: PlannedEviction[] = [];
+  if (waiting.length > 0) {
+    // Capacity after the cycle's own placements: they come first, preemption only fills gaps.
+    const queueOf = new Map(ordered.map((o) => [o.q.id, o.q.queue]));
+    const placedRows = reservations.map((r): ReservationRow => ({
+      jobId: r.jobId,
+      queue: queueOf.get(r.jobId),
+      cluster: r.cluster,
+      fencingToken: -1,
+      nodeRequests: r.nodeRequests,
+      devices: (r.placement as { devices?: ReservationRow['devices'] }).devices ?? null,
+    }));
+    const after = deductReservations(snapshot.clusters, [...snapshot.reservations, ...placedRows]);
+    const planned = planPreemptions({
+      clusters: after.clusters,
+      reservations: snapshot.reservations,
+      placed: placedRows,
+      waiting,
+      rules: snapshot.preemption!,
+      quotas: snapshot.quotas ?? [],
+      parsed,
+      policy: settings.policy,
+      defaultGraceSeconds: settings.evictionGraceSeconds ?? 30,
+      now: snapshot.now,
+    });
+    evictions.push(...planned.evictions);
+    const stored = new Map(waiting.map((w) => [w.q.id, w.q.explained]));
+    for (const [jobId, explanation] of planned.explanations) {
+      const i = explanations.findIndex((e) => e.jobId === jobId);
+      if (i >= 0) explanations.splice(i, 1);
+      checked?.set(jobId, nowMs);
+      if (explanationDue(stored.get(jobId) ?? null, explanationDigest(explanation)!))
+        explanations.push({ jobId, explanation });
+    }
+  }
+  lap('preempt');
+
   return {
     reservations,
     explanations,
+    evictions,
     considered: queued.length,
     unplaced: result.unplaced,
     invalid,
@@ -246,6 +319,54 @@ export function planCycle(
     unreadableReservations: unreadable,
     phases,
   };
+}
+
+/**
+ * The queued gangs in fair order (dominant-resource fair share by weight, usage now and usage
+ * history; see fair-share.ts), each with its placement view; malformed ones last, to be
+ * explained.
+ */
+function fairlyOrdered(
+  queued: readonly QueuedGang[],
+  snapshot: CycleSnapshot,
+  usage: ReadonlyMap<string, Record<string, bigint>>,
+): { q: QueuedGang; view: ReturnType<typeof gangOf> }[] {
+  const capacity: Record<string, bigint> = {};
+  for (const c of snapshot.clusters)
+    for (const n of c.nodes)
+      if (n.ready !== false && !n.unschedulable)
+        for (const [k, v] of Object.entries(n.allocatable)) capacity[k] = (capacity[k] ?? 0n) + v;
+  const cohorts = new Map((snapshot.quotas ?? []).map((q) => [q.name, q.cohort]));
+  const views = queued.map((q) => ({ q, view: gangOf(q, snapshot.now) }));
+  const valid = views.flatMap((e) =>
+    e.view.ok
+      ? [
+          {
+            id: e.q.id,
+            queue: e.q.queue,
+            priority: e.q.priority,
+            createdAt: e.q.createdAt,
+            request: gangRequest(e.view.gang.podSets),
+            e,
+          },
+        ]
+      : [],
+  );
+  const queues = [...snapshot.weights].map(([name, weight]) => {
+    const cohort = cohorts.get(name);
+    return { name, weight, ...(cohort ? { cohort } : {}) };
+  });
+  return [
+    ...fairOrder(valid, {
+      queues,
+      capacity,
+      usage,
+      ...(snapshot.history
+        ? { history: snapshot.history.usage, halfLifeSeconds: snapshot.history.halfLifeSeconds }
+        : {}),
+    }).map((g) => g.e),
+    ...views.filter((e) => !e.view.ok),
+  ];
 }
 
 /**
@@ -378,11 +499,11 @@ function parseBaseView(id: string, spec: GangSpec): BaseView {
   };
 }
 
-/** Per node, the sum of the requests of the members placed there, as quantity strings. */
-function nodeRequestsOf(
+/** Per node, the sum of the requests of the members placed there. */
+export function memberRequestsPerNode(
   gang: Gang,
   podSets: readonly { podSet: string; nodes: readonly string[] }[],
-): NodeRequests {
+): Map<string, Map<string, bigint>> {
   const perNode = new Map<string, Map<string, bigint>>();
   for (const psp of podSets) {
     const requests = gang.podSets.find((p) => p.name === psp.podSet)?.requests ?? {};
@@ -392,8 +513,16 @@ function nodeRequestsOf(
       perNode.set(node, acc);
     }
   }
+  return perNode;
+}
+
+/** Per node, the sum of the requests of the members placed there, as quantity strings. */
+function nodeRequestsOf(
+  gang: Gang,
+  podSets: readonly { podSet: string; nodes: readonly string[] }[],
+): NodeRequests {
   const out: NodeRequests = {};
-  for (const [node, m] of perNode)
+  for (const [node, m] of memberRequestsPerNode(gang, podSets))
     out[node] = Object.fromEntries([...m].map(([k, v]) => [k, formatQuantity(v, k)]));
   return out;
 }

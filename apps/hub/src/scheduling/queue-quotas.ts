@@ -67,8 +67,11 @@ export function gangRequest(
   return out;
 }
 
-/** The queue's usage on the wire (used, borrowed, available per resource of its quota). */
-export function usageToProto(ledger: QuotaLedger, queue: string): wire.QueueUsage {
+/** The quota's part of QueueUsage: used, borrowed and available per resource of the quota. */
+export type QuotaUsage = Pick<wire.QueueUsage, 'used' | 'borrowed' | 'available'>;
+
+/** The queue's quota usage on the wire (used, borrowed, available per resource of its quota). */
+export function usageToProto(ledger: QuotaLedger, queue: string): QuotaUsage {
   const text = (a: Amounts) =>
     Object.fromEntries(Object.entries(a).map(([k, v]) => [k, formatQuantity(v, k)]));
   return {

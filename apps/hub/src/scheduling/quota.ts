@@ -192,6 +192,11 @@ export class QuotaLedger {
     this.apply(queue, request, -1n);
   }
 
+  /** The queue's nominal quota, per resource it names. */
+  nominal(queue: string): Amounts {
+    return this.perResource(queue, (_q, _r, l) => l.nominal);
+  }
+
   /** What the queue uses, per resource of its nominal quota. */
   used(queue: string): Amounts {
     return this.perResource(queue, (q, r) => q.used.get(r) ?? 0n);

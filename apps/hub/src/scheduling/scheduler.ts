@@ -10,10 +10,14 @@ import { nodeSnapshotOf, type ReportedNode } from '../agents/capacity.mapper';
 import { CapacityRepository } from '../inventory/capacity.repository';
 import { CycleRepository, LeadershipLost } from './cycle.repository';
 import { Dispatcher } from '../dispatch/dispatcher';
+import { Evictions } from '../dispatch/evictions';
 import { JobEventFeed } from '../jobs/job-event-feed';
 import { InjectLog } from '../logging/inject-log';
 import { CycleRequests } from './cycle-requests';
 import { planCycle, ReservationRequests, type CycleCluster, type CyclePhase } from './plan-cycle';
+import { UsageRepository } from './usage.repository';
+import { budgetHold } from './budget';
+import type { QueueBudgetSpec } from '../inventory/cluster.domain';
 
 export const SCHEDULER_SETTINGS = Symbol('SCHEDULER_SETTINGS');
 
@@ -25,7 +29,16 @@ export interface SchedulerSettings {
   /** Wake-ups within this window are folded into one cycle, in ms. */
   coalesceMs: number;
   policy: 'pack' | 'spread';
+  /** Notice a preempted gang gets when its job sets none, in seconds. */
+  evictionGraceSeconds: number;
+  /** Half-life of the usage history fair share weighs, in seconds; 0: none. */
+  fairShareHalfLifeSeconds: number;
 }
+
+/** The usage history fair share weighs is read again at most this often, in ms. */
+const USAGE_READ_MS = 10_000;
+/** The leader books what reservations hold this often, in ms (see UsageRepository.bookHeld). */
+const ACCOUNT_EVERY_MS = 5_000;
 
 /** Where a cycle's time went, in ms: loading, each phase of {@link planCycle}, committing, enqueueing the dispatches. */
 export type CycleTimings = Record<'load' | CyclePhase | 'commit' | 'enqueue', number>;
@@ -87,6 +100,9 @@ export class Scheduler {
   private readonly explainedAt = new Map<string, number>();
   private wake: NodeJS.Timeout | undefined;
   private periodic: NodeJS.Timeout | undefined;
+  private accounting: NodeJS.Timeout | undefined;
+  /** The usage history last read, with when (monotonic ms). */
+  private historyRead: { at: number; history: Map<string, Record<string, number>> } | undefined;
   lastReport: CycleReport | undefined;
 
   constructor(
@@ -95,9 +111,11 @@ export class Scheduler {
     private readonly inventory: InventoryRepository,
     private readonly agents: AgentRegistry,
     private readonly dispatcher: Dispatcher,
+    private readonly evictions: Evictions,
     @Inject(SCHEDULER_SETTINGS) private readonly settings: SchedulerSettings,
     private readonly feed: JobEventFeed,
     private readonly metrics: HubMetrics,
+    private readonly usage: UsageRepository,
     cycles: CycleRequests,
     @InjectLog('scheduler') private readonly log: Log,
   ) {
@@ -114,17 +132,61 @@ export class Scheduler {
     if (leader) {
       this.ledSince = performance.now();
       this.periodic = setInterval(() => this.requestCycle('timer'), this.settings.periodMs);
+      this.accounting = setInterval(() => void this.accountUsage(), ACCOUNT_EVERY_MS);
       this.requestCycle('became leader');
-    } else if (this.periodic) {
-      clearInterval(this.periodic);
-      this.periodic = undefined;
+    } else {
+      if (this.periodic) clearInterval(this.periodic);
+      if (this.accounting) clearInterval(this.accounting);
+      this.periodic = this.accounting = undefined;
     }
   }
 
   stop(): void {
     this.leader = false;
     if (this.periodic) clearInterval(this.periodic);
+    if (this.accounting) clearInterval(this.accounting);
     if (this.wake) clearTimeout(this.wake);
+  }
+
+  /**
+   * Books what reservations held since their last booking into their queues' usage history (the
+   * device-hours budgets count and fair share weighs); each also books its rest when it goes.
+   */
+  async accountUsage(): Promise<void> {
+    if (!this.leader) return;
+    try {
+      await this.usage.bookHeld();
+    } catch (err) {
+      this.log.warn('could not book queue usage; trying again', { err });
+    }
+  }
+
+  /** Each queue's decayed usage history, read again at most every {@link USAGE_READ_MS}. */
+  private async usageHistory(): Promise<Map<string, Record<string, number>>> {
+    const halfLife = this.settings.fairShareHalfLifeSeconds;
+    if (halfLife === 0) return new Map();
+    const now = performance.now();
+    if (!this.historyRead || now - this.historyRead.at >= USAGE_READ_MS)
+      this.historyRead = { at: now, history: await this.usage.decayedHistory(halfLife) };
+    return this.historyRead.history;
+  }
+
+  /** The queues whose budget is spent, with why; read every cycle, so none admits past it. */
+  private async budgetHolds(
+    budgets: ReadonlyMap<string, QueueBudgetSpec>,
+    now: Date,
+  ): Promise<Map<string, string>> {
+    const holds = new Map<string, string>();
+    if (budgets.size === 0) return holds;
+    const used = await this.usage.budgetUsed(
+      [...budgets].map(([queue, b]) => ({ queue, resource: b.resource, period: b.period })),
+      now,
+    );
+    for (const [queue, b] of budgets) {
+      const why = budgetHold(queue, b, used.get(queue) ?? 0, now);
+      if (why) holds.set(queue, why);
+    }
+    return holds;
   }
 
   requestCycle(_reason: string): void {
@@ -145,14 +207,32 @@ export class Scheduler {
     const started = performance.now();
     const queued = await this.repo.queuedGangs(this.settings.maxGangsPerCycle);
     if (queued.length === 0) return { ...EMPTY_REPORT, durationMs: performance.now() - started };
-    const [{ clusters, unavailable }, { weights, quotas }, reservations] = await Promise.all([
-      this.readyClusters(),
-      this.repo.queueSettings(),
-      this.repo.reservations(),
+    const [{ clusters, unavailable }, { weights, quotas, preemption, budgets }, reservations] =
+      await Promise.all([
+        this.readyClusters(),
+        this.repo.queueSettings(),
+        this.repo.reservations(),
+      ]);
+    const now = new Date();
+    const [history, budgetHolds] = await Promise.all([
+      this.usageHistory(),
+      this.budgetHolds(budgets, now),
     ]);
     const loaded = performance.now();
     const plan = planCycle(
-      { clusters, unavailable, reservations, weights, quotas, now: new Date() },
+      {
+        clusters,
+        unavailable,
+        reservations,
+        weights,
+        quotas,
+        preemption,
+        budgetHolds,
+        ...(this.settings.fairShareHalfLifeSeconds > 0
+          ? { history: { usage: history, halfLifeSeconds: this.settings.fairShareHalfLifeSeconds } }
+          : {}),
+        now,
+      },
       queued,
       {
         policy: this.settings.policy,
@@ -160,6 +240,7 @@ export class Scheduler {
         index: this.index,
         reservations: this.reservations,
         explainedAt: this.explainedAt,
+        evictionGraceSeconds: this.settings.evictionGraceSeconds,
       },
     );
     if (plan.unreadableReservations.length > 0)
@@ -167,11 +248,20 @@ export class Scheduler {
         jobs: plan.unreadableReservations.join(','),
       });
     const decided = performance.now();
-    const reserved = await this.repo.commitCycle(plan.reservations, plan.explanations, this.epoch);
+    const { reserved, evicted } = await this.repo.commitPlan(
+      { placed: plan.reservations, explained: plan.explanations, evictions: plan.evictions },
+      this.epoch,
+    );
     const committed = performance.now();
     if (reserved.length > 0) {
       this.feed.notify();
       await this.dispatcher.enqueueDispatches(reserved);
+    }
+    if (evicted.length > 0) {
+      this.log.info('gangs preempted; notices sent', {
+        gangs: evicted.map((e) => e.jobId).join(','),
+      });
+      await this.evictions.noticed(evicted);
     }
     const phases: CycleTimings = {
       load: loaded - started,

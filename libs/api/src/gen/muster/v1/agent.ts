@@ -189,6 +189,7 @@ export interface ConnectRequest {
     | { $case: "heartbeat"; heartbeat: Heartbeat }
     | { $case: "dispatchAnswer"; dispatchAnswer: DispatchAnswer }
     | { $case: "memberStates"; memberStates: MemberStates }
+    | { $case: "evictionNoticed"; evictionNoticed: EvictionNoticed }
     | undefined;
 }
 
@@ -202,6 +203,7 @@ export interface ConnectResponse {
     | { $case: "gangList"; gangList: AuthoritativeGangList }
     | { $case: "hubHeartbeat"; hubHeartbeat: HubHeartbeat }
     | { $case: "memberStatesAck"; memberStatesAck: MemberStatesAck }
+    | { $case: "evictionNotice"; evictionNotice: EvictionNotice }
     | undefined;
   /**
    * The highest Heartbeat.ping the hub had received on this stream when it sent this message; 0
@@ -402,6 +404,30 @@ export interface Cancel {
   reason: string;
 }
 
+/**
+ * The gang will be deleted: preempted, or its cluster drained. The agent marks every member pod
+ * (annotation muster.dev/eviction-notice, and an Event) so the workload can checkpoint, and
+ * answers EvictionNoticed; it deletes nothing (the hub's Cancel does, once the grace period after
+ * the answer ended). Repeating a notice is harmless.
+ */
+export interface EvictionNotice {
+  gangId: string;
+  fencingToken: number;
+  /** "Preempted" or "Drained". */
+  reason: string;
+  message: string;
+  /** Seconds from the notice to the deletion. */
+  graceSeconds: number;
+}
+
+/** The members of the gang the agent found carry the notice. */
+export interface EvictionNoticed {
+  gangId: string;
+  fencingToken: number;
+  /** Members marked (those the agent sees now). */
+  members: number;
+}
+
 /** Every gang the cluster should hold; the agent deletes Muster pods of any gang not on it. */
 export interface AuthoritativeGangList {
   gangs: GangRef[];
@@ -433,6 +459,9 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         break;
       case "memberStates":
         MemberStates.encode(message.message.memberStates, writer.uint32(50).fork()).join();
+        break;
+      case "evictionNoticed":
+        EvictionNoticed.encode(message.message.evictionNoticed, writer.uint32(58).fork()).join();
         break;
     }
     return writer;
@@ -502,6 +531,17 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
             message.message = { $case: "memberStates", memberStates: MemberStates.decode(reader, reader.uint32()) };
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.message = {
+              $case: "evictionNoticed",
+              evictionNoticed: EvictionNoticed.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -532,6 +572,10 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         ? { $case: "memberStates", memberStates: MemberStates.fromJSON(object.memberStates) }
         : isSet(object.member_states)
         ? { $case: "memberStates", memberStates: MemberStates.fromJSON(object.member_states) }
+        : isSet(object.evictionNoticed)
+        ? { $case: "evictionNoticed", evictionNoticed: EvictionNoticed.fromJSON(object.evictionNoticed) }
+        : isSet(object.eviction_noticed)
+        ? { $case: "evictionNoticed", evictionNoticed: EvictionNoticed.fromJSON(object.eviction_noticed) }
         : undefined,
     };
   },
@@ -550,6 +594,8 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
       obj.dispatchAnswer = DispatchAnswer.toJSON(message.message.dispatchAnswer);
     } else if (message.message?.$case === "memberStates") {
       obj.memberStates = MemberStates.toJSON(message.message.memberStates);
+    } else if (message.message?.$case === "evictionNoticed") {
+      obj.evictionNoticed = EvictionNoticed.toJSON(message.message.evictionNoticed);
     }
     return obj;
   },
@@ -602,6 +648,15 @@ export const ConnectRequest: MessageFns<ConnectRequest> = {
         }
         break;
       }
+      case "evictionNoticed": {
+        if (object.message?.evictionNoticed !== undefined && object.message?.evictionNoticed !== null) {
+          message.message = {
+            $case: "evictionNoticed",
+            evictionNoticed: EvictionNoticed.fromPartial(object.message.evictionNoticed),
+          };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -634,6 +689,9 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         break;
       case "memberStatesAck":
         MemberStatesAck.encode(message.message.memberStatesAck, writer.uint32(58).fork()).join();
+        break;
+      case "evictionNotice":
+        EvictionNotice.encode(message.message.evictionNotice, writer.uint32(74).fork()).join();
         break;
     }
     if (message.heartbeatEcho !== 0) {
@@ -717,6 +775,17 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
             };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.message = {
+              $case: "evictionNotice",
+              evictionNotice: EvictionNotice.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
           case 8: {
             if (tag !== 64) {
               break;
@@ -763,6 +832,10 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
         ? { $case: "memberStatesAck", memberStatesAck: MemberStatesAck.fromJSON(object.memberStatesAck) }
         : isSet(object.member_states_ack)
         ? { $case: "memberStatesAck", memberStatesAck: MemberStatesAck.fromJSON(object.member_states_ack) }
+        : isSet(object.evictionNotice)
+        ? { $case: "evictionNotice", evictionNotice: EvictionNotice.fromJSON(object.evictionNotice) }
+        : isSet(object.eviction_notice)
+        ? { $case: "evictionNotice", evictionNotice: EvictionNotice.fromJSON(object.eviction_notice) }
         : undefined,
       heartbeatEcho: isSet(object.heartbeatEcho)
         ? globalThis.Number(object.heartbeatEcho)
@@ -788,6 +861,8 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
       obj.hubHeartbeat = HubHeartbeat.toJSON(message.message.hubHeartbeat);
     } else if (message.message?.$case === "memberStatesAck") {
       obj.memberStatesAck = MemberStatesAck.toJSON(message.message.memberStatesAck);
+    } else if (message.message?.$case === "evictionNotice") {
+      obj.evictionNotice = EvictionNotice.toJSON(message.message.evictionNotice);
     }
     if (message.heartbeatEcho !== 0) {
       obj.heartbeatEcho = Math.round(message.heartbeatEcho);
@@ -848,6 +923,15 @@ export const ConnectResponse: MessageFns<ConnectResponse> = {
           message.message = {
             $case: "memberStatesAck",
             memberStatesAck: MemberStatesAck.fromPartial(object.message.memberStatesAck),
+          };
+        }
+        break;
+      }
+      case "evictionNotice": {
+        if (object.message?.evictionNotice !== undefined && object.message?.evictionNotice !== null) {
+          message.message = {
+            $case: "evictionNotice",
+            evictionNotice: EvictionNotice.fromPartial(object.message.evictionNotice),
           };
         }
         break;
@@ -3335,6 +3419,260 @@ export const Cancel: MessageFns<Cancel> = {
     message.gangId = object.gangId ?? "";
     message.fencingToken = object.fencingToken ?? 0;
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseEvictionNotice(): EvictionNotice {
+  return { gangId: "", fencingToken: 0, reason: "", message: "", graceSeconds: 0 };
+}
+
+export const EvictionNotice: MessageFns<EvictionNotice> = {
+  encode(message: EvictionNotice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gangId !== "") {
+      writer.uint32(10).string(message.gangId);
+    }
+    if (message.fencingToken !== 0) {
+      writer.uint32(16).int64(message.fencingToken);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    if (message.graceSeconds !== 0) {
+      writer.uint32(40).int32(message.graceSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvictionNotice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvictionNotice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gangId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fencingToken = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.graceSeconds = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvictionNotice {
+    return {
+      gangId: isSet(object.gangId)
+        ? globalThis.String(object.gangId)
+        : isSet(object.gang_id)
+        ? globalThis.String(object.gang_id)
+        : "",
+      fencingToken: isSet(object.fencingToken)
+        ? globalThis.Number(object.fencingToken)
+        : isSet(object.fencing_token)
+        ? globalThis.Number(object.fencing_token)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      graceSeconds: isSet(object.graceSeconds)
+        ? globalThis.Number(object.graceSeconds)
+        : isSet(object.grace_seconds)
+        ? globalThis.Number(object.grace_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: EvictionNotice): unknown {
+    const obj: any = {};
+    if (message.gangId !== "") {
+      obj.gangId = message.gangId;
+    }
+    if (message.fencingToken !== 0) {
+      obj.fencingToken = Math.round(message.fencingToken);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.graceSeconds !== 0) {
+      obj.graceSeconds = Math.round(message.graceSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EvictionNotice>): EvictionNotice {
+    return EvictionNotice.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EvictionNotice>): EvictionNotice {
+    const message = createBaseEvictionNotice();
+    message.gangId = object.gangId ?? "";
+    message.fencingToken = object.fencingToken ?? 0;
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    message.graceSeconds = object.graceSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseEvictionNoticed(): EvictionNoticed {
+  return { gangId: "", fencingToken: 0, members: 0 };
+}
+
+export const EvictionNoticed: MessageFns<EvictionNoticed> = {
+  encode(message: EvictionNoticed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.gangId !== "") {
+      writer.uint32(10).string(message.gangId);
+    }
+    if (message.fencingToken !== 0) {
+      writer.uint32(16).int64(message.fencingToken);
+    }
+    if (message.members !== 0) {
+      writer.uint32(24).int32(message.members);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EvictionNoticed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEvictionNoticed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.gangId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fencingToken = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.members = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EvictionNoticed {
+    return {
+      gangId: isSet(object.gangId)
+        ? globalThis.String(object.gangId)
+        : isSet(object.gang_id)
+        ? globalThis.String(object.gang_id)
+        : "",
+      fencingToken: isSet(object.fencingToken)
+        ? globalThis.Number(object.fencingToken)
+        : isSet(object.fencing_token)
+        ? globalThis.Number(object.fencing_token)
+        : 0,
+      members: isSet(object.members) ? globalThis.Number(object.members) : 0,
+    };
+  },
+
+  toJSON(message: EvictionNoticed): unknown {
+    const obj: any = {};
+    if (message.gangId !== "") {
+      obj.gangId = message.gangId;
+    }
+    if (message.fencingToken !== 0) {
+      obj.fencingToken = Math.round(message.fencingToken);
+    }
+    if (message.members !== 0) {
+      obj.members = Math.round(message.members);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EvictionNoticed>): EvictionNoticed {
+    return EvictionNoticed.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EvictionNoticed>): EvictionNoticed {
+    const message = createBaseEvictionNoticed();
+    message.gangId = object.gangId ?? "";
+    message.fencingToken = object.fencingToken ?? 0;
+    message.members = object.members ?? 0;
     return message;
   },
 };

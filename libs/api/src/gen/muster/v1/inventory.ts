@@ -69,6 +69,102 @@ export function agentStateToJSON(object: AgentState): string {
   }
 }
 
+/**
+ * The period a budget renews with; periods start at 00:00 UTC, weeks on Monday, months on the
+ * 1st.
+ */
+export enum BudgetPeriod {
+  BUDGET_PERIOD_UNSPECIFIED = 0,
+  BUDGET_PERIOD_DAY = 1,
+  BUDGET_PERIOD_WEEK = 2,
+  BUDGET_PERIOD_MONTH = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function budgetPeriodFromJSON(object: any): BudgetPeriod {
+  switch (object) {
+    case 0:
+    case "BUDGET_PERIOD_UNSPECIFIED":
+      return BudgetPeriod.BUDGET_PERIOD_UNSPECIFIED;
+    case 1:
+    case "BUDGET_PERIOD_DAY":
+      return BudgetPeriod.BUDGET_PERIOD_DAY;
+    case 2:
+    case "BUDGET_PERIOD_WEEK":
+      return BudgetPeriod.BUDGET_PERIOD_WEEK;
+    case 3:
+    case "BUDGET_PERIOD_MONTH":
+      return BudgetPeriod.BUDGET_PERIOD_MONTH;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BudgetPeriod.UNRECOGNIZED;
+  }
+}
+
+export function budgetPeriodToJSON(object: BudgetPeriod): string {
+  switch (object) {
+    case BudgetPeriod.BUDGET_PERIOD_UNSPECIFIED:
+      return "BUDGET_PERIOD_UNSPECIFIED";
+    case BudgetPeriod.BUDGET_PERIOD_DAY:
+      return "BUDGET_PERIOD_DAY";
+    case BudgetPeriod.BUDGET_PERIOD_WEEK:
+      return "BUDGET_PERIOD_WEEK";
+    case BudgetPeriod.BUDGET_PERIOD_MONTH:
+      return "BUDGET_PERIOD_MONTH";
+    case BudgetPeriod.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum PreemptionPolicy {
+  PREEMPTION_POLICY_UNSPECIFIED = 0,
+  PREEMPTION_POLICY_NEVER = 1,
+  /** PREEMPTION_POLICY_LOWER_PRIORITY - Only gangs of lower priority than the waiting one. */
+  PREEMPTION_POLICY_LOWER_PRIORITY = 2,
+  /** PREEMPTION_POLICY_ANY - Any gang (reclaim only: borrowed quota is lent, not given). */
+  PREEMPTION_POLICY_ANY = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function preemptionPolicyFromJSON(object: any): PreemptionPolicy {
+  switch (object) {
+    case 0:
+    case "PREEMPTION_POLICY_UNSPECIFIED":
+      return PreemptionPolicy.PREEMPTION_POLICY_UNSPECIFIED;
+    case 1:
+    case "PREEMPTION_POLICY_NEVER":
+      return PreemptionPolicy.PREEMPTION_POLICY_NEVER;
+    case 2:
+    case "PREEMPTION_POLICY_LOWER_PRIORITY":
+      return PreemptionPolicy.PREEMPTION_POLICY_LOWER_PRIORITY;
+    case 3:
+    case "PREEMPTION_POLICY_ANY":
+      return PreemptionPolicy.PREEMPTION_POLICY_ANY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PreemptionPolicy.UNRECOGNIZED;
+  }
+}
+
+export function preemptionPolicyToJSON(object: PreemptionPolicy): string {
+  switch (object) {
+    case PreemptionPolicy.PREEMPTION_POLICY_UNSPECIFIED:
+      return "PREEMPTION_POLICY_UNSPECIFIED";
+    case PreemptionPolicy.PREEMPTION_POLICY_NEVER:
+      return "PREEMPTION_POLICY_NEVER";
+    case PreemptionPolicy.PREEMPTION_POLICY_LOWER_PRIORITY:
+      return "PREEMPTION_POLICY_LOWER_PRIORITY";
+    case PreemptionPolicy.PREEMPTION_POLICY_ANY:
+      return "PREEMPTION_POLICY_ANY";
+    case PreemptionPolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A ClusterProfile status property. */
 export interface Property {
   name: string;
@@ -141,12 +237,27 @@ export interface Cluster {
   readOnly: boolean;
   labels: { [key: string]: string };
   createdAt?: Date | undefined;
-  updatedAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /** Set while the cluster is drained (DrainCluster); cleared by UncordonCluster. */
+  drain?: ClusterDrain | undefined;
 }
 
 export interface Cluster_LabelsEntry {
   key: string;
   value: string;
+}
+
+export interface ClusterDrain {
+  since?:
+    | Date
+    | undefined;
+  /** The notice each gang on the cluster gets before its pods are deleted. */
+  graceSeconds: number;
+  reason: string;
+  /** Gangs still on the cluster (noticed, not yet gone). */
+  gangsLeft: number;
 }
 
 export interface RegisterClusterRequest {
@@ -230,6 +341,22 @@ export interface FenceClusterResponse {
   requeuedJobIds: string[];
 }
 
+export interface DrainClusterRequest {
+  name: string;
+  /** Seconds between each gang's notice and its deletion, 0 to 86400 (0: deleted at once). */
+  graceSeconds: number;
+  /** Why (kept in the jobs' events and the notice). */
+  reason: string;
+}
+
+export interface DrainClusterResponse {
+  cluster?:
+    | Cluster
+    | undefined;
+  /** The gangs given a notice by this call (a repeated drain notices only new ones). */
+  noticedJobIds: string[];
+}
+
 export interface UncordonClusterRequest {
   name: string;
 }
@@ -262,7 +389,44 @@ export interface Queue {
     | QueueQuota
     | undefined;
   /** Output only: what its admitted gangs hold now (ignored in requests). */
-  usage?: QueueUsage | undefined;
+  usage?:
+    | QueueUsage
+    | undefined;
+  /** When a gang of the queue that waits may preempt others. Absent: never. */
+  preemption?:
+    | QueuePreemption
+    | undefined;
+  /** How many device-hours the queue's gangs may use per period. Absent: no budget. */
+  budget?: QueueBudget | undefined;
+}
+
+/**
+ * A queue's budget of device-hours per period: what its gangs that hold the resource use,
+ * sampled each scheduling cycle. Once it is spent, running gangs finish and new ones wait for the
+ * next period.
+ */
+export interface QueueBudget {
+  /** The device resource counted, e.g. "nvidia.com/gpu" (the default when empty). */
+  resource: string;
+  /** Device-hours per period, > 0 (1 device held for 1 hour = 1). */
+  hours: number;
+  /** Required. */
+  period: BudgetPeriod;
+}
+
+/**
+ * Preemption, decided at the hub: the victims are the fewest gangs of one cluster that let the
+ * waiting gang in, each given an eviction notice and its grace period, then requeued (never
+ * failed) keeping its place in its queue.
+ */
+export interface QueuePreemption {
+  /** Within the queue: a waiting gang may preempt the queue's own lower-priority gangs. */
+  withinQueue: PreemptionPolicy;
+  /**
+   * Across the cohort: a waiting gang that its queue's nominal quota would admit may take back
+   * what other queues of the cohort borrowed, preempting their gangs that hold borrowed quota.
+   */
+  reclaimWithinCohort: PreemptionPolicy;
 }
 
 /**
@@ -308,7 +472,7 @@ export interface QueueQuota_LendingLimitEntry {
   value: string;
 }
 
-/** What a queue's admitted gangs hold, per resource of its quota. */
+/** What a queue's admitted gangs hold, per resource of its quota, and what it used of its budget. */
 export interface QueueUsage {
   used: { [key: string]: string };
   /** The part of used beyond the nominal quota (borrowed from the cohort). */
@@ -318,6 +482,16 @@ export interface QueueUsage {
    * lends it.
    */
   available: { [key: string]: string };
+  /** Device-hours of the budget's resource used in the current period (queues with a budget). */
+  budgetUsedHours: number;
+  /** What is left of the budget in the current period, never below 0 (queues with a budget). */
+  budgetLeftHours: number;
+  /** When the current budget period began (queues with a budget). */
+  budgetPeriodStart?:
+    | Date
+    | undefined;
+  /** The queue's fair share (not filled yet: 0). */
+  fairShare: number;
 }
 
 export interface QueueUsage_UsedEntry {
@@ -344,7 +518,10 @@ export interface CreateQueueResponse {
 }
 
 export interface UpdateQueueRequest {
-  /** Replaces description, weight, allowed_namespaces and quota of the queue with this name. */
+  /**
+   * Replaces description, weight, allowed_namespaces, quota and budget of the queue with this
+   * name.
+   */
   queue?: Queue | undefined;
 }
 
@@ -1128,6 +1305,7 @@ function createBaseCluster(): Cluster {
     labels: {},
     createdAt: undefined,
     updatedAt: undefined,
+    drain: undefined,
   };
 }
 
@@ -1186,6 +1364,9 @@ export const Cluster: MessageFns<Cluster> = {
     }
     if (message.updatedAt !== undefined) {
       Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(146).fork()).join();
+    }
+    if (message.drain !== undefined) {
+      ClusterDrain.encode(message.drain, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -1350,6 +1531,14 @@ export const Cluster: MessageFns<Cluster> = {
             message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.drain = ClusterDrain.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1447,6 +1636,7 @@ export const Cluster: MessageFns<Cluster> = {
         : isSet(object.updated_at)
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
+      drain: isSet(object.drain) ? ClusterDrain.fromJSON(object.drain) : undefined,
     };
   },
 
@@ -1512,6 +1702,9 @@ export const Cluster: MessageFns<Cluster> = {
     if (message.updatedAt !== undefined) {
       obj.updatedAt = message.updatedAt.toISOString();
     }
+    if (message.drain !== undefined) {
+      obj.drain = ClusterDrain.toJSON(message.drain);
+    }
     return obj;
   },
 
@@ -1548,6 +1741,9 @@ export const Cluster: MessageFns<Cluster> = {
     );
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
+    message.drain = (object.drain !== undefined && object.drain !== null)
+      ? ClusterDrain.fromPartial(object.drain)
+      : undefined;
     return message;
   },
 };
@@ -1633,6 +1829,131 @@ export const Cluster_LabelsEntry: MessageFns<Cluster_LabelsEntry> = {
     const message = createBaseCluster_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseClusterDrain(): ClusterDrain {
+  return { since: undefined, graceSeconds: 0, reason: "", gangsLeft: 0 };
+}
+
+export const ClusterDrain: MessageFns<ClusterDrain> = {
+  encode(message: ClusterDrain, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(10).fork()).join();
+    }
+    if (message.graceSeconds !== 0) {
+      writer.uint32(16).int32(message.graceSeconds);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    if (message.gangsLeft !== 0) {
+      writer.uint32(32).int32(message.gangsLeft);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ClusterDrain {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseClusterDrain();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.graceSeconds = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.gangsLeft = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ClusterDrain {
+    return {
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      graceSeconds: isSet(object.graceSeconds)
+        ? globalThis.Number(object.graceSeconds)
+        : isSet(object.grace_seconds)
+        ? globalThis.Number(object.grace_seconds)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      gangsLeft: isSet(object.gangsLeft)
+        ? globalThis.Number(object.gangsLeft)
+        : isSet(object.gangs_left)
+        ? globalThis.Number(object.gangs_left)
+        : 0,
+    };
+  },
+
+  toJSON(message: ClusterDrain): unknown {
+    const obj: any = {};
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.graceSeconds !== 0) {
+      obj.graceSeconds = Math.round(message.graceSeconds);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.gangsLeft !== 0) {
+      obj.gangsLeft = Math.round(message.gangsLeft);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ClusterDrain>): ClusterDrain {
+    return ClusterDrain.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClusterDrain>): ClusterDrain {
+    const message = createBaseClusterDrain();
+    message.since = object.since ?? undefined;
+    message.graceSeconds = object.graceSeconds ?? 0;
+    message.reason = object.reason ?? "";
+    message.gangsLeft = object.gangsLeft ?? 0;
     return message;
   },
 };
@@ -2992,6 +3313,202 @@ export const FenceClusterResponse: MessageFns<FenceClusterResponse> = {
   },
 };
 
+function createBaseDrainClusterRequest(): DrainClusterRequest {
+  return { name: "", graceSeconds: 0, reason: "" };
+}
+
+export const DrainClusterRequest: MessageFns<DrainClusterRequest> = {
+  encode(message: DrainClusterRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.graceSeconds !== 0) {
+      writer.uint32(16).int32(message.graceSeconds);
+    }
+    if (message.reason !== "") {
+      writer.uint32(26).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainClusterRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainClusterRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.graceSeconds = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainClusterRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      graceSeconds: isSet(object.graceSeconds)
+        ? globalThis.Number(object.graceSeconds)
+        : isSet(object.grace_seconds)
+        ? globalThis.Number(object.grace_seconds)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: DrainClusterRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.graceSeconds !== 0) {
+      obj.graceSeconds = Math.round(message.graceSeconds);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DrainClusterRequest>): DrainClusterRequest {
+    return DrainClusterRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainClusterRequest>): DrainClusterRequest {
+    const message = createBaseDrainClusterRequest();
+    message.name = object.name ?? "";
+    message.graceSeconds = object.graceSeconds ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseDrainClusterResponse(): DrainClusterResponse {
+  return { cluster: undefined, noticedJobIds: [] };
+}
+
+export const DrainClusterResponse: MessageFns<DrainClusterResponse> = {
+  encode(message: DrainClusterResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cluster !== undefined) {
+      Cluster.encode(message.cluster, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.noticedJobIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DrainClusterResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDrainClusterResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cluster = Cluster.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.noticedJobIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DrainClusterResponse {
+    return {
+      cluster: isSet(object.cluster) ? Cluster.fromJSON(object.cluster) : undefined,
+      noticedJobIds: globalThis.Array.isArray(object?.noticedJobIds)
+        ? object.noticedJobIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.noticed_job_ids)
+        ? object.noticed_job_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DrainClusterResponse): unknown {
+    const obj: any = {};
+    if (message.cluster !== undefined) {
+      obj.cluster = Cluster.toJSON(message.cluster);
+    }
+    if (message.noticedJobIds?.length) {
+      obj.noticedJobIds = message.noticedJobIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DrainClusterResponse>): DrainClusterResponse {
+    return DrainClusterResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DrainClusterResponse>): DrainClusterResponse {
+    const message = createBaseDrainClusterResponse();
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? Cluster.fromPartial(object.cluster)
+      : undefined;
+    message.noticedJobIds = object.noticedJobIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 function createBaseUncordonClusterRequest(): UncordonClusterRequest {
   return { name: "" };
 }
@@ -3257,6 +3774,8 @@ function createBaseQueue(): Queue {
     updatedAt: undefined,
     quota: undefined,
     usage: undefined,
+    preemption: undefined,
+    budget: undefined,
   };
 }
 
@@ -3285,6 +3804,12 @@ export const Queue: MessageFns<Queue> = {
     }
     if (message.usage !== undefined) {
       QueueUsage.encode(message.usage, writer.uint32(66).fork()).join();
+    }
+    if (message.preemption !== undefined) {
+      QueuePreemption.encode(message.preemption, writer.uint32(74).fork()).join();
+    }
+    if (message.budget !== undefined) {
+      QueueBudget.encode(message.budget, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -3366,6 +3891,22 @@ export const Queue: MessageFns<Queue> = {
             message.usage = QueueUsage.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.preemption = QueuePreemption.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.budget = QueueBudget.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3400,6 +3941,8 @@ export const Queue: MessageFns<Queue> = {
         : undefined,
       quota: isSet(object.quota) ? QueueQuota.fromJSON(object.quota) : undefined,
       usage: isSet(object.usage) ? QueueUsage.fromJSON(object.usage) : undefined,
+      preemption: isSet(object.preemption) ? QueuePreemption.fromJSON(object.preemption) : undefined,
+      budget: isSet(object.budget) ? QueueBudget.fromJSON(object.budget) : undefined,
     };
   },
 
@@ -3429,6 +3972,12 @@ export const Queue: MessageFns<Queue> = {
     if (message.usage !== undefined) {
       obj.usage = QueueUsage.toJSON(message.usage);
     }
+    if (message.preemption !== undefined) {
+      obj.preemption = QueuePreemption.toJSON(message.preemption);
+    }
+    if (message.budget !== undefined) {
+      obj.budget = QueueBudget.toJSON(message.budget);
+    }
     return obj;
   },
 
@@ -3449,6 +3998,206 @@ export const Queue: MessageFns<Queue> = {
     message.usage = (object.usage !== undefined && object.usage !== null)
       ? QueueUsage.fromPartial(object.usage)
       : undefined;
+    message.preemption = (object.preemption !== undefined && object.preemption !== null)
+      ? QueuePreemption.fromPartial(object.preemption)
+      : undefined;
+    message.budget = (object.budget !== undefined && object.budget !== null)
+      ? QueueBudget.fromPartial(object.budget)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseQueueBudget(): QueueBudget {
+  return { resource: "", hours: 0, period: 0 };
+}
+
+export const QueueBudget: MessageFns<QueueBudget> = {
+  encode(message: QueueBudget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.resource !== "") {
+      writer.uint32(10).string(message.resource);
+    }
+    if (message.hours !== 0) {
+      writer.uint32(17).double(message.hours);
+    }
+    if (message.period !== 0) {
+      writer.uint32(24).int32(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueBudget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueBudget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.hours = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.period = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueueBudget {
+    return {
+      resource: isSet(object.resource) ? globalThis.String(object.resource) : "",
+      hours: isSet(object.hours) ? globalThis.Number(object.hours) : 0,
+      period: isSet(object.period) ? budgetPeriodFromJSON(object.period) : 0,
+    };
+  },
+
+  toJSON(message: QueueBudget): unknown {
+    const obj: any = {};
+    if (message.resource !== "") {
+      obj.resource = message.resource;
+    }
+    if (message.hours !== 0) {
+      obj.hours = floatToJson(message.hours);
+    }
+    if (message.period !== 0) {
+      obj.period = budgetPeriodToJSON(message.period);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueueBudget>): QueueBudget {
+    return QueueBudget.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueBudget>): QueueBudget {
+    const message = createBaseQueueBudget();
+    message.resource = object.resource ?? "";
+    message.hours = object.hours ?? 0;
+    message.period = object.period ?? 0;
+    return message;
+  },
+};
+
+function createBaseQueuePreemption(): QueuePreemption {
+  return { withinQueue: 0, reclaimWithinCohort: 0 };
+}
+
+export const QueuePreemption: MessageFns<QueuePreemption> = {
+  encode(message: QueuePreemption, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.withinQueue !== 0) {
+      writer.uint32(8).int32(message.withinQueue);
+    }
+    if (message.reclaimWithinCohort !== 0) {
+      writer.uint32(16).int32(message.reclaimWithinCohort);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueuePreemption {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueuePreemption();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.withinQueue = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reclaimWithinCohort = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueuePreemption {
+    return {
+      withinQueue: isSet(object.withinQueue)
+        ? preemptionPolicyFromJSON(object.withinQueue)
+        : isSet(object.within_queue)
+        ? preemptionPolicyFromJSON(object.within_queue)
+        : 0,
+      reclaimWithinCohort: isSet(object.reclaimWithinCohort)
+        ? preemptionPolicyFromJSON(object.reclaimWithinCohort)
+        : isSet(object.reclaim_within_cohort)
+        ? preemptionPolicyFromJSON(object.reclaim_within_cohort)
+        : 0,
+    };
+  },
+
+  toJSON(message: QueuePreemption): unknown {
+    const obj: any = {};
+    if (message.withinQueue !== 0) {
+      obj.withinQueue = preemptionPolicyToJSON(message.withinQueue);
+    }
+    if (message.reclaimWithinCohort !== 0) {
+      obj.reclaimWithinCohort = preemptionPolicyToJSON(message.reclaimWithinCohort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<QueuePreemption>): QueuePreemption {
+    return QueuePreemption.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueuePreemption>): QueuePreemption {
+    const message = createBaseQueuePreemption();
+    message.withinQueue = object.withinQueue ?? 0;
+    message.reclaimWithinCohort = object.reclaimWithinCohort ?? 0;
     return message;
   },
 };
@@ -3942,7 +4691,15 @@ export const QueueQuota_LendingLimitEntry: MessageFns<QueueQuota_LendingLimitEnt
 };
 
 function createBaseQueueUsage(): QueueUsage {
-  return { used: {}, borrowed: {}, available: {} };
+  return {
+    used: {},
+    borrowed: {},
+    available: {},
+    budgetUsedHours: 0,
+    budgetLeftHours: 0,
+    budgetPeriodStart: undefined,
+    fairShare: 0,
+  };
 }
 
 export const QueueUsage: MessageFns<QueueUsage> = {
@@ -3956,6 +4713,18 @@ export const QueueUsage: MessageFns<QueueUsage> = {
     globalThis.Object.entries(message.available).forEach(([key, value]: [string, string]) => {
       QueueUsage_AvailableEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
     });
+    if (message.budgetUsedHours !== 0) {
+      writer.uint32(33).double(message.budgetUsedHours);
+    }
+    if (message.budgetLeftHours !== 0) {
+      writer.uint32(41).double(message.budgetLeftHours);
+    }
+    if (message.budgetPeriodStart !== undefined) {
+      Timestamp.encode(toTimestamp(message.budgetPeriodStart), writer.uint32(50).fork()).join();
+    }
+    if (message.fairShare !== 0) {
+      writer.uint32(57).double(message.fairShare);
+    }
     return writer;
   },
 
@@ -4003,6 +4772,38 @@ export const QueueUsage: MessageFns<QueueUsage> = {
             if (entry3.value !== undefined) {
               message.available[entry3.key] = entry3.value;
             }
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.budgetUsedHours = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.budgetLeftHours = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.budgetPeriodStart = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.fairShare = reader.double();
             continue;
           }
         }
@@ -4061,6 +4862,26 @@ export const QueueUsage: MessageFns<QueueUsage> = {
           {},
         )
         : {},
+      budgetUsedHours: isSet(object.budgetUsedHours)
+        ? globalThis.Number(object.budgetUsedHours)
+        : isSet(object.budget_used_hours)
+        ? globalThis.Number(object.budget_used_hours)
+        : 0,
+      budgetLeftHours: isSet(object.budgetLeftHours)
+        ? globalThis.Number(object.budgetLeftHours)
+        : isSet(object.budget_left_hours)
+        ? globalThis.Number(object.budget_left_hours)
+        : 0,
+      budgetPeriodStart: isSet(object.budgetPeriodStart)
+        ? fromJsonTimestamp(object.budgetPeriodStart)
+        : isSet(object.budget_period_start)
+        ? fromJsonTimestamp(object.budget_period_start)
+        : undefined,
+      fairShare: isSet(object.fairShare)
+        ? globalThis.Number(object.fairShare)
+        : isSet(object.fair_share)
+        ? globalThis.Number(object.fair_share)
+        : 0,
     };
   },
 
@@ -4092,6 +4913,18 @@ export const QueueUsage: MessageFns<QueueUsage> = {
           obj.available[k] = v;
         });
       }
+    }
+    if (message.budgetUsedHours !== 0) {
+      obj.budgetUsedHours = floatToJson(message.budgetUsedHours);
+    }
+    if (message.budgetLeftHours !== 0) {
+      obj.budgetLeftHours = floatToJson(message.budgetLeftHours);
+    }
+    if (message.budgetPeriodStart !== undefined) {
+      obj.budgetPeriodStart = message.budgetPeriodStart.toISOString();
+    }
+    if (message.fairShare !== 0) {
+      obj.fairShare = floatToJson(message.fairShare);
     }
     return obj;
   },
@@ -4128,6 +4961,10 @@ export const QueueUsage: MessageFns<QueueUsage> = {
       },
       {},
     );
+    message.budgetUsedHours = object.budgetUsedHours ?? 0;
+    message.budgetLeftHours = object.budgetLeftHours ?? 0;
+    message.budgetPeriodStart = object.budgetPeriodStart ?? undefined;
+    message.fairShare = object.fairShare ?? 0;
     return message;
   },
 };
@@ -5092,6 +5929,20 @@ export const InventoryServiceService = {
       Buffer.from(UncordonClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UncordonClusterResponse => UncordonClusterResponse.decode(value),
   },
+  /**
+   * Cordons the cluster and gives every gang on it an eviction notice: each is deleted once its
+   * grace period after the notice ends (or when it ends first) and is requeued elsewhere.
+   */
+  drainCluster: {
+    path: "/muster.v1.InventoryService/DrainCluster" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DrainClusterRequest): Buffer => Buffer.from(DrainClusterRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DrainClusterRequest => DrainClusterRequest.decode(value),
+    responseSerialize: (value: DrainClusterResponse): Buffer =>
+      Buffer.from(DrainClusterResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DrainClusterResponse => DrainClusterResponse.decode(value),
+  },
   deregisterCluster: {
     path: "/muster.v1.InventoryService/DeregisterCluster" as const,
     requestStream: false as const,
@@ -5174,6 +6025,11 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   /** A cordoned cluster keeps its gangs but gets no new ones. */
   cordonCluster: handleUnaryCall<CordonClusterRequest, CordonClusterResponse>;
   uncordonCluster: handleUnaryCall<UncordonClusterRequest, UncordonClusterResponse>;
+  /**
+   * Cordons the cluster and gives every gang on it an eviction notice: each is deleted once its
+   * grace period after the notice ends (or when it ends first) and is requeued elsewhere.
+   */
+  drainCluster: handleUnaryCall<DrainClusterRequest, DrainClusterResponse>;
   deregisterCluster: handleUnaryCall<DeregisterClusterRequest, DeregisterClusterResponse>;
   /**
    * Confirms by hand that a Lost cluster runs none of its gangs any more (the STONITH rule of HA
@@ -5280,6 +6136,25 @@ export interface InventoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UncordonClusterResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Cordons the cluster and gives every gang on it an eviction notice: each is deleted once its
+   * grace period after the notice ends (or when it ends first) and is requeued elsewhere.
+   */
+  drainCluster(
+    request: DrainClusterRequest,
+    callback: (error: ServiceError | null, response: DrainClusterResponse) => void,
+  ): ClientUnaryCall;
+  drainCluster(
+    request: DrainClusterRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DrainClusterResponse) => void,
+  ): ClientUnaryCall;
+  drainCluster(
+    request: DrainClusterRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DrainClusterResponse) => void,
   ): ClientUnaryCall;
   deregisterCluster(
     request: DeregisterClusterRequest,
@@ -5409,6 +6284,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

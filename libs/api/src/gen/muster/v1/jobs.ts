@@ -146,6 +146,12 @@ export interface JobSpec {
    * value of it. Empty: no such constraint (a claim's own constraints still hold).
    */
   matchDeviceAttribute: string;
+  /**
+   * Seconds the gang has, once preempted, between the notice its pods get (the annotation
+   * muster.dev/eviction-notice and an Event) and their deletion: time to checkpoint. 0 to 86400;
+   * absent: the hub's default (MUSTER_EVICTION_GRACE_S). A drain gives the notice it names.
+   */
+  evictionGraceSeconds?: number | undefined;
 }
 
 export interface JobSpec_LabelsEntry {
@@ -551,6 +557,7 @@ function createBaseJobSpec(): JobSpec {
     maxRestarts: 0,
     resourceClaimTemplates: [],
     matchDeviceAttribute: "",
+    evictionGraceSeconds: undefined,
   };
 }
 
@@ -588,6 +595,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.matchDeviceAttribute !== "") {
       writer.uint32(90).string(message.matchDeviceAttribute);
+    }
+    if (message.evictionGraceSeconds !== undefined) {
+      writer.uint32(96).int32(message.evictionGraceSeconds);
     }
     return writer;
   },
@@ -696,6 +706,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.matchDeviceAttribute = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.evictionGraceSeconds = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -758,6 +776,11 @@ export const JobSpec: MessageFns<JobSpec> = {
         : isSet(object.match_device_attribute)
         ? globalThis.String(object.match_device_attribute)
         : "",
+      evictionGraceSeconds: isSet(object.evictionGraceSeconds)
+        ? globalThis.Number(object.evictionGraceSeconds)
+        : isSet(object.eviction_grace_seconds)
+        ? globalThis.Number(object.eviction_grace_seconds)
+        : undefined,
     };
   },
 
@@ -802,6 +825,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.matchDeviceAttribute !== "") {
       obj.matchDeviceAttribute = message.matchDeviceAttribute;
     }
+    if (message.evictionGraceSeconds !== undefined) {
+      obj.evictionGraceSeconds = Math.round(message.evictionGraceSeconds);
+    }
     return obj;
   },
 
@@ -830,6 +856,7 @@ export const JobSpec: MessageFns<JobSpec> = {
     message.resourceClaimTemplates = object.resourceClaimTemplates?.map((e) => ResourceClaimTemplate.fromPartial(e)) ||
       [];
     message.matchDeviceAttribute = object.matchDeviceAttribute ?? "";
+    message.evictionGraceSeconds = object.evictionGraceSeconds ?? undefined;
     return message;
   },
 };

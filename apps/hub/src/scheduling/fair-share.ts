@@ -1,0 +1,399 @@
+// Fair order across queues: weighted dominant-resource fair share (DRF) plus fair share by usage
+// history, in place of the weighted round-robin of queue-order.ts.
+//
+// A queue's share of one resource is what it holds of it over the ready fleet's capacity; its
+// dominant share is the largest of those, so a queue that holds half the CPUs counts as using
+// half the fleet even when it holds no GPU. Its decayed usage history adds a second dominant share
+// of the same kind (normalised by the decayed integral of a full fleet), so yesterday's heavy user
+// waits behind a queue that ran nothing when both hold the same now. The sum over the weight is
+// what orders: a queue of weight 2 may hold twice what one of weight 1 holds before it goes second.
+//
+// Queues of one cohort compete first as one entity (their usage and history summed, their weights
+// summed over the members with gangs in this cycle, fixed for the cycle so that a member whose
+// gangs were all taken still answers for what it was charged), then among themselves.
+//
+// The order is greedy progressive filling: the entity with the lowest share, and within it the
+// queue with the lowest share, gives its next gang, which is charged as if admitted. Only the
+// charged entity's share changes, so two binary heaps keep a step at O(R + log q) for R resources
+// and q queues.
+//
+// Head-of-line: the order never blocks. The caller offers the whole order to quota and placement,
+// and a gang that does not fit does not stop those behind it, even in its own queue. Its charge
+// here only makes its queue look fuller for the rest of this order; the next cycle starts again
+// from what was actually admitted.
+//
+// Pure and synchronous. Amounts are bigint milli-units and sums of them stay exact; shares are
+// floats (exact ties are broken by name, so equal input gives one order).
+
+import type { Amounts } from './quota';
+
+export interface FairShareQueue {
+  name: string;
+  /** Admin-set weight, > 0 (a queue with weight 2 deserves twice the share of weight 1). */
+  weight: number;
+  /**
+   * Queues of one cohort compete first as one (with the sum of the weights of those with gangs),
+   * then among themselves.
+   */
+  cohort?: string;
+}
+
+export interface FairShareInput {
+  queues: readonly FairShareQueue[];
+  /**
+   * Total of each resource across the ready fleet (milli-units): the denominator of every share.
+   * A resource absent or 0 is ignored.
+   */
+  capacity: Amounts;
+  /** What each queue's admitted gangs hold now (milli-units). Queue absent: nothing. */
+  usage: ReadonlyMap<string, Amounts>;
+  /**
+   * Each queue's decayed usage history in milli-unit-seconds per resource (see decayedUsage).
+   * Absent: no history.
+   */
+  history?: ReadonlyMap<string, Readonly<Record<string, number>>>;
+  /**
+   * The history's half-life in seconds; the history's share is
+   * history_r / (capacity_r × halfLifeSeconds / ln 2), i.e. normalised by the decayed integral of
+   * a full fleet. Required (> 0) when history is given.
+   */
+  halfLifeSeconds?: number;
+  /**
+   * How much the history counts next to the current usage (0 = only current, 1 = equal).
+   * Default 1.
+   */
+  historyWeight?: number;
+}
+
+/** What fairOrder needs of a queued gang. */
+export interface FairShareGang {
+  id: string;
+  queue: string;
+  priority: number;
+  createdAt: Date;
+  /** The whole gang's request (milli-units), charged to its queue once it is ordered. */
+  request: Amounts;
+}
+
+/** The resources that count (capacity > 0), in name order, with their denominators. */
+interface Fleet {
+  readonly resources: readonly string[];
+  readonly capacity: readonly number[];
+  /** Decayed integral of the full fleet per resource: the history's denominator. */
+  readonly decayedCapacity: readonly number[];
+  readonly historyWeight: number;
+}
+
+function fleetOf(input: FairShareInput): Fleet {
+  const resources = Object.keys(input.capacity)
+    .filter((r) => input.capacity[r]! > 0n)
+    .sort();
+  const capacity = resources.map((r) => Number(input.capacity[r]!));
+  const halfLife = input.halfLifeSeconds;
+  if (input.history !== undefined && !(halfLife !== undefined && halfLife > 0))
+    throw new RangeError('fair share: halfLifeSeconds must be > 0 when a history is given');
+  return {
+    resources,
+    capacity,
+    // Without a history no history share is computed, so its denominator does not matter.
+    decayedCapacity: capacity.map((c) => (c * (halfLife ?? 1)) / Math.LN2),
+    historyWeight: input.historyWeight ?? 1,
+  };
+}
+
+/** Admin weights are checked where they are set; a bad one here counts as the default 1. */
+function weightOf(queue: FairShareQueue | undefined): number {
+  const w = queue?.weight;
+  return w !== undefined && Number.isFinite(w) && w > 0 ? w : 1;
+}
+
+/** The first entry of each name (queue names are unique where they are set). */
+function queuesByName(queues: readonly FairShareQueue[]): Map<string, FairShareQueue> {
+  const out = new Map<string, FairShareQueue>();
+  for (const q of queues) if (!out.has(q.name)) out.set(q.name, q);
+  return out;
+}
+
+/** The largest values[i] / over[i]: the dominant share, never below 0. */
+function maxRatio(values: readonly (bigint | number)[], over: readonly number[]): number {
+  let m = 0;
+  for (let i = 0; i < over.length; i++) {
+    const s = Number(values[i]!) / over[i]!;
+    if (s > m) m = s;
+  }
+  return m;
+}
+
+/** Adds `amounts` to `acc` for the fleet's resources (the others never count). */
+function addAmounts(fleet: Fleet, acc: bigint[], amounts: Amounts | undefined): void {
+  if (amounts === undefined) return;
+  for (let i = 0; i < fleet.resources.length; i++) {
+    const a = amounts[fleet.resources[i]!];
+    if (a !== undefined) acc[i] = acc[i]! + a;
+  }
+}
+
+/** Summed usage of some queues (plus `extra`), per fleet resource. */
+function usageOf(
+  fleet: Fleet,
+  input: FairShareInput,
+  queues: readonly string[],
+  extra?: Amounts,
+): bigint[] {
+  const acc = fleet.resources.map(() => 0n);
+  for (const q of queues) addAmounts(fleet, acc, input.usage.get(q));
+  addAmounts(fleet, acc, extra);
+  return acc;
+}
+
+/** historyWeight × the dominant share of the summed history of some queues. */
+function historyPartOf(fleet: Fleet, input: FairShareInput, queues: readonly string[]): number {
+  if (input.history === undefined || fleet.historyWeight === 0) return 0;
+  const acc = fleet.resources.map(() => 0);
+  for (const q of queues) {
+    const h = input.history.get(q);
+    if (h !== undefined)
+      fleet.resources.forEach((r, i) => {
+        acc[i] = acc[i]! + (h[r] ?? 0);
+      });
+  }
+  return fleet.historyWeight * maxRatio(acc, fleet.decayedCapacity);
+}
+
+/** What orders: the dominant share now plus the history's part, over the weight. */
+function shareOf(fleet: Fleet, used: readonly bigint[], historyPart: number, weight: number) {
+  return (maxRatio(used, fleet.capacity) + historyPart) / weight;
+}
+
+/**
+ * One queue's dominant share: max over resources of (usage_r / capacity_r), plus historyWeight ×
+ * the same over the history, divided by its weight. `extra` counts as used too (a what-if).
+ */
+export function queueShare(queue: string, input: FairShareInput, extra?: Amounts): number {
+  const fleet = fleetOf(input);
+  const config = input.queues.find((q) => q.name === queue);
+  return shareOf(
+    fleet,
+    usageOf(fleet, input, [queue], extra),
+    historyPartOf(fleet, input, [queue]),
+    weightOf(config),
+  );
+}
+
+/** Within a queue: higher priority first, then older, then by id. */
+function byPriorityThenAge(a: FairShareGang, b: FairShareGang): number {
+  return (
+    b.priority - a.priority ||
+    a.createdAt.getTime() - b.createdAt.getTime() ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  );
+}
+
+/** A binary min-heap; only the top's key ever changes, and `updateTop` restores the order then. */
+class MinHeap<T> {
+  private readonly items: T[] = [];
+
+  constructor(private readonly less: (a: T, b: T) => boolean) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  top(): T {
+    return this.items[0]!;
+  }
+
+  push(item: T): void {
+    const items = this.items;
+    let i = items.push(item) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(item, items[parent]!)) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = item;
+  }
+
+  popTop(): void {
+    const last = this.items.pop()!;
+    if (this.items.length === 0) return;
+    this.items[0] = last;
+    this.updateTop();
+  }
+
+  updateTop(): void {
+    const items = this.items;
+    const n = items.length;
+    const item = items[0]!;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const child = l + 1 < n && this.less(items[l + 1]!, items[l]!) ? l + 1 : l;
+      if (!this.less(items[child]!, item)) break;
+      items[i] = items[child]!;
+      i = child;
+    }
+    items[i] = item;
+  }
+}
+
+/** A queue with gangs in this order. */
+interface QueueTurn<T> {
+  readonly name: string;
+  readonly weight: number;
+  /** Its gangs, in the order it gives them. */
+  readonly gangs: readonly T[];
+  next: number;
+  readonly used: bigint[];
+  readonly historyPart: number;
+  share: number;
+}
+
+/** A cohort with members in this order, or a queue without cohort (its only member). */
+interface Entity<T> {
+  readonly name: string;
+  readonly isCohort: boolean;
+  /** Sum of the active members' weights (fixed for the order). */
+  readonly weight: number;
+  readonly members: MinHeap<QueueTurn<T>>;
+  /** All members' usage, active or not, plus what this order charged. */
+  readonly used: bigint[];
+  readonly historyPart: number;
+  share: number;
+}
+
+const nameLess = (a: string, b: string) => a < b;
+
+const queueLess = <T>(a: QueueTurn<T>, b: QueueTurn<T>) =>
+  a.share < b.share || (a.share === b.share && nameLess(a.name, b.name));
+
+// A cohort and a queue may share a name; the queue goes first then, so the order stays total.
+const entityLess = <T>(a: Entity<T>, b: Entity<T>) =>
+  a.share < b.share ||
+  (a.share === b.share &&
+    (nameLess(a.name, b.name) || (a.name === b.name && !a.isCohort && b.isCohort)));
+
+/**
+ * The fair order of one cycle's queued gangs. Repeatedly: pick the entity (a cohort, or a queue
+ * without cohort) with the lowest weighted dominant share, within it the queue with the lowest
+ * share, and take that queue's next gang (higher priority first, then older createdAt, then id);
+ * charge the gang's request to the queue as if admitted, so the queue's next gang counts it.
+ * Queues whose gangs all got taken drop out. Every input gang appears exactly once.
+ * Deterministic for equal input (ties by name). O(n log n) for n gangs.
+ */
+export function fairOrder<T extends FairShareGang>(
+  gangs: readonly T[],
+  input: FairShareInput,
+): T[] {
+  const fleet = fleetOf(input);
+  const config = queuesByName(input.queues);
+
+  const byQueue = new Map<string, T[]>();
+  for (const g of gangs) {
+    const list = byQueue.get(g.queue);
+    if (list) list.push(g);
+    else byQueue.set(g.queue, [g]);
+  }
+
+  const turns = new Map<string, QueueTurn<T>>();
+  for (const [name, list] of byQueue) {
+    const used = usageOf(fleet, input, [name]);
+    const historyPart = historyPartOf(fleet, input, [name]);
+    const weight = weightOf(config.get(name));
+    turns.set(name, {
+      name,
+      weight,
+      gangs: list.sort(byPriorityThenAge),
+      next: 0,
+      used,
+      historyPart,
+      share: shareOf(fleet, used, historyPart, weight),
+    });
+  }
+
+  const entities = new MinHeap<Entity<T>>(entityLess);
+  const entityOf = (name: string, isCohort: boolean, all: string[], active: QueueTurn<T>[]) => {
+    const members = new MinHeap<QueueTurn<T>>(queueLess);
+    for (const t of active) members.push(t);
+    const weight = active.reduce((sum, t) => sum + t.weight, 0);
+    // A lone queue's entity holds its queue's very usage, so one charge counts for both.
+    const used = isCohort ? usageOf(fleet, input, all) : active[0]!.used;
+    const historyPart = historyPartOf(fleet, input, all);
+    const share = shareOf(fleet, used, historyPart, weight);
+    entities.push({ name, isCohort, weight, members, used, historyPart, share });
+  };
+  const cohorts = new Map<string, string[]>();
+  for (const q of config.values())
+    if (q.cohort !== undefined) cohorts.set(q.cohort, [...(cohorts.get(q.cohort) ?? []), q.name]);
+  for (const [cohort, all] of cohorts) {
+    const active = all.flatMap((q) => turns.get(q) ?? []);
+    if (active.length > 0) entityOf(cohort, true, all, active);
+  }
+  for (const t of turns.values())
+    if (config.get(t.name)?.cohort === undefined) entityOf(t.name, false, [t.name], [t]);
+
+  const out: T[] = [];
+  while (entities.size > 0) {
+    const entity = entities.top();
+    const turn = entity.members.top();
+    const gang = turn.gangs[turn.next++]!;
+    out.push(gang);
+    addAmounts(fleet, turn.used, gang.request);
+    turn.share = shareOf(fleet, turn.used, turn.historyPart, turn.weight);
+    if (entity.isCohort) {
+      addAmounts(fleet, entity.used, gang.request);
+      entity.share = shareOf(fleet, entity.used, entity.historyPart, entity.weight);
+    } else entity.share = turn.share; // same usage, history and weight
+    if (turn.next < turn.gangs.length) entity.members.updateTop();
+    else entity.members.popTop();
+    if (entity.members.size > 0) entities.updateTop();
+    else entities.popTop();
+  }
+  return out;
+}
+
+/**
+ * The share of the fleet each queue with demand (listed in `active`) is entitled to, as fractions
+ * summing to 1: weight-proportional, cohorts first by the sum of their active members' weights
+ * then split by weight within. For display ("fair share" column) and the fairness benchmark.
+ */
+export function fairShares(
+  queues: readonly FairShareQueue[],
+  active: ReadonlySet<string>,
+): Map<string, number> {
+  // A cohort is entitled to its active members' weights over all active weights and splits that
+  // by weight, so each member ends with its weight over all active weights, as a lone queue does.
+  const config = queuesByName(queues);
+  const names = [...active].sort();
+  const weights = names.map((n) => weightOf(config.get(n)));
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  return new Map(names.map((n, i) => [n, weights[i]! / total]));
+}
+
+/**
+ * Exponentially decayed sum of usage buckets: each bucket {start, lengthSeconds, seconds: per
+ * resource milli-unit-seconds} weighs 2^(-(now - bucketMid)/halfLife). Buckets in the future
+ * count fully.
+ */
+export function decayedUsage(
+  buckets: readonly {
+    start: Date;
+    lengthSeconds: number;
+    seconds: Readonly<Record<string, number>>;
+  }[],
+  now: Date,
+  halfLifeSeconds: number,
+): Record<string, number> {
+  if (!(halfLifeSeconds > 0)) throw new RangeError('decayedUsage: halfLifeSeconds must be > 0');
+  const out: Record<string, number> = {};
+  for (const b of buckets) {
+    const midMs = b.start.getTime() + (b.lengthSeconds * 1000) / 2;
+    // The bucket still filling (its middle ahead of now) counts fully, never more.
+    const ageSeconds = Math.max(0, (now.getTime() - midMs) / 1000);
+    const weight = 2 ** (-ageSeconds / halfLifeSeconds);
+    for (const [r, s] of Object.entries(b.seconds)) out[r] = (out[r] ?? 0) + s * weight;
+  }
+  return out;
+}
