@@ -10,6 +10,8 @@
 //    the other cluster, and the drained cluster takes nothing new until uncordoned.
 //  - A budget: once a queue's GPU-hours for the period are spent, its next gang waits and
 //    `explain` says why.
+// Seeded fault, run once: with the hub's Cancel sent as soon as the agent confirmed the notice
+// (no grace), the first test failed on the victim's member: notice held 36 ms, not ≥ 4000.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
