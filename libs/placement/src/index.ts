@@ -109,6 +109,7 @@ export {
   placeGang,
   PlacementIndex,
   placementStream,
+  placementSession,
   PreparedGangs,
 } from './lib/place';
 export type {

@@ -42,6 +42,39 @@ describe('fairOrder', () => {
     expect(ids(order)).toEqual(['a0', 'b0', 'a1', 'b1', 'a2', 'b2']);
   });
 
+  it('charges only admitted gangs: a queue whose gang did not fit keeps its turn', () => {
+    // a0 does not fit; a is not charged for it, so a1 comes before b's first.
+    const order = fairOrder([...gangsOf('a', 2), ...gangsOf('b', 2)], input(), (g) =>
+      g.id === 'a0' ? 'unfit' : 'admitted',
+    );
+    expect(ids(order)).toEqual(['a0', 'a1', 'b0', 'b1']);
+  });
+
+  it('has queues at their fair share yield once a queue below its own waits for room', () => {
+    // big holds 10 of 100 GPUs (its share 1/2: below); small holds 60 (above).
+    const usage = new Map([
+      ['big', { [GPU]: units(10) }],
+      ['small', { [GPU]: units(60) }],
+    ]);
+    const offered: [string, boolean][] = [];
+    fairOrder([...gangsOf('big', 1), ...gangsOf('small', 2)], input({ usage }), (g, yields) => {
+      offered.push([g.id, yields]);
+      return g.queue === 'big' ? 'unfit' : 'admitted';
+    });
+    expect(offered).toEqual([
+      ['big0', false],
+      ['small0', true],
+      ['small1', true],
+    ]);
+    // A queue below its share that does not fit holds back nobody when nobody else is below.
+    const calm: boolean[] = [];
+    fairOrder([...gangsOf('small', 1), ...gangsOf('big', 1)], input({ usage }), (g, yields) => {
+      calm.push(yields);
+      return g.queue === 'small' ? 'unfit' : 'admitted';
+    });
+    expect(calm).toEqual([false, false]);
+  });
+
   it('gives a queue of weight 2 about two turns for each of a queue of weight 1', () => {
     const queues = [
       { name: 'heavy', weight: 2 },

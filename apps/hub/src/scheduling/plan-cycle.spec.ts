@@ -312,6 +312,37 @@ describe('planCycle', () => {
     expect(p.reservations.map((r) => r.jobId)).toEqual(['b1']);
   });
 
+  it('holds back a queue at its fair share while one below its own waits for room', () => {
+    // small (weight 1) holds 8 of 24 GPUs: above its quarter. big (weight 3) holds nothing and
+    // needs two whole nodes; only one is free, so it waits, and small's gang must not take the
+    // room it waits for.
+    const held: ReservationRow = {
+      jobId: 'old',
+      queue: 'small',
+      cluster: 'c1',
+      fencingToken: 1,
+      nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '8' } },
+    };
+    const gangs = [
+      queued('big1', 2, '8', { queue: 'big' }),
+      queued('small1', 1, '4', { queue: 'small' }),
+    ];
+    const p = plan(
+      snapshot([cluster('c1', [0, 8, 4], ['old#1'])], {
+        weights: new Map([
+          ['big', 3],
+          ['small', 1],
+        ]),
+        reservations: [held],
+      }),
+      gangs,
+    );
+    expect(p.reservations).toEqual([]);
+    expect(p.explanations.find((e) => e.jobId === 'small1')?.explanation.summary).toBe(
+      'waiting for its turn: queue small has its fair share of the fleet while queue big, below its own, waits for room',
+    );
+  });
+
   it('times every phase', () => {
     const p = plan(snapshot([cluster('c1', [8])]), [queued('g1', 1, '8')]);
     expect(Object.keys(p.phases)).toEqual([...CYCLE_PHASES]);

@@ -9,7 +9,7 @@ import {
   type DeviceAttributeValue,
   type DeviceClaim,
   parseResourceList,
-  placeBatch,
+  placementSession,
   type PlacementIndex,
   type PreparedGangs,
   type ClusterSnapshot,
@@ -31,7 +31,7 @@ import {
   type ReservationRow,
 } from './cycle.repository';
 import { activeExclusions } from '../dispatch/cluster-exclusion';
-import { fairOrder } from './fair-share';
+import { fairOrder, type Admission } from './fair-share';
 import { QuotaLedger, type QueueQuota, type QuotaShortfall } from './quota';
 import { gangRequest, usageByQueue } from './queue-quotas';
 import { planPreemptions, type PlannedEviction } from './cycle-preemption';
@@ -165,34 +165,14 @@ export function planCycle(
   settings.reservations?.endCycle();
   lap('capacity');
 
-  const ordered = fairlyOrdered(queued, snapshot, usage);
-  // Budget and quota first: a gang whose queue spent its budget, or whose queue's quota (with
-  // what the cohort lends) cannot hold it now, is not offered to placement. Each offered gang is
-  // charged as if it will be placed, so the gangs behind it never count on quota it may take;
-  // one left unplaced only holds quota back for the rest of this cycle (never above the quota,
-  // at worst a cycle late).
-  const held = new Map<string, string>();
-  for (const { q, view } of ordered) {
-    if (!view.ok) continue;
-    const spent = snapshot.budgetHolds?.get(q.queue);
-    if (spent) {
-      held.set(q.id, `held by its queue's budget: ${spent}`);
-      continue;
-    }
-    if (!ledger) continue;
-    const request = gangRequest(view.gang.podSets);
-    const short: QuotaShortfall | undefined = ledger.check(q.queue, request);
-    if (short) held.set(q.id, `held by its queue's quota: ${short.message}`);
-    else ledger.charge(q.queue, request);
-  }
-  const offered = ordered.flatMap(({ q, view }) => (view.ok && !held.has(q.id) ? [view.gang] : []));
+  const views = queued.map((q) => ({ q, view: gangOf(q, snapshot.now) }));
   // Explaining a gang that stays queued costs a diagnosis per cluster: in a deep queue on a full
   // fleet that is most of a cycle. A gang is explained when it has no explanation yet, and then
   // at most every EXPLANATION_CHECK_MS, so a new verdict is stored within that time.
   const nowMs = snapshot.now.getTime();
   const checked = settings.explainedAt;
   const explainNow = new Set<Gang>();
-  for (const { q, view } of ordered) {
+  for (const { q, view } of views) {
     const last = checked?.get(q.id);
     if (
       view.ok &&
@@ -203,28 +183,83 @@ export function planCycle(
     )
       explainNow.add(view.gang);
   }
+  const decide = placementSession(
+    clusters,
+    views.flatMap(({ view }) => (view.ok ? [view.gang] : [])),
+    {
+      policy: settings.policy,
+      explain: (gang) => explainNow.has(gang),
+      prepared: settings.prepared,
+      index: settings.index,
+    },
+  );
   lap('order');
 
-  const result = placeBatch(clusters, offered, {
-    policy: settings.policy,
-    explain: (gang) => explainNow.has(gang),
-    prepared: settings.prepared,
-    index: settings.index,
+  // In fair order, each gang: held if its queue spent its budget, or its queue's quota (with
+  // what the cohort lends) cannot hold it now, or its queue is at its fair share while one below
+  // its own waits for room; else placed if a cluster can hold it whole. Only a placed gang is
+  // charged to its queue's quota and fair share, so a gang that finds no room takes nothing from
+  // the gangs after it, and its queue's next gang comes next.
+  const held = new Map<string, string>();
+  /** Gangs held back by fair share (they may not preempt either: they have had their share). */
+  const yielded = new Set<string>();
+  const decisions = new Map<string, GangDecision>();
+  let unplaced = 0;
+  const roomy = largestCluster(clusters);
+  let starved = '';
+  const ordered = fairlyOrdered(views, snapshot, usage, ({ q, view }, request, yields) => {
+    if (!view.ok) return 'held';
+    const spent = snapshot.budgetHolds?.get(q.queue);
+    if (spent) {
+      held.set(q.id, `held by its queue's budget: ${spent}`);
+      return 'held';
+    }
+    const short: QuotaShortfall | undefined = ledger?.check(q.queue, request);
+    if (short) {
+      held.set(q.id, `held by its queue's quota: ${short.message}`);
+      return 'held';
+    }
+    if (yields) {
+      yielded.add(q.id);
+      held.set(
+        q.id,
+        `waiting for its turn: queue ${q.queue} has its fair share of the fleet while queue ${starved}, below its own, waits for room`,
+      );
+      return 'held';
+    }
+    const decision = decide(view.gang);
+    decisions.set(q.id, decision);
+    if (decision.status === 'placed') {
+      ledger?.charge(q.queue, request);
+      return 'admitted';
+    }
+    if (decision.status !== 'unplaced') return 'held';
+    unplaced++;
+    // Only a gang some cluster could hold when empty waits for room; one that can never fit
+    // must not hold the others back.
+    if (!fitsWithin(request, roomy)) return 'held';
+    starved ||= q.queue;
+    return 'unfit';
   });
   lap('place');
 
   const reservations: NewReservation[] = [];
   const explanations: { jobId: string; explanation: StoredExplanation }[] = [];
   const evaluatedAt = snapshot.now.toISOString();
-  let next = 0;
   let invalid = 0;
   /** Gangs left waiting that could preempt: unplaced or held by quota, valid. */
   const waiting: { q: QueuedGang; gang: Gang }[] = [];
   const preempts = (q: QueuedGang) => snapshot.preemption?.has(q.queue) === true;
   for (const { q, view } of ordered) {
     const summary = held.get(q.id);
-    // A spent budget is not worked around by preempting.
-    if (summary && view.ok && preempts(q) && !snapshot.budgetHolds?.has(q.queue))
+    // A spent budget is not worked around by preempting, nor a fair share already had.
+    if (
+      summary &&
+      view.ok &&
+      preempts(q) &&
+      !snapshot.budgetHolds?.has(q.queue) &&
+      !yielded.has(q.id)
+    )
       waiting.push({ q, gang: view.gang });
     if (summary) {
       if (view.ok && !explainNow.has(view.gang)) continue; // explained a moment ago
@@ -234,12 +269,11 @@ export function planCycle(
         explanations.push({ jobId: q.id, explanation });
       continue;
     }
-    const decision = view.ok ? result.decisions[next++]! : view.error;
+    const decision = view.ok ? decisions.get(q.id)! : view.error;
     if (typeof decision !== 'string' && decision.status === 'placed') {
       const { placement } = decision;
       const where = placement.domain ? ` in ${placement.domain.path.join('/')}` : '';
-      // Decisions come in the order gangs were offered: this one is offered[next - 1].
-      const gang = offered[next - 1]!;
+      const gang = (view as { gang: Gang }).gang; // placed: its view was valid
       reservations.push({
         jobId: q.id,
         cluster: placement.cluster,
@@ -313,7 +347,7 @@ export function planCycle(
     explanations,
     evictions,
     considered: queued.length,
-    unplaced: result.unplaced,
+    unplaced,
     invalid,
     clusters: clusters.length,
     unreadableReservations: unreadable,
@@ -323,21 +357,21 @@ export function planCycle(
 
 /**
  * The queued gangs in fair order (dominant-resource fair share by weight, usage now and usage
- * history; see fair-share.ts), each with its placement view; malformed ones last, to be
- * explained.
+ * history; see fair-share.ts), each offered to `admit` as it is taken and charged to its queue
+ * only when admitted; malformed ones last, to be explained.
  */
 function fairlyOrdered(
-  queued: readonly QueuedGang[],
+  views: readonly CycleEntry[],
   snapshot: CycleSnapshot,
   usage: ReadonlyMap<string, Record<string, bigint>>,
-): { q: QueuedGang; view: ReturnType<typeof gangOf> }[] {
+  admit: (entry: CycleEntry, request: Record<string, bigint>, yields: boolean) => Admission,
+): CycleEntry[] {
   const capacity: Record<string, bigint> = {};
   for (const c of snapshot.clusters)
     for (const n of c.nodes)
       if (n.ready !== false && !n.unschedulable)
         for (const [k, v] of Object.entries(n.allocatable)) capacity[k] = (capacity[k] ?? 0n) + v;
   const cohorts = new Map((snapshot.quotas ?? []).map((q) => [q.name, q.cohort]));
-  const views = queued.map((q) => ({ q, view: gangOf(q, snapshot.now) }));
   const valid = views.flatMap((e) =>
     e.view.ok
       ? [
@@ -357,17 +391,42 @@ function fairlyOrdered(
     return { name, weight, ...(cohort ? { cohort } : {}) };
   });
   return [
-    ...fairOrder(valid, {
-      queues,
-      capacity,
-      usage,
-      ...(snapshot.history
-        ? { history: snapshot.history.usage, halfLifeSeconds: snapshot.history.halfLifeSeconds }
-        : {}),
-    }).map((g) => g.e),
+    ...fairOrder(
+      valid,
+      {
+        queues,
+        capacity,
+        usage,
+        ...(snapshot.history
+          ? { history: snapshot.history.usage, halfLifeSeconds: snapshot.history.halfLifeSeconds }
+          : {}),
+      },
+      (g, yields) => admit(g.e, g.request, yields),
+    ).map((g) => g.e),
     ...views.filter((e) => !e.view.ok),
   ];
 }
+
+/** Per resource, the most any one ready cluster has allocatable in all. */
+function largestCluster(clusters: readonly ClusterSnapshot[]): Record<string, bigint> {
+  const out: Record<string, bigint> = {};
+  for (const c of clusters) {
+    const sum: Record<string, bigint> = {};
+    for (const n of c.nodes)
+      if (n.ready !== false && !n.unschedulable)
+        for (const [k, v] of Object.entries(n.allocatable)) sum[k] = (sum[k] ?? 0n) + v;
+    for (const [k, v] of Object.entries(sum)) if (v > (out[k] ?? 0n)) out[k] = v;
+  }
+  return out;
+}
+
+/** Whether `request` is within `room` for every resource it asks for. */
+function fitsWithin(request: Record<string, bigint>, room: Record<string, bigint>): boolean {
+  return Object.entries(request).every(([k, v]) => v <= 0n || v <= (room[k] ?? 0n));
+}
+
+/** A queued gang with its placement view, as the cycle goes through them. */
+type CycleEntry = { q: QueuedGang; view: ReturnType<typeof gangOf> };
 
 /**
  * A stored explanation whose messages changed but whose verdict did not is rewritten at most this

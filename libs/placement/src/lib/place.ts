@@ -559,6 +559,22 @@ export function placementStream(
 }
 
 /**
+ * Decisions one at a time, in an order the caller chooses as it goes (a fair order that charges a
+ * queue only for what was placed): `gangs` are the gangs that may be decided, prepared (and their
+ * capacity views built) up front as for an array given to {@link placementStream}; each call
+ * decides one and deducts it, if placed, before the next. `clusters` is never modified.
+ */
+export function placementSession(
+  clusters: readonly ClusterSnapshot[],
+  gangs: readonly Gang[],
+  options?: PlacementOptions,
+): (gang: Gang) => GangDecision {
+  const engine = new PlacementEngine(clusters, options, gangs);
+  engine.warm(gangs);
+  return (gang) => engine.decide(gang);
+}
+
+/**
  * Places `gangs` in order against one snapshot of many clusters (see the module comment for how
  * a cluster is chosen). Equivalent to calling {@link placeGang} for each gang and applying each
  * placement to the snapshot with {@link applyPlacement} in between, but the index is built once.
