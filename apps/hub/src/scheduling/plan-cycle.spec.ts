@@ -343,6 +343,29 @@ describe('planCycle', () => {
     );
   });
 
+  it('is not held back by a gang that no room would let in (a selector no node matches)', () => {
+    const held: ReservationRow = {
+      jobId: 'old',
+      queue: 'small',
+      cluster: 'c1',
+      fencingToken: 1,
+      nodeRequests: { 'c1-n1': { 'nvidia.com/gpu': '8' } },
+    };
+    const nowhere = queued('big1', 1, '8', { queue: 'big' });
+    nowhere.gang.podSets[0]!.template = { spec: { nodeSelector: { pool: 'none' } } };
+    const p = plan(
+      snapshot([cluster('c1', [0, 8, 4], ['old#1'])], {
+        weights: new Map([
+          ['big', 3],
+          ['small', 1],
+        ]),
+        reservations: [held],
+      }),
+      [nowhere, queued('small1', 1, '4', { queue: 'small' })],
+    );
+    expect(p.reservations.map((r) => r.jobId)).toEqual(['small1']);
+  });
+
   it('times every phase', () => {
     const p = plan(snapshot([cluster('c1', [8])]), [queued('g1', 1, '8')]);
     expect(Object.keys(p.phases)).toEqual([...CYCLE_PHASES]);

@@ -235,9 +235,9 @@ export function planCycle(
     }
     if (decision.status !== 'unplaced') return 'held';
     unplaced++;
-    // Only a gang some cluster could hold when empty waits for room; one that can never fit
-    // must not hold the others back.
-    if (!fitsWithin(request, roomy)) return 'held';
+    // Only a gang that waits for room, and some cluster could hold when empty, holds the others
+    // back; one its selectors, taints or exclusions keep out must not.
+    if (!fitsWithin(request, roomy) || !waitsForRoom(decision, q)) return 'held';
     starved ||= q.queue;
     return 'unfit';
   });
@@ -405,6 +405,30 @@ function fairlyOrdered(
     ).map((g) => g.e),
     ...views.filter((e) => !e.view.ok),
   ];
+}
+
+/** The placement reasons that say a gang waits for room to free up. */
+const ROOM_CODES: ReadonlySet<string> = new Set([
+  'InsufficientCapacity',
+  'FragmentedCapacity',
+  'TopologyDomainTooSmall',
+  'ColocationDomainTooSmall',
+]);
+
+/**
+ * Whether some cluster turned the gang down for want of free room: from this cycle's
+ * explanation, or, when the gang was explained a moment ago and not now, from its stored one.
+ */
+function waitsForRoom(decision: Extract<GangDecision, { status: 'unplaced' }>, q: QueuedGang) {
+  if (decision.explanations.length > 0)
+    return decision.explanations.some((e) => ROOM_CODES.has(e.code));
+  if (!q.explained) return false;
+  try {
+    const [, clusters] = JSON.parse(q.explained.verdict) as [string, [string, boolean, string][]];
+    return clusters.some(([, , code]) => ROOM_CODES.has(code));
+  } catch {
+    return false;
+  }
 }
 
 /** Per resource, the most any one ready cluster has allocatable in all. */
