@@ -19,7 +19,7 @@ mkdirSync(runDir, { recursive: true });
 const bold = (s) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 let stepNo = 0;
-const step = (title) => console.log(`\n${bold(`[${++stepNo}/9] ${title}`)}`);
+const step = (title) => console.log(`\n${bold(`[${++stepNo}/10] ${title}`)}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function freePort() {
@@ -356,6 +356,29 @@ async function main() {
     ),
   );
   muster(['get', elastic]);
+
+  step('Draining a cluster for an upgrade: every gang there gets a notice, then moves');
+  console.log(
+    dim(
+      `  # each member of each gang on ${after.cluster} gets the muster.dev/eviction-notice annotation ` +
+        'and an Event, 5 s to checkpoint, then is deleted and its gang requeued, never failed',
+    ),
+  );
+  muster([
+    'clusters',
+    'drain',
+    after.cluster,
+    '--grace',
+    '5s',
+    '--reason',
+    'node upgrade',
+    '--wait',
+  ]);
+  console.log(
+    dim('  # requeued, not failed, keeping its place; it runs again wherever there is room'),
+  );
+  muster(['get', elastic]);
+  muster(['clusters', 'uncordon', after.cluster]);
 
   step(keep ? 'Left running' : 'Done; tearing down');
   writeFileSync(join(runDir, 'env'), `export MUSTER_HUB=${hubAddress}\n`);
