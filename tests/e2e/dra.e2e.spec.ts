@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AgentState, JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
-import { registerWorker, stopFleet } from '../support/clusters';
+import { startWorkers, stopFleet } from '../support/clusters';
 import { GANG_LABEL, pinnedNode } from '../support/cluster-observer';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { testLogDir, type HubProcess } from '../support/hub-process';
@@ -232,18 +232,16 @@ beforeAll(async () => {
     queues: ['dra', 'user-queue'],
   });
   ({ hub, api } = env);
-  for (const name of WORKERS) {
-    await registerWorker(api, name, { clusterSet: 'dra' });
-    agents.push(
-      AgentProcess.start({
-        cluster: name,
-        hub: hub.grpcAddress,
-        kubeconfig: testbed.cluster(name).kubeconfigPath,
-        logFile: join(logs, `agent-${name}.log`),
-        env: { MUSTER_BIND_TIMEOUT_MS: String(BIND_TIMEOUT_MS), MUSTER_LOG_LEVEL: 'info' },
-      }),
-    );
-  }
+  await startWorkers(api, {
+    hub: hub.grpcAddress,
+    workers: WORKERS,
+    kubeconfigOf: (name) => testbed.cluster(name).kubeconfigPath,
+    logs,
+    agents,
+    clusterSet: 'dra',
+    env: { MUSTER_BIND_TIMEOUT_MS: String(BIND_TIMEOUT_MS) },
+    wait: false, // until they report their devices, below
+  });
   await eventually(
     'three agents connected, reporting their devices',
     async () => {

@@ -26,7 +26,7 @@ import {
 } from '@muster/api';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
-import { registerWorker, stopFleet, untilReporting } from '../support/clusters';
+import { startWorkers, stopFleet } from '../support/clusters';
 import { ClusterObserver, GANG_LABEL } from '../support/cluster-observer';
 import { eventually } from '../support/eventually';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
@@ -255,19 +255,13 @@ beforeAll(async () => {
     ],
   });
   ({ hub, api } = env);
-  for (const name of WORKERS) {
-    await registerWorker(api, name);
-    agents.push(
-      AgentProcess.start({
-        cluster: name,
-        hub: hub.grpcAddress,
-        kubeconfig: testbed.cluster(name).kubeconfigPath,
-        logFile: join(logs, `agent-${name}.log`),
-        env: { MUSTER_LOG_LEVEL: 'info' },
-      }),
-    );
-  }
-  for (const name of WORKERS) await untilReporting(api, name);
+  await startWorkers(api, {
+    hub: hub.grpcAddress,
+    workers: WORKERS,
+    kubeconfigOf: (name) => testbed.cluster(name).kubeconfigPath,
+    logs,
+    agents,
+  });
   for (const name of WORKERS) await watchPods(name);
   observer = new ClusterObserver(
     WORKERS.map((w) => testbed.cluster(w)),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
 import { kubeJSON, startTestbed, type Testbed } from '@muster/testbed';
 import { AgentProcess } from '../support/agent-process';
-import { registerWorker, stopFleet, untilReporting } from '../support/clusters';
+import { startWorkers, stopFleet } from '../support/clusters';
 import { GANG_LABEL } from '../support/cluster-observer';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { testLogDir, type HubProcess } from '../support/hub-process';
@@ -130,19 +130,14 @@ beforeAll(async () => {
     })),
   });
   ({ hub, api } = env);
-  for (const name of WORKERS) {
-    await registerWorker(api, name, { clusterSet: 'quota' });
-    agents.push(
-      AgentProcess.start({
-        cluster: name,
-        hub: hub.grpcAddress,
-        kubeconfig: testbed.cluster(name).kubeconfigPath,
-        logFile: join(logs, `agent-${name}.log`),
-        env: { MUSTER_LOG_LEVEL: 'info' },
-      }),
-    );
-  }
-  for (const name of WORKERS) await untilReporting(api, name);
+  await startWorkers(api, {
+    hub: hub.grpcAddress,
+    workers: WORKERS,
+    kubeconfigOf: (name) => testbed.cluster(name).kubeconfigPath,
+    logs,
+    agents,
+    clusterSet: 'quota',
+  });
 }, 10 * 60_000);
 
 afterAll(async () => {

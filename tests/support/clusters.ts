@@ -1,5 +1,7 @@
 // Real worker clusters at a test hub: registering one, and waiting until its agent reports.
+import { join } from 'node:path';
 import { AgentState, type AccessProvider, type HubClients } from '@muster/api';
+import { AgentProcess } from './agent-process';
 import { eventually } from './fake-agent';
 
 /** Registers a worker; with `accessProviders` the hub can reach its API server (fencing). */
@@ -54,4 +56,38 @@ export async function stopFleet(
     await testbed?.stop();
   }
   return agentEnds;
+}
+
+/**
+ * Registers each worker (in `clusterSet`), starts one agent per worker against `hub`, its log
+ * in `logs/agent-NAME.log` and `env` added to its environment, and pushes it onto `agents` as it
+ * starts (so a suite's teardown stops whatever started before a failure). Waits until every
+ * worker reports unless `wait` is false.
+ */
+export async function startWorkers(
+  api: HubClients,
+  opts: {
+    hub: string;
+    workers: readonly string[];
+    kubeconfigOf: (worker: string) => string;
+    logs: string;
+    agents: AgentProcess[];
+    clusterSet?: string;
+    env?: Record<string, string>;
+    wait?: boolean;
+  },
+): Promise<void> {
+  for (const name of opts.workers) {
+    await registerWorker(api, name, opts.clusterSet ? { clusterSet: opts.clusterSet } : {});
+    opts.agents.push(
+      AgentProcess.start({
+        cluster: name,
+        hub: opts.hub,
+        kubeconfig: opts.kubeconfigOf(name),
+        logFile: join(opts.logs, `agent-${name}.log`),
+        env: { MUSTER_LOG_LEVEL: 'info', ...opts.env },
+      }),
+    );
+  }
+  if (opts.wait !== false) for (const name of opts.workers) await untilReporting(api, name);
 }

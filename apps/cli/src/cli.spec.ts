@@ -1,13 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-} from '@grpc/grpc-js';
+import { notFound, StandInHub } from './testing/stand-in-hub';
 import { BudgetPeriod, InventoryServiceService, PreemptionPolicy, type Queue } from '@muster/api';
 import { runCli } from './cli';
 import { parseBudget, parseBudgetFlags } from './commands/queue-budget';
@@ -567,26 +561,12 @@ describe('queue budget flags', () => {
 });
 
 /** Answers the queue calls of the inventory service from memory, recording each request. */
-class StandInInventory {
-  readonly calls: [string, unknown][] = [];
+class StandInInventory extends StandInHub {
   readonly queues = new Map<string, Queue>();
-  private readonly server = new Server();
-  address = '';
 
   async start(): Promise<this> {
-    const reply =
-      <Req, Res>(name: string, answer: (req: Req) => Res | ServiceErrorLike) =>
-      (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-        this.calls.push([name, call.request]);
-        const res = answer(call.request);
-        if (res && typeof res === 'object' && 'code' in res) callback(res as ServiceErrorLike);
-        else callback(null, res as Res);
-      };
-    const notFound = (name: string): ServiceErrorLike => ({
-      code: status.NOT_FOUND,
-      details: `queue "${name}" not found`,
-    });
-    this.server.addService(InventoryServiceService, {
+    const reply = this.reply.bind(this);
+    return this.serve(InventoryServiceService, {
       createQueue: reply('createQueue', (req: { queue?: Queue }) => {
         const queue = { ...req.queue!, weight: req.queue!.weight || 1, createdAt: new Date() };
         this.queues.set(queue.name, queue);
@@ -594,11 +574,11 @@ class StandInInventory {
       }),
       getQueue: reply('getQueue', (req: { name: string }) => {
         const queue = this.queues.get(req.name);
-        return queue ? { queue } : notFound(req.name);
+        return queue ? { queue } : notFound('queue', req.name);
       }),
       updateQueue: reply('updateQueue', (req: { queue?: Queue }) => {
         const old = this.queues.get(req.queue!.name);
-        if (!old) return notFound(req.queue!.name);
+        if (!old) return notFound('queue', req.queue!.name);
         const queue = { ...req.queue!, createdAt: old.createdAt, usage: old.usage };
         if (!req.queue!.quota) delete queue.quota;
         if (!req.queue!.budget) delete queue.budget;
@@ -607,23 +587,7 @@ class StandInInventory {
       }),
       listQueues: reply('listQueues', () => ({ queues: [...this.queues.values()] })),
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
-    this.address = `127.0.0.1:${port}`;
-    return this;
   }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
-  }
-}
-
-interface ServiceErrorLike {
-  code: status;
-  details: string;
 }
 
 describe('queues with a quota, against a stand-in hub', () => {

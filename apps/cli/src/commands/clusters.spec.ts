@@ -1,12 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-} from '@grpc/grpc-js';
+import { notFound, StandInHub } from '../testing/stand-in-hub';
 import {
   AgentState,
   Cluster,
@@ -44,32 +38,18 @@ function cluster(name: string): Cluster {
 }
 
 /** Answers the cluster calls of the inventory service from memory, recording each request. */
-class StandInInventory {
-  readonly calls: [string, unknown][] = [];
+class StandInInventory extends StandInHub {
   readonly clusters = new Map<string, Cluster>();
   /** Gangs the next drain notices, and the gangs left each later getCluster reports in turn. */
   noticed: string[] = [];
   gangsLeft: number[] = [];
-  private readonly server = new Server();
-  address = '';
 
   async start(): Promise<this> {
-    const reply =
-      <Req, Res>(name: string, answer: (req: Req) => Res | ServiceErrorLike) =>
-      (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-        this.calls.push([name, call.request]);
-        const res = answer(call.request);
-        if (res && typeof res === 'object' && 'code' in res) callback(res as ServiceErrorLike);
-        else callback(null, res as Res);
-      };
-    const notFound = (name: string): ServiceErrorLike => ({
-      code: status.NOT_FOUND,
-      details: `cluster "${name}" not found`,
-    });
-    this.server.addService(InventoryServiceService, {
+    const reply = this.reply.bind(this);
+    return this.serve(InventoryServiceService, {
       getCluster: reply('getCluster', (req: { name: string }) => {
         const found = this.clusters.get(req.name);
-        if (!found) return notFound(req.name);
+        if (!found) return notFound('cluster', req.name);
         const left = this.gangsLeft.shift();
         if (found.drain && left !== undefined) found.drain.gangsLeft = left;
         return { cluster: found };
@@ -77,7 +57,7 @@ class StandInInventory {
       listClusters: reply('listClusters', () => ({ clusters: [...this.clusters.values()] })),
       drainCluster: reply('drainCluster', (req: DrainClusterRequest) => {
         const found = this.clusters.get(req.name);
-        if (!found) return notFound(req.name);
+        if (!found) return notFound('cluster', req.name);
         found.cordoned = true;
         found.drain = {
           since: new Date('2025-01-01T12:00:00Z'),
@@ -89,29 +69,13 @@ class StandInInventory {
       }),
       uncordonCluster: reply('uncordonCluster', (req: { name: string }) => {
         const found = this.clusters.get(req.name);
-        if (!found) return notFound(req.name);
+        if (!found) return notFound('cluster', req.name);
         found.cordoned = false;
         delete found.drain;
         return { cluster: found };
       }),
     });
-    const port = await new Promise<number>((resolve, reject) =>
-      this.server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
-    this.address = `127.0.0.1:${port}`;
-    return this;
   }
-
-  stop(): Promise<void> {
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
-  }
-}
-
-interface ServiceErrorLike {
-  code: status;
-  details: string;
 }
 
 describe('muster clusters drain, against a stand-in hub', () => {
