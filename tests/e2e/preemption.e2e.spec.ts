@@ -366,6 +366,9 @@ describe('preemption with notice', () => {
       expect(used('owner')).toBe(8);
       expect(used('borrower')).toBeLessThanOrEqual(16);
     }
+    // The two queues with work, of weight 1 each, are entitled to half the fleet each.
+    const share = (name: string) => queues.find((q) => q.name === name)?.usage?.fairShare;
+    expect([share('owner'), share('borrower'), share('train')]).toEqual([0.5, 0.5, 0]);
     await untilState([mine, ...borrowed], JobState.JOB_STATE_SUCCEEDED, 120_000);
   });
 });

@@ -102,6 +102,7 @@ export function renderQueueTable(queues: readonly Queue[], now: Date): string {
       'QUOTA',
       'USED',
       'BORROWED',
+      'FAIR SHARE',
       'BUDGET',
       'AGE',
       'DESCRIPTION',
@@ -114,11 +115,18 @@ export function renderQueueTable(queues: readonly Queue[], now: Date): string {
       formatAmounts(q.quota?.nominal, short, tableQuantity),
       formatAmounts(q.usage?.used, short, nonZero),
       formatAmounts(q.usage?.borrowed, short, nonZero),
+      fairShare(q),
       formatBudget(q.budget, q.usage?.budgetUsedHours ?? 0),
       age(q.createdAt, now),
       q.description || '-',
     ]),
   );
+}
+
+/** The queue's fair share of the fleet as a percentage ("25%", "33.3%"), "-" without work. */
+function fairShare(q: Queue): string {
+  const share = q.usage?.fairShare ?? 0;
+  return share > 0 ? `${Number((share * 100).toPrecision(3))}%` : '-';
 }
 
 /**
@@ -145,6 +153,12 @@ export function renderQueueDetails(q: Queue, now: Date): string {
     ['Used', formatAmounts(q.usage?.used)],
     ['Borrowed', formatAmounts(q.usage?.borrowed)],
     ['Available', formatAmounts(q.usage?.available)],
+    [
+      'Fair share',
+      q.usage?.fairShare
+        ? `${fairShare(q)} of the fleet (its weight's part among the queues with work)`
+        : '- (no gangs queued or running)',
+    ],
     [
       'Budget',
       budget

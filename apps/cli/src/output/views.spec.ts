@@ -440,9 +440,9 @@ describe('queues', () => {
       now,
     );
     expect(text).toBe(
-      'NAME      WEIGHT  NAMESPACES  COHORT  QUOTA  USED  BORROWED  BUDGET  AGE  DESCRIPTION\n' +
-        'default   1       default     -       -      -     -         -       0s   -\n' +
-        'research  2       default,ml  -       -      -     -         -       0s   NLP\n',
+      'NAME      WEIGHT  NAMESPACES  COHORT  QUOTA  USED  BORROWED  FAIR SHARE  BUDGET  AGE  DESCRIPTION\n' +
+        'default   1       default     -       -      -     -         -           -       0s   -\n' +
+        'research  2       default,ml  -       -      -     -         -           -       0s   NLP\n',
     );
   });
 
@@ -467,7 +467,7 @@ describe('queues', () => {
       budgetUsedHours: 4120.46,
       budgetLeftHours: 879.54,
       budgetPeriodStart: new Date('2025-01-01T00:00:00Z'),
-      fairShare: 0,
+      fairShare: 2 / 3,
     },
   };
   const vision: Queue = {
@@ -504,11 +504,11 @@ describe('queues', () => {
   it('lists cohort, quota, used and borrowed: GPUs first, short names, zeros left out', () => {
     expect(renderQueueTable([nlp, vision, solo, scratch], now)).toBe(
       [
-        'NAME     WEIGHT  NAMESPACES  COHORT    QUOTA                        USED              BORROWED  BUDGET                    AGE  DESCRIPTION',
-        'nlp      2       ml          research  gpu 16, cpu 512, memory 2Ti  gpu 20, cpu 63.5  gpu 4     4120.5/5000 h/month       5m   NLP team',
-        'vision   1       default     research  gpu 8                        -                 -         -                         60m  -',
-        'solo     1       default     -         cpu 64                       -                 -         amd.com/gpu 0/100 h/week  60m  -',
-        'scratch  1       default     -         -                            -                 -         -                         60m  -',
+        'NAME     WEIGHT  NAMESPACES  COHORT    QUOTA                        USED              BORROWED  FAIR SHARE  BUDGET                    AGE  DESCRIPTION',
+        'nlp      2       ml          research  gpu 16, cpu 512, memory 2Ti  gpu 20, cpu 63.5  gpu 4     66.7%       4120.5/5000 h/month       5m   NLP team',
+        'vision   1       default     research  gpu 8                        -                 -         -           -                         60m  -',
+        'solo     1       default     -         cpu 64                       -                 -         -           amd.com/gpu 0/100 h/week  60m  -',
+        'scratch  1       default     -         -                            -                 -         -           -                         60m  -',
         '',
       ].join('\n'),
     );
@@ -557,6 +557,7 @@ describe('queues', () => {
         'Used:             nvidia.com/gpu 20, cpu 63500m, memory 0',
         'Borrowed:         nvidia.com/gpu 4, cpu 0, memory 0',
         'Available:        nvidia.com/gpu 4, cpu 448500m, memory 2Ti',
+        "Fair share:       66.7% of the fleet (its weight's part among the queues with work)",
         'Budget:           5000 nvidia.com/gpu-hours per month',
         'Budget used:      4120.5 h',
         'Budget left:      879.5 h',

@@ -92,20 +92,27 @@ export function inventoryServiceHandlers(
       // Another tenant's queue answers like a missing one.
       if (!canSeeQueue(caller, name)) throw notFound('queue', name);
       const queue = await inventory.getQueue(name);
-      const [ledger, budgets] = await Promise.all([
+      const [ledger, budgets, shares] = await Promise.all([
         queue.quota ? inventory.quotaLedger() : undefined,
         queue.budget ? inventory.budgetStandings([queue]) : undefined,
+        inventory.fairShares(await inventory.listQueues()),
       ]);
       return {
-        queue: queueToProto(queue, ledger && usageToProto(ledger, name), budgets?.get(name)),
+        queue: queueToProto(
+          queue,
+          ledger && usageToProto(ledger, name),
+          budgets?.get(name),
+          shares.get(name) ?? 0,
+        ),
       };
     }),
     listQueues: read('ListQueues', async (_req, caller) => {
       const all = await inventory.listQueues();
       const seen = all.filter((q) => canSeeQueue(caller, q.name));
-      const [ledger, budgets] = await Promise.all([
+      const [ledger, budgets, shares] = await Promise.all([
         all.some((q) => q.quota) ? inventory.quotaLedger(all) : undefined,
         seen.some((q) => q.budget) ? inventory.budgetStandings(seen) : undefined,
+        inventory.fairShares(all),
       ]);
       return {
         queues: seen.map((q) =>
@@ -113,6 +120,7 @@ export function inventoryServiceHandlers(
             q,
             ledger && q.quota ? usageToProto(ledger, q.name) : undefined,
             budgets?.get(q.name),
+            shares.get(q.name) ?? 0,
           ),
         ),
       };

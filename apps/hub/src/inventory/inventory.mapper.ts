@@ -244,8 +244,13 @@ export function clusterToProto(c: Cluster): wire.Cluster {
  * A queue on the wire; `usage` (quota figures) and `budget` (what it used of its budget) are
  * given for the answers that carry them, each only for a queue that has one.
  */
-export function queueToProto(q: Queue, usage?: QuotaUsage, budget?: BudgetStanding): wire.Queue {
-  const shown = queueUsageToProto(usage, budget);
+export function queueToProto(
+  q: Queue,
+  usage?: QuotaUsage,
+  budget?: BudgetStanding,
+  fairShare?: number,
+): wire.Queue {
+  const shown = queueUsageToProto(usage, budget, fairShare);
   return {
     name: q.name,
     description: q.description,
@@ -284,12 +289,16 @@ export function queueToProto(q: Queue, usage?: QuotaUsage, budget?: BudgetStandi
   };
 }
 
-/** QueueUsage: the quota's figures and the budget's, each zero when the queue has none. */
+/**
+ * QueueUsage: the quota's figures, the budget's and the fair share, each zero when the queue has
+ * none; absent when none was asked for (a queue just created or updated).
+ */
 function queueUsageToProto(
   quota: QuotaUsage | undefined,
   budget: BudgetStanding | undefined,
+  fairShare: number | undefined,
 ): wire.QueueUsage | undefined {
-  if (!quota && !budget) return undefined;
+  if (!quota && !budget && fairShare === undefined) return undefined;
   return {
     used: quota?.used ?? {},
     borrowed: quota?.borrowed ?? {},
@@ -297,7 +306,7 @@ function queueUsageToProto(
     budgetUsedHours: budget?.usedHours ?? 0,
     budgetLeftHours: budget?.leftHours ?? 0,
     ...(budget ? { budgetPeriodStart: budget.periodStart } : {}),
-    fairShare: 0,
+    fairShare: fairShare ?? 0,
   };
 }
 

@@ -114,6 +114,14 @@ export class InventoryRepository {
     return (result.raw as unknown[]).length > 0;
   }
 
+  /** The queues with gangs queued or admitted (reserved, dispatched or running). */
+  async queuesWithWork(): Promise<Set<string>> {
+    const rows = (await this.db.query(
+      `SELECT DISTINCT queue FROM jobs WHERE state IN ('Queued','Reserved','Dispatched','Running')`,
+    )) as { queue: string }[];
+    return new Set(rows.map((r) => r.queue));
+  }
+
   /** Live gangs (reserved, dispatched or running) on each of the clusters named. */
   async liveGangCounts(names: readonly string[]): Promise<Map<string, number>> {
     if (names.length === 0) return new Map();

@@ -1,3 +1,4 @@
+import { fairShares } from '../scheduling/fair-share';
 import { QuotaLedger } from '../scheduling/quota';
 import { queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
 import { budgetStanding, type BudgetStanding } from '../scheduling/budget';
@@ -233,6 +234,19 @@ export class InventoryService {
     return new QuotaLedger(
       all.flatMap((q) => (q.quota ? [queueQuotaOf(q.name, q.quota)] : [])),
       usageByQueue(reserved),
+    );
+  }
+
+  /** Each queue's fair share of the fleet now, 0 to 1 (see fairShares): 0 without work. */
+  async fairShares(queues: readonly Queue[]): Promise<Map<string, number>> {
+    const active = await this.repo.queuesWithWork();
+    return fairShares(
+      queues.map((q) => ({
+        name: q.name,
+        weight: q.weight,
+        ...(q.quota?.cohort ? { cohort: q.quota.cohort } : {}),
+      })),
+      active,
     );
   }
 

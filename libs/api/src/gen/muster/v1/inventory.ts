@@ -490,7 +490,11 @@ export interface QueueUsage {
   budgetPeriodStart?:
     | Date
     | undefined;
-  /** The queue's fair share (not filled yet: 0). */
+  /**
+   * The part of the fleet the queue is entitled to now, 0 to 1: its weight's part among the queues
+   * with gangs queued or admitted (cohorts first, by their members' weights), what fair share
+   * orders by; 0 when it has none.
+   */
   fairShare: number;
 }
 
