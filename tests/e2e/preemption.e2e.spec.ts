@@ -111,7 +111,7 @@ function spec(
   queue: string,
   members: number,
   gpus: number,
-  opts: { priority?: number; runFor: string; grace?: number },
+  opts: { priority?: number; priorityClass?: string; runFor: string; grace?: number },
 ): JobSpec {
   return {
     name,
@@ -125,6 +125,7 @@ function spec(
     resourceClaimTemplates: [],
     matchDeviceAttribute: '',
     evictionGraceSeconds: opts.grace ?? GRACE_S,
+    ...(opts.priorityClass ? { priorityClass: opts.priorityClass } : {}),
     podSets: [
       {
         name: 'workers',
@@ -226,6 +227,7 @@ beforeAll(async () => {
       MUSTER_HEARTBEAT_INTERVAL_MS: '500',
       MUSTER_CYCLE_PERIOD_MS: '300',
       MUSTER_RECONCILE_INTERVAL_MS: '1000',
+      MUSTER_PRIORITY_CLASSES: 'batch=0,urgent=10',
     },
     queues: [
       {
@@ -306,7 +308,11 @@ describe('preemption with notice', () => {
     }
     const fewest = Math.min(...[...byNode.values()].map((s) => s.size));
 
-    const high = await submit(spec('urgent', 'train', 1, 8, { priority: 10, runFor: '3s' }));
+    // Priority from an administrator's priority class (MUSTER_PRIORITY_CLASSES).
+    const high = await submit(
+      spec('urgent', 'train', 1, 8, { priorityClass: 'urgent', runFor: '3s' }),
+    );
+    expect((await job(high)).spec).toMatchObject({ priority: 10, priorityClass: 'urgent' });
     await eventually(
       'the urgent gang explained as preempting',
       async () => /preempting \d+ gang/.test((await api.jobs.explainJob({ jobId: high })).summary),

@@ -121,6 +121,26 @@ describe('JobsService.submit', () => {
     expect([err.code, err.field]).toEqual([ErrorCode.NotFound, 'spec.queue']);
   });
 
+  it('keeps jobs to the priority their queue allows, naming the field, and stores nothing', async () => {
+    await m.db.query(`UPDATE queues SET max_priority = 100 WHERE name = 'research'`);
+    const before = await count('SELECT count(*)::int AS n FROM jobs');
+    const err = await refusal(
+      service.submit(
+        submission('research', null, { priority: 101, priorityClass: 'urgent' }),
+        alice,
+      ),
+    );
+    expect([err.code, err.field, err.message]).toEqual([
+      ErrorCode.InvalidArgument,
+      'spec.priority',
+      'spec.priority: queue "research" allows priority at most 100 (got 101, priority class "urgent")',
+    ]);
+    expect(await count('SELECT count(*)::int AS n FROM jobs')).toBe(before);
+    const ok = await service.submit(submission('research', null, { priority: 100 }), alice);
+    expect(ok.job.priority).toBe(100);
+    await m.db.query(`UPDATE queues SET max_priority = NULL WHERE name = 'research'`);
+  });
+
   it('keeps jobs to the namespaces their queue allows', async () => {
     const err = await refusal(service.submit(submission('vision'), alice));
     expect([err.code, err.field]).toEqual([ErrorCode.InvalidArgument, 'spec.namespace']);

@@ -176,6 +176,30 @@ describe('runCli', () => {
     );
   });
 
+  it('sends --priority-class, or the Kueue label, and shows it in a dry run', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'muster-cli-spec-')), 'job.yaml');
+    writeFileSync(
+      file,
+      'apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: a\n  labels: {kueue.x-k8s.io/priority-class: low}\nspec: {template: {spec: {containers: [{name: c, image: i}]}}}\n',
+    );
+    const r = await run(['submit', '-f', file, '--dry-run']);
+    expect(r.stdout).toBe(
+      `${file}: Job → job "a" in queue default, 1 members\n  priority class: low\n  main × 1  (each no requests)\n`,
+    );
+    const json = JSON.parse(
+      (await run(['submit', '-f', file, '--dry-run', '-o', 'json', '--priority-class', 'high']))
+        .stdout,
+    );
+    // The hub sets the priority from the class; the CLI sends the default 0 (left out of JSON).
+    expect(json.priorityClass).toBe('high');
+    expect(json).not.toHaveProperty('priority');
+    expect(await run(['submit', '-f', file, '--dry-run', '--priority-class', 'High'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: ${file}: --priority-class: must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got "High")\n`,
+    });
+  });
+
   it('refuses --name for a file of several documents', async () => {
     const two = join(mkdtempSync(join(tmpdir(), 'muster-cli-spec-')), 'two.yaml');
     writeFileSync(two, 'kind: Job\n---\nkind: Job\n');
@@ -267,6 +291,18 @@ describe('queue quota flags', () => {
     expect(await refused(['queues', 'create', 'nlp', ...flags])).toBe(`error: ${message}\n`);
   });
 
+  it('has no --no-max-priority on create, and refuses a --max-priority out of int32', async () => {
+    expect(await refused(['queues', 'create', 'nlp', '--no-max-priority'])).toContain(
+      "error: unknown option '--no-max-priority'",
+    );
+    expect(await refused(['queues', 'create', 'nlp', '--max-priority', '2147483648'])).toContain(
+      "error: option '--max-priority <n>' argument '2147483648' is invalid. must be an integer from -2147483648 to 2147483647.\n",
+    );
+    expect(await refused(['queues', 'update', 'nlp', '--max-priority', 'high'])).toContain(
+      "error: option '--max-priority <n>' argument 'high' is invalid.",
+    );
+  });
+
   it('has no --no-quota on create', async () => {
     expect(await refused(['queues', 'create', 'nlp', '--no-quota'])).toContain(
       "error: unknown option '--no-quota'",
@@ -276,7 +312,7 @@ describe('queue quota flags', () => {
   it.each([
     [
       [],
-      'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit, --no-quota, --budget, --no-budget, --preempt-within-queue or --reclaim-within-cohort',
+      'nothing to change; give --description, --weight, --allowed-namespace, --max-priority, --no-max-priority, --quota, --cohort, --borrowing-limit, --lending-limit, --no-quota, --budget, --no-budget, --preempt-within-queue or --reclaim-within-cohort',
     ],
     [['--quota', 'gpu'], '--quota: "gpu" needs =QUANTITY'],
     [
@@ -298,6 +334,14 @@ describe('queue quota flags', () => {
     [
       ['--budget', 'gpu-hours=0/day'],
       '--budget: "0" is not a number of hours above 0 and at most 1000000000',
+    ],
+    [
+      ['--no-max-priority', '--max-priority', '10'],
+      '--no-max-priority removes the bound; it cannot go with --max-priority',
+    ],
+    [
+      ['--max-priority', '10', '--no-max-priority'],
+      '--no-max-priority removes the bound; it cannot go with --max-priority',
     ],
     [['--no-quota', '--quota', 'cpu=1'], '--no-quota removes the quota; it cannot go with --quota'],
     [['--quota', 'cpu=1', '--no-quota'], '--no-quota removes the quota; it cannot go with --quota'],
@@ -428,6 +472,15 @@ describe('queue quota flags', () => {
       expect(withBudget(parseBudgetFlags({ budget: false }))).not.toHaveProperty('budget');
       expect(withBudget(parseBudgetFlags({}, { noBudget: true }))).not.toHaveProperty('budget');
       expect(withBudget(parseBudgetFlags({})).budget).toEqual(current.budget);
+    });
+
+    it('keeps the max priority unless --max-priority replaces it or --no-max-priority removes it', () => {
+      const bounded: Queue = { ...current, maxPriority: 100 };
+      expect(update({ weight: 3 }, false, bounded).maxPriority).toBe(100);
+      expect(update({ maxPriority: -5 }, false, bounded).maxPriority).toBe(-5);
+      expect(update({ maxPriority: 0 }).maxPriority).toBe(0);
+      expect(update({ maxPriority: false }, false, bounded)).not.toHaveProperty('maxPriority');
+      expect(update({ weight: 3 })).not.toHaveProperty('maxPriority');
     });
 
     it('replaces the nominal quota, keeping the limits on resources it still names', () => {
@@ -582,6 +635,7 @@ class StandInInventory extends StandInHub {
         const queue = { ...req.queue!, createdAt: old.createdAt, usage: old.usage };
         if (!req.queue!.quota) delete queue.quota;
         if (!req.queue!.budget) delete queue.budget;
+        if (req.queue!.maxPriority === undefined) delete queue.maxPriority;
         this.queues.set(queue.name, queue);
         return { queue };
       }),
@@ -659,7 +713,7 @@ describe('queues with a quota, against a stand-in hub', () => {
 
     r = await muster('queues', 'list');
     expect(r.stdout.split('\n')[0]).toMatch(
-      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+BUDGET\s+AGE\s+DESCRIPTION$/,
+      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+FAIR SHARE\s+BUDGET\s+AGE\s+DESCRIPTION$/,
     );
     expect(r.stdout).toMatch(
       /\nnlp\s+3\s+default\s+research\s+gpu 32\s+gpu 20, cpu 63.5\s+gpu 4\s+/,
@@ -690,6 +744,24 @@ describe('queues with a quota, against a stand-in hub', () => {
     expect([r.code, r.stderr]).toEqual([3, 'error: queue "nope" not found\n']);
   });
 
+  it('creates with a max priority, shows it, keeps it on other changes, replaces and removes it', async () => {
+    let r = await muster('queues', 'create', 'urgent', '--max-priority', '1000');
+    expect(r).toEqual({ code: 0, stdout: 'queue urgent created\n', stderr: '' });
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.maxPriority).toBe(1000);
+    r = await muster('queues', 'get', 'urgent');
+    expect(r.stdout).toContain('Max priority:     1000\n');
+
+    hub.calls.splice(0);
+    expect((await muster('queues', 'update', 'urgent', '--weight', '2')).code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.maxPriority).toBe(1000);
+    expect((await muster('queues', 'update', 'urgent', '--max-priority', '-10')).code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.maxPriority).toBe(-10);
+    expect((await muster('queues', 'update', 'urgent', '--no-max-priority')).code).toBe(0);
+    expect((hub.calls.pop()![1] as { queue: Queue }).queue.maxPriority).toBeUndefined();
+    r = await muster('queues', 'get', 'urgent');
+    expect(r.stdout).toContain('Max priority:     - (not bounded)\n');
+  });
+
   it('creates with a budget, shows it, keeps it on other changes, replaces and removes it', async () => {
     let r = await muster('queues', 'create', 'budgeted', '--budget', 'gpu-hours=5000/month');
     expect(r).toEqual({ code: 0, stdout: 'queue budgeted created\n', stderr: '' });
@@ -709,7 +781,9 @@ describe('queues with a quota, against a stand-in hub', () => {
       fairShare: 0,
     };
     r = await muster('queues', 'list');
-    expect(r.stdout).toMatch(/\nbudgeted\s+1\s+default\s+-\s+-\s+-\s+-\s+4120\/5000 h\/month\s+/);
+    expect(r.stdout).toMatch(
+      /\nbudgeted\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+4120\/5000 h\/month\s+/,
+    );
     r = await muster('queues', 'get', 'budgeted');
     expect(r.stdout).toContain('Budget:           5000 nvidia.com/gpu-hours per month\n');
     expect(r.stdout).toContain('Budget used:      4120 h\n');

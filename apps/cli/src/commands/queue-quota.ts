@@ -33,6 +33,21 @@ export interface QueueSettingsFlags extends PreemptionFlags {
   description?: string;
   weight?: number;
   allowedNamespace?: string[];
+  /** --max-priority; false after --no-max-priority (update only): not bounded. */
+  maxPriority?: number | false;
+}
+
+/** Which of --max-priority and --no-max-priority were given: they set one value, as --quota and --no-quota do. */
+export interface MaxPriorityFlagsSeen {
+  maxPriority?: boolean;
+  noMaxPriority?: boolean;
+}
+
+/** Refuses --max-priority with --no-max-priority, in either order. */
+export function checkMaxPriorityFlags(seen: MaxPriorityFlagsSeen): void {
+  if (seen.maxPriority && seen.noMaxPriority) {
+    throw new UsageError('--no-max-priority removes the bound; it cannot go with --max-priority');
+  }
 }
 
 const EXAMPLE = 'nvidia.com/gpu=64,cpu=512';
@@ -233,6 +248,7 @@ export function changesQueue(
     flags.description !== undefined ||
     flags.weight !== undefined ||
     flags.allowedNamespace !== undefined ||
+    flags.maxPriority !== undefined ||
     flags.preemptWithinQueue !== undefined ||
     flags.reclaimWithinCohort !== undefined ||
     changesQuota(change) ||
@@ -242,7 +258,7 @@ export function changesQueue(
 
 /**
  * The queue UpdateQueue is sent (it replaces description, weight, allowed namespaces, quota,
- * budget and preemption): the hub's current queue with what the flags give replaced.
+ * budget, preemption and max priority): the hub's current queue with what the flags give replaced.
  * Output-only fields stay out.
  */
 export function queueUpdate(
@@ -254,6 +270,8 @@ export function queueUpdate(
   const quota = mergeQuota(current.quota, change, current.name);
   const budget = budgetChange === undefined ? current.budget : (budgetChange ?? undefined);
   const preemption = preemptionOf(flags, current.preemption);
+  const maxPriority =
+    flags.maxPriority === false ? undefined : (flags.maxPriority ?? current.maxPriority);
   return {
     name: current.name,
     description: flags.description ?? current.description,
@@ -262,5 +280,6 @@ export function queueUpdate(
     ...(quota !== undefined ? { quota } : {}),
     ...(budget !== undefined ? { budget } : {}),
     ...(preemption !== undefined ? { preemption } : {}),
+    ...(maxPriority !== undefined ? { maxPriority } : {}),
   };
 }

@@ -9,10 +9,12 @@ import { outputOption } from './cli-context';
 import { collect, integerFlag } from './flag-parsers';
 import {
   changesQueue,
+  checkMaxPriorityFlags,
   collectList,
   mergeQuota,
   parseQuotaFlags,
   queueUpdate,
+  type MaxPriorityFlagsSeen,
   type QueueSettingsFlags,
   type QuotaFlags,
   type QuotaFlagsSeen,
@@ -36,9 +38,12 @@ is spent, running gangs finish, new ones wait for the next period, and \`muster 
 Preemption (--preempt-within-queue, --reclaim-within-cohort) lets a waiting gang take the place
 of the fewest gangs of one cluster: the queue's own lower-priority gangs, or gangs of other
 queues of its cohort that hold quota it lent. Each victim gets an eviction notice and its grace
-period, then is deleted and requeued keeping its place (docs/preemption.md).`;
+period, then is deleted and requeued keeping its place (docs/preemption.md).
 
-/** The description, weight and namespace options, shared by create and update. */
+--max-priority bounds the priority the queue's jobs may ask for (with --priority or a priority
+class); the hub refuses a submit above it.`;
+
+/** The description, weight, namespace and max priority options, shared by create and update. */
 function addSettingsOptions(cmd: Command, namespaceHelp: string): Command {
   return cmd
     .option('--description <text>', 'what the queue is for')
@@ -47,7 +52,12 @@ function addSettingsOptions(cmd: Command, namespaceHelp: string): Command {
       'share of capacity relative to other queues (1-1000)',
       integerFlag(1, 1000),
     )
-    .option('--allowed-namespace <namespace>', namespaceHelp, collect);
+    .option('--allowed-namespace <namespace>', namespaceHelp, collect)
+    .option(
+      '--max-priority <n>',
+      "highest priority a job of the queue may have, its own or its priority class's (default: not bounded)",
+      integerFlag(-2_147_483_648),
+    );
 }
 
 /** The quota and budget options, shared by create and update. */
@@ -168,7 +178,8 @@ Examples:
   muster queues create research --description "NLP team" --weight 2 --allowed-namespace ml
   muster queues create nlp --quota nvidia.com/gpu=16 --cohort research --borrowing-limit nvidia.com/gpu=8
   muster queues create vision --quota nvidia.com/gpu=8,cpu=256 --cohort research --lending-limit nvidia.com/gpu=4
-  muster queues create nlp --budget gpu-hours=5000/month`,
+  muster queues create nlp --budget gpu-hours=5000/month
+  muster queues create urgent --max-priority 1000`,
     )
     .action(async (name: string, flags: CreateFlags, cmd: Command) => {
       const quota = mergeQuota(undefined, parseQuotaFlags(flags));
@@ -183,6 +194,9 @@ Examples:
                 description: flags.description ?? '',
                 weight: flags.weight ?? 0,
                 allowedNamespaces: flags.allowedNamespace ?? [],
+                ...(typeof flags.maxPriority === 'number'
+                  ? { maxPriority: flags.maxPriority }
+                  : {}),
                 ...(quota !== undefined ? { quota } : {}),
                 ...(budget ? { budget } : {}),
                 ...(preemption ? { preemption } : {}),
@@ -203,10 +217,11 @@ Examples:
   // given together, in either order, they are refused.
   const seen: QuotaFlagsSeen = {};
   const budgetSeen: BudgetFlagsSeen = {};
+  const maxPrioritySeen: MaxPriorityFlagsSeen = {};
   const update = queues
     .command('update')
     .description(
-      "change a queue's description, weight, namespaces, quota or budget (the rest stays)",
+      "change a queue's description, weight, namespaces, max priority, quota or budget (the rest stays)",
     )
     .argument('<name>', 'queue name');
   addSettingsOptions(
@@ -220,6 +235,9 @@ Examples:
     .option('--no-budget', 'remove the budget: device-hours are not limited')
     .on('option:budget', () => (budgetSeen.budget = true))
     .on('option:no-budget', () => (budgetSeen.noBudget = true))
+    .option('--no-max-priority', "remove the bound on its jobs' priority")
+    .on('option:max-priority', () => (maxPrioritySeen.maxPriority = true))
+    .on('option:no-max-priority', () => (maxPrioritySeen.noMaxPriority = true))
     .addOption(outputOption())
     .addHelpText(
       'after',
@@ -237,14 +255,17 @@ Examples:
   muster queues update scratch --no-quota
   muster queues update nlp --budget gpu-hours=8000/month
   muster queues update nlp --no-budget
+  muster queues update nlp --max-priority 1000
+  muster queues update nlp --no-max-priority
   muster queues update nlp --preempt-within-queue lower-priority --reclaim-within-cohort any`,
     )
     .action(async (name: string, flags: CreateFlags, cmd: Command) => {
       const change = parseQuotaFlags(flags, seen);
       const budget = parseBudgetFlags(flags, budgetSeen);
+      checkMaxPriorityFlags(maxPrioritySeen);
       if (!changesQueue(flags, change, budget)) {
         throw new UsageError(
-          'nothing to change; give --description, --weight, --allowed-namespace, --quota, --cohort, --borrowing-limit, --lending-limit, --no-quota, --budget, --no-budget, --preempt-within-queue or --reclaim-within-cohort',
+          'nothing to change; give --description, --weight, --allowed-namespace, --max-priority, --no-max-priority, --quota, --cohort, --borrowing-limit, --lending-limit, --no-quota, --budget, --no-budget, --preempt-within-queue or --reclaim-within-cohort',
         );
       }
       preemptionOf(flags); // a bad value is refused before the hub is asked

@@ -31,6 +31,7 @@ interface SubmitFlags {
   filename: string[];
   queue?: string;
   priority?: number;
+  priorityClass?: string;
   name?: string;
   onClusterLost?: string;
   maxRestarts?: number;
@@ -58,6 +59,10 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
       'priority within the queue; higher runs first',
       integerFlag(-2_147_483_648),
     )
+    .option(
+      '--priority-class <name>',
+      "one of the hub's priority classes; the job gets its priority (default: the kueue.x-k8s.io/priority-class label)",
+    )
     .option('--name <name>', 'job name (default: metadata.name)')
     .addOption(
       new Option('--on-cluster-lost <policy>', ON_CLUSTER_LOST_HELP).choices(
@@ -84,6 +89,9 @@ Examples:
 
   # Submit to a queue with a priority and follow it to the end
   muster submit -f train.yaml --queue research --priority 10 --wait
+
+  # Submit with one of the priority classes the hub defines
+  muster submit -f train.yaml --priority-class high
 
   # See what a JobSet becomes without submitting it
   muster submit -f jobset.yaml --dry-run -o yaml
@@ -129,6 +137,7 @@ function submissionOf(ctx: CliContext, flags: SubmitFlags): Submission {
   const overrides: SubmitOverrides = {};
   if (flags.queue !== undefined) overrides.queue = flags.queue;
   if (flags.priority !== undefined) overrides.priority = flags.priority;
+  if (flags.priorityClass !== undefined) overrides.priorityClass = flags.priorityClass;
   if (flags.name !== undefined) overrides.name = flags.name;
   if (flags.maxRestarts !== undefined) overrides.maxRestarts = flags.maxRestarts;
   const lost =
@@ -147,6 +156,8 @@ function printDryRun(ctx: CliContext, drafts: JobDraft[], format: OutputFormat):
       ctx.print(
         `${d.source}: ${d.kind} → job "${d.spec.name}" in queue ${d.spec.queue}, ${members} members\n`,
       );
+      if (d.spec.priorityClass !== undefined)
+        ctx.print(`  priority class: ${d.spec.priorityClass}\n`);
       const devices = jobDeviceConstraint(d.spec);
       if (devices) ctx.print(`  devices: ${devices}\n`);
       for (const ps of d.spec.podSets) {

@@ -57,7 +57,20 @@ describe('the completion tree', () => {
       ]),
     );
     expect(node('submit')!.flags).toEqual(
-      expect.arrayContaining(['-f', '--filename', '--wait', '--on-cluster-lost', '-o', '--output']),
+      expect.arrayContaining([
+        '-f',
+        '--filename',
+        '--wait',
+        '--on-cluster-lost',
+        '--priority-class',
+        '-o',
+        '--output',
+      ]),
+    );
+    expect(node('queues create')!.flags).toEqual(expect.arrayContaining(['--max-priority']));
+    expect(node('queues create')!.flags).not.toContain('--no-max-priority');
+    expect(node('queues update')!.flags).toEqual(
+      expect.arrayContaining(['--max-priority', '--no-max-priority']),
     );
     expect(node('get')!.choices['-o']).toEqual(['table', 'json', 'yaml']);
     expect(node('config view')!.choices['-o']).toEqual(['yaml', 'json']);

@@ -726,6 +726,151 @@ describe('eviction grace (muster.dev/eviction-grace-seconds)', () => {
   });
 });
 
+describe('priority class (kueue.x-k8s.io/priority-class, muster.dev/priority-class)', () => {
+  const LABEL = 'kueue.x-k8s.io/priority-class';
+  const ANNOTATION = 'muster.dev/priority-class';
+  const AT_LABEL = `metadata.labels["${LABEL}"]`;
+  const AT_ANNOTATION = `metadata.annotations["${ANNOTATION}"]`;
+  const workers = { name: 'workers', count: 2, template: podTemplate() };
+
+  /** A Job with the label on line 6 and, when given, the annotation on line 8. */
+  function classedJob(label: string, annotation?: string): Submission {
+    const text = [
+      'apiVersion: batch/v1',
+      'kind: Job',
+      'metadata:',
+      '  name: train',
+      '  labels:',
+      `    ${LABEL}: ${JSON.stringify(label)}`,
+      ...(annotation === undefined
+        ? []
+        : ['  annotations:', `    ${ANNOTATION}: ${JSON.stringify(annotation)}`]),
+      'spec: {template: {spec: {containers: [{name: c, image: i}]}}}',
+      '',
+    ].join('\n');
+    return draftsFromDocuments(parseManifestText('job.yaml', text));
+  }
+
+  function refusedText(label: string, annotation?: string): string {
+    try {
+      classedJob(label, annotation);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ManifestError);
+      return (err as ManifestError).message;
+    }
+    throw new Error('expected the manifest to be refused');
+  }
+
+  it("is sent from Kueue's label on a Job, traced to its line, and leaves the priority to the hub", () => {
+    const draft = classedJob('high').drafts[0]!;
+    expect(draft.spec.priorityClass).toBe('high');
+    expect(draft.spec.priority).toBe(0);
+    expect(draft.spec.labels).toEqual({});
+    expect(draft.origins.locate('spec.priority_class')).toBe(`${AT_LABEL}, line 6`);
+  });
+
+  it("is read from Muster's annotation, and from the label and annotation when they agree", () => {
+    const draft = convert(batchJob({}, { name: 'a', annotations: { [ANNOTATION]: 'low' } }));
+    expect(draft.spec.priorityClass).toBe('low');
+    expect(draft.origins.locate('spec.priority_class')).toBe(AT_ANNOTATION);
+    expect(classedJob('high', 'high').drafts[0]!.spec.priorityClass).toBe('high');
+  });
+
+  it('is read from the label of a JobSet', () => {
+    const draft = convert(
+      jobSet([replicatedJob('workers', 2, {})], { name: 'pretrain', labels: { [LABEL]: 'batch' } }),
+    );
+    expect(draft.spec.priorityClass).toBe('batch');
+  });
+
+  it("is read from a Gang's spec.priorityClass, or its label if they agree", () => {
+    const draft = convert(gang({ priorityClass: 'high', podSets: [workers] }), {}, 'gang.yaml');
+    expect(draft.spec.priorityClass).toBe('high');
+    expect(draft.origins.locate('spec.priority_class')).toBe('spec.priorityClass');
+    const labels = { [LABEL]: 'high' };
+    expect(
+      convert(
+        gang({ priorityClass: 'high', podSets: [workers] }, { name: 'g', labels }),
+        {},
+        'gang.yaml',
+      ).spec.priorityClass,
+    ).toBe('high');
+  });
+
+  it('is sent with a priority as written: the hub checks that they agree', () => {
+    const spec = convert(gang({ priority: 100, priorityClass: 'normal', podSets: [workers] })).spec;
+    expect([spec.priority, spec.priorityClass]).toEqual([100, 'normal']);
+  });
+
+  it('is left out when not written', () => {
+    expect(convert(batchJob()).spec).not.toHaveProperty('priorityClass');
+    expect(convert(gang({ podSets: [workers] }), {}, 'gang.yaml').spec).not.toHaveProperty(
+      'priorityClass',
+    );
+  });
+
+  it('takes --priority-class over the manifest, and refuses a bad one naming the flag', () => {
+    const draft = convert(batchJob({}, { name: 'a', labels: { [LABEL]: 'low' } }), {
+      priorityClass: 'high',
+    });
+    expect(draft.spec.priorityClass).toBe('high');
+    expect(draft.origins.locate('spec.priority_class')).toBe('--priority-class');
+    expect(failure(batchJob(), { priorityClass: 'High' })).toBe(
+      'job.yaml: --priority-class: must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got "High")',
+    );
+  });
+
+  it.each([
+    ['capitals', 'High'],
+    ['an underscore', 'very_high'],
+  ])('refuses a label with %s, naming it and its line', (_what, value) => {
+    expect(refusedText(value)).toBe(
+      `job.yaml: line 6: ${AT_LABEL}: must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got ${JSON.stringify(value)})`,
+    );
+  });
+
+  it('refuses an empty label, naming it and its line', () => {
+    expect(refusedText('')).toBe(`job.yaml: line 6: ${AT_LABEL}: must not be empty (got "")`);
+  });
+
+  it('refuses a bad annotation, and one contradicting the label, with its line', () => {
+    expect(refusedText('high', 'low')).toBe(
+      `job.yaml: line 8: ${AT_ANNOTATION}: "low" contradicts ${AT_LABEL} ("high"); keep one`,
+    );
+    expect(failure(batchJob({}, { name: 'a', annotations: { [ANNOTATION]: 'a b' } }))).toBe(
+      `job.yaml: ${AT_ANNOTATION}: must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got "a b")`,
+    );
+  });
+
+  it.each([
+    [
+      'a number',
+      gang({ priorityClass: 5, podSets: [workers] }),
+      'gang.yaml: spec.priorityClass: must be a string (got 5); quote it',
+    ],
+    [
+      'capitals',
+      gang({ priorityClass: 'High', podSets: [workers] }),
+      'gang.yaml: spec.priorityClass: must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit (got "High")',
+    ],
+    [
+      'the field and the label disagreeing',
+      gang(
+        { priorityClass: 'low', podSets: [workers] },
+        { name: 'g', labels: { [LABEL]: 'high' } },
+      ),
+      `gang.yaml: spec.priorityClass: "low" contradicts ${AT_LABEL} ("high"); keep one`,
+    ],
+    [
+      'a misspelt field',
+      gang({ priorityclass: 'high', podSets: [workers] }),
+      'gang.yaml: spec.priorityclass: unknown field; did you mean "priorityClass"?',
+    ],
+  ])('refuses %s on a Gang, naming the field', (_what, body, expected) => {
+    expect(failure(body, {}, 'gang.yaml')).toContain(expected);
+  });
+});
+
 describe('documents that are no supported kind', () => {
   it.each([
     [

@@ -40,6 +40,7 @@ export const DEFAULT_QUEUE = 'default';
 export interface SubmitOverrides {
   queue?: string;
   priority?: number;
+  priorityClass?: string;
   name?: string;
   onClusterLost?: OnClusterLost;
   maxRestarts?: number;
@@ -154,6 +155,8 @@ function applyOverrides(settings: JobSettings, overrides: SubmitOverrides): JobS
   if (overrides.queue !== undefined) out.queue = { value: overrides.queue, path: '--queue' };
   if (overrides.priority !== undefined)
     out.priority = { value: overrides.priority, path: '--priority' };
+  if (overrides.priorityClass !== undefined)
+    out.priorityClass = { value: overrides.priorityClass, path: '--priority-class' };
   if (overrides.onClusterLost !== undefined)
     out.onClusterLost = { value: overrides.onClusterLost, path: '--on-cluster-lost' };
   if (overrides.maxRestarts !== undefined)
@@ -184,6 +187,12 @@ function buildSpec(
     : DEFAULT_NAMESPACE;
   if (settings.namespace) origins.set('spec.namespace', pathOrigin(settings.namespace.path));
   if (settings.priority) origins.set('spec.priority', pathOrigin(settings.priority.path));
+  // The hub knows the classes and their values; here only the name's form is checked.
+  const priorityClass = settings.priorityClass
+    ? checked(reader, settings.priorityClass, dns1123SubdomainError)
+    : undefined;
+  if (settings.priorityClass)
+    origins.set('spec.priority_class', pathOrigin(settings.priorityClass.path));
   if (settings.onClusterLost)
     origins.set('spec.on_cluster_lost', pathOrigin(settings.onClusterLost.path));
   if (settings.maxRestarts) origins.set('spec.max_restarts', pathOrigin(settings.maxRestarts.path));
@@ -227,6 +236,7 @@ function buildSpec(
     matchDeviceAttribute,
     // Absent, not 0, when unset: the hub's default applies then.
     ...(grace ? { evictionGraceSeconds: grace.value } : {}),
+    ...(priorityClass !== undefined ? { priorityClass } : {}),
   };
 }
 

@@ -7,6 +7,7 @@
 //   spec:
 //     queue: research
 //     priority: 10                # higher runs first within the queue
+//     priorityClass: high         # or one of the hub's classes (MUSTER_PRIORITY_CLASSES)
 //     onClusterLost: wait         # or requeue
 //     namespace: default
 //     labels: {team: nlp}
@@ -26,13 +27,13 @@ import { readInlineClaimTemplates } from './claim-templates';
 import type { DocumentReader, YamlMap } from './document-reader';
 import { isMap } from './document-reader';
 import {
+  agree,
   DEFAULT_NAMESPACE,
   evictionGraceProblem,
   ON_CLUSTER_LOST_CHOICES,
   parseOnClusterLost,
   type JobSettings,
   type KindConversion,
-  type Located,
 } from './job-settings';
 import { kubernetesSettings, readObjectMeta } from './object-meta';
 import { childPath, describeValue } from './paths';
@@ -43,6 +44,7 @@ export const GANG_API_VERSION = 'muster.dev/v1';
 const SPEC_FIELDS = [
   'queue',
   'priority',
+  'priorityClass',
   'onClusterLost',
   'namespace',
   'labels',
@@ -69,6 +71,12 @@ export function convertGang(reader: DocumentReader, doc: YamlMap): KindConversio
     settings.priority = agree(reader, settings.priority, {
       value: priority,
       path: 'spec.priority',
+    });
+  const priorityClass = reader.string(spec, 'spec', 'priorityClass');
+  if (priorityClass !== undefined)
+    settings.priorityClass = agree(reader, settings.priorityClass, {
+      value: priorityClass,
+      path: 'spec.priorityClass',
     });
   const lost = reader.string(spec, 'spec', 'onClusterLost');
   if (lost !== undefined) {
@@ -162,21 +170,6 @@ function groupOf(reader: DocumentReader, entry: unknown, i: number): PodSetGroup
       'is required (a node label key such as cloud.provider.com/topology-rack)',
     );
   return { podSets, podSetsPath, level: topologyLevel(reader, levelPath, entry.level), levelPath };
-}
-
-/** The spec may repeat what metadata says (habit from Kubernetes), but must not contradict it. */
-function agree<T>(
-  reader: DocumentReader,
-  fromMetadata: Located<T> | undefined,
-  fromSpec: Located<T>,
-): Located<T> {
-  if (fromMetadata !== undefined && fromMetadata.value !== fromSpec.value) {
-    reader.fail(
-      fromSpec.path,
-      `${JSON.stringify(fromSpec.value)} contradicts ${fromMetadata.path} (${JSON.stringify(fromMetadata.value)}); keep one`,
-    );
-  }
-  return fromSpec;
 }
 
 function mergeLabels(

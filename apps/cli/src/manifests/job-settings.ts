@@ -2,6 +2,7 @@
 // place it was written so errors and hub refusals can point at it.
 import { OnClusterLost } from '@muster/api';
 import type { ClaimTemplate } from './claim-templates';
+import type { DocumentReader } from './document-reader';
 import type { PodSetGroupSource, PodSetSource } from './pod-sets';
 
 /** Kubernetes' default, for jobs and ResourceClaimTemplates that name no namespace. */
@@ -17,6 +18,8 @@ export interface JobSettings {
   name?: Located<string>;
   queue?: Located<string>;
   priority?: Located<number>;
+  /** A priority class the hub defines (JobSpec.priorityClass); the hub resolves its value. */
+  priorityClass?: Located<string>;
   onClusterLost?: Located<OnClusterLost>;
   maxRestarts?: Located<number>;
   namespace?: Located<string>;
@@ -39,6 +42,24 @@ export function evictionGraceProblem(value: unknown): string {
     value >= 0 &&
     value <= MAX_EVICTION_GRACE_SECONDS;
   return ok ? '' : `must be a whole number of seconds from 0 to ${MAX_EVICTION_GRACE_SECONDS}`;
+}
+
+/**
+ * A setting written twice (a Gang's spec repeating its metadata, a Kueue label and Muster's
+ * annotation) must not contradict itself; the second place is kept.
+ */
+export function agree<T>(
+  reader: DocumentReader,
+  first: Located<T> | undefined,
+  second: Located<T>,
+): Located<T> {
+  if (first !== undefined && first.value !== second.value) {
+    reader.fail(
+      second.path,
+      `${JSON.stringify(second.value)} contradicts ${first.path} (${JSON.stringify(first.value)}); keep one`,
+    );
+  }
+  return second;
 }
 
 export type ManifestKind = 'Job' | 'JobSet' | 'Gang';

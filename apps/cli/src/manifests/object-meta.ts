@@ -1,7 +1,8 @@
 // Kubernetes object metadata of a Job or JobSet, and what Muster reads from it: the name, the
-// namespace, labels, Kueue's queue label and Muster's own annotations.
+// namespace, labels, Kueue's queue and priority-class labels and Muster's own annotations.
 import type { DocumentReader, YamlMap } from './document-reader';
 import {
+  agree,
   evictionGraceProblem,
   parseOnClusterLost,
   ON_CLUSTER_LOST_CHOICES,
@@ -11,6 +12,9 @@ import { childPath } from './paths';
 
 export const KUEUE_QUEUE_LABEL = 'kueue.x-k8s.io/queue-name';
 export const PRIORITY_ANNOTATION = 'muster.dev/priority';
+/** Kueue's WorkloadPriorityClass label: Kueue's samples name their class with it. */
+export const KUEUE_PRIORITY_CLASS_LABEL = 'kueue.x-k8s.io/priority-class';
+export const PRIORITY_CLASS_ANNOTATION = 'muster.dev/priority-class';
 export const ON_CLUSTER_LOST_ANNOTATION = 'muster.dev/on-cluster-lost';
 export const MATCH_DEVICE_ATTRIBUTE_ANNOTATION = 'muster.dev/match-device-attribute';
 export const EVICTION_GRACE_ANNOTATION = 'muster.dev/eviction-grace-seconds';
@@ -68,6 +72,19 @@ export function kubernetesSettings(reader: DocumentReader, meta: ObjectMeta): Jo
     }
     settings.priority = { value, path };
   }
+  // Checked as a name in convert.ts, wherever it was written (flags too).
+  const classLabel = meta.labels[KUEUE_PRIORITY_CLASS_LABEL];
+  if (classLabel !== undefined)
+    settings.priorityClass = {
+      value: classLabel,
+      path: childPath(labelsPath, KUEUE_PRIORITY_CLASS_LABEL),
+    };
+  const classAnnotation = meta.annotations[PRIORITY_CLASS_ANNOTATION];
+  if (classAnnotation !== undefined)
+    settings.priorityClass = agree(reader, settings.priorityClass, {
+      value: classAnnotation,
+      path: childPath(annotationsPath, PRIORITY_CLASS_ANNOTATION),
+    });
   const lost = meta.annotations[ON_CLUSTER_LOST_ANNOTATION];
   if (lost !== undefined) {
     const path = childPath(annotationsPath, ON_CLUSTER_LOST_ANNOTATION);

@@ -29,11 +29,15 @@ export function renderJobTable(jobs: readonly Job[], now: Date): string {
 export function renderJobDetails(job: Job, now: Date): string {
   const spec = job.spec;
   const m = job.members;
+  const priorityClass: [string, string][] = spec?.priorityClass
+    ? [['Priority class', spec.priorityClass]]
+    : [];
   const fields: [string, string][] = [
     ['ID', job.id],
     ['Name', spec?.name ?? '-'],
     ['Queue', spec?.queue ?? '-'],
     ['Priority', String(spec?.priority ?? 0)],
+    ...priorityClass,
     ['State', `${stateName(job.state)}${job.reason ? ` (${job.reason})` : ''}`],
     ['Message', job.message || '-'],
     ['Cluster', job.cluster || '-'],

@@ -146,6 +146,7 @@ export function renderQueueDetails(q: Queue, now: Date): string {
     ['Description', q.description || '-'],
     ['Weight', String(q.weight)],
     ['Namespaces', allowedNamespaces(q)],
+    ['Max priority', q.maxPriority !== undefined ? String(q.maxPriority) : '- (not bounded)'],
     ['Quota', quota ? formatAmounts(quota.nominal) : '- (not limited)'],
     ['Cohort', inCohort ? quota.cohort : quota ? '- (neither lends nor borrows)' : '-'],
     ['Borrowing limit', limit(quota?.borrowingLimit, 'as much as the cohort lends')],

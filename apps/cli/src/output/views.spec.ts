@@ -342,6 +342,13 @@ describe('jobs', () => {
     );
   });
 
+  it('names the priority class after the priority, and only when the job has one', () => {
+    expect(renderJobDetails(job, now)).not.toContain('Priority class:');
+    expect(
+      renderJobDetails({ ...job, spec: { ...job.spec!, priorityClass: 'high' } }, now),
+    ).toContain('Priority:         5\nPriority class:   high\n');
+  });
+
   it('lists under each pod set the DRA claims its members make', () => {
     const spec = job.spec!;
     const withClaims: Job = {
@@ -550,6 +557,7 @@ describe('queues', () => {
         'Description:      NLP team',
         'Weight:           2',
         'Namespaces:       ml',
+        'Max priority:     - (not bounded)',
         'Quota:            nvidia.com/gpu 16, cpu 512, memory 2Ti',
         'Cohort:           research',
         'Borrowing limit:  nvidia.com/gpu 8',
@@ -568,6 +576,10 @@ describe('queues', () => {
         '',
       ].join('\n'),
     );
+    expect(renderQueueDetails({ ...nlp, maxPriority: 1000 }, now)).toContain(
+      'Namespaces:       ml\nMax priority:     1000\n',
+    );
+    expect(renderQueueDetails({ ...nlp, maxPriority: 0 }, now)).toContain('Max priority:     0\n');
     const lines = (q: Queue) =>
       renderQueueDetails(q, now)
         .split('\n')

@@ -71,6 +71,7 @@ describe('loadHubConfig', () => {
         allowedCapabilities: new Set(BASELINE_CAPABILITIES),
       },
       maxTemplateMetadataBytes: 65536,
+      priorityClasses: new Map(),
     });
   });
 
@@ -143,6 +144,15 @@ describe('loadHubConfig', () => {
       POD_POLICY_RULES.filter((r) => r !== 'no-host-path' && r !== 'no-host-ports'),
     );
     expect([...c.podPolicy.allowedCapabilities]).toEqual(['NET_ADMIN', 'SYS_TIME']);
+    expect(
+      loadHubConfig({ MUSTER_PRIORITY_CLASSES: ' low=0, high = 1000 ,urgent=-5' }).priorityClasses,
+    ).toEqual(
+      new Map([
+        ['low', 0],
+        ['high', 1000],
+        ['urgent', -5],
+      ]),
+    );
   });
 
   it.each([
@@ -158,6 +168,18 @@ describe('loadHubConfig', () => {
     [
       { MUSTER_POD_POLICY_DISABLE: 'no-host-path,no-seatbelts' },
       `MUSTER_POD_POLICY_DISABLE[1]: unknown pod policy rule "no-seatbelts"; rules: ${POD_POLICY_RULES.join(', ')}`,
+    ],
+    [
+      { MUSTER_PRIORITY_CLASSES: 'low=0,high' },
+      'MUSTER_PRIORITY_CLASSES[1]: "high" is not name=value',
+    ],
+    [
+      { MUSTER_PRIORITY_CLASSES: 'High=10' },
+      'MUSTER_PRIORITY_CLASSES[0]: priority class "High": must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
+    ],
+    [
+      { MUSTER_PRIORITY_CLASSES: 'high=1e12' },
+      'MUSTER_PRIORITY_CLASSES[0]: priority class "high": "1e12" is not a 32-bit integer',
     ],
     [
       { MUSTER_PLACEMENT_POLICY: 'random' },

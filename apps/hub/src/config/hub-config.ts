@@ -25,6 +25,18 @@ const namespaceError = (n: string) =>
   dns1123LabelError(n) ? `"${n}" is not a namespace name (a DNS-1123 label)` : undefined;
 
 /** Every variable the hub reads, by name: the doc, the default and the bounds. */
+/** A priority class as MUSTER_PRIORITY_CLASSES gives it: a DNS-1123 label, "=", a 32-bit integer. */
+function priorityClassError(item: string): string | undefined {
+  const m = /^([^=]+)=(.+)$/.exec(item);
+  if (!m) return `"${item}" is not name=value`;
+  const name = m[1]!.trim();
+  const value = Number(m[2]!.trim());
+  if (dns1123LabelError(name)) return `priority class "${name}": ${dns1123LabelError(name)}`;
+  if (!Number.isInteger(value) || Math.abs(value) > 2_147_483_647)
+    return `priority class "${name}": "${m[2]!.trim()}" is not a 32-bit integer`;
+  return undefined;
+}
+
 export const hubSettings = z.object({
   MUSTER_GRPC_ADDR: z.string().default('127.0.0.1:50051').describe('gRPC listen address.'),
   MUSTER_HTTP_PORT: integer(0, 65535)
@@ -106,6 +118,11 @@ export const hubSettings = z.object({
   )
     .default([])
     .describe('Pod template policy rules to turn off (comma list).'),
+  MUSTER_PRIORITY_CLASSES: list(priorityClassError)
+    .default([])
+    .describe(
+      "Priority classes jobs may name, as name=value (comma list, e.g. low=0,normal=100,high=1000); a job's priority is its class's value.",
+    ),
   MUSTER_POD_POLICY_ALLOWED_CAPABILITIES: list()
     .optional()
     .describe(
@@ -320,6 +337,8 @@ export interface HubConfig {
   agentMessageBurst: HubSettings['MUSTER_AGENT_MESSAGE_BURST'];
   /** From MUSTER_POD_POLICY_DISABLE and MUSTER_POD_POLICY_ALLOWED_CAPABILITIES. */
   podPolicy: PodPolicy;
+  /** Priority class name → priority (MUSTER_PRIORITY_CLASSES). */
+  priorityClasses: ReadonlyMap<string, number>;
   maxTemplateMetadataBytes: HubSettings['MUSTER_MAX_TEMPLATE_METADATA_BYTES'];
 }
 
@@ -454,6 +473,12 @@ function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
     agentMessagesPerSecond: s.MUSTER_AGENT_MESSAGES_PER_SECOND,
     agentMessageBurst: s.MUSTER_AGENT_MESSAGE_BURST,
     podPolicy: podPolicyOf(s.MUSTER_POD_POLICY_DISABLE, s.MUSTER_POD_POLICY_ALLOWED_CAPABILITIES),
+    priorityClasses: new Map(
+      s.MUSTER_PRIORITY_CLASSES.map((item) => {
+        const [name, value] = item.split('=') as [string, string];
+        return [name.trim(), Number(value.trim())];
+      }),
+    ),
     maxTemplateMetadataBytes: s.MUSTER_MAX_TEMPLATE_METADATA_BYTES,
   };
 }

@@ -140,6 +140,8 @@ export interface QueueSettings {
   budget?: QueueBudgetSpec | null;
   /** What its waiting gangs may preempt; absent (NULL in the table): nothing. */
   preemption?: QueuePreemptionSpec | null;
+  /** The highest priority its jobs may have; absent (NULL in the table): not bounded. */
+  maxPriority?: number | null;
 }
 
 /** What a queue's waiting gangs may preempt (see scheduling/preemption). */

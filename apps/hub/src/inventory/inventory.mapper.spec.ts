@@ -105,6 +105,7 @@ describe('queueToDomain and reasonToDomain', () => {
       quota: null,
       budget: null,
       preemption: null,
+      maxPriority: null,
     });
   });
 

@@ -277,6 +277,7 @@ export function queueToProto(
           },
         }
       : {}),
+    ...(q.maxPriority != null ? { maxPriority: q.maxPriority } : {}),
     ...(q.preemption
       ? {
           preemption: {
@@ -430,6 +431,7 @@ export function queueToDomain(field: string, q: wire.Queue | undefined): QueueSe
     quota: quotaToDomain(`${field}.quota`, q.quota),
     budget: budgetToDomain(`${field}.budget`, q.budget),
     preemption: preemptionToDomain(`${field}.preemption`, q.preemption),
+    maxPriority: q.maxPriority ?? null,
   };
 }
 

@@ -53,8 +53,8 @@ export class InventoryRepository {
   /** Inserts the queue; false when one with that name exists. */
   async insertQueue(queue: Queue): Promise<boolean> {
     const rows: unknown[] = await this.db.query(
-      `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at, quota, budget, preemption)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (name) DO NOTHING RETURNING name`,
+      `INSERT INTO queues (name, description, weight, allowed_namespaces, created_at, updated_at, quota, budget, preemption, max_priority)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (name) DO NOTHING RETURNING name`,
       [
         queue.name,
         queue.description,
@@ -65,6 +65,7 @@ export class InventoryRepository {
         queue.quota ? JSON.stringify(queue.quota) : null,
         queue.budget ? JSON.stringify(queue.budget) : null,
         queue.preemption ? JSON.stringify(queue.preemption) : null,
+        queue.maxPriority ?? null,
       ],
     );
     return rows.length > 0;

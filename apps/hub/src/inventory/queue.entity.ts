@@ -24,6 +24,9 @@ export class QueueEntity implements Queue {
   @Column({ type: 'jsonb', nullable: true })
   preemption!: QueuePreemptionSpec | null;
 
+  @Column({ name: 'max_priority', type: 'int', nullable: true })
+  maxPriority!: number | null;
+
   @Column({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

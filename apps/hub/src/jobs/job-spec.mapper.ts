@@ -31,6 +31,8 @@ export interface SpecLimits {
   podPolicy?: PodPolicy;
   /** Labels plus annotations of one pod template, in bytes. */
   maxTemplateMetadataBytes?: number;
+  /** Priority class name → priority (MUSTER_PRIORITY_CLASSES); unset: none defined. */
+  priorityClasses?: ReadonlyMap<string, number>;
 }
 
 /** Longest client request id accepted. */
@@ -48,7 +50,7 @@ export function jobSpecToDomain(spec: wire.JobSpec | undefined, limits: SpecLimi
   return {
     name: spec.name,
     queue: spec.queue,
-    priority: spec.priority,
+    ...priorityToDomain(spec, limits.priorityClasses ?? new Map()),
     onClusterLost: onClusterLostToDomain(spec.onClusterLost),
     labels: labelsToDomain('spec.labels', spec.labels),
     namespace,
@@ -64,6 +66,32 @@ export function jobSpecToDomain(spec: wire.JobSpec | undefined, limits: SpecLimi
         }
       : {}),
   };
+}
+
+/**
+ * The job's priority: its priority class's value when it names one (a class the administrator
+ * defined; a different non-zero `priority` beside it is a contradiction), else `priority`.
+ */
+function priorityToDomain(
+  spec: wire.JobSpec,
+  classes: ReadonlyMap<string, number>,
+): { priority: number; priorityClass?: string } {
+  const name = spec.priorityClass ?? '';
+  if (name === '') return { priority: spec.priority };
+  const value = classes.get(name);
+  if (value === undefined)
+    throw invalidArgument(
+      'spec.priority_class',
+      classes.size > 0
+        ? `"${name}" is not a priority class (the hub defines ${[...classes.keys()].sort().join(', ')})`
+        : `"${name}" is not a priority class (the hub defines none: MUSTER_PRIORITY_CLASSES)`,
+    );
+  if (spec.priority !== 0 && spec.priority !== value)
+    throw invalidArgument(
+      'spec.priority',
+      `is ${spec.priority}, but priority class "${name}" is ${value}; give one or the other`,
+    );
+  return { priority: value, priorityClass: name };
 }
 
 /** Longest notice an eviction may give (a day: a drain must end). */

@@ -86,6 +86,8 @@ export interface JobSpec {
   maxRestarts?: number;
   /** Seconds between an eviction notice and the deletion; absent: the hub's default. */
   evictionGraceSeconds?: number;
+  /** The priority class the job named (its priority is the class's value); absent: none. */
+  priorityClass?: string;
 }
 
 export interface MemberCounts {
@@ -147,6 +149,8 @@ export interface Job {
   maxRestarts: number;
   /** Seconds of notice before an eviction deletes the gang; null: the hub's default. */
   evictionGraceSeconds: number | null;
+  /** The priority class it named; null: none. */
+  priorityClass: string | null;
   /** Restarts used so far. */
   restarts: number;
   state: JobStateName;

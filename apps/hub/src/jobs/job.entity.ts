@@ -72,6 +72,9 @@ export class JobEntity implements Job {
   @Column({ name: 'eviction_grace_seconds', type: 'int', nullable: true })
   evictionGraceSeconds!: number | null;
 
+  @Column({ name: 'priority_class', type: 'text', nullable: true })
+  priorityClass!: string | null;
+
   /** Restarts used so far. */
   @Column({ type: 'int', default: 0 })
   restarts!: number;

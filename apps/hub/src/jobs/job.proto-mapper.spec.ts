@@ -1,4 +1,4 @@
-import { JobState, OnClusterLost, TopologyMode } from '@muster/api';
+import { JobSpec, JobState, OnClusterLost, TopologyMode } from '@muster/api';
 import { MusterError } from '../common/errors';
 import type { Job } from './job.domain';
 import {
@@ -10,6 +10,7 @@ import {
   pageTokenToProto,
   queueFilterToDomain,
 } from './job.proto-mapper';
+import { jobSpecToDomain } from './job-spec.mapper';
 
 function fieldOf(fn: () => unknown): string | undefined {
   try {
@@ -112,6 +113,7 @@ describe('jobToProto', () => {
       },
       maxRestarts: 2,
       evictionGraceSeconds: 120,
+      priorityClass: 'high',
       restarts: 1,
       state: 'Running',
       reason: 'AllRunning',
@@ -131,6 +133,7 @@ describe('jobToProto', () => {
         onClusterLost: OnClusterLost.ON_CLUSTER_LOST_REQUEUE,
         maxRestarts: 2,
         evictionGraceSeconds: 120,
+        priorityClass: 'high',
         podSets: [
           {
             podTemplateJson: '{"spec":{"containers":[]}}',
@@ -139,5 +142,63 @@ describe('jobToProto', () => {
         ],
       },
     });
+  });
+});
+
+describe('priority classes', () => {
+  const wire = (over: Partial<JobSpec>) =>
+    JobSpec.fromPartial({
+      name: 'train',
+      queue: 'research',
+      podSets: [
+        {
+          name: 'w',
+          count: 1,
+          podTemplateJson: JSON.stringify({ spec: { containers: [{ name: 'c', image: 'i' }] } }),
+        },
+      ],
+      ...over,
+    });
+  const limits = {
+    maxPodSetsPerGang: 16,
+    maxMembersPerGang: 100,
+    priorityClasses: new Map([
+      ['low', 0],
+      ['high', 1000],
+    ]),
+  };
+
+  it("gives a job its class's priority, and keeps the name", () => {
+    expect(jobSpecToDomain(wire({ priorityClass: 'high' }), limits)).toMatchObject({
+      priority: 1000,
+      priorityClass: 'high',
+    });
+    // The same value given twice is no contradiction; a job without a class keeps its own.
+    expect(jobSpecToDomain(wire({ priorityClass: 'high', priority: 1000 }), limits).priority).toBe(
+      1000,
+    );
+    expect(jobSpecToDomain(wire({ priority: 7 }), limits)).toMatchObject({ priority: 7 });
+    expect(jobSpecToDomain(wire({ priority: 7 }), limits)).not.toHaveProperty('priorityClass');
+  });
+
+  it.each<
+    [Partial<JobSpec>, typeof limits | Omit<typeof limits, 'priorityClasses'>, string, RegExp]
+  >([
+    [{ priorityClass: 'urgent' }, limits, 'spec.priority_class', /the hub defines high, low/],
+    [
+      { priorityClass: 'urgent' },
+      { maxPodSetsPerGang: 16, maxMembersPerGang: 100 },
+      'spec.priority_class',
+      /defines none: MUSTER_PRIORITY_CLASSES/,
+    ],
+    [
+      { priorityClass: 'high', priority: 5 },
+      limits,
+      'spec.priority',
+      /priority class "high" is 1000/,
+    ],
+  ])('refuses %j naming the field', (over, l, field, message) => {
+    expect(fieldOf(() => jobSpecToDomain(wire(over), l))).toBe(field);
+    expect(() => jobSpecToDomain(wire(over), l)).toThrow(message);
   });
 });

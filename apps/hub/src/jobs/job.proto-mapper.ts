@@ -155,6 +155,7 @@ export function jobSpecToProto(job: Job): wire.JobSpec {
     ...(job.evictionGraceSeconds !== null
       ? { evictionGraceSeconds: job.evictionGraceSeconds }
       : {}),
+    ...(job.priorityClass ? { priorityClass: job.priorityClass } : {}),
     podSets: job.gang.podSets.map((ps) => ({
       name: ps.name,
       count: ps.count,

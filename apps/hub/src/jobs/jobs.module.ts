@@ -21,6 +21,7 @@ import { SPEC_LIMITS } from './job-spec.mapper';
       maxMembersPerGang: c.maxMembersPerGang,
       podPolicy: c.podPolicy,
       maxTemplateMetadataBytes: c.maxTemplateMetadataBytes,
+      priorityClasses: c.priorityClasses,
     })),
   ],
   exports: [JobsService, SPEC_LIMITS],

@@ -93,7 +93,7 @@ export class JobsRepository {
     // priority) must not shift with a replica's clock offset. clock_timestamp(), not now(): the
     // rows of one batch keep the order they arrived in. A NULL client request id never
     // conflicts; a request id twice in one batch stores the first.
-    const columns = 18;
+    const columns = 19;
     const params: unknown[] = [];
     const rows = items.map(({ job }, r) => {
       params.push(
@@ -115,13 +115,14 @@ export class JobsRepository {
         JSON.stringify(job.members),
         job.maxRestarts,
         job.evictionGraceSeconds,
+        job.priorityClass,
       );
       const p = (i: number) => `$${r * columns + i}`;
       return `(${Array.from({ length: columns }, (_, i) => p(i + 1)).join(',')}, clock_timestamp(), clock_timestamp())`;
     });
     const inserted = (await tx.query(
       `INSERT INTO jobs (id, client_request_id, spec_hash, name, queue, priority, on_cluster_lost, namespace,
-         labels, gang, state, reason, message, cluster, dispatch_generation, members, max_restarts, eviction_grace_seconds, created_at, updated_at)
+         labels, gang, state, reason, message, cluster, dispatch_generation, members, max_restarts, eviction_grace_seconds, priority_class, created_at, updated_at)
        VALUES ${rows.join(',\n')}
        ON CONFLICT (client_request_id) DO NOTHING RETURNING id, created_at, updated_at`,
       params,

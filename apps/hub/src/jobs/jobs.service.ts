@@ -112,6 +112,11 @@ export class JobsService {
         `queue "${queue.name}" may only target namespaces ${allowed.join(', ')}`,
       );
     }
+    if (queue.maxPriority != null && spec.priority > queue.maxPriority)
+      throw invalidArgument(
+        'spec.priority',
+        `queue "${queue.name}" allows priority at most ${queue.maxPriority} (got ${spec.priority}${spec.priorityClass ? `, priority class "${spec.priorityClass}"` : ''})`,
+      );
     await this.checkDeviceClasses(spec);
     const specHash = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
     const total = spec.gang.podSets.reduce((n, ps) => n + ps.count, 0);
@@ -128,6 +133,7 @@ export class JobsService {
       gang: spec.gang,
       maxRestarts: spec.maxRestarts ?? 0,
       evictionGraceSeconds: spec.evictionGraceSeconds ?? null,
+      priorityClass: spec.priorityClass ?? null,
       restarts: 0,
       state: 'Queued',
       reason: 'Submitted',

@@ -396,6 +396,13 @@ export interface Queue {
   preemption?:
     | QueuePreemption
     | undefined;
+  /**
+   * The highest priority a job of the queue may have (its own or its priority class's); a job
+   * above it is refused at submit. Absent: not bounded.
+   */
+  maxPriority?:
+    | number
+    | undefined;
   /** How many device-hours the queue's gangs may use per period. Absent: no budget. */
   budget?: QueueBudget | undefined;
 }
@@ -523,8 +530,8 @@ export interface CreateQueueResponse {
 
 export interface UpdateQueueRequest {
   /**
-   * Replaces description, weight, allowed_namespaces, quota and budget of the queue with this
-   * name.
+   * Replaces description, weight, allowed_namespaces, quota, budget, preemption and max_priority
+   * of the queue with this name (a field left out is removed).
    */
   queue?: Queue | undefined;
 }
@@ -3779,6 +3786,7 @@ function createBaseQueue(): Queue {
     quota: undefined,
     usage: undefined,
     preemption: undefined,
+    maxPriority: undefined,
     budget: undefined,
   };
 }
@@ -3811,6 +3819,9 @@ export const Queue: MessageFns<Queue> = {
     }
     if (message.preemption !== undefined) {
       QueuePreemption.encode(message.preemption, writer.uint32(74).fork()).join();
+    }
+    if (message.maxPriority !== undefined) {
+      writer.uint32(88).int32(message.maxPriority);
     }
     if (message.budget !== undefined) {
       QueueBudget.encode(message.budget, writer.uint32(82).fork()).join();
@@ -3903,6 +3914,14 @@ export const Queue: MessageFns<Queue> = {
             message.preemption = QueuePreemption.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.maxPriority = reader.int32();
+            continue;
+          }
           case 10: {
             if (tag !== 82) {
               break;
@@ -3946,6 +3965,11 @@ export const Queue: MessageFns<Queue> = {
       quota: isSet(object.quota) ? QueueQuota.fromJSON(object.quota) : undefined,
       usage: isSet(object.usage) ? QueueUsage.fromJSON(object.usage) : undefined,
       preemption: isSet(object.preemption) ? QueuePreemption.fromJSON(object.preemption) : undefined,
+      maxPriority: isSet(object.maxPriority)
+        ? globalThis.Number(object.maxPriority)
+        : isSet(object.max_priority)
+        ? globalThis.Number(object.max_priority)
+        : undefined,
       budget: isSet(object.budget) ? QueueBudget.fromJSON(object.budget) : undefined,
     };
   },
@@ -3979,6 +4003,9 @@ export const Queue: MessageFns<Queue> = {
     if (message.preemption !== undefined) {
       obj.preemption = QueuePreemption.toJSON(message.preemption);
     }
+    if (message.maxPriority !== undefined) {
+      obj.maxPriority = Math.round(message.maxPriority);
+    }
     if (message.budget !== undefined) {
       obj.budget = QueueBudget.toJSON(message.budget);
     }
@@ -4005,6 +4032,7 @@ export const Queue: MessageFns<Queue> = {
     message.preemption = (object.preemption !== undefined && object.preemption !== null)
       ? QueuePreemption.fromPartial(object.preemption)
       : undefined;
+    message.maxPriority = object.maxPriority ?? undefined;
     message.budget = (object.budget !== undefined && object.budget !== null)
       ? QueueBudget.fromPartial(object.budget)
       : undefined;

@@ -122,7 +122,10 @@ export interface JobSpec {
   name: string;
   /** Queue to submit to; must exist. */
   queue: string;
-  /** Higher runs first within a queue. Default 0. */
+  /**
+   * Higher runs first within a queue, and may preempt lower where the queue allows it. Default 0,
+   * or the value of `priority_class`; at most the queue's `max_priority`.
+   */
   priority: number;
   /** Default ON_CLUSTER_LOST_WAIT. */
   onClusterLost: OnClusterLost;
@@ -151,7 +154,15 @@ export interface JobSpec {
    * muster.dev/eviction-notice and an Event) and their deletion: time to checkpoint. 0 to 86400;
    * absent: the hub's default (MUSTER_EVICTION_GRACE_S). A drain gives the notice it names.
    */
-  evictionGraceSeconds?: number | undefined;
+  evictionGraceSeconds?:
+    | number
+    | undefined;
+  /**
+   * One of the priority classes the administrator defines (MUSTER_PRIORITY_CLASSES, e.g.
+   * "low=0,normal=100,high=1000"): the job's priority is its value. Empty: `priority` as given.
+   * Kueue's label kueue.x-k8s.io/priority-class names it on a manifest.
+   */
+  priorityClass?: string | undefined;
 }
 
 export interface JobSpec_LabelsEntry {
@@ -558,6 +569,7 @@ function createBaseJobSpec(): JobSpec {
     resourceClaimTemplates: [],
     matchDeviceAttribute: "",
     evictionGraceSeconds: undefined,
+    priorityClass: undefined,
   };
 }
 
@@ -598,6 +610,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     }
     if (message.evictionGraceSeconds !== undefined) {
       writer.uint32(96).int32(message.evictionGraceSeconds);
+    }
+    if (message.priorityClass !== undefined) {
+      writer.uint32(106).string(message.priorityClass);
     }
     return writer;
   },
@@ -714,6 +729,14 @@ export const JobSpec: MessageFns<JobSpec> = {
             message.evictionGraceSeconds = reader.int32();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.priorityClass = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -781,6 +804,11 @@ export const JobSpec: MessageFns<JobSpec> = {
         : isSet(object.eviction_grace_seconds)
         ? globalThis.Number(object.eviction_grace_seconds)
         : undefined,
+      priorityClass: isSet(object.priorityClass)
+        ? globalThis.String(object.priorityClass)
+        : isSet(object.priority_class)
+        ? globalThis.String(object.priority_class)
+        : undefined,
     };
   },
 
@@ -828,6 +856,9 @@ export const JobSpec: MessageFns<JobSpec> = {
     if (message.evictionGraceSeconds !== undefined) {
       obj.evictionGraceSeconds = Math.round(message.evictionGraceSeconds);
     }
+    if (message.priorityClass !== undefined) {
+      obj.priorityClass = message.priorityClass;
+    }
     return obj;
   },
 
@@ -857,6 +888,7 @@ export const JobSpec: MessageFns<JobSpec> = {
       [];
     message.matchDeviceAttribute = object.matchDeviceAttribute ?? "";
     message.evictionGraceSeconds = object.evictionGraceSeconds ?? undefined;
+    message.priorityClass = object.priorityClass ?? undefined;
     return message;
   },
 };
