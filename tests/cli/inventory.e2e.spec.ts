@@ -200,10 +200,13 @@ describe('queues', () => {
 
     r = await cli.run(['queues', 'list']);
     expect(r.stdout).toMatch(
-      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+BUDGET\s+AGE\s+DESCRIPTION\n/,
+      /^NAME\s+WEIGHT\s+NAMESPACES\s+COHORT\s+QUOTA\s+USED\s+BORROWED\s+FAIR SHARE\s+BUDGET\s+AGE\s+DESCRIPTION\n/,
     );
-    expect(r.stdout).toMatch(/\nresearch\s+2\s+default,ml\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+NLP team\n/);
-    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
+    // No gang queued or running: no fair share yet.
+    expect(r.stdout).toMatch(
+      /\nresearch\s+2\s+default,ml\s+-\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+NLP team\n/,
+    );
+    expect(r.stdout).toMatch(/\nscratch\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
 
     r = await cli.run(['queues', 'get', 'research', '-o', 'json']);
     expect(JSON.parse(r.stdout)).toMatchObject({
@@ -288,7 +291,7 @@ describe('queues', () => {
     expect(r.stdout).toContain(`Period start:     ${monthStart.toISOString()}\n`);
     r = await cli.run(['queues', 'list']);
     expect(r.stdout).toMatch(
-      /\ngpus\s+1\s+default\s+-\s+-\s+-\s+-\s+0\/5000 h\/month\s+\d+s\s+-\n/,
+      /\ngpus\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+0\/5000 h\/month\s+\d+s\s+-\n/,
     );
 
     r = await cli.run(['queues', 'update', 'gpus', '--budget', 'amd.com/gpu-hours=100/week']);
@@ -303,9 +306,10 @@ describe('queues', () => {
     expect([r.code, r.stderr]).toEqual([0, '']);
     r = await cli.run(['queues', 'get', 'gpus', '-o', 'json']);
     expect(JSON.parse(r.stdout).budget).toBeUndefined();
-    expect(JSON.parse(r.stdout).usage).toBeUndefined();
+    // No budget figures are left (and no fair share: nothing is queued).
+    expect(JSON.parse(r.stdout).usage ?? {}).toEqual({});
     r = await cli.run(['queues', 'list']);
-    expect(r.stdout).toMatch(/\ngpus\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
+    expect(r.stdout).toMatch(/\ngpus\s+1\s+default\s+-\s+-\s+-\s+-\s+-\s+-\s+\d+s\s+-\n/);
 
     r = await cli.run(['queues', 'create', 'bad', '--budget', 'gpu-hours=5000/year']);
     expect([r.code, r.stderr]).toEqual([

@@ -125,8 +125,9 @@ export interface CyclePlan {
  * One cycle's decision:
  *  1. capacity: each ready cluster's reported free capacity minus what its report does not
  *     reflect yet;
- *  2. order: the queued gangs in fair order, each as placement sees it;
- *  3. place: all of them against the capacity, one after another, each deducting its own;
+ *  2. order: each queued gang as placement sees it, prepared for placement;
+ *  3. place: in fair order (fair-share.ts), each held by its budget, its quota or fair share,
+ *     or placed against the capacity, deducting its own; only what is placed is charged;
  *  4. verdicts: a reservation per placed gang, a changed explanation per gang left queued;
  *  5. preempt: a few gangs left waiting whose queues allow it choose victims in one cluster
  *     (see cycle-preemption), given notice in the same commit.
