@@ -85,6 +85,7 @@ export function planPreemptions(input: PreemptionInput): PreemptionPlan {
         )
       : undefined;
   let holders = input.reservations.flatMap((r) => holderOf(r, input.parsed));
+  const reservationOf = new Map(input.reservations.map((r) => [r.jobId, r]));
   let clusters = [...input.clusters];
   let chosen = 0;
   for (const { q, gang } of preemptors) {
@@ -125,7 +126,7 @@ export function planPreemptions(input: PreemptionInput): PreemptionPlan {
       .filter(Boolean)
       .join('; ');
     for (const v of choice.victims) {
-      const row = input.reservations.find((r) => r.jobId === v.jobId)!;
+      const row = reservationOf.get(v.jobId)!;
       evictions.push({
         jobId: v.jobId,
         fencingToken: v.fencingToken,

@@ -206,7 +206,8 @@ export function planCycle(
   const yielded = new Set<string>();
   const decisions = new Map<string, GangDecision>();
   let unplaced = 0;
-  const roomy = largestCluster(clusters);
+  // Summed over every node, so only once a gang is unfit (most cycles place or hold them all).
+  let roomy: Record<string, bigint> | undefined;
   let starved = '';
   const ordered = fairlyOrdered(views, snapshot, usage, ({ q, view }, request, yields) => {
     if (!view.ok) return 'held';
@@ -238,6 +239,7 @@ export function planCycle(
     unplaced++;
     // Only a gang that waits for room, and some cluster could hold when empty, holds the others
     // back; one its selectors, taints or exclusions keep out must not.
+    roomy ??= largestCluster(clusters);
     if (!fitsWithin(request, roomy) || !waitsForRoom(decision, q)) return 'held';
     starved ||= q.queue;
     return 'unfit';
