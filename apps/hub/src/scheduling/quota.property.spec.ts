@@ -4,14 +4,16 @@
  * available. What a queue may take is, by the oracle, the most it can add without breaking a
  * limit, found by bisection over the limits themselves. Fixed seed, so a run is repeatable.
  *
- * The limits, per resource r and queue q naming r (N nominal, U used, B borrowing limit, L lending
- * limit; lendable = min(L, N), or N without L; guaranteed G = N - lendable):
- *   - a queue without cohort: U <= N;
- *   - a queue in a cohort with B: U <= N + B, and U - G <= lendable + B;
- *   - a cohort: sum over its members naming r of max(0, U - G) <= sum of their lendable parts.
+ * The quotas form a forest: queues are leaves, cohorts (nested up to three deep) inner nodes.
+ * Per resource r and node n (N own nominal, S subtree quota = N + the sum over children of
+ * S - G, G guaranteed = S - min(L, S) under a parent with lending limit L, 0 under one without,
+ * S at a root; U = a queue's usage, or for a cohort the sum over its children of max(0, U - G)),
+ * the limits are:
+ *   - a root: U <= S;
+ *   - a node under a parent with borrowing limit B: U <= S + B.
  */
 import fc from 'fast-check';
-import { QuotaLedger, type Amounts, type QueueQuota } from './quota';
+import { QuotaLedger, type Amounts, type CohortQuota, type QueueQuota } from './quota';
 
 const SEED = { seed: 20260417 };
 const RESOURCES = ['cpu', 'memory', 'nvidia.com/gpu'] as const;
@@ -31,6 +33,7 @@ interface OracleLimit {
   b: bigint | undefined;
 }
 
+/** A queue's own limits for r (what only it keeps, what it lends); undefined: r is not limited. */
 function limitOf(q: QueueQuota, r: string): OracleLimit | undefined {
   if (!(r in q.nominal)) return undefined;
   const n = q.nominal[r]!;
@@ -42,34 +45,87 @@ function limitOf(q: QueueQuota, r: string): OracleLimit | undefined {
 
 const usedOf = (u: Usage, q: string, r: string) => u.get(q)?.get(r) ?? 0n;
 
+/** The forest as the oracle sees it: every cohort's parent and children. */
+interface Forest {
+  queues: readonly QueueQuota[];
+  cohorts: ReadonlyMap<string, CohortQuota>;
+  /** Cohort → the queues and cohorts right under it. */
+  children: ReadonlyMap<string, { queues: QueueQuota[]; cohorts: string[] }>;
+  roots: readonly string[];
+}
+
+function forestOf(queues: readonly QueueQuota[], cohorts: readonly CohortQuota[]): Forest {
+  const byName = new Map(cohorts.map((c) => [c.name, c]));
+  const children = new Map<string, { queues: QueueQuota[]; cohorts: string[] }>();
+  const at = (c: string) => {
+    let e = children.get(c);
+    if (!e) children.set(c, (e = { queues: [], cohorts: [] }));
+    return e;
+  };
+  for (const q of queues) if (q.cohort !== undefined) at(q.cohort).queues.push(q);
+  for (const c of cohorts) {
+    at(c.name);
+    if (c.parent !== undefined) at(c.parent).cohorts.push(c.name);
+  }
+  const roots = [...children.keys()].filter((c) => byName.get(c)?.parent === undefined);
+  return { queues, cohorts: byName, children, roots };
+}
+
+/** A cohort's subtree quota S and guaranteed part G for r, and the usage U it counts. */
+function cohortFigures(f: Forest, c: string, u: Usage, r: string) {
+  const cfg = f.cohorts.get(c);
+  const kids = f.children.get(c)!;
+  let s = cfg?.nominal?.[r] ?? 0n;
+  let used = 0n;
+  let tracked = cfg?.nominal?.[r] !== undefined;
+  for (const q of kids.queues) {
+    const l = limitOf(q, r);
+    if (!l) continue;
+    tracked = true;
+    s += l.lendable;
+    used += max0(usedOf(u, q.name, r) - l.g);
+  }
+  for (const k of kids.cohorts) {
+    const sub = cohortFigures(f, k, u, r);
+    if (!sub.tracked) continue;
+    tracked = true;
+    s += sub.s - sub.g;
+    used += max0(sub.used - sub.g);
+  }
+  const l = cfg?.lendingLimit?.[r];
+  const g = cfg?.parent === undefined ? s : l === undefined ? 0n : s - (l < s ? l : s);
+  return {
+    s,
+    g,
+    used,
+    tracked,
+    b: cfg?.parent === undefined ? undefined : cfg.borrowingLimit?.[r],
+  };
+}
+
 /** How far each limit is exceeded (positive: broken), keyed by the limit. */
-function excess(queues: readonly QueueQuota[], u: Usage): Map<string, bigint> {
+function excess(f: Forest, u: Usage): Map<string, bigint> {
   const out = new Map<string, bigint>();
-  const pools = new Map<string, { pool: bigint; over: bigint }>();
-  for (const q of queues)
+  for (const q of f.queues)
     for (const r of Object.keys(q.nominal)) {
       const l = limitOf(q, r)!;
       const used = usedOf(u, q.name, r);
-      if (q.cohort === undefined) {
-        out.set(`${q.name} ${r} nominal`, used - l.n);
-        continue;
-      }
-      if (l.b !== undefined) {
-        out.set(`${q.name} ${r} nominal+borrowing`, used - (l.n + l.b));
-        out.set(`${q.name} ${r} pool draw`, used - l.g - (l.lendable + l.b));
-      }
-      const key = `${q.cohort} ${r}`;
-      const c = pools.get(key) ?? { pool: 0n, over: 0n };
-      c.pool += l.lendable;
-      c.over += max0(used - l.g);
-      pools.set(key, c);
+      if (q.cohort === undefined) out.set(`${q.name} ${r} nominal`, used - l.n);
+      else if (l.b !== undefined) out.set(`${q.name} ${r} nominal+borrowing`, used - (l.n + l.b));
     }
-  for (const [key, c] of pools) out.set(`cohort ${key}`, c.over - c.pool);
+  for (const c of f.children.keys())
+    for (const r of RESOURCES) {
+      const fig = cohortFigures(f, c, u, r);
+      if (!fig.tracked) continue;
+      if (f.roots.includes(c)) out.set(`cohort ${c} ${r}`, fig.used - fig.s);
+      else if (fig.b !== undefined)
+        out.set(`cohort ${c} ${r} borrowing`, fig.used - (fig.s + fig.b));
+    }
   return out;
 }
 
-function broken(queues: readonly QueueQuota[], u: Usage): string[] {
-  return [...excess(queues, u)].filter(([, e]) => e > 0n).map(([k, e]) => `${k} by ${e}`);
+function broken(f: Forest, u: Usage): string[] {
+  return [...excess(f, u)].filter(([, e]) => e > 0n).map(([k, e]) => `${k} by ${e}`);
 }
 
 function withCharge(u: Usage, q: string, r: string, a: bigint): Usage {
@@ -81,10 +137,11 @@ function withCharge(u: Usage, q: string, r: string, a: bigint): Usage {
 }
 
 /** The most queue q can add of r without breaking a limit (the state keeps them all). */
-function oracleAvailable(queues: readonly QueueQuota[], u: Usage, q: string, r: string): bigint {
+function oracleAvailable(f: Forest, u: Usage, q: string, r: string): bigint {
   let hi = 1n;
-  for (const p of queues) hi += 2n * (p.nominal[r] ?? 0n);
-  const ok = (a: bigint) => broken(queues, withCharge(u, q, r, a)).length === 0;
+  for (const p of f.queues) hi += 2n * (p.nominal[r] ?? 0n);
+  for (const c of f.cohorts.values()) hi += 2n * (c.nominal?.[r] ?? 0n);
+  const ok = (a: bigint) => broken(f, withCharge(u, q, r, a)).length === 0;
   let lo = 0n; // ok(lo); !ok(hi)
   if (!ok(lo)) return 0n;
   while (hi - lo > 1n) {
@@ -129,8 +186,21 @@ const arbQueue = fc.record({
   initial: fc.tuple(amount(24), amount(24), amount(24)),
 });
 
+/** A cohort's settings: its parent (a cohort before it, or an implicit one) and own quota. */
+const arbCohort = fc.record({
+  parent: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: fc.constant('top') },
+    { weight: 3, arbitrary: fc.nat(3) },
+  ),
+  perResource: fc.tuple(arbResourceQuota, arbResourceQuota, arbResourceQuota),
+});
+
 interface Setup {
   queues: QueueQuota[];
+  /** Settings of some of the cohorts c0..c3 (a cohort not listed is a root without quota). */
+  cohorts: CohortQuota[];
+  forest: Forest;
   usage: Map<string, Amounts>;
   resources: string[];
 }
@@ -140,8 +210,12 @@ const arbSetup: fc.Arbitrary<Setup> = fc
     fc.shuffledSubarray([...RESOURCES], { minLength: 1 }),
     fc.array(arbQueue, { minLength: 1, maxLength: 6 }),
     fc.boolean(),
+    fc.oneof(
+      { weight: 1, arbitrary: fc.constant([]) },
+      { weight: 1, arbitrary: fc.array(arbCohort, { minLength: 4, maxLength: 4 }) },
+    ),
   )
-  .map(([resources, specs, extraUsage]) => {
+  .map(([resources, specs, extraUsage, cohortSpecs]) => {
     const queues: QueueQuota[] = specs.map((s, i) => {
       const nominal: Record<string, bigint> = {};
       const borrowingLimit: Record<string, bigint> = {};
@@ -161,6 +235,25 @@ const arbSetup: fc.Arbitrary<Setup> = fc
         lendingLimit,
       };
     });
+    // Cohorts with settings: c_i's parent is one before it (so the forest has no loop) or an
+    // implicit cohort; their own quotas sparse, so most of what is shared comes from the queues.
+    const cohorts: CohortQuota[] = cohortSpecs.flatMap((c, i) => {
+      const parent =
+        typeof c.parent === 'number' ? (c.parent < i ? `c${c.parent}` : undefined) : c.parent;
+      const nominal: Record<string, bigint> = {};
+      const borrowingLimit: Record<string, bigint> = {};
+      const lendingLimit: Record<string, bigint> = {};
+      resources.forEach((r, j) => {
+        const p = c.perResource[j]!;
+        if (p.named && p.nominal % 3n === 0n) nominal[r] = p.nominal;
+        if (parent !== undefined && p.borrowing !== undefined) borrowingLimit[r] = p.borrowing;
+        if (parent !== undefined && p.lending !== undefined) lendingLimit[r] = p.lending;
+      });
+      return [
+        { name: `c${i}`, ...(parent ? { parent } : {}), nominal, borrowingLimit, lendingLimit },
+      ];
+    });
+    const forest = forestOf(queues, cohorts);
     // Initial usage within the limits: each queue in turn gets what it wants, as far as the
     // oracle allows.
     let u: Usage = new Map();
@@ -168,7 +261,7 @@ const arbSetup: fc.Arbitrary<Setup> = fc
       resources.forEach((r, j) => {
         if (!(r in queues[i]!.nominal)) return;
         const want = s.initial[j]!;
-        const can = oracleAvailable(queues, u, `q${i}`, r);
+        const can = oracleAvailable(forest, u, `q${i}`, r);
         u = withCharge(u, `q${i}`, r, want < can ? want : can);
       });
     });
@@ -180,7 +273,7 @@ const arbSetup: fc.Arbitrary<Setup> = fc
       usage.set('q0', { ...usage.get('q0'), [UNNAMED]: 5000n });
       usage.set('ghost', { cpu: 1000n });
     }
-    return { queues, usage, resources };
+    return { queues, cohorts, forest, usage, resources };
   });
 
 type Op =
@@ -222,11 +315,11 @@ interface Charge {
  * `after` sees the ledger after each step (and once before the first).
  */
 function run(
-  { queues, usage, resources }: Setup,
+  { queues, cohorts, usage, resources }: Setup,
   ops: readonly Op[],
   after: (ledger: QuotaLedger, step: Op | undefined, charged: readonly Charge[]) => void,
 ): void {
-  const ledger = new QuotaLedger(queues, usage);
+  const ledger = new QuotaLedger(queues, usage, cohorts);
   const charged: Charge[] = [];
   after(ledger, undefined, charged);
   for (const op of ops) {
@@ -267,7 +360,7 @@ describe('QuotaLedger properties', () => {
       fc.property(arbRun, ([setup, ops]) => {
         run(setup, ops, (ledger) => {
           const u = usageOf(ledger, setup.queues);
-          expect(broken(setup.queues, u)).toEqual([]);
+          expect(broken(setup.forest, u)).toEqual([]);
           for (const q of setup.queues) {
             const used = ledger.used(q.name);
             const borrowed = ledger.borrowed(q.name);
@@ -291,7 +384,7 @@ describe('QuotaLedger properties', () => {
           for (const q of setup.queues) {
             const available = ledger.available(q.name);
             for (const r of Object.keys(q.nominal)) {
-              const want = oracleAvailable(setup.queues, u, q.name, r);
+              const want = oracleAvailable(setup.forest, u, q.name, r);
               expect(available[r]).toBe(want);
               for (const a of [want, want + 1n, probe, 0n, 1n])
                 expect(ledger.check(q.name, { [r]: a }) === undefined).toBe(a <= want);
@@ -299,7 +392,7 @@ describe('QuotaLedger properties', () => {
             // A request of several resources fits iff each of its resources does.
             const all = Object.fromEntries(Object.keys(q.nominal).map((r) => [r, probe]));
             const fitsEach = Object.keys(q.nominal).every(
-              (r) => probe === 0n || probe <= oracleAvailable(setup.queues, u, q.name, r),
+              (r) => probe === 0n || probe <= oracleAvailable(setup.forest, u, q.name, r),
             );
             expect(ledger.check(q.name, all) === undefined).toBe(fitsEach);
           }
@@ -328,7 +421,7 @@ describe('QuotaLedger properties', () => {
                 .sort()
                 .find(
                   (r) =>
-                    request[r]! > 0n && request[r]! > oracleAvailable(setup.queues, u, q.name, r),
+                    request[r]! > 0n && request[r]! > oracleAvailable(setup.forest, u, q.name, r),
                 );
               const s = ledger.check(q.name, request);
               if (refused === undefined) expect(s).toBeUndefined();
@@ -337,7 +430,7 @@ describe('QuotaLedger properties', () => {
                   queue: q.name,
                   resource: refused,
                   requested: request[refused],
-                  available: oracleAvailable(setup.queues, u, q.name, refused),
+                  available: oracleAvailable(setup.forest, u, q.name, refused),
                   nominal: q.nominal[refused],
                   used: usedOf(u, q.name, refused),
                   ...(q.cohort ? { cohort: q.cohort } : {}),
@@ -362,14 +455,14 @@ describe('QuotaLedger properties', () => {
           }
         });
         // Now every other queue grabs all it can, repeatedly; q still gets its guaranteed part.
-        const ledger = new QuotaLedger(setup.queues, setup.usage);
+        const ledger = new QuotaLedger(setup.queues, setup.usage, setup.cohorts);
         fillOthers(ledger, setup.queues, q.name);
         const used = ledger.used(q.name);
         const rest: Record<string, bigint> = {};
         for (const r of Object.keys(q.nominal)) rest[r] = max0(limitOf(q, r)!.g - used[r]!);
         expect(ledger.check(q.name, rest)).toBeUndefined();
         ledger.charge(q.name, rest);
-        expect(broken(setup.queues, usageOf(ledger, setup.queues))).toEqual([]);
+        expect(broken(setup.forest, usageOf(ledger, setup.queues))).toEqual([]);
       }),
       { ...SEED, numRuns: 300 },
     );
@@ -382,22 +475,24 @@ describe('QuotaLedger properties', () => {
         // q idle, the others as greedy as they can be.
         const usage = new Map(setup.usage);
         usage.delete(q.name);
-        const ledger = new QuotaLedger(setup.queues, usage);
+        const ledger = new QuotaLedger(setup.queues, usage, setup.cohorts);
         fillOthers(ledger, setup.queues, q.name);
         const u = usageOf(ledger, setup.queues);
-        expect(broken(setup.queues, u)).toEqual([]);
+        expect(broken(setup.forest, u)).toEqual([]);
         if (q.cohort === undefined) return;
-        const members = setup.queues.filter((p) => p.cohort === q.cohort && p.name !== q.name);
         for (const r of Object.keys(q.nominal)) {
-          // What the others use beyond what they themselves bring to the pool comes out of q's.
+          // q's guaranteed part is all there for it, at any depth.
+          expect(ledger.available(q.name)[r]! >= limitOf(q, r)!.g).toBe(true);
+          // In a cohort of one level, what the others use beyond what they themselves bring to
+          // the pool comes out of q's lendable part (nested, it may come from above too).
+          if (setup.cohorts.length > 0) continue;
           let beyond = 0n;
-          for (const p of members) {
+          for (const p of setup.queues) {
+            if (p.cohort !== q.cohort || p.name === q.name) continue;
             const l = limitOf(p, r);
             if (l) beyond += max0(usedOf(u, p.name, r) - l.g) - l.lendable;
           }
           expect(beyond <= limitOf(q, r)!.lendable).toBe(true);
-          // And q's guaranteed part is all there for it.
-          expect(ledger.available(q.name)[r]! >= limitOf(q, r)!.g).toBe(true);
         }
       }),
       { ...SEED, numRuns: 400 },
@@ -446,14 +541,14 @@ describe('QuotaLedger properties', () => {
     );
     fc.assert(
       fc.property(arbWild, fc.nat(5), (setup, pick) => {
-        const ledger = new QuotaLedger(setup.queues, setup.usage);
+        const ledger = new QuotaLedger(setup.queues, setup.usage, setup.cohorts);
         const q = setup.queues[pick % setup.queues.length]!;
-        const before = excess(setup.queues, usageOf(ledger, setup.queues));
+        const before = excess(setup.forest, usageOf(ledger, setup.queues));
         const available = ledger.available(q.name);
         for (const r of Object.keys(q.nominal)) expect(available[r]! >= 0n).toBe(true);
         expect(ledger.check(q.name, available)).toBeUndefined();
         ledger.charge(q.name, available);
-        const after = excess(setup.queues, usageOf(ledger, setup.queues));
+        const after = excess(setup.forest, usageOf(ledger, setup.queues));
         for (const [k, e] of after) if (e > 0n) expect(e <= max0(before.get(k)!)).toBe(true);
       }),
       { ...SEED, numRuns: 400 },

@@ -1,4 +1,12 @@
-import { QuotaLedger, type Amounts, type QueueQuota } from './quota';
+import {
+  cohortParents,
+  QuotaLedger,
+  scopedTo,
+  splitScoped,
+  type Amounts,
+  type CohortQuota,
+  type QueueQuota,
+} from './quota';
 
 const GPU = 'nvidia.com/gpu';
 const gpus = (n: number): Amounts => ({ [GPU]: BigInt(n) * 1000n });
@@ -112,6 +120,95 @@ describe('QuotaLedger', () => {
       new Map(),
     );
     expect(over.available('p')).toEqual(gpus(2));
+  });
+
+  describe('worked example: org lends to research and prod; research (a, b) borrows at most 4 from it', () => {
+    // a and b lend all of their 8 each to research; research lends all 16 on to org (no lending
+    // limit) and may take at most 4 beyond them. prod keeps 6 of p's 8 and lends 2. org's pool
+    // is its own 4, research's 16 and prod's 2: 22.
+    const queues: QueueQuota[] = [
+      { name: 'a', cohort: 'research', nominal: gpus(8) },
+      { name: 'b', cohort: 'research', nominal: gpus(8) },
+      { name: 'p', cohort: 'prod', nominal: gpus(8) },
+    ];
+    const cohorts: CohortQuota[] = [
+      { name: 'research', parent: 'org', borrowingLimit: gpus(4) },
+      { name: 'prod', parent: 'org', lendingLimit: gpus(2) },
+      { name: 'org', nominal: gpus(4) },
+    ];
+    const ledger = (used: Record<string, number>) =>
+      new QuotaLedger(queues, new Map(Object.entries(used).map(([q, n]) => [q, gpus(n)])), cohorts);
+
+    it('all idle: a can take research`s 16 and 4 more from org; p its 8 and all org has', () => {
+      const l = ledger({});
+      expect(l.available('a')).toEqual(gpus(20));
+      // p may take prod's own 6 and all 22 of org's pool.
+      expect(l.available('p')).toEqual(gpus(28));
+      expect(l.cohortsOf('a')).toEqual(['research', 'org']);
+    });
+
+    it('research at its borrowing limit: b gets nothing more, p still its guaranteed 6 and org`s rest', () => {
+      const l = ledger({ a: 20 });
+      expect(l.available('b')).toEqual(gpus(0));
+      expect(l.check('b', gpus(1))?.message).toBe(
+        'queue b: needs 1 nvidia.com/gpu, 0 available (nominal 8, used 0, cohort research (in org) lends 0 more)',
+      );
+      // research uses 20 of org's 22: p may take prod's own 6 and the 2 left.
+      expect(l.available('p')).toEqual(gpus(8));
+    });
+
+    it('p busy with all it may take: research keeps its own 16, no more', () => {
+      const l = ledger({ p: 12 });
+      expect(l.available('a')).toEqual(gpus(16));
+      l.charge('a', gpus(16));
+      expect(l.available('b')).toEqual(gpus(0));
+      l.release('p', gpus(12));
+      expect(l.available('b')).toEqual(gpus(4));
+    });
+  });
+
+  it('takes a quota scoped to a cluster set as a resource of its own', () => {
+    const l = new QuotaLedger(
+      [{ name: 'q', nominal: { ...gpus(8), ...scopedTo('east', gpus(2)) } }],
+      new Map([['q', { ...gpus(3), ...scopedTo('east', gpus(1)) }]]),
+    );
+    expect(l.clusterSets('q')).toEqual(new Set(['east']));
+    expect(l.check('q', gpus(5))).toBeUndefined();
+    const east = l.check('q', { ...gpus(2), ...scopedTo('east', gpus(2)) });
+    expect(east).toMatchObject({ resource: `east:${GPU}`, clusterSet: 'east', available: 1000n });
+    expect(east?.message).toBe(
+      'queue q: needs 2 nvidia.com/gpu in cluster set east, 1 available (nominal 2, used 1)',
+    );
+    expect(splitScoped(`east:${GPU}`)).toEqual({ clusterSet: 'east', name: GPU });
+    expect(splitScoped(GPU)).toEqual({ name: GPU });
+    // Already scoped amounts are not scoped again.
+    expect(scopedTo('west', { ...gpus(1), ...scopedTo('east', gpus(1)) })).toEqual(
+      scopedTo('west', gpus(1)),
+    );
+  });
+
+  it('links cohort parents in name order, skipping one that would close a loop', () => {
+    expect(
+      cohortParents([
+        { name: 'b', parent: 'a' },
+        { name: 'a', parent: 'c' },
+        { name: 'c', parent: 'b' }, // closes a → c → b → a: dropped
+        { name: 'd', parent: 'd' },
+        { name: 'e' },
+      ]),
+    ).toEqual(
+      new Map([
+        ['a', 'c'],
+        ['b', 'a'],
+      ]),
+    );
+    // A loop in the rows leaves a forest in the ledger too: nothing hangs, limits still hold.
+    const l = new QuotaLedger([{ name: 'q', cohort: 'a', nominal: gpus(4) }], new Map(), [
+      { name: 'a', parent: 'b' },
+      { name: 'b', parent: 'a' },
+    ]);
+    expect(l.available('q')).toEqual(gpus(4));
+    expect(l.cohortsOf('q')).toEqual(['a', 'b']);
   });
 
   it('explains a shortfall in Kubernetes quantities', () => {
