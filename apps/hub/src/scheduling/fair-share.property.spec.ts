@@ -1,8 +1,8 @@
 /**
  * The fair order against an independent reference. The reference knows only the rule: at every
  * step, recompute from scratch (usage given plus every gang taken so far) the share of every
- * entity that still has gangs, take the lowest entity, in it the lowest queue, and that queue's
- * head gang. It keeps no state between steps (slow, fine for small inputs) and computes shares
+ * entity that still has gangs, take the lowest root entity, in it the lowest member (a queue, or
+ * a cohort nested in it, down to a queue), and that queue's head gang. It keeps no state between steps (slow, fine for small inputs) and computes shares
  * with the same float expression as the module (bigint sums, then one division per resource), so
  * that exact ties compare equal on both sides; generated weights are multiples of 0.5 and
  * histories whole numbers, so every float sum is exact in any order. Fixed seed, so a run is
@@ -32,7 +32,7 @@ import {
   type FairShareInput,
   type FairShareQueue,
 } from './fair-share';
-import type { Amounts } from './quota';
+import { cohortParents, type Amounts } from './quota';
 
 const SEED = { seed: 20260511 };
 const GPU = 'nvidia.com/gpu';
@@ -60,6 +60,8 @@ class Reference {
   readonly resources: string[];
   /** Queues with gangs in the input (fixed: they make up a cohort's weight). */
   readonly active: Set<string>;
+  /** Each nested cohort's parent. */
+  readonly parents: Map<string, string>;
 
   constructor(
     readonly input: FairShareInput,
@@ -69,16 +71,40 @@ class Reference {
     for (const q of input.queues) if (!this.config.has(q.name)) this.config.set(q.name, q);
     this.resources = Object.keys(input.capacity).filter((r) => input.capacity[r]! > 0n);
     this.active = new Set(gangs.map((g) => g.queue));
+    this.parents = cohortParents(input.cohorts);
   }
 
+  /** A cohort and the cohorts above it, nearest first. */
+  chain(cohort: string): string[] {
+    const out = [cohort];
+    for (let p = this.parents.get(cohort); p !== undefined; p = this.parents.get(p)) out.push(p);
+    return out;
+  }
+
+  /** The root entity a queue competes in: its cohort tree's root, or its own. */
   entityOf(queue: string): EntityKey {
     const cohort = this.config.get(queue)?.cohort;
-    return cohort === undefined ? { name: queue, cohort: false } : { name: cohort, cohort: true };
+    return cohort === undefined
+      ? { name: queue, cohort: false }
+      : { name: this.chain(cohort).at(-1)!, cohort: true };
   }
 
+  /** The member right under cohort `c` through which a queue competes, or undefined. */
+  memberUnder(c: string, queue: string): EntityKey | undefined {
+    const cohort = this.config.get(queue)?.cohort;
+    if (cohort === undefined) return undefined;
+    const chain = this.chain(cohort);
+    const i = chain.indexOf(c);
+    if (i < 0) return undefined;
+    return i === 0 ? { name: queue, cohort: false } : { name: chain[i - 1]!, cohort: true };
+  }
+
+  /** Every configured queue an entity holds (a cohort: its whole subtree). */
   membersOf(e: EntityKey): string[] {
     if (!e.cohort) return [e.name];
-    return [...this.config.values()].filter((q) => q.cohort === e.name).map((q) => q.name);
+    return [...this.config.values()]
+      .filter((q) => q.cohort !== undefined && this.chain(q.cohort).includes(e.name))
+      .map((q) => q.name);
   }
 
   /** The share of some queues together with the given weight, after `taken` were charged. */
@@ -103,6 +129,7 @@ class Reference {
   }
 
   entityShare(e: EntityKey, taken: readonly FairShareGang[]): number {
+    if (!e.cohort) return this.queueShare(e.name, taken);
     const members = this.membersOf(e);
     const weight = members
       .filter((q) => this.active.has(q))
@@ -166,17 +193,21 @@ function referenceOrder(gangs: readonly FairShareGang[], input: FairShareInput):
     let best: { key: EntityKey; share: number } | undefined;
     for (const e of entitiesNow(ref, remaining, taken))
       if (!best || entityBefore(e.key, e.share, best.key, best.share)) best = e;
-    let queue: string | undefined;
-    let queueShare = 0;
-    for (const q of remaining.keys()) {
-      if (entityId(ref.entityOf(q)) !== entityId(best!.key)) continue;
-      const s = ref.queueShare(q, taken);
-      if (queue === undefined || s < queueShare || (s === queueShare && q < queue)) {
-        queue = q;
-        queueShare = s;
+    // Down the tree: in each cohort, its lowest member with gangs left.
+    let at = best!.key;
+    while (at.cohort) {
+      let next: { key: EntityKey; share: number } | undefined;
+      const seen = new Set<string>();
+      for (const q of remaining.keys()) {
+        const key = ref.memberUnder(at.name, q);
+        if (!key || seen.has(entityId(key))) continue;
+        seen.add(entityId(key));
+        const share = ref.entityShare(key, taken);
+        if (!next || entityBefore(key, share, next.key, next.share)) next = { key, share };
       }
+      at = next!.key;
     }
-    taken.push(remaining.get(queue!)![0]!);
+    taken.push(remaining.get(at.name)![0]!);
   }
   return taken;
 }
@@ -213,8 +244,21 @@ const arbQueueConfig = fc.option(
 /** Whole milli-unit-seconds, so sums over queues are exact. */
 const arbHistory = perResource(fc.integer({ min: 0, max: 2e9 }));
 
+/** Cohort parents now and then, loops and all (cohortParents breaks them). */
+const arbCohorts = fc.option(
+  fc.array(
+    fc.record({
+      name: fc.constantFrom('c0', 'c1', 'q1', 'top'),
+      parent: fc.constantFrom(undefined, 'c0', 'c1', 'q1', 'top'),
+    }),
+    { maxLength: 4 },
+  ),
+  { nil: undefined, freq: 2 },
+);
+
 const arbInput: fc.Arbitrary<FairShareInput> = fc
   .record({
+    cohorts: arbCohorts,
     configs: fc.tuple(...QUEUES.map(() => arbQueueConfig)),
     capacity: fc.tuple(
       ...RESOURCES.map(() =>
@@ -237,7 +281,7 @@ const arbInput: fc.Arbitrary<FairShareInput> = fc
       { nil: undefined, freq: 2 },
     ),
   })
-  .map(({ configs, capacity, usage, history }) => {
+  .map(({ cohorts, configs, capacity, usage, history }) => {
     const queues: FairShareQueue[] = [];
     configs.forEach((c, i) => {
       if (c)
@@ -256,7 +300,12 @@ const arbInput: fc.Arbitrary<FairShareInput> = fc
     usage.forEach((u, i) => {
       if (u) usageMap.set(names[i]!, u);
     });
-    const input: FairShareInput = { queues, capacity: cap, usage: usageMap };
+    const input: FairShareInput = {
+      queues,
+      capacity: cap,
+      usage: usageMap,
+      ...(cohorts ? { cohorts: cohorts.map((c) => (c.parent ? c : { name: c.name })) } : {}),
+    };
     if (!history) return input;
     const h = new Map<string, Record<string, number>>();
     history.perQueue.forEach((x, i) => {
@@ -343,9 +392,12 @@ describe('fairOrder properties', () => {
                 `step ${step}: ${entityId(mine)} (share ${myShare}) taken while ${entityId(e.key)} has share ${e.share}`,
               );
           }
+          // Within its cohort, no sibling queue with gangs left had a lower share.
           const queueShare = ref.queueShare(g.queue, taken);
+          const cohort = ref.config.get(g.queue)?.cohort;
           for (const q of remaining.keys()) {
-            if (q === g.queue || entityId(ref.entityOf(q)) !== entityId(mine)) continue;
+            if (q === g.queue || cohort === undefined || ref.config.get(q)?.cohort !== cohort)
+              continue;
             const s = ref.queueShare(q, taken);
             expect(queueShare < s || (queueShare === s && g.queue < q)).toBe(true);
           }

@@ -174,6 +174,53 @@ describe('fairOrder', () => {
     expect(queuesOf(order)).toEqual(['z', 'z', 'z', 'a', 'z', 'a', 'z']);
   });
 
+  it('lets nested cohorts compete level by level, an idle member`s usage counting up the tree', () => {
+    // 12 GPUs; r1 (idle) holds 6. Cohorts research (r1, r2) and prod (p1) sit in org; x is alone.
+    const queues: FairShareQueue[] = [
+      { name: 'r1', weight: 1, cohort: 'research' },
+      { name: 'r2', weight: 1, cohort: 'research' },
+      { name: 'p1', weight: 1, cohort: 'prod' },
+      { name: 'x', weight: 1 },
+    ];
+    const usage = new Map([['r1', { [GPU]: units(6) }]]);
+    const gangs = [...gangsOf('r2', 6), ...gangsOf('p1', 6), ...gangsOf('x', 6)];
+    const first6 = (over: Partial<FairShareInput>) =>
+      queuesOf(
+        fairOrder(gangs, { queues, capacity: { [GPU]: units(12) }, usage, ...over }).slice(0, 6),
+      );
+    const tally = (qs: string[]) => ['r2', 'p1', 'x'].map((q) => count(qs, q));
+    const nested = first6({
+      cohorts: [
+        { name: 'research', parent: 'org' },
+        { name: 'prod', parent: 'org' },
+      ],
+    });
+    // org (active weight 2) holds 6 of 12: x catches up to it first; inside org, research
+    // holds 6 and prod nothing, so prod's p1 gets org's turns.
+    expect(tally(nested)).toEqual([0, 2, 4]);
+    // Without the parent, research and prod are roots: p1 and x share the turns.
+    expect(tally(first6({}))).toEqual([0, 3, 3]);
+    // One flat cohort org of r1, r2, p1: r2 and p1 take org's turns alike.
+    expect(
+      tally(first6({ queues: queues.map((q) => (q.cohort ? { ...q, cohort: 'org' } : q)) })),
+    ).toEqual([1, 1, 4]);
+  });
+
+  it('ignores a cohort parent that would close a loop', () => {
+    const queues: FairShareQueue[] = [
+      { name: 'a1', weight: 1, cohort: 'a' },
+      { name: 'b1', weight: 1, cohort: 'b' },
+    ];
+    const order = fairOrder([...gangsOf('a1', 2), ...gangsOf('b1', 2)], {
+      ...input({ queues }),
+      cohorts: [
+        { name: 'a', parent: 'b' },
+        { name: 'b', parent: 'a' },
+      ],
+    });
+    expect(ids(order).sort()).toEqual(['a10', 'a11', 'b10', 'b11']);
+  });
+
   it('takes a queue`s gangs by priority, then age, then id', () => {
     const gangs = [
       { id: 'old', queue: 'q', priority: 0, createdAt: at(1), request: {} },

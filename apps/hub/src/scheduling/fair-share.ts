@@ -10,12 +10,15 @@
 //
 // Queues of one cohort compete first as one entity (their usage and history summed, their weights
 // summed over the members with gangs in this cycle, fixed for the cycle so that a member whose
-// gangs were all taken still answers for what it was charged), then among themselves.
+// gangs were all taken still answers for what it was charged), then among themselves. Cohorts
+// nest: a cohort with a parent is one member of it, competing beside the parent's own queues, so
+// the tree is shared level by level (an organisation between its divisions, a division between
+// its teams).
 //
-// The order is greedy progressive filling: the entity with the lowest share, and within it the
-// queue with the lowest share, gives its next gang, which is charged as if admitted. Only the
-// charged entity's share changes, so two binary heaps keep a step at O(R + log q) for R resources
-// and q queues.
+// The order is greedy progressive filling: the root entity with the lowest share, within it the
+// member with the lowest share, and so down to a queue, gives its next gang, which is charged to
+// the queue and every cohort above it as if admitted. Only the shares on that path change, so a
+// binary heap per cohort keeps a step at O(d (R + log q)) for depth d, R resources and q queues.
 //
 // Head-of-line: the order never blocks. The caller offers the whole order to quota and placement,
 // and a gang that does not fit does not stop those behind it, even in its own queue. Its charge
@@ -25,7 +28,7 @@
 // Pure and synchronous. Amounts are bigint milli-units and sums of them stay exact; shares are
 // floats (exact ties are broken by name, so equal input gives one order).
 
-import type { Amounts } from './quota';
+import { cohortParents, type Amounts } from './quota';
 
 /** What became of a gang offered in fair order (see fairOrder). */
 export type Admission = 'admitted' | 'unfit' | 'held';
@@ -43,6 +46,11 @@ export interface FairShareQueue {
 
 export interface FairShareInput {
   queues: readonly FairShareQueue[];
+  /**
+   * Cohorts' parents: a cohort with a parent competes inside it as one, like a queue of it (see
+   * cohortParents for loops). Absent: every cohort is a root.
+   */
+  cohorts?: readonly { name: string; parent?: string }[];
   /**
    * Total of each resource across the ready fleet (milli-units): the denominator of every share.
    * A resource absent or 0 is ignored.
@@ -254,23 +262,29 @@ interface QueueTurn<T> {
   share: number;
 }
 
-/** A cohort with members in this order, or a queue without cohort (its only member). */
+/**
+ * A node of the order's tree: a cohort with members (queues and cohorts) in this order, or a
+ * queue without cohort (a root that is its own only member).
+ */
 interface Entity<T> {
   readonly name: string;
   readonly isCohort: boolean;
-  /** Sum of the active members' weights (fixed for the order). */
+  /** Sum of the active queues' weights under it (fixed for the order). */
   readonly weight: number;
-  readonly members: MinHeap<QueueTurn<T>>;
-  /** All members' usage, active or not, plus what this order charged. */
+  /** A cohort's members, lowest share first; empty for a lone queue. */
+  readonly members: MinHeap<Member<T>>;
+  /** A lone queue's turn. */
+  readonly turn?: QueueTurn<T>;
+  /** Everything under it, active or not, plus what this order charged. */
   readonly used: bigint[];
   readonly historyPart: number;
   share: number;
 }
 
-const nameLess = (a: string, b: string) => a < b;
+/** A member of a cohort: one of its queues, or a cohort under it. */
+type Member<T> = { readonly queue: QueueTurn<T> } | { readonly cohort: Entity<T> };
 
-const queueLess = <T>(a: QueueTurn<T>, b: QueueTurn<T>) =>
-  a.share < b.share || (a.share === b.share && nameLess(a.name, b.name));
+const nameLess = (a: string, b: string) => a < b;
 
 // A cohort and a queue may share a name; the queue goes first then, so the order stays total.
 const entityLess = <T>(a: Entity<T>, b: Entity<T>) =>
@@ -278,21 +292,37 @@ const entityLess = <T>(a: Entity<T>, b: Entity<T>) =>
   (a.share === b.share &&
     (nameLess(a.name, b.name) || (a.name === b.name && !a.isCohort && b.isCohort)));
 
+const memberOf = <T>(m: Member<T>): { name: string; share: number; isCohort: boolean } =>
+  'queue' in m
+    ? { name: m.queue.name, share: m.queue.share, isCohort: false }
+    : { name: m.cohort.name, share: m.cohort.share, isCohort: true };
+
+const memberLess = <T>(a: Member<T>, b: Member<T>) => {
+  const x = memberOf(a);
+  const y = memberOf(b);
+  return (
+    x.share < y.share ||
+    (x.share === y.share &&
+      (nameLess(x.name, y.name) || (x.name === y.name && !x.isCohort && y.isCohort)))
+  );
+};
+
 /**
- * The fair order of one cycle's queued gangs. Repeatedly: pick the entity (a cohort, or a queue
- * without cohort) with the lowest weighted dominant share, within it the queue with the lowest
- * share, and take that queue's next gang (higher priority first, then older createdAt, then id);
- * charge the gang's request to the queue as if admitted, so the queue's next gang counts it.
- * Queues whose gangs all got taken drop out. Every input gang appears exactly once.
- * Deterministic for equal input (ties by name). O(n log n) for n gangs.
+ * The fair order of one cycle's queued gangs. Repeatedly: pick the root entity (a cohort without
+ * parent, or a queue without cohort) with the lowest weighted dominant share, within it the member
+ * (a queue, or a cohort nested in it) with the lowest share, and so down to a queue; take that
+ * queue's next gang (higher priority first, then older createdAt, then id); charge the gang's
+ * request to the queue and every cohort above it as if admitted, so the queue's next gang counts
+ * it. Queues whose gangs all got taken drop out. Every input gang appears exactly once.
+ * Deterministic for equal input (ties by name). O(n (d + log q)) for n gangs at depth d.
  *
  * With `admit`, each gang is offered as it is taken, and charged only when `admit` says it was
  * `admitted`: a queue whose gang did not fit keeps its share, so its next gang comes next; the
  * queue that deserves most gets every chance first.
  *
- * Backfill is bounded by fair share: once a gang of an entity below its fair share (its share
+ * Backfill is bounded by fair share: once a gang of a root entity below its fair share (its share
  * under 1 / the active weights' sum: it holds less than its weight's part of the fleet) did not
- * fit (`unfit`), the gangs of entities at or above their fair share are offered with `yields`
+ * fit (`unfit`), the gangs of root entities at or above their fair share are offered with `yields`
  * for the rest of the order, and the caller holds them back: the room that frees up goes to the
  * queue below its share. Without it, the small gangs of queues over their share fill every hole
  * and a queue with big gangs never gets its share (in the fairness benchmark, the heaviest of
@@ -329,26 +359,67 @@ export function fairOrder<T extends FairShareGang>(
     });
   }
 
-  const entities = new MinHeap<Entity<T>>(entityLess);
-  const entityOf = (name: string, isCohort: boolean, all: string[], active: QueueTurn<T>[]) => {
-    const members = new MinHeap<QueueTurn<T>>(queueLess);
-    for (const t of active) members.push(t);
-    const weight = active.reduce((sum, t) => sum + t.weight, 0);
-    // A lone queue's entity holds its queue's very usage, so one charge counts for both.
-    const used = isCohort ? usageOf(fleet, input, all) : active[0]!.used;
+  // The cohort forest: every cohort a queue names, and the parents above them.
+  const parents = cohortParents(input.cohorts);
+  const queuesUnder = new Map<string, string[]>();
+  const subCohorts = new Map<string, string[]>();
+  const under = (m: Map<string, string[]>, c: string) => {
+    let list = m.get(c);
+    if (!list) m.set(c, (list = []));
+    return list;
+  };
+  for (const q of config.values())
+    if (q.cohort !== undefined) under(queuesUnder, q.cohort).push(q.name);
+  for (const [c, p] of parents) under(subCohorts, p).push(c);
+  /** Every queue in a cohort's subtree (for its usage and history). */
+  const allQueues = (c: string): string[] => [
+    ...(queuesUnder.get(c) ?? []),
+    ...(subCohorts.get(c) ?? []).flatMap(allQueues),
+  ];
+  /** A cohort's entity, or undefined when no queue under it has gangs in this order. */
+  const cohortEntity = (name: string): Entity<T> | undefined => {
+    const members = new MinHeap<Member<T>>(memberLess);
+    let weight = 0;
+    for (const q of queuesUnder.get(name) ?? []) {
+      const t = turns.get(q);
+      if (!t) continue;
+      members.push({ queue: t });
+      weight += t.weight;
+    }
+    for (const c of subCohorts.get(name) ?? []) {
+      const e = cohortEntity(c);
+      if (!e) continue;
+      members.push({ cohort: e });
+      weight += e.weight;
+    }
+    if (members.size === 0) return undefined;
+    const all = allQueues(name);
+    const used = usageOf(fleet, input, all);
     const historyPart = historyPartOf(fleet, input, all);
     const share = shareOf(fleet, used, historyPart, weight);
-    entities.push({ name, isCohort, weight, members, used, historyPart, share });
+    return { name, isCohort: true, weight, members, used, historyPart, share };
   };
-  const cohorts = new Map<string, string[]>();
-  for (const q of config.values())
-    if (q.cohort !== undefined) cohorts.set(q.cohort, [...(cohorts.get(q.cohort) ?? []), q.name]);
-  for (const [cohort, all] of cohorts) {
-    const active = all.flatMap((q) => turns.get(q) ?? []);
-    if (active.length > 0) entityOf(cohort, true, all, active);
+
+  const entities = new MinHeap<Entity<T>>(entityLess);
+  const cohortNames = new Set([...queuesUnder.keys(), ...subCohorts.keys()]);
+  for (const c of cohortNames) {
+    if (parents.has(c)) continue;
+    const e = cohortEntity(c);
+    if (e) entities.push(e);
   }
   for (const t of turns.values())
-    if (config.get(t.name)?.cohort === undefined) entityOf(t.name, false, [t.name], [t]);
+    if (config.get(t.name)?.cohort === undefined)
+      // A lone queue's entity holds its queue's very usage, so one charge counts for both.
+      entities.push({
+        name: t.name,
+        isCohort: false,
+        weight: t.weight,
+        members: new MinHeap<Member<T>>(memberLess),
+        turn: t,
+        used: t.used,
+        historyPart: t.historyPart,
+        share: t.share,
+      });
 
   // An entity's fair share, normalised like its share: 1 over the active weights' sum.
   let activeWeight = 0;
@@ -356,26 +427,47 @@ export function fairOrder<T extends FairShareGang>(
   const fairLine = 1 / activeWeight;
   let waiting = false;
   const out: T[] = [];
+  const path: Entity<T>[] = [];
   while (entities.size > 0) {
-    const entity = entities.top();
-    const turn = entity.members.top();
-    const gang = turn.gangs[turn.next++]!;
+    const root = entities.top();
+    // Down the tree along the lowest shares to a queue.
+    path.length = 0;
+    let turn = root.turn;
+    for (let e: Entity<T> | undefined = root; e && !turn;) {
+      path.push(e);
+      const m = e.members.top();
+      if ('queue' in m) turn = m.queue;
+      else e = m.cohort;
+    }
+    if (!root.isCohort) path.push(root);
+    const gang = turn!.gangs[turn!.next++]!;
     out.push(gang);
-    const below = entity.share < fairLine;
+    const below = root.share < fairLine;
     const admission = admit(gang, waiting && !below);
     if (admission === 'unfit' && below) waiting = true;
     if (admission === 'admitted') {
-      addAmounts(fleet, turn.used, gang.request);
-      turn.share = shareOf(fleet, turn.used, turn.historyPart, turn.weight);
-      if (entity.isCohort) {
-        addAmounts(fleet, entity.used, gang.request);
-        entity.share = shareOf(fleet, entity.used, entity.historyPart, entity.weight);
-      } else entity.share = turn.share; // same usage, history and weight
+      addAmounts(fleet, turn!.used, gang.request);
+      turn!.share = shareOf(fleet, turn!.used, turn!.historyPart, turn!.weight);
+      for (const e of path) {
+        if (!e.isCohort) {
+          e.share = turn!.share; // same usage, history and weight
+          continue;
+        }
+        addAmounts(fleet, e.used, gang.request);
+        e.share = shareOf(fleet, e.used, e.historyPart, e.weight);
+      }
     }
-    if (turn.next < turn.gangs.length) entity.members.updateTop();
-    else entity.members.popTop();
-    if (entity.members.size > 0) entities.updateTop();
-    else entities.popTop();
+    // Each node of the path is the top of its parent's heap: restore the order bottom-up.
+    let done = turn!.next >= turn!.gangs.length;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const e = path[i]!;
+      if (!e.isCohort) continue; // a lone queue: its root entry is handled below
+      if (done) e.members.popTop();
+      else e.members.updateTop();
+      done = e.members.size === 0;
+    }
+    if (done) entities.popTop();
+    else entities.updateTop();
   }
   return out;
 }
