@@ -5,6 +5,7 @@ import type { AccessProvider, Cluster, Queue } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
 import { QueueEntity } from './queue.entity';
 import type { NodeRequests } from '../scheduling/cycle.repository';
+import { deviceCountsOf, type HeldQuota } from '../scheduling/queue-quotas';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
@@ -42,12 +43,29 @@ export class InventoryRepository {
     return this.db.getRepository(QueueEntity).find({ order: { name: 'ASC' } });
   }
 
-  /** Every reservation's node requests with its job's queue: what admitted gangs hold. */
-  async reservedByQueue(): Promise<Array<{ queue: string; nodeRequests: NodeRequests }>> {
+  /**
+   * What every reservation holds of its job's queue's quota: node requests, devices per class
+   * (from its stored usage) and its cluster's cluster set (see heldAmounts).
+   */
+  async reservedByQueue(): Promise<
+    Array<{ queue: string; nodeRequests: NodeRequests } & Required<HeldQuota>>
+  > {
     const rows = (await this.db.query(
-      `SELECT j.queue, r.node_requests FROM reservations r JOIN jobs j ON j.id = r.job_id`,
-    )) as { queue: string; node_requests: NodeRequests }[];
-    return rows.map((r) => ({ queue: r.queue, nodeRequests: r.node_requests }));
+      `SELECT j.queue, r.node_requests, r.usage, c.cluster_set
+         FROM reservations r JOIN jobs j ON j.id = r.job_id
+         LEFT JOIN clusters c ON c.name = r.cluster`,
+    )) as {
+      queue: string;
+      node_requests: NodeRequests;
+      usage: Record<string, number> | null;
+      cluster_set: string | null;
+    }[];
+    return rows.map((r) => ({
+      queue: r.queue,
+      nodeRequests: r.node_requests,
+      clusterSet: r.cluster_set ?? '',
+      deviceCounts: deviceCountsOf(r.usage),
+    }));
   }
 
   /** Inserts the queue; false when one with that name exists. */

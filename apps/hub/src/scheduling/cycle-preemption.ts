@@ -12,8 +12,8 @@ import {
 import type { Eviction, StoredExplanation } from '../jobs/job.domain';
 import type { QueuedGang, ReservationRow } from './cycle.repository';
 import { choosePreemption, type Holder, type QueuePreemption } from './preemption';
-import { QuotaLedger, type Amounts, type QueueQuota } from './quota';
-import { gangRequest, usageByQueue } from './queue-quotas';
+import { QuotaLedger, type CohortQuota, type QueueQuota } from './quota';
+import { heldAmounts, quotaRequest, usageByQueue } from './queue-quotas';
 import { memberRequestsPerNode, type ReservationRequests } from './plan-cycle';
 
 /** Most waiting gangs that choose victims in one cycle (each costs a placement per candidate). */
@@ -36,6 +36,9 @@ export interface PreemptionInput {
   waiting: readonly { q: QueuedGang; gang: Gang }[];
   rules: ReadonlyMap<string, QueuePreemption>;
   quotas: readonly QueueQuota[];
+  cohorts?: readonly CohortQuota[];
+  /** Each ready cluster's cluster set ('' for none). */
+  clusterSets?: ReadonlyMap<string, string>;
   parsed: ReservationRequests;
   policy: 'pack' | 'spread';
   defaultGraceSeconds: number;
@@ -74,7 +77,6 @@ export function planPreemptions(input: PreemptionInput): PreemptionPlan {
   const preemptors = candidates.filter(({ q }) => !inFlight.has(q.id));
   if (preemptors.length === 0) return { evictions, explanations };
 
-  const cohorts = new Map(input.quotas.map((q) => [q.name, q.cohort]));
   const ledger =
     input.quotas.length > 0
       ? new QuotaLedger(
@@ -82,22 +84,28 @@ export function planPreemptions(input: PreemptionInput): PreemptionPlan {
           usageByQueue([...input.reservations, ...input.placed], (r) =>
             input.parsed.of(r).values(),
           ),
+          input.cohorts,
         )
       : undefined;
+  // Reclaim is across a whole cohort tree: queues compete for what its root lends.
+  const rootOf = new Map(
+    input.quotas.map((q) => [q.name, ledger?.cohortsOf(q.name).at(-1) ?? q.cohort]),
+  );
   let holders = input.reservations.flatMap((r) => holderOf(r, input.parsed));
   const reservationOf = new Map(input.reservations.map((r) => [r.jobId, r]));
   let clusters = [...input.clusters];
   let chosen = 0;
   for (const { q, gang } of preemptors) {
     if (chosen >= MAX_PREEMPTORS_PER_CYCLE) break;
-    const request = gangRequest(gang.podSets);
+    const request = quotaRequest(gang.podSets);
     const choice = choosePreemption(
       { gang, queue: q.queue, priority: q.priority, request },
       {
         clusters,
         holders,
         rules: (queue) => input.rules.get(queue),
-        cohortOf: (queue) => cohorts.get(queue),
+        cohortOf: (queue) => rootOf.get(queue),
+        clusterSetOf: (cluster) => input.clusterSets?.get(cluster) || undefined,
         ledger,
         fit: (cluster, g) => {
           const d = fitGang(cluster, g, { policy: input.policy, explain: false });
@@ -111,7 +119,7 @@ export function planPreemptions(input: PreemptionInput): PreemptionPlan {
     holders = holders.filter((h) => !victims.has(h.jobId));
     // The room the victims leave is this gang's: the next preemptor does not count on it.
     for (const v of choice.victims) ledger?.release(v.queue, v.request);
-    ledger?.charge(q.queue, request);
+    ledger?.charge(q.queue, choice.request);
     clusters = clusters.map((c) =>
       c.name === choice.cluster ? taken(c, gang, choice.placement) : c,
     );
@@ -120,7 +128,7 @@ export function planPreemptions(input: PreemptionInput): PreemptionPlan {
         ? `lower priority than ${q.priority} in queue ${q.queue}`
         : '',
       choice.kinds.has('reclaim')
-        ? `holding quota borrowed from cohort ${cohorts.get(q.queue)}`
+        ? `holding quota borrowed from cohort ${rootOf.get(q.queue)}`
         : '',
     ]
       .filter(Boolean)
@@ -153,12 +161,12 @@ function holderOf(r: ReservationRow, parsed: ReservationRequests): Holder[] {
   if (r.queue === undefined || r.eviction || (r.state !== 'Dispatched' && r.state !== 'Running'))
     return [];
   const nodes = new Map<string, ReadonlyMap<string, bigint>>();
-  const request: Record<string, bigint> = {};
   for (const [node, requests] of parsed.of(r)) {
     if (!requests) return []; // unreadable: never freed by guesswork
     nodes.set(node, requests);
-    for (const [k, v] of requests) request[k] = (request[k] ?? 0n) + v;
   }
+  // What its queue's quota counts of it: node requests, devices, its cluster set's share.
+  const request = heldAmounts(r, (row) => parsed.of(row).values());
   return [
     {
       jobId: r.jobId,
@@ -168,7 +176,7 @@ function holderOf(r: ReservationRow, parsed: ReservationRequests): Holder[] {
       cluster: r.cluster,
       placedAt: r.placedAt?.getTime() ?? 0,
       nodes,
-      request: request as Amounts,
+      request,
     },
   ];
 }

@@ -1,6 +1,6 @@
 import type { QueueBudgetSpec, QueueQuotaSpec } from '../inventory/cluster.domain';
-import type { QueueQuota } from './quota';
-import { queueQuotaOf } from './queue-quotas';
+import type { CohortQuota, QueueQuota } from './quota';
+import { cohortQuotaOf, deviceCountsOf, queueQuotaOf, type HeldQuota } from './queue-quotas';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.tokens';
@@ -32,7 +32,7 @@ export interface QueuedGang {
 /** Per node, the requests a reservation holds (quantity strings). */
 export type NodeRequests = Record<string, Record<string, string>>;
 
-export interface ReservationRow {
+export interface ReservationRow extends HeldQuota {
   jobId: string;
   /** The job's queue (what its quota counts against). */
   queue?: string;
@@ -224,18 +224,23 @@ export class CycleRepository {
   async queueSettings(): Promise<{
     weights: Map<string, number>;
     quotas: QueueQuota[];
+    cohorts: CohortQuota[];
     preemption: Map<string, QueuePreemption>;
     budgets: Map<string, QueueBudgetSpec>;
   }> {
-    const rows = (await this.db.query(
-      'SELECT name, weight, quota, preemption, budget FROM queues',
-    )) as {
-      name: string;
-      weight: number;
-      quota: QueueQuotaSpec | null;
-      preemption: QueuePreemption | null;
-      budget: QueueBudgetSpec | null;
-    }[];
+    const [rows, cohorts] = (await Promise.all([
+      this.db.query('SELECT name, weight, quota, preemption, budget FROM queues'),
+      [],
+    ])) as [
+      {
+        name: string;
+        weight: number;
+        quota: QueueQuotaSpec | null;
+        preemption: QueuePreemption | null;
+        budget: QueueBudgetSpec | null;
+      }[],
+      Parameters<typeof cohortQuotaOf>[0][],
+    ];
     const some = <T>(pick: (r: (typeof rows)[number]) => T | null) =>
       new Map(
         rows.flatMap((r) => {
@@ -246,6 +251,7 @@ export class CycleRepository {
     return {
       weights: new Map(rows.map((r) => [r.name, r.weight])),
       quotas: rows.flatMap((r) => (r.quota ? [queueQuotaOf(r.name, r.quota)] : [])),
+      cohorts: cohorts.map(cohortQuotaOf),
       preemption: some((r) => r.preemption),
       budgets: some((r) => r.budget),
     };
@@ -257,8 +263,9 @@ export class CycleRepository {
       `SELECT r.job_id, j.queue, r.cluster, r.fencing_token, r.node_requests,
               r.placement->'devices' AS devices, j.priority, j.state, r.created_at,
               j.eviction->'for' AS evicted_for, j.eviction IS NOT NULL AS evicting,
-              j.eviction_grace_seconds
-         FROM reservations r JOIN jobs j ON j.id = r.job_id`,
+              j.eviction_grace_seconds, r.usage, c.cluster_set
+         FROM reservations r JOIN jobs j ON j.id = r.job_id
+         LEFT JOIN clusters c ON c.name = r.cluster`,
     )) as {
       job_id: string;
       queue: string;
@@ -272,6 +279,8 @@ export class CycleRepository {
       evicted_for: string | null;
       evicting: boolean;
       eviction_grace_seconds: number | null;
+      usage: Record<string, number> | null;
+      cluster_set: string | null;
     }[];
     return rows.map((r) => ({
       jobId: r.job_id,
@@ -285,6 +294,8 @@ export class CycleRepository {
       placedAt: r.created_at,
       eviction: r.evicting ? (r.evicted_for ? { for: r.evicted_for } : {}) : null,
       graceSeconds: r.eviction_grace_seconds,
+      clusterSet: r.cluster_set ?? '',
+      deviceCounts: deviceCountsOf(r.usage),
     }));
   }
 

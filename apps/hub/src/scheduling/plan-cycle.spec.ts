@@ -157,6 +157,105 @@ describe('planCycle', () => {
     expect(p.explanations[0]!.explanation.clusters).toEqual([]);
   });
 
+  it('keeps a gang out of the clusters of a cluster set its queue`s quota there is spent in', () => {
+    // research may hold 16 GPUs in all, 4 of them in set east; east-1 has room, west-1 too.
+    const quotas = [
+      { name: 'research', nominal: { 'nvidia.com/gpu': 16000n, 'east:nvidia.com/gpu': 4000n } },
+    ];
+    const east = { ...cluster('east-1', [8]), clusterSet: 'east' };
+    const west = { ...cluster('west-1', [8]), clusterSet: 'west' };
+    const reservations: ReservationRow[] = [
+      {
+        jobId: 'old',
+        queue: 'research',
+        cluster: 'east-1',
+        clusterSet: 'east',
+        fencingToken: 1,
+        nodeRequests: { 'east-1-n1': { 'nvidia.com/gpu': '2' } },
+      },
+    ];
+    // pack prefers east-1 (fuller); g1 (2) fits east's quota and goes there; g2 (2) then finds
+    // east's 4 taken and goes to west-1, explained nowhere since it was placed.
+    const p = plan(snapshot([east, west], { quotas, reservations }), [
+      queued('g1', 2, '1'),
+      queued('g2', 2, '1'),
+    ]);
+    expect(p.reservations.map((r) => [r.jobId, r.cluster])).toEqual([
+      ['g1', 'east-1'],
+      ['g2', 'west-1'],
+    ]);
+    // With west gone too, g2 waits, and every cluster says why.
+    const q = plan(snapshot([east], { quotas, reservations }), [
+      queued('g1', 2, '1'),
+      queued('g2', 2, '1'),
+    ]);
+    expect(q.reservations.map((r) => r.jobId)).toEqual(['g1']);
+    expect(q.explanations.map((e) => [e.jobId, e.explanation.summary])).toEqual([
+      [
+        'g2',
+        "held by its queue's quota: queue research: needs 2 nvidia.com/gpu in cluster set east, 0 available (nominal 4, used 4)",
+      ],
+    ]);
+    // A cluster of another set with room left: held out of east only, explained per cluster.
+    const r = plan(
+      snapshot([east, { ...cluster('west-1', [1]), clusterSet: 'west' }], { quotas, reservations }),
+      [queued('g1', 2, '1'), queued('g2', 2, '1')],
+    );
+    expect(r.explanations[0]!.explanation.clusters).toEqual([
+      expect.objectContaining({ cluster: 'east-1', reasonCode: 'QuotaExceeded' }),
+      expect.objectContaining({ cluster: 'west-1', reasonCode: 'InsufficientCapacity' }),
+    ]);
+  });
+
+  it('holds a gang by its queue`s quota of devices per DRA device class, nested cohorts included', () => {
+    // research (in labs, in org) has 2 gpu.example.com devices of its own and lends none;
+    // org has 1 of its own to lend. Each member of g1 claims one device.
+    const GPU_CLASS = 'gpu.example.com.deviceclass.resource.k8s.io/devices';
+    const quotas = [
+      {
+        name: 'research',
+        cohort: 'labs',
+        nominal: { [GPU_CLASS]: 2000n },
+        lendingLimit: { [GPU_CLASS]: 0n },
+      },
+    ];
+    const cohorts = [
+      { name: 'labs', parent: 'org' },
+      { name: 'org', nominal: { [GPU_CLASS]: 1000n } },
+    ];
+    const withClaims = (id: string, count: number): QueuedGang => {
+      const g = queued(id, count, '0');
+      return {
+        ...g,
+        gang: {
+          ...g.gang,
+          podSets: [
+            {
+              ...g.gang.podSets[0]!,
+              template: {
+                spec: { resourceClaims: [{ name: 'gpu', resourceClaimTemplateName: 'one-gpu' }] },
+              },
+            },
+          ],
+          claimTemplates: [
+            {
+              name: 'one-gpu',
+              spec: {
+                devices: {
+                  requests: [{ name: 'gpu', exactly: { deviceClassName: 'gpu.example.com' } }],
+                },
+              },
+            },
+          ],
+        },
+      };
+    };
+    const p = plan(snapshot([cluster('c1', [8])], { quotas, cohorts }), [withClaims('g4', 4)]);
+    expect(p.explanations.map((e) => e.explanation.summary)).toEqual([
+      "held by its queue's quota: queue research: needs 4 gpu.example.com.deviceclass.resource.k8s.io/devices, 3 available (nominal 2, used 0, cohort labs (in org) lends 1 more)",
+    ]);
+  });
+
   it('explains a gang with unreadable stored requests as invalid, and places the rest', () => {
     const corrupt = queued('bad', 1, 'eight');
     const p = plan(snapshot([cluster('c1', [8])]), [corrupt, queued('g1', 1, '8')]);

@@ -32,8 +32,15 @@ import {
 } from './cycle.repository';
 import { activeExclusions } from '../dispatch/cluster-exclusion';
 import { fairOrder, type Admission } from './fair-share';
-import { QuotaLedger, type QueueQuota, type QuotaShortfall } from './quota';
-import { gangRequest, usageByQueue } from './queue-quotas';
+import {
+  QuotaLedger,
+  scopedTo,
+  type Amounts,
+  type CohortQuota,
+  type QueueQuota,
+  type QuotaShortfall,
+} from './quota';
+import { quotaRequest, usageByQueue } from './queue-quotas';
 import { planPreemptions, type PlannedEviction } from './cycle-preemption';
 import type { QueuePreemption } from './preemption';
 
@@ -41,6 +48,8 @@ import type { QueuePreemption } from './preemption';
 export interface CycleCluster extends ClusterSnapshot {
   /** `gangRefKey`s of the dispatches the cluster's report already counts in its free capacity. */
   readonly reflected: ReadonlySet<string>;
+  /** The cluster's cluster set ('' or absent: none): where quotas scoped to a set apply. */
+  readonly clusterSet?: string;
 }
 
 /** Everything one cycle decides from, loaded before it starts. */
@@ -63,6 +72,8 @@ export interface CycleSnapshot {
   };
   /** The quotas of the queues that have one (a queue not here is not limited). */
   readonly quotas?: readonly QueueQuota[];
+  /** The cohorts' parents and own quotas (a cohort not here is a root without quota). */
+  readonly cohorts?: readonly CohortQuota[];
   /** What each queue's waiting gangs may preempt (a queue not here: nothing). */
   readonly preemption?: ReadonlyMap<string, QueuePreemption>;
   /** Queues whose budget is spent, with why (see budgetHold): their gangs wait. */
@@ -161,8 +172,9 @@ export function planCycle(
   const usage = usageByQueue(snapshot.reservations, (r) => parsed.of(r).values());
   const ledger =
     snapshot.quotas && snapshot.quotas.length > 0
-      ? new QuotaLedger(snapshot.quotas, usage)
+      ? new QuotaLedger(snapshot.quotas, usage, snapshot.cohorts)
       : undefined;
+  const setOf = new Map(snapshot.clusters.map((c) => [c.name, c.clusterSet ?? '']));
   settings.reservations?.endCycle();
   lap('capacity');
 
@@ -221,6 +233,12 @@ export function planCycle(
       held.set(q.id, `held by its queue's quota: ${short.message}`);
       return 'held';
     }
+    // A quota scoped to cluster sets keeps the gang out of the clusters of a set it is spent in.
+    const heldOut = ledger && heldOutByClusterSet(ledger, q.queue, request, clusters, setOf);
+    if (heldOut && heldOut.size >= clusters.length) {
+      held.set(q.id, `held by its queue's quota: ${[...new Set(heldOut.values())].join('; ')}`);
+      return 'held';
+    }
     if (yields) {
       yielded.add(q.id);
       held.set(
@@ -229,10 +247,11 @@ export function planCycle(
       );
       return 'held';
     }
-    const decision = decide(view.gang);
+    const decision = decide(view.gang, heldOut);
     decisions.set(q.id, decision);
     if (decision.status === 'placed') {
-      ledger?.charge(q.queue, request);
+      const set = setOf.get(decision.placement.cluster);
+      ledger?.charge(q.queue, set ? { ...request, ...scopedTo(set, request) } : request);
       return 'admitted';
     }
     if (decision.status !== 'unplaced') return 'held';
@@ -285,7 +304,7 @@ export function planCycle(
         message: `placed on ${placement.cluster}${where}`,
         queue: q.queue,
         usage: Object.fromEntries(
-          Object.entries(gangRequest(gang.podSets)).map(([k, v]) => [k, Number(v)]),
+          Object.entries(quotaRequest(gang.podSets)).map(([k, v]) => [k, Number(v)]),
         ),
       });
       continue;
@@ -319,6 +338,8 @@ export function planCycle(
       fencingToken: -1,
       nodeRequests: r.nodeRequests,
       devices: (r.placement as { devices?: ReservationRow['devices'] }).devices ?? null,
+      clusterSet: setOf.get(r.cluster) ?? '',
+      deviceCounts: r.usage ?? null,
     }));
     const after = deductReservations(snapshot.clusters, [...snapshot.reservations, ...placedRows]);
     const planned = planPreemptions({
@@ -328,6 +349,8 @@ export function planCycle(
       waiting,
       rules: snapshot.preemption!,
       quotas: snapshot.quotas ?? [],
+      ...(snapshot.cohorts ? { cohorts: snapshot.cohorts } : {}),
+      clusterSets: setOf,
       parsed,
       policy: settings.policy,
       defaultGraceSeconds: settings.evictionGraceSeconds ?? 30,
@@ -383,7 +406,7 @@ function fairlyOrdered(
             queue: e.q.queue,
             priority: e.q.priority,
             createdAt: e.q.createdAt,
-            request: gangRequest(e.view.gang.podSets),
+            request: quotaRequest(e.view.gang.podSets),
             e,
           },
         ]
@@ -398,6 +421,7 @@ function fairlyOrdered(
       valid,
       {
         queues,
+        ...(snapshot.cohorts ? { cohorts: snapshot.cohorts } : {}),
         capacity,
         usage,
         ...(snapshot.history
@@ -408,6 +432,30 @@ function fairlyOrdered(
     ).map((g) => g.e),
     ...views.filter((e) => !e.view.ok),
   ];
+}
+
+/**
+ * The clusters a gang may not go to because its queue's quota in their cluster set would not
+ * hold it, with the shortfall's message; undefined when the queue has no quota scoped to a set
+ * or every set has room.
+ */
+function heldOutByClusterSet(
+  ledger: QuotaLedger,
+  queue: string,
+  request: Amounts,
+  clusters: readonly ClusterSnapshot[],
+  setOf: ReadonlyMap<string, string>,
+): Map<string, string> | undefined {
+  const sets = ledger.clusterSets(queue);
+  if (sets.size === 0) return undefined;
+  const short = new Map<string, string | undefined>();
+  for (const set of sets) short.set(set, ledger.check(queue, scopedTo(set, request))?.message);
+  let out: Map<string, string> | undefined;
+  for (const c of clusters) {
+    const why = short.get(setOf.get(c.name) ?? '');
+    if (why !== undefined) (out ??= new Map()).set(c.name, why);
+  }
+  return out;
 }
 
 /** The placement reasons that say a gang waits for room to free up. */

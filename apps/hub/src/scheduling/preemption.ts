@@ -11,7 +11,7 @@
 import { gangRefKey } from '@muster/common';
 import type { ClusterSnapshot, Gang, NodeSnapshot, Placement } from '@muster/placement';
 import type { QueuePreemptionSpec } from '../inventory/cluster.domain';
-import type { Amounts, QuotaLedger } from './quota';
+import { scopedTo, type Amounts, type QuotaLedger } from './quota';
 
 /** What a queue's waiting gangs may preempt. */
 export type QueuePreemption = QueuePreemptionSpec;
@@ -46,7 +46,10 @@ export interface PreemptionContext {
   holders: readonly Holder[];
   /** A queue's rules; undefined: its gangs never preempt. */
   rules: (queue: string) => QueuePreemption | undefined;
+  /** The cohort tree a queue's quota is in (its root): reclaim stays within it. */
   cohortOf: (queue: string) => string | undefined;
+  /** A cluster's cluster set, whose scoped quota a gang placed there also takes. Absent: none. */
+  clusterSetOf?: (cluster: string) => string | undefined;
   /** The quotas, with what holders (and the cycle's placements) use; changed and restored. */
   ledger?: QuotaLedger;
   /** The placement the gang would get on `cluster`, or undefined when it does not fit. */
@@ -60,6 +63,8 @@ export interface PreemptionChoice {
   kinds: ReadonlySet<'withinQueue' | 'reclaim'>;
   /** Where the gang fits once the victims are gone. */
   placement: Placement;
+  /** What the gang takes of its queue's quota there (its request, scoped to the cluster's set). */
+  request: Amounts;
 }
 
 /** Most victims tried on one cluster for one gang (bounds the cost of a cycle). */
@@ -131,7 +136,9 @@ function onCluster(
 ): PreemptionChoice | undefined {
   const ledger = ctx.ledger;
   const chosen: { h: Holder; kind: 'withinQueue' | 'reclaim' }[] = [];
-  const admits = () => !ledger || ledger.check(p.queue, p.request) === undefined;
+  const set = ctx.clusterSetOf?.(cluster.name);
+  const request = set ? { ...p.request, ...scopedTo(set, p.request) } : p.request;
+  const admits = () => !ledger || ledger.check(p.queue, request) === undefined;
   const release = (h: Holder) => ledger?.release(h.queue, h.request);
   const restore = (h: Holder) => ledger?.charge(h.queue, h.request);
   let placement: Placement | undefined;
@@ -163,6 +170,7 @@ function onCluster(
       victims: chosen.map((c) => c.h),
       kinds: new Set(chosen.map((c) => c.kind)),
       placement,
+      request,
     };
   } finally {
     for (const c of chosen) restore(c.h);

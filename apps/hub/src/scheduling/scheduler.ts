@@ -207,12 +207,15 @@ export class Scheduler {
     const started = performance.now();
     const queued = await this.repo.queuedGangs(this.settings.maxGangsPerCycle);
     if (queued.length === 0) return { ...EMPTY_REPORT, durationMs: performance.now() - started };
-    const [{ clusters, unavailable }, { weights, quotas, preemption, budgets }, reservations] =
-      await Promise.all([
-        this.readyClusters(),
-        this.repo.queueSettings(),
-        this.repo.reservations(),
-      ]);
+    const [
+      { clusters, unavailable },
+      { weights, quotas, cohorts, preemption, budgets },
+      reservations,
+    ] = await Promise.all([
+      this.readyClusters(),
+      this.repo.queueSettings(),
+      this.repo.reservations(),
+    ]);
     const now = new Date();
     const [history, budgetHolds] = await Promise.all([
       this.usageHistory(),
@@ -226,6 +229,7 @@ export class Scheduler {
         reservations,
         weights,
         quotas,
+        cohorts,
         preemption,
         budgetHolds,
         ...(this.settings.fairShareHalfLifeSeconds > 0
@@ -321,6 +325,7 @@ export class Scheduler {
         nodes: nodes.map(nodeSnapshotOf),
         reflected: session ? session.reflected : new Set(row!.reflected),
         deviceClasses: session ? session.deviceClasses : row!.deviceClasses,
+        clusterSet: c.clusterSet,
       });
     }
     return { clusters, unavailable };

@@ -27,6 +27,8 @@ export type FitReasonCode =
   | 'ClusterCordoned'
   /** The caller excluded the cluster for this gang (`Gang.excludedClusters`). */
   | 'ExcludedForGang'
+  /** The caller's quota holds the gang out of the cluster (the session's `heldOut`). */
+  | 'QuotaExceeded'
   /** No node is both ready and schedulable. */
   | 'NoSchedulableNodes'
   /** Free capacity (of the whole cluster, or of the nodes a pod set may use) is below the demand. */

@@ -253,7 +253,7 @@ class PlacementEngine {
     }
   }
 
-  decide(gang: Gang): GangDecision {
+  decide(gang: Gang, heldOut?: ReadonlyMap<string, string>): GangDecision {
     if (this.index && this.index.owner !== this)
       throw new Error('placement stream used after a newer batch took over its PlacementIndex');
     const gangId = typeof gang?.id === 'string' ? gang.id : '';
@@ -263,7 +263,7 @@ class PlacementEngine {
 
     const excluded = gang.excludedClusters ?? {};
     const isExcluded = (cx: ClusterIndex): boolean =>
-      Object.prototype.hasOwnProperty.call(excluded, cx.name);
+      Object.prototype.hasOwnProperty.call(excluded, cx.name) || heldOut?.has(cx.name) === true;
     const candidates: Array<{ cx: ClusterIndex; key: Ratio }> = [];
     for (const cx of this.clusters) {
       if (!cx.status.ok || isExcluded(cx) || !precheck(cx, pg)) continue;
@@ -287,6 +287,8 @@ class PlacementEngine {
     }
     const explanations = this.explain(gang)
       ? this.clusters.map((cx): FitExplanation => {
+          const held = cx.status.ok ? heldOut?.get(cx.name) : undefined;
+          if (held !== undefined) return { cluster: cx.name, code: 'QuotaExceeded', message: held };
           if (cx.status.ok && isExcluded(cx))
             return { cluster: cx.name, code: 'ExcludedForGang', message: excluded[cx.name]! };
           const competing = deviceFailures.get(cx.name);
@@ -563,15 +565,17 @@ export function placementStream(
  * queue only for what was placed): `gangs` are the gangs that may be decided, prepared (and their
  * capacity views built) up front as for an array given to {@link placementStream}; each call
  * decides one and deducts it, if placed, before the next. `clusters` is never modified.
+ * `heldOut` names clusters the gang may not go to this time (the caller's quota in their cluster
+ * set is spent), with why; they are explained with code `QuotaExceeded`.
  */
 export function placementSession(
   clusters: readonly ClusterSnapshot[],
   gangs: readonly Gang[],
   options?: PlacementOptions,
-): (gang: Gang) => GangDecision {
+): (gang: Gang, heldOut?: ReadonlyMap<string, string>) => GangDecision {
   const engine = new PlacementEngine(clusters, options, gangs);
   engine.warm(gangs);
-  return (gang) => engine.decide(gang);
+  return (gang, heldOut) => engine.decide(gang, heldOut);
 }
 
 /**
