@@ -235,7 +235,15 @@ describe('queue quota flags', () => {
     ],
     [
       ['--quota', 'NVIDIA GPU=8'],
-      '--quota: "NVIDIA GPU" is not a resource name (such as cpu, memory or nvidia.com/gpu)',
+      '--quota: "NVIDIA GPU" is not a resource name (such as cpu, memory or nvidia.com/gpu, or SET:nvidia.com/gpu for one cluster set)',
+    ],
+    [
+      ['--quota', 'East:nvidia.com/gpu=8'],
+      '--quota: cluster set "East" must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit',
+    ],
+    [
+      ['--quota', 'east:nvidia gpu=8'],
+      '--quota: "nvidia gpu" is not a resource name (such as cpu, memory or nvidia.com/gpu)',
     ],
     [
       ['--quota', 'nvidia.com/gpu=lots'],
@@ -488,6 +496,21 @@ describe('queue quota flags', () => {
         nominal: { 'nvidia.com/gpu': '32' },
         cohort: 'research',
         borrowingLimit: { 'nvidia.com/gpu': '8' },
+        lendingLimit: { 'nvidia.com/gpu': '4' },
+      });
+    });
+
+    it('takes resources scoped to a cluster set and DRA device classes as any other', () => {
+      const dra = 'gpu.nvidia.com.deviceclass.resource.k8s.io/devices';
+      expect(
+        update({
+          quota: [`nvidia.com/gpu=32,east:nvidia.com/gpu=8,${dra}=16`],
+          borrowingLimit: ['east:nvidia.com/gpu=2'],
+        }).quota,
+      ).toEqual({
+        nominal: { 'nvidia.com/gpu': '32', 'east:nvidia.com/gpu': '8', [dra]: '16' },
+        cohort: 'research',
+        borrowingLimit: { 'east:nvidia.com/gpu': '2' },
         lendingLimit: { 'nvidia.com/gpu': '4' },
       });
     });

@@ -1,5 +1,6 @@
 // Kubernetes object name rules, so Muster refuses at submit time what an API server would
 // refuse at dispatch time.
+import { isValidResourceName } from '@muster/placement';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -49,5 +50,25 @@ export function labelValueError(value: string): string | undefined {
   if (!LABEL_VALUE.test(value)) {
     return 'must consist of letters, digits, "-", "_" or ".", starting and ending with a letter or digit';
   }
+  return undefined;
+}
+
+/**
+ * Returns why `name` is not a resource a quota may name, or undefined: a Kubernetes resource name
+ * (`cpu`, `nvidia.com/gpu`, `gpu.nvidia.com.deviceclass.resource.k8s.io/devices`), optionally
+ * scoped to a cluster set as `SET:NAME` (`east:nvidia.com/gpu`), SET a DNS-1123 label.
+ */
+export function quotaResourceError(name: string): string | undefined {
+  const colon = name.indexOf(':');
+  const resource = colon < 0 ? name : name.slice(colon + 1);
+  if (colon >= 0) {
+    const set = name.slice(0, colon);
+    const setError = dns1123LabelError(set);
+    if (setError) return `cluster set "${set}" ${setError}`;
+  }
+  if (!isValidResourceName(resource))
+    return colon < 0
+      ? `"${name}" is not a resource name (such as cpu, memory or nvidia.com/gpu, or SET:nvidia.com/gpu for one cluster set)`
+      : `"${resource}" is not a resource name (such as cpu, memory or nvidia.com/gpu)`;
   return undefined;
 }

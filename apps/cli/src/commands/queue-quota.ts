@@ -2,8 +2,8 @@
 // so a typo is a usage error naming the flag, not the hub's queue.quota.nominal["..."] field,
 // and the queue's settings an update sends, merged from what the hub has and what was given.
 import type { Queue, QueueQuota } from '@muster/api';
-import { dns1123LabelError } from '@muster/k8s';
-import { isValidResourceName, parseQuantity } from '@muster/placement';
+import { dns1123LabelError, quotaResourceError } from '@muster/k8s';
+import { parseQuantity } from '@muster/placement';
 import { UsageError } from '../errors';
 import type { BudgetChange } from './queue-budget';
 import { preemptionOf, type PreemptionFlags } from './queue-preemption';
@@ -59,7 +59,9 @@ export function collectList(value: string, previous: unknown): string[] {
 
 /**
  * `--quota nvidia.com/gpu=64,cpu=512 --quota memory=2Ti` → {"nvidia.com/gpu": "64", ...}; each
- * quantity read by the parser the hub and placement use. With `allowEmpty` (the limits), an
+ * quantity read by the parser the hub and placement use. A resource may be scoped to a cluster
+ * set (`east:nvidia.com/gpu=16`) or count DRA devices of a class
+ * (`gpu.nvidia.com.deviceclass.resource.k8s.io/devices=8`). With `allowEmpty` (the limits), an
  * empty value stands for "none".
  */
 export function parseResourceList(
@@ -88,11 +90,8 @@ export function parseResourceList(
       const quantity = entry.slice(eq + 1).trim();
       if (name === '') throw new UsageError(`${flag}: "${entry}" needs a resource name before =`);
       if (quantity === '') throw new UsageError(`${flag}: "${entry}" needs a quantity after =`);
-      if (!isValidResourceName(name)) {
-        throw new UsageError(
-          `${flag}: "${name}" is not a resource name (such as cpu, memory or nvidia.com/gpu)`,
-        );
-      }
+      const nameError = quotaResourceError(name);
+      if (nameError) throw new UsageError(`${flag}: ${nameError}`);
       const parsed = parseQuantity(quantity, `${flag}: ${name}`);
       if (!parsed.ok) throw new UsageError(parsed.error.message);
       const before = out.get(name);
