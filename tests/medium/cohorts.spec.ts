@@ -130,11 +130,11 @@ describe('cohorts in Postgres', () => {
     expect((await inventory.getCohort('org')).createdAt).toEqual(created.createdAt);
 
     for (const missing of [
-      inventory.getCohort('nowhere'),
-      inventory.updateCohort(cohort('nowhere')),
-      inventory.deleteCohort('nowhere'),
+      () => inventory.getCohort('nowhere'),
+      () => inventory.updateCohort(cohort('nowhere')),
+      () => inventory.deleteCohort('nowhere'),
     ]) {
-      const err = await refusal(missing);
+      const err = await refusal(missing());
       expect([err.code, err.message]).toEqual([ErrorCode.NotFound, 'cohort "nowhere" not found']);
     }
 

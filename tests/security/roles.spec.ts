@@ -458,12 +458,12 @@ describe('cohorts', () => {
     expect(await code(admin.inventory.createCohort(cohort('scratch')))).toBe('OK');
     expect(await code(admin.inventory.updateCohort(cohort('scratch')))).toBe('OK');
     for (const c of [alice, eve, val]) {
-      for (const p of [
-        c.inventory.createCohort(cohort('mine')),
-        c.inventory.updateCohort(cohort('labs')),
-        c.inventory.deleteCohort({ name: 'labs' }),
+      for (const call of [
+        () => c.inventory.createCohort(cohort('mine')),
+        () => c.inventory.updateCohort(cohort('labs')),
+        () => c.inventory.deleteCohort({ name: 'labs' }),
       ])
-        expect(await code(p)).toBe(status.PERMISSION_DENIED);
+        expect(await code(call())).toBe(status.PERMISSION_DENIED);
     }
     expect(await code(admin.inventory.deleteCohort({ name: 'scratch' }))).toBe('OK');
     expect((await admin.inventory.listCohorts({})).cohorts.map((c) => c.name)).toEqual(['labs']);
