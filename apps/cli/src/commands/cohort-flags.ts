@@ -6,7 +6,7 @@ import { dns1123LabelError } from '@muster/k8s';
 import { UsageError } from '../errors';
 import { flagList, parseResourceList } from './queue-quota';
 
-/** The flags as commander collects them; `parent` and `quota` are false after --no-parent / --no-quota. */
+/** As commander collects them; `parent` and `quota` are false after --no-parent / --no-quota. */
 export interface CohortFlags {
   parent?: string | false;
   description?: string;

@@ -29,7 +29,7 @@ export function renderCohortTable(cohorts: readonly Cohort[]): string {
   );
 }
 
-/** `cohorts get`: the settings with full resource names and exact amounts, then what is under it. */
+/** `cohorts get`: the settings (full resource names, exact amounts) and what is under it. */
 export function renderCohortDetails(c: Cohort, now: Date): string {
   const limit = (amounts: Readonly<Record<string, string>> | undefined, unnamed: string) => {
     const text = formatAmounts(amounts);

@@ -50,8 +50,9 @@ export interface CohortMembers {
 }
 
 /**
- * Clusters, queues and cohorts: the rules; storage is the repository's. Requests arrive checked (the
- * handlers map them with inventory.mapper), so every name here is well formed.
+ * Clusters, queues and cohorts: the rules; storage is the repository's. Requests arrive checked
+ * (the handlers map them with inventory.mapper and cohort.mapper), so every name here is well
+ * formed.
  */
 @Injectable()
 export class InventoryService {
