@@ -1,4 +1,4 @@
-// The cluster and queue commands of the built CLI against a hub process.
+// The cluster, queue and cohort commands of the built CLI against a hub process.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -329,5 +329,74 @@ describe('queues', () => {
     expect(r.stderr).toContain(
       "error: option '--weight <n>' argument '5000' is invalid. must be an integer from 1 to 1000.",
     );
+  });
+});
+
+describe('cohorts', () => {
+  it('create a parent and a child → list → get → a loop refused → delete the parent', async () => {
+    let r = await cli.run(['cohorts', 'create', 'org', '--quota', 'nvidia.com/gpu=128']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'cohort org created\n', '']);
+    r = await cli.run([
+      'cohorts',
+      'create',
+      'labs',
+      '--parent',
+      'org',
+      '--quota',
+      'nvidia.com/gpu=64',
+      '--lending-limit',
+      'nvidia.com/gpu=16',
+    ]);
+    expect([r.code, r.stdout, r.stderr]).toEqual([0, 'cohort labs created\n', '']);
+    r = await cli.run([
+      'queues',
+      'create',
+      'vision',
+      '--quota',
+      'nvidia.com/gpu=16',
+      '--cohort',
+      'labs',
+    ]);
+    expect(r.code).toBe(0);
+
+    r = await cli.run(['cohorts', 'list']);
+    expect(r.stdout).toMatch(/^NAME\s+PARENT\s+QUOTA\s+QUEUES\s+CHILDREN\n/);
+    expect(r.stdout).toMatch(/\nlabs\s+org\s+gpu 64\s+vision\s+-\n/);
+    expect(r.stdout).toMatch(/\norg\s+-\s+gpu 128\s+-\s+labs\n/);
+    r = await cli.run(['cohorts', 'get', 'labs', '-o', 'json']);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      name: 'labs',
+      parent: 'org',
+      quota: { nominal: { 'nvidia.com/gpu': '64' }, lendingLimit: { 'nvidia.com/gpu': '16' } },
+      queues: ['vision'],
+    });
+
+    // The hub judges the chain against the stored cohorts, and stores nothing.
+    r = await cli.run(['cohorts', 'update', 'org', '--parent', 'labs']);
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      1,
+      '',
+      'error: cohort.parent: would make a loop: org → labs → org\n',
+    ]);
+    expect(
+      JSON.parse((await cli.run(['cohorts', 'get', 'org', '-o', 'json'])).stdout).parent,
+    ).toBeUndefined();
+    r = await cli.run(['cohorts', 'create', 'org']);
+    expect([r.code, r.stderr]).toEqual([1, 'error: cohort.name: cohort "org" already exists\n']);
+    r = await cli.run(['cohorts', 'create', 'Bad_Name']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: cohort\.name: must be a DNS-1123 label/);
+
+    // Deleting the parent leaves the child naming it: an implicit cohort, as before cohorts were objects.
+    r = await cli.run(['cohorts', 'delete', 'org']);
+    expect([r.code, r.stdout]).toEqual([0, 'cohort org deleted\n']);
+    r = await cli.run(['cohorts', 'list', '-o', 'yaml']);
+    expect(
+      parse(r.stdout).cohorts.map((c: { name: string; parent: string }) => [c.name, c.parent]),
+    ).toEqual([['labs', 'org']]);
+    r = await cli.run(['cohorts', 'get', 'org']);
+    expect([r.code, r.stderr]).toEqual([3, 'error: cohort "org" not found\n']);
+    await cli.run(['queues', 'delete', 'vision']);
+    await cli.run(['cohorts', 'delete', 'labs']);
   });
 });

@@ -10,14 +10,18 @@ import fc from 'fast-check';
 import {
   CancelJobRequest,
   ConnectRequest,
+  CreateCohortRequest,
   CreateQueueRequest,
+  DeleteCohortRequest,
   ExplainJobRequest,
+  GetCohortRequest,
   GetJobRequest,
   ListJobsRequest,
   RegisterClusterRequest,
   SubmitJobRequest,
   SubmitJobResponse,
   UpdateClusterRequest,
+  UpdateCohortRequest,
   UpdateQueueRequest,
   type HubClients,
 } from '@muster/api';
@@ -72,6 +76,11 @@ const METHODS = {
     'GetQueue',
     'ListQueues',
     'DeleteQueue',
+    'CreateCohort',
+    'UpdateCohort',
+    'GetCohort',
+    'ListCohorts',
+    'DeleteCohort',
   ],
 } as const;
 const PATHS = Object.entries(METHODS).flatMap(([svc, ms]) =>
@@ -251,6 +260,23 @@ const queueMsg = fc.record({
     { nil: undefined },
   ),
 });
+/** Cohorts with look-alike names, parents that are themselves or nonsense, and bad amounts. */
+const cohortMsg = fc
+  .record({
+    name: fc.oneof(fc.constant('fuzz-cohort-base'), anyName),
+    parent: fc.oneof(fc.constant(''), fc.constant('fuzz-cohort-base'), anyName),
+    description: fc.oneof(fc.string(), huge),
+    quota: fc.option(
+      fc.record({ nominal: resourceMap, borrowingLimit: resourceMap, lendingLimit: resourceMap }),
+      { nil: undefined },
+    ),
+    createdAt: fc.constant(undefined),
+    updatedAt: fc.constant(undefined),
+    queues: fc.array(anyName, { maxLength: 2 }),
+    children: fc.array(anyName, { maxLength: 2 }),
+    ownParent: fc.integer({ min: 0, max: 9 }),
+  })
+  .map(({ ownParent, ...c }) => (ownParent === 0 ? { ...c, parent: c.name } : c));
 const accessProvider = fc.record({
   name: anyName,
   cluster: fc.option(
@@ -329,6 +355,26 @@ const structured: fc.Arbitrary<Omit<Request, 'token'>> = fc.oneof(
     bytes: enc(UpdateQueueRequest, m),
     kind: 'update-queue',
   })),
+  fc.record({ cohort: fc.option(cohortMsg, { nil: undefined }) }).map((m) => ({
+    path: '/muster.v1.InventoryService/CreateCohort',
+    bytes: enc(CreateCohortRequest, m),
+    kind: 'create-cohort',
+  })),
+  fc.record({ cohort: fc.option(cohortMsg, { nil: undefined }) }).map((m) => ({
+    path: '/muster.v1.InventoryService/UpdateCohort',
+    bytes: enc(UpdateCohortRequest, m),
+    kind: 'update-cohort',
+  })),
+  fc.oneof(fc.constant('fuzz-cohort-base'), anyName).map((name) => ({
+    path: '/muster.v1.InventoryService/GetCohort',
+    bytes: enc(GetCohortRequest, { name }),
+    kind: 'get-cohort',
+  })),
+  anyName.map((name) => ({
+    path: '/muster.v1.InventoryService/DeleteCohort',
+    bytes: enc(DeleteCohortRequest, { name }),
+    kind: 'delete-cohort',
+  })),
   fc
     .record({
       name: anyName,
@@ -372,6 +418,26 @@ const nearlyValid: fc.Arbitrary<Omit<Request, 'token'>> = fc.oneof(
         queue: { name: `q-${name}`, description: 'fuzz', weight, allowedNamespaces: [] },
       }),
       kind: 'nearly-valid-queue',
+    })),
+  fc
+    .record({
+      name: validName,
+      parent: fc.oneof(fc.constant(''), fc.constant('fuzz-cohort-base'), validName),
+      gpus: fc.constantFrom('8', '-1', 'lots', '0'),
+    })
+    .map(({ name, parent, gpus }) => ({
+      path: '/muster.v1.InventoryService/CreateCohort',
+      bytes: enc(CreateCohortRequest, {
+        cohort: {
+          name: `k-${name}`,
+          parent,
+          description: 'fuzz',
+          quota: { nominal: { 'nvidia.com/gpu': gpus }, borrowingLimit: {}, lendingLimit: {} },
+          queues: [],
+          children: [],
+        },
+      }),
+      kind: 'nearly-valid-cohort',
     })),
   fc.record({ name: validName, set: fc.oneof(fc.constant(''), anyName) }).map(({ name, set }) => ({
     path: '/muster.v1.InventoryService/RegisterCluster',
@@ -530,11 +596,21 @@ let hub: HubProcess;
 let client: Client;
 let api: HubClients;
 
-async function counts(): Promise<{ jobs: number; clusters: number; queues: number }> {
-  const [row] = await db.query<{ jobs: string; clusters: string; queues: string }>(
-    'SELECT (SELECT COUNT(*) FROM jobs) AS jobs, (SELECT COUNT(*) FROM clusters) AS clusters, (SELECT COUNT(*) FROM queues) AS queues',
+async function counts(): Promise<{
+  jobs: number;
+  clusters: number;
+  queues: number;
+  cohorts: number;
+}> {
+  const [row] = await db.query<{ jobs: string; clusters: string; queues: string; cohorts: string }>(
+    'SELECT (SELECT COUNT(*) FROM jobs) AS jobs, (SELECT COUNT(*) FROM clusters) AS clusters, (SELECT COUNT(*) FROM queues) AS queues, (SELECT COUNT(*) FROM cohorts) AS cohorts',
   );
-  return { jobs: Number(row!.jobs), clusters: Number(row!.clusters), queues: Number(row!.queues) };
+  return {
+    jobs: Number(row!.jobs),
+    clusters: Number(row!.clusters),
+    queues: Number(row!.queues),
+    cohorts: Number(row!.cohorts),
+  };
 }
 
 function metadataFor(token: Request['token']): Metadata {
@@ -600,7 +676,7 @@ const tally = {
   accepted: 0,
   crashes: 0,
   byCode: new Map<string, number>(),
-  stored: { jobs: 0, clusters: 0, queues: 0 },
+  stored: { jobs: 0, clusters: 0, queues: 0, cohorts: 0 },
   improper: [] as string[],
 };
 
@@ -637,6 +713,8 @@ function account(r: Request, o: Outcome): boolean {
   if (method === 'DeregisterCluster') tally.stored.clusters--;
   if (method === 'CreateQueue') tally.stored.queues++;
   if (method === 'DeleteQueue') tally.stored.queues--;
+  if (method === 'CreateCohort') tally.stored.cohorts++;
+  if (method === 'DeleteCohort') tally.stored.cohorts--;
   return true;
 }
 
@@ -679,6 +757,9 @@ beforeAll(async () => {
     accessProviders: [],
     labels: {},
   });
+  await api.inventory.createCohort({
+    cohort: { name: 'fuzz-cohort-base', parent: '', description: '', queues: [], children: [] },
+  });
   client = new Client(hub.grpcAddress, tlsCredentials(pki), SERVER_NAME);
 });
 
@@ -706,6 +787,17 @@ it(`answers ${UNARY_RUNS * BATCH} hostile requests with proper statuses and stor
   const after = await counts();
   // The hub still serves, and holds exactly what the accepted requests stored.
   expect((await api.inventory.listQueues({})).queues.length).toBe(after.queues);
+  expect((await api.inventory.listCohorts({})).cohorts.length).toBe(after.cohorts);
+  // No write, however hostile, left a parent chain that loops.
+  const [looping] = await db.query<{ n: string }>(
+    `WITH RECURSIVE up(start, at, depth) AS (
+       SELECT name, parent, 1 FROM cohorts WHERE parent IS NOT NULL
+       UNION ALL
+       SELECT up.start, c.parent, up.depth + 1 FROM up JOIN cohorts c ON c.name = up.at
+        WHERE c.parent IS NOT NULL AND up.depth <= 17)
+     SELECT COUNT(*) AS n FROM up WHERE at = start`,
+  );
+  expect(Number(looping!.n)).toBe(0);
   console.log(
     [
       `fuzz: requests tried ${tally.tried}, rejected ${tally.rejected}, accepted ${tally.accepted}, crashes ${tally.crashes} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
@@ -714,8 +806,9 @@ it(`answers ${UNARY_RUNS * BATCH} hostile requests with proper statuses and stor
         before.jobs -
         tally.stored.jobs +
         (after.clusters - before.clusters - tally.stored.clusters) +
-        (after.queues - before.queues - tally.stored.queues)
-      } (rows stored by accepted requests: jobs ${tally.stored.jobs}, clusters ${tally.stored.clusters}, queues ${tally.stored.queues})`,
+        (after.queues - before.queues - tally.stored.queues) +
+        (after.cohorts - before.cohorts - tally.stored.cohorts)
+      } (rows stored by accepted requests: jobs ${tally.stored.jobs}, clusters ${tally.stored.clusters}, queues ${tally.stored.queues}, cohorts ${tally.stored.cohorts})`,
       `fuzz: statuses ${[...tally.byCode].map(([c, n]) => `${c} ${n}`).join(', ')}`,
     ].join('\n'),
   );
@@ -726,6 +819,7 @@ it(`answers ${UNARY_RUNS * BATCH} hostile requests with proper statuses and stor
     jobs: before.jobs + tally.stored.jobs,
     clusters: before.clusters + tally.stored.clusters,
     queues: before.queues + tally.stored.queues,
+    cohorts: before.cohorts + tally.stored.cohorts,
   });
   // No handler failed in an unexpected way (those log "request failed" with a stack).
   expect(hub.logs.filter((l) => /"level":"error"/.test(l))).toEqual([]);

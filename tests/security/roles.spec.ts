@@ -92,6 +92,9 @@ const cluster = (name: string) => ({
 const queue = (name: string) => ({
   queue: { name, description: '', weight: 1, allowedNamespaces: [] },
 });
+const cohort = (name: string) => ({
+  cohort: { name, parent: '', description: '', queues: [], children: [] },
+});
 
 beforeAll(async () => {
   dir = tempDir('muster-sec-roles-');
@@ -149,6 +152,8 @@ describe('authentication', () => {
       ['CreateQueue', (c) => c.inventory.createQueue(queue('sneaky'))],
       ['RegisterCluster', (c) => c.inventory.registerCluster(cluster('sneaky'))],
       ['ListClusters', (c) => c.inventory.listClusters({})],
+      ['ListCohorts', (c) => c.inventory.listCohorts({})],
+      ['CreateCohort', (c) => c.inventory.createCohort(cohort('sneaky'))],
     ];
     const wrong = as('not-a-real-token-at-all');
     const expired = as(issuer.token({ sub: 'x', muster_role: 'admin', exp: 1000 }));
@@ -428,6 +433,54 @@ describe('viewers read and never write', () => {
       pageToken: '',
     });
     expect(await code(val.jobs.getJob({ jobId: research.jobs[0]!.id }))).toBe(status.NOT_FOUND);
+  });
+});
+
+describe('cohorts', () => {
+  const quotaIn = (c: string) => ({
+    nominal: { cpu: '1000' },
+    cohort: c,
+    borrowingLimit: {},
+    lendingLimit: {},
+  });
+  beforeAll(async () => {
+    await admin.inventory.createCohort(cohort('labs'));
+    for (const name of ['research', 'vision'])
+      await admin.inventory.updateQueue({
+        queue: { ...queue(name).queue, quota: quotaIn('labs') },
+      });
+  });
+  afterAll(async () => {
+    for (const name of ['research', 'vision']) await admin.inventory.updateQueue(queue(name));
+  });
+
+  it('only admins create, update and delete them', async () => {
+    expect(await code(admin.inventory.createCohort(cohort('scratch')))).toBe('OK');
+    expect(await code(admin.inventory.updateCohort(cohort('scratch')))).toBe('OK');
+    for (const c of [alice, eve, val]) {
+      for (const call of [
+        () => c.inventory.createCohort(cohort('mine')),
+        () => c.inventory.updateCohort(cohort('labs')),
+        () => c.inventory.deleteCohort({ name: 'labs' }),
+      ])
+        expect(await code(call())).toBe(status.PERMISSION_DENIED);
+    }
+    expect(await code(admin.inventory.deleteCohort({ name: 'scratch' }))).toBe('OK');
+    expect((await admin.inventory.listCohorts({})).cohorts.map((c) => c.name)).toEqual(['labs']);
+  });
+
+  it('every role reads them, each seeing only the queues it may see', async () => {
+    const seen = async (c: HubClients) => {
+      const listed = (await c.inventory.listCohorts({})).cohorts.map((x) => [x.name, x.queues]);
+      const got = (await c.inventory.getCohort({ name: 'labs' })).cohort!.queues;
+      expect(listed).toEqual([['labs', got]]);
+      return got;
+    };
+    expect(await seen(admin)).toEqual(['research', 'vision']);
+    expect(await seen(eve)).toEqual(['research', 'vision']);
+    expect(await seen(alice)).toEqual(['research']);
+    expect(await seen(bob)).toEqual(['vision']);
+    expect(await seen(val)).toEqual(['vision']);
   });
 });
 

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCancelCommand } from './commands/cancel';
 import { CliContext, type CliIo } from './commands/cli-context';
 import { registerClustersCommand } from './commands/clusters';
+import { registerCohortsCommand } from './commands/cohorts';
 import { registerCompletionCommand } from './commands/completion';
 import { registerConfigCommand } from './commands/config';
 import { registerExplainCommand } from './commands/explain';
@@ -66,6 +67,7 @@ Docs: docs/cli.md`,
   registerCancelCommand(program, ctx);
   registerClustersCommand(program, ctx);
   registerQueuesCommand(program, ctx);
+  registerCohortsCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerCompletionCommand(program, ctx);
   configureRecursively(program, ctx.io);

@@ -6,7 +6,7 @@ export const ExitCode = {
   Failure: 1,
   /** Bad flags, a bad manifest or a request the hub refused as invalid. */
   Usage: 2,
-  /** The job, cluster, queue or context does not exist. */
+  /** The job, cluster, queue, cohort or context does not exist. */
   NotFound: 3,
   /** `watch` and `submit --wait`: the job ended as Failed. */
   JobFailed: 10,

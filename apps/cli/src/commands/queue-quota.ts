@@ -105,7 +105,7 @@ export function parseResourceList(
 }
 
 /** "--a", "--a and --b", "--a, --b and --c". */
-function flagList(flags: readonly string[]): string {
+export function flagList(flags: readonly string[]): string {
   return flags.length === 1
     ? flags[0]!
     : `${flags.slice(0, -1).join(', ')} and ${flags[flags.length - 1]}`;

@@ -32,6 +32,7 @@ describe('the completion tree', () => {
         'cancel',
         'clusters',
         'queues',
+        'cohorts',
         'config',
         'completion',
       ]),
@@ -72,6 +73,17 @@ describe('the completion tree', () => {
     expect(node('queues update')!.flags).toEqual(
       expect.arrayContaining(['--max-priority', '--no-max-priority']),
     );
+    expect(node('cohorts')!.subcommands).toEqual(['list', 'get', 'create', 'update', 'delete']);
+    expect(node('cohorts update')!.flags).toEqual(
+      expect.arrayContaining([
+        '--parent',
+        '--no-parent',
+        '--quota',
+        '--no-quota',
+        '--lending-limit',
+      ]),
+    );
+    expect(node('cohorts create')!.flags).not.toContain('--no-parent');
     expect(node('get')!.choices['-o']).toEqual(['table', 'json', 'yaml']);
     expect(node('config view')!.choices['-o']).toEqual(['yaml', 'json']);
     expect(node('submit')!.choices['--on-cluster-lost']).toEqual(['wait', 'requeue']);

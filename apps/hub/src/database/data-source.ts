@@ -3,6 +3,7 @@ import { JobEntity } from '../jobs/job.entity';
 import { JobEventEntity } from '../jobs/job-event.entity';
 import { ClusterEntity } from '../inventory/cluster.entity';
 import { QueueEntity } from '../inventory/queue.entity';
+import { CohortEntity } from '../inventory/cohort.entity';
 import { InitialSchema1764000000000 } from './migrations/1764000000000-initial-schema';
 import { Dispatch1764000001000 } from './migrations/1764000001000-dispatch';
 import { ClusterExclusions1764000002000 } from './migrations/1764000002000-cluster-exclusions';
@@ -16,9 +17,10 @@ import { DeviceClasses1764000009000 } from './migrations/1764000009000-device-cl
 import { QueueQuota1764000010000 } from './migrations/1764000010000-queue-quota';
 import { Evictions1764000011000 } from './migrations/1764000011000-evictions';
 import { QueueUsage1764000012000 } from './migrations/1764000012000-queue-usage';
+import { Cohorts1764000013000 } from './migrations/1764000013000-cohorts';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
-export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity];
+export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity, CohortEntity];
 export const MIGRATIONS = [
   InitialSchema1764000000000,
   Dispatch1764000001000,
@@ -33,6 +35,7 @@ export const MIGRATIONS = [
   QueueQuota1764000010000,
   Evictions1764000011000,
   QueueUsage1764000012000,
+  Cohorts1764000013000,
 ];
 
 export function createDataSource(url: string): DataSource {

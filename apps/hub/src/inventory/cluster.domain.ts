@@ -157,6 +157,34 @@ export interface Queue extends QueueSettings {
   updatedAt: Date;
 }
 
+/** A cohort's own quota: what it adds to its members' pool, and what it borrows from / lends to its parent (see scheduling/quota). */
+export interface CohortQuotaSpec {
+  /** Resource → quantity, shared by everything under the cohort; may be empty. */
+  nominal: Record<string, string>;
+  /** Most borrowed from the parent, per resource; not named: as much as the parent lends. */
+  borrowingLimit?: Record<string, string>;
+  /** Most of its unused quota lent to the parent, per resource; not named: all of it. */
+  lendingLimit?: Record<string, string>;
+}
+
+/**
+ * A cohort's settings, as an administrator sets them. A cohort a queue or another cohort names
+ * without a row is an implicit root with no quota.
+ */
+export interface CohortSettings {
+  name: string;
+  /** Absent (NULL in the table): a root. It may name an implicit cohort. */
+  parent?: string | null;
+  description: string;
+  /** Absent (NULL in the table): none. */
+  quota?: CohortQuotaSpec | null;
+}
+
+export interface Cohort extends CohortSettings {
+  createdAt: Date;
+  updatedAt: Date;
+}
+
 /** Default topology levels when a cluster is registered without its own. */
 export const DEFAULT_TOPOLOGY_LEVELS = [
   'topology.kubernetes.io/zone',

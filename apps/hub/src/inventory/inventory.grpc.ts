@@ -3,7 +3,9 @@ import { usageToProto } from '../scheduling/queue-quotas';
 import { notFound } from '../common/errors';
 import { canSeeQueue, type Principal, type Role } from '../auth/principal';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
+import type { Cohort as CohortValue } from './cluster.domain';
 import type { InventoryService } from './inventory.service';
+import { cohortToDomain, cohortToProto } from './cohort.mapper';
 import { graceToDomain } from '../jobs/job-spec.mapper';
 import {
   checkName,
@@ -38,6 +40,19 @@ export function inventoryServiceHandlers(
     unary<Req, Res>(ctx, { method, roles: ADMIN }, fn);
   const read = <Req, Res>(method: string, fn: (req: Req, caller: Principal) => Promise<Res>) =>
     unary<Req, Res>(ctx, { method, roles: ANY_ROLE }, fn);
+  /** Cohorts on the wire with what is under them; `queues` only those the caller may see. */
+  const cohortsFor = async (caller: Principal, cohorts: readonly CohortValue[]) => {
+    const members = await inventory.cohortMembers(cohorts.map((c) => c.name));
+    return cohorts.map((c) => {
+      const m = members.get(c.name)!;
+      return cohortToProto(c, {
+        queues: m.queues.filter((q) => canSeeQueue(caller, q)),
+        children: m.children,
+      });
+    });
+  };
+  const cohortFor = async (caller: Principal, cohort: CohortValue) =>
+    (await cohortsFor(caller, [cohort]))[0]!;
   return {
     registerCluster: admin('RegisterCluster', async (req) => ({
       cluster: clusterToProto(await inventory.registerCluster(clusterRegistrationToDomain(req))),
@@ -127,6 +142,28 @@ export function inventoryServiceHandlers(
     }),
     deleteQueue: admin('DeleteQueue', async (req) => {
       await inventory.deleteQueue(checkName('name', req.name));
+      return {};
+    }),
+    createCohort: admin('CreateCohort', async (req, caller) => ({
+      cohort: await cohortFor(
+        caller,
+        await inventory.createCohort(cohortToDomain('cohort', req.cohort)),
+      ),
+    })),
+    updateCohort: admin('UpdateCohort', async (req, caller) => ({
+      cohort: await cohortFor(
+        caller,
+        await inventory.updateCohort(cohortToDomain('cohort', req.cohort)),
+      ),
+    })),
+    getCohort: read('GetCohort', async (req, caller) => ({
+      cohort: await cohortFor(caller, await inventory.getCohort(checkName('name', req.name))),
+    })),
+    listCohorts: read('ListCohorts', async (_req, caller) => ({
+      cohorts: await cohortsFor(caller, await inventory.listCohorts()),
+    })),
+    deleteCohort: admin('DeleteCohort', async (req) => {
+      await inventory.deleteCohort(checkName('name', req.name));
       return {};
     }),
   };

@@ -367,32 +367,42 @@ function budgetToDomain(field: string, b: wire.QueueBudget | undefined): QueueBu
 /** Most resources one quota may name. */
 const MAX_QUOTA_RESOURCES = 64;
 
+/**
+ * Quota amounts from the wire (a queue's or a cohort's), checked: at most 64 resource names,
+ * each with a quantity of at least 0, kept as written (trimmed), sorted by name; with `within`,
+ * only resources it names too.
+ */
+export function quotaAmountsToDomain(
+  field: string,
+  m: Record<string, string>,
+  within?: Record<string, string>,
+): Record<string, string> {
+  const keys = Object.keys(m).sort();
+  if (keys.length > MAX_QUOTA_RESOURCES)
+    throw invalidArgument(field, `at most ${MAX_QUOTA_RESOURCES} resources`);
+  const out: Record<string, string> = {};
+  for (const k of keys) {
+    const kf = `${field}[${JSON.stringify(k)}]`;
+    if (!isValidResourceName(k)) throw invalidArgument(kf, `"${k}" is not a resource name`);
+    if (within && !(k in within))
+      throw invalidArgument(kf, `names ${k}, which the nominal quota does not`);
+    const text = m[k]!.trim();
+    const parsed = parseQuantity(text, kf);
+    if (!parsed.ok) throw invalidArgument(kf, parsed.error.message);
+    if (parsed.value < 0n) throw invalidArgument(kf, `must not be negative (got ${text})`);
+    out[k] = text;
+  }
+  return out;
+}
+
 /** A quota from the wire, checked: resource names, quantities, a cohort for the limits. */
 function quotaToDomain(field: string, q: wire.QueueQuota | undefined): QueueQuotaSpec | null {
   if (!q) return null;
-  const amounts = (f: string, m: Record<string, string>, within?: Record<string, string>) => {
-    const keys = Object.keys(m).sort();
-    if (keys.length > MAX_QUOTA_RESOURCES)
-      throw invalidArgument(f, `at most ${MAX_QUOTA_RESOURCES} resources`);
-    const out: Record<string, string> = {};
-    for (const k of keys) {
-      const kf = `${f}[${JSON.stringify(k)}]`;
-      if (!isValidResourceName(k)) throw invalidArgument(kf, `"${k}" is not a resource name`);
-      if (within && !(k in within))
-        throw invalidArgument(kf, `names ${k}, which the nominal quota does not`);
-      const text = m[k]!.trim();
-      const parsed = parseQuantity(text, kf);
-      if (!parsed.ok) throw invalidArgument(kf, parsed.error.message);
-      if (parsed.value < 0n) throw invalidArgument(kf, `must not be negative (got ${text})`);
-      out[k] = text;
-    }
-    return out;
-  };
-  const nominal = amounts(`${field}.nominal`, q.nominal);
+  const nominal = quotaAmountsToDomain(`${field}.nominal`, q.nominal);
   if (Object.keys(nominal).length === 0)
     throw invalidArgument(`${field}.nominal`, 'must name at least one resource');
-  const borrowing = amounts(`${field}.borrowing_limit`, q.borrowingLimit, nominal);
-  const lending = amounts(`${field}.lending_limit`, q.lendingLimit, nominal);
+  const borrowing = quotaAmountsToDomain(`${field}.borrowing_limit`, q.borrowingLimit, nominal);
+  const lending = quotaAmountsToDomain(`${field}.lending_limit`, q.lendingLimit, nominal);
   if (q.cohort === '') {
     if (Object.keys(borrowing).length > 0)
       throw invalidArgument(`${field}.borrowing_limit`, 'needs a cohort to borrow from');

@@ -1,15 +1,27 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { JobEntity } from '../jobs/job.entity';
-import type { AccessProvider, Cluster, Queue } from './cluster.domain';
+import type { AccessProvider, Cluster, Cohort, Queue } from './cluster.domain';
 import { ClusterEntity } from './cluster.entity';
+import { CohortEntity } from './cohort.entity';
+import { cohortChainProblem, type CohortChainProblem } from './cohort-chain';
 import { QueueEntity } from './queue.entity';
 import type { NodeRequests } from '../scheduling/cycle.repository';
 import { deviceCountsOf, type HeldQuota } from '../scheduling/queue-quotas';
 import { Inject, Injectable } from '@nestjs/common';
 import { DATA_SOURCE } from '../core.tokens';
 
-/** All SQL about clusters and queues. Entities stay in here: callers get domain values. */
+/** What writing a cohort did: written, or why nothing was. */
+export type CohortWrite =
+  | { outcome: 'written' }
+  /** Create: a cohort of that name exists. */
+  | { outcome: 'exists' }
+  /** Update: there is no cohort of that name. */
+  | { outcome: 'missing' }
+  /** Its parent would make a loop or a tree too deep. */
+  | ({ outcome: 'refused' } & CohortChainProblem);
+
+/** All SQL about clusters, queues and cohorts. Entities stay in here: callers get domain values. */
 @Injectable()
 export class InventoryRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
@@ -111,6 +123,85 @@ export class InventoryRepository {
       await tx.delete(QueueEntity, { name });
       return 'deleted';
     });
+  }
+
+  findCohort(name: string): Promise<Cohort | null> {
+    return this.db.getRepository(CohortEntity).findOneBy({ name });
+  }
+
+  /** Every cohort created (not the implicit ones a queue or a parent only names), by name. */
+  listCohorts(): Promise<Cohort[]> {
+    return this.db.getRepository(CohortEntity).find({ order: { name: 'ASC' } });
+  }
+
+  /** Inserts the cohort unless one with that name exists or its parent breaks the tree. */
+  insertCohort(cohort: Cohort): Promise<CohortWrite> {
+    return this.writeCohort(cohort, 'create', (tx) =>
+      tx.query(
+        `INSERT INTO cohorts (name, parent, description, quota, created_at, updated_at)
+         VALUES ($1,$2,$3,$4,$5,$6)`,
+        [
+          cohort.name,
+          cohort.parent ?? null,
+          cohort.description,
+          cohort.quota ? JSON.stringify(cohort.quota) : null,
+          cohort.createdAt,
+          cohort.updatedAt,
+        ],
+      ),
+    );
+  }
+
+  /** Replaces the cohort's parent, description and quota unless its parent breaks the tree. */
+  updateCohort(cohort: Cohort): Promise<CohortWrite> {
+    return this.writeCohort(cohort, 'update', (tx) =>
+      tx.query(
+        `UPDATE cohorts SET parent = $2, description = $3, quota = $4, updated_at = $5
+          WHERE name = $1`,
+        [
+          cohort.name,
+          cohort.parent ?? null,
+          cohort.description,
+          cohort.quota ? JSON.stringify(cohort.quota) : null,
+          cohort.updatedAt,
+        ],
+      ),
+    );
+  }
+
+  /**
+   * Checks the cohort's parent against every stored one and writes it, in one transaction that
+   * first takes the table's SHARE ROW EXCLUSIVE lock (which conflicts with itself, not with
+   * readers): of two concurrent writes that would make a loop together, the second one sees the
+   * first and is refused.
+   */
+  private writeCohort(
+    cohort: Cohort,
+    mode: 'create' | 'update',
+    write: (tx: EntityManager) => Promise<unknown>,
+  ): Promise<CohortWrite> {
+    return this.db.transaction(async (tx) => {
+      await tx.query('LOCK TABLE cohorts IN SHARE ROW EXCLUSIVE MODE');
+      const rows = (await tx.query(`SELECT name, parent FROM cohorts`)) as {
+        name: string;
+        parent: string | null;
+      }[];
+      const parents = new Map(rows.map((r) => [r.name, r.parent]));
+      if (mode === 'create' && parents.has(cohort.name)) return { outcome: 'exists' };
+      if (mode === 'update' && !parents.has(cohort.name)) return { outcome: 'missing' };
+      const problem = cohortChainProblem(parents, cohort.name, cohort.parent ?? null);
+      if (problem) return { outcome: 'refused', ...problem };
+      await write(tx);
+      return { outcome: 'written' };
+    });
+  }
+
+  /** Deletes the cohort; false when there is none. Its queues and children are left as they are. */
+  async deleteCohort(name: string): Promise<boolean> {
+    const rows = (await this.db.query(`DELETE FROM cohorts WHERE name = $1 RETURNING name`, [
+      name,
+    ])) as [unknown[], number];
+    return rows[1] > 0;
   }
 
   findCluster(name: string): Promise<Cluster | null> {

@@ -3,17 +3,20 @@ import { QuotaLedger } from '../scheduling/quota';
 import { queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
 import { budgetStanding, type BudgetStanding } from '../scheduling/budget';
 import { UsageRepository } from '../scheduling/usage.repository';
-import { ErrorCode, MusterError, notFound } from '../common/errors';
+import { assertNever, ErrorCode, MusterError, notFound } from '../common/errors';
 import type { Log } from '@muster/log';
 import {
   MUSTER_CLUSTER_MANAGER,
   type Cluster,
   type ClusterChanges,
   type ClusterRegistration,
+  type Cohort,
+  type CohortSettings,
   type Queue,
   type QueueSettings,
 } from './cluster.domain';
-import { InventoryRepository } from './inventory.repository';
+import { InventoryRepository, type CohortWrite } from './inventory.repository';
+import { MAX_COHORT_DEPTH } from './cohort-chain';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
 
@@ -38,9 +41,18 @@ export interface ClusterDraining {
   ): Promise<string[] | null>;
 }
 
+/** What is under a cohort: the queues whose quota names it and the cohorts whose parent it is. */
+export interface CohortMembers {
+  /** Sorted. */
+  queues: string[];
+  /** Sorted. */
+  children: string[];
+}
+
 /**
- * Clusters and queues: the rules; storage is the repository's. Requests arrive checked (the
- * handlers map them with inventory.mapper), so every name here is well formed.
+ * Clusters, queues and cohorts: the rules; storage is the repository's. Requests arrive checked
+ * (the handlers map them with inventory.mapper and cohort.mapper), so every name here is well
+ * formed.
  */
 @Injectable()
 export class InventoryService {
@@ -270,5 +282,92 @@ export class InventoryService {
       );
     }
     this.log.info('queue deleted', { queue: name });
+  }
+
+  async createCohort(settings: CohortSettings): Promise<Cohort> {
+    const now = new Date();
+    const cohort: Cohort = { ...settings, createdAt: now, updatedAt: now };
+    cohortWritten(await this.repo.insertCohort(cohort), cohort);
+    this.log.info('cohort created', { cohort: cohort.name, parent: cohort.parent ?? undefined });
+    return cohort;
+  }
+
+  /** Replaces the cohort's parent, description and quota (what settings leave out is removed). */
+  async updateCohort(settings: CohortSettings): Promise<Cohort> {
+    const current = await this.getCohort(settings.name);
+    const cohort: Cohort = {
+      parent: null,
+      quota: null,
+      ...settings,
+      createdAt: current.createdAt,
+      updatedAt: new Date(),
+    };
+    cohortWritten(await this.repo.updateCohort(cohort), cohort);
+    this.log.info('cohort updated', { cohort: cohort.name, parent: cohort.parent ?? undefined });
+    return cohort;
+  }
+
+  async getCohort(name: string): Promise<Cohort> {
+    const cohort = await this.repo.findCohort(name);
+    if (!cohort) throw notFound('cohort', name);
+    return cohort;
+  }
+
+  listCohorts(): Promise<Cohort[]> {
+    return this.repo.listCohorts();
+  }
+
+  /** What is under each cohort named, from every queue and every stored cohort (one read each). */
+  async cohortMembers(names: readonly string[]): Promise<Map<string, CohortMembers>> {
+    const [queues, cohorts] = await Promise.all([this.repo.listQueues(), this.repo.listCohorts()]);
+    const members = new Map<string, CohortMembers>(
+      names.map((n) => [n, { queues: [], children: [] }]),
+    );
+    for (const q of queues) {
+      if (q.quota?.cohort) members.get(q.quota.cohort)?.queues.push(q.name);
+    }
+    for (const c of cohorts) {
+      if (c.parent) members.get(c.parent)?.children.push(c.name);
+    }
+    for (const m of members.values()) {
+      m.queues.sort();
+      m.children.sort();
+    }
+    return members;
+  }
+
+  /**
+   * Deletes the cohort, whatever names it: its queues and child cohorts then name an implicit
+   * cohort with no quota, as before cohorts were objects.
+   */
+  async deleteCohort(name: string): Promise<void> {
+    if (!(await this.repo.deleteCohort(name))) throw notFound('cohort', name);
+    this.log.info('cohort deleted', { cohort: name });
+  }
+}
+
+/** Throws the refusal a cohort write ended with, if any. */
+function cohortWritten(write: CohortWrite, cohort: Cohort): void {
+  switch (write.outcome) {
+    case 'written':
+      return;
+    case 'exists':
+      throw new MusterError(
+        ErrorCode.AlreadyExists,
+        `cohort "${cohort.name}" already exists`,
+        'cohort.name',
+      );
+    case 'missing':
+      throw notFound('cohort', cohort.name);
+    case 'refused':
+      throw new MusterError(
+        ErrorCode.FailedPrecondition,
+        write.problem === 'loop'
+          ? `would make a loop: ${write.chain.join(' → ')}`
+          : `would make a cohort tree ${write.chain.length} levels deep, more than ${MAX_COHORT_DEPTH}: ${write.chain.join(' → ')}`,
+        'cohort.parent',
+      );
+    default:
+      return assertNever(write);
   }
 }

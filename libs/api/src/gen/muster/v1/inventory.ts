@@ -562,6 +562,120 @@ export interface DeleteQueueRequest {
 export interface DeleteQueueResponse {
 }
 
+/**
+ * A cohort: a node of the tree the queues' quotas are shared in (as Kueue v1beta2's Cohort). The
+ * queues whose quota names it, and its child cohorts, share its own nominal quota and lend each
+ * other what they do not use; it borrows from and lends to its parent within its limits.
+ */
+export interface Cohort {
+  /** DNS-1123 label. */
+  name: string;
+  /**
+   * DNS-1123 label, not the cohort's own name; it need not have been created (an implicit root).
+   * Empty: a root cohort.
+   */
+  parent: string;
+  /** At most 1024 characters. */
+  description: string;
+  /**
+   * The cohort's own quota and its limits towards its parent. Absent (or naming no amounts):
+   * none; the cohort pools only what its members bring.
+   */
+  quota?: CohortQuota | undefined;
+  createdAt?: Date | undefined;
+  updatedAt?:
+    | Date
+    | undefined;
+  /**
+   * Output only: the queues whose quota names this cohort, sorted (ignored in requests); only
+   * those the caller may see (a tenant's own).
+   */
+  queues: string[];
+  /** Output only: the cohorts whose parent is this one, sorted (ignored in requests). */
+  children: string[];
+}
+
+/**
+ * A cohort's quota: resource name to Kubernetes quantity (>= 0, at most 64 resources per map),
+ * e.g. "nvidia.com/gpu": "64".
+ */
+export interface CohortQuota {
+  /**
+   * The cohort's own quota, shared by everything under it, on top of its members' nominal
+   * quotas; may be empty.
+   */
+  nominal: { [key: string]: string };
+  /**
+   * Most the cohort borrows from its parent, per resource; a resource not named: as much as the
+   * parent lends. Needs a parent; may name resources the nominal quota does not.
+   */
+  borrowingLimit: { [key: string]: string };
+  /**
+   * Most of its unused quota the cohort lends to its parent, per resource; a resource not named:
+   * all of it. Needs a parent; may name resources the nominal quota does not.
+   */
+  lendingLimit: { [key: string]: string };
+}
+
+export interface CohortQuota_NominalEntry {
+  key: string;
+  value: string;
+}
+
+export interface CohortQuota_BorrowingLimitEntry {
+  key: string;
+  value: string;
+}
+
+export interface CohortQuota_LendingLimitEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateCohortRequest {
+  /** Output-only fields are ignored. */
+  cohort?: Cohort | undefined;
+}
+
+export interface CreateCohortResponse {
+  cohort?: Cohort | undefined;
+}
+
+export interface UpdateCohortRequest {
+  /**
+   * Replaces parent, description and quota of the cohort with this name (a field left out is
+   * removed: an empty parent makes it a root, an absent quota leaves it none).
+   */
+  cohort?: Cohort | undefined;
+}
+
+export interface UpdateCohortResponse {
+  cohort?: Cohort | undefined;
+}
+
+export interface GetCohortRequest {
+  name: string;
+}
+
+export interface GetCohortResponse {
+  cohort?: Cohort | undefined;
+}
+
+export interface ListCohortsRequest {
+}
+
+export interface ListCohortsResponse {
+  /** Every cohort created (not the implicit ones), sorted by name. */
+  cohorts: Cohort[];
+}
+
+export interface DeleteCohortRequest {
+  name: string;
+}
+
+export interface DeleteCohortResponse {
+}
+
 function createBaseProperty(): Property {
   return { name: "", value: "", lastObservedTime: undefined };
 }
@@ -5896,7 +6010,1334 @@ export const DeleteQueueResponse: MessageFns<DeleteQueueResponse> = {
   },
 };
 
-/** The cluster inventory (mirrored to SIG-Multicluster ClusterProfiles) and the queues. */
+function createBaseCohort(): Cohort {
+  return {
+    name: "",
+    parent: "",
+    description: "",
+    quota: undefined,
+    createdAt: undefined,
+    updatedAt: undefined,
+    queues: [],
+    children: [],
+  };
+}
+
+export const Cohort: MessageFns<Cohort> = {
+  encode(message: Cohort, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.parent !== "") {
+      writer.uint32(18).string(message.parent);
+    }
+    if (message.description !== "") {
+      writer.uint32(26).string(message.description);
+    }
+    if (message.quota !== undefined) {
+      CohortQuota.encode(message.quota, writer.uint32(34).fork()).join();
+    }
+    if (message.createdAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(42).fork()).join();
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(50).fork()).join();
+    }
+    for (const v of message.queues) {
+      writer.uint32(58).string(v!);
+    }
+    for (const v of message.children) {
+      writer.uint32(66).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Cohort {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohort();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.parent = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.quota = CohortQuota.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.queues.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.children.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Cohort {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      parent: isSet(object.parent) ? globalThis.String(object.parent) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      quota: isSet(object.quota) ? CohortQuota.fromJSON(object.quota) : undefined,
+      createdAt: isSet(object.createdAt)
+        ? fromJsonTimestamp(object.createdAt)
+        : isSet(object.created_at)
+        ? fromJsonTimestamp(object.created_at)
+        : undefined,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+      queues: globalThis.Array.isArray(object?.queues) ? object.queues.map((e: any) => globalThis.String(e)) : [],
+      children: globalThis.Array.isArray(object?.children) ? object.children.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: Cohort): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.parent !== "") {
+      obj.parent = message.parent;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.quota !== undefined) {
+      obj.quota = CohortQuota.toJSON(message.quota);
+    }
+    if (message.createdAt !== undefined) {
+      obj.createdAt = message.createdAt.toISOString();
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    if (message.queues?.length) {
+      obj.queues = message.queues;
+    }
+    if (message.children?.length) {
+      obj.children = message.children;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Cohort>): Cohort {
+    return Cohort.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Cohort>): Cohort {
+    const message = createBaseCohort();
+    message.name = object.name ?? "";
+    message.parent = object.parent ?? "";
+    message.description = object.description ?? "";
+    message.quota = (object.quota !== undefined && object.quota !== null)
+      ? CohortQuota.fromPartial(object.quota)
+      : undefined;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.queues = object.queues?.map((e) => e) || [];
+    message.children = object.children?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCohortQuota(): CohortQuota {
+  return { nominal: {}, borrowingLimit: {}, lendingLimit: {} };
+}
+
+export const CohortQuota: MessageFns<CohortQuota> = {
+  encode(message: CohortQuota, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    globalThis.Object.entries(message.nominal).forEach(([key, value]: [string, string]) => {
+      CohortQuota_NominalEntry.encode({ key: key as any, value }, writer.uint32(10).fork()).join();
+    });
+    globalThis.Object.entries(message.borrowingLimit).forEach(([key, value]: [string, string]) => {
+      CohortQuota_BorrowingLimitEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    globalThis.Object.entries(message.lendingLimit).forEach(([key, value]: [string, string]) => {
+      CohortQuota_LendingLimitEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CohortQuota {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohortQuota();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            const entry1 = CohortQuota_NominalEntry.decode(reader, reader.uint32());
+            if (entry1.value !== undefined) {
+              message.nominal[entry1.key] = entry1.value;
+            }
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = CohortQuota_BorrowingLimitEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.borrowingLimit[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = CohortQuota_LendingLimitEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.lendingLimit[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CohortQuota {
+    return {
+      nominal: isObject(object.nominal)
+        ? (globalThis.Object.entries(object.nominal) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      borrowingLimit: isObject(object.borrowingLimit)
+        ? (globalThis.Object.entries(object.borrowingLimit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.borrowing_limit)
+        ? (globalThis.Object.entries(object.borrowing_limit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      lendingLimit: isObject(object.lendingLimit)
+        ? (globalThis.Object.entries(object.lendingLimit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.lending_limit)
+        ? (globalThis.Object.entries(object.lending_limit) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: CohortQuota): unknown {
+    const obj: any = {};
+    if (message.nominal) {
+      const entries = globalThis.Object.entries(message.nominal) as [string, string][];
+      if (entries.length > 0) {
+        obj.nominal = {};
+        entries.forEach(([k, v]) => {
+          obj.nominal[k] = v;
+        });
+      }
+    }
+    if (message.borrowingLimit) {
+      const entries = globalThis.Object.entries(message.borrowingLimit) as [string, string][];
+      if (entries.length > 0) {
+        obj.borrowingLimit = {};
+        entries.forEach(([k, v]) => {
+          obj.borrowingLimit[k] = v;
+        });
+      }
+    }
+    if (message.lendingLimit) {
+      const entries = globalThis.Object.entries(message.lendingLimit) as [string, string][];
+      if (entries.length > 0) {
+        obj.lendingLimit = {};
+        entries.forEach(([k, v]) => {
+          obj.lendingLimit[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CohortQuota>): CohortQuota {
+    return CohortQuota.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CohortQuota>): CohortQuota {
+    const message = createBaseCohortQuota();
+    message.nominal = (globalThis.Object.entries(object.nominal ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.borrowingLimit = (globalThis.Object.entries(object.borrowingLimit ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.lendingLimit = (globalThis.Object.entries(object.lendingLimit ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCohortQuota_NominalEntry(): CohortQuota_NominalEntry {
+  return { key: "", value: "" };
+}
+
+export const CohortQuota_NominalEntry: MessageFns<CohortQuota_NominalEntry> = {
+  encode(message: CohortQuota_NominalEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CohortQuota_NominalEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohortQuota_NominalEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CohortQuota_NominalEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CohortQuota_NominalEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CohortQuota_NominalEntry>): CohortQuota_NominalEntry {
+    return CohortQuota_NominalEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CohortQuota_NominalEntry>): CohortQuota_NominalEntry {
+    const message = createBaseCohortQuota_NominalEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCohortQuota_BorrowingLimitEntry(): CohortQuota_BorrowingLimitEntry {
+  return { key: "", value: "" };
+}
+
+export const CohortQuota_BorrowingLimitEntry: MessageFns<CohortQuota_BorrowingLimitEntry> = {
+  encode(message: CohortQuota_BorrowingLimitEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CohortQuota_BorrowingLimitEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohortQuota_BorrowingLimitEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CohortQuota_BorrowingLimitEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CohortQuota_BorrowingLimitEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CohortQuota_BorrowingLimitEntry>): CohortQuota_BorrowingLimitEntry {
+    return CohortQuota_BorrowingLimitEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CohortQuota_BorrowingLimitEntry>): CohortQuota_BorrowingLimitEntry {
+    const message = createBaseCohortQuota_BorrowingLimitEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCohortQuota_LendingLimitEntry(): CohortQuota_LendingLimitEntry {
+  return { key: "", value: "" };
+}
+
+export const CohortQuota_LendingLimitEntry: MessageFns<CohortQuota_LendingLimitEntry> = {
+  encode(message: CohortQuota_LendingLimitEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CohortQuota_LendingLimitEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCohortQuota_LendingLimitEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CohortQuota_LendingLimitEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: CohortQuota_LendingLimitEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CohortQuota_LendingLimitEntry>): CohortQuota_LendingLimitEntry {
+    return CohortQuota_LendingLimitEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CohortQuota_LendingLimitEntry>): CohortQuota_LendingLimitEntry {
+    const message = createBaseCohortQuota_LendingLimitEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCreateCohortRequest(): CreateCohortRequest {
+  return { cohort: undefined };
+}
+
+export const CreateCohortRequest: MessageFns<CreateCohortRequest> = {
+  encode(message: CreateCohortRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cohort !== undefined) {
+      Cohort.encode(message.cohort, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCohortRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCohortRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cohort = Cohort.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCohortRequest {
+    return { cohort: isSet(object.cohort) ? Cohort.fromJSON(object.cohort) : undefined };
+  },
+
+  toJSON(message: CreateCohortRequest): unknown {
+    const obj: any = {};
+    if (message.cohort !== undefined) {
+      obj.cohort = Cohort.toJSON(message.cohort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateCohortRequest>): CreateCohortRequest {
+    return CreateCohortRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateCohortRequest>): CreateCohortRequest {
+    const message = createBaseCreateCohortRequest();
+    message.cohort = (object.cohort !== undefined && object.cohort !== null)
+      ? Cohort.fromPartial(object.cohort)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateCohortResponse(): CreateCohortResponse {
+  return { cohort: undefined };
+}
+
+export const CreateCohortResponse: MessageFns<CreateCohortResponse> = {
+  encode(message: CreateCohortResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cohort !== undefined) {
+      Cohort.encode(message.cohort, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateCohortResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateCohortResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cohort = Cohort.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateCohortResponse {
+    return { cohort: isSet(object.cohort) ? Cohort.fromJSON(object.cohort) : undefined };
+  },
+
+  toJSON(message: CreateCohortResponse): unknown {
+    const obj: any = {};
+    if (message.cohort !== undefined) {
+      obj.cohort = Cohort.toJSON(message.cohort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateCohortResponse>): CreateCohortResponse {
+    return CreateCohortResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateCohortResponse>): CreateCohortResponse {
+    const message = createBaseCreateCohortResponse();
+    message.cohort = (object.cohort !== undefined && object.cohort !== null)
+      ? Cohort.fromPartial(object.cohort)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateCohortRequest(): UpdateCohortRequest {
+  return { cohort: undefined };
+}
+
+export const UpdateCohortRequest: MessageFns<UpdateCohortRequest> = {
+  encode(message: UpdateCohortRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cohort !== undefined) {
+      Cohort.encode(message.cohort, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateCohortRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateCohortRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cohort = Cohort.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateCohortRequest {
+    return { cohort: isSet(object.cohort) ? Cohort.fromJSON(object.cohort) : undefined };
+  },
+
+  toJSON(message: UpdateCohortRequest): unknown {
+    const obj: any = {};
+    if (message.cohort !== undefined) {
+      obj.cohort = Cohort.toJSON(message.cohort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateCohortRequest>): UpdateCohortRequest {
+    return UpdateCohortRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateCohortRequest>): UpdateCohortRequest {
+    const message = createBaseUpdateCohortRequest();
+    message.cohort = (object.cohort !== undefined && object.cohort !== null)
+      ? Cohort.fromPartial(object.cohort)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateCohortResponse(): UpdateCohortResponse {
+  return { cohort: undefined };
+}
+
+export const UpdateCohortResponse: MessageFns<UpdateCohortResponse> = {
+  encode(message: UpdateCohortResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cohort !== undefined) {
+      Cohort.encode(message.cohort, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateCohortResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateCohortResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cohort = Cohort.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateCohortResponse {
+    return { cohort: isSet(object.cohort) ? Cohort.fromJSON(object.cohort) : undefined };
+  },
+
+  toJSON(message: UpdateCohortResponse): unknown {
+    const obj: any = {};
+    if (message.cohort !== undefined) {
+      obj.cohort = Cohort.toJSON(message.cohort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateCohortResponse>): UpdateCohortResponse {
+    return UpdateCohortResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateCohortResponse>): UpdateCohortResponse {
+    const message = createBaseUpdateCohortResponse();
+    message.cohort = (object.cohort !== undefined && object.cohort !== null)
+      ? Cohort.fromPartial(object.cohort)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetCohortRequest(): GetCohortRequest {
+  return { name: "" };
+}
+
+export const GetCohortRequest: MessageFns<GetCohortRequest> = {
+  encode(message: GetCohortRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCohortRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCohortRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCohortRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: GetCohortRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCohortRequest>): GetCohortRequest {
+    return GetCohortRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCohortRequest>): GetCohortRequest {
+    const message = createBaseGetCohortRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseGetCohortResponse(): GetCohortResponse {
+  return { cohort: undefined };
+}
+
+export const GetCohortResponse: MessageFns<GetCohortResponse> = {
+  encode(message: GetCohortResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cohort !== undefined) {
+      Cohort.encode(message.cohort, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetCohortResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetCohortResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cohort = Cohort.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetCohortResponse {
+    return { cohort: isSet(object.cohort) ? Cohort.fromJSON(object.cohort) : undefined };
+  },
+
+  toJSON(message: GetCohortResponse): unknown {
+    const obj: any = {};
+    if (message.cohort !== undefined) {
+      obj.cohort = Cohort.toJSON(message.cohort);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetCohortResponse>): GetCohortResponse {
+    return GetCohortResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetCohortResponse>): GetCohortResponse {
+    const message = createBaseGetCohortResponse();
+    message.cohort = (object.cohort !== undefined && object.cohort !== null)
+      ? Cohort.fromPartial(object.cohort)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListCohortsRequest(): ListCohortsRequest {
+  return {};
+}
+
+export const ListCohortsRequest: MessageFns<ListCohortsRequest> = {
+  encode(_: ListCohortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCohortsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCohortsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListCohortsRequest {
+    return {};
+  },
+
+  toJSON(_: ListCohortsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListCohortsRequest>): ListCohortsRequest {
+    return ListCohortsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListCohortsRequest>): ListCohortsRequest {
+    const message = createBaseListCohortsRequest();
+    return message;
+  },
+};
+
+function createBaseListCohortsResponse(): ListCohortsResponse {
+  return { cohorts: [] };
+}
+
+export const ListCohortsResponse: MessageFns<ListCohortsResponse> = {
+  encode(message: ListCohortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.cohorts) {
+      Cohort.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCohortsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCohortsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cohorts.push(Cohort.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCohortsResponse {
+    return {
+      cohorts: globalThis.Array.isArray(object?.cohorts) ? object.cohorts.map((e: any) => Cohort.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListCohortsResponse): unknown {
+    const obj: any = {};
+    if (message.cohorts?.length) {
+      obj.cohorts = message.cohorts.map((e) => Cohort.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListCohortsResponse>): ListCohortsResponse {
+    return ListCohortsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListCohortsResponse>): ListCohortsResponse {
+    const message = createBaseListCohortsResponse();
+    message.cohorts = object.cohorts?.map((e) => Cohort.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteCohortRequest(): DeleteCohortRequest {
+  return { name: "" };
+}
+
+export const DeleteCohortRequest: MessageFns<DeleteCohortRequest> = {
+  encode(message: DeleteCohortRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteCohortRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteCohortRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteCohortRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: DeleteCohortRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteCohortRequest>): DeleteCohortRequest {
+    return DeleteCohortRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteCohortRequest>): DeleteCohortRequest {
+    const message = createBaseDeleteCohortRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteCohortResponse(): DeleteCohortResponse {
+  return {};
+}
+
+export const DeleteCohortResponse: MessageFns<DeleteCohortResponse> = {
+  encode(_: DeleteCohortResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteCohortResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteCohortResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteCohortResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteCohortResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteCohortResponse>): DeleteCohortResponse {
+    return DeleteCohortResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteCohortResponse>): DeleteCohortResponse {
+    const message = createBaseDeleteCohortResponse();
+    return message;
+  },
+};
+
+/**
+ * The cluster inventory (mirrored to SIG-Multicluster ClusterProfiles), the queues and the
+ * cohorts they share quota in.
+ */
 export type InventoryServiceService = typeof InventoryServiceService;
 export const InventoryServiceService = {
   registerCluster: {
@@ -6047,6 +7488,60 @@ export const InventoryServiceService = {
     responseSerialize: (value: DeleteQueueResponse): Buffer => Buffer.from(DeleteQueueResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteQueueResponse => DeleteQueueResponse.decode(value),
   },
+  /**
+   * A cohort of the tree the queues' quotas are shared in. A cohort a queue (or another cohort)
+   * names but that was never created is valid too: an implicit root with no quota of its own.
+   * FAILED_PRECONDITION when the parent would make a loop, or a tree more than 16 deep.
+   */
+  createCohort: {
+    path: "/muster.v1.InventoryService/CreateCohort" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateCohortRequest): Buffer => Buffer.from(CreateCohortRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateCohortRequest => CreateCohortRequest.decode(value),
+    responseSerialize: (value: CreateCohortResponse): Buffer =>
+      Buffer.from(CreateCohortResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateCohortResponse => CreateCohortResponse.decode(value),
+  },
+  updateCohort: {
+    path: "/muster.v1.InventoryService/UpdateCohort" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateCohortRequest): Buffer => Buffer.from(UpdateCohortRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateCohortRequest => UpdateCohortRequest.decode(value),
+    responseSerialize: (value: UpdateCohortResponse): Buffer =>
+      Buffer.from(UpdateCohortResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateCohortResponse => UpdateCohortResponse.decode(value),
+  },
+  getCohort: {
+    path: "/muster.v1.InventoryService/GetCohort" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetCohortRequest): Buffer => Buffer.from(GetCohortRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetCohortRequest => GetCohortRequest.decode(value),
+    responseSerialize: (value: GetCohortResponse): Buffer => Buffer.from(GetCohortResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetCohortResponse => GetCohortResponse.decode(value),
+  },
+  listCohorts: {
+    path: "/muster.v1.InventoryService/ListCohorts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCohortsRequest): Buffer => Buffer.from(ListCohortsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCohortsRequest => ListCohortsRequest.decode(value),
+    responseSerialize: (value: ListCohortsResponse): Buffer => Buffer.from(ListCohortsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCohortsResponse => ListCohortsResponse.decode(value),
+  },
+  /** Always allowed: its queues and child cohorts then name an implicit cohort, with no quota. */
+  deleteCohort: {
+    path: "/muster.v1.InventoryService/DeleteCohort" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteCohortRequest): Buffer => Buffer.from(DeleteCohortRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteCohortRequest => DeleteCohortRequest.decode(value),
+    responseSerialize: (value: DeleteCohortResponse): Buffer =>
+      Buffer.from(DeleteCohortResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteCohortResponse => DeleteCohortResponse.decode(value),
+  },
 } as const;
 
 export interface InventoryServiceServer extends UntypedServiceImplementation {
@@ -6075,6 +7570,17 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   getQueue: handleUnaryCall<GetQueueRequest, GetQueueResponse>;
   listQueues: handleUnaryCall<ListQueuesRequest, ListQueuesResponse>;
   deleteQueue: handleUnaryCall<DeleteQueueRequest, DeleteQueueResponse>;
+  /**
+   * A cohort of the tree the queues' quotas are shared in. A cohort a queue (or another cohort)
+   * names but that was never created is valid too: an implicit root with no quota of its own.
+   * FAILED_PRECONDITION when the parent would make a loop, or a tree more than 16 deep.
+   */
+  createCohort: handleUnaryCall<CreateCohortRequest, CreateCohortResponse>;
+  updateCohort: handleUnaryCall<UpdateCohortRequest, UpdateCohortResponse>;
+  getCohort: handleUnaryCall<GetCohortRequest, GetCohortResponse>;
+  listCohorts: handleUnaryCall<ListCohortsRequest, ListCohortsResponse>;
+  /** Always allowed: its queues and child cohorts then name an implicit cohort, with no quota. */
+  deleteCohort: handleUnaryCall<DeleteCohortRequest, DeleteCohortResponse>;
 }
 
 export interface InventoryServiceClient extends Client {
@@ -6298,6 +7804,87 @@ export interface InventoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteQueueResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * A cohort of the tree the queues' quotas are shared in. A cohort a queue (or another cohort)
+   * names but that was never created is valid too: an implicit root with no quota of its own.
+   * FAILED_PRECONDITION when the parent would make a loop, or a tree more than 16 deep.
+   */
+  createCohort(
+    request: CreateCohortRequest,
+    callback: (error: ServiceError | null, response: CreateCohortResponse) => void,
+  ): ClientUnaryCall;
+  createCohort(
+    request: CreateCohortRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateCohortResponse) => void,
+  ): ClientUnaryCall;
+  createCohort(
+    request: CreateCohortRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateCohortResponse) => void,
+  ): ClientUnaryCall;
+  updateCohort(
+    request: UpdateCohortRequest,
+    callback: (error: ServiceError | null, response: UpdateCohortResponse) => void,
+  ): ClientUnaryCall;
+  updateCohort(
+    request: UpdateCohortRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateCohortResponse) => void,
+  ): ClientUnaryCall;
+  updateCohort(
+    request: UpdateCohortRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateCohortResponse) => void,
+  ): ClientUnaryCall;
+  getCohort(
+    request: GetCohortRequest,
+    callback: (error: ServiceError | null, response: GetCohortResponse) => void,
+  ): ClientUnaryCall;
+  getCohort(
+    request: GetCohortRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetCohortResponse) => void,
+  ): ClientUnaryCall;
+  getCohort(
+    request: GetCohortRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetCohortResponse) => void,
+  ): ClientUnaryCall;
+  listCohorts(
+    request: ListCohortsRequest,
+    callback: (error: ServiceError | null, response: ListCohortsResponse) => void,
+  ): ClientUnaryCall;
+  listCohorts(
+    request: ListCohortsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCohortsResponse) => void,
+  ): ClientUnaryCall;
+  listCohorts(
+    request: ListCohortsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCohortsResponse) => void,
+  ): ClientUnaryCall;
+  /** Always allowed: its queues and child cohorts then name an implicit cohort, with no quota. */
+  deleteCohort(
+    request: DeleteCohortRequest,
+    callback: (error: ServiceError | null, response: DeleteCohortResponse) => void,
+  ): ClientUnaryCall;
+  deleteCohort(
+    request: DeleteCohortRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteCohortResponse) => void,
+  ): ClientUnaryCall;
+  deleteCohort(
+    request: DeleteCohortRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteCohortResponse) => void,
   ): ClientUnaryCall;
 }
 
