@@ -157,6 +157,8 @@ describe('CycleRepository.commitCycle', () => {
       placedAt: expect.any(Date),
       eviction: null,
       graceSeconds: null,
+      clusterSet: '',
+      deviceCounts: {},
     });
     const events = await jobs.eventsOfJob(id, 0, 10);
     expect(events.map((e) => e.state)).toEqual(['Queued', 'Reserved']);

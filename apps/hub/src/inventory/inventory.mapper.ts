@@ -3,7 +3,7 @@
 // InventoryService never sees a proto message.
 import { AgentState, BudgetPeriod, PreemptionPolicy } from '@muster/api';
 import type * as wire from '@muster/api';
-import { dns1123LabelError, qualifiedNameError } from '@muster/k8s';
+import { dns1123LabelError, qualifiedNameError, quotaResourceError } from '@muster/k8s';
 import { isValidResourceName, parseQuantity } from '@muster/placement';
 import { assertNever, invalidArgument } from '../common/errors';
 import type { BudgetStanding } from '../scheduling/budget';
@@ -383,7 +383,8 @@ export function quotaAmountsToDomain(
   const out: Record<string, string> = {};
   for (const k of keys) {
     const kf = `${field}[${JSON.stringify(k)}]`;
-    if (!isValidResourceName(k)) throw invalidArgument(kf, `"${k}" is not a resource name`);
+    const nameError = quotaResourceError(k);
+    if (nameError) throw invalidArgument(kf, nameError);
     if (within && !(k in within))
       throw invalidArgument(kf, `names ${k}, which the nominal quota does not`);
     const text = m[k]!.trim();

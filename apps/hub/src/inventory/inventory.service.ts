@@ -1,6 +1,6 @@
 import { fairShares } from '../scheduling/fair-share';
 import { QuotaLedger } from '../scheduling/quota';
-import { queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
+import { cohortQuotaOf, queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
 import { budgetStanding, type BudgetStanding } from '../scheduling/budget';
 import { UsageRepository } from '../scheduling/usage.repository';
 import { assertNever, ErrorCode, MusterError, notFound } from '../common/errors';
@@ -239,13 +239,15 @@ export class InventoryService {
 
   /** The quota ledger as the admitted gangs leave it now (every queue, for cohort sums). */
   async quotaLedger(queues?: readonly Queue[]): Promise<QuotaLedger> {
-    const [all, reserved] = await Promise.all([
+    const [all, reserved, cohorts] = await Promise.all([
       queues ?? this.repo.listQueues(),
       this.repo.reservedByQueue(),
+      this.repo.listCohorts(),
     ]);
     return new QuotaLedger(
       all.flatMap((q) => (q.quota ? [queueQuotaOf(q.name, q.quota)] : [])),
       usageByQueue(reserved),
+      cohorts.map(cohortQuotaOf),
     );
   }
 

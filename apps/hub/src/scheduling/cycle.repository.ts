@@ -230,7 +230,7 @@ export class CycleRepository {
   }> {
     const [rows, cohorts] = (await Promise.all([
       this.db.query('SELECT name, weight, quota, preemption, budget FROM queues'),
-      [],
+      this.db.query('SELECT name, parent, quota FROM cohorts'),
     ])) as [
       {
         name: string;
