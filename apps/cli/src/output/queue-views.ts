@@ -21,14 +21,32 @@ function byResource(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Quota resources counting the devices of a DRA device class end so. */
+const DEVICE_CLASS_SUFFIX = '.deviceclass.resource.k8s.io/devices';
+
 /**
- * "nvidia.com/gpu" → "gpu", as the clusters table shortens topology levels, unless another of
- * `names` has the same last segment (amd.com/gpu, or a plain "gpu"): those stay in full.
+ * A resource's short form: "nvidia.com/gpu" → "gpu" (as the clusters table shortens topology
+ * levels), "gpu.nvidia.com.deviceclass.resource.k8s.io/devices" → "gpu.nvidia.com devices", and
+ * a resource scoped to a cluster set keeps its set: "east:nvidia.com/gpu" → "east:gpu".
+ */
+function shortResource(name: string): string {
+  const colon = name.indexOf(':');
+  const set = colon < 0 ? '' : name.slice(0, colon + 1);
+  const resource = name.slice(colon + 1);
+  return resource.endsWith(DEVICE_CLASS_SUFFIX)
+    ? `${set}${resource.slice(0, -DEVICE_CLASS_SUFFIX.length)} devices`
+    : `${set}${shortLevel(resource)}`;
+}
+
+/**
+ * Each of `names` in its short form (see shortResource), unless another has the same short form
+ * (amd.com/gpu beside nvidia.com/gpu, or a plain "gpu"): those stay in full.
  */
 export function resourceShortener(names: Iterable<string>): (name: string) => string {
   const count = new Map<string, number>();
-  for (const n of new Set(names)) count.set(shortLevel(n), (count.get(shortLevel(n)) ?? 0) + 1);
-  return (n) => (count.get(shortLevel(n)) === 1 ? shortLevel(n) : n);
+  for (const n of new Set(names))
+    count.set(shortResource(n), (count.get(shortResource(n)) ?? 0) + 1);
+  return (n) => (count.get(shortResource(n)) === 1 ? shortResource(n) : n);
 }
 
 /** "nvidia.com/gpu 64, cpu 512", "-" for none; exact strings unless `name`/`amount` shorten. */

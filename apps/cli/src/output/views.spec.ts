@@ -521,6 +521,18 @@ describe('queues', () => {
     );
   });
 
+  it('shortens resources scoped to a cluster set and device-class counts, keeping the set', () => {
+    const dra = 'gpu.nvidia.com.deviceclass.resource.k8s.io/devices';
+    const names = ['nvidia.com/gpu', 'east:nvidia.com/gpu', 'west:cpu', dra, `east:${dra}`];
+    expect(names.map(resourceShortener(names))).toEqual([
+      'gpu',
+      'east:gpu',
+      'west:cpu',
+      'gpu.nvidia.com devices',
+      'east:gpu.nvidia.com devices',
+    ]);
+  });
+
   it('keeps full resource names whose last segments collide', () => {
     const short = resourceShortener([
       'nvidia.com/gpu',
