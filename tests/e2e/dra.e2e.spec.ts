@@ -2,8 +2,9 @@
 // testbed's simulated devices. A gang goes to the only cluster whose devices can hold it and the
 // worker's allocations agree with the hub's plan (node, count, selectors, interconnect); a gang
 // whose devices exist nowhere stays Queued and says why; Kueue's DRA sample and a partitioned
-// gang run; and 200 gangs competing for devices never get a device twice and never sit
-// Dispatched on claims the worker cannot allocate.
+// gang run; a queue's quota of devices per device class holds exactly; and 200 gangs competing
+// for devices never get a device twice and never sit Dispatched on claims the worker cannot
+// allocate.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { AgentState, JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
@@ -23,6 +24,9 @@ const DRIVER = 'gpu.example.com';
 const BIND_TIMEOUT_MS = 15_000;
 const MEM80 = `device.capacity["${DRIVER}"].memory.compareTo(quantity("80Gi")) >= 0`;
 const H100 = `device.attributes["${DRIVER}"].model == "H100"`;
+/** The quota resource counting devices of the class, as Kubernetes' ResourceQuota names it. */
+const DEVICE_QUOTA = `${DRIVER}.deviceclass.resource.k8s.io/devices`;
+const DEVICE_QUOTA_N = 4;
 
 const logs = testLogDir('e2e-dra');
 let testbed: Testbed;
@@ -229,7 +233,19 @@ beforeAll(async () => {
   env = await startHubEnvironment({
     logFile: join(logs, 'hub.log'),
     env: { MUSTER_HEARTBEAT_INTERVAL_MS: '500', MUSTER_CYCLE_PERIOD_MS: '300' },
-    queues: ['dra', 'user-queue'],
+    queues: [
+      'dra',
+      'user-queue',
+      {
+        name: 'dra-quota',
+        quota: {
+          nominal: { [DEVICE_QUOTA]: String(DEVICE_QUOTA_N) },
+          cohort: '',
+          borrowingLimit: {},
+          lendingLimit: {},
+        },
+      },
+    ],
   });
   ({ hub, api } = env);
   await startWorkers(api, {
@@ -378,6 +394,73 @@ describe('gangs placed by the devices each cluster really has', () => {
     expect(e.job!.state).toBe(JobState.JOB_STATE_QUEUED);
     await api.jobs.cancelJob({ jobId: blocked, reason: 'test done' });
     await finish(id);
+  });
+
+  it(`a queue's quota of ${DEVICE_QUOTA_N} devices of the class holds at every sample in the clusters`, async () => {
+    // 8 gangs of 1 member × 2 H100: the fleet could run them all at once; the quota lets 2.
+    const ids = new Set(
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          submit({
+            ...deviceGang(`quota-${i}`, 1, templateSpec(2, [H100]), {
+              'testbed.muster.dev/succeed-after': '2s',
+            }),
+            queue: 'dra-quota',
+          }),
+        ),
+      ),
+    );
+    let peak = 0;
+    const over: string[] = [];
+    let held = '';
+    const deadline = Date.now() + 4 * 60_000;
+    const jobs = async () =>
+      Promise.all([...ids].map(async (id) => (await api.jobs.getJob({ jobId: id })).job!));
+    while (Date.now() < deadline) {
+      // Devices allocated in the workers to claims of this queue's members.
+      let allocated = 0;
+      for (const cluster of WORKERS) {
+        const pods = (
+          await kubeJSON<{ items: Pod[] }>(
+            endpoint(cluster),
+            'GET',
+            `/api/v1/pods?labelSelector=${encodeURIComponent(GANG_LABEL)}`,
+          )
+        ).items.filter(
+          (p) =>
+            ids.has(p.metadata.labels?.[GANG_LABEL] ?? '') &&
+            p.status?.phase !== 'Succeeded' &&
+            p.status?.phase !== 'Failed',
+        );
+        const claims = new Map((await claimsOf(cluster)).map((c) => [c.metadata.name, c]));
+        for (const p of pods) {
+          const name = p.status?.resourceClaimStatuses?.[0]?.resourceClaimName ?? '';
+          allocated += claims.get(name)?.status?.allocation?.devices?.results?.length ?? 0;
+        }
+      }
+      if (allocated > DEVICE_QUOTA_N) over.push(`${allocated} devices allocated at once`);
+      peak = Math.max(peak, allocated);
+      const now = await jobs();
+      if (!held)
+        for (const j of now)
+          if (j.state === JobState.JOB_STATE_QUEUED) {
+            const e = await api.jobs.explainJob({ jobId: j.id });
+            if (/quota/.test(e.summary)) held = e.summary;
+          }
+      if (now.every((j) => j.state === JobState.JOB_STATE_SUCCEEDED)) break;
+    }
+    console.log(`dra.e2e quota: peak ${peak} devices of ${DEVICE_QUOTA_N}; held: ${held}`);
+    expect(over).toEqual([]);
+    expect((await jobs()).map((j) => JobState[j.state])).toEqual(
+      [...ids].map(() => 'JOB_STATE_SUCCEEDED'),
+    );
+    // Not vacuous: two gangs ran at once, and the others waited on the quota, saying so.
+    expect(peak).toBe(DEVICE_QUOTA_N);
+    expect(held).toMatch(
+      new RegExp(
+        `held by its queue's quota: queue dra-quota: needs 2 ${DEVICE_QUOTA.replace(/\./g, '\\.')}, 0 available`,
+      ),
+    );
   });
 
   it('200 gangs competing for devices: no device allocated twice, none stuck Dispatched', async () => {

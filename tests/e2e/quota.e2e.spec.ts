@@ -1,8 +1,10 @@
 // Queue quotas and cohorts over real processes: the hub, one agent per worker cluster, two
-// testbed clusters of 32 GPUs each. Four queues in two cohorts (and a fifth that only lends),
-// with borrowing and lending limits, together hold less quota than the fleet has GPUs, so quota
-// decides what runs. 200 gangs are submitted at once; a sampler reads the hub's queue usage and every cluster's pods
-// and checks each queue and cohort against its limits at every sample.
+// testbed clusters of 32 GPUs each, in cluster sets east and west. Four queues in two cohorts
+// (and a fifth that only lends), with borrowing and lending limits, the two cohorts nested in a
+// third with a quota of its own, and one queue limited in east, together hold less quota than
+// the fleet has GPUs, so quota decides what runs. 200 gangs are submitted at once; a sampler
+// reads the hub's queue usage and every cluster's pods and checks each queue, each cohort at
+// every level and the cluster set's limit at every sample.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { JobState, OnClusterLost, type HubClients, type JobSpec } from '@muster/api';
@@ -16,7 +18,11 @@ import { testLogDir, type HubProcess } from '../support/hub-process';
 jest.setTimeout(6 * 60_000);
 
 const WORKERS = ['qa', 'qb'];
+/** Each worker's cluster set. */
+const SET_OF: Record<string, string> = { qa: 'east', qb: 'west' };
 const GPU = 'nvidia.com/gpu';
+/** GPUs in the clusters of cluster set east, as a quota names them. */
+const EAST_GPU = `east:${GPU}`;
 const GANGS = 200;
 
 /** The queues' quotas on GPUs, as the test checks them (an oracle of its own). */
@@ -27,14 +33,30 @@ interface Limits {
   lending?: number;
   /** A queue no gang is submitted to: all it does is lend. */
   idle?: boolean;
+  /** Most it may hold in the clusters of cluster set east. */
+  east?: number;
 }
 const QUEUES: Record<string, Limits> = {
   // nlp borrows what idle lends, up to its limit of 8 more; vision may not borrow at all.
   nlp: { cohort: 'research', nominal: 16, borrowing: 8 },
   vision: { cohort: 'research', nominal: 8, lending: 4, borrowing: 0 },
   idle: { cohort: 'research', nominal: 8, idle: true },
-  serve: { cohort: 'prod', nominal: 12 },
+  // serve may hold at most 4 GPUs in east, whatever else it could take there.
+  serve: { cohort: 'prod', nominal: 12, east: 4 },
   batch: { cohort: 'prod', nominal: 4, borrowing: 4 },
+};
+/**
+ * The cohorts' own settings: research and prod share org's pool, which adds 4 GPUs of its own;
+ * research lends its unused quota there but never borrows, prod keeps 12 of its 16 for itself and
+ * may borrow the rest of org's pool. Without the tree, prod could never hold more than its 16.
+ */
+const COHORTS: Record<
+  string,
+  { parent?: string; nominal?: number; borrowing?: number; lending?: number }
+> = {
+  research: { parent: 'org', borrowing: 0 },
+  prod: { parent: 'org', lending: 4 },
+  org: { nominal: 4 },
 };
 
 const logs = testLogDir('e2e-quota');
@@ -86,25 +108,45 @@ function gpus(n: number | undefined): Record<string, string> {
   return n === undefined ? {} : { [GPU]: String(n) };
 }
 
-/** Every violated limit of `used` (GPUs per queue), in words; empty when all hold. */
-function violations(used: Record<string, number>, where: string): string[] {
+/**
+ * Every violated limit of `used` (GPUs per queue; `inEast`: per queue in cluster set east), in
+ * words; empty when all hold. Per node of the cohort tree, bottom up: its subtree quota S (own
+ * nominal plus what its children lend), guaranteed part G (S less what it lends, 0 when it lends
+ * all) and usage U (a cohort's: what its children use beyond their G); a node with a borrowing
+ * limit B holds U <= S + B, the root U <= S.
+ */
+function violations(
+  used: Record<string, number>,
+  inEast: Record<string, number>,
+  where: string,
+): string[] {
   const out: string[] = [];
-  const cohorts = new Map<string, { pool: number; drawn: number }>();
+  const figures = new Map<string, { s: number; g: number; u: number }>();
+  const guaranteedOf = (s: number, lending: number | undefined) =>
+    lending === undefined ? 0 : s - Math.min(lending, s);
   for (const [q, l] of Object.entries(QUEUES)) {
     const u = used[q] ?? 0;
-    const lendable = Math.min(l.lending ?? l.nominal, l.nominal);
-    const guaranteed = l.nominal - lendable;
-    const drawn = Math.max(0, u - guaranteed);
     if (l.borrowing !== undefined && u > l.nominal + l.borrowing)
       out.push(`${where}: ${q} uses ${u} > nominal ${l.nominal} + borrowing ${l.borrowing}`);
-    const c = cohorts.get(l.cohort) ?? { pool: 0, drawn: 0 };
-    c.pool += lendable;
-    c.drawn += drawn;
-    cohorts.set(l.cohort, c);
+    if (l.east !== undefined && (inEast[q] ?? 0) > l.east)
+      out.push(`${where}: ${q} uses ${inEast[q]} in east > its ${l.east} there`);
+    const g = guaranteedOf(l.nominal, l.lending);
+    const c = figures.get(l.cohort) ?? { s: 0, g: 0, u: 0 };
+    c.s += l.nominal - g;
+    c.u += Math.max(0, u - g);
+    figures.set(l.cohort, c);
   }
-  for (const [name, c] of cohorts)
-    if (c.drawn > c.pool)
-      out.push(`${where}: cohort ${name} draws ${c.drawn} > its pool ${c.pool}`);
+  const org = { s: COHORTS.org!.nominal ?? 0, u: 0 };
+  for (const name of ['research', 'prod']) {
+    const c = figures.get(name)!;
+    const cfg = COHORTS[name]!;
+    c.g = guaranteedOf(c.s, cfg.lending);
+    if (cfg.borrowing !== undefined && c.u > c.s + cfg.borrowing)
+      out.push(`${where}: cohort ${name} uses ${c.u} > its ${c.s} + borrowing ${cfg.borrowing}`);
+    org.s += c.s - c.g;
+    org.u += Math.max(0, c.u - c.g);
+  }
+  if (org.u > org.s) out.push(`${where}: cohort org draws ${org.u} > its pool ${org.s}`);
   return out;
 }
 
@@ -122,7 +164,7 @@ beforeAll(async () => {
     queues: Object.entries(QUEUES).map(([name, l]) => ({
       name,
       quota: {
-        nominal: { [GPU]: String(l.nominal) },
+        nominal: { [GPU]: String(l.nominal), ...(l.east ? { [EAST_GPU]: String(l.east) } : {}) },
         cohort: l.cohort,
         borrowingLimit: gpus(l.borrowing),
         lendingLimit: gpus(l.lending),
@@ -130,13 +172,28 @@ beforeAll(async () => {
     })),
   });
   ({ hub, api } = env);
+  for (const [name, c] of Object.entries(COHORTS))
+    await api.inventory.createCohort({
+      cohort: {
+        name,
+        parent: c.parent ?? '',
+        description: '',
+        quota: {
+          nominal: gpus(c.nominal),
+          borrowingLimit: gpus(c.borrowing),
+          lendingLimit: gpus(c.lending),
+        },
+        queues: [],
+        children: [],
+      },
+    });
   await startWorkers(api, {
     hub: hub.grpcAddress,
     workers: WORKERS,
     kubeconfigOf: (name) => testbed.cluster(name).kubeconfigPath,
     logs,
     agents,
-    clusterSet: 'quota',
+    clusterSet: (worker) => SET_OF[worker]!,
   });
 }, 10 * 60_000);
 
@@ -145,8 +202,8 @@ afterAll(async () => {
   if (env) expect(agentEnds).toEqual(agents.map(() => 0));
 });
 
-describe('queue quotas with cohorts, borrowing and lending limits', () => {
-  it(`hold exactly at the hub and in the clusters under ${GANGS} gangs from 4 queues in 2 cohorts`, async () => {
+describe('queue quotas with nested cohorts, borrowing and lending limits, and a cluster set', () => {
+  it(`hold exactly at the hub and in the clusters under ${GANGS} gangs from 4 queues in 2 cohorts of a third`, async () => {
     const names = Object.keys(QUEUES).filter((q) => !QUEUES[q]!.idle);
     const queueOf = new Map<string, string>();
     // Deterministic mix: 1–2 members of 1–4 GPUs, round robin over the queues.
@@ -164,15 +221,22 @@ describe('queue quotas with cohorts, borrowing and lending limits', () => {
     const found: string[] = [];
     let samples = 0;
     const peak: Record<string, number> = {};
+    const peakEast: Record<string, number> = {};
+    let peakProd = 0;
     let heldExplained = '';
     const sample = async () => {
       // The hub: what its ledger says each queue holds.
       const { queues } = await api.inventory.listQueues({});
       const hubUsed: Record<string, number> = {};
-      for (const q of queues) hubUsed[q.name] = Number(q.usage?.used?.[GPU] ?? '0');
-      found.push(...violations(hubUsed, 'hub'));
+      const hubEast: Record<string, number> = {};
+      for (const q of queues) {
+        hubUsed[q.name] = Number(q.usage?.used?.[GPU] ?? '0');
+        hubEast[q.name] = Number(q.usage?.used?.[EAST_GPU] ?? '0');
+      }
+      found.push(...violations(hubUsed, hubEast, 'hub'));
       // The clusters: GPUs of the members that exist and have not ended, by their gang's queue.
       const podUsed: Record<string, number> = {};
+      const podEast: Record<string, number> = {};
       for (const c of WORKERS) {
         const pods = (
           await kubeJSON<{ items: Pod[] }>(
@@ -190,10 +254,13 @@ describe('queue quotas with cohorts, borrowing and lending limits', () => {
             0,
           );
           podUsed[queue] = (podUsed[queue] ?? 0) + gpus;
+          if (SET_OF[c] === 'east') podEast[queue] = (podEast[queue] ?? 0) + gpus;
         }
       }
-      found.push(...violations(podUsed, 'clusters'));
+      found.push(...violations(podUsed, podEast, 'clusters'));
       for (const [q, n] of Object.entries(podUsed)) peak[q] = Math.max(peak[q] ?? 0, n);
+      peakProd = Math.max(peakProd, (podUsed.serve ?? 0) + (podUsed.batch ?? 0));
+      for (const [q, n] of Object.entries(podEast)) peakEast[q] = Math.max(peakEast[q] ?? 0, n);
       samples++;
     };
     const done = async () => {
@@ -217,7 +284,7 @@ describe('queue quotas with cohorts, borrowing and lending limits', () => {
       if (samples % 10 === 0) finished = await done();
     }
     console.log(
-      `quota.e2e: ${samples} samples; peak GPUs in the clusters per queue ${JSON.stringify(peak)}; held: ${heldExplained}`,
+      `quota.e2e: ${samples} samples; peak GPUs in the clusters per queue ${JSON.stringify(peak)}, of prod ${peakProd}, in east ${JSON.stringify(peakEast)}; held: ${heldExplained}`,
     );
     expect(found.slice(0, 10)).toEqual([]);
     expect(samples).toBeGreaterThan(20);
@@ -228,6 +295,11 @@ describe('queue quotas with cohorts, borrowing and lending limits', () => {
     );
     expect(peak.nlp ?? 0).toBeGreaterThan(QUEUES.nlp!.nominal);
     expect(peak.vision ?? 0).toBeLessThanOrEqual(QUEUES.vision!.nominal);
+    // prod borrowed through org what research lent there, beyond its own 16.
+    expect(peakProd).toBeGreaterThan(16);
+    // serve ran in east, and beyond what east allowed it elsewhere.
+    expect(peakEast.serve ?? 0).toBeGreaterThan(0);
+    expect(peak.serve ?? 0).toBeGreaterThan(QUEUES.serve!.east!);
   });
 
   it('refuses a bad quota naming the field, and stores nothing', async () => {
@@ -245,6 +317,11 @@ describe('queue quotas with cohorts, borrowing and lending limits', () => {
         /which the nominal quota does not/,
       ],
       [{ nominal: { [GPU]: '4' }, cohort: 'Bad_Cohort' }, 'queue.quota.cohort', /DNS-1123/],
+      [
+        { nominal: { 'East:nvidia.com/gpu': '4' } },
+        'queue.quota.nominal["East:nvidia.com/gpu"]',
+        /cluster set "East" must be a DNS-1123 label/,
+      ],
     ];
     for (const [quota, field, message] of cases) {
       const e = await api.inventory

@@ -59,7 +59,7 @@ export async function stopFleet(
 }
 
 /**
- * Registers each worker (in `clusterSet`), starts one agent per worker against `hub`, its log
+ * Registers each worker (in `clusterSet`, one for all or one per worker), starts one agent per worker against `hub`, its log
  * in `logs/agent-NAME.log` and `env` added to its environment, and pushes it onto `agents` as it
  * starts (so a suite's teardown stops whatever started before a failure). Waits until every
  * worker reports unless `wait` is false.
@@ -72,13 +72,14 @@ export async function startWorkers(
     kubeconfigOf: (worker: string) => string;
     logs: string;
     agents: AgentProcess[];
-    clusterSet?: string;
+    clusterSet?: string | ((worker: string) => string);
     env?: Record<string, string>;
     wait?: boolean;
   },
 ): Promise<void> {
   for (const name of opts.workers) {
-    await registerWorker(api, name, opts.clusterSet ? { clusterSet: opts.clusterSet } : {});
+    const set = typeof opts.clusterSet === 'function' ? opts.clusterSet(name) : opts.clusterSet;
+    await registerWorker(api, name, set ? { clusterSet: set } : {});
     opts.agents.push(
       AgentProcess.start({
         cluster: name,
