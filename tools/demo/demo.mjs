@@ -271,6 +271,18 @@ async function main() {
   }
   muster(['explain', over]);
   muster(['queues', 'list']);
+  console.log(
+    dim('  # cohorts nest: demo joins lab, which adds 4 GPUs of its own; now fellows fits'),
+  );
+  muster(['cohorts', 'create', 'lab', '--quota', 'nvidia.com/gpu=4']);
+  muster(['cohorts', 'create', 'demo', '--parent', 'lab']);
+  muster(['cohorts', 'list']);
+  for (let i = 0; i < 50; i++) {
+    const j = JSON.parse(muster(['get', over, '-o', 'json'], { show: false }));
+    if (j.state !== 'JOB_STATE_QUEUED') break;
+    await sleep(200);
+  }
+  muster(['get', over]);
   muster(['cancel', over]);
 
   step('DRA: a gang placed by the devices each cluster really has');
