@@ -151,6 +151,54 @@ describe('choosePreemption', () => {
     expect(ledger.used('borrower')).toEqual({ [GPU]: 8000n });
   });
 
+  it('frees a cluster only where the queue`s quota in its cluster set then admits the gang', () => {
+    // q may hold 12 GPUs in east; a higher-priority gang holds 8 there on c-east2. Freeing the
+    // 4 of low-east on c-east makes room, but east would then hold 16: c-west's victim it is.
+    const east = (h: Holder): Holder => ({
+      ...h,
+      request: { ...h.request, [`east:${GPU}`]: h.request[GPU]! },
+    });
+    const holders = [
+      east(holder('hi-east2', 'q', 10, 'c-east2', ['c-east2-n0'], 8)),
+      east(holder('low-east', 'q', 0, 'c-east', ['c-east-n0'], 4)),
+      holder('low-west', 'q', 0, 'c-west', ['c-west-n0'], 8),
+    ];
+    const ledger = new QuotaLedger(
+      [{ name: 'q', nominal: { [GPU]: 100_000n, [`east:${GPU}`]: 12_000n } }],
+      new Map([['q', { [GPU]: 20_000n, [`east:${GPU}`]: 12_000n }]]),
+    );
+    const setOf: Record<string, string> = { 'c-east': 'east', 'c-east2': 'east', 'c-west': 'west' };
+    const choice = choosePreemption(
+      { gang: gang('mine', 1, 8), queue: 'q', priority: 5, request: { [GPU]: 8000n } },
+      {
+        clusters: [cluster('c-east', [4]), cluster('c-east2', [0]), cluster('c-west', [0])],
+        holders,
+        rules: withinQueue,
+        cohortOf: () => undefined,
+        clusterSetOf: (c) => setOf[c],
+        ledger,
+        fit,
+      },
+    );
+    expect(choice).toMatchObject({ cluster: 'c-west', request: { [GPU]: 8000n } });
+    expect(choice!.victims.map((v) => v.jobId)).toEqual(['low-west']);
+    // Where east has room again, the gang takes its share of it too.
+    ledger.release('q', holders[0]!.request);
+    const inEast = choosePreemption(
+      { gang: gang('mine', 1, 8), queue: 'q', priority: 5, request: { [GPU]: 8000n } },
+      {
+        clusters: [cluster('c-east', [4])],
+        holders: holders.slice(1, 2),
+        rules: withinQueue,
+        cohortOf: () => undefined,
+        clusterSetOf: (c) => setOf[c],
+        ledger,
+        fit,
+      },
+    );
+    expect(inEast?.request).toEqual({ [GPU]: 8000n, [`east:${GPU}`]: 8000n });
+  });
+
   it('does not reclaim from a queue within its own nominal quota', () => {
     const quotas: QueueQuota[] = [
       { name: 'owner', cohort: 'co', nominal: { [GPU]: 8000n } },
