@@ -30,9 +30,11 @@ import {
   type ManifestKind,
 } from './job-settings';
 import { convertJobSet } from './jobset';
+import { convertMpiJob, MPI_API_VERSION } from './mpi-job';
 import { childPath, describeValue } from './paths';
 import { podClaimTemplates, type ClaimScope } from './pod-claims';
 import { buildPodSet, buildPodSetGroup } from './pod-sets';
+import { TRAINING_API_VERSION, trainingJobConverter } from './training-job';
 
 /** Kueue defaults jobs without a queue label to the LocalQueue "default"; Muster does the same. */
 export const DEFAULT_QUEUE = 'default';
@@ -105,6 +107,12 @@ const CONVERTERS: Record<
   Job: { apiVersion: 'batch/v1', convert: convertBatchJob },
   JobSet: { apiVersion: 'jobset.x-k8s.io/v1alpha2', convert: convertJobSet },
   Gang: { apiVersion: GANG_API_VERSION, convert: convertGang },
+  PyTorchJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('PyTorchJob') },
+  TFJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('TFJob') },
+  JAXJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('JAXJob') },
+  PaddleJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('PaddleJob') },
+  XGBoostJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('XGBoostJob') },
+  MPIJob: { apiVersion: MPI_API_VERSION, convert: convertMpiJob },
 };
 
 /** One job document; the templates its pods name come from `catalog` (see draftsFromDocuments). */

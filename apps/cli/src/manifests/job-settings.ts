@@ -62,7 +62,16 @@ export function agree<T>(
   return second;
 }
 
-export type ManifestKind = 'Job' | 'JobSet' | 'Gang';
+export type ManifestKind =
+  | 'Job'
+  | 'JobSet'
+  | 'Gang'
+  | 'PyTorchJob'
+  | 'TFJob'
+  | 'JAXJob'
+  | 'PaddleJob'
+  | 'XGBoostJob'
+  | 'MPIJob';
 
 /** What converting one document of a supported kind gives, before flags are applied. */
 export interface KindConversion {
