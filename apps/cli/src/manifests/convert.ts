@@ -34,6 +34,7 @@ import { convertMpiJob, MPI_API_VERSION } from './mpi-job';
 import { childPath, describeValue } from './paths';
 import { podClaimTemplates, type ClaimScope } from './pod-claims';
 import { buildPodSet, buildPodSetGroup } from './pod-sets';
+import { convertRayCluster, convertRayJob, RAY_API_VERSION } from './ray';
 import { TRAINING_API_VERSION, trainingJobConverter } from './training-job';
 
 /** Kueue defaults jobs without a queue label to the LocalQueue "default"; Muster does the same. */
@@ -113,6 +114,8 @@ const CONVERTERS: Record<
   PaddleJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('PaddleJob') },
   XGBoostJob: { apiVersion: TRAINING_API_VERSION, convert: trainingJobConverter('XGBoostJob') },
   MPIJob: { apiVersion: MPI_API_VERSION, convert: convertMpiJob },
+  RayCluster: { apiVersion: RAY_API_VERSION, convert: convertRayCluster },
+  RayJob: { apiVersion: RAY_API_VERSION, convert: convertRayJob },
 };
 
 /** One job document; the templates its pods name come from `catalog` (see draftsFromDocuments). */

@@ -71,7 +71,9 @@ export type ManifestKind =
   | 'JAXJob'
   | 'PaddleJob'
   | 'XGBoostJob'
-  | 'MPIJob';
+  | 'MPIJob'
+  | 'RayCluster'
+  | 'RayJob';
 
 /** What converting one document of a supported kind gives, before flags are applied. */
 export interface KindConversion {

@@ -1,4 +1,4 @@
-// The kinds an operator normally runs (Kubeflow's), each converted
+// The kinds an operator normally runs (Kubeflow's, KubeRay's), each converted
 // from a manifest shaped like Kueue's sample for it (testdata/) into one gang.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -84,6 +84,8 @@ const TRAINING_OPERATOR =
   'kind: Muster runs the pod templates as they are, without the Training Operator: the pods get no MASTER_ADDR, WORLD_SIZE, RANK, TF_CONFIG or other rendezvous variables and no Services, so the program must find its peers itself';
 const MPI_OPERATOR =
   'kind: Muster runs the pod templates as they are, without the MPI Operator: it writes no hostfile and makes no SSH keys and no Services for the workers, so mpirun in the launcher reaches the workers only if the templates set that up';
+const KUBERAY =
+  "kind: Muster runs the pod templates as they are, without KubeRay: it adds no `ray start` command and makes no head Service, so the containers' own commands must start Ray and reach the head";
 
 describe('PyTorchJob (kubeflow.org/v1)', () => {
   const FILE = 'sample-pytorchjob.yaml';
@@ -524,5 +526,195 @@ describe('MPIJob (kubeflow.org/v2beta1)', () => {
     ],
   ])('refuses %s, naming the field and line', (_what, text, expected) => {
     expect(refusal(FILE, text)).toBe(expected);
+  });
+});
+
+describe('RayCluster (ray.io/v1)', () => {
+  const FILE = 'sample-raycluster.yaml';
+
+  it('becomes the pod set head (1) and one per worker group of replicas × numOfHosts', () => {
+    const { draft, warnings } = convert(FILE);
+    expect(view(draft)).toEqual({
+      ...PLAIN,
+      name: 'raycluster-complete',
+      queue: 'user-queue',
+      podSets: [
+        { name: 'head', count: 1, requests: { cpu: '1', memory: '1953125Ki', pods: '1' } },
+        { name: 'small-group', count: 1, requests: { cpu: '1', memory: '1000000000', pods: '1' } },
+        { name: 'slices', count: 4, requests: { cpu: '4', memory: '7812500Ki', pods: '1' } },
+      ],
+    });
+    expect(warnings).toEqual([`${FILE}: line 4: ${KUBERAY}`]);
+    expect(draft.origins.locate('spec.pod_sets[2].name')).toBe(
+      'spec.workerGroupSpecs[1].groupName, line 54',
+    );
+  });
+
+  it('counts minReplicas when replicas is absent, keeps replicas within maxReplicas, and leaves out a group of no pods', () => {
+    const text = edited(FILE, '    - replicas: 1\n      minReplicas: 1\n', '    - minReplicas: 3\n')
+      .replace('    - replicas: 2\n', '    - replicas: 9\n')
+      .replace(
+        '  workerGroupSpecs:\n',
+        '  workerGroupSpecs:\n    - {groupName: idle, template: {spec: {containers: [{name: w, image: rayproject/ray:2.9.0}]}}}\n',
+      );
+    const { draft, warnings } = convert(FILE, text);
+    expect(draft.spec.podSets.map((p) => [p.name, p.count])).toEqual([
+      ['head', 1],
+      ['small-group', 3],
+      ['slices', 8],
+    ]);
+    expect(warnings.slice(1)).toEqual([
+      `${FILE}: line 33: spec.workerGroupSpecs[0].replicas: gives the group no pods (KubeRay runs replicas, else minReplicas, else none), so Muster leaves it out; set replicas to run it`,
+      `${FILE}: line 50: spec.workerGroupSpecs[2].replicas: is 9, more than maxReplicas; KubeRay runs 4, as does Muster`,
+    ]);
+  });
+
+  it.each([
+    [
+      'the autoscaler',
+      edited(
+        FILE,
+        "  rayVersion: '2.9.0'\n",
+        "  rayVersion: '2.9.0'\n  enableInTreeAutoscaling: true\n",
+      ),
+      `${FILE}: line 11: spec.enableInTreeAutoscaling: a gang has a fixed size, so the Ray autoscaler cannot add or remove workers; remove it and set each worker group's replicas`,
+    ],
+    [
+      'two worker groups of one name',
+      edited(FILE, 'groupName: slices', 'groupName: small-group'),
+      `${FILE}: line 54: spec.workerGroupSpecs[1].groupName: duplicate worker group name "small-group" (also at spec.workerGroupSpecs[0].groupName)`,
+    ],
+    [
+      'a group name that is no DNS label',
+      edited(FILE, 'groupName: small-group', 'groupName: Small_Group'),
+      `${FILE}: line 36: spec.workerGroupSpecs[0].groupName: pod set name must be a DNS-1123 label`,
+    ],
+    [
+      'a group named head',
+      edited(FILE, 'groupName: small-group', 'groupName: head'),
+      `${FILE}: line 36: spec.workerGroupSpecs[0].groupName: "head" names Muster's pod set of the head; rename the group`,
+    ],
+    [
+      'a group without a name',
+      edited(FILE, '      groupName: small-group\n', ''),
+      `${FILE}: line 33: spec.workerGroupSpecs[0].groupName: is required`,
+    ],
+    [
+      'minReplicas over maxReplicas',
+      edited(FILE, 'minReplicas: 0', 'minReplicas: 5'),
+      `${FILE}: line 52: spec.workerGroupSpecs[1].minReplicas: is 5, more than maxReplicas (4)`,
+    ],
+    [
+      'numOfHosts 0',
+      edited(FILE, 'numOfHosts: 2', 'numOfHosts: 0'),
+      `${FILE}: line 51: spec.workerGroupSpecs[1].numOfHosts: must be a positive integer (got 0)`,
+    ],
+    [
+      'no head',
+      edited(FILE, '  headGroupSpec:', '  head:'),
+      `${FILE}: line 9: spec.headGroupSpec: is required`,
+    ],
+  ])('refuses %s, naming the field and line', (_what, text, expected) => {
+    expect(refusal(FILE, text)).toContain(expected);
+  });
+});
+
+describe('RayJob (ray.io/v1)', () => {
+  const FILE = 'sample-rayjob.yaml';
+
+  it("becomes the cluster's pod sets and a submitter of KubeRay's default shape", () => {
+    const { draft, warnings } = convert(FILE);
+    expect(view(draft)).toEqual({
+      ...PLAIN,
+      name: 'rayjob-sample',
+      queue: 'user-queue',
+      podSets: [
+        { name: 'head', count: 1, requests: { cpu: '1', memory: '2Gi', pods: '1' } },
+        { name: 'small-group', count: 1, requests: { cpu: '200m', pods: '1' } },
+        {
+          name: 'submitter',
+          count: 1,
+          requests: { cpu: '500m', memory: '200Mi', pods: '1' },
+          restartPolicy: 'Never',
+        },
+      ],
+    });
+    expect(podTemplate(draft, 'submitter')).toEqual({
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'ray-job-submitter',
+            image: 'rayproject/ray:2.52.0',
+            resources: {
+              limits: { cpu: '1', memory: '1Gi' },
+              requests: { cpu: '500m', memory: '200Mi' },
+            },
+          },
+        ],
+      },
+    });
+    expect(warnings).toEqual([
+      `${FILE}: line 4: ${KUBERAY}`,
+      `${FILE}: line 11: spec.entrypoint: is not run: Muster submits nothing to the Ray cluster, and the submitter pod runs its container's own command`,
+      `${FILE}: line 10: spec.shutdownAfterJobFinishes: is not applied: Muster does not see the Ray job end, and the gang runs until every member has ended, which Ray heads and workers do not do by themselves; cancel the job (muster cancel) when it is done`,
+    ]);
+  });
+
+  it('runs no submitter in HTTPMode or InteractiveMode, and takes a submitterPodTemplate when given', () => {
+    for (const mode of ['HTTPMode', 'InteractiveMode', 'SidecarMode']) {
+      const { draft } = convert(
+        FILE,
+        edited(FILE, 'spec:\n', `spec:\n  submissionMode: ${mode}\n`),
+      );
+      expect(draft.spec.podSets.map((p) => p.name)).toEqual(['head', 'small-group']);
+    }
+    const own = edited(
+      FILE,
+      'spec:\n',
+      'spec:\n  backoffLimit: 2\n  submitterPodTemplate:\n    spec:\n      restartPolicy: Never\n      containers: [{name: submit, image: registry.example/submit:1, resources: {requests: {cpu: 100m}}}]\n',
+    );
+    const { draft } = convert(FILE, own);
+    expect(view(draft).podSets[2]).toEqual({
+      name: 'submitter',
+      count: 1,
+      requests: { cpu: '100m', pods: '1' },
+      restartPolicy: 'Never',
+    });
+    expect(draft.spec.maxRestarts).toBe(2);
+  });
+
+  it.each([
+    [
+      'a job for a cluster that exists',
+      edited(FILE, 'spec:\n', 'spec:\n  clusterSelector:\n    ray.io/cluster: shared\n'),
+      `${FILE}: line 10: spec.clusterSelector: runs the job on a RayCluster that already exists, but Muster creates the cluster with the job, where it places the gang; remove it and give spec.rayClusterSpec`,
+    ],
+    [
+      'an unknown submission mode',
+      edited(FILE, 'spec:\n', 'spec:\n  submissionMode: Batch\n'),
+      `${FILE}: line 10: spec.submissionMode: must be K8sJobMode, HTTPMode, InteractiveMode or SidecarMode (got "Batch")`,
+    ],
+    [
+      'no cluster spec',
+      edited(FILE, '  rayClusterSpec:', '  rayCluster:'),
+      `${FILE}: line 9: spec.rayClusterSpec: is required`,
+    ],
+    [
+      'a worker group named submitter',
+      edited(FILE, 'groupName: small-group', 'groupName: submitter'),
+      `${FILE}: line 43: spec.rayClusterSpec.workerGroupSpecs[0].groupName: "submitter" names Muster's pod set of the submitter; rename the group`,
+    ],
+    [
+      'the autoscaler',
+      edited(
+        FILE,
+        "    rayVersion: '2.52.0'\n",
+        "    rayVersion: '2.52.0'\n    enableInTreeAutoscaling: true\n",
+      ),
+      `${FILE}: line 19: spec.rayClusterSpec.enableInTreeAutoscaling: a gang has a fixed size`,
+    ],
+  ])('refuses %s, naming the field and line', (_what, text, expected) => {
+    expect(refusal(FILE, text)).toContain(expected);
   });
 });
