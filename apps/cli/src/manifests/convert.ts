@@ -30,6 +30,7 @@ import {
   type ManifestKind,
 } from './job-settings';
 import { convertJobSet } from './jobset';
+import { convertLeaderWorkerSet, LWS_API_VERSION } from './leader-worker-set';
 import { convertMpiJob, MPI_API_VERSION } from './mpi-job';
 import { childPath, describeValue } from './paths';
 import { podClaimTemplates, type ClaimScope } from './pod-claims';
@@ -116,6 +117,7 @@ const CONVERTERS: Record<
   MPIJob: { apiVersion: MPI_API_VERSION, convert: convertMpiJob },
   RayCluster: { apiVersion: RAY_API_VERSION, convert: convertRayCluster },
   RayJob: { apiVersion: RAY_API_VERSION, convert: convertRayJob },
+  LeaderWorkerSet: { apiVersion: LWS_API_VERSION, convert: convertLeaderWorkerSet },
 };
 
 /** One job document; the templates its pods name come from `catalog` (see draftsFromDocuments). */

@@ -73,7 +73,8 @@ export type ManifestKind =
   | 'XGBoostJob'
   | 'MPIJob'
   | 'RayCluster'
-  | 'RayJob';
+  | 'RayJob'
+  | 'LeaderWorkerSet';
 
 /** What converting one document of a supported kind gives, before flags are applied. */
 export interface KindConversion {

@@ -1,8 +1,8 @@
-// The kinds an operator normally runs (Kubeflow's, KubeRay's), each converted
+// The kinds an operator normally runs (Kubeflow's, KubeRay's, LeaderWorkerSet), each converted
 // from a manifest shaped like Kueue's sample for it (testdata/) into one gang.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OnClusterLost } from '@muster/api';
+import { OnClusterLost, TopologyMode } from '@muster/api';
 import { checkPodTemplate } from '@muster/k8s';
 import { ManifestError } from '../errors';
 import { draftsFromDocuments, type JobDraft } from './convert';
@@ -86,6 +86,8 @@ const MPI_OPERATOR =
   'kind: Muster runs the pod templates as they are, without the MPI Operator: it writes no hostfile and makes no SSH keys and no Services for the workers, so mpirun in the launcher reaches the workers only if the templates set that up';
 const KUBERAY =
   "kind: Muster runs the pod templates as they are, without KubeRay: it adds no `ray start` command and makes no head Service, so the containers' own commands must start Ray and reach the head";
+const LWS_CONTROLLER =
+  'kind: Muster runs the pod templates as they are, without the LeaderWorkerSet controller: the pods get no LWS_LEADER_ADDRESS, LWS_GROUP_SIZE or LWS_WORKER_INDEX and no headless Service, and nothing ties a worker to its own leader';
 
 describe('PyTorchJob (kubeflow.org/v1)', () => {
   const FILE = 'sample-pytorchjob.yaml';
@@ -716,5 +718,91 @@ describe('RayJob (ray.io/v1)', () => {
     ],
   ])('refuses %s, naming the field and line', (_what, text, expected) => {
     expect(refusal(FILE, text)).toContain(expected);
+  });
+});
+
+describe('LeaderWorkerSet (leaderworkerset.x-k8s.io/v1)', () => {
+  const FILE = 'sample-leaderworkerset.yaml';
+
+  it('becomes the pod sets leader (replicas) and worker (replicas × (size − 1))', () => {
+    const { draft, warnings } = convert(FILE);
+    expect(view(draft)).toEqual({
+      ...PLAIN,
+      name: 'nginx-leaderworkerset',
+      queue: 'user-queue',
+      labels: { app: 'nginx' },
+      podSets: [
+        { name: 'leader', count: 2, requests: { cpu: '100m', pods: '1' } },
+        { name: 'worker', count: 4, requests: { cpu: '200m', pods: '1' } },
+      ],
+    });
+    expect(warnings).toEqual([`${FILE}: line 4: ${LWS_CONTROLLER}`]);
+    expect(draft.origins.locate('spec.pod_sets[1].count')).toBe(
+      'spec.leaderWorkerTemplate.size, line 23',
+    );
+  });
+
+  it('runs the worker template for leaders without their own, and only leaders for size 1', () => {
+    const text = sample(FILE);
+    const noLeader =
+      text.slice(0, text.indexOf('    leaderTemplate:')) + text.slice(text.indexOf('    size: 3'));
+    expect(view(convert(FILE, noLeader).draft).podSets).toEqual([
+      { name: 'leader', count: 2, requests: { cpu: '200m', pods: '1' } },
+      { name: 'worker', count: 4, requests: { cpu: '200m', pods: '1' } },
+    ]);
+    const { draft } = convert(
+      FILE,
+      edited(FILE, 'size: 3', 'size: 1').replace('replicas: 2', 'replicas: 3'),
+    );
+    expect(draft.spec.podSets.map((p) => [p.name, p.count])).toEqual([['leader', 3]]);
+  });
+
+  it("warns about Kueue's pod set group, the restart and subgroup policies and LeaderReady", () => {
+    const text = edited(
+      FILE,
+      '    workerTemplate:\n',
+      '    restartPolicy: RecreateGroupOnPodRestart\n    subGroupPolicy: {subGroupSize: 2}\n    workerTemplate:\n      metadata:\n        annotations:\n          kueue.x-k8s.io/podset-required-topology: cloud.provider.com/topology-rack\n          kueue.x-k8s.io/podset-group-name: lws-group\n',
+    ).replace('  replicas: 2\n', '  replicas: 2\n  startupPolicy: LeaderReady\n');
+    const { draft, warnings } = convert(FILE, text);
+    expect(draft.spec.podSets[1]!.topology).toEqual({
+      mode: TopologyMode.TOPOLOGY_MODE_REQUIRED,
+      level: 'cloud.provider.com/topology-rack',
+    });
+    expect(draft.spec.podSetGroups).toEqual([]);
+    expect(warnings.slice(1)).toEqual([
+      `${FILE}: line 25: spec.leaderWorkerTemplate.restartPolicy: is not applied: Muster recreates no group when one of its pods restarts; a member that fails fails the whole gang, or starts it again up to its max restarts`,
+      `${FILE}: line 26: spec.leaderWorkerTemplate.subGroupPolicy: is not applied: Muster places the leaders and the workers as two pod sets, without subgroups`,
+      `${FILE}: line 12: spec.startupPolicy: is not applied: Muster starts the workers together with the leaders, not once they are ready`,
+      `${FILE}: line 31: spec.leaderWorkerTemplate.workerTemplate.metadata.annotations["kueue.x-k8s.io/podset-group-name"]: is not applied: Muster cannot keep each leader with its own workers in one domain; a topology annotation holds for all the set's leaders, or all its workers, together`,
+    ]);
+  });
+
+  it.each([
+    [
+      'a size of 0',
+      edited(FILE, 'size: 3', 'size: 0'),
+      `${FILE}: line 23: spec.leaderWorkerTemplate.size: must be a positive integer (got 0)`,
+    ],
+    [
+      'no groups',
+      edited(FILE, 'replicas: 2', 'replicas: 0'),
+      `${FILE}: line 11: spec.replicas: must be a positive integer (got 0)`,
+    ],
+    [
+      'volume claim templates',
+      edited(
+        FILE,
+        '    size: 3\n',
+        '    size: 3\n    volumeClaimTemplates:\n      - metadata: {name: cache}\n',
+      ),
+      `${FILE}: line 24: spec.leaderWorkerTemplate.volumeClaimTemplates: Muster makes no PersistentVolumeClaims for the pods; remove it and give the templates their volumes (an ephemeral volume makes one claim per pod)`,
+    ],
+    [
+      'no worker template',
+      edited(FILE, '    workerTemplate:', '    workersTemplate:'),
+      `${FILE}: line 12: spec.leaderWorkerTemplate.workerTemplate: is required`,
+    ],
+  ])('refuses %s, naming the field and line', (_what, text, expected) => {
+    expect(refusal(FILE, text)).toBe(expected);
   });
 });
