@@ -875,7 +875,7 @@ describe('documents that are no supported kind', () => {
   it.each([
     [
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' } },
-      'train.yaml: kind Deployment is not supported; use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang',
+      'train.yaml: kind Deployment is not supported; use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2), a muster.dev/v1 Gang, a kubeflow.org/v1 PyTorchJob, TFJob, JAXJob, PaddleJob or XGBoostJob, a kubeflow.org/v2beta1 MPIJob, a ray.io/v1 RayCluster or RayJob, or a LeaderWorkerSet (leaderworkerset.x-k8s.io/v1), with resource.k8s.io/v1 ResourceClaimTemplates for their devices',
     ],
     [
       { apiVersion: 'batch/v1', metadata: { name: 'a' } },
@@ -899,6 +899,10 @@ describe('documents that are no supported kind', () => {
     ],
     [{ apiVersion: 'batch/v1', kind: 42 }, 'train.yaml: kind: must be a string (got 42); quote it'],
     [{ apiVersion: 'v1', kind: 'toString' }, 'train.yaml: kind toString is not supported'],
+    [
+      { apiVersion: 'kubeflow.org/v1', kind: 'MXJob', metadata: { name: 'a' } },
+      'train.yaml: kind MXJob is not supported; use a batch/v1 Job',
+    ],
   ])('refuses %j', (body, expected) => {
     expect(failure(body, {}, 'train.yaml')).toContain(expected);
   });

@@ -36,6 +36,7 @@ import { childPath, describeValue } from './paths';
 import { podClaimTemplates, type ClaimScope } from './pod-claims';
 import { buildPodSet, buildPodSetGroup } from './pod-sets';
 import { convertRayCluster, convertRayJob, RAY_API_VERSION } from './ray';
+import { refuseTrainJob, TRAINER_API_VERSION } from './train-job';
 import { TRAINING_API_VERSION, trainingJobConverter } from './training-job';
 
 /** Kueue defaults jobs without a queue label to the LocalQueue "default"; Muster does the same. */
@@ -59,7 +60,10 @@ export interface JobDraft {
 }
 
 const SUPPORTED =
-  'use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang, with resource.k8s.io/v1 ResourceClaimTemplates for their devices';
+  'use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2), a muster.dev/v1 Gang, ' +
+  'a kubeflow.org/v1 PyTorchJob, TFJob, JAXJob, PaddleJob or XGBoostJob, a kubeflow.org/v2beta1 MPIJob, ' +
+  'a ray.io/v1 RayCluster or RayJob, or a LeaderWorkerSet (leaderworkerset.x-k8s.io/v1), ' +
+  'with resource.k8s.io/v1 ResourceClaimTemplates for their devices';
 
 /** The jobs of one `muster submit`, and every warning in document order. */
 export interface Submission {
@@ -118,6 +122,8 @@ const CONVERTERS: Record<
   RayCluster: { apiVersion: RAY_API_VERSION, convert: convertRayCluster },
   RayJob: { apiVersion: RAY_API_VERSION, convert: convertRayJob },
   LeaderWorkerSet: { apiVersion: LWS_API_VERSION, convert: convertLeaderWorkerSet },
+  // Known so that it is refused with a reason, not as an unknown kind.
+  TrainJob: { apiVersion: TRAINER_API_VERSION, convert: refuseTrainJob },
 };
 
 /** One job document; the templates its pods name come from `catalog` (see draftsFromDocuments). */

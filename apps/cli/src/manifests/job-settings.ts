@@ -74,7 +74,9 @@ export type ManifestKind =
   | 'MPIJob'
   | 'RayCluster'
   | 'RayJob'
-  | 'LeaderWorkerSet';
+  | 'LeaderWorkerSet'
+  /** Known only to be refused: its pods come from a runtime the CLI cannot see. */
+  | 'TrainJob';
 
 /** What converting one document of a supported kind gives, before flags are applied. */
 export interface KindConversion {

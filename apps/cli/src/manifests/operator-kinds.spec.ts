@@ -806,3 +806,19 @@ describe('LeaderWorkerSet (leaderworkerset.x-k8s.io/v1)', () => {
     expect(refusal(FILE, text)).toBe(expected);
   });
 });
+
+describe('TrainJob (trainer.kubeflow.org/v1alpha1)', () => {
+  const FILE = 'sample-trainjob.yaml';
+
+  it('is refused at spec.runtimeRef, saying what to submit instead', () => {
+    expect(refusal(FILE, sample(FILE))).toBe(
+      `${FILE}: line 9: spec.runtimeRef: a TrainJob's pods come from the runtime it names "torch-distributed", a TrainingRuntime or ClusterTrainingRuntime the CLI cannot see; submit what the runtime renders instead: a JobSet (jobset.x-k8s.io/v1alpha2) with its replicated jobs, or a PyTorchJob (kubeflow.org/v1)`,
+    );
+  });
+
+  it('is refused the same way without a runtimeRef', () => {
+    expect(refusal(FILE, edited(FILE, '  runtimeRef:\n    name: torch-distributed\n', ''))).toBe(
+      `${FILE}: line 8: spec.runtimeRef: a TrainJob's pods come from the runtime it names, a TrainingRuntime or ClusterTrainingRuntime the CLI cannot see; submit what the runtime renders instead: a JobSet (jobset.x-k8s.io/v1alpha2) with its replicated jobs, or a PyTorchJob (kubeflow.org/v1)`,
+    );
+  });
+});
