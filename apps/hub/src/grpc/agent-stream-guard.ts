@@ -27,6 +27,8 @@ export function unusableAgentMessage(message: ConnectRequest): string | undefine
   const m = message.message;
   const ids: [string, string][] = [];
   if (m?.$case === 'dispatchAnswer') ids.push(['dispatch_answer.gang_id', m.dispatchAnswer.gangId]);
+  if (m?.$case === 'evictionNoticed')
+    ids.push(['eviction_noticed.gang_id', m.evictionNoticed.gangId]);
   if (m?.$case === 'memberStates')
     m.memberStates.members.forEach((x, i) =>
       ids.push([`member_states.members[${i}].gang_id`, x.gangId]),
