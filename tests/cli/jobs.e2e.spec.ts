@@ -166,7 +166,7 @@ describe('submit', () => {
     r = await cli.run(['submit', '-f', deployment]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `error: ${deployment}: kind Deployment is not supported; use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2) or a muster.dev/v1 Gang, with resource.k8s.io/v1 ResourceClaimTemplates for their devices\n`,
+      `error: ${deployment}: kind Deployment is not supported; use a batch/v1 Job, a JobSet (jobset.x-k8s.io/v1alpha2), a muster.dev/v1 Gang, a kubeflow.org/v1 PyTorchJob, TFJob, JAXJob, PaddleJob or XGBoostJob, a kubeflow.org/v2beta1 MPIJob, a ray.io/v1 RayCluster or RayJob, or a LeaderWorkerSet (leaderworkerset.x-k8s.io/v1), with resource.k8s.io/v1 ResourceClaimTemplates for their devices\n`,
     );
 
     // A mistake in the second document stops the whole file before anything is submitted.

@@ -43,7 +43,7 @@ export function registerSubmitCommand(program: Command, ctx: CliContext): void {
   program
     .command('submit')
     .description(
-      'submit jobs from YAML: a batch/v1 Job, a JobSet or a muster.dev/v1 Gang (one job per document; resource.k8s.io/v1 ResourceClaimTemplates go with the jobs that claim them)',
+      'submit jobs from YAML: a batch/v1 Job, a JobSet, a muster.dev/v1 Gang, a Kubeflow PyTorchJob, TFJob, JAXJob, PaddleJob, XGBoostJob or MPIJob, a KubeRay RayCluster or RayJob, or a LeaderWorkerSet (one job per document; resource.k8s.io/v1 ResourceClaimTemplates go with the jobs that claim them)',
     )
     .requiredOption(
       '-f, --filename <file>',
