@@ -4,6 +4,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../core.tokens';
 import { HUB_CONFIG, type HubConfig } from '../config/hub-config';
@@ -14,14 +15,22 @@ import { ClusterProfileResyncWork } from './cluster-profile-resync.work';
 import { KubeClusterProfileStore } from './cluster-profile.kube';
 import { ClusterProfileRepository } from './cluster-profile.repository';
 import { ClusterProfileSync } from './cluster-profile.sync';
+import { KubePlacementDecisionStore } from './placement-decision.kube';
+import { WatchedOwnProfiles } from './placement-decision.profiles';
+import { PlacementDecisionRepository } from './placement-decision.repository';
+import { PlacementDecisionSync } from './placement-decision.sync';
 
 /**
  * Shares the inventory as SIG-Multicluster ClusterProfiles on the management cluster named by
- * MUSTER_INVENTORY_KUBECONFIG (and imports other managers' ClusterProfiles); idle when unset.
+ * MUSTER_INVENTORY_KUBECONFIG (and imports other managers' ClusterProfiles), and, unless
+ * MUSTER_PLACEMENT_DECISIONS is false, every dispatched gang's placement as a PlacementDecision
+ * beside them; idle when unset.
  */
 export class ClusterProfileRuntime {
   private sync: ClusterProfileSync | undefined;
+  private decisions: PlacementDecisionSync | undefined;
   private readonly log: Log;
+  private readonly logger: Log;
 
   constructor(
     private readonly db: DataSource,
@@ -29,6 +38,7 @@ export class ClusterProfileRuntime {
     private readonly config: HubConfig,
     logger: Log,
   ) {
+    this.logger = logger;
     this.log = logger.child({ component: 'cluster-profiles' });
   }
 
@@ -43,7 +53,9 @@ export class ClusterProfileRuntime {
       return;
     }
     // A kubeconfig that cannot be read is a configuration error: the hub does not start.
-    const store = KubeClusterProfileStore.fromFile(c.inventoryKubeconfig, this.log);
+    const kc = new KubeConfig();
+    kc.loadFromFile(c.inventoryKubeconfig);
+    const store = new KubeClusterProfileStore(kc, this.log);
     this.sync = new ClusterProfileSync(
       store,
       new ClusterProfileRepository(this.db),
@@ -67,10 +79,33 @@ export class ClusterProfileRuntime {
       pollMs: c.inventoryPollMs,
       resyncMs: c.inventoryResyncMs,
     });
+    this.startDecisions(kc, store);
+  }
+
+  /** PlacementDecisions: their own sync and watches, so they never hold up ClusterProfiles. */
+  private startDecisions(kc: KubeConfig, profiles: KubeClusterProfileStore): void {
+    const c = this.config;
+    const log = this.logger.child({ component: 'placement-decisions' });
+    if (!c.placementDecisions) {
+      log.info('PlacementDecision sync off: MUSTER_PLACEMENT_DECISIONS is false');
+      return;
+    }
+    this.decisions = new PlacementDecisionSync(
+      new KubePlacementDecisionStore(kc, profiles, log),
+      new PlacementDecisionRepository(this.db),
+      new WatchedOwnProfiles(profiles, c.inventoryNamespace),
+      { namespace: c.inventoryNamespace, pollMs: c.inventoryPollMs },
+      log,
+    );
+    this.decisions.start();
+    log.info('PlacementDecision sync started', {
+      namespace: c.inventoryNamespace,
+      pollMs: c.inventoryPollMs,
+    });
   }
 
   async stop(): Promise<void> {
-    await this.sync?.stop();
+    await Promise.all([this.sync?.stop(), this.decisions?.stop()]);
   }
 }
 

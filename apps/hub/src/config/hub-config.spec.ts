@@ -54,6 +54,7 @@ describe('loadHubConfig', () => {
       inventoryPollMs: 1000,
       inventoryResyncMs: 60_000,
       inventoryCapacityIntervalMs: 10_000,
+      placementDecisions: true,
       logLevel: 'info',
       devInsecure: false,
       tlsCertFile: undefined,
@@ -125,6 +126,7 @@ describe('loadHubConfig', () => {
   ])('reads the boolean %p as %p', (raw, value) => {
     expect(loadHubConfig({ MUSTER_MIGRATE: raw }).migrate).toBe(value);
     expect(loadHubConfig({ MUSTER_DEV_INSECURE: raw }).devInsecure).toBe(value);
+    expect(loadHubConfig({ MUSTER_PLACEMENT_DECISIONS: raw }).placementDecisions).toBe(value);
   });
 
   it('refuses a boolean that is neither', () => {

@@ -277,6 +277,11 @@ export const hubSettings = z.object({
     .describe(
       'A change of capacity properties alone is written at most this often per cluster, in ms (health, version and access go at once).',
     ),
+  MUSTER_PLACEMENT_DECISIONS: flag()
+    .default(true)
+    .describe(
+      'Publish a PlacementDecision per dispatched gang beside the ClusterProfiles (only with MUSTER_INVENTORY_KUBECONFIG set).',
+    ),
 });
 
 export type HubSettings = z.output<typeof hubSettings>;
@@ -320,6 +325,7 @@ export interface HubConfig {
   inventoryPollMs: HubSettings['MUSTER_INVENTORY_POLL_MS'];
   inventoryResyncMs: HubSettings['MUSTER_INVENTORY_RESYNC_MS'];
   inventoryCapacityIntervalMs: HubSettings['MUSTER_INVENTORY_CAPACITY_INTERVAL_MS'];
+  placementDecisions: HubSettings['MUSTER_PLACEMENT_DECISIONS'];
   logLevel: LogLevel;
 
   // --- Security (see apps/hub/README.md "Authentication and authorization") ---
@@ -445,6 +451,7 @@ function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
     inventoryPollMs: s.MUSTER_INVENTORY_POLL_MS,
     inventoryResyncMs: s.MUSTER_INVENTORY_RESYNC_MS,
     inventoryCapacityIntervalMs: s.MUSTER_INVENTORY_CAPACITY_INTERVAL_MS,
+    placementDecisions: s.MUSTER_PLACEMENT_DECISIONS,
     logLevel: s.MUSTER_LOG_LEVEL,
     devInsecure: s.MUSTER_DEV_INSECURE,
     tlsCertFile: s.MUSTER_TLS_CERT_FILE,
