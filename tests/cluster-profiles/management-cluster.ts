@@ -8,11 +8,33 @@ import { kubeJSON, kubeRequest, type KubeEndpoint } from '../../infra/testbed/sr
 import { REPO_ROOT } from '../support/hub-process';
 
 export const CRD_FILE = join(REPO_ROOT, 'infra/crds/clusterprofiles.multicluster.x-k8s.io.yaml');
+export const DECISION_CRD_FILE = join(
+  REPO_ROOT,
+  'infra/crds/placementdecisions.multicluster.x-k8s.io.yaml',
+);
 export const EXAMPLES = join(REPO_ROOT, 'infra/inventory/examples');
 
 const CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
 const profiles = (ns: string) =>
   `/apis/multicluster.x-k8s.io/v1alpha1/namespaces/${ns}/clusterprofiles`;
+const decisions = (ns: string) =>
+  `/apis/multicluster.x-k8s.io/v1alpha1/namespaces/${ns}/placementdecisions`;
+
+/** A PlacementDecision as the tests read it. */
+export interface PlacementDecisionObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    resourceVersion: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  schedulerName?: string;
+  decisions: { clusterProfileRef: { name: string; namespace?: string }; reason?: string }[];
+}
 
 /** The YAML documents of a file, as objects. */
 export function yamlDocuments(file: string): Record<string, unknown>[] {
@@ -24,11 +46,17 @@ export function yamlDocuments(file: string): Record<string, unknown>[] {
 export class ManagementCluster {
   constructor(readonly ep: KubeEndpoint) {}
 
-  /** Installs the ClusterProfile CRD from infra/crds and waits until it is served. */
-  async installCrd(): Promise<void> {
-    const [crd] = yamlDocuments(CRD_FILE);
+  /** Installs a CRD from infra/crds (default the ClusterProfile one) and waits until it is served. */
+  async installCrd(file = CRD_FILE): Promise<void> {
+    const [crd] = yamlDocuments(file);
     await kubeJSON(this.ep, 'POST', CRD_PATH, crd, [409]);
     const name = (crd!.metadata as { name: string }).name;
+    const spec = crd!.spec as {
+      group: string;
+      names: { plural: string };
+      versions: { name: string }[];
+    };
+    const probePath = `/apis/${spec.group}/${spec.versions[0]!.name}/namespaces/default/${spec.names.plural}`;
     const deadline = Date.now() + 60_000;
     for (;;) {
       const got = await kubeJSON<{ status?: { conditions?: { type: string; status: string }[] } }>(
@@ -38,7 +66,7 @@ export class ManagementCluster {
       );
       if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) {
         // Established can precede the REST endpoint by a moment.
-        const probe = await kubeRequest(this.ep, 'GET', profiles('default'));
+        const probe = await kubeRequest(this.ep, 'GET', probePath);
         if (probe.status === 200) return;
       }
       if (Date.now() > deadline) throw new Error(`CRD ${name} not established in 60 s`);
@@ -82,6 +110,40 @@ export class ManagementCluster {
 
   async delete(ns: string, name: string): Promise<void> {
     await kubeJSON(this.ep, 'DELETE', `${profiles(ns)}/${name}`, undefined, [404]);
+  }
+
+  /** The PlacementDecisions of a namespace, optionally by label selector. */
+  async decisions(ns: string, labelSelector?: string): Promise<PlacementDecisionObject[]> {
+    const query = labelSelector ? `?labelSelector=${encodeURIComponent(labelSelector)}` : '';
+    return (
+      await kubeJSON<{ items: PlacementDecisionObject[] }>(
+        this.ep,
+        'GET',
+        `${decisions(ns)}${query}`,
+      )
+    ).items;
+  }
+
+  async createDecision(
+    ns: string,
+    body: Omit<PlacementDecisionObject, 'metadata'> & {
+      metadata: { name: string; labels?: Record<string, string> };
+    },
+  ): Promise<PlacementDecisionObject> {
+    return kubeJSON<PlacementDecisionObject>(this.ep, 'POST', decisions(ns), {
+      ...body,
+      metadata: { ...body.metadata, namespace: ns },
+    });
+  }
+
+  /** Replaces the whole object, as `kubectl edit` does (an update, not an apply). */
+  async replaceDecision(d: PlacementDecisionObject): Promise<PlacementDecisionObject> {
+    return kubeJSON<PlacementDecisionObject>(
+      this.ep,
+      'PUT',
+      `${decisions(d.metadata.namespace)}/${d.metadata.name}`,
+      d,
+    );
   }
 
   /** HTTP status of GET on an API group version (404: not served, i.e. its CRDs are absent). */
