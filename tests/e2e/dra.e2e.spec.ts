@@ -82,8 +82,9 @@ async function claimsOf(cluster: string): Promise<Claim[]> {
   ).items;
 }
 
-async function podsOf(cluster: string, gang: string): Promise<Pod[]> {
-  const selector = encodeURIComponent(`${GANG_LABEL}=${gang}`);
+/** The pods of gang `gang` in `cluster`, or of every gang when it is not given. */
+async function podsOf(cluster: string, gang?: string): Promise<Pod[]> {
+  const selector = encodeURIComponent(gang === undefined ? GANG_LABEL : `${GANG_LABEL}=${gang}`);
   return (
     await kubeJSON<{ items: Pod[] }>(
       endpoint(cluster),
@@ -420,13 +421,7 @@ describe('gangs placed by the devices each cluster really has', () => {
       // Devices allocated in the workers to claims of this queue's members.
       let allocated = 0;
       for (const cluster of WORKERS) {
-        const pods = (
-          await kubeJSON<{ items: Pod[] }>(
-            endpoint(cluster),
-            'GET',
-            `/api/v1/pods?labelSelector=${encodeURIComponent(GANG_LABEL)}`,
-          )
-        ).items.filter(
+        const pods = (await podsOf(cluster)).filter(
           (p) =>
             ids.has(p.metadata.labels?.[GANG_LABEL] ?? '') &&
             p.status?.phase !== 'Succeeded' &&
@@ -478,13 +473,7 @@ describe('gangs placed by the devices each cluster really has', () => {
       for (const cluster of WORKERS) {
         // An ungated member the worker's scheduler could not give its claims: the hub booked
         // devices the cluster did not have free.
-        const pods = (
-          await kubeJSON<{ items: Pod[] }>(
-            endpoint(cluster),
-            'GET',
-            `/api/v1/pods?labelSelector=${encodeURIComponent(GANG_LABEL)}`,
-          )
-        ).items;
+        const pods = await podsOf(cluster);
         for (const p of pods) {
           const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
           if (

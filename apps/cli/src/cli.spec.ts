@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notFound, StandInHub } from './testing/stand-in-hub';
 import { BudgetPeriod, InventoryServiceService, PreemptionPolicy, type Queue } from '@muster/api';
-import { runCli } from './cli';
 import { parseBudget, parseBudgetFlags } from './commands/queue-budget';
 import {
   mergeQuota,
@@ -14,19 +13,9 @@ import {
   type QuotaFlags,
 } from './commands/queue-quota';
 import { UsageError } from './errors';
+import { runCapturing } from './testing/run-cli';
 
-async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { MUSTER_CONFIG: join(tmpdir(), 'muster-cli-spec-none.yaml'), ...env },
-    now: () => new Date('2025-01-01T00:00:00Z'),
-    readStdin: () => '',
-  });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[], env: NodeJS.ProcessEnv = {}) => runCapturing(argv, { env });
 
 describe('runCli', () => {
   const bad = join(mkdtempSync(join(tmpdir(), 'muster-cli-spec-')), 'job.yaml');

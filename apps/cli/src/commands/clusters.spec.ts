@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { notFound, StandInHub } from '../testing/stand-in-hub';
 import {
   AgentState,
@@ -8,23 +6,12 @@ import {
   type DrainClusterRequest,
   type HubClients,
 } from '@muster/api';
-import { runCli } from '../cli';
 import { CliError } from '../errors';
 import { waitUntilDrained } from '../hub/drain-wait';
 import type { HubConnection } from '../hub/hub-connection';
+import { runCapturing } from '../testing/run-cli';
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { MUSTER_CONFIG: join(tmpdir(), 'muster-clusters-spec-none.yaml') },
-    now: () => new Date('2025-01-01T12:05:00Z'),
-    readStdin: () => '',
-  });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[]) => runCapturing(argv, { now: new Date('2025-01-01T12:05:00Z') });
 
 function cluster(name: string): Cluster {
   return Cluster.fromPartial({

@@ -1,22 +1,9 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { InventoryServiceService, type Cohort } from '@muster/api';
-import { runCli } from '../cli';
 import { notFound, StandInHub } from '../testing/stand-in-hub';
+import { runCapturing } from '../testing/run-cli';
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { MUSTER_CONFIG: join(tmpdir(), 'muster-cohorts-spec-none.yaml') },
-    now: () => new Date('2025-01-01T12:05:00Z'),
-    readStdin: () => '',
-  });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[]) => runCapturing(argv, { now: new Date('2025-01-01T12:05:00Z') });
 
 const at = new Date('2025-01-01T12:00:00Z');
 

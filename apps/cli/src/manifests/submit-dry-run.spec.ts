@@ -1,21 +1,9 @@
 // `muster submit -f SAMPLE --dry-run` for the operator kinds, through the CLI as a user runs it:
 // the gang it prints, the warnings on stderr, and a refusal's exit code.
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { runCli } from '../cli';
+import { runCapturing } from '../testing/run-cli';
 
-async function run(argv: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { MUSTER_CONFIG: join(tmpdir(), 'muster-dry-run-spec-none.yaml') },
-    now: () => new Date('2025-01-01T00:00:00Z'),
-    readStdin: () => '',
-  });
-  return { code, stdout, stderr };
-}
+const run = (argv: string[]) => runCapturing(argv);
 
 const testdata = (file: string) => join(__dirname, 'testdata', file);
 
