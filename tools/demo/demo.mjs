@@ -60,6 +60,45 @@ function muster(args, { show = true, allowFail = false } = {}) {
   }
 }
 
+/** Creates each CRD (from its YAML file) on `cluster` and waits until its API is served. */
+async function installCrds(cluster, files) {
+  const { kubeJSON, kubeRequest } = require(join(root, 'infra/testbed/dist/index.js'));
+  const { parse } = require('yaml');
+  const path = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  for (const file of files) {
+    const crd = parse(readFileSync(join(root, file), 'utf8'));
+    await kubeJSON(cluster, 'POST', path, crd, [409]);
+    const { group, names, versions } = crd.spec;
+    const probe = `/apis/${group}/${versions[0].name}/${names.plural}`;
+    for (let i = 0; (await kubeRequest(cluster, 'GET', probe)).status !== 200; i++) {
+      if (i > 300) throw new Error(`CRD ${crd.metadata.name} was not served within a minute`);
+      await sleep(200);
+    }
+  }
+}
+
+/** The PlacementDecisions Muster wrote, as `kubectl get placementdecisions -A` would list them. */
+async function showPlacementDecisions(cluster) {
+  const { kubeJSON } = require(join(root, 'infra/testbed/dist/index.js'));
+  const path = '/apis/multicluster.x-k8s.io/v1alpha1/placementdecisions';
+  let items = [];
+  for (let i = 0; i < 50 && items.length === 0; i++) {
+    items = (await kubeJSON(cluster, 'GET', path)).items ?? [];
+    if (items.length === 0) await sleep(200);
+  }
+  console.log(`$ kubectl get placementdecisions -A  ${dim('(on the management cluster)')}`);
+  const rows = items.map((d) => [
+    d.metadata.name,
+    d.metadata.annotations?.['muster.dev/job-name'] ?? '-',
+    d.decisions?.[0]?.clusterProfileRef?.name ?? '-',
+    d.decisions?.[0]?.reason ?? '',
+  ]);
+  const head = ['NAME', 'JOB', 'CLUSTER', 'REASON'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const r of [head, ...rows])
+    console.log(r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c)).join('  '));
+}
+
 async function teardown() {
   for (const c of children.reverse()) c.kill('SIGTERM');
   await sleep(500);
@@ -86,6 +125,13 @@ async function main() {
       `  ${c.name.padEnd(10)} ${c.server}  ${c.nodes.length} nodes  kubeconfig ${c.kubeconfigPath}`,
     );
   console.log(`  ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // The management cluster holds what Muster shares with GitOps tools and MultiKueue: its
+  // ClusterProfiles and a PlacementDecision per running gang, so it needs their CRDs.
+  const management = testbed.management;
+  await installCrds(management, [
+    'infra/crds/clusterprofiles.multicluster.x-k8s.io.yaml',
+    'infra/crds/placementdecisions.multicluster.x-k8s.io.yaml',
+  ]);
 
   step('Starting the hub (database muster_demo, fresh)');
   const admin = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
@@ -136,6 +182,7 @@ async function main() {
       // The demo runs on loopback only: plain text, no tokens (the hub warns about it).
       MUSTER_DEV_INSECURE: 'true',
       MUSTER_CLUSTER_ACCESS_PROVIDERS_FILE: providerFile,
+      MUSTER_INVENTORY_KUBECONFIG: management.kubeconfigPath,
       // Short, so the demo shows a lost cluster in seconds (defaults: 60 s and 40 s).
       MUSTER_WORKER_LOST_TIMEOUT_MS: '12000',
       MUSTER_SELF_FENCE_TIMEOUT_MS: '6000',
@@ -245,6 +292,13 @@ async function main() {
   console.log(dim('  # why is the big one still queued?'));
   muster(['explain', submitted.big]);
   muster(['clusters', 'list']);
+  console.log(
+    dim(
+      '  # the same choices on the management cluster, for GitOps tools: a PlacementDecision per',
+    ),
+  );
+  console.log(dim('  # running gang, naming the ClusterProfile of its cluster'));
+  await showPlacementDecisions(management);
   console.log(dim('  # quotas: two queues of one cohort; interns lends at most 4 of its 8 GPUs'));
   muster([
     'queues',
