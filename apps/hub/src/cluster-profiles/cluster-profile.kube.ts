@@ -25,6 +25,7 @@ import {
 import type { ClusterProfileStore, ProfileEventType, ProfileWatch } from './cluster-profile.store';
 import {
   asNamed,
+  deleteCustomObject,
   kubeClients,
   kubeFailure,
   KubeRequestError,
@@ -178,18 +179,7 @@ export class KubeClusterProfileStore implements ClusterProfileStore {
     return this.profileOf(res, what);
   }
 
-  async delete(namespace: string, name: string, uid: string | undefined): Promise<void> {
-    try {
-      await this.custom.deleteNamespacedCustomObject({
-        ...this.ref(namespace),
-        name,
-        body: uid ? { preconditions: { uid } } : {},
-      });
-    } catch (err) {
-      const f = kubeFailure(err);
-      // Gone already, or replaced by a new object of the same name (uid precondition): fine.
-      if (f.code === 404 || f.code === 409) return;
-      throw new KubeRequestError(f, `deleting ClusterProfile ${namespace}/${name}`);
-    }
+  delete(namespace: string, name: string, uid: string | undefined): Promise<void> {
+    return deleteCustomObject(this.custom, this.ref(namespace), name, uid, 'ClusterProfile');
   }
 }

@@ -294,3 +294,27 @@ export class Reflector<T extends NamedObject> {
     this.delayMs = Math.min(BACKOFF_MS.max, this.delayMs * 2);
   }
 }
+
+/**
+ * Deletes a namespaced custom object if it still has `uid` (any object of that name without
+ * one); gone already, or replaced by a new object of the same name, is fine.
+ */
+export async function deleteCustomObject(
+  custom: CustomObjectsApi,
+  ref: { group: string; version: string; plural: string; namespace: string },
+  name: string,
+  uid: string | undefined,
+  kind: string,
+): Promise<void> {
+  try {
+    await custom.deleteNamespacedCustomObject({
+      ...ref,
+      name,
+      body: uid ? { preconditions: { uid } } : {},
+    });
+  } catch (err) {
+    const f = kubeFailure(err);
+    if (f.code === 404 || f.code === 409) return;
+    throw new KubeRequestError(f, `deleting ${kind} ${ref.namespace}/${name}`);
+  }
+}

@@ -11,6 +11,7 @@ import {
 import type { Log } from '@muster/log';
 import {
   asNamed,
+  deleteCustomObject,
   kubeClients,
   kubeFailure,
   KubeRequestError,
@@ -115,18 +116,7 @@ export class KubePlacementDecisionStore implements PlacementDecisionStore {
     return d;
   }
 
-  async delete(namespace: string, name: string, uid: string | undefined): Promise<void> {
-    try {
-      await this.custom.deleteNamespacedCustomObject({
-        ...this.ref(namespace),
-        name,
-        body: uid ? { preconditions: { uid } } : {},
-      });
-    } catch (err) {
-      const f = kubeFailure(err);
-      // Gone already, or replaced by a new object of the same name (uid precondition): fine.
-      if (f.code === 404 || f.code === 409) return;
-      throw new KubeRequestError(f, `deleting PlacementDecision ${namespace}/${name}`);
-    }
+  delete(namespace: string, name: string, uid: string | undefined): Promise<void> {
+    return deleteCustomObject(this.custom, this.ref(namespace), name, uid, 'PlacementDecision');
   }
 }
