@@ -315,7 +315,12 @@ describe('preemption with notice', () => {
     expect((await job(high)).spec).toMatchObject({ priority: 10, priorityClass: 'urgent' });
     await eventually(
       'the urgent gang explained as preempting',
-      async () => /preempting \d+ gang/.test((await api.jobs.explainJob({ jobId: high })).summary),
+      // The cycle that chooses the victims says "preempting N gangs"; the cycles after it, until they
+      // are gone, "waiting for N gangs it preempted": a slow poll may see only the second.
+      async () =>
+        /preempting \d+ gang|waiting for \d+ gangs? it preempted/.test(
+          (await api.jobs.explainJob({ jobId: high })).summary,
+        ),
       30_000,
     );
     const victims = (await Promise.all(fill.map(job)))
