@@ -8,6 +8,7 @@ module.exports = {
     '<rootDir>/libs/log/jest.config.js',
     '<rootDir>/libs/placement/jest.config.js',
     '<rootDir>/libs/k8s/jest.config.js',
+    '<rootDir>/libs/manifests/jest.config.js',
     '<rootDir>/libs/api/jest.config.js',
     '<rootDir>/apps/hub/jest.config.js',
     '<rootDir>/tests/medium/jest.config.js',

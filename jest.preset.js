@@ -35,7 +35,7 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   moduleNameMapper: {
-    '^@muster/(api|placement|k8s|common|log)$': path.join(root, 'libs/$1/src/index.ts'),
+    '^@muster/(api|placement|k8s|manifests|common|log)$': path.join(root, 'libs/$1/src/index.ts'),
     '^@muster/testbed$': path.join(root, 'infra/testbed/src/index.ts'),
   },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { ManifestError, SubmissionError } from '@muster/manifests';
 import { registerCancelCommand } from './commands/cancel';
 import { CliContext, type CliIo } from './commands/cli-context';
 import { registerClustersCommand } from './commands/clusters';
@@ -107,10 +108,10 @@ function reportFailure(err: unknown, io: CliIo): ExitCode {
     ];
     return fine.includes(err.code) ? ExitCode.Ok : ExitCode.Usage;
   }
-  if (err instanceof CliError) {
+  if (err instanceof CliError || err instanceof ManifestError || err instanceof SubmissionError) {
     io.stderr.write(`error: ${err.message}\n`);
     if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
-    return err.exitCode;
+    return err instanceof CliError ? err.exitCode : ExitCode.Usage;
   }
   const message = err instanceof Error ? err.message : String(err);
   io.stderr.write(`error: ${message}${debug ? '' : ' (set MUSTER_DEBUG=1 for details)'}\n`);

@@ -26,28 +26,9 @@ export class NotFoundError extends CliError {
   }
 }
 
-/** A manifest that cannot become a job, located by file, document and path inside it. */
-export class ManifestError extends CliError {
-  constructor(
-    readonly source: string,
-    /** Dotted path inside the document, e.g. "spec.template.spec.containers[0].image"; empty for the whole document. */
-    readonly path: string,
-    readonly problem: string,
-    /** The line of the file the path is on, when the document was read from text. */
-    readonly line?: number,
-  ) {
-    super(`${source}: ${manifestPlace(path, line)}${problem}`, ExitCode.Usage);
-  }
-}
-
 /** The CLI's own configuration file is unreadable or invalid. */
 export class ConfigError extends CliError {
   constructor(message: string) {
     super(message, ExitCode.Usage);
   }
-}
-
-/** "line 14: spec.parallelism: ", "spec.parallelism: " or "" for the whole document. */
-export function manifestPlace(path: string, line: number | undefined): string {
-  return `${line !== undefined ? `line ${line}: ` : ''}${path ? `${path}: ` : ''}`;
 }

@@ -12,12 +12,13 @@ import type { HubConnection } from '../hub/hub-connection';
 import { present } from '../hub/present';
 import {
   draftsFromDocuments,
+  ON_CLUSTER_LOST_CHOICES,
+  parseOnClusterLost,
+  readManifestFile,
   type JobDraft,
   type Submission,
   type SubmitOverrides,
-} from '../manifests/convert';
-import { readManifestFile } from '../manifests/documents';
-import { parseOnClusterLost, ON_CLUSTER_LOST_CHOICES } from '../manifests/job-settings';
+} from '@muster/manifests';
 import { outcomeExitCode } from '../output/job-states';
 import { renderOneOfMany, type OutputFormat } from '../output/output-format';
 import { jobDeviceConstraint, podSetClaimLines } from '../output/claim-views';

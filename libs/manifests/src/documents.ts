@@ -2,7 +2,7 @@
 // each came from to name it in errors.
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { ManifestError } from '../errors';
+import { ManifestError } from './errors';
 import { lineLookup, type LineLookup } from './line-positions';
 
 export interface ManifestDocument {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { OnClusterLost, TopologyMode } from '@muster/api';
 import { parse, stringify } from 'yaml';
-import { ManifestError, UsageError } from '../errors';
+import { ManifestError, SubmissionError } from './errors';
 import {
   draftFromDocument,
   draftsFromDocuments,
@@ -1062,7 +1062,7 @@ spec:
   });
 
   it('converts apps/cli/examples/dra-job.yaml', () => {
-    const file = join(__dirname, '../../examples/dra-job.yaml');
+    const file = join(__dirname, '../../../apps/cli/examples/dra-job.yaml');
     const { drafts, warnings } = draftsFromDocuments(readManifestFile(file));
     expect(warnings).toEqual([]);
     expect(drafts).toHaveLength(1);
@@ -1468,7 +1468,7 @@ spec:
 
   it('counts jobs, not templates, for --name', () => {
     expect(submit(FILE, { name: 'renamed' }).drafts[0]!.spec.name).toBe('renamed');
-    expect(() => submit(`${FILE}---\n${JOB}`, { name: 'renamed' })).toThrow(UsageError);
+    expect(() => submit(`${FILE}---\n${JOB}`, { name: 'renamed' })).toThrow(SubmissionError);
   });
 
   it('traces a hub refusal inside a template to the template document and line', () => {

@@ -5,7 +5,7 @@ import { runCapturing } from '../testing/run-cli';
 
 const run = (argv: string[]) => runCapturing(argv);
 
-const testdata = (file: string) => join(__dirname, 'testdata', file);
+const testdata = (file: string) => join(__dirname, '../../../../libs/manifests/src/testdata', file);
 
 describe('muster submit --dry-run of the operator kinds', () => {
   it('prints a PyTorchJob as one gang of a master and its workers', async () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManifestError } from '../errors';
+import { ManifestError } from './errors';
 import { parseManifestText, readManifestFile } from './documents';
 
 function refusal(run: () => unknown): string {

@@ -7,7 +7,7 @@ import {
   labelValueError,
   qualifiedNameError,
 } from '@muster/k8s';
-import { UsageError } from '../errors';
+import { SubmissionError } from './errors';
 import { convertBatchJob } from './batch-job';
 import {
   ClaimTemplateCatalog,
@@ -92,7 +92,7 @@ export function draftsFromDocuments(
     warnings[i] = reader.warnings;
   });
   if (overrides.name !== undefined && jobs.length > 1) {
-    throw new UsageError(
+    throw new SubmissionError(
       `--name names one job, but the manifests hold ${jobs.length} jobs; drop --name or split them`,
     );
   }

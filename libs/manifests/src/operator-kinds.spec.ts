@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OnClusterLost, TopologyMode } from '@muster/api';
 import { checkPodTemplate } from '@muster/k8s';
-import { ManifestError } from '../errors';
+import { ManifestError } from './errors';
 import { draftsFromDocuments, type JobDraft } from './convert';
 import { parseManifestText } from './documents';
 

@@ -1,6 +1,6 @@
 // Typed access to a parsed YAML document. Every check that fails throws a ManifestError naming
 // the file, the path in the document and what to write instead.
-import { ManifestError, manifestPlace } from '../errors';
+import { ManifestError, manifestPlace } from './errors';
 import type { LineLookup } from './line-positions';
 import { childPath, describeValue } from './paths';
 
