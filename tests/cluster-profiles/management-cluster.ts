@@ -46,12 +46,15 @@ export function yamlDocuments(file: string): Record<string, unknown>[] {
 export class ManagementCluster {
   constructor(readonly ep: KubeEndpoint) {}
 
-  /** Installs a CRD from infra/crds (default the ClusterProfile one) and waits until it is served. */
+  /** Installs the CRDs of a file (default the ClusterProfile one) and waits until each is served. */
   async installCrd(file = CRD_FILE): Promise<void> {
-    const [crd] = yamlDocuments(file);
+    for (const crd of yamlDocuments(file)) await this.installOneCrd(crd);
+  }
+
+  private async installOneCrd(crd: Record<string, unknown>): Promise<void> {
     await kubeJSON(this.ep, 'POST', CRD_PATH, crd, [409]);
-    const name = (crd!.metadata as { name: string }).name;
-    const spec = crd!.spec as {
+    const name = (crd.metadata as { name: string }).name;
+    const spec = crd.spec as {
       group: string;
       names: { plural: string };
       versions: { name: string }[];

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { ClusterProfilesModule } from './cluster-profiles/cluster-profiles.module';
 import { CoreModule } from './core.module';
+import { FrontDoorModule } from './front-door/front-door.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
@@ -43,6 +44,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
     AgentsModule,
     SchedulingModule,
     ClusterProfilesModule,
+    FrontDoorModule,
   ],
   controllers: [HealthController],
   providers: [

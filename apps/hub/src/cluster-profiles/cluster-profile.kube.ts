@@ -32,7 +32,7 @@ import {
   LIST_PAGE,
   Reflector,
   type ListPage,
-} from './kube-objects';
+} from '../common/kube-objects';
 
 /** ClusterProfiles on the management cluster named by a kubeconfig file. */
 export class KubeClusterProfileStore implements ClusterProfileStore {

@@ -18,7 +18,7 @@ import {
   LIST_PAGE,
   Reflector,
   type ListPage,
-} from './kube-objects';
+} from '../common/kube-objects';
 import { FIELD_MANAGER } from './cluster-profile.publish';
 import {
   PLACEMENT_DECISION_CRD_FILE,

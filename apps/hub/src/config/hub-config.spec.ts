@@ -37,6 +37,9 @@ describe('loadHubConfig', () => {
       workerLostTimeoutMs: 60_000,
       selfFenceTimeoutMs: 40_000,
       fenceDeleteGraceSeconds: 10,
+      frontDoor: true,
+      frontDoorLabels: ['muster.dev/queue', 'kueue.x-k8s.io/queue-name'],
+      frontDoorQueues: ['*/*=*'],
       heartbeatIntervalMs: 2000,
       maxGangsPerCycle: 2000,
       cyclePeriodMs: 2000,
@@ -163,6 +166,14 @@ describe('loadHubConfig', () => {
       'MUSTER_INVENTORY_IMPORT_NAMESPACES[1]: "Fleet_B" is not a namespace name (a DNS-1123 label)',
     ],
     [{ MUSTER_INVENTORY_NAMESPACE: 'a,b' }, 'MUSTER_INVENTORY_NAMESPACE: must name one namespace'],
+    [
+      { MUSTER_FRONT_DOOR_QUEUES: 'team-a=research,team-b' },
+      'MUSTER_FRONT_DOOR_QUEUES[1]: "team-b" is not NAMESPACE[/LABEL]=QUEUE',
+    ],
+    [
+      { MUSTER_FRONT_DOOR_LABELS: 'muster.dev/queue,bad label' },
+      'MUSTER_FRONT_DOOR_LABELS[1]: label "bad label": name part must consist of letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
+    ],
     [
       { MUSTER_INVENTORY_NAMESPACE: 'x'.repeat(64) },
       `MUSTER_INVENTORY_NAMESPACE: "${'x'.repeat(64)}" is not a namespace name (a DNS-1123 label)`,

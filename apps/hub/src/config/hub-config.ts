@@ -8,11 +8,13 @@ import {
   dns1123LabelError,
   POD_POLICY_RULES,
   podPolicyOf,
+  qualifiedNameError,
   readAccessProviderFile,
   type AccessProviderFile,
   type PodPolicy,
 } from '@muster/k8s';
 import { fetchedUrlError } from '../common/fetched-url';
+import { DEFAULT_QUEUE_RULES, queueRuleError } from '../front-door/queue-rules';
 
 export { ConfigError };
 
@@ -282,6 +284,25 @@ export const hubSettings = z.object({
     .describe(
       'Publish a PlacementDecision per dispatched gang beside the ClusterProfiles (only with MUSTER_INVENTORY_KUBECONFIG set).',
     ),
+
+  // Front door (Jobs, JobSets ... created on the management cluster)
+  MUSTER_FRONT_DOOR: flag()
+    .default(true)
+    .describe(
+      'Take Jobs, JobSets, PyTorchJobs ... created on the management cluster with a queue label as Muster jobs (only with MUSTER_INVENTORY_KUBECONFIG set).',
+    ),
+  MUSTER_FRONT_DOOR_LABELS: list((key) =>
+    qualifiedNameError(key) ? `label "${key}": ${qualifiedNameError(key)}` : undefined,
+  )
+    .default(['muster.dev/queue', 'kueue.x-k8s.io/queue-name'])
+    .describe(
+      "Labels that bring an object to Muster, first found names its queue (comma list); leave out Kueue's when Kueue itself runs on the management cluster.",
+    ),
+  MUSTER_FRONT_DOOR_QUEUES: list(queueRuleError)
+    .default([DEFAULT_QUEUE_RULES])
+    .describe(
+      "Which queue an object goes to, as NAMESPACE[/LABEL]=QUEUE rules (comma list, first match wins; * matches any, QUEUE * is the label's value, - refuses); see docs/kubectl.md.",
+    ),
 });
 
 export type HubSettings = z.output<typeof hubSettings>;
@@ -326,6 +347,9 @@ export interface HubConfig {
   inventoryResyncMs: HubSettings['MUSTER_INVENTORY_RESYNC_MS'];
   inventoryCapacityIntervalMs: HubSettings['MUSTER_INVENTORY_CAPACITY_INTERVAL_MS'];
   placementDecisions: HubSettings['MUSTER_PLACEMENT_DECISIONS'];
+  frontDoor: HubSettings['MUSTER_FRONT_DOOR'];
+  frontDoorLabels: HubSettings['MUSTER_FRONT_DOOR_LABELS'];
+  frontDoorQueues: HubSettings['MUSTER_FRONT_DOOR_QUEUES'];
   logLevel: LogLevel;
 
   // --- Security (see apps/hub/README.md "Authentication and authorization") ---
@@ -452,6 +476,9 @@ function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
     inventoryResyncMs: s.MUSTER_INVENTORY_RESYNC_MS,
     inventoryCapacityIntervalMs: s.MUSTER_INVENTORY_CAPACITY_INTERVAL_MS,
     placementDecisions: s.MUSTER_PLACEMENT_DECISIONS,
+    frontDoor: s.MUSTER_FRONT_DOOR,
+    frontDoorLabels: s.MUSTER_FRONT_DOOR_LABELS,
+    frontDoorQueues: s.MUSTER_FRONT_DOOR_QUEUES,
     logLevel: s.MUSTER_LOG_LEVEL,
     devInsecure: s.MUSTER_DEV_INSECURE,
     tlsCertFile: s.MUSTER_TLS_CERT_FILE,

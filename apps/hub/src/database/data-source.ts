@@ -18,6 +18,7 @@ import { QueueQuota1764000010000 } from './migrations/1764000010000-queue-quota'
 import { Evictions1764000011000 } from './migrations/1764000011000-evictions';
 import { QueueUsage1764000012000 } from './migrations/1764000012000-queue-usage';
 import { Cohorts1764000013000 } from './migrations/1764000013000-cohorts';
+import { FrontDoor1764000014000 } from './migrations/1764000014000-front-door';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity, CohortEntity];
@@ -36,6 +37,7 @@ export const MIGRATIONS = [
   Evictions1764000011000,
   QueueUsage1764000012000,
   Cohorts1764000013000,
+  FrontDoor1764000014000,
 ];
 
 export function createDataSource(url: string): DataSource {

@@ -12,7 +12,7 @@ import {
   type AccessProviderFile,
 } from '@muster/k8s';
 import { accessProvidersFor, canonical } from '../cluster-profiles/cluster-profile.publish';
-import { kubeFailure } from '../cluster-profiles/kube-objects';
+import { kubeFailure } from '../common/kube-objects';
 import type { AccessProvider } from '../inventory/cluster.domain';
 import type { Log } from '@muster/log';
 import { Inject, Injectable } from '@nestjs/common';

@@ -1,9 +1,10 @@
 // What Muster's stores of custom objects on the management cluster share, over
 // @kubernetes/client-node: API clients with a deadline per request, API errors read into code and
-// reason, and a reflector: a list+watch cache of one namespace's objects (resumed from the last
-// resourceVersion, relisted after 410 Gone or an error, with capped backoff). Written here rather
-// than with client-node's informer because the stores observe their own writes into the cache (so
-// a pass does not rewrite what it just applied) and list in pages.
+// reason, and a reflector: a list+watch cache of one namespace's objects, or of every namespace's
+// selected by label (resumed from the last resourceVersion, relisted after 410 Gone or an error,
+// with capped backoff). Written here rather than with client-node's informer because the stores
+// observe their own writes into the cache (so a pass does not rewrite what it just applied) and
+// list in pages.
 import { isRecord } from '@muster/common';
 import {
   CoreV1Api,
@@ -144,9 +145,14 @@ export class Reflector<T extends NamedObject> {
     private readonly opts: {
       /** The kind, for errors and logs. */
       kind: string;
+      /** The namespace watched, for logs ("" for every namespace). */
       namespace: string;
-      /** The watch path of the namespace's objects. */
+      /** The watch path of the objects. */
       path: string;
+      /** Only objects with these labels (list pages must use the same). */
+      labelSelector?: string;
+      /** The cache key of an object: its name unless given (cluster-wide: namespace/name). */
+      keyOf?: (object: T) => string;
       listPage: ListPage;
       watcher: Watch;
       /**
@@ -162,19 +168,24 @@ export class Reflector<T extends NamedObject> {
     return [...this.cache.values()];
   }
 
-  get(name: string): T | undefined {
-    return this.cache.get(name);
+  get(key: string): T | undefined {
+    return this.cache.get(key);
   }
 
   observe(object: T): void {
-    const old = this.cache.get(object.metadata.name);
+    const key = this.keyOf(object);
+    const old = this.cache.get(key);
     if (old && olderThan(object.metadata.resourceVersion, old.metadata.resourceVersion)) return;
-    this.cache.set(object.metadata.name, object);
+    this.cache.set(key, object);
   }
 
   /** Drops an object Muster deleted (the watch's DELETED event then changes nothing). */
-  forget(name: string): void {
-    this.cache.delete(name);
+  forget(key: string): void {
+    this.cache.delete(key);
+  }
+
+  private keyOf(object: T): string {
+    return this.opts.keyOf ? this.opts.keyOf(object) : object.metadata.name;
   }
 
   start(): void {
@@ -194,7 +205,12 @@ export class Reflector<T extends NamedObject> {
       const timeoutSeconds = 240 + Math.floor(Math.random() * 120);
       this.abort = await this.opts.watcher.watch(
         this.opts.path,
-        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds,
+          ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
+        },
         (phase: string, obj: unknown) => this.onEvent(phase, obj),
         (err: unknown) => this.onDone(err),
       );
@@ -219,7 +235,7 @@ export class Reflector<T extends NamedObject> {
       rv = typeof meta.resourceVersion === 'string' ? meta.resourceVersion : rv;
       token = typeof meta.continue === 'string' && meta.continue !== '' ? meta.continue : undefined;
     } while (token);
-    const next = new Map(items.map((p) => [p.metadata.name, p]));
+    const next = new Map(items.map((p) => [this.keyOf(p), p]));
     const previous = this.cache;
     this.cache = next;
     this.resourceVersion = rv;
@@ -247,17 +263,17 @@ export class Reflector<T extends NamedObject> {
     if (phase === 'BOOKMARK') return;
     const p = asNamed<T>(obj);
     if (!p) return;
-    const name = p.metadata.name;
+    const key = this.keyOf(p);
     if (phase === 'DELETED') {
-      const known = this.cache.delete(name);
+      const known = this.cache.delete(key);
       this.opts.onChange('DELETED', p, known);
       return;
     }
-    const old = this.cache.get(name);
+    const old = this.cache.get(key);
     // Already cached from the answer of Muster's own write: nothing new.
     if (old && old.metadata.resourceVersion === p.metadata.resourceVersion) return;
     if (old && olderThan(p.metadata.resourceVersion, old.metadata.resourceVersion)) return;
-    this.cache.set(name, p);
+    this.cache.set(key, p);
     this.opts.onChange(phase === 'ADDED' ? 'ADDED' : 'MODIFIED', p, true);
   }
 
