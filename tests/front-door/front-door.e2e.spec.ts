@@ -3,10 +3,12 @@
 // management cluster (annotations, Events, status conditions), a bad one is refused naming the
 // field with nothing dispatched, deleting one cancels its gang, and a hub killed mid-way and
 // started again submits nothing twice. The objects are created over plain REST, as
-// `kubectl create` sends them.
-import { readFileSync } from 'node:fs';
+// `kubectl create` sends them. The hub runs as the service account of infra/deploy/hub, so the
+// RBAC there is proved to be enough.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { JobState, type HubClients, type Job } from '@muster/api';
 import { kubeJSON, startTestbed, type KubeEndpoint, type Testbed } from '../../infra/testbed/src';
 import type { AgentProcess } from '../support/agent-process';
@@ -15,7 +17,8 @@ import { eventually } from '../support/eventually';
 import { succeedsAfter } from '../support/fixtures';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { freePort, REPO_ROOT, testLogDir } from '../support/hub-process';
-import { ManagementCluster } from '../cluster-profiles/management-cluster';
+import { DECISION_CRD_FILE, ManagementCluster } from '../cluster-profiles/management-cluster';
+import { Kube, writeKubeconfig } from '../agent/support/kube';
 
 jest.setTimeout(10 * 60_000);
 
@@ -26,6 +29,7 @@ const SMALL = 'fd-worker-a';
 const BIG = 'fd-worker-b';
 const OPERATOR_CRDS = join(REPO_ROOT, 'infra/testbed/crds/operator-kinds.yaml');
 const PYTORCH_SAMPLE = join(REPO_ROOT, 'libs/manifests/src/testdata/sample-pytorchjob.yaml');
+const HUB_DEPLOY = join(REPO_ROOT, 'infra/deploy/hub');
 
 const TOPOLOGY = {
   clusters: [
@@ -86,6 +90,8 @@ let mgmt: KubeEndpoint;
 let env: HubEnvironment;
 let api: HubClients;
 const agents: AgentProcess[] = [];
+/** The refused Job, looked at again after the hub's restart. */
+let refusedJob: KubeObject | undefined;
 
 function pathOf(kind: string, namespace: string, name?: string): string {
   return `${PATHS[kind]}/namespaces/${namespace}/${PLURALS[kind]}${name ? `/${name}` : ''}`;
@@ -167,6 +173,42 @@ async function untilState(kind: string, name: string, state: string, ns = NS): P
   );
 }
 
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+function collection(m: Manifest): string {
+  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
+  const plural = `${m.kind.toLowerCase()}s`;
+  return m.metadata.namespace
+    ? `${base}/namespaces/${m.metadata.namespace}/${plural}`
+    : `${base}/${plural}`;
+}
+
+/** A kubeconfig of the hub's service account (infra/deploy/hub) on the management cluster. */
+async function hubKubeconfig(): Promise<string> {
+  const kube = new Kube(mgmt);
+  try {
+    for (const file of ['serviceaccount.yaml', 'rbac.yaml']) {
+      const docs = parseAllDocuments(readFileSync(join(HUB_DEPLOY, file), 'utf8'));
+      for (const d of docs) {
+        const m = d.toJSON() as Manifest;
+        await kube.apply(collection(m), m);
+      }
+    }
+    const token = await eventually('the hub service account token', () =>
+      kube.serviceAccountToken('muster-system', 'muster-hub'),
+    );
+    const path = join(mkdtempSync(join(tmpdir(), 'muster-front-door-')), 'kubeconfig');
+    writeKubeconfig(path, mgmt, token, 'management');
+    return path;
+  } finally {
+    kube.close();
+  }
+}
+
 beforeAll(async () => {
   tb = await startTestbed(TOPOLOGY, { log: () => undefined });
   const m = tb.management!;
@@ -174,6 +216,7 @@ beforeAll(async () => {
   const management = new ManagementCluster(mgmt);
   await management.installCrd();
   await management.installCrd(OPERATOR_CRDS);
+  await management.installCrd(DECISION_CRD_FILE);
   for (const ns of [NS, SANDBOX]) {
     await management.createNamespace(ns);
     for (const w of [SMALL, BIG]) {
@@ -191,7 +234,7 @@ beforeAll(async () => {
     grpcPort: await freePort(),
     logFile: join(logs, 'hub.log'),
     env: {
-      MUSTER_INVENTORY_KUBECONFIG: m.kubeconfigPath,
+      MUSTER_INVENTORY_KUBECONFIG: await hubKubeconfig(),
       MUSTER_INVENTORY_POLL_MS: '500',
       MUSTER_HEARTBEAT_INTERVAL_MS: '500',
       MUSTER_CYCLE_PERIOD_MS: '500',
@@ -311,6 +354,7 @@ describe('the management-cluster front door', () => {
     };
     const before = (await allJobs()).length;
     const created = await create(bad);
+    refusedJob = created;
     const refused = await untilState('Job', 'bad-job', 'Refused');
     expect(annotationsOf(refused)['muster.dev/message']).toMatch(
       /^spec\.template\.spec\.containers\[0\]\.securityContext\.privileged: /,
@@ -366,6 +410,12 @@ describe('the management-cluster front door', () => {
     );
   });
 
+  it("the hub's service account (infra/deploy/hub) may do all of it", async () => {
+    const profiles = await new ManagementCluster(mgmt).list('muster-inventory');
+    expect(profiles.map((p) => p.metadata.name).sort()).toEqual([SMALL, BIG].sort());
+    expect(env.hub.logs.filter((l) => /HTTP 403|forbidden/i.test(l))).toEqual([]);
+  });
+
   it('a hub killed while objects arrive submits each once after its restart', async () => {
     const names = ['restart-0', 'restart-1', 'restart-2', 'restart-3'];
     // The last one never fits: deleted while the hub is down, it must not be left waiting.
@@ -398,6 +448,13 @@ describe('the management-cluster front door', () => {
       const reasons = (await eventsOf(o)).map((e) => e.reason);
       for (const r of ['Running', 'Succeeded'])
         expect(reasons.filter((x) => x === r).length).toBeLessThanOrEqual(1);
+    }
+    // The new hub read the objects from a list (whose items of built-in kinds carry no kind):
+    // the refused one is refused for the same reason as before, and told once.
+    if (refusedJob) {
+      const again = await read('Job', NS, 'bad-job');
+      expect(annotationsOf(again)['muster.dev/message']).toMatch(/securityContext\.privileged/);
+      expect((await eventsOf(refusedJob)).map((e) => e.reason)).toEqual(['Refused']);
     }
   });
 });

@@ -99,6 +99,49 @@ async function showPlacementDecisions(cluster) {
     console.log(r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i]) : c)).join('  '));
 }
 
+/** Kueue's sample Job, created on the management cluster as `kubectl create` would, run by Muster. */
+async function frontDoor(cluster) {
+  const { kubeJSON } = require(join(root, 'infra/testbed/dist/index.js'));
+  console.log(
+    dim('  # or kubectl create on the management cluster: a Job with a queue label, suspended'),
+  );
+  console.log(
+    `$ kubectl create -f tools/demo/sample-job.yaml  ${dim('(on the management cluster)')}`,
+  );
+  const { parse } = require('yaml');
+  const job = parse(readFileSync(join(root, 'tools/demo/sample-job.yaml'), 'utf8'));
+  const path = '/apis/batch/v1/namespaces/default/jobs';
+  const created = await kubeJSON(cluster, 'POST', path, job);
+  let a = {};
+  for (let i = 0; i < 300 && !['Running', 'Succeeded'].includes(a['muster.dev/state']); i++) {
+    await sleep(200);
+    a =
+      (await kubeJSON(cluster, 'GET', `${path}/${created.metadata.name}`)).metadata.annotations ??
+      {};
+  }
+  console.log(`$ kubectl get job ${created.metadata.name} -o jsonpath='{.metadata.annotations}'`);
+  for (const [k, v] of Object.entries(a).filter(([k]) => k.startsWith('muster.dev/')))
+    console.log(`  ${k}: ${v}`);
+  const selector = encodeURIComponent(`involvedObject.uid=${created.metadata.uid}`);
+  const events = (
+    await kubeJSON(cluster, 'GET', `/api/v1/namespaces/default/events?fieldSelector=${selector}`)
+  ).items;
+  console.log(`$ kubectl get events --field-selector involvedObject.name=${created.metadata.name}`);
+  for (const e of events) console.log(`  ${e.type.padEnd(7)} ${e.reason.padEnd(11)} ${e.message}`);
+  console.log(dim('  # its pods run where Muster put them; the Job stays suspended here'));
+  console.log(`$ kubectl delete job ${created.metadata.name}`);
+  await kubeJSON(cluster, 'DELETE', `${path}/${created.metadata.name}`, {
+    propagationPolicy: 'Background',
+  });
+  const id = a['muster.dev/job-id'];
+  for (let i = 0; i < 100; i++) {
+    const j = JSON.parse(muster(['get', id, '-o', 'json'], { show: false }));
+    if (j.state === 'JOB_STATE_CANCELLED') break;
+    await sleep(200);
+  }
+  muster(['get', id]);
+}
+
 async function teardown() {
   for (const c of children.reverse()) c.kill('SIGTERM');
   await sleep(500);
@@ -299,6 +342,7 @@ async function main() {
   );
   console.log(dim('  # running gang, naming the ClusterProfile of its cluster'));
   await showPlacementDecisions(management);
+  await frontDoor(management);
   console.log(dim('  # quotas: two queues of one cohort; interns lends at most 4 of its 8 GPUs'));
   muster([
     'queues',

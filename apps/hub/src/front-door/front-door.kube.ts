@@ -107,6 +107,7 @@ export class KubeFrontDoorCluster implements FrontDoorCluster {
   }
 
   watch(kind: WatchedKind, onChange: () => void): KindWatch {
+    const apiVersion = apiVersionOf(kind);
     const reflectors = this.labels.map((labelSelector) => {
       const listPage: ListPage = (token) =>
         this.custom.listClusterCustomObject({
@@ -135,7 +136,15 @@ export class KubeFrontDoorCluster implements FrontDoorCluster {
       list: () => {
         const byUid = new Map<string, KubeObject>();
         for (const r of reflectors)
-          for (const o of r.list()) byUid.set(o.metadata.uid ?? keyOf(o), o);
+          for (const o of r.list()) {
+            // The items of a list of a built-in kind carry no apiVersion and kind; watch events do.
+            const typed = {
+              ...o,
+              apiVersion: o.apiVersion ?? apiVersion,
+              kind: o.kind ?? kind.kind,
+            };
+            byUid.set(o.metadata.uid ?? keyOf(o), typed);
+          }
         return [...byUid.values()];
       },
       stop: async () => {
