@@ -1,15 +1,21 @@
 // Least privilege: the agent runs with a ServiceAccount bound to infra/deploy/agent's ClusterRole
 // (token from the TokenRequest API) and does everything it must; the role allows nothing more.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { DispatchOutcome, GangScheduling, MemberPhase } from '@muster/api';
 import { startTestbed, type Testbed, type TestbedCluster } from '../../infra/testbed/src';
 import { AgentProcess } from '../support/agent-process';
 import { REPO_ROOT } from '../support/hub-process';
 import { dispatch, podSet, workerTopology } from './support/fixtures';
-import { eventually, Kube, writeKubeconfig } from './support/kube';
+import {
+  collectionOf as collection,
+  eventually,
+  Kube,
+  manifestsOf,
+  writeKubeconfig,
+  type Manifest,
+} from './support/kube';
 import { TestHub } from './support/test-hub';
 
 const SETUP_TIMEOUT = 45 * 60_000;
@@ -25,24 +31,8 @@ let agent: AgentProcess;
 let dir: string;
 let kubeconfig: string;
 
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
-
-function collection(m: Manifest): string {
-  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
-  const plural = `${m.kind.toLowerCase()}s`;
-  return m.metadata.namespace
-    ? `${base}/namespaces/${m.metadata.namespace}/${plural}`
-    : `${base}/${plural}`;
-}
-
 function manifests(file: string): Manifest[] {
-  return parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8')).map(
-    (d) => d.toJSON() as Manifest,
-  );
+  return manifestsOf(join(DEPLOY, file));
 }
 
 async function allowed(

@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { JobState, type HubClients, type Job } from '@muster/api';
 import { kubeJSON, startTestbed, type KubeEndpoint, type Testbed } from '../../infra/testbed/src';
 import type { AgentProcess } from '../support/agent-process';
@@ -18,7 +18,7 @@ import { succeedsAfter } from '../support/fixtures';
 import { startHubEnvironment, type HubEnvironment } from '../support/hub-environment';
 import { freePort, REPO_ROOT, testLogDir } from '../support/hub-process';
 import { DECISION_CRD_FILE, ManagementCluster } from '../cluster-profiles/management-cluster';
-import { Kube, writeKubeconfig } from '../agent/support/kube';
+import { collectionOf, Kube, manifestsOf, writeKubeconfig } from '../agent/support/kube';
 
 jest.setTimeout(10 * 60_000);
 
@@ -173,30 +173,12 @@ async function untilState(kind: string, name: string, state: string, ns = NS): P
   );
 }
 
-interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string };
-}
-
-function collection(m: Manifest): string {
-  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
-  const plural = `${m.kind.toLowerCase()}s`;
-  return m.metadata.namespace
-    ? `${base}/namespaces/${m.metadata.namespace}/${plural}`
-    : `${base}/${plural}`;
-}
-
 /** A kubeconfig of the hub's service account (infra/deploy/hub) on the management cluster. */
 async function hubKubeconfig(): Promise<string> {
   const kube = new Kube(mgmt);
   try {
     for (const file of ['serviceaccount.yaml', 'rbac.yaml']) {
-      const docs = parseAllDocuments(readFileSync(join(HUB_DEPLOY, file), 'utf8'));
-      for (const d of docs) {
-        const m = d.toJSON() as Manifest;
-        await kube.apply(collection(m), m);
-      }
+      for (const m of manifestsOf(join(HUB_DEPLOY, file))) await kube.apply(collectionOf(m), m);
     }
     const token = await eventually('the hub service account token', () =>
       kube.serviceAccountToken('muster-system', 'muster-hub'),

@@ -1,8 +1,8 @@
 // A small real-API client for the agent tests (the test side of the cluster: seeding nodes and
 // pods, reading what the agent did). Plain HTTPS, so tests need no ESM-only client library.
 import * as https from 'node:https';
-import { writeFileSync } from 'node:fs';
-import { stringify } from 'yaml';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseAllDocuments, stringify } from 'yaml';
 import { eventually as sharedEventually } from '../../support/eventually';
 
 export interface ClusterAccess {
@@ -191,6 +191,27 @@ export class Kube {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** An object of a manifest file, as far as applying it needs. */
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+/** The collection path of a manifest's kind (plural: the kind in lower case plus "s"). */
+export function collectionOf(m: Manifest): string {
+  const base = m.apiVersion.includes('/') ? `/apis/${m.apiVersion}` : `/api/${m.apiVersion}`;
+  const plural = `${m.kind.toLowerCase()}s`;
+  return m.metadata.namespace
+    ? `${base}/namespaces/${m.metadata.namespace}/${plural}`
+    : `${base}/${plural}`;
+}
+
+/** The objects of a YAML manifest file. */
+export function manifestsOf(file: string): Manifest[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJSON() as Manifest);
 }
 
 /** Writes a kubeconfig for the cluster with the given bearer token. */

@@ -16,6 +16,7 @@
 import { CoalescedRunner, errorText } from '@muster/common';
 import type { ClusterProfile } from '@muster/k8s';
 import type { Log } from '@muster/log';
+import { OncePerState } from '../common/once-per-state';
 import type { ClusterEntity } from '../inventory/cluster.entity';
 import {
   IMPORTED_FROM_LABEL,
@@ -49,7 +50,7 @@ export class ClusterProfileSync {
   /** "<resourceVersion>|<desired>" of the last write per object and status: never resent as is. */
   private readonly lastWrite = new Map<string, string>();
   /** What was last logged per object or cluster, so a steady problem is logged once. */
-  private readonly reported = new Map<string, string>();
+  private readonly reported = new OncePerState();
   private timer: NodeJS.Timeout | undefined;
   private ready = false;
   private stopped = false;
@@ -68,7 +69,7 @@ export class ClusterProfileSync {
       }
     },
     onError: (err) =>
-      this.report('pass', errorText(err), () =>
+      this.reported.report('pass', errorText(err), () =>
         this.log.warn('ClusterProfile sync pass failed', { err }),
       ),
     enabled: () => !this.stopped,
@@ -118,23 +119,12 @@ export class ClusterProfileSync {
     return this.passes.idle();
   }
 
-  /** Logs once per distinct state of `key`; `state` undefined clears it. */
-  private report(key: string, state: string | undefined, write: () => void): void {
-    if (state === undefined) {
-      this.reported.delete(key);
-      return;
-    }
-    if (this.reported.get(key) === state) return;
-    this.reported.set(key, state);
-    write();
-  }
-
   private async setUp(): Promise<boolean> {
     if (this.ready) return true;
     const { namespace, importNamespaces } = this.settings;
     const problem = await this.store.problem(namespace);
     if (problem) {
-      this.report('setup', problem, () =>
+      this.reported.report('setup', problem, () =>
         this.log.error('ClusterProfiles unavailable; retrying', { namespace, error: problem }),
       );
       return false;
@@ -148,7 +138,7 @@ export class ClusterProfileSync {
       );
     }
     this.ready = true;
-    this.report('setup', undefined, () => undefined);
+    this.reported.report('setup', undefined, () => undefined);
     this.log.info('ClusterProfile sync ready', {
       namespace,
       importNamespaces: importNamespaces.join(','),
@@ -173,9 +163,9 @@ export class ClusterProfileSync {
     for (const row of own) {
       try {
         await this.reconcile(row, watch, now, force);
-        this.report(`apply/${row.name}`, undefined, () => undefined);
+        this.reported.report(`apply/${row.name}`, undefined, () => undefined);
       } catch (err) {
-        this.report(`apply/${row.name}`, errorText(err), () =>
+        this.reported.report(`apply/${row.name}`, errorText(err), () =>
           this.log.warn('ClusterProfile write failed; retrying', {
             cluster: row.name,
             namespace: this.settings.namespace,
@@ -224,7 +214,7 @@ export class ClusterProfileSync {
     const s = this.settings;
     let observed: ClusterProfile | undefined = watch.get(row.name);
     const other = foreignManager(observed);
-    this.report(`foreign/${row.name}`, other, () =>
+    this.reported.report(`foreign/${row.name}`, other, () =>
       this.log.warn('ClusterProfile name taken by another cluster manager; not publishing', {
         cluster: row.name,
         namespace: s.namespace,
@@ -276,7 +266,7 @@ export class ClusterProfileSync {
       forced: force,
     });
     for (const w of warnings) {
-      this.report(`warn/${row.name}/${w.field}`, w.reason, () =>
+      this.reported.report(`warn/${row.name}/${w.field}`, w.reason, () =>
         this.log.warn('cluster field left out of its ClusterProfile', {
           cluster: row.name,
           field: w.field,
@@ -302,7 +292,7 @@ export class ClusterProfileSync {
     ) => {
       const key = `skip/${ns}/${obj.metadata.name}`;
       skipKeys.add(key);
-      this.report(key, `${obj.metadata.resourceVersion}|${field}|${reason}`, () =>
+      this.reported.report(key, `${obj.metadata.resourceVersion}|${field}|${reason}`, () =>
         this.log.warn(`skipping ${why === 'malformed' ? 'malformed ' : ''}ClusterProfile`, {
           clusterProfile: `${ns}/${obj.metadata.name}`,
           namespace: ns,
@@ -389,8 +379,7 @@ export class ClusterProfileSync {
         }
       }
     }
-    for (const key of [...this.reported.keys()])
-      if (key.startsWith('skip/') && !skipKeys.has(key)) this.reported.delete(key);
+    this.reported.forgetExcept('skip/', skipKeys);
     await this.removeVanished(rows, importable);
   }
 
@@ -407,13 +396,13 @@ export class ClusterProfileSync {
       if (!watch?.synced) continue;
       const keptKey = `kept/${row.name}`;
       if (importable.has(`${ns}/${row.name}`)) {
-        this.report(keptKey, undefined, () => undefined);
+        this.reported.report(keptKey, undefined, () => undefined);
         continue;
       }
       const obj = watch.get(row.name);
       const why = obj === undefined || obj.metadata.deletionTimestamp ? 'gone' : 'malformed';
       if (row.agentState !== 'NeverConnected') {
-        this.report(keptKey, `${row.agentState}/${why}`, () =>
+        this.reported.report(keptKey, `${row.agentState}/${why}`, () =>
           this.log.warn(
             `imported cluster kept: its ClusterProfile is ${why} but its agent has connected`,
             {

@@ -14,6 +14,7 @@
 // idempotent apply of the same computed object, so no leader is needed.
 import { CoalescedRunner, errorText } from '@muster/common';
 import type { Log } from '@muster/log';
+import { inBatches, OncePerState } from '../common/once-per-state';
 import {
   PLACEMENT_DECISION_CRD_FILE,
   PLACEMENT_DECISION_CRD_NAME,
@@ -38,11 +39,6 @@ export interface DecisionSyncSettings extends DecisionSettings {
 /** Writes one pass sends at once. */
 const CONCURRENT_WRITES = 8;
 
-async function inBatches<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += CONCURRENT_WRITES)
-    await Promise.all(items.slice(i, i + CONCURRENT_WRITES).map(run));
-}
-
 function statusCode(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
@@ -55,14 +51,14 @@ export class PlacementDecisionSync {
   /** The cluster of the last write per object, to tell a gang that moved from a hand edit. */
   private readonly lastCluster = new Map<string, string>();
   /** What was last logged per key, so a steady problem is logged once. */
-  private readonly reported = new Map<string, string>();
+  private readonly reported = new OncePerState();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** One pass at a time; requests during a pass make one more pass after it. */
   private readonly passes = new CoalescedRunner({
     run: () => this.pass(),
     onError: (err) =>
-      this.report('pass', errorText(err), () =>
+      this.reported.report('pass', errorText(err), () =>
         this.log.warn('PlacementDecision sync pass failed', { err }),
       ),
     enabled: () => !this.stopped,
@@ -102,23 +98,12 @@ export class PlacementDecisionSync {
     return this.passes.idle();
   }
 
-  /** Logs once per distinct state of `key`; `state` undefined clears it. */
-  private report(key: string, state: string | undefined, write: () => void): void {
-    if (state === undefined) {
-      this.reported.delete(key);
-      return;
-    }
-    if (this.reported.get(key) === state) return;
-    this.reported.set(key, state);
-    write();
-  }
-
   private async setUp(): Promise<DecisionWatch | undefined> {
     if (this.watch) return this.watch;
     const { namespace } = this.settings;
     const problem = await this.store.problem(namespace);
     if (problem) {
-      this.report('setup', problem, () =>
+      this.reported.report('setup', problem, () =>
         this.log.warn('PlacementDecisions unavailable; retrying', {
           namespace,
           crd: PLACEMENT_DECISION_CRD_NAME,
@@ -130,7 +115,7 @@ export class PlacementDecisionSync {
     }
     const waiting = await this.profiles.open(() => this.request());
     if (waiting) {
-      this.report('setup', waiting, () =>
+      this.reported.report('setup', waiting, () =>
         this.log.info('PlacementDecisions wait for ClusterProfiles', {
           namespace,
           error: waiting,
@@ -140,7 +125,7 @@ export class PlacementDecisionSync {
     }
     await this.store.ensureNamespace(namespace);
     this.watch = this.store.watch(namespace, () => this.request());
-    this.report('setup', undefined, () => undefined);
+    this.reported.report('setup', undefined, () => undefined);
     this.log.info('PlacementDecision sync ready', { namespace });
     return this.watch;
   }
@@ -173,7 +158,7 @@ export class PlacementDecisionSync {
     for (const [cluster, { reason, jobIds }] of plan.skipped) {
       const key = `skip/${cluster}`;
       skippedKeys.add(key);
-      this.report(key, reason, () =>
+      this.reported.report(key, reason, () =>
         this.log.warn('no PlacementDecision for gangs on a cluster without a ClusterProfile', {
           cluster,
           namespace: s.namespace,
@@ -187,7 +172,7 @@ export class PlacementDecisionSync {
     for (const t of plan.taken) {
       const key = `taken/${t.name}`;
       takenKeys.add(key);
-      this.report(key, t.schedulerName ?? '', () =>
+      this.reported.report(key, t.schedulerName ?? '', () =>
         this.log.warn('PlacementDecision name taken by another scheduler; not publishing', {
           name: t.name,
           namespace: s.namespace,
@@ -196,13 +181,11 @@ export class PlacementDecisionSync {
         }),
       );
     }
-    for (const key of [...this.reported.keys()]) {
-      if (key.startsWith('skip/') && !skippedKeys.has(key)) this.reported.delete(key);
-      if (key.startsWith('taken/') && !takenKeys.has(key)) this.reported.delete(key);
-    }
+    this.reported.forgetExcept('skip/', skippedKeys);
+    this.reported.forgetExcept('taken/', takenKeys);
 
     let lost = false;
-    await inBatches(plan.applies, async ({ object, jobId, created }) => {
+    await inBatches(plan.applies, CONCURRENT_WRITES, async ({ object, jobId, created }) => {
       if (lost) return;
       const name = object.metadata.name;
       // The cluster Muster last wrote here; unknown after a restart: the object's own.
@@ -212,7 +195,7 @@ export class PlacementDecisionSync {
         const observed = await this.store.apply(object);
         watch.observe(observed);
         this.lastWrite.set(name, writeMark(observed, object));
-        this.report(`apply/${name}`, undefined, () => undefined);
+        this.reported.report(`apply/${name}`, undefined, () => undefined);
         const cluster = object.decisions[0]!.clusterProfileRef.name;
         this.lastCluster.set(name, cluster);
         const fields = { jobId, cluster, namespace: s.namespace, name };
@@ -222,7 +205,7 @@ export class PlacementDecisionSync {
         else this.log.info('PlacementDecision reverted to what Muster decided', fields);
       } catch (err) {
         if (statusCode(err) === 404) lost = true;
-        this.report(`apply/${name}`, errorText(err), () =>
+        this.reported.report(`apply/${name}`, errorText(err), () =>
           this.log.warn('PlacementDecision write failed; retrying', {
             jobId,
             name,
@@ -237,8 +220,7 @@ export class PlacementDecisionSync {
       return;
     }
     const applied = new Set(plan.applies.map((a) => `apply/${a.object.metadata.name}`));
-    for (const key of [...this.reported.keys()])
-      if (key.startsWith('apply/') && !applied.has(key)) this.reported.delete(key);
+    this.reported.forgetExcept('apply/', applied);
     // Objects gone without Muster deleting them here (another replica did): forget their writes.
     for (const name of [...this.lastWrite.keys()]) {
       if (watch.get(name)) continue;
@@ -255,21 +237,21 @@ export class PlacementDecisionSync {
         .filter((d): d is PlacementDecisionApply => !('missing' in d))
         .map((d) => d.metadata.name),
     );
-    await inBatches(plan.deletes, async ({ name, uid, jobId }) => {
+    await inBatches(plan.deletes, CONCURRENT_WRITES, async ({ name, uid, jobId }) => {
       if (placedNow.has(name)) return;
       try {
         await this.store.delete(s.namespace, name, uid);
         watch.forget(name);
         this.lastWrite.delete(name);
         this.lastCluster.delete(name);
-        this.report(`delete/${name}`, undefined, () => undefined);
+        this.reported.report(`delete/${name}`, undefined, () => undefined);
         this.log.info('PlacementDecision deleted: its gang is no longer placed', {
           jobId,
           name,
           namespace: s.namespace,
         });
       } catch (err) {
-        this.report(`delete/${name}`, errorText(err), () =>
+        this.reported.report(`delete/${name}`, errorText(err), () =>
           this.log.warn('PlacementDecision delete failed; retrying', { jobId, name, err }),
         );
       }

@@ -16,6 +16,7 @@
 //   is removed: a deletion while the hub was down is seen at the next list.
 import { CoalescedRunner, errorText } from '@muster/common';
 import type { Log } from '@muster/log';
+import { inBatches, OncePerState } from '../common/once-per-state';
 import { MusterError } from '../common/errors';
 import type { SpecLimits } from '../jobs/job-spec.mapper';
 import { isFinal, type JobSpec } from '../jobs/job.domain';
@@ -62,11 +63,6 @@ const PROBE_MS = 10_000;
 /** Objects one pass works on at once. */
 const CONCURRENT = 8;
 
-async function inBatches<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += CONCURRENT)
-    await Promise.all(items.slice(i, i + CONCURRENT).map(run));
-}
-
 export function clientRequestIdOf(uid: string): string {
   return `k8s:${uid}`;
 }
@@ -85,13 +81,13 @@ export class FrontDoorSync {
   /** When each kind not watched was last asked about. */
   private readonly probed = new Map<string, number>();
   /** What was last logged per key, so a steady problem is logged once. */
-  private readonly reported = new Map<string, string>();
+  private readonly reported = new OncePerState();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly passes = new CoalescedRunner({
     run: () => this.pass(),
     onError: (err) =>
-      this.report('pass', errorText(err), () =>
+      this.reported.report('pass', errorText(err), () =>
         this.log.warn('front door pass failed; retrying', { err }),
       ),
     enabled: () => !this.stopped,
@@ -129,16 +125,6 @@ export class FrontDoorSync {
     return this.passes.idle();
   }
 
-  private report(key: string, state: string | undefined, write: () => void): void {
-    if (state === undefined) {
-      this.reported.delete(key);
-      return;
-    }
-    if (this.reported.get(key) === state) return;
-    this.reported.set(key, state);
-    write();
-  }
-
   /** Starts a watch for every kind the management cluster serves (kinds installed later too). */
   private async openWatches(): Promise<void> {
     const now = Date.now();
@@ -148,7 +134,7 @@ export class FrontDoorSync {
       if ((this.probed.get(kind.kind) ?? 0) > now - PROBE_MS) continue;
       this.probed.set(kind.kind, now);
       const problem = await this.cluster.problem(kind);
-      this.report(`kind:${kind.kind}`, problem ?? '', () =>
+      this.reported.report(`kind:${kind.kind}`, problem ?? '', () =>
         problem
           ? this.log.info(`front door does not watch ${kind.kind}`, { reason: problem })
           : this.log.info(`front door watches ${kind.kind}`, { apiVersion: apiVersionOf(kind) }),
@@ -178,7 +164,7 @@ export class FrontDoorSync {
     }
     const rows = await this.rows.list();
     const byUid = new Map(rows.map((r) => [r.uid, r]));
-    await inBatches([...seen.values()], async ({ kind, object }) => {
+    await inBatches([...seen.values()], CONCURRENT, async ({ kind, object }) => {
       const row = byUid.get(object.metadata.uid!);
       try {
         if (object.metadata.deletionTimestamp) {
@@ -186,9 +172,9 @@ export class FrontDoorSync {
         } else if (!row) await this.take(kind, object);
         else if (row.jobId === null) await this.retry(kind, object, row);
         else await this.mirror(kind, object, row);
-        this.report(`object:${object.metadata.uid}`, undefined, () => undefined);
+        this.reported.report(`object:${object.metadata.uid}`, undefined, () => undefined);
       } catch (err) {
-        this.report(`object:${object.metadata.uid}`, errorText(err), () =>
+        this.reported.report(`object:${object.metadata.uid}`, errorText(err), () =>
           this.log.warn('front door could not handle an object; retrying', {
             object: describeObject(object),
             err,
@@ -197,7 +183,7 @@ export class FrontDoorSync {
       }
     });
     const missing = rows.filter((r) => !seen.has(r.uid) && synced.has(r.kind));
-    await inBatches(missing, async (row) => {
+    await inBatches(missing, CONCURRENT, async (row) => {
       const kind = this.kinds.find((k) => k.kind === row.kind)!;
       // The cache can lag behind another replica's take: only a read says the object is gone.
       const now = await this.cluster.get(kind, row.namespace, row.name);
@@ -270,7 +256,7 @@ export class FrontDoorSync {
             refused: refusalText(outcome.refused),
           };
     if (to.refused === row.refused) {
-      await this.annotate(kind, object, refusedMirror(row.refused ?? ''));
+      await this.writeBack(kind, object, refusedMirror(row.refused ?? ''));
       return;
     }
     if (!(await this.rows.retake(row.uid, row.refused, to))) return;
@@ -284,8 +270,7 @@ export class FrontDoorSync {
       object: describeObject(object),
       reason: refusalText(r),
     });
-    await this.annotate(kind, object, m);
-    if (isManaged(kind, object)) await this.writeStatus(kind, object, m);
+    await this.writeBack(kind, object, m);
     await this.cluster.event(object, m.eventType, m.eventReason, m.eventMessage);
   }
 
@@ -293,11 +278,19 @@ export class FrontDoorSync {
   private async mirror(kind: WatchedKind, object: KubeObject, row: TakenObject): Promise<void> {
     if (!row.job) return;
     const m = jobMirror(row.jobId!, row.job);
-    await this.annotate(kind, object, m);
-    if (isManaged(kind, object)) await this.writeStatus(kind, object, m);
+    await this.writeBack(kind, object, m);
     if (m.key === row.mirrored) return;
     if (!(await this.rows.mirror(row.uid, row.mirrored, m.key))) return;
     await this.cluster.event(object, m.eventType, m.eventReason, m.eventMessage);
+  }
+
+  /**
+   * The conditions (on managed objects), then the annotations: whoever reads the state
+   * annotation finds the conditions already saying as much.
+   */
+  private async writeBack(kind: WatchedKind, object: KubeObject, m: Mirror): Promise<void> {
+    if (isManaged(kind, object)) await this.writeStatus(kind, object, m);
+    await this.annotate(kind, object, m);
   }
 
   private async annotate(kind: WatchedKind, object: KubeObject, m: Mirror): Promise<void> {
