@@ -59,8 +59,9 @@ const TOPOLOGY = {
       name: 'mgmt',
       role: 'management' as const,
       nodePools: [{ name: 'system', count: 1, resources: { cpu: 4, memory: '8Gi', pods: 110 } }],
-      // Kubernetes 1.36's Job validation with this (beta, on) gate refuses the scheduling
-      // directives Kueue 0.17 writes into a suspended MultiKueue Job when it starts it.
+      // With this gate (beta, on in 1.36) a suspended Job's template may change only once the
+      // Job controller set JobSuspended, which it never does for a Job managed by MultiKueue, so
+      // Kueue 0.17's start of the manager's Job fails ("spec.template: field is immutable").
       featureGates: { MutableSchedulingDirectivesForSuspendedJobs: false },
     },
     {
