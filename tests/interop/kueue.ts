@@ -198,23 +198,18 @@ export class KueueProcess {
     const died = kueue.exited.then((code) => {
       throw new Error(`Kueue for ${options.name} exited with ${code} at start:\n${kueue.tail()}`);
     });
+    died.catch(() => undefined); // it also rejects at the ordinary stop, long after the race
     try {
       await Promise.race([ready, died]);
     } catch (err) {
       await kueue.stop();
       throw err;
     }
-    died.catch(() => undefined);
     return kueue;
   }
 
   get running(): boolean {
     return this.exitCode === undefined;
-  }
-
-  /** Log lines containing `text`. */
-  lines(text: string): string[] {
-    return this.output.filter((l) => l.includes(text));
   }
 
   tail(n = 25): string {
