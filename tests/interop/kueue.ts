@@ -23,7 +23,7 @@ export const KUEUE_MANAGER: GoProgram = {
   moduleDir: join(REPO_ROOT, 'infra/interop/kueue'),
   pkg: './cmd/kueue',
   overrideEnv: 'MUSTER_KUEUE_BIN',
-  coldBuild: '~10 min on 2 cores',
+  coldBuild: '~12 min on 2 cores',
 };
 
 export const KUEUE_API = '/apis/kueue.x-k8s.io/v1beta2';
