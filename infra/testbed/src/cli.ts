@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ensureBinary } from './binary';
+import { ensureBinary, ensureGoBinary } from './binary';
 import { DEMO_TOPOLOGY, readState, startTestbed, statusOf, stopState } from './testbed';
 
 const USAGE = `usage: testbed <command> [options]
@@ -12,13 +12,16 @@ commands:
   up      start the clusters of a topology in the background and write the state file
   down    stop the clusters recorded in the state file and remove their data
   status  show whether the recorded clusters are alive and ready
-  build   build (or find in the cache) the Go cluster binary and print its path
+  build   build (or find in the cache) the Go cluster binary and print its path; with
+          --module, the program --package of that Go module instead (e.g. infra/interop/kueue)
 
 options:
   -f, --file FILE    topology YAML for "up" (default: ${path.relative(process.cwd(), DEMO_TOPOLOGY)})
   -s, --state FILE   state file (default: $MUSTER_TESTBED_STATE or <tmp>/muster-testbed/state.json)
       --json         print machine-readable JSON
   -v N               klog verbosity of the cluster processes ("up" only)
+      --module DIR   Go module to build ("build" only; default the testbed's)
+      --package PKG  package of --module to build (default ./cmd/<module dir name>)
 `;
 
 function defaultStateFile(): string {
@@ -31,6 +34,8 @@ interface Args {
   state: string;
   json: boolean;
   verbosity: number;
+  module?: string;
+  pkg?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -52,6 +57,8 @@ function parseArgs(argv: string[]): Args {
     else if (v === '-s' || v === '--state') a.state = path.resolve(next());
     else if (v === '--json') a.json = true;
     else if (v === '-v') a.verbosity = Number(next());
+    else if (v === '--module') a.module = path.resolve(next());
+    else if (v === '--package') a.pkg = next();
     else if (v === '-h' || v === '--help') a.cmd = 'help';
     else if (!a.cmd) a.cmd = v;
     else throw new Error(`unexpected argument ${v}`);
@@ -139,9 +146,17 @@ async function main(): Promise<number> {
           );
       return st.every((c) => c.alive && c.ready === 'ready') ? 0 : 1;
     }
-    case 'build':
-      process.stdout.write(`${await ensureBinary()}\n`);
+    case 'build': {
+      const bin = args.module
+        ? await ensureGoBinary({
+            name: path.basename(args.pkg ?? args.module),
+            moduleDir: args.module,
+            pkg: args.pkg ?? `./cmd/${path.basename(args.module)}`,
+          })
+        : await ensureBinary();
+      process.stdout.write(`${bin}\n`);
       return 0;
+    }
     case 'help':
       process.stdout.write(USAGE);
       return 0;

@@ -1,7 +1,15 @@
 // @muster/testbed: real multi-cluster Kubernetes testbeds (kube-apiserver + etcd + scheduler +
 // controller-manager + kwok, one process per cluster) for Muster's tests and demo.
-export { ensureBinary, sourceHash, PACKAGE_ROOT } from './binary';
-export type { EnsureBinaryOptions } from './binary';
+export {
+  ensureBinary,
+  ensureGoBinary,
+  findGo,
+  sourceHash,
+  KUBERNETES_VERSION,
+  PACKAGE_ROOT,
+  TESTBED_CLUSTER,
+} from './binary';
+export type { EnsureBinaryOptions, GoProgram } from './binary';
 export { kubeRequest, kubeJSON } from './kube';
 export type { KubeEndpoint, KubeResponse } from './kube';
 export {
