@@ -439,6 +439,19 @@ describe('Kueue MultiKueue on Muster ClusterProfiles', () => {
     for (const p of running) expect(nodes.has(p.spec.nodeName!)).toBe(true);
     // Nothing runs on the management cluster: its Job controller leaves a MultiKueue Job alone.
     expect((await kubeJSON<PodList>(mgmt, 'GET', podsPath)).items).toEqual([]);
+    // So does Muster's front door on the same cluster, though the Job has Kueue's queue label:
+    // its managedBy names another multi-cluster manager.
+    const managerJob = (await getObject(mgmt, `${jobPath}/${JOB}`))!;
+    expect(
+      Object.keys(managerJob.metadata.annotations ?? {}).filter((k) => k.startsWith('muster.dev/')),
+    ).toEqual([]);
+    const { jobs } = await api.jobs.listJobs({
+      queue: '',
+      states: [],
+      pageSize: 100,
+      pageToken: '',
+    });
+    expect(jobs.filter((j) => j.spec?.name === JOB)).toEqual([]);
 
     // The manager's Workload names the worker it went to.
     const workloads = (
