@@ -4,7 +4,7 @@ import {
   agentStateToJSON,
   Cluster,
   Cohort,
-  ExplainJobResponse,
+  type ExplainJobResponse,
   Job,
   jobStateFromJSON,
   jobStateToJSON,
@@ -137,10 +137,15 @@ export function presentExplanation(res: ExplainJobResponse): ToolAnswer {
     ...(fits.length ? ['per cluster:', ...fits] : ['no cluster was considered']),
     `evaluated ${time(res.evaluatedAt)}`,
   ];
-  const json = asRecord(ExplainJobResponse.toJSON(res));
   return {
     text: lines.join('\n'),
-    structured: { ...json, ...(job && { job: jobSummaryJson(job) }) },
+    structured: {
+      job: job ? jobSummaryJson(job) : null,
+      summary: res.summary,
+      // Every field spelt out: the proto's JSON form would leave out `fits: false`.
+      clusters: res.clusters.map((c) => ({ ...c })),
+      evaluatedAt: res.evaluatedAt?.toISOString() ?? null,
+    },
   };
 }
 
