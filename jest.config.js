@@ -14,6 +14,7 @@ module.exports = {
     '<rootDir>/tests/medium/jest.config.js',
     '<rootDir>/apps/agent/jest.config.js',
     '<rootDir>/apps/cli/jest.config.js',
+    '<rootDir>/apps/mcp/jest.config.js',
     '<rootDir>/infra/testbed/jest.config.js',
     '<rootDir>/tests/jest.config.js',
   ],

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { agentSettings } from '../../apps/agent/src/config';
 import { hubSettings } from '../../apps/hub/src/config/hub-config';
+import { mcpSettings } from '../../apps/mcp/src/config';
 
 const ROOT = join(__dirname, '../..');
 
@@ -15,6 +16,7 @@ const docs: { readme: string; settings: Settings; everySetting: boolean }[] = [
   { readme: 'README.md', settings: hubSettings, everySetting: false },
   { readme: 'apps/hub/README.md', settings: hubSettings, everySetting: true },
   { readme: 'apps/agent/README.md', settings: agentSettings, everySetting: true },
+  { readme: 'docs/mcp.md', settings: mcpSettings, everySetting: true },
 ];
 
 /** A setting's default as a README writes it (`value`), or undefined when it has none. */
@@ -108,6 +110,7 @@ describe('settings tables in the READMEs', () => {
   it.each([
     ['hub', hubSettings],
     ['agent', agentSettings],
+    ['mcp', mcpSettings],
   ] as const)('every %s setting has a doc in its schema', (_app, settings) => {
     const undocumented = Object.entries(settings.shape as Settings['shape'])
       .filter(([, s]) => !s.description)

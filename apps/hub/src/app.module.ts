@@ -11,11 +11,13 @@ import { FrontDoorModule } from './front-door/front-door.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
+import { ClusterStateGauge } from './http/cluster-state.gauge';
 import { JobStateGauge } from './http/job-state.gauge';
 import { HubMetrics } from './http/metrics';
 import { AgentsModule } from './agents/agents.module';
 import { AgentGateway } from './agents/agent-gateway';
 import { InventoryModule } from './inventory/inventory.module';
+import { InventoryStoreModule } from './inventory/inventory-store.module';
 import { InventoryService } from './inventory/inventory.service';
 import { inventoryServiceHandlers } from './inventory/inventory.grpc';
 import { JobsModule } from './jobs/jobs.module';
@@ -39,6 +41,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
     // After every feature file is loaded, so it provides each logger they asked for.
     LogModule.forRoot(),
     JobStoreModule,
+    InventoryStoreModule,
     InventoryModule,
     JobsModule,
     AgentsModule,
@@ -48,8 +51,9 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
   ],
   controllers: [HealthController],
   providers: [
-    // Nest builds every provider at startup, so the gauge registers without being injected.
+    // Nest builds every provider at startup, so the gauges register without being injected.
     JobStateGauge,
+    ClusterStateGauge,
     {
       provide: HubGrpcServer,
       inject: [

@@ -326,6 +326,14 @@ export class ClusterStatusRepository {
     return rows[0]?.access_providers ?? [];
   }
 
+  /** Registered clusters per agent state, for the liveness gauge. */
+  async countByAgentState(): Promise<Record<string, number>> {
+    const rows = (await this.db.query(
+      'SELECT agent_state, COUNT(*)::int AS n FROM clusters GROUP BY agent_state',
+    )) as { agent_state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.agent_state, r.n]));
+  }
+
   /** Lost clusters whose requeue gangs may still wait for a requeue (run after a hub restart too). */
   async lostClusters(): Promise<string[]> {
     const rows = (await this.db.query(`SELECT name FROM clusters WHERE agent_state = 'Lost'`)) as {
