@@ -14,7 +14,7 @@
 // idempotent apply of the same computed object, so no leader is needed.
 import { CoalescedRunner, errorText } from '@muster/common';
 import type { Log } from '@muster/log';
-import { inBatches, OncePerState } from '../common/once-per-state';
+import { eachConcurrently, OncePerState } from '../common/once-per-state';
 import {
   PLACEMENT_DECISION_CRD_FILE,
   PLACEMENT_DECISION_CRD_NAME,
@@ -185,7 +185,7 @@ export class PlacementDecisionSync {
     this.reported.forgetExcept('taken/', takenKeys);
 
     let lost = false;
-    await inBatches(plan.applies, CONCURRENT_WRITES, async ({ object, jobId, created }) => {
+    await eachConcurrently(plan.applies, CONCURRENT_WRITES, async ({ object, jobId, created }) => {
       if (lost) return;
       const name = object.metadata.name;
       // The cluster Muster last wrote here; unknown after a restart: the object's own.
@@ -237,7 +237,7 @@ export class PlacementDecisionSync {
         .filter((d): d is PlacementDecisionApply => !('missing' in d))
         .map((d) => d.metadata.name),
     );
-    await inBatches(plan.deletes, CONCURRENT_WRITES, async ({ name, uid, jobId }) => {
+    await eachConcurrently(plan.deletes, CONCURRENT_WRITES, async ({ name, uid, jobId }) => {
       if (placedNow.has(name)) return;
       try {
         await this.store.delete(s.namespace, name, uid);

@@ -1,4 +1,4 @@
-import { inBatches, OncePerState } from './once-per-state';
+import { eachConcurrently, OncePerState } from './once-per-state';
 
 describe('OncePerState', () => {
   it('reports a key once per distinct state, again after it cleared', () => {
@@ -21,12 +21,12 @@ describe('OncePerState', () => {
   });
 });
 
-describe('inBatches', () => {
-  it('runs every item, never more than the batch size at once', async () => {
+describe('eachConcurrently', () => {
+  it('runs every item, never more than the limit at once', async () => {
     let running = 0;
     let most = 0;
     const done: number[] = [];
-    await inBatches([1, 2, 3, 4, 5], 2, async (n) => {
+    await eachConcurrently([1, 2, 3, 4, 5], 2, async (n) => {
       running++;
       most = Math.max(most, running);
       await new Promise((r) => setTimeout(r, 5));

@@ -23,11 +23,18 @@ export class OncePerState {
   }
 }
 
-/** Runs `run` on every item, `size` at a time. */
-export async function inBatches<T>(
+/**
+ * Runs `run` on every item, at most `limit` at once: a pool, so one slow item holds up one slot,
+ * not a whole batch.
+ */
+export async function eachConcurrently<T>(
   items: readonly T[],
-  size: number,
+  limit: number,
   run: (item: T) => Promise<void>,
 ): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(run));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await run(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -71,19 +71,26 @@ function taken(r: Row): TakenObject {
   };
 }
 
+/** Every taken object with its job's state (read-only SQL). */
+const TAKEN = `
+  SELECT f.uid, f.api_version, f.kind, f.namespace, f.name, f.generation, f.job_id, f.refused,
+         f.mirrored, j.state, j.reason, j.message, j.cluster, j.members, j.explanation
+    FROM front_door_objects f
+    LEFT JOIN jobs j ON j.id = f.job_id`;
+
 export type NewTakenObject = Omit<TakenObject, 'mirrored' | 'job'>;
 
 export class FrontDoorRepository {
   constructor(private readonly db: DataSource) {}
 
   async list(): Promise<TakenObject[]> {
-    const rows = (await this.db.query(`
-      SELECT f.uid, f.api_version, f.kind, f.namespace, f.name, f.generation, f.job_id, f.refused,
-             f.mirrored, j.state, j.reason, j.message, j.cluster, j.members, j.explanation
-        FROM front_door_objects f
-        LEFT JOIN jobs j ON j.id = f.job_id
-       ORDER BY f.created_at, f.uid`)) as Row[];
+    const rows = (await this.db.query(`${TAKEN} ORDER BY f.created_at, f.uid`)) as Row[];
     return rows.map(taken);
+  }
+
+  async get(uid: string): Promise<TakenObject | undefined> {
+    const rows = (await this.db.query(`${TAKEN} WHERE f.uid = $1`, [uid])) as Row[];
+    return rows[0] && taken(rows[0]);
   }
 
   /** Records a taken object; false when a row for its UID exists already. */

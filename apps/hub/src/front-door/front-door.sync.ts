@@ -16,7 +16,7 @@
 //   is removed: a deletion while the hub was down is seen at the next list.
 import { CoalescedRunner, errorText } from '@muster/common';
 import type { Log } from '@muster/log';
-import { inBatches, OncePerState } from '../common/once-per-state';
+import { eachConcurrently, OncePerState } from '../common/once-per-state';
 import { MusterError } from '../common/errors';
 import type { SpecLimits } from '../jobs/job-spec.mapper';
 import { isFinal, type JobSpec } from '../jobs/job.domain';
@@ -60,8 +60,8 @@ export interface FrontDoorSettings {
 /** How often a kind the management cluster does not serve is looked for again, in ms. */
 const PROBE_MS = 10_000;
 
-/** Objects one pass works on at once. */
-const CONCURRENT = 8;
+/** Objects one pass works on at once (the hub's Postgres pool holds 10 connections). */
+const CONCURRENT = 16;
 
 export function clientRequestIdOf(uid: string): string {
   return `k8s:${uid}`;
@@ -164,7 +164,7 @@ export class FrontDoorSync {
     }
     const rows = await this.rows.list();
     const byUid = new Map(rows.map((r) => [r.uid, r]));
-    await inBatches([...seen.values()], CONCURRENT, async ({ kind, object }) => {
+    await eachConcurrently([...seen.values()], CONCURRENT, async ({ kind, object }) => {
       const row = byUid.get(object.metadata.uid!);
       try {
         if (object.metadata.deletionTimestamp) {
@@ -183,7 +183,7 @@ export class FrontDoorSync {
       }
     });
     const missing = rows.filter((r) => !seen.has(r.uid) && synced.has(r.kind));
-    await inBatches(missing, CONCURRENT, async (row) => {
+    await eachConcurrently(missing, CONCURRENT, async (row) => {
       const kind = this.kinds.find((k) => k.kind === row.kind)!;
       // The cache can lag behind another replica's take: only a read says the object is gone.
       const now = await this.cluster.get(kind, row.namespace, row.name);
@@ -225,7 +225,9 @@ export class FrontDoorSync {
     });
     for (const warning of outcome.warnings)
       await this.cluster.event(object, 'Warning', 'Converted', warning);
-    this.request();
+    // Told at once that it was taken, not a pass later.
+    const row = await this.rows.get(uid);
+    if (row) await this.mirror(kind, object, row);
   }
 
   /** Submits what the object describes, or says why not. */
