@@ -15,6 +15,11 @@ mkdir -p .muster
 kueue_log=.muster/kueue-build.log
 node infra/testbed/dist/cli.js build --module infra/interop/kueue >"$kueue_log" 2>&1 &
 kueue_build=$!
+# The Helm renderer of the chart tests (infra/helm/render, Helm's Go packages): ~3 min cold.
+helm_log=.muster/helm-render-build.log
+node infra/testbed/dist/cli.js build --module infra/helm/render --package ./cmd/muster-helm-render \
+  >"$helm_log" 2>&1 &
+helm_build=$!
 
 echo "== lint"
 node tools/check-graph.mjs || exit 1
@@ -29,6 +34,9 @@ node infra/testbed/dist/cli.js build || exit 1
 echo "== Kueue manager (cached; built in the background since the start)"
 wait "$kueue_build" || { cat "$kueue_log"; exit 1; }
 cat "$kueue_log"
+echo "== Helm renderer (cached; built in the background since the start)"
+wait "$helm_build" || { cat "$helm_log"; exit 1; }
+cat "$helm_log"
 
 results=.muster/test-results.json
 rm -f "$results"
