@@ -337,6 +337,14 @@ describe('muster-hub', () => {
       'RoleBinding',
       'ServiceAccount',
     ]);
+    // The same rules as infra/deploy/hub, which the front door's end-to-end test runs the hub with.
+    const deployed = parseAllDocuments(
+      readFileSync(join(REPO_ROOT, 'infra/deploy/hub/rbac.yaml'), 'utf8'),
+    ).map((doc) => doc.toJSON() as KubeObject & { rules?: Rule[] });
+    for (const kind of ['Role', 'ClusterRole']) {
+      const want = deployed.find((o) => o.kind === kind)!.rules;
+      expect([kind, only<KubeObject & { rules: Rule[] }>(rbac, kind).rules]).toEqual([kind, want]);
+    }
     expect((await apply(rbac, HUB.namespace, false)).filter((x) => !x.endsWith(': ok'))).toEqual(
       [],
     );
