@@ -142,12 +142,14 @@ beforeAll(async () => {
     'kubernetes.io/hostname',
   ]);
   beat = setInterval(() => !agent.ended && agent.heartbeat(), 300);
-  await eventually(
-    `${CLUSTER} connected`,
-    async () =>
-      (await api.inventory.getCluster({ name: CLUSTER })).cluster!.agentState ===
-        AgentState.AGENT_STATE_CONNECTED || undefined,
-  );
+  // Connected comes with the hello; the nodes with the snapshot after it.
+  await eventually(`${CLUSTER} connected with its 2 nodes`, async () => {
+    const c = (await api.inventory.getCluster({ name: CLUSTER })).cluster!;
+    return (
+      (c.agentState === AgentState.AGENT_STATE_CONNECTED && c.capacity?.nodeCount === 2) ||
+      undefined
+    );
+  });
   // 16 GPUs in one gang on a cluster of 8: it waits, and the hub can say why.
   const big = jobSpec('team-a', {
     name: 'big-train',
