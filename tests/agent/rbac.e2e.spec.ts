@@ -35,26 +35,8 @@ function manifests(file: string): Manifest[] {
   return manifestsOf(join(DEPLOY, file));
 }
 
-async function allowed(
-  verb: string,
-  resource: string,
-  group = '',
-  namespace = NS,
-): Promise<boolean> {
-  const r = await kube.json<{ status: { allowed: boolean } }>(
-    'POST',
-    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-    {
-      apiVersion: 'authorization.k8s.io/v1',
-      kind: 'SubjectAccessReview',
-      spec: {
-        user: SA_USER,
-        groups: ['system:serviceaccounts', 'system:authenticated'],
-        resourceAttributes: { verb, resource, group, namespace },
-      },
-    },
-  );
-  return r.status.allowed;
+function allowed(verb: string, resource: string, group = '', namespace = NS): Promise<boolean> {
+  return kube.allowed(SA_USER, verb, resource, group, namespace);
 }
 
 async function podGroups(): Promise<

@@ -132,27 +132,14 @@ async function apply(r: Rendered, namespace: string, dryRun: boolean): Promise<s
   return out;
 }
 
-async function allowed(
+function allowed(
   user: string,
   verb: string,
   resource: string,
   group: string,
   namespace: string,
 ): Promise<boolean> {
-  const r = await kube.json<{ status: { allowed: boolean } }>(
-    'POST',
-    '/apis/authorization.k8s.io/v1/subjectaccessreviews',
-    {
-      apiVersion: 'authorization.k8s.io/v1',
-      kind: 'SubjectAccessReview',
-      spec: {
-        user,
-        groups: ['system:serviceaccounts', 'system:authenticated'],
-        resourceAttributes: { verb, resource, group, namespace },
-      },
-    },
-  );
-  return r.status.allowed;
+  return kube.allowed(user, verb, resource, group, namespace);
 }
 
 interface Rule {

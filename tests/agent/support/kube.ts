@@ -174,6 +174,30 @@ export class Kube {
     }
   }
 
+  /** Whether a service account's user may do `verb` on `resource` (SubjectAccessReview). */
+  async allowed(
+    user: string,
+    verb: string,
+    resource: string,
+    group: string,
+    namespace: string,
+  ): Promise<boolean> {
+    const r = await this.json<{ status: { allowed: boolean } }>(
+      'POST',
+      '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+      {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user,
+          groups: ['system:serviceaccounts', 'system:authenticated'],
+          resourceAttributes: { verb, resource, group, namespace },
+        },
+      },
+    );
+    return r.status.allowed;
+  }
+
   /** A short-lived token for a service account (TokenRequest API). */
   async serviceAccountToken(namespace: string, name: string, seconds = 3600): Promise<string> {
     const r = await this.json<{ status: { token: string } }>(

@@ -12,9 +12,10 @@
 // Passes run every pollMs and on every watch event that Muster did not cause itself (so a hand edit
 // is reverted at once). Passes never overlap within a replica; across replicas every write is an
 // idempotent apply of the same computed object, so no leader is needed.
-import { CoalescedRunner, errorText } from '@muster/common';
+import { errorText } from '@muster/common';
 import type { Log } from '@muster/log';
 import { eachConcurrently, OncePerState } from '../common/once-per-state';
+import { PassLoop } from '../common/pass-loop';
 import {
   PLACEMENT_DECISION_CRD_FILE,
   PLACEMENT_DECISION_CRD_NAME,
@@ -52,17 +53,7 @@ export class PlacementDecisionSync {
   private readonly lastCluster = new Map<string, string>();
   /** What was last logged per key, so a steady problem is logged once. */
   private readonly reported = new OncePerState();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  /** One pass at a time; requests during a pass make one more pass after it. */
-  private readonly passes = new CoalescedRunner({
-    run: () => this.pass(),
-    onError: (err) =>
-      this.reported.report('pass', errorText(err), () =>
-        this.log.warn('PlacementDecision sync pass failed', { err }),
-      ),
-    enabled: () => !this.stopped,
-  });
+  private readonly passes: PassLoop;
 
   constructor(
     private readonly store: PlacementDecisionStore,
@@ -70,18 +61,23 @@ export class PlacementDecisionSync {
     private readonly profiles: OwnProfiles,
     private readonly settings: DecisionSyncSettings,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.passes = new PassLoop({
+      pass: () => this.pass(),
+      periodMs: this.settings.pollMs,
+      onError: (err) =>
+        this.reported.report('pass', errorText(err), () =>
+          this.log.warn('PlacementDecision sync pass failed', { err }),
+        ),
+    });
+  }
 
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.request(), this.settings.pollMs);
-    this.request();
+    this.passes.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.idle();
+    await this.passes.stop();
     await this.watch?.stop();
     this.watch = undefined;
     await this.profiles.stop();
@@ -89,7 +85,6 @@ export class PlacementDecisionSync {
 
   /** Asks for a pass; passes requested while one runs are coalesced into one more. */
   request(): void {
-    if (this.stopped) return;
     this.passes.request();
   }
 

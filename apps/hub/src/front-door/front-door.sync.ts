@@ -14,9 +14,10 @@
 //   its managedBy is Muster's, status conditions;
 // - a row whose object is gone (confirmed by a read, not only the cache) has its job cancelled and
 //   is removed: a deletion while the hub was down is seen at the next list.
-import { CoalescedRunner, errorText } from '@muster/common';
+import { errorText } from '@muster/common';
 import type { Log } from '@muster/log';
 import { eachConcurrently, OncePerState } from '../common/once-per-state';
+import { PassLoop } from '../common/pass-loop';
 import { MusterError } from '../common/errors';
 import type { SpecLimits } from '../jobs/job-spec.mapper';
 import { isFinal, type JobSpec } from '../jobs/job.domain';
@@ -82,16 +83,7 @@ export class FrontDoorSync {
   private readonly probed = new Map<string, number>();
   /** What was last logged per key, so a steady problem is logged once. */
   private readonly reported = new OncePerState();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private readonly passes = new CoalescedRunner({
-    run: () => this.pass(),
-    onError: (err) =>
-      this.reported.report('pass', errorText(err), () =>
-        this.log.warn('front door pass failed; retrying', { err }),
-      ),
-    enabled: () => !this.stopped,
-  });
+  private readonly passes: PassLoop;
 
   constructor(
     private readonly cluster: FrontDoorCluster,
@@ -100,17 +92,22 @@ export class FrontDoorSync {
     private readonly settings: FrontDoorSettings,
     private readonly log: Log,
     private readonly kinds: readonly WatchedKind[] = WATCHED_KINDS,
-  ) {}
+  ) {
+    this.passes = new PassLoop({
+      pass: () => this.pass(),
+      periodMs: this.settings.pollMs,
+      onError: (err) =>
+        this.reported.report('pass', errorText(err), () =>
+          this.log.warn('front door pass failed; retrying', { err }),
+        ),
+    });
+  }
 
   start(): void {
-    this.stopped = false;
-    this.timer = setInterval(() => this.request(), this.settings.pollMs);
-    this.request();
+    this.passes.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
     await this.passes.stop();
     await Promise.all([...this.watches.values()].map((w) => w.stop()));
     this.watches.clear();
@@ -118,7 +115,7 @@ export class FrontDoorSync {
   }
 
   request(): void {
-    if (!this.stopped) this.passes.request();
+    this.passes.request();
   }
 
   idle(): Promise<void> {
