@@ -93,6 +93,14 @@ export class FrontDoorRepository {
     return rows[0] && taken(rows[0]);
   }
 
+  /** The job submitted with a client request id, if any. */
+  async jobOfRequest(clientRequestId: string): Promise<string | undefined> {
+    const rows = (await this.db.query(`SELECT id FROM jobs WHERE client_request_id = $1`, [
+      clientRequestId,
+    ])) as { id: string }[];
+    return rows[0]?.id;
+  }
+
   /** Records a taken object; false when a row for its UID exists already. */
   async insert(o: NewTakenObject): Promise<boolean> {
     const rows = (await this.db.query(

@@ -18,7 +18,7 @@ import { errorText } from '@muster/common';
 import type { Log } from '@muster/log';
 import { eachConcurrently, OncePerState } from '../common/once-per-state';
 import { PassLoop } from '../common/pass-loop';
-import { MusterError } from '../common/errors';
+import { ErrorCode, MusterError } from '../common/errors';
 import type { SpecLimits } from '../jobs/job-spec.mapper';
 import { isFinal, type JobSpec } from '../jobs/job.domain';
 import {
@@ -233,11 +233,23 @@ export class FrontDoorSync {
   ): Promise<{ jobId: string; warnings: string[] } | { refused: Refusal }> {
     const taken = intake(object, this.settings.rules, this.settings.limits, this.settings.labels);
     if ('refused' in taken) return taken;
+    const requestId = clientRequestIdOf(object.metadata.uid!);
     try {
-      const { jobId } = await this.jobs.submit(taken.spec, clientRequestIdOf(object.metadata.uid!));
+      const { jobId } = await this.jobs.submit(taken.spec, requestId);
       return { jobId, warnings: taken.warnings };
     } catch (err) {
       if (!(err instanceof MusterError)) throw err;
+      // Submitted before (a crash came before its row) with another spec: the queue rules or the
+      // object changed since. The job it became is the object's; it keeps its first spec.
+      const earlier =
+        err.code === ErrorCode.AlreadyExists ? await this.rows.jobOfRequest(requestId) : undefined;
+      if (earlier)
+        return {
+          jobId: earlier,
+          warnings: [
+            'it was submitted before with another spec (the queue rules or the object changed since); the job keeps the spec it was first submitted with',
+          ],
+        };
       const field = err.field ? (taken.locate(err.field) ?? err.field) : '';
       return { refused: { field, message: messageOf(err) } };
     }
