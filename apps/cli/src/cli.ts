@@ -14,6 +14,7 @@ import { registerExplainCommand } from './commands/explain';
 import { registerGetCommand } from './commands/get';
 import { registerListCommand } from './commands/list';
 import { registerQueuesCommand } from './commands/queues';
+import { registerReportCommand } from './commands/report';
 import { registerSubmitCommand } from './commands/submit';
 import { registerWatchCommand } from './commands/watch';
 import { CliError } from './errors';
@@ -69,6 +70,7 @@ Docs: docs/cli.md`,
   registerClustersCommand(program, ctx);
   registerQueuesCommand(program, ctx);
   registerCohortsCommand(program, ctx);
+  registerReportCommand(program, ctx);
   registerConfigCommand(program, ctx);
   registerCompletionCommand(program, ctx);
   configureRecursively(program, ctx.io);

@@ -12,6 +12,7 @@ import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
 import { ClusterStateGauge } from './http/cluster-state.gauge';
+import { UtilisationGauge } from './http/utilisation.gauge';
 import { JobStateGauge } from './http/job-state.gauge';
 import { HubMetrics } from './http/metrics';
 import { AgentsModule } from './agents/agents.module';
@@ -54,6 +55,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
     // Nest builds every provider at startup, so the gauges register without being injected.
     JobStateGauge,
     ClusterStateGauge,
+    UtilisationGauge,
     {
       provide: HubGrpcServer,
       inject: [

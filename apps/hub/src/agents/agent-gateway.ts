@@ -13,7 +13,12 @@ import type { Condition } from '../inventory/cluster.domain';
 import { CapacityRepository } from '../inventory/capacity.repository';
 import { Dispatcher } from '../dispatch/dispatcher';
 import { AgentRegistry, AgentSession } from './agent-session';
-import { capacitySummaryOf, deviceClassesOf, reportedNodeOf } from './capacity.mapper';
+import {
+  bookableCapacityOf,
+  capacitySummaryOf,
+  deviceClassesOf,
+  reportedNodeOf,
+} from './capacity.mapper';
 import { helloClusterError } from '../auth/agent-identity';
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectLog } from '../logging/inject-log';
@@ -89,6 +94,7 @@ export class AgentGateway {
       persistTimer = setTimeout(() => {
         persistTimer = undefined;
         const nodes = [...s.nodes.values()];
+        const summary = capacitySummaryOf(nodes, s.deviceClasses);
         void Promise.all([
           this.capacity.saveCapacity(
             s.cluster,
@@ -97,8 +103,9 @@ export class AgentGateway {
             nodes,
             [...s.reflected],
             s.deviceClasses,
+            bookableCapacityOf(summary),
           ),
-          this.clusters.patch(s.cluster, { capacity: capacitySummaryOf(nodes, s.deviceClasses) }),
+          this.clusters.patch(s.cluster, { capacity: summary }),
         ]).catch((err: Error) =>
           this.log.warn('saving capacity failed', { cluster: s.cluster, err }),
         );

@@ -13,6 +13,7 @@ import {
   type Taint,
 } from '@muster/placement';
 import type { CapacitySummary } from '../inventory/cluster.domain';
+import { DEVICE_CLASS_QUOTA } from '../scheduling/queue-quotas';
 
 /** A node as reported, with quantities kept as strings (the form stored in Postgres). */
 export interface ReportedNode {
@@ -311,4 +312,23 @@ export function capacitySummaryOf(
     observedAt: new Date().toISOString(),
     devices: devicesPerClass(usable, classes),
   };
+}
+
+/** Whether a node resource counts toward utilisation: cpu, memory and extended resources (GPUs). */
+function isBookable(resource: string): boolean {
+  return resource === 'cpu' || resource === 'memory' || resource.includes('/');
+}
+
+/**
+ * What a cluster has, as utilisation books it (milli-units per resource, the keys reservations
+ * book their usage under): its schedulable, ready nodes' allocatable cpu, memory and extended
+ * resources, and its DRA devices per DeviceClass under the class's quota key.
+ */
+export function bookableCapacityOf(summary: CapacitySummary): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(resources(summary.allocatable)))
+    if (isBookable(k) && v > 0n) out[k] = Number(v);
+  for (const d of summary.devices ?? [])
+    if (d.total > 0) out[`${d.deviceClass}${DEVICE_CLASS_QUOTA}`] = d.total * 1000;
+  return out;
 }

@@ -34,6 +34,14 @@ export function canWriteQueue(p: Principal, queue: string): boolean {
   return p.role === 'submitter' && canSeeQueue(p, queue);
 }
 
+/**
+ * May the caller see fleet-wide figures, such as a cluster's utilisation? Only callers not bound
+ * to queues: a cluster's figures include every queue's.
+ */
+export function canSeeFleet(p: Principal): boolean {
+  return p.queues === null;
+}
+
 /** The caller's queues in a stable order, or null for every queue. */
 export function queuesOf(p: Principal): string[] | null {
   return p.queues === null ? null : [...p.queues].sort();

@@ -19,6 +19,7 @@ import { Evictions1764000011000 } from './migrations/1764000011000-evictions';
 import { QueueUsage1764000012000 } from './migrations/1764000012000-queue-usage';
 import { Cohorts1764000013000 } from './migrations/1764000013000-cohorts';
 import { FrontDoor1764000014000 } from './migrations/1764000014000-front-door';
+import { Utilisation1764000015000 } from './migrations/1764000015000-utilisation';
 import { MIGRATIONS_LOCK } from './advisory-locks';
 
 export const ENTITIES = [JobEntity, JobEventEntity, ClusterEntity, QueueEntity, CohortEntity];
@@ -38,6 +39,7 @@ export const MIGRATIONS = [
   QueueUsage1764000012000,
   Cohorts1764000013000,
   FrontDoor1764000014000,
+  Utilisation1764000015000,
 ];
 
 export function createDataSource(url: string): DataSource {

@@ -8,7 +8,10 @@ import { DATA_SOURCE } from '../core.tokens';
 export class CapacityRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
-  /** Stores an agent's node list so the leader can schedule on it from any replica. */
+  /**
+   * Stores an agent's node list so the leader can schedule on it from any replica, and what the
+   * cluster has as utilisation books it (`bookable`, see bookableCapacityOf).
+   */
   async saveCapacity(
     cluster: string,
     epoch: string,
@@ -16,13 +19,14 @@ export class CapacityRepository {
     nodes: unknown,
     reflected: string[],
     deviceClasses: readonly DeviceClass[] = [],
+    bookable: Record<string, number> | null = null,
   ): Promise<void> {
     await this.db.query(
-      `INSERT INTO cluster_capacity (cluster, epoch, report_sequence, nodes, reflected, device_classes, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now())
+      `INSERT INTO cluster_capacity (cluster, epoch, report_sequence, nodes, reflected, device_classes, bookable, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, now())
        ON CONFLICT (cluster) DO UPDATE SET epoch = EXCLUDED.epoch, report_sequence = EXCLUDED.report_sequence,
          nodes = EXCLUDED.nodes, reflected = EXCLUDED.reflected, device_classes = EXCLUDED.device_classes,
-         updated_at = now()`,
+         bookable = EXCLUDED.bookable, updated_at = now()`,
       [
         cluster,
         epoch,
@@ -30,6 +34,7 @@ export class CapacityRepository {
         JSON.stringify(nodes),
         JSON.stringify(reflected),
         JSON.stringify(deviceClasses),
+        bookable && JSON.stringify(bookable),
       ],
     );
   }

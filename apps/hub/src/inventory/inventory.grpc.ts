@@ -1,7 +1,8 @@
 import type { Cluster, InventoryServiceServer } from '@muster/api';
 import { usageToProto } from '../scheduling/queue-quotas';
-import { notFound } from '../common/errors';
-import { canSeeQueue, type Principal, type Role } from '../auth/principal';
+import { ErrorCode, MusterError, notFound } from '../common/errors';
+import { canSeeFleet, canSeeQueue, queuesOf, type Principal, type Role } from '../auth/principal';
+import { utilisationQueryToDomain, utilisationReportToProto } from './utilisation.mapper';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
 import type { Cohort as CohortValue } from './cluster.domain';
 import type { InventoryService } from './inventory.service';
@@ -120,6 +121,16 @@ export function inventoryServiceHandlers(
           shares.get(name) ?? 0,
         ),
       };
+    }),
+    getUtilisation: read('GetUtilisation', async (req, caller) => {
+      const query = { ...utilisationQueryToDomain(req), queues: queuesOf(caller) };
+      if (query.groupBy === 'cluster' && !canSeeFleet(caller))
+        throw new MusterError(
+          ErrorCode.PermissionDenied,
+          'a caller bound to queues sees utilisation by queue only',
+          'group_by',
+        );
+      return utilisationReportToProto(query, await inventory.utilisation(query));
     }),
     listQueues: read('ListQueues', async (_req, caller) => {
       const all = await inventory.listQueues();

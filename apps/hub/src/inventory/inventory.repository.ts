@@ -283,6 +283,23 @@ export interface AgentStatePatch {
 export class ClusterStatusRepository {
   constructor(@Inject(DATA_SOURCE) private readonly db: DataSource) {}
 
+  /**
+   * What gangs hold now per cluster and resource (from reservations), or what connected clusters
+   * have (their reported bookable capacity), in resource units: the utilisation gauges.
+   */
+  async heldNow(
+    what: 'allocated' | 'capacity',
+  ): Promise<{ cluster: string; resource: string; amount: number }[]> {
+    const sql =
+      what === 'allocated'
+        ? `SELECT r.cluster, u.key AS resource, SUM(u.value::float8) / 1000 AS amount
+             FROM reservations r, jsonb_each_text(r.usage) u GROUP BY 1, 2`
+        : `SELECT k.cluster, u.key AS resource, u.value::float8 / 1000 AS amount
+             FROM cluster_capacity k JOIN clusters c ON c.name = k.cluster AND c.agent_state = 'Connected',
+                  jsonb_each_text(k.bookable) u`;
+    return (await this.db.query(sql)) as { cluster: string; resource: string; amount: number }[];
+  }
+
   async patch(name: string, patch: AgentStatePatch): Promise<void> {
     const sets: string[] = [];
     const params: unknown[] = [name];

@@ -3,7 +3,8 @@ import { QuotaLedger } from '../scheduling/quota';
 import { cohortQuotaOf, queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
 import { budgetStanding, type BudgetStanding } from '../scheduling/budget';
 import { UsageRepository } from '../scheduling/usage.repository';
-import { assertNever, ErrorCode, MusterError, notFound } from '../common/errors';
+import { utilisationReport, type UtilisationQuery, type UtilisationReport } from './utilisation';
+import { assertNever, ErrorCode, invalidArgument, MusterError, notFound } from '../common/errors';
 import type { Log } from '@muster/log';
 import {
   MUSTER_CLUSTER_MANAGER,
@@ -272,6 +273,20 @@ export class InventoryService {
     const budgeted = queues.flatMap((q) => (q.budget ? [{ queue: q.name, ...q.budget }] : []));
     const used = await this.usage.budgetUsed(budgeted, now);
     return new Map(budgeted.map((b) => [b.queue, budgetStanding(b, used.get(b.queue) ?? 0, now)]));
+  }
+
+  /**
+   * Allocated against capacity device-hours over the query's range (see utilisationReport);
+   * `since` before the usage retention is refused, as those buckets are pruned.
+   */
+  async utilisation(query: UtilisationQuery, now: Date = new Date()): Promise<UtilisationReport> {
+    const kept = now.getTime() - this.usage.retentionDays * 86_400_000;
+    if (query.since.getTime() < kept)
+      throw invalidArgument(
+        'since',
+        `must be within the usage retention of ${this.usage.retentionDays} days (MUSTER_USAGE_RETENTION_DAYS)`,
+      );
+    return utilisationReport(query, await this.usage.utilisationRows(query));
   }
 
   async deleteQueue(name: string): Promise<void> {

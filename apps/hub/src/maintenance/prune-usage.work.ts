@@ -8,7 +8,7 @@ export interface PruneUsagePayload {
   retentionDays: number;
 }
 
-/** Deletes hourly queue usage older than the retention, so queue_usage stays small. */
+/** Deletes hourly queue and cluster usage and capacity older than the retention, so they stay small. */
 @Injectable()
 export class PruneUsageWork implements WorkDefinition<PruneUsagePayload> {
   readonly queue = 'maintenance';
@@ -22,6 +22,6 @@ export class PruneUsageWork implements WorkDefinition<PruneUsagePayload> {
   async run(payload: PruneUsagePayload): Promise<void> {
     const deleted = await this.usage.prune(payload.retentionDays);
     if (deleted > 0)
-      this.log.info('pruned queue usage', { deleted, retentionDays: payload.retentionDays });
+      this.log.info('pruned usage history', { deleted, retentionDays: payload.retentionDays });
   }
 }

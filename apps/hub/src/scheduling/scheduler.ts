@@ -150,14 +150,16 @@ export class Scheduler {
 
   /**
    * Books what reservations held since their last booking into their queues' usage history (the
-   * device-hours budgets count and fair share weighs); each also books its rest when it goes.
+   * device-hours budgets count and fair share weighs) and their clusters', and what clusters had
+   * into their capacity history (utilisation); each reservation also books its rest when it goes.
    */
   async accountUsage(): Promise<void> {
     if (!this.leader) return;
     try {
       await this.usage.bookHeld();
+      await this.usage.bookCapacity();
     } catch (err) {
-      this.log.warn('could not book queue usage; trying again', { err });
+      this.log.warn('could not book usage and capacity; trying again', { err });
     }
   }
 

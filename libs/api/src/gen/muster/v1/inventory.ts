@@ -165,6 +165,85 @@ export function preemptionPolicyToJSON(object: PreemptionPolicy): string {
   }
 }
 
+export enum UtilisationGroupBy {
+  UTILISATION_GROUP_BY_UNSPECIFIED = 0,
+  UTILISATION_GROUP_BY_CLUSTER = 1,
+  UTILISATION_GROUP_BY_QUEUE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function utilisationGroupByFromJSON(object: any): UtilisationGroupBy {
+  switch (object) {
+    case 0:
+    case "UTILISATION_GROUP_BY_UNSPECIFIED":
+      return UtilisationGroupBy.UTILISATION_GROUP_BY_UNSPECIFIED;
+    case 1:
+    case "UTILISATION_GROUP_BY_CLUSTER":
+      return UtilisationGroupBy.UTILISATION_GROUP_BY_CLUSTER;
+    case 2:
+    case "UTILISATION_GROUP_BY_QUEUE":
+      return UtilisationGroupBy.UTILISATION_GROUP_BY_QUEUE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UtilisationGroupBy.UNRECOGNIZED;
+  }
+}
+
+export function utilisationGroupByToJSON(object: UtilisationGroupBy): string {
+  switch (object) {
+    case UtilisationGroupBy.UTILISATION_GROUP_BY_UNSPECIFIED:
+      return "UTILISATION_GROUP_BY_UNSPECIFIED";
+    case UtilisationGroupBy.UTILISATION_GROUP_BY_CLUSTER:
+      return "UTILISATION_GROUP_BY_CLUSTER";
+    case UtilisationGroupBy.UTILISATION_GROUP_BY_QUEUE:
+      return "UTILISATION_GROUP_BY_QUEUE";
+    case UtilisationGroupBy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum UtilisationBucket {
+  UTILISATION_BUCKET_UNSPECIFIED = 0,
+  UTILISATION_BUCKET_HOUR = 1,
+  /** UTILISATION_BUCKET_DAY - Whole UTC days. */
+  UTILISATION_BUCKET_DAY = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function utilisationBucketFromJSON(object: any): UtilisationBucket {
+  switch (object) {
+    case 0:
+    case "UTILISATION_BUCKET_UNSPECIFIED":
+      return UtilisationBucket.UTILISATION_BUCKET_UNSPECIFIED;
+    case 1:
+    case "UTILISATION_BUCKET_HOUR":
+      return UtilisationBucket.UTILISATION_BUCKET_HOUR;
+    case 2:
+    case "UTILISATION_BUCKET_DAY":
+      return UtilisationBucket.UTILISATION_BUCKET_DAY;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return UtilisationBucket.UNRECOGNIZED;
+  }
+}
+
+export function utilisationBucketToJSON(object: UtilisationBucket): string {
+  switch (object) {
+    case UtilisationBucket.UTILISATION_BUCKET_UNSPECIFIED:
+      return "UTILISATION_BUCKET_UNSPECIFIED";
+    case UtilisationBucket.UTILISATION_BUCKET_HOUR:
+      return "UTILISATION_BUCKET_HOUR";
+    case UtilisationBucket.UTILISATION_BUCKET_DAY:
+      return "UTILISATION_BUCKET_DAY";
+    case UtilisationBucket.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A ClusterProfile status property. */
 export interface Property {
   name: string;
@@ -674,6 +753,73 @@ export interface DeleteCohortRequest {
 }
 
 export interface DeleteCohortResponse {
+}
+
+export interface GetUtilisationRequest {
+  /** Start of the range; required. Rounded down to its whole UTC hour (usage is booked by hour). */
+  since?:
+    | Date
+    | undefined;
+  /**
+   * End of the range (exclusive); default now. What live reservations and clusters held since
+   * their last booking counts up to now when the range holds now.
+   */
+  until?:
+    | Date
+    | undefined;
+  /**
+   * Resource name as reservations book it, e.g. "nvidia.com/gpu" (the default), "cpu", or a
+   * DeviceClass quota key "<class>.deviceclass.resource.k8s.io/devices".
+   */
+  resource?:
+    | string
+    | undefined;
+  /** Default: by cluster. */
+  groupBy: UtilisationGroupBy;
+  /** Default: hour. */
+  bucket: UtilisationBucket;
+}
+
+/** One group's figures over the range or over one bucket of it. */
+export interface UtilisationFigures {
+  /** Device-hours (resource-unit-hours: cores for cpu, bytes for memory) that gangs held. */
+  allocatedHours: number;
+  /** Device-hours the clusters had while their agents were connected; absent by queue. */
+  capacityHours?:
+    | number
+    | undefined;
+  /** allocated_hours / capacity_hours; absent by queue, or when capacity is 0. */
+  ratio?: number | undefined;
+}
+
+export interface UtilisationBucketFigures {
+  /** The bucket's start (a whole UTC hour or day). */
+  start?: Date | undefined;
+  figures?: UtilisationFigures | undefined;
+}
+
+export interface UtilisationGroup {
+  /** Cluster or queue name. */
+  name: string;
+  /** Over the whole range. */
+  total?:
+    | UtilisationFigures
+    | undefined;
+  /** Every bucket of the range, oldest first, empty ones included. */
+  buckets: UtilisationBucketFigures[];
+}
+
+export interface GetUtilisationResponse {
+  /** The range answered: `since` rounded down to its bucket, and `until`. */
+  since?: Date | undefined;
+  until?: Date | undefined;
+  resource: string;
+  groupBy: UtilisationGroupBy;
+  bucket: UtilisationBucket;
+  /** By name. */
+  groups: UtilisationGroup[];
+  /** Every group together, over the range and per bucket (name "total"). */
+  total?: UtilisationGroup | undefined;
 }
 
 function createBaseProperty(): Property {
@@ -7334,6 +7480,617 @@ export const DeleteCohortResponse: MessageFns<DeleteCohortResponse> = {
   },
 };
 
+function createBaseGetUtilisationRequest(): GetUtilisationRequest {
+  return { since: undefined, until: undefined, resource: undefined, groupBy: 0, bucket: 0 };
+}
+
+export const GetUtilisationRequest: MessageFns<GetUtilisationRequest> = {
+  encode(message: GetUtilisationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(10).fork()).join();
+    }
+    if (message.until !== undefined) {
+      Timestamp.encode(toTimestamp(message.until), writer.uint32(18).fork()).join();
+    }
+    if (message.resource !== undefined) {
+      writer.uint32(26).string(message.resource);
+    }
+    if (message.groupBy !== 0) {
+      writer.uint32(32).int32(message.groupBy);
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(40).int32(message.bucket);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUtilisationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUtilisationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.until = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.groupBy = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bucket = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUtilisationRequest {
+    return {
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
+      resource: isSet(object.resource) ? globalThis.String(object.resource) : undefined,
+      groupBy: isSet(object.groupBy)
+        ? utilisationGroupByFromJSON(object.groupBy)
+        : isSet(object.group_by)
+        ? utilisationGroupByFromJSON(object.group_by)
+        : 0,
+      bucket: isSet(object.bucket) ? utilisationBucketFromJSON(object.bucket) : 0,
+    };
+  },
+
+  toJSON(message: GetUtilisationRequest): unknown {
+    const obj: any = {};
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.until !== undefined) {
+      obj.until = message.until.toISOString();
+    }
+    if (message.resource !== undefined) {
+      obj.resource = message.resource;
+    }
+    if (message.groupBy !== 0) {
+      obj.groupBy = utilisationGroupByToJSON(message.groupBy);
+    }
+    if (message.bucket !== 0) {
+      obj.bucket = utilisationBucketToJSON(message.bucket);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUtilisationRequest>): GetUtilisationRequest {
+    return GetUtilisationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUtilisationRequest>): GetUtilisationRequest {
+    const message = createBaseGetUtilisationRequest();
+    message.since = object.since ?? undefined;
+    message.until = object.until ?? undefined;
+    message.resource = object.resource ?? undefined;
+    message.groupBy = object.groupBy ?? 0;
+    message.bucket = object.bucket ?? 0;
+    return message;
+  },
+};
+
+function createBaseUtilisationFigures(): UtilisationFigures {
+  return { allocatedHours: 0, capacityHours: undefined, ratio: undefined };
+}
+
+export const UtilisationFigures: MessageFns<UtilisationFigures> = {
+  encode(message: UtilisationFigures, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allocatedHours !== 0) {
+      writer.uint32(9).double(message.allocatedHours);
+    }
+    if (message.capacityHours !== undefined) {
+      writer.uint32(17).double(message.capacityHours);
+    }
+    if (message.ratio !== undefined) {
+      writer.uint32(25).double(message.ratio);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UtilisationFigures {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUtilisationFigures();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.allocatedHours = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.capacityHours = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.ratio = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UtilisationFigures {
+    return {
+      allocatedHours: isSet(object.allocatedHours)
+        ? globalThis.Number(object.allocatedHours)
+        : isSet(object.allocated_hours)
+        ? globalThis.Number(object.allocated_hours)
+        : 0,
+      capacityHours: isSet(object.capacityHours)
+        ? globalThis.Number(object.capacityHours)
+        : isSet(object.capacity_hours)
+        ? globalThis.Number(object.capacity_hours)
+        : undefined,
+      ratio: isSet(object.ratio) ? globalThis.Number(object.ratio) : undefined,
+    };
+  },
+
+  toJSON(message: UtilisationFigures): unknown {
+    const obj: any = {};
+    if (message.allocatedHours !== 0) {
+      obj.allocatedHours = floatToJson(message.allocatedHours);
+    }
+    if (message.capacityHours !== undefined) {
+      obj.capacityHours = floatToJson(message.capacityHours);
+    }
+    if (message.ratio !== undefined) {
+      obj.ratio = floatToJson(message.ratio);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UtilisationFigures>): UtilisationFigures {
+    return UtilisationFigures.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UtilisationFigures>): UtilisationFigures {
+    const message = createBaseUtilisationFigures();
+    message.allocatedHours = object.allocatedHours ?? 0;
+    message.capacityHours = object.capacityHours ?? undefined;
+    message.ratio = object.ratio ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUtilisationBucketFigures(): UtilisationBucketFigures {
+  return { start: undefined, figures: undefined };
+}
+
+export const UtilisationBucketFigures: MessageFns<UtilisationBucketFigures> = {
+  encode(message: UtilisationBucketFigures, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.start !== undefined) {
+      Timestamp.encode(toTimestamp(message.start), writer.uint32(10).fork()).join();
+    }
+    if (message.figures !== undefined) {
+      UtilisationFigures.encode(message.figures, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UtilisationBucketFigures {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUtilisationBucketFigures();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.start = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.figures = UtilisationFigures.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UtilisationBucketFigures {
+    return {
+      start: isSet(object.start) ? fromJsonTimestamp(object.start) : undefined,
+      figures: isSet(object.figures) ? UtilisationFigures.fromJSON(object.figures) : undefined,
+    };
+  },
+
+  toJSON(message: UtilisationBucketFigures): unknown {
+    const obj: any = {};
+    if (message.start !== undefined) {
+      obj.start = message.start.toISOString();
+    }
+    if (message.figures !== undefined) {
+      obj.figures = UtilisationFigures.toJSON(message.figures);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UtilisationBucketFigures>): UtilisationBucketFigures {
+    return UtilisationBucketFigures.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UtilisationBucketFigures>): UtilisationBucketFigures {
+    const message = createBaseUtilisationBucketFigures();
+    message.start = object.start ?? undefined;
+    message.figures = (object.figures !== undefined && object.figures !== null)
+      ? UtilisationFigures.fromPartial(object.figures)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUtilisationGroup(): UtilisationGroup {
+  return { name: "", total: undefined, buckets: [] };
+}
+
+export const UtilisationGroup: MessageFns<UtilisationGroup> = {
+  encode(message: UtilisationGroup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.total !== undefined) {
+      UtilisationFigures.encode(message.total, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.buckets) {
+      UtilisationBucketFigures.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UtilisationGroup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUtilisationGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.total = UtilisationFigures.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.buckets.push(UtilisationBucketFigures.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UtilisationGroup {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      total: isSet(object.total) ? UtilisationFigures.fromJSON(object.total) : undefined,
+      buckets: globalThis.Array.isArray(object?.buckets)
+        ? object.buckets.map((e: any) => UtilisationBucketFigures.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UtilisationGroup): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.total !== undefined) {
+      obj.total = UtilisationFigures.toJSON(message.total);
+    }
+    if (message.buckets?.length) {
+      obj.buckets = message.buckets.map((e) => UtilisationBucketFigures.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UtilisationGroup>): UtilisationGroup {
+    return UtilisationGroup.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UtilisationGroup>): UtilisationGroup {
+    const message = createBaseUtilisationGroup();
+    message.name = object.name ?? "";
+    message.total = (object.total !== undefined && object.total !== null)
+      ? UtilisationFigures.fromPartial(object.total)
+      : undefined;
+    message.buckets = object.buckets?.map((e) => UtilisationBucketFigures.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetUtilisationResponse(): GetUtilisationResponse {
+  return { since: undefined, until: undefined, resource: "", groupBy: 0, bucket: 0, groups: [], total: undefined };
+}
+
+export const GetUtilisationResponse: MessageFns<GetUtilisationResponse> = {
+  encode(message: GetUtilisationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(10).fork()).join();
+    }
+    if (message.until !== undefined) {
+      Timestamp.encode(toTimestamp(message.until), writer.uint32(18).fork()).join();
+    }
+    if (message.resource !== "") {
+      writer.uint32(26).string(message.resource);
+    }
+    if (message.groupBy !== 0) {
+      writer.uint32(32).int32(message.groupBy);
+    }
+    if (message.bucket !== 0) {
+      writer.uint32(40).int32(message.bucket);
+    }
+    for (const v of message.groups) {
+      UtilisationGroup.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.total !== undefined) {
+      UtilisationGroup.encode(message.total, writer.uint32(58).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUtilisationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUtilisationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.until = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resource = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.groupBy = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bucket = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.groups.push(UtilisationGroup.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.total = UtilisationGroup.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUtilisationResponse {
+    return {
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      until: isSet(object.until) ? fromJsonTimestamp(object.until) : undefined,
+      resource: isSet(object.resource) ? globalThis.String(object.resource) : "",
+      groupBy: isSet(object.groupBy)
+        ? utilisationGroupByFromJSON(object.groupBy)
+        : isSet(object.group_by)
+        ? utilisationGroupByFromJSON(object.group_by)
+        : 0,
+      bucket: isSet(object.bucket) ? utilisationBucketFromJSON(object.bucket) : 0,
+      groups: globalThis.Array.isArray(object?.groups)
+        ? object.groups.map((e: any) => UtilisationGroup.fromJSON(e))
+        : [],
+      total: isSet(object.total) ? UtilisationGroup.fromJSON(object.total) : undefined,
+    };
+  },
+
+  toJSON(message: GetUtilisationResponse): unknown {
+    const obj: any = {};
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.until !== undefined) {
+      obj.until = message.until.toISOString();
+    }
+    if (message.resource !== "") {
+      obj.resource = message.resource;
+    }
+    if (message.groupBy !== 0) {
+      obj.groupBy = utilisationGroupByToJSON(message.groupBy);
+    }
+    if (message.bucket !== 0) {
+      obj.bucket = utilisationBucketToJSON(message.bucket);
+    }
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => UtilisationGroup.toJSON(e));
+    }
+    if (message.total !== undefined) {
+      obj.total = UtilisationGroup.toJSON(message.total);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetUtilisationResponse>): GetUtilisationResponse {
+    return GetUtilisationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUtilisationResponse>): GetUtilisationResponse {
+    const message = createBaseGetUtilisationResponse();
+    message.since = object.since ?? undefined;
+    message.until = object.until ?? undefined;
+    message.resource = object.resource ?? "";
+    message.groupBy = object.groupBy ?? 0;
+    message.bucket = object.bucket ?? 0;
+    message.groups = object.groups?.map((e) => UtilisationGroup.fromPartial(e)) || [];
+    message.total = (object.total !== undefined && object.total !== null)
+      ? UtilisationGroup.fromPartial(object.total)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * The cluster inventory (mirrored to SIG-Multicluster ClusterProfiles), the queues and the
  * cohorts they share quota in.
@@ -7542,6 +8299,24 @@ export const InventoryServiceService = {
       Buffer.from(DeleteCohortResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteCohortResponse => DeleteCohortResponse.decode(value),
   },
+  /**
+   * How much of a resource gangs held (allocated device-hours) per cluster or queue and time
+   * bucket, against what the clusters had (capacity device-hours). Any role may read it; a caller
+   * bound to queues sees only its queues, and PERMISSION_DENIED by cluster (a cluster's figures
+   * include other queues'). INVALID_ARGUMENT naming the field when `until` is before `since`,
+   * `since` is before the usage retention, or `group_by` or `bucket` is unknown.
+   */
+  getUtilisation: {
+    path: "/muster.v1.InventoryService/GetUtilisation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUtilisationRequest): Buffer =>
+      Buffer.from(GetUtilisationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUtilisationRequest => GetUtilisationRequest.decode(value),
+    responseSerialize: (value: GetUtilisationResponse): Buffer =>
+      Buffer.from(GetUtilisationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUtilisationResponse => GetUtilisationResponse.decode(value),
+  },
 } as const;
 
 export interface InventoryServiceServer extends UntypedServiceImplementation {
@@ -7581,6 +8356,14 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
   listCohorts: handleUnaryCall<ListCohortsRequest, ListCohortsResponse>;
   /** Always allowed: its queues and child cohorts then name an implicit cohort, with no quota. */
   deleteCohort: handleUnaryCall<DeleteCohortRequest, DeleteCohortResponse>;
+  /**
+   * How much of a resource gangs held (allocated device-hours) per cluster or queue and time
+   * bucket, against what the clusters had (capacity device-hours). Any role may read it; a caller
+   * bound to queues sees only its queues, and PERMISSION_DENIED by cluster (a cluster's figures
+   * include other queues'). INVALID_ARGUMENT naming the field when `until` is before `since`,
+   * `since` is before the usage retention, or `group_by` or `bucket` is unknown.
+   */
+  getUtilisation: handleUnaryCall<GetUtilisationRequest, GetUtilisationResponse>;
 }
 
 export interface InventoryServiceClient extends Client {
@@ -7885,6 +8668,28 @@ export interface InventoryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteCohortResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * How much of a resource gangs held (allocated device-hours) per cluster or queue and time
+   * bucket, against what the clusters had (capacity device-hours). Any role may read it; a caller
+   * bound to queues sees only its queues, and PERMISSION_DENIED by cluster (a cluster's figures
+   * include other queues'). INVALID_ARGUMENT naming the field when `until` is before `since`,
+   * `since` is before the usage retention, or `group_by` or `bucket` is unknown.
+   */
+  getUtilisation(
+    request: GetUtilisationRequest,
+    callback: (error: ServiceError | null, response: GetUtilisationResponse) => void,
+  ): ClientUnaryCall;
+  getUtilisation(
+    request: GetUtilisationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUtilisationResponse) => void,
+  ): ClientUnaryCall;
+  getUtilisation(
+    request: GetUtilisationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUtilisationResponse) => void,
   ): ClientUnaryCall;
 }
 
