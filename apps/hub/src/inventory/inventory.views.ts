@@ -92,3 +92,38 @@ export async function cohortsFor(
     });
   });
 }
+
+/** One queue's usage over one hour: the mean amount of each resource its gangs held. */
+export interface UsageHour {
+  /** ISO 8601, the whole UTC hour it begins at. */
+  start: string;
+  /** 3600, or less for the hour under way. */
+  lengthSeconds: number;
+  /** Resource name to the mean amount held over the hour (e.g. 2.5 GPUs). */
+  held: Record<string, number>;
+}
+
+/** The usage history of the queues the caller may see, by queue name (sorted). */
+export async function usageFor(
+  inventory: InventoryService,
+  caller: Principal,
+): Promise<{ queue: string; hours: UsageHour[] }[]> {
+  const history = await inventory.usageHistory();
+  return [...history.entries()]
+    .filter(([queue]) => canSeeQueue(caller, queue))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([queue, buckets]) => ({
+      queue,
+      hours: buckets.map((b) => ({
+        start: b.start.toISOString(),
+        lengthSeconds: b.lengthSeconds,
+        // Buckets hold milli-unit-seconds.
+        held: Object.fromEntries(
+          Object.entries(b.seconds).map(([r, ms]) => [
+            r,
+            b.lengthSeconds > 0 ? ms / 1000 / b.lengthSeconds : 0,
+          ]),
+        ),
+      })),
+    }));
+}
