@@ -46,15 +46,16 @@ export class ConsoleController {
       });
   }
 
-  @Get('console')
-  redirect(@Res() res: ServerResponse): void {
-    res.writeHead(308, { Location: '/console/' });
-    res.end();
-  }
-
-  @Get('console/{*path}')
+  @Get(['console', 'console/{*path}'])
   file(@Req() req: IncomingMessage, @Res() res: ServerResponse): void {
-    const raw = (req.url ?? '').split('?')[0]!.replace(/^\/console\/?/, '');
+    const url = (req.url ?? '').split('?')[0]!;
+    if (url === '/console') {
+      // Relative asset URLs and the app's routes hang off /console/.
+      res.writeHead(308, { Location: '/console/' });
+      res.end();
+      return;
+    }
+    const raw = url.replace(/^\/console\/?/, '');
     let path: string;
     try {
       path = decodeURIComponent(raw);
