@@ -315,5 +315,33 @@ describe('the web console', () => {
     }, 60_000);
     await shot(page, 'queues');
     await page.context().close();
+
+    // What the chart draws: team-a's hour holds GPUs; a viewer of team-a gets no other queue.
+    const usage = async (token: string) =>
+      (await (
+        await fetch(`${hub.httpUrl}/api/v1/usage`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })
+      ).json()) as { queues: { queue: string; hours: { held: Record<string, number> }[] }[] };
+    const a = (await usage(ADMIN)).queues.find((q) => q.queue === TEAM_A);
+    expect(a?.hours.at(-1)?.held['nvidia.com/gpu']).toBeGreaterThan(0);
+    expect((await usage(VIEWER_A)).queues.map((q) => q.queue)).toEqual([TEAM_A]);
+  });
+
+  it('shows what the running gangs hold of each cluster', async () => {
+    const page = await signedIn(ADMIN, 'clusters');
+    const row = page.locator(`tr[data-cluster="${WORKER}"]`);
+    // 3 GPUs of team-a's gang and 1 of team-b's, of 8.
+    await until(async () => {
+      await page.reload();
+      expect(await row.locator('[data-testid=gpus]').innerText({ timeout: 5000 })).toBe('4 / 8');
+    }, 60_000);
+    expect(await page.locator('.bar-value').innerText()).toBe('4 / 8');
+    await shot(page, 'clusters-busy');
+    await page.locator('a', { hasText: 'Jobs' }).click();
+    await page.locator('tr[data-name="other-team"]').waitFor();
+    await until(async () => expect(await page.locator('.state-running').count()).toBe(2));
+    await shot(page, 'jobs-all');
+    await page.context().close();
   });
 });

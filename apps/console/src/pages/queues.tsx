@@ -75,7 +75,7 @@ export function QueuesPage() {
         </>
       )}
       <div class="panel">
-        <h3>GPUs held per queue, by hour</h3>
+        <h3>GPUs held per queue, by hour (nvidia.com/gpu, mean over each hour)</h3>
         {usage.data && usage.data.queues.length > 0 ? (
           <UsageChart history={usage.data} resource={GPU} />
         ) : (
