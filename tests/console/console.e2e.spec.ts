@@ -288,6 +288,10 @@ describe('the web console', () => {
       headers: { Authorization: `Bearer ${VIEWER_A}` },
     });
     expect(res.status).toBe(404);
+    const stream = await fetch(`${hub.httpUrl}/api/v1/jobs/${other}/events`, {
+      headers: { Authorization: `Bearer ${VIEWER_A}` },
+    });
+    expect(stream.status).toBe(404);
     const all = (await (
       await fetch(`${hub.httpUrl}/api/v1/jobs`, { headers: { Authorization: `Bearer ${ADMIN}` } })
     ).json()) as { jobs: { id: string }[] };

@@ -40,12 +40,14 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
  * Follows the hub's event stream until `signal` aborts, reconnecting after a drop and resuming
  * after the last event seen. EventSource cannot send an Authorization header, so this reads the
  * stream with fetch. `onOpen` runs at each (re)connection, so a page can reload what it shows.
+ * With `untilEnd`, a stream the hub ends (one job's, after its final state) is not reopened.
  */
 export async function followEvents<E>(
   path: string,
   onEvent: (e: E) => void,
   onOpen: () => void,
   signal: AbortSignal,
+  untilEnd = false,
 ): Promise<void> {
   let last = '';
   while (!signal.aborted) {
@@ -87,6 +89,7 @@ export async function followEvents<E>(
           if (event === 'job' && data.length > 0) onEvent(JSON.parse(data.join('\n')) as E);
         }
       }
+      if (untilEnd) return;
     } catch {
       if (signal.aborted) return;
     }

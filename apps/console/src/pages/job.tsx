@@ -43,12 +43,11 @@ export function JobPage({ id }: { id: string }) {
       }
     };
     void followEvents<JobEvent>(
-      'events',
-      (e) => {
-        if (e.jobId === id) void load();
-      },
+      `jobs/${encodeURIComponent(id)}/events`,
+      () => void load(),
       () => void load(),
       abort.signal,
+      true,
     );
     // Explain changes with each scheduling cycle, not only with events.
     const timer = setInterval(() => void load(), 15_000);

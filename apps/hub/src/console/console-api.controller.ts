@@ -26,6 +26,7 @@ import {
   jobToProto,
   queueFilterToDomain,
 } from '../jobs/job.proto-mapper';
+import type { JobEvent as DomainJobEvent } from '../jobs/job.domain';
 import { InjectLog } from '../logging/inject-log';
 import { authenticateHttp, httpError } from './http-auth';
 
@@ -147,29 +148,60 @@ export class ConsoleApiController {
    * with `Last-Event-ID` (or `?after=`) gets what it missed first.
    */
   @Get('events')
-  async events(
+  events(
     @Req() req: IncomingMessage,
     @Res() res: ServerResponse,
     @Query() query: Query,
   ): Promise<void> {
+    return this.stream(req, res, query, async (caller, after, signal) =>
+      this.jobs.watchJobs(queueFilterToDomain(one(query, 'queue')), after, signal, caller),
+    );
+  }
+
+  /** One job's events, as WatchJob: the stream ends after the job's final state. */
+  @Get('jobs/:id/events')
+  jobEvents(
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
+    @Query() query: Query,
+    @Param('id') id: string,
+  ): Promise<void> {
+    return this.stream(req, res, query, async (caller, after, signal) => {
+      const jobId = jobIdToDomain(id);
+      // A job the caller may not see is a 404 before the stream starts, as GET /jobs/<id>.
+      await this.jobs.get(jobId, caller);
+      return this.jobs.watchJob(jobId, after, signal, caller);
+    });
+  }
+
+  /** Answers the events `open` yields as Server-Sent Events, within the caller's watch limit. */
+  private async stream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: Query,
+    open: (
+      caller: Principal,
+      after: number,
+      signal: AbortSignal,
+    ) => Promise<AsyncIterable<DomainJobEvent>>,
+  ): Promise<void> {
     const abort = new AbortController();
     req.on('close', () => abort.abort());
     let release: (() => void) | undefined;
-    let stream: AsyncIterable<JobEvent>;
     let caller: Principal;
+    let events: AsyncIterable<DomainJobEvent>;
     try {
       caller = await authenticateHttp(this.security.auth, httpCaller(req));
-      const queue = queueFilterToDomain(one(query, 'queue'));
       const after = afterOf(String(req.headers['last-event-id'] ?? '') || one(query, 'after'));
-      const events = this.jobs.watchJobs(queue, after, abort.signal, caller);
+      events = await open(caller, after, abort.signal);
       release = this.security.watchers.acquire(caller.id);
       if (!release)
         throw new MusterError(
           ErrorCode.ResourceExhausted,
           `at most ${this.security.watchers.max} open watch streams per caller; close one first`,
         );
-      stream = mapEvents(events);
     } catch (err) {
+      release?.();
       abort.abort();
       this.fail(res, err);
       return;
@@ -182,8 +214,9 @@ export class ConsoleApiController {
     res.write('retry: 2000\n\n');
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     try {
-      for await (const e of stream) {
-        res.write(`id: ${e.sequence}\nevent: job\ndata: ${JSON.stringify(JobEvent.toJSON(e))}\n\n`);
+      for await (const e of events) {
+        const json = JSON.stringify(JobEvent.toJSON(jobEventToProto(e)));
+        res.write(`id: ${e.sequence}\nevent: job\ndata: ${json}\n\n`);
       }
     } catch (err) {
       const shown = err instanceof MusterError ? httpError(err).body : undefined;
@@ -243,10 +276,4 @@ function afterOf(text: string): number {
   if (text === '') return 0;
   if (!/^\d{1,15}$/.test(text)) throw invalidArgument('after', 'must be an event sequence number');
   return Number(text);
-}
-
-async function* mapEvents(
-  source: AsyncIterable<Parameters<typeof jobEventToProto>[0]>,
-): AsyncIterable<JobEvent> {
-  for await (const e of source) yield jobEventToProto(e);
 }
