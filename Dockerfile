@@ -5,13 +5,14 @@ COPY package.json package-lock.json ./
 COPY apps/hub/package.json apps/hub/
 COPY apps/agent/package.json apps/agent/
 COPY apps/cli/package.json apps/cli/
+COPY apps/console/package.json apps/console/
 COPY libs/api/package.json libs/api/
 COPY libs/placement/package.json libs/placement/
 COPY libs/k8s/package.json libs/k8s/
 COPY infra/testbed/package.json infra/testbed/
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx tsc -b tsconfig.build.json && npm prune --omit=dev
+RUN npx tsc -b tsconfig.build.json && bash tools/build-console.sh && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /muster

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs npm packages when node_modules is missing or older than the lock file, then checks
-# the generated API code is current and builds every project (incremental).
+# the generated API code is current and builds every project (incremental), the web console included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +14,4 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
 fi
 node tools/proto-gen.mjs --check
 npx --no-install tsc -b tsconfig.build.json
+bash tools/build-console.sh

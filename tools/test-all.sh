@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 bash tools/ensure-services.sh || exit 1
 bash tools/ensure-install.sh || exit 1
+# The console's browser tests drive Debian's chromium (installed once, ~1 min).
+bash tools/ensure-chromium.sh || exit 1
 
 # Kueue's manager (tests/interop) is built from its Go module while lint runs: a cold build takes
 # ~10 min on 2 cores, a cached one is a hash check. A build cut short by an early exit below goes

@@ -214,12 +214,13 @@ async function main() {
     }),
   );
   const hubLog = join(runDir, 'hub.log');
+  const httpPort = await freePort();
   const hub = spawn(process.execPath, [join(root, 'apps/hub/dist/main.js')], {
     cwd: root,
     env: {
       ...process.env,
       MUSTER_GRPC_ADDR: hubAddress,
-      MUSTER_HTTP_PORT: String(await freePort()),
+      MUSTER_HTTP_PORT: String(httpPort),
       MUSTER_DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/muster_demo',
       MUSTER_REDIS_PREFIX: `muster-demo-${process.pid}`,
       // The demo runs on loopback only: plain text, no tokens (the hub warns about it).
@@ -245,6 +246,7 @@ async function main() {
     await sleep(200);
   }
   console.log(`  hub on ${hubAddress}, log ${hubLog}`);
+  console.log(`  web console: http://127.0.0.1:${httpPort}/console/ (development mode: no token)`);
 
   step('Registering the worker clusters and starting one agent in each');
   muster(['queues', 'create', 'research', '--description', 'demo queue']);
@@ -497,6 +499,7 @@ async function main() {
     console.log(
       `  the hub is at ${hubAddress}; try:  MUSTER_HUB=${hubAddress} node apps/cli/dist/main.js list`,
     );
+    console.log(`  web console: http://127.0.0.1:${httpPort}/console/`);
     console.log(
       `  kubectl: KUBECONFIG=${testbed.kubeconfigPath} kubectl --context worker-b get pods -o wide`,
     );

@@ -11,6 +11,8 @@ import { FrontDoorModule } from './front-door/front-door.module';
 import { HUB_CONFIG, type HubConfig } from './config/hub-config';
 import { HubGrpcServer } from './grpc/grpc-server';
 import { HealthController } from './http/health.controller';
+import { ConsoleApiController } from './console/console-api.controller';
+import { ConsoleController } from './console/console.controller';
 import { ClusterStateGauge } from './http/cluster-state.gauge';
 import { UtilisationGauge } from './http/utilisation.gauge';
 import { JobStateGauge } from './http/job-state.gauge';
@@ -31,11 +33,8 @@ import { LOGGER } from './logging/log';
 import { LogModule } from './logging/inject-log';
 import { SchedulingModule } from './scheduling/scheduling.module';
 import { QUEUE_DRIVER, type QueueDriver } from './queue/queue-driver';
-import type { HubSecurity } from './auth/security';
+import { HUB_SECURITY, type HubSecurity } from './auth/security';
 import { guardAgentStream } from './grpc/agent-stream-guard';
-
-/** The transport and authentication main.ts built from the configuration before startup. */
-const HUB_SECURITY = Symbol('HUB_SECURITY');
 
 @Module({
   imports: [
@@ -50,7 +49,7 @@ const HUB_SECURITY = Symbol('HUB_SECURITY');
     ClusterProfilesModule,
     FrontDoorModule,
   ],
-  controllers: [HealthController],
+  controllers: [HealthController, ConsoleController, ConsoleApiController],
   providers: [
     // Nest builds every provider at startup, so the gauges register without being injected.
     JobStateGauge,

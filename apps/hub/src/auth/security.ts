@@ -10,6 +10,9 @@ import { ConcurrencyLimiter, KeyedRateLimiter } from './rate-limiter';
 import { TokenStore } from './token-store';
 import { transportFor, type Transport } from './tls';
 
+/** The transport and authentication main.ts built from the configuration before startup. */
+export const HUB_SECURITY = Symbol('HUB_SECURITY');
+
 export interface HubSecurity {
   transport: Transport;
   auth: Authenticator;

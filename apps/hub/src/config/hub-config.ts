@@ -45,6 +45,12 @@ export const hubSettings = z.object({
     .default(8080)
     .describe('HTTP port for /healthz, /readyz and /metrics.'),
   MUSTER_HTTP_HOST: z.string().default('127.0.0.1').describe('HTTP listen host.'),
+  MUSTER_CONSOLE_DIR: z
+    .string()
+    .optional()
+    .describe(
+      'Folder of the built web console served at /console/; unset: the workspace build (apps/console/dist/web).',
+    ),
   MUSTER_DATABASE_URL: z
     .string()
     .default('postgres://postgres@127.0.0.1:5432/muster')
@@ -312,6 +318,8 @@ export interface HubConfig {
   grpcAddress: HubSettings['MUSTER_GRPC_ADDR'];
   httpPort: HubSettings['MUSTER_HTTP_PORT'];
   httpHost: HubSettings['MUSTER_HTTP_HOST'];
+  /** The built console's folder; undefined: the workspace build, when there is one. */
+  consoleDir: HubSettings['MUSTER_CONSOLE_DIR'];
   databaseUrl: HubSettings['MUSTER_DATABASE_URL'];
   migrate: HubSettings['MUSTER_MIGRATE'];
   redisUrl: HubSettings['MUSTER_REDIS_URL'];
@@ -442,6 +450,7 @@ function toHubConfig(s: HubSettings, ctx: z.RefinementCtx): HubConfig {
     grpcAddress: s.MUSTER_GRPC_ADDR,
     httpPort: s.MUSTER_HTTP_PORT,
     httpHost: s.MUSTER_HTTP_HOST,
+    consoleDir: s.MUSTER_CONSOLE_DIR,
     databaseUrl: s.MUSTER_DATABASE_URL,
     migrate: s.MUSTER_MIGRATE,
     redisUrl: s.MUSTER_REDIS_URL,

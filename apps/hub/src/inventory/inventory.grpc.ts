@@ -1,12 +1,11 @@
-import type { Cluster, InventoryServiceServer } from '@muster/api';
-import { usageToProto } from '../scheduling/queue-quotas';
-import { ErrorCode, MusterError, notFound } from '../common/errors';
-import { canSeeFleet, canSeeQueue, queuesOf, type Principal, type Role } from '../auth/principal';
+import type { InventoryServiceServer } from '@muster/api';
+import { ErrorCode, MusterError } from '../common/errors';
+import { canSeeFleet, queuesOf, type Principal, type Role } from '../auth/principal';
 import { utilisationQueryToDomain, utilisationReportToProto } from './utilisation.mapper';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
 import type { Cohort as CohortValue } from './cluster.domain';
 import type { InventoryService } from './inventory.service';
-import { cohortToDomain, cohortToProto } from './cohort.mapper';
+import { cohortToDomain } from './cohort.mapper';
 import { graceToDomain } from '../jobs/job-spec.mapper';
 import {
   checkName,
@@ -17,17 +16,16 @@ import {
   queueToProto,
   reasonToDomain,
 } from './inventory.mapper';
+import {
+  clusterFor,
+  clustersFor,
+  cohortsFor as cohortsOf,
+  queueFor,
+  queuesFor,
+} from './inventory.views';
 
 /** Only admins change the inventory; everyone authenticated may read it (see cluster view). */
 const ADMIN: readonly Role[] = ['admin'];
-
-/**
- * A cluster as the caller may see it: submitters (tenants) do not get the access providers —
- * how to reach a worker cluster's API server is for operators.
- */
-function clusterFor(caller: Principal, cluster: Cluster): Cluster {
-  return caller.role === 'submitter' ? { ...cluster, accessProviders: [] } : cluster;
-}
 
 /**
  * InventoryService over gRPC: mapping and roles only; the rules live in InventoryService, which
@@ -41,17 +39,8 @@ export function inventoryServiceHandlers(
     unary<Req, Res>(ctx, { method, roles: ADMIN }, fn);
   const read = <Req, Res>(method: string, fn: (req: Req, caller: Principal) => Promise<Res>) =>
     unary<Req, Res>(ctx, { method, roles: ANY_ROLE }, fn);
-  /** Cohorts on the wire with what is under them; `queues` only those the caller may see. */
-  const cohortsFor = async (caller: Principal, cohorts: readonly CohortValue[]) => {
-    const members = await inventory.cohortMembers(cohorts.map((c) => c.name));
-    return cohorts.map((c) => {
-      const m = members.get(c.name)!;
-      return cohortToProto(c, {
-        queues: m.queues.filter((q) => canSeeQueue(caller, q)),
-        children: m.children,
-      });
-    });
-  };
+  const cohortsFor = (caller: Principal, cohorts: readonly CohortValue[]) =>
+    cohortsOf(inventory, caller, cohorts);
   const cohortFor = async (caller: Principal, cohort: CohortValue) =>
     (await cohortsFor(caller, [cohort]))[0]!;
   return {
@@ -64,13 +53,10 @@ export function inventoryServiceHandlers(
       return { cluster: clusterToProto(await inventory.updateCluster(name, changes)) };
     }),
     getCluster: read('GetCluster', async (req, caller) => ({
-      cluster: clusterFor(
-        caller,
-        clusterToProto(await inventory.getCluster(checkName('name', req.name))),
-      ),
+      cluster: clusterFor(caller, await inventory.getCluster(checkName('name', req.name))),
     })),
     listClusters: read('ListClusters', async (_req, caller) => ({
-      clusters: (await inventory.listClusters()).map((c) => clusterFor(caller, clusterToProto(c))),
+      clusters: await clustersFor(inventory, caller),
     })),
     cordonCluster: admin('CordonCluster', async (req) => {
       const name = checkName('name', req.name);
@@ -103,25 +89,9 @@ export function inventoryServiceHandlers(
     updateQueue: admin('UpdateQueue', async (req) => ({
       queue: queueToProto(await inventory.updateQueue(queueToDomain('queue', req.queue))),
     })),
-    getQueue: read('GetQueue', async (req, caller) => {
-      const name = checkName('name', req.name);
-      // Another tenant's queue answers like a missing one.
-      if (!canSeeQueue(caller, name)) throw notFound('queue', name);
-      const queue = await inventory.getQueue(name);
-      const [ledger, budgets, shares] = await Promise.all([
-        queue.quota ? inventory.quotaLedger() : undefined,
-        queue.budget ? inventory.budgetStandings([queue]) : undefined,
-        inventory.fairShares(await inventory.listQueues()),
-      ]);
-      return {
-        queue: queueToProto(
-          queue,
-          ledger && usageToProto(ledger, name),
-          budgets?.get(name),
-          shares.get(name) ?? 0,
-        ),
-      };
-    }),
+    getQueue: read('GetQueue', async (req, caller) => ({
+      queue: await queueFor(inventory, caller, checkName('name', req.name)),
+    })),
     getUtilisation: read('GetUtilisation', async (req, caller) => {
       const query = { ...utilisationQueryToDomain(req), queues: queuesOf(caller) };
       if (query.groupBy === 'cluster' && !canSeeFleet(caller))
@@ -132,25 +102,9 @@ export function inventoryServiceHandlers(
         );
       return utilisationReportToProto(query, await inventory.utilisation(query));
     }),
-    listQueues: read('ListQueues', async (_req, caller) => {
-      const all = await inventory.listQueues();
-      const seen = all.filter((q) => canSeeQueue(caller, q.name));
-      const [ledger, budgets, shares] = await Promise.all([
-        all.some((q) => q.quota) ? inventory.quotaLedger(all) : undefined,
-        seen.some((q) => q.budget) ? inventory.budgetStandings(seen) : undefined,
-        inventory.fairShares(all),
-      ]);
-      return {
-        queues: seen.map((q) =>
-          queueToProto(
-            q,
-            ledger && q.quota ? usageToProto(ledger, q.name) : undefined,
-            budgets?.get(q.name),
-            shares.get(q.name) ?? 0,
-          ),
-        ),
-      };
-    }),
+    listQueues: read('ListQueues', async (_req, caller) => ({
+      queues: await queuesFor(inventory, caller),
+    })),
     deleteQueue: admin('DeleteQueue', async (req) => {
       await inventory.deleteQueue(checkName('name', req.name));
       return {};

@@ -2,7 +2,7 @@ import { fairShares } from '../scheduling/fair-share';
 import { QuotaLedger } from '../scheduling/quota';
 import { cohortQuotaOf, queueQuotaOf, usageByQueue } from '../scheduling/queue-quotas';
 import { budgetStanding, type BudgetStanding } from '../scheduling/budget';
-import { UsageRepository } from '../scheduling/usage.repository';
+import { UsageRepository, type UsageBucket } from '../scheduling/usage.repository';
 import { utilisationReport, type UtilisationQuery, type UtilisationReport } from './utilisation';
 import { assertNever, ErrorCode, invalidArgument, MusterError, notFound } from '../common/errors';
 import type { Log } from '@muster/log';
@@ -263,6 +263,11 @@ export class InventoryService {
       })),
       active,
     );
+  }
+
+  /** Each queue's hour buckets of the usage history the hub keeps, oldest first. */
+  usageHistory(): Promise<Map<string, UsageBucket[]>> {
+    return this.usage.history();
   }
 
   /** What the queues with a budget used of it in its current period, and what is left (one read). */
