@@ -190,7 +190,16 @@ describe('the web console', () => {
   });
 
   it('gives nothing without a valid token: 401 with an empty body, and the page shows only the login form', async () => {
-    for (const path of ['clusters', 'queues', 'cohorts', 'jobs', 'usage', 'whoami', 'events']) {
+    for (const path of [
+      'clusters',
+      'queues',
+      'cohorts',
+      'jobs',
+      'usage',
+      'utilisation',
+      'whoami',
+      'events',
+    ]) {
       for (const headers of <Record<string, string>[]>[
         {},
         { Authorization: 'Bearer not-a-token' },
@@ -341,6 +350,26 @@ describe('the web console', () => {
       expect(await row.locator('[data-testid=gpus]').innerText({ timeout: 5000 })).toBe('4 / 8');
     }, 60_000);
     expect(await page.locator('.bar-value').innerText()).toBe('4 / 8');
+    // GPU utilisation over the last day, with what is held up to now: above 0, at most 100 %.
+    const utilisation = async (token: string, by: string) =>
+      fetch(`${hub.httpUrl}/api/v1/utilisation?by=${by}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+    const fleet = (await (await utilisation(ADMIN, 'cluster')).json()) as {
+      groups: { name: string; total: { ratio?: number; capacityHours?: number } }[];
+    };
+    const mine = fleet.groups.find((g) => g.name === WORKER)!;
+    expect(mine.total.capacityHours).toBeGreaterThan(0);
+    expect(mine.total.ratio).toBeGreaterThan(0);
+    expect(mine.total.ratio).toBeLessThanOrEqual(1);
+    await page.locator('[data-testid=utilisation-chart] canvas').waitFor({ timeout: 5000 });
+    const total = await page.locator('[data-testid=utilisation-total]').innerText();
+    expect(total).toMatch(/^fleet: \d+\.\d% \(\d+\.\d\d of \d+\.\d\d GPU-hours allocated\)$/);
+    expect(total).not.toMatch(/^fleet: 0\.0%/);
+    // A viewer bound to one queue sees no cluster's figures (they hold other tenants' use).
+    expect((await utilisation(VIEWER_A, 'cluster')).status).toBe(403);
+    expect((await utilisation(VIEWER_A, 'queue')).status).toBe(200);
+    expect((await utilisation(ADMIN, 'rack')).status).toBe(400);
     await shot(page, 'clusters-busy');
     await page.locator('a', { hasText: 'Jobs' }).click();
     await page.locator('tr[data-name="other-team"]').waitFor();

@@ -125,3 +125,20 @@ export interface WhoAmI {
   role: string;
   queues: string[] | null;
 }
+
+/** GetUtilisation's answer, in the protobuf JSON form. */
+export interface UtilisationFigures {
+  allocatedHours?: number;
+  capacityHours?: number;
+  ratio?: number;
+}
+
+export interface Utilisation {
+  groups?: {
+    name: string;
+    total?: UtilisationFigures;
+    buckets?: { start: string; figures?: UtilisationFigures }[];
+  }[];
+  /** The fleet's (or every queue's) figures, as a group named total. */
+  total?: { total?: UtilisationFigures };
+}

@@ -1,6 +1,8 @@
+import { useMemo } from 'preact/hooks';
 import { usePoll } from '../use-poll';
 import { age, agentStateName, GPU, quantity, resources } from '../format';
-import type { Cluster } from '../types';
+import type { Cluster, Utilisation } from '../types';
+import { HourlyChart } from '../usage-chart';
 
 /** Allocated of capacity as a bar: the GPUs a cluster's pods hold now, of what its nodes have. */
 function AllocationBar({ used, total, label }: { used: number; total: number; label: string }) {
@@ -21,6 +23,36 @@ function AllocationBar({ used, total, label }: { used: number; total: number; la
 function ready(c: Cluster): string {
   const cond = c.conditions?.find((x) => x.type === 'ControlPlaneHealthy' || x.type === 'Ready');
   return cond ? `${cond.type} ${cond.status}` : '';
+}
+
+/** Each cluster's GPUs allocated of capacity per hour over the last day, and the fleet's in all. */
+function UtilisationPanel() {
+  const { data, error } = usePoll<Utilisation>('utilisation?by=cluster', 60_000);
+  const lines = useMemo(
+    () =>
+      (data?.groups ?? []).map((g) => ({
+        label: g.name,
+        // An hour without capacity (the cluster was not connected) has no ratio: no point.
+        points: (g.buckets ?? []).flatMap((b) =>
+          b.figures?.ratio === undefined
+            ? []
+            : [[Date.parse(b.start) / 1000, b.figures.ratio * 100] as [number, number]],
+        ),
+      })),
+    [data],
+  );
+  if (!data) return <p class="muted">{error ?? 'Loading utilisation…'}</p>;
+  const t = data.total?.total ?? {};
+  return (
+    <div class="panel">
+      <h3>GPU utilisation, last day</h3>
+      <p data-testid="utilisation-total">
+        fleet: {((t.ratio ?? 0) * 100).toFixed(1)}% ({(t.allocatedHours ?? 0).toFixed(2)} of{' '}
+        {(t.capacityHours ?? 0).toFixed(2)} GPU-hours allocated)
+      </p>
+      <HourlyChart lines={lines} yLabel="% allocated" testId="utilisation-chart" yMax={100} />
+    </div>
+  );
 }
 
 /** Every cluster: agent liveness, nodes, GPUs and DRA devices, topology. */
@@ -46,6 +78,7 @@ export function ClustersPage() {
               <AllocationBar key={g.name} label={g.name} used={g.used} total={g.total} />
             ))}
           </div>
+          <UtilisationPanel />
           <table data-testid="clusters">
             <thead>
               <tr>

@@ -2,6 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
 import {
   ExplainJobResponse,
+  GetUtilisationRequest,
+  GetUtilisationResponse,
+  UtilisationBucket,
+  UtilisationGroupBy,
   Job,
   JobEvent,
   ListClustersResponse,
@@ -15,7 +19,13 @@ import { HUB_SECURITY, type HubSecurity } from '../auth/security';
 import { queuesOf, type Principal } from '../auth/principal';
 import { ErrorCode, MusterError, invalidArgument } from '../common/errors';
 import { InventoryService } from '../inventory/inventory.service';
-import { clustersFor, cohortsFor, queuesFor, usageFor } from '../inventory/inventory.views';
+import {
+  clustersFor,
+  cohortsFor,
+  queuesFor,
+  usageFor,
+  utilisationFor,
+} from '../inventory/inventory.views';
 import { JobsService } from '../jobs/jobs.service';
 import {
   jobEventToProto,
@@ -96,6 +106,34 @@ export class ConsoleApiController {
     return this.answer(req, res, async (caller) => ({
       queues: await usageFor(this.inventory, caller),
     }));
+  }
+
+  /**
+   * GPU utilisation of the last day per hour, `?by=cluster` (allocated of capacity; callers bound
+   * to queues may not) or `?by=queue`, as GetUtilisation answers it.
+   */
+  @Get('utilisation')
+  utilisation(
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
+    @Query() query: Query,
+  ): Promise<void> {
+    return this.answer(req, res, async (caller) => {
+      const by = one(query, 'by') || 'cluster';
+      if (by !== 'cluster' && by !== 'queue')
+        throw invalidArgument('by', `must be cluster or queue (got "${by}")`);
+      const now = Date.now();
+      const request: GetUtilisationRequest = {
+        since: new Date(now - 86_400_000),
+        resource: 'nvidia.com/gpu',
+        groupBy:
+          by === 'cluster'
+            ? UtilisationGroupBy.UTILISATION_GROUP_BY_CLUSTER
+            : UtilisationGroupBy.UTILISATION_GROUP_BY_QUEUE,
+        bucket: UtilisationBucket.UTILISATION_BUCKET_HOUR,
+      };
+      return GetUtilisationResponse.toJSON(await utilisationFor(this.inventory, caller, request));
+    });
   }
 
   /** `?queue=`, `?state=JOB_STATE_QUEUED` (repeatable), `?pageSize=`, `?pageToken=` as ListJobs. */

@@ -1,7 +1,5 @@
 import type { InventoryServiceServer } from '@muster/api';
-import { ErrorCode, MusterError } from '../common/errors';
-import { canSeeFleet, queuesOf, type Principal, type Role } from '../auth/principal';
-import { utilisationQueryToDomain, utilisationReportToProto } from './utilisation.mapper';
+import type { Principal, Role } from '../auth/principal';
 import { ANY_ROLE, unary, type RpcContext } from '../grpc/handlers';
 import type { Cohort as CohortValue } from './cluster.domain';
 import type { InventoryService } from './inventory.service';
@@ -22,6 +20,7 @@ import {
   cohortsFor as cohortsOf,
   queueFor,
   queuesFor,
+  utilisationFor,
 } from './inventory.views';
 
 /** Only admins change the inventory; everyone authenticated may read it (see cluster view). */
@@ -92,16 +91,7 @@ export function inventoryServiceHandlers(
     getQueue: read('GetQueue', async (req, caller) => ({
       queue: await queueFor(inventory, caller, checkName('name', req.name)),
     })),
-    getUtilisation: read('GetUtilisation', async (req, caller) => {
-      const query = { ...utilisationQueryToDomain(req), queues: queuesOf(caller) };
-      if (query.groupBy === 'cluster' && !canSeeFleet(caller))
-        throw new MusterError(
-          ErrorCode.PermissionDenied,
-          'a caller bound to queues sees utilisation by queue only',
-          'group_by',
-        );
-      return utilisationReportToProto(query, await inventory.utilisation(query));
-    }),
+    getUtilisation: read('GetUtilisation', (req, caller) => utilisationFor(inventory, caller, req)),
     listQueues: read('ListQueues', async (_req, caller) => ({
       queues: await queuesFor(inventory, caller),
     })),

@@ -1,10 +1,17 @@
 // The inventory as one caller may read it, in wire form: what ListClusters, ListQueues and the
 // others answer over gRPC and the console's HTTP API answers as JSON, so both follow one set of
 // visibility rules.
-import type { Cluster, Cohort, Queue } from '@muster/api';
+import type {
+  Cluster,
+  Cohort,
+  GetUtilisationRequest,
+  GetUtilisationResponse,
+  Queue,
+} from '@muster/api';
 import { usageToProto } from '../scheduling/queue-quotas';
-import { notFound } from '../common/errors';
-import { canSeeQueue, type Principal } from '../auth/principal';
+import { ErrorCode, MusterError, notFound } from '../common/errors';
+import { canSeeFleet, canSeeQueue, queuesOf, type Principal } from '../auth/principal';
+import { utilisationQueryToDomain, utilisationReportToProto } from './utilisation.mapper';
 import type { BudgetStanding } from '../scheduling/budget';
 import type { QuotaUsage } from '../scheduling/queue-quotas';
 import type {
@@ -104,6 +111,25 @@ export interface UsageHour {
 }
 
 /** The usage history of the queues the caller may see, by queue name (sorted). */
+/**
+ * Allocated device-hours against capacity, as the caller may see them: a caller bound to queues
+ * sees its queues only, and no cluster (a cluster's figures hold other tenants' use).
+ */
+export async function utilisationFor(
+  inventory: InventoryService,
+  caller: Principal,
+  req: GetUtilisationRequest,
+): Promise<GetUtilisationResponse> {
+  const query = { ...utilisationQueryToDomain(req), queues: queuesOf(caller) };
+  if (query.groupBy === 'cluster' && !canSeeFleet(caller))
+    throw new MusterError(
+      ErrorCode.PermissionDenied,
+      'a caller bound to queues sees utilisation by queue only',
+      'group_by',
+    );
+  return utilisationReportToProto(query, await inventory.utilisation(query));
+}
+
 export async function usageFor(
   inventory: InventoryService,
   caller: Principal,
