@@ -491,6 +491,8 @@ async function main() {
   );
   muster(['get', elastic]);
   muster(['clusters', 'uncordon', after.cluster]);
+  console.log(dim('  # what the GPUs bought were used for during the demo, per cluster'));
+  muster(['report', 'utilisation', '--since', '1h', '--by', 'cluster']);
 
   step(keep ? 'Left running' : 'Done; tearing down');
   writeFileSync(join(runDir, 'env'), `export MUSTER_HUB=${hubAddress}\n`);
